@@ -1,0 +1,2 @@
+//! The `neurallog-agent` binary.
+fn main() {}
