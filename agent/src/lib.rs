@@ -1,1 +1,19 @@
-//! NeuralLog agent.
+//! The NeuralLog agent.
+//!
+//! One process per node: it tails log files and Kubernetes container logs,
+//! collects host and pod metrics, runs checks as sandboxed WebAssembly
+//! components, and ships everything to the platform's ingest without losing
+//! data. See `README.md` for the architecture and the configuration.
+
+pub mod admin;
+pub mod app;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod embedded;
+pub mod event;
+pub mod sinks;
+pub mod sources;
+pub mod telemetry;
+pub mod time;
+pub mod topology;

@@ -1,0 +1,413 @@
+//! Named components: the closed enums of sources and sinks, tagged by
+//! `type`, and checks.
+//!
+//! The enums deserialize by hand rather than with `#[serde(tag = "type")]`:
+//! serde buffers internally tagged content and loses the field path of any
+//! error inside it, and an operator needs `sources.app.multiline.max_lines`,
+//! not `sources.app`. Each variant's struct is deserialized on its own with
+//! its path tracked, and the path travels out inside the error message (see
+//! [`tagged`]).
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ConfigError, FieldPath};
+use super::validate::Validate;
+use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig};
+use crate::sources::internal_metrics::InternalMetricsConfig;
+
+/// What kind of component a name refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    /// A source.
+    Source,
+    /// A check.
+    Check,
+    /// A sink.
+    Sink,
+}
+
+/// A source, by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// The agent's own metrics, as metric events.
+    InternalMetrics(InternalMetricsConfig),
+}
+
+/// A sink, by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkConfig {
+    /// JSON lines on standard output.
+    Console(ConsoleSinkConfig),
+    /// JSON lines in a local file, rotated by size.
+    File(FileSinkConfig),
+}
+
+/// A sink and the components it reads from.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct SinkComponent {
+    /// Names of the sources and checks whose events this sink receives.
+    pub inputs: Vec<String>,
+    /// The sink itself.
+    #[serde(flatten)]
+    pub sink: SinkConfig,
+}
+
+/// A check: a Wasm plugin run on a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// The plugin: a first-party check shipped inside the agent
+    /// (`cert_expiry`, `disk_usage`, `backup_verify`, `heartbeat`), or
+    /// `wasm` for a third-party component named by `plugin` or `path`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For `type: wasm`: the plugin's file name without `.wasm` in
+    /// `plugins.directory`.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// For `type: wasm`: the path of the `.wasm` component.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// For `type: wasm`: the component's expected SHA-256 (hex). A file
+    /// that does not match is refused.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Seconds between runs.
+    #[serde(default = "default_check_interval_secs")]
+    pub interval_secs: u64,
+    /// Random delay added to each interval, as a percentage of it, so that
+    /// a fleet of agents does not probe the same endpoint in lockstep.
+    #[serde(default = "default_check_jitter_percent")]
+    pub jitter_percent: u8,
+    /// The plugin's own configuration, handed to it as JSON.
+    #[serde(default = "empty_object")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    pub config: serde_json::Value,
+    /// What the plugin may touch. Everything not granted is denied.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Resource limits of one run.
+    #[serde(default)]
+    pub limits: PluginLimitsConfig,
+}
+
+/// Capabilities granted to one plugin. Empty means none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Directories the plugin may read, preopened read-only at the same
+    /// path inside the sandbox.
+    #[serde(default)]
+    pub directories: Vec<PathBuf>,
+    /// `host:port` targets whose TLS certificate chain the plugin may
+    /// fetch through the `tls` import.
+    #[serde(default)]
+    pub tls_targets: Vec<String>,
+    /// Extra CA certificate files (PEM) the `tls` import trusts beside the
+    /// system roots when it verifies chains for this plugin.
+    #[serde(default)]
+    pub tls_ca_files: Vec<PathBuf>,
+    /// Mount points whose usage the plugin may read through `fs-stats`.
+    #[serde(default)]
+    pub mounts: Vec<PathBuf>,
+    /// Environment variables the plugin may read, by name.
+    #[serde(default)]
+    pub env: Vec<String>,
+}
+
+/// Resource limits of one plugin run. A run that hits one fails alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimitsConfig {
+    /// Wall-clock deadline of one run, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Memory cap over all of the plugin's linear memories and tables, in
+    /// bytes.
+    #[serde(default = "default_memory_bytes")]
+    pub memory_bytes: u64,
+    /// Fuel (roughly, WebAssembly instructions) one run may consume; no
+    /// limit when absent.
+    #[serde(default)]
+    pub fuel: Option<u64>,
+    /// Host calls (tls, fs-stats, state, log, clock) one run may make.
+    #[serde(default = "default_max_host_calls")]
+    pub max_host_calls: u64,
+    /// Log lines one run may write; further lines are dropped and counted.
+    #[serde(default = "default_max_log_lines")]
+    pub max_log_lines: u64,
+    /// Largest result a run may return, in bytes.
+    #[serde(default = "default_max_output_bytes")]
+    pub max_output_bytes: u64,
+    /// Bytes of the plugin's stderr kept for diagnostics (a panic message).
+    #[serde(default = "default_max_stderr_bytes")]
+    pub max_stderr_bytes: u64,
+    /// Size cap of the plugin's key-value state, in bytes.
+    #[serde(default = "default_max_state_bytes")]
+    pub max_state_bytes: u64,
+}
+
+// === impl SourceConfig ===
+
+impl SourceConfig {
+    /// The `type` names, for error messages.
+    pub const TYPES: &[&str] = &["internal_metrics"];
+
+    /// This source's `type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SourceConfig::InternalMetrics(_) => "internal_metrics",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (tag, rest) = tagged::split(deserializer, Self::TYPES)?;
+        match tag.as_str() {
+            "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
+            other => Err(tagged::unknown_type(other, Self::TYPES)),
+        }
+    }
+}
+
+impl Validate for SourceConfig {
+    fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
+        match self {
+            SourceConfig::InternalMetrics(c) => c.validate(path, errors),
+        }
+    }
+}
+
+// === impl SinkConfig ===
+
+impl SinkConfig {
+    /// The `type` names, for error messages.
+    pub const TYPES: &[&str] = &["console", "file"];
+
+    /// This sink's `type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkConfig::Console(_) => "console",
+            SinkConfig::File(_) => "file",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SinkConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (tag, rest) = tagged::split(deserializer, Self::TYPES)?;
+        match tag.as_str() {
+            "console" => tagged::inner(rest).map(SinkConfig::Console),
+            "file" => tagged::inner(rest).map(SinkConfig::File),
+            other => Err(tagged::unknown_type(other, Self::TYPES)),
+        }
+    }
+}
+
+impl Validate for SinkConfig {
+    fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
+        match self {
+            SinkConfig::Console(c) => c.validate(path, errors),
+            SinkConfig::File(c) => c.validate(path, errors),
+        }
+    }
+}
+
+// === impl SinkComponent ===
+
+impl<'de> Deserialize<'de> for SinkComponent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut map = tagged::mapping(deserializer)?;
+        let inputs = match map.remove("inputs") {
+            Some(value) => tagged::inner_at("inputs", value)?,
+            None => {
+                return Err(D::Error::custom(
+                    "missing field `inputs`: a sink names the sources and checks it reads from",
+                ));
+            }
+        };
+        let sink = SinkConfig::deserialize(serde_yaml_ng::Value::Mapping(map))
+            .map_err(D::Error::custom)?;
+        Ok(SinkComponent { inputs, sink })
+    }
+}
+
+// === defaults ===
+
+fn default_check_interval_secs() -> u64 {
+    60
+}
+
+fn default_check_jitter_percent() -> u8 {
+    10
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_memory_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_max_host_calls() -> u64 {
+    10_000
+}
+
+fn default_max_log_lines() -> u64 {
+    1_000
+}
+
+fn default_max_output_bytes() -> u64 {
+    1024 * 1024
+}
+
+fn default_max_stderr_bytes() -> u64 {
+    64 * 1024
+}
+
+fn default_max_state_bytes() -> u64 {
+    1024 * 1024
+}
+
+impl Default for PluginLimitsConfig {
+    fn default() -> Self {
+        PluginLimitsConfig {
+            timeout_ms: default_timeout_ms(),
+            memory_bytes: default_memory_bytes(),
+            fuel: None,
+            max_host_calls: default_max_host_calls(),
+            max_log_lines: default_max_log_lines(),
+            max_output_bytes: default_max_output_bytes(),
+            max_stderr_bytes: default_max_stderr_bytes(),
+            max_state_bytes: default_max_state_bytes(),
+        }
+    }
+}
+
+/// Deserialization of `type`-tagged maps with field paths kept.
+pub(crate) mod tagged {
+    use super::*;
+    use serde_yaml_ng::{Mapping, Value};
+
+    /// Marks an error message that carries a field path relative to the
+    /// value being deserialized: `\u{1}path\u{1}message`. `config::load`
+    /// joins it to the outer path.
+    pub(crate) const MARK: char = '\u{1}';
+
+    /// The map at this position.
+    pub(crate) fn mapping<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Mapping, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Mapping(map) => Ok(map),
+            Value::Null => Ok(Mapping::new()),
+            other => Err(D::Error::custom(format!(
+                "expected a map with a `type` field, found {}",
+                describe(&other)
+            ))),
+        }
+    }
+
+    /// The `type` and the remaining fields of the map at this position.
+    pub(crate) fn split<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        types: &[&str],
+    ) -> Result<(String, Mapping), D::Error> {
+        let mut map = mapping(deserializer)?;
+        match map.remove("type") {
+            Some(Value::String(tag)) => Ok((tag, map)),
+            Some(other) => Err(D::Error::custom(format!(
+                "{MARK}type{MARK}expected a string, one of {}, found {}",
+                list(types),
+                describe(&other)
+            ))),
+            None => Err(D::Error::custom(format!(
+                "missing field `type`, expected one of {}",
+                list(types)
+            ))),
+        }
+    }
+
+    /// Deserialize the rest of a tagged map, keeping the inner path.
+    pub(crate) fn inner<T: DeserializeOwned, E: serde::de::Error>(rest: Mapping) -> Result<T, E> {
+        serde_path_to_error::deserialize(Value::Mapping(rest)).map_err(|e| {
+            let path = e.path().to_string();
+            E::custom(prefix(&path, &e.into_inner().to_string()))
+        })
+    }
+
+    /// Deserialize one field's value, keeping its path.
+    pub(crate) fn inner_at<T: DeserializeOwned, E: serde::de::Error>(
+        field: &str,
+        value: Value,
+    ) -> Result<T, E> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let inner = e.path().to_string();
+            let path = if inner == "." {
+                field.to_owned()
+            } else {
+                format!("{field}{}", join(&inner))
+            };
+            E::custom(prefix(&path, &e.into_inner().to_string()))
+        })
+    }
+
+    /// The error for an unknown `type`.
+    pub(crate) fn unknown_type<E: serde::de::Error>(tag: &str, types: &[&str]) -> E {
+        E::custom(format!(
+            "{MARK}type{MARK}unknown component type `{tag}`, expected one of {}",
+            list(types)
+        ))
+    }
+
+    fn join(inner: &str) -> String {
+        if inner.starts_with('[') {
+            inner.to_owned()
+        } else {
+            format!(".{inner}")
+        }
+    }
+
+    /// Put `path` in front of `message`, merging with a path the message
+    /// already carries.
+    fn prefix(path: &str, message: &str) -> String {
+        let path = if path == "." { "" } else { path };
+        match message.strip_prefix(MARK).and_then(|m| m.split_once(MARK)) {
+            Some((nested, message)) if path.is_empty() => format!("{MARK}{nested}{MARK}{message}"),
+            Some((nested, message)) => format!("{MARK}{path}{}{MARK}{message}", join(nested)),
+            None if path.is_empty() => message.to_owned(),
+            None => format!("{MARK}{path}{MARK}{message}"),
+        }
+    }
+
+    fn list(types: &[&str]) -> String {
+        types
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub(crate) fn describe(value: &Value) -> &'static str {
+        match value {
+            Value::Null => "nothing",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Sequence(_) => "a list",
+            Value::Mapping(_) => "a map",
+            Value::Tagged(_) => "a tagged value",
+        }
+    }
+}

@@ -1,0 +1,150 @@
+use super::*;
+use crate::config::validate;
+
+fn env(name: &str) -> Option<String> {
+    (name == "LOG_DIR").then(|| "/srv/logs".to_owned())
+}
+
+fn errors(yaml: &str) -> Vec<ConfigError> {
+    match load_str(yaml, "agent.yaml", &env).and_then(|c| validate(&c, "agent.yaml").map(|_| c)) {
+        Ok(_) => panic!("expected an error for:\n{yaml}"),
+        Err(ConfigErrors(errors)) => errors,
+    }
+}
+
+fn one_error(yaml: &str) -> String {
+    let errors = errors(yaml);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    errors[0].to_string()
+}
+
+#[test]
+fn embedded_default_is_valid() {
+    let config = load_str(EMBEDDED_DEFAULT, "<embedded default>", &|_| None).unwrap();
+    validate(&config, "<embedded default>").unwrap();
+}
+
+#[test]
+fn unknown_top_level_field() {
+    let message = one_error("admn:\n  address: 127.0.0.1:1\n");
+    assert!(
+        message.starts_with("agent.yaml: admn: unknown field `admn`"),
+        "{message}"
+    );
+    assert!(message.contains("expected one of"), "{message}");
+}
+
+#[test]
+fn unknown_field_inside_a_component_names_the_full_path() {
+    let message = one_error("sources:\n  m:\n    type: internal_metrics\n    interval_sec: 5\n");
+    assert!(
+        message.starts_with("agent.yaml: sources.m.interval_sec: unknown field `interval_sec`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn wrong_type_names_the_field_and_expectation() {
+    let message =
+        one_error("sources:\n  m:\n    type: internal_metrics\n    interval_secs: often\n");
+    assert!(
+        message.starts_with("agent.yaml: sources.m.interval_secs: invalid type"),
+        "{message}"
+    );
+    assert!(message.contains("expected u64"), "{message}");
+}
+
+#[test]
+fn unknown_component_type_lists_the_known_ones() {
+    let message = one_error("sinks:\n  out:\n    type: consol\n    inputs: [x]\n");
+    assert!(
+        message.starts_with(
+            "agent.yaml: sinks.out.type: unknown component type `consol`, expected one of `console`"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn sink_input_naming_no_source() {
+    let message = one_error(
+        "sources:\n  m:\n    type: internal_metrics\nsinks:\n  out:\n    type: console\n    inputs: [m, nope]\n",
+    );
+    assert!(
+        message.starts_with(
+            "agent.yaml: sinks.out.inputs[1]: `nope` names no source or check (expected one of: m)"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn unset_variable_without_default() {
+    let message = one_error("data_dir: ${STATE_DIR}\n");
+    assert!(
+        message.starts_with("agent.yaml: data_dir: environment variable `STATE_DIR` is not set"),
+        "{message}"
+    );
+}
+
+#[test]
+fn variables_and_defaults_are_substituted() {
+    let config = load_str(
+        "data_dir: ${LOG_DIR}/state\nadmin:\n  address: ${ADMIN:-127.0.0.1:9999}\n",
+        "agent.yaml",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(config.data_dir, std::path::PathBuf::from("/srv/logs/state"));
+    assert_eq!(config.admin.address, "127.0.0.1:9999");
+}
+
+#[test]
+fn not_yaml_reports_line_and_column() {
+    let message = one_error("sources: [\n  a: {\n");
+    assert!(message.starts_with("agent.yaml: line "), "{message}");
+    assert!(message.contains("not valid YAML"), "{message}");
+}
+
+#[test]
+fn a_list_is_not_a_config() {
+    let message = one_error("- a\n- b\n");
+    assert_eq!(
+        message,
+        "agent.yaml: (root): expected a map of settings, found a list"
+    );
+}
+
+#[test]
+fn missing_type_and_missing_inputs() {
+    let message = one_error("sources:\n  m:\n    interval_secs: 5\n");
+    assert!(
+        message.starts_with("agent.yaml: sources.m: missing field `type`"),
+        "{message}"
+    );
+    let message = one_error(
+        "sources:\n  m:\n    type: internal_metrics\nsinks:\n  out:\n    type: console\n",
+    );
+    assert!(
+        message.starts_with("agent.yaml: sinks.out: missing field `inputs`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn validation_reports_every_problem() {
+    let errors = errors(
+        "admin:\n  address: nowhere\nsinks:\n  out:\n    type: file\n    path: /tmp/x\n    max_bytes: 10\n    inputs: [a]\n  bad name:\n    type: console\n    inputs: [b]\n",
+    );
+    let locations: Vec<&str> = errors.iter().map(|e| e.location.as_str()).collect();
+    assert_eq!(
+        locations,
+        [
+            "admin.address",
+            "sinks.out.inputs[0]",
+            "sinks.out.max_bytes",
+            "sinks.bad name",
+            "sinks.bad name.inputs[0]"
+        ]
+    );
+}

@@ -1,0 +1,174 @@
+//! The top-level configuration document.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::components::{CheckConfig, SinkComponent, SourceConfig};
+
+/// The agent's configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory for the agent's state: file checkpoints, disk queues, the
+    /// plugin cache and plugin state. Created at start-up if missing.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+
+    /// The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, `/status`.
+    #[serde(default)]
+    pub admin: AdminConfig,
+
+    /// The agent's own log output.
+    #[serde(default)]
+    pub log: LogConfig,
+
+    /// How long a graceful shutdown (SIGTERM, SIGINT) may spend delivering
+    /// in-flight batches before it gives up on them, in seconds. What is not
+    /// delivered by then stays unacknowledged and is read again after the
+    /// restart.
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
+
+    /// Reload when the configuration file changes on disk (SIGHUP always
+    /// reloads).
+    #[serde(default = "default_true")]
+    pub watch_config: bool,
+
+    /// The WebAssembly plugin host.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+
+    /// Sources, by name: where events come from.
+    #[serde(default)]
+    pub sources: IndexMap<String, SourceConfig>,
+
+    /// Checks, by name: Wasm plugins run on a schedule. Their results can
+    /// be named as sink inputs like sources.
+    #[serde(default)]
+    pub checks: IndexMap<String, CheckConfig>,
+
+    /// Sinks, by name: where events go. Each names its `inputs`.
+    #[serde(default)]
+    pub sinks: IndexMap<String, SinkComponent>,
+}
+
+/// The admin HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Serve the admin endpoints.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address to listen on, `host:port`. Loopback by default: expose it
+    /// deliberately (for Prometheus to scrape) by setting `0.0.0.0:9810`.
+    #[serde(default = "default_admin_address")]
+    pub address: String,
+}
+
+/// The agent's own log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Level filter in `tracing` directive syntax: `info`, `debug`,
+    /// `info,neurallog_agent::sources=debug`. `RUST_LOG`, when set, wins.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// Output format on stderr.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// Output format of the agent's own log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The WebAssembly plugin host, shared by all checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Directory of third-party `.wasm` plugins. A check with
+    /// `type: wasm` and `plugin: NAME` loads `NAME.wasm` from here; files
+    /// that change are reloaded.
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    /// Memory all plugin instances together may use, in bytes. Sizes the
+    /// instance pool; a run that would exceed it waits for a slot.
+    #[serde(default = "default_plugin_memory_budget_bytes")]
+    pub memory_budget_bytes: u64,
+    /// How many check runs may execute at once.
+    #[serde(default = "default_plugin_max_concurrent_runs")]
+    pub max_concurrent_runs: u32,
+    /// Cache compiled plugins under `data_dir/plugin-cache`, keyed by content
+    /// hash and engine settings, so restarts skip compilation.
+    #[serde(default = "default_true")]
+    pub cache: bool,
+}
+
+// === defaults ===
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/neurallog-agent")
+}
+
+fn default_shutdown_timeout_secs() -> u64 {
+    30
+}
+
+pub(super) fn default_true() -> bool {
+    true
+}
+
+fn default_admin_address() -> String {
+    "127.0.0.1:9810".to_owned()
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+fn default_plugin_memory_budget_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+
+fn default_plugin_max_concurrent_runs() -> u32 {
+    4
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            address: default_admin_address(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_log_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            directory: None,
+            memory_budget_bytes: default_plugin_memory_budget_bytes(),
+            max_concurrent_runs: default_plugin_max_concurrent_runs(),
+            cache: true,
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Pure validation of a deserialized configuration: no I/O.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use super::components::CheckConfig;
+use super::error::{ConfigError, ConfigErrors, FieldPath};
+use super::model::Config;
+
+/// A component configuration that can check itself.
+pub trait Validate {
+    /// Push an error for every problem found, with its field path below
+    /// `path`.
+    fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>);
+}
+
+/// Check `config` as a whole. Returns warnings (things that work but are
+/// probably not meant) or every error found; `label` names the file.
+pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let root = FieldPath::root();
+
+    if config.admin.enabled && config.admin.address.parse::<SocketAddr>().is_err() {
+        errors.push(root.field("admin").field("address").error(format!(
+            "{:?} is not a socket address: expected `ip:port`, for example `127.0.0.1:9810`",
+            config.admin.address
+        )));
+    }
+    if let Err(error) = tracing_subscriber::EnvFilter::try_new(&config.log.level) {
+        errors.push(root.field("log").field("level").error(format!(
+            "{:?} is not a log filter ({error}): expected a level such as `info` or directives such as `info,neurallog_agent=debug`",
+            config.log.level
+        )));
+    }
+    if config.data_dir.as_os_str().is_empty() {
+        errors.push(
+            root.field("data_dir")
+                .error("must not be empty: expected a directory path"),
+        );
+    }
+    if config.plugins.max_concurrent_runs == 0 {
+        errors.push(
+            root.field("plugins")
+                .field("max_concurrent_runs")
+                .error("must be at least 1"),
+        );
+    }
+
+    let mut producers: HashSet<&str> = HashSet::new();
+    for (name, source) in &config.sources {
+        let path = root.field("sources").field(name);
+        check_name(name, &path, &mut errors);
+        producers.insert(name);
+        source.validate(&path, &mut errors);
+    }
+    for (name, check) in &config.checks {
+        let path = root.field("checks").field(name);
+        check_name(name, &path, &mut errors);
+        if !producers.insert(name) {
+            errors.push(path.error(format!(
+                "the name `{name}` is already used by a source: sink inputs must name one component"
+            )));
+        }
+        validate_check(check, &path, &mut errors);
+    }
+
+    let mut consumed: HashSet<&str> = HashSet::new();
+    for (name, sink) in &config.sinks {
+        let path = root.field("sinks").field(name);
+        check_name(name, &path, &mut errors);
+        if sink.inputs.is_empty() {
+            errors.push(path.field("inputs").error(
+                "is empty: expected the names of the sources or checks this sink reads from",
+            ));
+        }
+        for (i, input) in sink.inputs.iter().enumerate() {
+            if producers.contains(input.as_str()) {
+                consumed.insert(input);
+            } else {
+                let mut known: Vec<&str> = producers.iter().copied().collect();
+                known.sort_unstable();
+                let known = if known.is_empty() {
+                    "no sources or checks are defined".to_owned()
+                } else {
+                    format!("expected one of: {}", known.join(", "))
+                };
+                errors.push(
+                    path.field("inputs")
+                        .index(i)
+                        .error(format!("`{input}` names no source or check ({known})")),
+                );
+            }
+        }
+        sink.sink.validate(&path, &mut errors);
+    }
+
+    for name in config.sources.keys().chain(config.checks.keys()) {
+        if !consumed.contains(name.as_str()) {
+            warnings.push(format!(
+                "{name} is not an input of any sink: its events go nowhere"
+            ));
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(ConfigErrors(
+            errors.into_iter().map(|e| e.in_file(label)).collect(),
+        ))
+    }
+}
+
+/// Component names become metric labels and file names (checkpoints,
+/// queues): keep them to a safe alphabet.
+fn check_name(name: &str, path: &FieldPath, errors: &mut Vec<ConfigError>) {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        errors.push(path.error(format!(
+            "`{name}` is not a valid component name: expected 1 to 128 letters, digits, `_` or `-`"
+        )));
+    }
+}
+
+fn validate_check(check: &CheckConfig, path: &FieldPath, errors: &mut Vec<ConfigError>) {
+    let first_party = crate::embedded::FIRST_PARTY;
+    match check.kind.as_str() {
+        "wasm" => {
+            if check.plugin.is_none() == check.path.is_none() {
+                errors.push(path.error(
+                    "a `type: wasm` check needs exactly one of `plugin` (a name in plugins.directory) or `path` (a .wasm file)",
+                ));
+            }
+            if let Some(name) = &check.plugin
+                && (name.is_empty() || name.contains('/') || name.contains(".."))
+            {
+                errors.push(path.field("plugin").error(format!(
+                    "`{name}` is not a plugin name: expected the file name without `.wasm`, no directories"
+                )));
+            }
+        }
+        kind if first_party.iter().any(|p| p.check_type == kind) => {
+            for field in ["plugin", "path", "sha256"] {
+                let set = match field {
+                    "plugin" => check.plugin.is_some(),
+                    "path" => check.path.is_some(),
+                    _ => check.sha256.is_some(),
+                };
+                if set {
+                    errors.push(path.field(field).error(format!(
+                        "only applies to `type: wasm`; `{kind}` is built into the agent"
+                    )));
+                }
+            }
+        }
+        other => {
+            let mut types: Vec<&str> = first_party.iter().map(|p| p.check_type).collect();
+            types.push("wasm");
+            errors.push(path.field("type").error(format!(
+                "unknown check type `{other}`, expected one of {}",
+                types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    if let Some(sha) = &check.sha256
+        && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        errors.push(path.field("sha256").error("expected 64 hexadecimal digits"));
+    }
+    if check.interval_secs == 0 {
+        errors.push(path.field("interval_secs").error("must be at least 1"));
+    }
+    if check.jitter_percent > 100 {
+        errors.push(
+            path.field("jitter_percent")
+                .error("must be between 0 and 100"),
+        );
+    }
+    if !check.config.is_object() {
+        errors.push(
+            path.field("config")
+                .error("expected a map of the plugin's settings"),
+        );
+    }
+    if check.limits.timeout_ms == 0 {
+        errors.push(
+            path.field("limits")
+                .field("timeout_ms")
+                .error("must be at least 1"),
+        );
+    }
+    if check.limits.memory_bytes < 1024 * 1024 {
+        errors.push(path.field("limits").field("memory_bytes").error(
+            "must be at least 1048576 (1 MiB): a component needs room for its stack and data",
+        ));
+    }
+    for (i, target) in check.grants.tls_targets.iter().enumerate() {
+        let valid = target
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            errors.push(
+                path.field("grants")
+                    .field("tls_targets")
+                    .index(i)
+                    .error(format!(
+                        "`{target}` is not a TLS target: expected `host:port`"
+                    )),
+            );
+        }
+    }
+    for (field, paths) in [
+        ("directories", &check.grants.directories),
+        ("mounts", &check.grants.mounts),
+    ] {
+        for (i, dir) in paths.iter().enumerate() {
+            if !dir.is_absolute() {
+                errors.push(
+                    path.field("grants")
+                        .field(field)
+                        .index(i)
+                        .error(format!("`{}` is not an absolute path", dir.display())),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Log records, after the OpenTelemetry log data model.
+
+use std::sync::Arc;
+
+use super::value::{Attributes, Resource};
+
+/// Flags a source sets on a record it had to alter to deliver it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogFlags(u8);
+
+/// One log record.
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    /// When the event happened (from the line itself, e.g. the CRI
+    /// timestamp), in nanoseconds since the Unix epoch; 0 when unknown.
+    pub time_unix_nano: u64,
+    /// When the agent read it, in nanoseconds since the Unix epoch.
+    pub observed_time_unix_nano: u64,
+    /// OpenTelemetry severity number (0 = unspecified).
+    pub severity_number: i32,
+    /// Severity text as found in the source, if any.
+    pub severity_text: Option<Box<str>>,
+    /// The message.
+    pub body: String,
+    /// Attributes shared by many records of one source (for example
+    /// `log.file.path` of a file, or `log.iostream` of a container stream).
+    pub shared_attributes: Arc<Attributes>,
+    /// Attributes of this record alone.
+    pub attributes: Attributes,
+    /// Alterations made to the record.
+    pub flags: LogFlags,
+    /// The producing resource.
+    pub resource: Arc<Resource>,
+}
+
+// === impl LogFlags ===
+
+impl LogFlags {
+    /// The line was longer than `max_line_bytes` and was cut.
+    pub const TRUNCATED: LogFlags = LogFlags(1);
+    /// The line was not valid UTF-8; invalid sequences were replaced.
+    pub const INVALID_UTF8: LogFlags = LogFlags(2);
+    /// A multiline group was cut at its line or byte limit.
+    pub const MULTILINE_CUT: LogFlags = LogFlags(4);
+    /// A partial (unterminated) line was emitted after its timeout.
+    pub const UNTERMINATED: LogFlags = LogFlags(8);
+
+    /// Whether every flag in `other` is set.
+    pub fn contains(self, other: LogFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Set the flags in `other`.
+    pub fn insert(&mut self, other: LogFlags) {
+        self.0 |= other.0;
+    }
+
+    /// Whether no flag is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Names of the flags set, for encodings.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        [
+            (LogFlags::TRUNCATED, "truncated"),
+            (LogFlags::INVALID_UTF8, "invalid_utf8"),
+            (LogFlags::MULTILINE_CUT, "multiline_cut"),
+            (LogFlags::UNTERMINATED, "unterminated"),
+        ]
+        .into_iter()
+        .filter(move |(flag, _)| self.contains(*flag))
+        .map(|(_, name)| name)
+    }
+}
+
+// === impl LogRecord ===
+
+impl LogRecord {
+    /// A record with `body`, observed now, with no attributes of its own.
+    pub fn new(body: String, shared_attributes: Arc<Attributes>, resource: Arc<Resource>) -> Self {
+        LogRecord {
+            time_unix_nano: 0,
+            observed_time_unix_nano: super::now_unix_nanos(),
+            severity_number: 0,
+            severity_text: None,
+            body,
+            shared_attributes,
+            attributes: Attributes::new(),
+            flags: LogFlags::default(),
+            resource,
+        }
+    }
+}

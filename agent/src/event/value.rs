@@ -1,0 +1,251 @@
+//! Attribute values and resources, after the OpenTelemetry common model
+//! (<https://opentelemetry.io/docs/specs/otel/common/#anyvalue>).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+/// A value of an attribute or of a log body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyValue {
+    /// A UTF-8 string.
+    String(Cow<'static, str>),
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    Int(i64),
+    /// A double.
+    Double(f64),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// A list of values.
+    Array(Vec<AnyValue>),
+    /// A nested map.
+    Map(Attributes),
+}
+
+/// An ordered list of key/value attributes.
+///
+/// A `Vec` rather than a map: attribute sets are small, and keeping insertion
+/// order makes encodings deterministic.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attributes(Vec<(Cow<'static, str>, AnyValue)>);
+
+/// The entity that produced telemetry: a host, a pod, a container.
+///
+/// Built once per source (or per file, per pod) and shared by `Arc`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resource {
+    /// Resource attributes, e.g. `host.name`, `k8s.pod.name`.
+    pub attributes: Attributes,
+}
+
+// === impl AnyValue ===
+
+impl AnyValue {
+    /// The string inside, if this is a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            AnyValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<&'static str> for AnyValue {
+    fn from(s: &'static str) -> Self {
+        AnyValue::String(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for AnyValue {
+    fn from(s: String) -> Self {
+        AnyValue::String(Cow::Owned(s))
+    }
+}
+
+impl From<i64> for AnyValue {
+    fn from(v: i64) -> Self {
+        AnyValue::Int(v)
+    }
+}
+
+impl From<bool> for AnyValue {
+    fn from(v: bool) -> Self {
+        AnyValue::Bool(v)
+    }
+}
+
+impl From<f64> for AnyValue {
+    fn from(v: f64) -> Self {
+        AnyValue::Double(v)
+    }
+}
+
+impl fmt::Display for AnyValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyValue::String(s) => f.write_str(s),
+            AnyValue::Bool(b) => write!(f, "{b}"),
+            AnyValue::Int(i) => write!(f, "{i}"),
+            AnyValue::Double(d) => write!(f, "{d}"),
+            AnyValue::Bytes(b) => write!(f, "{}", String::from_utf8_lossy(b)),
+            AnyValue::Array(_) | AnyValue::Map(_) => match serde_json::to_string(self) {
+                Ok(json) => f.write_str(&json),
+                Err(_) => Err(fmt::Error),
+            },
+        }
+    }
+}
+
+impl Serialize for AnyValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AnyValue::String(s) => serializer.serialize_str(s),
+            AnyValue::Bool(b) => serializer.serialize_bool(*b),
+            AnyValue::Int(i) => serializer.serialize_i64(*i),
+            AnyValue::Double(d) => serializer.serialize_f64(*d),
+            AnyValue::Bytes(b) => serializer.serialize_str(&String::from_utf8_lossy(b)),
+            AnyValue::Array(values) => {
+                let mut seq = serializer.serialize_seq(Some(values.len()))?;
+                for value in values {
+                    seq.serialize_element(value)?;
+                }
+                seq.end()
+            }
+            AnyValue::Map(map) => map.serialize(serializer),
+        }
+    }
+}
+
+// === impl Attributes ===
+
+impl Attributes {
+    /// An empty attribute list.
+    pub const fn new() -> Self {
+        Attributes(Vec::new())
+    }
+
+    /// Set `key` to `value`, replacing an earlier value of the same key.
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<AnyValue>) {
+        let key = key.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Builder form of [`Attributes::insert`].
+    #[must_use]
+    pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<AnyValue>) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&AnyValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Iterate over key/value pairs in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &AnyValue)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// Number of attributes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no attributes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Append every attribute of `other`, replacing keys already present.
+    pub fn extend(&mut self, other: &Attributes) {
+        for (k, v) in &other.0 {
+            self.insert(k.clone(), v.clone());
+        }
+    }
+
+    /// A rough size in bytes, for batching.
+    pub fn size_hint(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+    }
+}
+
+fn value_size(value: &AnyValue) -> usize {
+    match value {
+        AnyValue::String(s) => s.len(),
+        AnyValue::Bytes(b) => b.len(),
+        AnyValue::Array(values) => values.iter().map(value_size).sum(),
+        AnyValue::Map(map) => map.size_hint(),
+        AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) => 8,
+    }
+}
+
+impl Serialize for Attributes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<K: Into<Cow<'static, str>>, V: Into<AnyValue>> FromIterator<(K, V)> for Attributes {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut attributes = Attributes::new();
+        for (k, v) in iter {
+            attributes.insert(k, v);
+        }
+        attributes
+    }
+}
+
+// === impl Resource ===
+
+impl Resource {
+    /// A resource with the given attributes.
+    pub fn new(attributes: Attributes) -> Self {
+        Resource { attributes }
+    }
+}
+
+impl Serialize for Resource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.attributes.serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_replaces_existing_key_and_keeps_order() {
+        let mut attrs = Attributes::new().with("a", 1i64).with("b", "x");
+        attrs.insert("a", 2i64);
+        let keys: Vec<_> = attrs.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(attrs.get("a"), Some(&AnyValue::Int(2)));
+    }
+
+    #[test]
+    fn serializes_as_json_object() {
+        let attrs = Attributes::new()
+            .with("k8s.pod.name", "web-1")
+            .with("n", 3i64)
+            .with(
+                "list",
+                AnyValue::Array(vec!["a".into(), AnyValue::Bool(true)]),
+            );
+        let json = serde_json::to_string(&attrs).unwrap();
+        assert_eq!(json, r#"{"k8s.pod.name":"web-1","n":3,"list":["a",true]}"#);
+    }
+}

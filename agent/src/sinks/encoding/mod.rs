@@ -1,0 +1,3 @@
+//! Encodings shared by sinks.
+
+pub mod json;

@@ -1,0 +1,20 @@
+//! Sources: where events come from.
+//!
+//! A source runs until its `shutdown` token is cancelled, sends batches
+//! through its [`Fanout`](crate::topology::Fanout), and — if it cares about
+//! delivery — stamps them with acknowledgements and waits for them.
+
+pub mod internal_metrics;
+mod resource;
+
+pub use resource::host_resource;
+
+use crate::config::SourceConfig;
+use crate::topology::{BoxedComponent, BuildError, SourceContext};
+
+/// Build the source `config` describes.
+pub fn build(config: &SourceConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
+    match config {
+        SourceConfig::InternalMetrics(c) => internal_metrics::build(c, cx),
+    }
+}

@@ -1,0 +1,11 @@
+//! Typed internal events: each `emit()` writes the log line and updates the
+//! metric together. One file per area, after Vector's `internal_events`.
+//!
+//! Metric names follow `neurallog_agent_<noun>_<unit>_total`; error counters
+//! carry `error_type` and `stage`.
+
+mod component;
+mod lifecycle;
+
+pub use component::{ComponentError, ComponentMetrics, ErrorStage};
+pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};

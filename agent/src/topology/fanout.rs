@@ -1,0 +1,127 @@
+//! Delivery of a source's batches to every sink that names it.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::event::{AckStatus, EventBatch};
+
+/// How many batches a sink's input channel holds before its sources wait.
+pub const SINK_CHANNEL_BATCHES: usize = 8;
+
+/// The sinks a source currently feeds, by name.
+pub(crate) type Targets = Arc<Vec<(Arc<str>, mpsc::Sender<EventBatch>)>>;
+
+/// The topology's side of a [`Fanout`]: replaces its targets on reload.
+#[derive(Debug)]
+pub struct FanoutControl {
+    _sender: watch::Sender<Targets>,
+}
+
+/// A source's output. Cloning the batch per sink copies an `Arc`, not the
+/// events; the acknowledgement is shared so the source hears once every
+/// sink is done.
+#[derive(Debug)]
+pub struct Fanout {
+    targets: Targets,
+    control: watch::Receiver<Targets>,
+}
+
+// === impl Fanout ===
+
+impl Fanout {
+    /// A fanout following `control`, which the topology updates on reload.
+    pub(crate) fn new(control: watch::Receiver<Targets>) -> Self {
+        let targets = control.borrow().clone();
+        Fanout { targets, control }
+    }
+
+    /// A fanout with a fixed set of targets, for tests and benchmarks. Keep
+    /// the control alive as long as the fanout is used.
+    pub fn fixed(targets: Vec<(Arc<str>, mpsc::Sender<EventBatch>)>) -> (Self, FanoutControl) {
+        let (tx, rx) = watch::channel(Arc::new(targets));
+        (Fanout::new(rx), FanoutControl { _sender: tx })
+    }
+
+    /// Send `batch` to every target, waiting while any target is full.
+    ///
+    /// A source nobody reads from resolves its batches as delivered: the
+    /// configuration sends them nowhere, and holding its checkpoints back
+    /// would only replay them into nowhere again.
+    pub async fn send(&mut self, batch: EventBatch) {
+        if self.control.has_changed().unwrap_or(false) {
+            self.targets = self.control.borrow_and_update().clone();
+        }
+        let Some(((_, last), rest)) = self.targets.split_last() else {
+            batch.resolve(AckStatus::Delivered);
+            return;
+        };
+        for (_, tx) in rest {
+            // A closed channel means the sink was removed by a reload; the
+            // clone is dropped and its share counts as not delivered.
+            let _ = tx.send(batch.clone()).await;
+        }
+        let _ = last.send(batch).await;
+    }
+
+    /// Whether any sink reads from this source.
+    pub fn has_targets(&self) -> bool {
+        !self.targets.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{AckReceiver, Attributes, Event, LogRecord, Resource};
+
+    fn batch(rx: &AckReceiver, id: u64) -> EventBatch {
+        let log = LogRecord::new(
+            "x".into(),
+            Arc::new(Attributes::new()),
+            Arc::new(Resource::default()),
+        );
+        EventBatch::new(vec![Event::Log(log)], rx.ack(id))
+    }
+
+    #[tokio::test]
+    async fn acknowledged_only_after_both_sinks_delivered() {
+        let (a_tx, mut a_rx) = mpsc::channel(4);
+        let (b_tx, mut b_rx) = mpsc::channel(4);
+        let (mut fanout, _keep) = Fanout::fixed(vec![("a".into(), a_tx), ("b".into(), b_tx)]);
+        let mut acks = AckReceiver::new();
+        fanout.send(batch(&acks, 1)).await;
+
+        let at_a = a_rx.recv().await.unwrap();
+        let at_b = b_rx.recv().await.unwrap();
+        at_a.resolve(AckStatus::Delivered);
+        assert_eq!(acks.try_recv(), None, "sink b has not delivered yet");
+        at_b.resolve(AckStatus::Delivered);
+        assert_eq!(acks.try_recv(), Some((1, AckStatus::Delivered)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_sink_makes_the_source_wait() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let (mut fanout, _keep) = Fanout::fixed(vec![("slow".into(), tx)]);
+        let acks = AckReceiver::new();
+        fanout.send(batch(&acks, 1)).await;
+        let blocked = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            fanout.send(batch(&acks, 2)),
+        )
+        .await;
+        assert!(blocked.is_err(), "second send must wait for room");
+        drop(rx.recv().await);
+    }
+
+    #[tokio::test]
+    async fn a_removed_sink_counts_as_dropped() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let (mut fanout, _keep) = Fanout::fixed(vec![("gone".into(), tx)]);
+        let mut acks = AckReceiver::new();
+        fanout.send(batch(&acks, 5)).await;
+        assert_eq!(acks.try_recv(), Some((5, AckStatus::Dropped)));
+    }
+}

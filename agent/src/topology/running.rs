@@ -1,0 +1,406 @@
+//! Starting, reloading and stopping the pipeline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
+use super::fanout::{Fanout, SINK_CHANNEL_BATCHES, Targets};
+use super::status::{ComponentState, StatusHandle};
+use crate::config::{CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig};
+use crate::event::EventBatch;
+use crate::telemetry::events::ComponentMetrics;
+use crate::telemetry::registry;
+
+/// How long a source may take to write its last checkpoints once its sinks
+/// are done.
+const SOURCE_FINAL_GRACE: Duration = Duration::from_secs(3);
+
+/// The running pipeline.
+#[derive(Debug)]
+pub struct Topology {
+    config: Config,
+    globals: Arc<Globals>,
+    producers: IndexMap<String, RunningProducer>,
+    sinks: IndexMap<String, RunningSink>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ProducerConfig {
+    Source(SourceConfig),
+    Check(CheckConfig),
+}
+
+#[derive(Debug)]
+struct RunningProducer {
+    config: ProducerConfig,
+    shutdown: CancellationToken,
+    control: watch::Sender<Targets>,
+    task: Supervised,
+}
+
+#[derive(Debug)]
+struct RunningSink {
+    config: SinkConfig,
+    inputs: Vec<String>,
+    tx: Option<mpsc::Sender<EventBatch>>,
+    stop: CancellationToken,
+    hard_stop: CancellationToken,
+    task: Supervised,
+}
+
+/// A component task and the supervisor that reports how it ended.
+#[derive(Debug)]
+struct Supervised {
+    supervisor: Option<JoinHandle<()>>,
+    component: AbortHandle,
+}
+
+// === impl Topology ===
+
+impl Topology {
+    /// Build and start every component of `config`, which must be valid.
+    pub async fn start(config: Config, globals: Arc<Globals>) -> Result<Self, BuildError> {
+        let mut topology = Topology {
+            config: config.clone(),
+            globals,
+            producers: IndexMap::new(),
+            sinks: IndexMap::new(),
+        };
+        for (name, sink) in &config.sinks {
+            topology.start_sink(name, &sink.sink, &sink.inputs)?;
+        }
+        for (name, producer) in producers_of(&config) {
+            topology.start_producer(&name, producer)?;
+        }
+        Ok(topology)
+    }
+
+    /// The configuration the pipeline runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Move to `new` (already validated), rebuilding only the components
+    /// whose configuration changed. `deadline` bounds each stop. A component
+    /// that fails to build is marked failed; the others carry on.
+    pub async fn reload(&mut self, new: Config, deadline: Duration) {
+        if new.data_dir != self.config.data_dir {
+            tracing::info!("data_dir changed; restarting every component.");
+            self.stop_all(deadline).await;
+            self.config = Config {
+                sources: Default::default(),
+                checks: Default::default(),
+                sinks: Default::default(),
+                ..new.clone()
+            };
+        }
+        let new_producers: IndexMap<String, ProducerConfig> = producers_of(&new).collect();
+
+        // 1. Stop producers that are gone or changed, while their sinks still
+        //    run so their in-flight batches are acknowledged.
+        let stale: Vec<String> = self
+            .producers
+            .iter()
+            .filter(|(name, running)| new_producers.get(*name) != Some(&running.config))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &stale {
+            if let Some(producer) = self.producers.shift_remove(name) {
+                stop_producer(name, producer, deadline).await;
+                if !new_producers.contains_key(name) {
+                    self.forget(producer_kind(&self.config, name), name);
+                }
+            }
+        }
+
+        // 2. Stop sinks that are gone or changed.
+        let stale_sinks: Vec<String> = self
+            .sinks
+            .iter()
+            .filter(|(name, running)| {
+                new.sinks.get(*name).map(|s| &s.sink) != Some(&running.config)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &stale_sinks {
+            if let Some(sink) = self.sinks.shift_remove(name) {
+                self.retarget();
+                stop_sinks(vec![(name.clone(), sink)], deadline).await;
+                if !new.sinks.contains_key(name) {
+                    self.forget(ComponentKind::Sink, name);
+                }
+            }
+        }
+
+        // 3. Start new sinks; update the inputs of kept ones.
+        for (name, sink) in &new.sinks {
+            match self.sinks.get_mut(name) {
+                Some(running) => running.inputs.clone_from(&sink.inputs),
+                None => {
+                    if let Err(error) = self.start_sink(name, &sink.sink, &sink.inputs) {
+                        tracing::error!(component_id = %name, %error, "Failed to build sink on reload.");
+                    }
+                }
+            }
+        }
+        self.retarget();
+
+        // 4. Start new producers.
+        for (name, producer) in new_producers {
+            if !self.producers.contains_key(&name)
+                && let Err(error) = self.start_producer(&name, producer)
+            {
+                tracing::error!(component_id = %name, %error, "Failed to build source on reload.");
+            }
+        }
+        self.config = new;
+    }
+
+    /// Stop everything: sources stop reading and flush, sinks deliver what
+    /// they hold until `deadline`, then give up what is left (it stays
+    /// unacknowledged, so it is read again after a restart).
+    pub async fn shutdown(mut self, deadline: Duration) {
+        self.stop_all(deadline).await;
+    }
+
+    async fn stop_all(&mut self, deadline: Duration) {
+        let started = Instant::now();
+        let end = started + deadline;
+        let producers: Vec<(String, RunningProducer)> = self.producers.drain(..).collect();
+        for (name, producer) in &producers {
+            tracing::debug!(component_id = %name, "Stopping source.");
+            producer.shutdown.cancel();
+        }
+        // Wait until each source has let go of its output (flushed its last
+        // batch), so closing the sinks' inputs loses nothing in flight.
+        for (_, producer) in &producers {
+            producer.control.send_replace(Arc::new(Vec::new()));
+            let _ = tokio::time::timeout_at(end, producer.control.closed()).await;
+        }
+        let sinks: Vec<(String, RunningSink)> = self.sinks.drain(..).collect();
+        stop_sinks(sinks, end.saturating_duration_since(Instant::now())).await;
+        for (name, producer) in producers {
+            producer.task.join(&name, SOURCE_FINAL_GRACE).await;
+        }
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Pipeline stopped."
+        );
+    }
+
+    fn start_sink(
+        &mut self,
+        name: &str,
+        config: &SinkConfig,
+        inputs: &[String],
+    ) -> Result<(), BuildError> {
+        let (tx, rx) = mpsc::channel(SINK_CHANNEL_BATCHES);
+        let stop = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+        let metrics = ComponentMetrics::new(name, ComponentKind::Sink, config.type_name());
+        let status = self.globals.status.register(
+            ComponentKind::Sink,
+            name,
+            config.type_name(),
+            metrics.clone(),
+        );
+        let cx = SinkContext {
+            id: Arc::from(name),
+            input: SinkInput::new(rx, stop.clone()),
+            hard_stop: hard_stop.clone(),
+            globals: Arc::clone(&self.globals),
+            metrics,
+            status: status.clone(),
+        };
+        let component = crate::sinks::build(config, cx).map_err(|error| {
+            status.set_state(ComponentState::Failed(error.to_string()));
+            BuildError::new(format!("sinks.{name}: {error}"))
+        })?;
+        self.sinks.insert(
+            name.to_owned(),
+            RunningSink {
+                config: config.clone(),
+                inputs: inputs.to_vec(),
+                tx: Some(tx),
+                stop,
+                hard_stop,
+                task: Supervised::spawn(name, component, status),
+            },
+        );
+        Ok(())
+    }
+
+    fn start_producer(&mut self, name: &str, config: ProducerConfig) -> Result<(), BuildError> {
+        let (kind, type_name) = match &config {
+            ProducerConfig::Source(source) => (ComponentKind::Source, source.type_name()),
+            ProducerConfig::Check(_) => (ComponentKind::Check, "check"),
+        };
+        let (control, control_rx) = watch::channel(self.targets_for(name));
+        let shutdown = CancellationToken::new();
+        let metrics = ComponentMetrics::new(name, kind, type_name);
+        let status = self
+            .globals
+            .status
+            .register(kind, name, type_name, metrics.clone());
+        let cx = SourceContext {
+            id: Arc::from(name),
+            out: Fanout::new(control_rx),
+            shutdown: shutdown.clone(),
+            globals: Arc::clone(&self.globals),
+            metrics,
+            status: status.clone(),
+        };
+        let built = match &config {
+            ProducerConfig::Source(source) => crate::sources::build(source, cx),
+            ProducerConfig::Check(check) => crate::checks::build(check, cx),
+        };
+        let component = built.map_err(|error| {
+            status.set_state(ComponentState::Failed(error.to_string()));
+            let section = if kind == ComponentKind::Check {
+                "checks"
+            } else {
+                "sources"
+            };
+            BuildError::new(format!("{section}.{name}: {error}"))
+        })?;
+        self.producers.insert(
+            name.to_owned(),
+            RunningProducer {
+                config,
+                shutdown,
+                control,
+                task: Supervised::spawn(name, component, status),
+            },
+        );
+        Ok(())
+    }
+
+    fn targets_for(&self, producer: &str) -> Targets {
+        Arc::new(
+            self.sinks
+                .iter()
+                .filter(|(_, sink)| sink.inputs.iter().any(|i| i == producer))
+                .filter_map(|(name, sink)| sink.tx.clone().map(|tx| (Arc::from(name.as_str()), tx)))
+                .collect(),
+        )
+    }
+
+    fn retarget(&self) {
+        for (name, producer) in &self.producers {
+            producer.control.send_replace(self.targets_for(name));
+        }
+    }
+
+    fn forget(&self, kind: ComponentKind, name: &str) {
+        self.globals.status.remove(kind, name);
+        registry().remove_labelled("component_id", name);
+    }
+}
+
+fn producers_of(config: &Config) -> impl Iterator<Item = (String, ProducerConfig)> + '_ {
+    let sources = config
+        .sources
+        .iter()
+        .map(|(name, source)| (name.clone(), ProducerConfig::Source(source.clone())));
+    let checks = config
+        .checks
+        .iter()
+        .map(|(name, check)| (name.clone(), ProducerConfig::Check(check.clone())));
+    sources.chain(checks)
+}
+
+fn producer_kind(config: &Config, name: &str) -> ComponentKind {
+    if config.checks.contains_key(name) {
+        ComponentKind::Check
+    } else {
+        ComponentKind::Source
+    }
+}
+
+async fn stop_producer(name: &str, producer: RunningProducer, deadline: Duration) {
+    producer.shutdown.cancel();
+    producer.control.send_replace(Arc::new(Vec::new()));
+    producer.task.join(name, deadline).await;
+}
+
+/// Close the sinks' inputs, let them deliver until `deadline`, then make
+/// them give up.
+async fn stop_sinks(sinks: Vec<(String, RunningSink)>, deadline: Duration) {
+    let end = Instant::now() + deadline;
+    let mut running = Vec::new();
+    for (name, mut sink) in sinks {
+        sink.tx = None;
+        sink.stop.cancel();
+        running.push((name, sink));
+    }
+    for (name, mut sink) in running {
+        let remaining = end.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(remaining, sink.task.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(component_id = %name, "Sink did not finish before the shutdown deadline; giving up its in-flight batches.");
+            sink.hard_stop.cancel();
+            sink.task.join(&name, Duration::from_secs(1)).await;
+        }
+    }
+}
+
+// === impl Supervised ===
+
+impl Supervised {
+    fn spawn(name: &str, component: BoxedComponent, status: StatusHandle) -> Self {
+        let inner = tokio::spawn(component);
+        let component = inner.abort_handle();
+        let name = name.to_owned();
+        status.set_state(ComponentState::Running);
+        let supervisor = tokio::spawn(async move {
+            match inner.await {
+                Ok(()) => status.set_state(ComponentState::Stopping),
+                Err(error) if error.is_panic() => {
+                    let message = panic_message(error.into_panic());
+                    tracing::error!(component_id = %name, panic = %message, "Component panicked.");
+                    status.set_state(ComponentState::Failed(format!("panicked: {message}")));
+                }
+                Err(_) => status.set_state(ComponentState::Stopping),
+            }
+        });
+        Supervised {
+            supervisor: Some(supervisor),
+            component,
+        }
+    }
+
+    /// Wait for the component to end by itself. Cancel-safe.
+    async fn wait(&mut self) {
+        if let Some(supervisor) = self.supervisor.as_mut() {
+            let _ = supervisor.await;
+            self.supervisor = None;
+        }
+    }
+
+    /// Wait up to `deadline`, then abort.
+    async fn join(mut self, name: &str, deadline: Duration) {
+        if tokio::time::timeout(deadline, self.wait()).await.is_err() {
+            tracing::warn!(component_id = %name, "Component did not stop in time; aborting it.");
+            self.component.abort();
+            self.wait().await;
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_owned()
+    }
+}
