@@ -1,1 +1,8 @@
-//! Integration tests.
+//! Integration tests: the real `neurallog-agent` binary against real peers
+//! (Prometheus from Debian's package, the `opentelemetry-proto` Python
+//! decoder, real TLS). One test binary, a module per area.
+
+mod support;
+
+mod cli;
+mod lifecycle;
