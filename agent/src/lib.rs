@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod buffers;
 pub mod checks;
 pub mod cli;
 pub mod config;

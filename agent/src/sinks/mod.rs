@@ -7,6 +7,7 @@
 pub mod console;
 pub mod encoding;
 pub mod file;
+pub mod util;
 
 use crate::config::SinkConfig;
 use crate::topology::{BoxedComponent, BuildError, SinkContext};

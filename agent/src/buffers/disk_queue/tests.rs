@@ -1,0 +1,190 @@
+use std::path::Path;
+
+use super::*;
+
+fn options(max_bytes: u64, segment_bytes: u64) -> QueueOptions {
+    QueueOptions {
+        max_bytes,
+        segment_bytes,
+        fsync: FsyncPolicy::Batch,
+    }
+}
+
+fn payload(i: u32) -> Vec<u8> {
+    format!("record number {i:05}").into_bytes()
+}
+
+fn read_all(queue: &mut DiskQueue) -> Vec<(String, Position)> {
+    let mut out = Vec::new();
+    while let Some(record) = queue.read().unwrap() {
+        out.push((String::from_utf8(record.data).unwrap(), record.position));
+    }
+    out
+}
+
+fn segments(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn records_come_back_in_order_and_commit_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 256)).unwrap();
+    for i in 0..40 {
+        assert_eq!(queue.append(&payload(i)).unwrap(), 0);
+    }
+    assert_eq!(queue.stats().records, 40);
+    let read = read_all(&mut queue);
+    assert_eq!(read.len(), 40);
+    assert_eq!(read[0].0, "record number 00000");
+    assert_eq!(read[39].0, "record number 00039");
+    assert!(segments(dir.path()).len() > 3, "small segments rotate");
+
+    // Deliver the first 25; the rest are in flight when the agent dies.
+    queue.commit(read[24].1).unwrap();
+    assert_eq!(queue.stats().records, 15);
+    drop(queue);
+
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 256)).unwrap();
+    assert_eq!(queue.take_corrupt(), 0);
+    assert_eq!(queue.stats().records, 15);
+    let again = read_all(&mut queue);
+    let bodies: Vec<&str> = again.iter().map(|(b, _)| b.as_str()).collect();
+    let expected: Vec<String> = (25..40)
+        .map(|i| String::from_utf8(payload(i)).unwrap())
+        .collect();
+    assert_eq!(bodies, expected);
+    queue.commit(again.last().unwrap().1).unwrap();
+    assert_eq!(queue.stats().records, 0);
+    assert!(
+        segments(dir.path()).len() <= 2,
+        "delivered segments are deleted: {:?}",
+        segments(dir.path())
+    );
+}
+
+#[test]
+fn rewind_reads_uncommitted_records_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    for i in 0..5 {
+        queue.append(&payload(i)).unwrap();
+    }
+    let first = read_all(&mut queue);
+    queue.commit(first[1].1).unwrap();
+    assert!(!queue.has_unread());
+    queue.rewind();
+    assert!(queue.has_unread());
+    let again = read_all(&mut queue);
+    assert_eq!(again.len(), 3);
+    assert_eq!(again[0].0, "record number 00002");
+}
+
+#[test]
+fn size_cap_drops_oldest_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // Frames are 8 + 19 bytes; segments hold 4 of them.
+    let mut queue = DiskQueue::open(dir.path(), options(300, 110)).unwrap();
+    let mut dropped = 0;
+    for i in 0..30 {
+        dropped += queue.append(&payload(i)).unwrap();
+    }
+    let stats = queue.stats();
+    assert!(stats.bytes <= 300, "{stats:?}");
+    assert_eq!(
+        dropped + stats.records,
+        30,
+        "every record is either kept or counted"
+    );
+    assert!(dropped > 0);
+    let kept = read_all(&mut queue);
+    assert_eq!(kept.len() as u64, stats.records);
+    assert_eq!(
+        kept.last().unwrap().0,
+        "record number 00029",
+        "the newest records are kept"
+    );
+    let first_kept: u32 = kept[0].0[14..].parse().unwrap();
+    assert_eq!(u64::from(first_kept), dropped, "the oldest ones went");
+}
+
+#[test]
+fn corrupt_and_torn_records_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    for i in 0..6 {
+        queue.append(&payload(i)).unwrap();
+    }
+    drop(queue);
+    let segment = dir.path().join(&segments(dir.path())[0]);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // Flip a payload byte of record 2 (frames are 27 bytes).
+    bytes[2 * 27 + 12] ^= 0xff;
+    // Tear the last record in half.
+    bytes.truncate(bytes.len() - 10);
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    assert_eq!(queue.take_corrupt(), 2, "one bad CRC and one torn frame");
+    let read = read_all(&mut queue);
+    let bodies: Vec<&str> = read.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "record number 00000",
+            "record number 00001",
+            "record number 00003",
+            "record number 00004"
+        ]
+    );
+    assert_eq!(queue.take_corrupt(), 2, "reading meets them again");
+    // New records still go in and come out after the damaged ones.
+    queue.append(&payload(99)).unwrap();
+    assert_eq!(read_all(&mut queue)[0].0, "record number 00099");
+}
+
+#[test]
+fn garbage_segment_and_corrupt_cursor_never_fail_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    queue.append(&payload(1)).unwrap();
+    let read = read_all(&mut queue);
+    queue.commit(read[0].1).unwrap();
+    queue.append(&payload(2)).unwrap();
+    drop(queue);
+    std::fs::write(dir.path().join("cursor"), "12 garbage").unwrap();
+    std::fs::write(
+        dir.path().join("00000000000000000000.seg"),
+        [0xffu8; 100].as_slice(),
+    )
+    .unwrap();
+
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    assert_eq!(queue.take_corrupt(), 2, "the garbage frame and the cursor");
+    let bodies: Vec<String> = read_all(&mut queue).into_iter().map(|(b, _)| b).collect();
+    assert_eq!(
+        bodies,
+        ["record number 00001", "record number 00002"],
+        "without a trustworthy cursor everything is read again"
+    );
+}
+
+#[test]
+fn oversized_record_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = DiskQueue::open(dir.path(), options(64, 64)).unwrap();
+    assert!(matches!(
+        queue.append(&[0u8; 100]),
+        Err(QueueError::TooLarge { bytes: 100, .. })
+    ));
+    assert!(matches!(
+        queue.append(&[]),
+        Err(QueueError::TooLarge { .. })
+    ));
+}
