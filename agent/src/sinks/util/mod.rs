@@ -3,6 +3,13 @@
 //! auth headers, the dead-letter file and the disk-queue plumbing.
 
 pub mod auth;
+pub mod batch;
+pub mod compression;
+pub mod dead_letter;
+pub mod driver;
+pub mod http;
 pub mod prometheus_names;
+pub mod queue;
 pub mod retry;
+pub mod service;
 pub mod tls;

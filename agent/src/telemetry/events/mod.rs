@@ -6,6 +6,12 @@
 
 mod component;
 mod lifecycle;
+mod sink;
 
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
+pub use sink::{
+    BearerTokenReloaded, InsecureTlsEnabled, QueueRecordsCorrupt, SinkDeadLettered, SinkDelivered,
+    SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed,
+    SinkRequestSplit, SinkRetrying, SinkTelemetry,
+};

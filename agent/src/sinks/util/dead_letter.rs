@@ -1,0 +1,241 @@
+//! The dead-letter file: events a receiver refused for good (a 4xx other
+//! than 408, 413 and 429), as JSON lines, so an operator can see and replay
+//! them. Each line wraps the event (in the `console` sink's JSON form) with
+//! why it was refused:
+//!
+//! ```json
+//! {"time":"…","sink":"ingest","status":400,"response":"…","event":{"kind":"log",…}}
+//! ```
+//!
+//! The file is capped: past half of `max_bytes` it is renamed to `<path>.1`
+//! (replacing an older one) and a new file is started, so the two together
+//! stay under `max_bytes`.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, FieldPath};
+use crate::event::Event;
+use crate::sinks::encoding::json::JsonEvent;
+use crate::time::format_rfc3339_nanos;
+
+/// Where refused events go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterConfig {
+    /// The JSON-lines file. Defaults to
+    /// `<data_dir>/dead_letter/<sink name>.jsonl`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Size cap of the file and its one rotated predecessor together, in
+    /// bytes. Events that do not fit are counted in
+    /// `neurallog_agent_sink_dropped_events_total{reason="dead_letter_full"}`.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+}
+
+/// An open dead-letter file.
+#[derive(Debug)]
+pub struct DeadLetter {
+    path: PathBuf,
+    sink: String,
+    max_file_bytes: u64,
+    file: Option<File>,
+    size: u64,
+    line: Vec<u8>,
+}
+
+/// What writing dead letters came to.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Events written.
+    pub events: usize,
+    /// Events that did not fit or could not be written.
+    pub dropped: usize,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    sink: &'a str,
+    status: u16,
+    response: &'a str,
+    event: JsonEvent<'a>,
+}
+
+// === impl DeadLetterConfig ===
+
+impl DeadLetterConfig {
+    /// Check the settings (no I/O).
+    pub fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
+        if self.max_bytes < 64 * 1024 {
+            errors.push(
+                path.field("max_bytes")
+                    .error("must be at least 65536 (64 KiB)"),
+            );
+        }
+        if self.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            errors.push(
+                path.field("path")
+                    .error("must not be empty: expected a file path"),
+            );
+        }
+    }
+
+    /// The file for sink `sink` under `data_dir`.
+    pub fn resolve(&self, data_dir: &Path, sink: &str) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| data_dir.join("dead_letter").join(format!("{sink}.jsonl")))
+    }
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        DeadLetterConfig {
+            path: None,
+            max_bytes: default_max_bytes(),
+        }
+    }
+}
+
+fn default_max_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+// === impl DeadLetter ===
+
+impl DeadLetter {
+    /// A dead-letter file at `path`, opened on first use.
+    pub fn new(path: PathBuf, sink: &str, max_bytes: u64) -> Self {
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        DeadLetter {
+            path,
+            sink: sink.to_owned(),
+            max_file_bytes: max_bytes / 2,
+            file: None,
+            size,
+            line: Vec::new(),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one line per event.
+    pub fn write<'a>(
+        &mut self,
+        status: u16,
+        response: &str,
+        events: impl Iterator<Item = &'a Event>,
+    ) -> Written {
+        let mut written = Written::default();
+        let time = format_rfc3339_nanos(crate::event::now_unix_nanos());
+        for event in events {
+            self.line.clear();
+            let line = Line {
+                time: time.clone(),
+                sink: &self.sink,
+                status,
+                response,
+                event: JsonEvent(event),
+            };
+            if serde_json::to_writer(&mut self.line, &line).is_err() {
+                written.dropped += 1;
+                continue;
+            }
+            self.line.push(b'\n');
+            match self.append() {
+                Ok(true) => written.events += 1,
+                Ok(false) | Err(_) => written.dropped += 1,
+            }
+        }
+        if let Some(file) = self.file.as_mut() {
+            let _ = file.flush();
+        }
+        written
+    }
+
+    /// Append the current line; `Ok(false)` when it can never fit.
+    fn append(&mut self) -> std::io::Result<bool> {
+        let len = self.line.len() as u64;
+        if len > self.max_file_bytes {
+            return Ok(false);
+        }
+        if self.size + len > self.max_file_bytes {
+            self.file = None;
+            let mut rotated = self.path.as_os_str().to_owned();
+            rotated.push(".1");
+            std::fs::rename(&self.path, PathBuf::from(rotated))?;
+            self.size = 0;
+        }
+        if self.file.is_none() {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
+        }
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(&self.line)?;
+            self.size += len;
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::{Attributes, LogRecord, Resource};
+
+    fn log(body: &str) -> Event {
+        Event::Log(LogRecord::new(
+            body.to_owned(),
+            Arc::new(Attributes::new()),
+            Arc::new(Resource::default()),
+        ))
+    }
+
+    #[test]
+    fn writes_json_lines_and_rotates_at_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dl").join("sink.jsonl");
+        let mut dead = DeadLetter::new(path.clone(), "ingest", 4096);
+        let events: Vec<Event> = (0..20).map(|i| log(&format!("line {i}"))).collect();
+        let written = dead.write(400, "bad \"payload\"", events.iter());
+        assert_eq!(written.events, 20);
+        assert_eq!(written.dropped, 0);
+        let current = std::fs::read_to_string(&path).unwrap();
+        let rotated = std::fs::read_to_string(dir.path().join("dl/sink.jsonl.1")).unwrap();
+        assert!(current.len() as u64 <= 2048 && rotated.len() as u64 <= 2048);
+        let last: serde_json::Value =
+            serde_json::from_str(current.lines().last().unwrap()).unwrap();
+        assert_eq!(last["sink"], "ingest");
+        assert_eq!(last["status"], 400);
+        assert_eq!(last["response"], "bad \"payload\"");
+        assert_eq!(last["event"]["body"], "line 19");
+
+        let huge = log(&"x".repeat(5000));
+        let written = dead.write(400, "", std::iter::once(&huge));
+        assert_eq!(
+            written,
+            Written {
+                events: 0,
+                dropped: 1
+            }
+        );
+    }
+}
