@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, FieldPath};
 use super::validate::Validate;
-use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig};
+use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig, otlp::OtlpHttpSinkConfig};
 use crate::sources::internal_metrics::InternalMetricsConfig;
 
 /// What kind of component a name refers to.
@@ -47,6 +47,8 @@ pub enum SinkConfig {
     Console(ConsoleSinkConfig),
     /// JSON lines in a local file, rotated by size.
     File(FileSinkConfig),
+    /// Logs, metrics and check results to an OTLP/HTTP receiver.
+    OtlpHttp(OtlpHttpSinkConfig),
 }
 
 /// A sink and the components it reads from.
@@ -190,13 +192,14 @@ impl Validate for SourceConfig {
 
 impl SinkConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["console", "file"];
+    pub const TYPES: &[&str] = &["console", "file", "otlp_http"];
 
     /// This sink's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             SinkConfig::Console(_) => "console",
             SinkConfig::File(_) => "file",
+            SinkConfig::OtlpHttp(_) => "otlp_http",
         }
     }
 }
@@ -207,6 +210,7 @@ impl<'de> Deserialize<'de> for SinkConfig {
         match tag.as_str() {
             "console" => tagged::inner(rest).map(SinkConfig::Console),
             "file" => tagged::inner(rest).map(SinkConfig::File),
+            "otlp_http" => tagged::inner(rest).map(SinkConfig::OtlpHttp),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -217,6 +221,7 @@ impl Validate for SinkConfig {
         match self {
             SinkConfig::Console(c) => c.validate(path, errors),
             SinkConfig::File(c) => c.validate(path, errors),
+            SinkConfig::OtlpHttp(c) => c.validate(path, errors),
         }
     }
 }

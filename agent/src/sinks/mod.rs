@@ -7,6 +7,7 @@
 pub mod console;
 pub mod encoding;
 pub mod file;
+pub mod otlp;
 pub mod util;
 
 use crate::config::SinkConfig;
@@ -17,5 +18,6 @@ pub fn build(config: &SinkConfig, cx: SinkContext) -> Result<BoxedComponent, Bui
     match config {
         SinkConfig::Console(c) => console::build(c, cx),
         SinkConfig::File(c) => file::build(c, cx),
+        SinkConfig::OtlpHttp(c) => otlp::build(c, cx),
     }
 }

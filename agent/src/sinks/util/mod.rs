@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod build;
 pub mod compression;
 pub mod dead_letter;
 pub mod driver;

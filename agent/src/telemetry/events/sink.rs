@@ -246,6 +246,14 @@ impl SinkTelemetry {
         .emit();
     }
 
+    /// The queue's size as last published: records and bytes.
+    pub fn queue_size(&self) -> (u64, u64) {
+        (
+            self.queue_records.get() as u64,
+            self.queue_bytes.get() as u64,
+        )
+    }
+
     /// Dead-lettered events so far (for tests).
     pub fn dead_lettered(&self) -> u64 {
         self.dead_lettered.get()

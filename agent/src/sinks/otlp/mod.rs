@@ -1,0 +1,60 @@
+//! The `otlp_http` sink: logs, metrics and check results to an OTLP/HTTP
+//! receiver as protobuf (<https://opentelemetry.io/docs/specs/otlp/#otlphttp>).
+//!
+//! Logs go straight into requests (up to `concurrency` in flight) and are
+//! acknowledged to their source only after a 2xx; their files are their
+//! buffer. Metrics and check results are written to the sink's disk queue,
+//! acknowledged once written, and sent from it in order. Both paths share
+//! retries, 413 splitting and the dead-letter file
+//! ([`crate::sinks::util::service`]).
+
+mod config;
+mod convert;
+mod logs;
+mod metrics;
+mod protocol;
+pub mod record;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+pub use config::OtlpHttpSinkConfig;
+pub use logs::{CHECK_EVENT_NAME, SCOPE_NAME, SCOPE_VERSION};
+pub use protocol::{Otlp, Signal};
+
+use crate::sinks::util::build::{self, ServiceSettings, join_path, parse_endpoint};
+use crate::sinks::util::driver::{self, DriverOptions};
+use crate::telemetry::events::SinkTelemetry;
+use crate::topology::{BoxedComponent, BuildError, SinkContext};
+
+/// Build the sink: reads TLS and token files, opens the disk queue.
+pub fn build(config: &OtlpHttpSinkConfig, cx: SinkContext) -> Result<BoxedComponent, BuildError> {
+    let endpoint = parse_endpoint(&config.endpoint).map_err(BuildError::new)?;
+    let protocol = Otlp {
+        logs: join_path(&endpoint, "/v1/logs")?,
+        metrics: join_path(&endpoint, "/v1/metrics")?,
+    };
+    let telemetry = SinkTelemetry::new(&cx.metrics);
+    let settings = ServiceSettings {
+        endpoint: &endpoint,
+        tls: config.tls.as_ref(),
+        timeout_ms: config.timeout_ms,
+        concurrency: config.concurrency,
+        headers: &config.headers,
+        auth: &config.auth,
+        tenant: config.tenant.as_ref(),
+        retry: &config.retry,
+        dead_letter: &config.dead_letter,
+        codec: config.compression.codec(),
+    };
+    let service = build::service(protocol, settings, &cx, &telemetry)?;
+    let queue = build::queue(&config.queue, &cx, &telemetry)?;
+    let queue_dir = cx.globals.data_dir.join("queues").join(&*cx.id);
+    build::report_status(&cx, &endpoint, &queue_dir, &telemetry);
+    let options = DriverOptions {
+        batch: config.batch.clone(),
+        concurrency: config.concurrency,
+        fsync: config.queue.fsync,
+    };
+    Ok(Box::pin(driver::run(service, queue, options, cx)))
+}
