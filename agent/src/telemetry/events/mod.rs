@@ -5,7 +5,9 @@
 //! carry `error_type` and `stage`.
 
 mod component;
+mod file;
 mod lifecycle;
 
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
+pub use file::{FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics, LossReason, RotationKind};
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
