@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ConfigError, FieldPath};
 use super::validate::Validate;
 use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig, otlp::OtlpHttpSinkConfig};
+use crate::sources::file::FileSourceConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
 
 /// What kind of component a name refers to.
@@ -35,6 +36,8 @@ pub enum ComponentKind {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceConfig {
+    /// Log files, tailed without losing a line.
+    File(FileSourceConfig),
     /// The agent's own metrics, as metric events.
     InternalMetrics(InternalMetricsConfig),
 }
@@ -160,11 +163,12 @@ pub struct PluginLimitsConfig {
 
 impl SourceConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["internal_metrics"];
+    pub const TYPES: &[&str] = &["file", "internal_metrics"];
 
     /// This source's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
+            SourceConfig::File(_) => "file",
             SourceConfig::InternalMetrics(_) => "internal_metrics",
         }
     }
@@ -174,6 +178,7 @@ impl<'de> Deserialize<'de> for SourceConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (tag, rest) = tagged::split(deserializer, Self::TYPES)?;
         match tag.as_str() {
+            "file" => tagged::inner(rest).map(SourceConfig::File),
             "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
@@ -183,6 +188,7 @@ impl<'de> Deserialize<'de> for SourceConfig {
 impl Validate for SourceConfig {
     fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
         match self {
+            SourceConfig::File(c) => c.validate(path, errors),
             SourceConfig::InternalMetrics(c) => c.validate(path, errors),
         }
     }
@@ -303,7 +309,7 @@ impl Default for PluginLimitsConfig {
 }
 
 /// Deserialization of `type`-tagged maps with field paths kept.
-pub(crate) mod tagged {
+pub mod tagged {
     use super::*;
     use serde_yaml_ng::{Mapping, Value};
 

@@ -4,6 +4,7 @@
 //! through its [`Fanout`](crate::topology::Fanout), and — if it cares about
 //! delivery — stamps them with acknowledgements and waits for them.
 
+pub mod file;
 pub mod internal_metrics;
 mod resource;
 
@@ -15,6 +16,7 @@ use crate::topology::{BoxedComponent, BuildError, SourceContext};
 /// Build the source `config` describes.
 pub fn build(config: &SourceConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
     match config {
+        SourceConfig::File(c) => file::build(c, cx),
         SourceConfig::InternalMetrics(c) => internal_metrics::build(c, cx),
     }
 }
