@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod net;
 pub mod prometheus;
+pub mod receiver;
 
 use std::time::{Duration, Instant};
 
