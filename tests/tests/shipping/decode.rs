@@ -81,7 +81,11 @@ fn attrs(list: &Value) -> Vec<(String, String)> {
                 .or_else(|| value.get("bool_value"))
                 .or_else(|| value.get("int_value"))
                 .or_else(|| value.get("double_value"))
-                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string())
+                })
                 .unwrap_or_default();
             (kv["key"].as_str().unwrap_or_default().to_owned(), text)
         })
@@ -89,7 +93,10 @@ fn attrs(list: &Value) -> Vec<(String, String)> {
 }
 
 fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 fn decodes_intact(compression: &str, encoding: &str) {
@@ -123,7 +130,10 @@ fn decodes_intact(compression: &str, encoding: &str) {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         };
-        assert_eq!(header("content-type").as_deref(), Some("application/x-protobuf"));
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("application/x-protobuf")
+        );
         assert_eq!(header("content-encoding").as_deref(), Some(encoding));
     }
 
@@ -133,7 +143,11 @@ fn decodes_intact(compression: &str, encoding: &str) {
     for request in &decoded {
         for resource_logs in request["resource_logs"].as_array().unwrap() {
             let resource = attrs(&resource_logs["resource"]["attributes"]);
-            assert_eq!(get(&resource, "host.name"), Some("test-node-1"), "{resource:?}");
+            assert_eq!(
+                get(&resource, "host.name"),
+                Some("test-node-1"),
+                "{resource:?}"
+            );
             assert_eq!(get(&resource, "service.name"), Some("neurallog-agent"));
             assert_eq!(get(&resource, "os.type"), Some("linux"));
             let scopes = resource_logs["scope_logs"].as_array().unwrap();
@@ -181,7 +195,10 @@ fn decodes_intact(compression: &str, encoding: &str) {
                 }
                 let sum = &metric["sum"];
                 assert_eq!(sum["is_monotonic"], true);
-                assert_eq!(sum["aggregation_temporality"], "AGGREGATION_TEMPORALITY_CUMULATIVE");
+                assert_eq!(
+                    sum["aggregation_temporality"],
+                    "AGGREGATION_TEMPORALITY_CUMULATIVE"
+                );
                 for point in sum["data_points"].as_array().unwrap() {
                     let labels = attrs(&point["attributes"]);
                     if get(&labels, "component_id") == Some("app") {
@@ -194,7 +211,10 @@ fn decodes_intact(compression: &str, encoding: &str) {
             }
         }
     }
-    assert!(found, "the file source's received-events counter was shipped");
+    assert!(
+        found,
+        "the file source's received-events counter was shipped"
+    );
     agent.terminate(Duration::from_secs(20));
 }
 

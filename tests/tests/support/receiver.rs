@@ -68,6 +68,8 @@ pub struct Captured {
     pub raw: Bytes,
     /// The body decompressed per its Content-Encoding.
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 #[derive(Debug)]
@@ -188,6 +190,20 @@ impl Receiver {
             .collect()
     }
 
+    /// The value of header `name` of every request to `path`.
+    pub fn header_values(&self, path: &str, name: &str) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter(|r| r.path == path)
+            .filter_map(|r| {
+                r.headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
+    }
+
     /// The bodies of every accepted log record, in arrival order.
     pub fn log_bodies(&self) -> Vec<String> {
         use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -252,11 +268,15 @@ async fn connection(
     match tls {
         Some(acceptor) => {
             if let Ok(stream) = acceptor.accept(stream).await {
-                let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             }
         }
         None => {
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
     }
 }
@@ -278,6 +298,7 @@ async fn reset_mid_body(mut stream: TcpStream) {
 }
 
 async fn handle(request: Request<Incoming>, state: Arc<Mutex<State>>) -> Response<Full<Bytes>> {
+    let at = Instant::now();
     let path = request.uri().path().to_owned();
     let headers: Vec<(String, String)> = request
         .headers()
@@ -323,6 +344,7 @@ async fn handle(request: Request<Incoming>, state: Arc<Mutex<State>>) -> Respons
         headers,
         raw,
         body,
+        at,
     });
     respond(status, retry_after, answer)
 }

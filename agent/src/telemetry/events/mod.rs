@@ -10,7 +10,10 @@ mod lifecycle;
 mod sink;
 
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
-pub use file::{FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics, LossReason, RotationKind};
+pub use file::{
+    FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
+    LossReason, RotationKind,
+};
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use sink::{
     BearerTokenReloaded, InsecureTlsEnabled, QueueRecordsCorrupt, SinkDeadLettered, SinkDelivered,
