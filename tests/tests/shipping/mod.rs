@@ -4,6 +4,7 @@
 
 mod decode;
 mod faults;
+mod queue;
 
 use std::path::Path;
 

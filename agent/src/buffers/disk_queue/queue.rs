@@ -118,8 +118,9 @@ struct Segment {
 // === impl DiskQueue ===
 
 impl DiskQueue {
-    /// Open (or create) the queue in `dir`. Bad frames found while scanning
-    /// are counted in [`DiskQueue::take_corrupt`].
+    /// Open (or create) the queue in `dir`. An unusable cursor is counted
+    /// in [`DiskQueue::take_corrupt`]; bad frames are counted as reading
+    /// meets them.
     pub fn open(dir: &Path, options: QueueOptions) -> Result<Self, QueueError> {
         let io = |path: &Path| {
             let path = path.to_owned();
@@ -132,8 +133,8 @@ impl DiskQueue {
             let path = segment_path(dir, id);
             let mut file = File::open(&path).map_err(io(&path))?;
             let len = file.metadata().map_err(io(&path))?.len();
-            let (records, bad) = frame::scan(&mut file, 0, len).map_err(io(&path))?;
-            corrupt += bad;
+            // Bad frames are counted when reading meets them, not here.
+            let (records, _bad) = frame::scan(&mut file, 0, len).map_err(io(&path))?;
             segments.push_back(Segment { id, len, records });
         }
         let start = |segment| Position {
