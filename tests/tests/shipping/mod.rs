@@ -5,6 +5,7 @@
 mod decode;
 mod faults;
 mod queue;
+mod tls;
 
 use std::path::Path;
 

@@ -9,6 +9,7 @@ pub mod agent;
 pub mod net;
 pub mod prometheus;
 pub mod receiver;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 
