@@ -2,6 +2,7 @@
 //! sinks against a scriptable receiver, the `opentelemetry-proto` Python
 //! decoder, a real Prometheus, and real TLS.
 
+mod auth;
 mod decode;
 mod faults;
 mod queue;
