@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, FieldPath};
 use super::validate::Validate;
-use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig, otlp::OtlpHttpSinkConfig};
+use crate::sinks::console::ConsoleSinkConfig;
+use crate::sinks::file::FileSinkConfig;
+use crate::sinks::otlp::OtlpHttpSinkConfig;
+use crate::sinks::prometheus_remote_write::PrometheusRemoteWriteSinkConfig;
 use crate::sources::file::FileSourceConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
 
@@ -52,6 +55,8 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     /// Logs, metrics and check results to an OTLP/HTTP receiver.
     OtlpHttp(OtlpHttpSinkConfig),
+    /// Metrics to a Prometheus remote-write receiver.
+    PrometheusRemoteWrite(PrometheusRemoteWriteSinkConfig),
 }
 
 /// A sink and the components it reads from.
@@ -198,7 +203,7 @@ impl Validate for SourceConfig {
 
 impl SinkConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["console", "file", "otlp_http"];
+    pub const TYPES: &[&str] = &["console", "file", "otlp_http", "prometheus_remote_write"];
 
     /// This sink's `type`.
     pub fn type_name(&self) -> &'static str {
@@ -206,6 +211,7 @@ impl SinkConfig {
             SinkConfig::Console(_) => "console",
             SinkConfig::File(_) => "file",
             SinkConfig::OtlpHttp(_) => "otlp_http",
+            SinkConfig::PrometheusRemoteWrite(_) => "prometheus_remote_write",
         }
     }
 }
@@ -217,6 +223,7 @@ impl<'de> Deserialize<'de> for SinkConfig {
             "console" => tagged::inner(rest).map(SinkConfig::Console),
             "file" => tagged::inner(rest).map(SinkConfig::File),
             "otlp_http" => tagged::inner(rest).map(SinkConfig::OtlpHttp),
+            "prometheus_remote_write" => tagged::inner(rest).map(SinkConfig::PrometheusRemoteWrite),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -228,6 +235,7 @@ impl Validate for SinkConfig {
             SinkConfig::Console(c) => c.validate(path, errors),
             SinkConfig::File(c) => c.validate(path, errors),
             SinkConfig::OtlpHttp(c) => c.validate(path, errors),
+            SinkConfig::PrometheusRemoteWrite(c) => c.validate(path, errors),
         }
     }
 }

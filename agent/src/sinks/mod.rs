@@ -8,6 +8,7 @@ pub mod console;
 pub mod encoding;
 pub mod file;
 pub mod otlp;
+pub mod prometheus_remote_write;
 pub mod util;
 
 use crate::config::SinkConfig;
@@ -19,5 +20,6 @@ pub fn build(config: &SinkConfig, cx: SinkContext) -> Result<BoxedComponent, Bui
         SinkConfig::Console(c) => console::build(c, cx),
         SinkConfig::File(c) => file::build(c, cx),
         SinkConfig::OtlpHttp(c) => otlp::build(c, cx),
+        SinkConfig::PrometheusRemoteWrite(c) => prometheus_remote_write::build(c, cx),
     }
 }

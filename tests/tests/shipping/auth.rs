@@ -56,19 +56,26 @@ sinks:
     let auth = receiver.header_values("/v1/logs", "authorization");
     assert_eq!(auth[0], format!("Bearer {FIRST_TOKEN}"));
     assert_eq!(receiver.header_values("/v1/logs", "x-tenant")[0], "acme");
-    assert_eq!(receiver.header_values("/v1/logs", "x-api-key")[0], HEADER_SECRET);
+    assert_eq!(
+        receiver.header_values("/v1/logs", "x-api-key")[0],
+        HEADER_SECRET
+    );
 
     // Rotate the token the way Kubernetes does: a new file renamed over.
     let tmp = agent.dir.path().join("token.new");
     std::fs::write(&tmp, SECOND_TOKEN).unwrap();
     std::fs::rename(&tmp, agent.dir.path().join("token")).unwrap();
     append(&log, &lines("after", 10));
-    wait_for("a request with the rotated token", Duration::from_secs(20), || {
-        receiver
-            .header_values("/v1/logs", "authorization")
-            .contains(&format!("Bearer {SECOND_TOKEN}"))
-            .then_some(())
-    });
+    wait_for(
+        "a request with the rotated token",
+        Duration::from_secs(20),
+        || {
+            receiver
+                .header_values("/v1/logs", "authorization")
+                .contains(&format!("Bearer {SECOND_TOKEN}"))
+                .then_some(())
+        },
+    );
     let last = receiver.header_values("/v1/logs", "authorization");
     assert_eq!(last.last().unwrap(), &format!("Bearer {SECOND_TOKEN}"));
 
@@ -83,8 +90,15 @@ sinks:
     assert!(printed.contains("<redacted>"), "{printed}");
     agent.terminate(Duration::from_secs(20));
     let stderr = agent.stderr();
-    assert!(stderr.contains("Bearer token file changed"), "rotation logged");
-    for (what, text) in [("/status", &status), ("print-config", &printed), ("the log", &stderr)] {
+    assert!(
+        stderr.contains("Bearer token file changed"),
+        "rotation logged"
+    );
+    for (what, text) in [
+        ("/status", &status),
+        ("print-config", &printed),
+        ("the log", &stderr),
+    ] {
         for secret in [HEADER_SECRET, FIRST_TOKEN, SECOND_TOKEN] {
             assert!(!text.contains(secret), "{secret} leaked into {what}");
         }

@@ -5,6 +5,7 @@
 mod auth;
 mod decode;
 mod faults;
+mod prometheus;
 mod queue;
 mod tls;
 

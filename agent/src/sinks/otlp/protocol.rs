@@ -90,6 +90,10 @@ impl Protocol for Otlp {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-protobuf"),
         );
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("neurallog-agent/", env!("CARGO_PKG_VERSION"))),
+        );
     }
 
     /// The OTLP specification's retryable statuses (besides 408 and 429).
