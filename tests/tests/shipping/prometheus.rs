@@ -121,7 +121,7 @@ fn name_mapping_and_histograms_land_in_prometheus() {
             .with("service.name", "neurallog-agent")
             .with("k8s.pod.name", "api-0"),
     ));
-    let events = vec![
+    let events = [
         Event::Metric(
             Metric::gauge("cpu_usage_percent", "%", 42.5, resource.clone())
                 .with_attribute("cpu", "total"),

@@ -63,7 +63,7 @@ fn logs_group_by_resource_and_keep_every_field() {
     first.severity_text = Some("ERROR".into());
     first.attributes.insert("log.iostream", "stderr");
     first.flags.insert(LogFlags::TRUNCATED);
-    let events = vec![
+    let events = [
         Event::Log(first),
         Event::Log(log("on b", &b, &shared)),
         Event::Log(log("équal resource", &a_again, &shared)),
@@ -133,7 +133,7 @@ fn logs_group_by_resource_and_keep_every_field() {
 fn metrics_group_points_by_stream_and_kind() {
     let a = resource("node-a");
     let b = resource("node-b");
-    let events = vec![
+    let events = [
         Event::Metric(
             Metric::gauge("cpu_usage_percent", "%", 12.5, a.clone()).with_attribute("cpu", "0"),
         ),
@@ -191,7 +191,7 @@ fn metrics_group_points_by_stream_and_kind() {
 #[test]
 fn queue_records_give_back_the_events() {
     let a = resource("node-a");
-    let events = vec![
+    let events = [
         Event::Metric(
             Metric::counter(
                 "neurallog_agent_component_sent_events_total",

@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn maps_names_labels_and_timestamps() {
-        let events = vec![
+        let events = [
             Event::Metric(
                 Metric::gauge("cpu_usage_percent", "%", 42.5, resource())
                     .with_attribute("cpu", "total")

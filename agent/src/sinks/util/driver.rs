@@ -64,15 +64,18 @@ pub async fn run<P: Protocol>(
     let direct = service.protocol.direct_signal();
 
     loop {
-        if !input_done && !queue_busy && queue.can_read() && !cx.hard_stop.is_cancelled() {
-            if let Some(chunk) = queue.read_chunk(&service.protocol, &options.batch, &telemetry) {
-                queue_busy = true;
-                let service = Arc::clone(&service);
-                tasks.spawn(async move {
-                    service.deliver(chunk.signal, chunk.pending).await;
-                    Path::Queue
-                });
-            }
+        if !input_done
+            && !queue_busy
+            && queue.can_read()
+            && !cx.hard_stop.is_cancelled()
+            && let Some(chunk) = queue.read_chunk(&service.protocol, &options.batch, &telemetry)
+        {
+            queue_busy = true;
+            let service = Arc::clone(&service);
+            tasks.spawn(async move {
+                service.deliver(chunk.signal, chunk.pending).await;
+                Path::Queue
+            });
         }
         while direct_inflight < options.concurrency
             && let Some(pending) = ready.pop_front()
