@@ -1,0 +1,442 @@
+//! Shipping benchmark: the whole agent process (release build), a `file`
+//! source tailing 1M varied 200-byte lines into an `otlp_http` sink that
+//! sends to a receiver on 127.0.0.1 (in this process).
+//!
+//! ```text
+//! cargo bench -p neurallog-agent-tests --bench shipping [-- --lines N] [-- --only none|gzip|zstd|latency]
+//! ```
+//!
+//! For each compression it prints the agent's CPU time (utime + stime from
+//! `/proc/<pid>/stat`), lines per CPU-second, wall time and peak RSS
+//! (`VmHWM`). Then, with the sink's defaults, it writes 10k lines/s for
+//! 10 s, each stamped with its write time, and prints the line-written →
+//! received latency percentiles. Plain lines, no assertions: floors are
+//! checked by reading them.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::{Request, Response, body::Incoming};
+use hyper_util::rt::TokioIo;
+use prost::encoding::{WireType, decode_key, decode_varint};
+
+const LINE_BYTES: usize = 200;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let lines: usize = flag(&args, "--lines").map_or(1_000_000, |v| v.parse().expect("--lines N"));
+    let only = flag(&args, "--only");
+    let agent = agent_binary();
+    println!("agent binary: {}", agent.display());
+    println!("lines: {lines} of {LINE_BYTES} bytes");
+    for compression in ["none", "zstd", "gzip"] {
+        if only.as_deref().is_none_or(|o| o == compression) {
+            throughput(&agent, compression, lines);
+        }
+    }
+    if only.as_deref().is_none_or(|o| o == "latency") {
+        latency(&agent, 10_000, Duration::from_secs(10));
+    }
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The release `neurallog-agent`, built if needed, beside this bench.
+fn agent_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("NEURALLOG_AGENT_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("bench exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let target_dir = profile_dir.parent().expect("target dir");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["build", "--quiet", "--release", "-p", "neurallog-agent", "--bin", "neurallog-agent"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "building the agent failed");
+    target_dir.join("release/neurallog-agent")
+}
+
+/// A xorshift generator: varied, reproducible content.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+const WORDS: &[&str] = &[
+    "request", "served", "user", "order", "payment", "cache", "miss", "hit", "timeout", "retry",
+    "upstream", "connection", "accepted", "closed", "queue", "worker", "token", "session",
+    "checkout", "inventory", "shipping", "invoice", "refund", "login", "logout", "search",
+];
+
+/// One log line of exactly `LINE_BYTES` bytes (without the newline).
+fn line(rng: &mut Rng, i: usize, prefix: &str, out: &mut String) {
+    let start = out.len();
+    let level = ["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"][(rng.next() % 6) as usize];
+    out.push_str(&format!(
+        "{prefix}2026-11-27T00:{:02}:{:02}.{:06}Z {level} svc-{:02} req={:016x} user=u{} status={} dur_ms={}.{} seq={i} msg=\"",
+        (i / 60_000) % 60,
+        (i / 1000) % 60,
+        rng.next() % 1_000_000,
+        rng.next() % 32,
+        rng.next(),
+        rng.next() % 100_000,
+        [200, 200, 201, 204, 301, 404, 500][(rng.next() % 7) as usize],
+        rng.next() % 2000,
+        rng.next() % 10,
+    ));
+    while out.len() - start < LINE_BYTES {
+        out.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
+        out.push(' ');
+    }
+    out.truncate(start + LINE_BYTES - 1);
+    out.push('"');
+}
+
+/// What the receiver counts.
+#[derive(Default)]
+struct Counts {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    requests: AtomicU64,
+    /// Latencies in microseconds, when lines carry `ts=<nanos>`.
+    latencies: Mutex<Vec<u64>>,
+    stamped: bool,
+}
+
+/// Start the receiver; returns its address and counters.
+fn receiver(runtime: &tokio::runtime::Runtime, stamped: bool) -> (SocketAddr, Arc<Counts>) {
+    let counts = Arc::new(Counts {
+        stamped,
+        ..Counts::default()
+    });
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let shared = Arc::clone(&counts);
+    runtime.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let counts = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let counts = Arc::clone(&counts);
+                    async move { Ok::<_, hyper::Error>(handle(request, &counts).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, counts)
+}
+
+async fn handle(request: Request<Incoming>, counts: &Counts) -> Response<Full<Bytes>> {
+    let encoding = request
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let raw = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = match encoding.as_deref() {
+        Some("gzip") => {
+            let mut out = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out);
+            out
+        }
+        Some("zstd") => zstd::stream::decode_all(&raw[..]).unwrap_or_default(),
+        _ => raw.to_vec(),
+    };
+    let now = now_nanos();
+    let mut latencies = Vec::new();
+    let n = walk_records(&body, &mut |record| {
+        if counts.stamped
+            && let Some(ts) = stamp(record)
+        {
+            latencies.push(now.saturating_sub(ts) / 1000);
+        }
+    });
+    counts.records.fetch_add(n, Ordering::Relaxed);
+    counts.bytes.fetch_add(raw.len() as u64, Ordering::Relaxed);
+    counts.requests.fetch_add(1, Ordering::Relaxed);
+    if std::env::var_os("BENCH_TRACE").is_some() && !latencies.is_empty() {
+        let (min, max) = (latencies.iter().min(), latencies.iter().max());
+        eprintln!("trace t={} n={n} lat_us min={min:?} max={max:?}", now / 1_000_000 % 100_000);
+    }
+    if !latencies.is_empty() {
+        counts.latencies.lock().expect("latencies").extend(latencies);
+    }
+    Response::new(Full::new(Bytes::new()))
+}
+
+/// Call `f` with each `LogRecord`'s bytes of an `ExportLogsServiceRequest`;
+/// returns how many there were. Walks the wire format without building
+/// messages, to keep the receiver's share of the machine small.
+fn walk_records(mut buf: &[u8], f: &mut impl FnMut(&[u8])) -> u64 {
+    let mut n = 0;
+    while let Some((tag, field)) = next_field(&mut buf) {
+        if tag != 1 {
+            continue;
+        }
+        let mut resource_logs = field;
+        while let Some((tag, field)) = next_field(&mut resource_logs) {
+            if tag != 2 {
+                continue;
+            }
+            let mut scope_logs = field;
+            while let Some((tag, record)) = next_field(&mut scope_logs) {
+                if tag == 2 {
+                    n += 1;
+                    f(record);
+                }
+            }
+        }
+    }
+    n
+}
+
+/// The next length-delimited field (others skipped): its tag and bytes.
+fn next_field<'a>(buf: &mut &'a [u8]) -> Option<(u32, &'a [u8])> {
+    loop {
+        if buf.is_empty() {
+            return None;
+        }
+        let (tag, wire) = decode_key(buf).ok()?;
+        match wire {
+            WireType::LengthDelimited => {
+                let len = decode_varint(buf).ok()? as usize;
+                let (field, rest) = buf.split_at(len.min(buf.len()));
+                *buf = rest;
+                return Some((tag, field));
+            }
+            WireType::Varint => {
+                decode_varint(buf).ok()?;
+            }
+            WireType::SixtyFourBit => *buf = buf.get(8..)?,
+            WireType::ThirtyTwoBit => *buf = buf.get(4..)?,
+            _ => return None,
+        }
+    }
+}
+
+/// The `ts=<nanos>` a latency line starts its body with.
+fn stamp(record: &[u8]) -> Option<u64> {
+    let at = record.windows(3).position(|w| w == b"ts=")?;
+    let digits: Vec<u8> = record[at + 3..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start_agent(agent: &Path, dir: &Path, receiver: SocketAddr, compression: Option<&str>) -> Child {
+    let mut compression = compression
+        .map(|c| format!("    compression: {c}\n"))
+        .unwrap_or_default();
+    // Extra sink settings, for experiments (YAML lines indented by 4).
+    if let Ok(extra) = std::env::var("BENCH_SINK_EXTRA") {
+        compression.push_str(&extra.replace("\\n", "\n"));
+        compression.push('\n');
+    }
+    let config = format!(
+        "data_dir: {dir}/data
+admin:
+  address: 127.0.0.1:{admin}
+log:
+  level: warn
+sources:
+  app:
+    type: file
+    include: ['{dir}/bench.log']
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [app]
+    endpoint: http://{receiver}
+{compression}",
+        dir = dir.display(),
+        admin = free_port(),
+    );
+    let path = dir.join("agent.yaml");
+    std::fs::write(&path, config).expect("write config");
+    Command::new(agent)
+        .args(["run", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("agent.log")).expect("log file"))
+        .spawn()
+        .expect("start the agent")
+}
+
+/// CPU seconds (user + system) of `pid`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    (ticks(11) + ticks(12)) as f64 / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Peak resident set, in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn throughput(agent: &Path, compression: &str, lines: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.path().join("bench.log")).expect("log"));
+    let mut text = String::with_capacity(LINE_BYTES + 1);
+    for i in 0..lines {
+        text.clear();
+        line(&mut rng, i, "", &mut text);
+        text.push('\n');
+        file.write_all(text.as_bytes()).expect("write");
+    }
+    file.flush().expect("flush");
+    drop(file);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (addr, counts) = receiver(&runtime, false);
+    let started = Instant::now();
+    let mut child = start_agent(agent, dir.path(), addr, Some(compression));
+    let pid = child.id();
+    let deadline = started + Duration::from_secs(300);
+    while counts.records.load(Ordering::Relaxed) < lines as u64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_seconds(pid);
+    let rss = peak_rss_mib(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let received = counts.records.load(Ordering::Relaxed);
+    println!(
+        "compression={compression:<5} lines={received} cpu_s={cpu:.3} lines_per_cpu_s={:.0} wall_s={:.3} peak_rss_mib={rss:.1} requests={} sent_mib={:.1}",
+        received as f64 / cpu.max(1e-9),
+        wall.as_secs_f64(),
+        counts.requests.load(Ordering::Relaxed),
+        counts.bytes.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0),
+    );
+    if received < lines as u64 {
+        println!("compression={compression:<5} INCOMPLETE: {received} of {lines} lines arrived");
+    }
+}
+
+fn latency(agent: &Path, rate: usize, duration: Duration) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("bench.log");
+    std::fs::write(&log, "").expect("create log");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (addr, counts) = receiver(&runtime, true);
+    let mut child = start_agent(agent, dir.path(), addr, None);
+    std::thread::sleep(Duration::from_secs(1));
+
+    // 100 writes a second of rate/100 lines each, stamped when written.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).expect("open log");
+    let mut rng = Rng(42);
+    let per_tick = rate / 100;
+    let ticks = duration.as_millis() as usize / 10;
+    let start = Instant::now();
+    let mut text = String::new();
+    for tick in 0..ticks {
+        let at = start + Duration::from_millis(tick as u64 * 10);
+        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        text.clear();
+        let stamp = format!("ts={} ", now_nanos());
+        for i in 0..per_tick {
+            line(&mut rng, tick * per_tick + i, &stamp, &mut text);
+            text.push('\n');
+        }
+        file.write_all(text.as_bytes()).expect("write");
+    }
+    let total = (ticks * per_tick) as u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts.records.load(Ordering::Relaxed) < total && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut latencies = counts.latencies.lock().expect("latencies").clone();
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[i] as f64 / 1000.0
+    };
+    println!(
+        "latency rate={rate}/s lines={} received={} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1} (default batching, compression gzip)",
+        total,
+        latencies.len(),
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        pct(1.0),
+    );
+}
