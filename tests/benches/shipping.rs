@@ -53,7 +53,10 @@ fn flag(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-/// The release `neurallog-agent`, built if needed, beside this bench.
+/// The optimized `neurallog-agent`, built if needed, beside this bench.
+/// Built with the `bench` profile (which inherits `release`): building it
+/// with `--release` would fight `cargo bench` over the shared
+/// `target/release` fingerprints and rebuild half the tree on every run.
 fn agent_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("NEURALLOG_AGENT_BIN") {
         return PathBuf::from(path);
@@ -62,7 +65,16 @@ fn agent_binary() -> PathBuf {
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
     let target_dir = profile_dir.parent().expect("target dir");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-        .args(["build", "--quiet", "--release", "-p", "neurallog-agent", "--bin", "neurallog-agent"])
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "bench",
+            "-p",
+            "neurallog-agent",
+            "--bin",
+            "neurallog-agent",
+        ])
         .env("CARGO_TARGET_DIR", target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()

@@ -131,7 +131,8 @@ impl<P: Protocol> Service<P> {
         // Halves of split requests wait here, first half on top.
         let mut work = vec![pending.batches];
         while let Some(batches) = work.pop() {
-            let mut raw = Vec::with_capacity((pending.bytes + pending.events * 48).min(64 << 20) + 1024);
+            // The encoders compute exact sizes and reserve once.
+            let mut raw = Vec::new();
             let events = self.protocol.encode(signal, &batches, &mut raw);
             if events == 0 {
                 resolve(batches, AckStatus::Delivered);
