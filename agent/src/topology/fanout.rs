@@ -77,7 +77,11 @@ impl Fanout {
         }
         if self.targets.is_empty() {
             batch.resolve(AckStatus::Delivered);
-            return PendingSend { batch: None, targets: Arc::clone(&self.targets), next: 0 };
+            return PendingSend {
+                batch: None,
+                targets: Arc::clone(&self.targets),
+                next: 0,
+            };
         }
         PendingSend {
             batch: Some(batch),
@@ -95,7 +99,11 @@ impl Fanout {
             // A closed channel means the sink was removed by a reload; its
             // share is dropped and counts as not delivered.
             if let Ok(permit) = tx.reserve().await {
-                let batch = if last { pending.batch.take() } else { pending.batch.clone() };
+                let batch = if last {
+                    pending.batch.take()
+                } else {
+                    pending.batch.clone()
+                };
                 if let Some(batch) = batch {
                     permit.send(batch);
                 }

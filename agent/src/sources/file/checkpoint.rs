@@ -79,7 +79,10 @@ impl Checkpoints {
     /// refusing to start would lose more than re-reading.
     pub fn load(data_dir: &Path, source: &str) -> Result<Checkpoints, CheckpointError> {
         let dir = data_dir.join("checkpoints");
-        std::fs::create_dir_all(&dir).map_err(|source| CheckpointError::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| CheckpointError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let path = dir.join(format!("{source}.json"));
         let mut checkpoints = Checkpoints {
             path: path.clone(),
@@ -126,7 +129,9 @@ impl Checkpoints {
 
     /// A finished file with this fingerprint, if one is remembered.
     pub fn find_done(&self, fingerprint: Fingerprint) -> Option<&Entry> {
-        self.entries.values().find(|e| e.done && e.fingerprint == fingerprint)
+        self.entries
+            .values()
+            .find(|e| e.done && e.fingerprint == fingerprint)
     }
 
     /// Record `entry`.
@@ -158,8 +163,12 @@ impl Checkpoints {
         }
         let done = self.entries.values().filter(|e| e.done).count();
         if done > MAX_DONE {
-            let mut oldest: Vec<(u64, FileId)> =
-                self.entries.values().filter(|e| e.done).map(|e| (e.updated_unix_secs, e.id)).collect();
+            let mut oldest: Vec<(u64, FileId)> = self
+                .entries
+                .values()
+                .filter(|e| e.done)
+                .map(|e| (e.updated_unix_secs, e.id))
+                .collect();
             oldest.sort_unstable();
             for (_, id) in oldest.into_iter().take(done - MAX_DONE) {
                 self.entries.remove(&id);
@@ -181,7 +190,11 @@ impl Checkpoints {
         }
         let mut files: Vec<Entry> = self.entries.values().cloned().collect();
         files.sort_by_key(|e| (e.id.dev, e.id.ino));
-        let bytes = serde_json::to_vec_pretty(&OnDisk { version: VERSION, files }).unwrap_or_default();
+        let bytes = serde_json::to_vec_pretty(&OnDisk {
+            version: VERSION,
+            files,
+        })
+        .unwrap_or_default();
         write_atomically(&self.path, &bytes).map_err(|source| CheckpointError::Io {
             path: self.path.clone(),
             source,
@@ -250,7 +263,11 @@ mod tests {
     fn a_corrupt_file_is_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("checkpoints")).unwrap();
-        std::fs::write(dir.path().join("checkpoints/app.json"), b"{\"version\":1,\"files\":[{tor").unwrap();
+        std::fs::write(
+            dir.path().join("checkpoints/app.json"),
+            b"{\"version\":1,\"files\":[{tor",
+        )
+        .unwrap();
         let cp = Checkpoints::load(dir.path(), "app").unwrap();
         assert_eq!(cp.entries().count(), 0);
         assert!(dir.path().join("checkpoints/app.json.corrupt").exists());

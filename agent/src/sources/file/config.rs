@@ -63,11 +63,16 @@ impl<'de> Deserialize<'de> for FileSourceConfig {
 }
 
 /// Split a source's map into the [`TailConfig`] fields and the rest.
-pub fn split_tail_fields(map: serde_yaml_ng::Mapping) -> (serde_yaml_ng::Mapping, serde_yaml_ng::Mapping) {
+pub fn split_tail_fields(
+    map: serde_yaml_ng::Mapping,
+) -> (serde_yaml_ng::Mapping, serde_yaml_ng::Mapping) {
     let mut tail = serde_yaml_ng::Mapping::new();
     let mut rest = serde_yaml_ng::Mapping::new();
     for (key, value) in map {
-        if key.as_str().is_some_and(|k| TailConfig::FIELDS.contains(&k)) {
+        if key
+            .as_str()
+            .is_some_and(|k| TailConfig::FIELDS.contains(&k))
+        {
             tail.insert(key, value);
         } else {
             rest.insert(key, value);
@@ -240,7 +245,10 @@ impl Default for TailConfig {
 impl Validate for FileSourceConfig {
     fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
         if self.include.is_empty() {
-            errors.push(path.field("include").error("is empty: expected at least one glob pattern"));
+            errors.push(
+                path.field("include")
+                    .error("is empty: expected at least one glob pattern"),
+            );
         }
         validate_globs(&self.include, &path.field("include"), true, errors);
         validate_globs(&self.exclude, &path.field("exclude"), false, errors);
@@ -259,26 +267,58 @@ impl Validate for TailConfig {
             }
         };
         at_least("max_line_bytes", self.max_line_bytes as u64, 64, errors);
-        at_least("fingerprint_bytes", self.fingerprint_bytes as u64, 16, errors);
+        at_least(
+            "fingerprint_bytes",
+            self.fingerprint_bytes as u64,
+            16,
+            errors,
+        );
         at_least("max_open_files", self.max_open_files as u64, 1, errors);
-        at_least("read_budget_bytes", self.read_budget_bytes as u64, 4096, errors);
+        at_least(
+            "read_budget_bytes",
+            self.read_budget_bytes as u64,
+            4096,
+            errors,
+        );
         at_least("poll_interval_ms", self.poll_interval_ms, 1, errors);
         at_least("scan_interval_ms", self.scan_interval_ms, 10, errors);
         at_least("batch_max_events", self.batch_max_events as u64, 1, errors);
-        at_least("checkpoint_interval_ms", self.checkpoint_interval_ms, 1, errors);
+        at_least(
+            "checkpoint_interval_ms",
+            self.checkpoint_interval_ms,
+            1,
+            errors,
+        );
         if self.fingerprint_bytes > 1024 * 1024 {
-            errors.push(path.field("fingerprint_bytes").error("must be at most 1048576"));
+            errors.push(
+                path.field("fingerprint_bytes")
+                    .error("must be at most 1048576"),
+            );
         }
     }
 }
 
 /// Check that every pattern compiles (and, for includes, is absolute).
-pub fn validate_globs(patterns: &[String], path: &FieldPath, absolute: bool, errors: &mut Vec<ConfigError>) {
+pub fn validate_globs(
+    patterns: &[String],
+    path: &FieldPath,
+    absolute: bool,
+    errors: &mut Vec<ConfigError>,
+) {
     for (i, pattern) in patterns.iter().enumerate() {
-        if let Err(error) = globset::GlobBuilder::new(pattern).literal_separator(true).build() {
-            errors.push(path.index(i).error(format!("glob {pattern:?} is invalid: {}", error.kind())));
+        if let Err(error) = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+        {
+            errors.push(
+                path.index(i)
+                    .error(format!("glob {pattern:?} is invalid: {}", error.kind())),
+            );
         } else if absolute && !pattern.starts_with('/') {
-            errors.push(path.index(i).error(format!("glob {pattern:?} is not an absolute path")));
+            errors.push(
+                path.index(i)
+                    .error(format!("glob {pattern:?} is not an absolute path")),
+            );
         }
     }
 }

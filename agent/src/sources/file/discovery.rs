@@ -40,7 +40,10 @@ impl Discovery {
     /// directories. Watching is best effort: without it, polling and
     /// rescans still find everything, only later.
     pub fn new(include: &[String], exclude: &[String]) -> Result<Discovery, globset::Error> {
-        let include = include.iter().map(|p| Pattern::new(p)).collect::<Result<Vec<_>, _>>()?;
+        let include = include
+            .iter()
+            .map(|p| Pattern::new(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut builder = GlobSetBuilder::new();
         for pattern in exclude {
             builder.add(GlobBuilder::new(pattern).literal_separator(true).build()?);
@@ -53,7 +56,11 @@ impl Discovery {
         let watcher = match watcher {
             Ok(mut watcher) => {
                 for pattern in &include {
-                    let mode = if pattern.max_depth == Some(1) { RecursiveMode::NonRecursive } else { RecursiveMode::Recursive };
+                    let mode = if pattern.max_depth == Some(1) {
+                        RecursiveMode::NonRecursive
+                    } else {
+                        RecursiveMode::Recursive
+                    };
                     if let Err(error) = watcher.watch(&pattern.base, mode) {
                         tracing::debug!(%error, dir = %pattern.base.display(), "Cannot watch directory; relying on polling.");
                     }
@@ -78,7 +85,9 @@ impl Discovery {
     pub fn scan(&self) -> Vec<PathBuf> {
         let mut found = Vec::new();
         for pattern in &self.include {
-            let mut walk = walkdir::WalkDir::new(&pattern.base).follow_links(false).min_depth(1);
+            let mut walk = walkdir::WalkDir::new(&pattern.base)
+                .follow_links(false)
+                .min_depth(1);
             if let Some(depth) = pattern.max_depth {
                 walk = walk.max_depth(depth);
             }
@@ -90,7 +99,8 @@ impl Discovery {
                 let path = entry.path();
                 if pattern.glob.is_match(path) && !self.exclude.is_match(path) {
                     // A symbolic link counts when it leads to a regular file.
-                    if file_type.is_symlink() && !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                    if file_type.is_symlink() && !std::fs::metadata(path).is_ok_and(|m| m.is_file())
+                    {
                         continue;
                     }
                     found.push(path.to_owned());
@@ -134,10 +144,13 @@ impl Discovery {
             return;
         }
         match event.kind {
-            EventKind::Modify(notify::event::ModifyKind::Data(_)) | EventKind::Modify(notify::event::ModifyKind::Any) => {
+            EventKind::Modify(notify::event::ModifyKind::Data(_))
+            | EventKind::Modify(notify::event::ModifyKind::Any) => {
                 wake.written.extend(event.paths);
             }
-            EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(notify::event::ModifyKind::Name(_)) => {
+            EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(notify::event::ModifyKind::Name(_)) => {
                 wake.rescan = true;
             }
             _ => {}
@@ -149,7 +162,10 @@ impl Discovery {
 
 impl Pattern {
     fn new(pattern: &str) -> Result<Pattern, globset::Error> {
-        let glob = GlobBuilder::new(pattern).literal_separator(true).build()?.compile_matcher();
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()?
+            .compile_matcher();
         let mut base = PathBuf::new();
         let mut depth = 0usize;
         let mut unlimited = false;
@@ -171,8 +187,15 @@ impl Pattern {
         }
         if !in_glob {
             // A plain path: its parent is walked, one level deep.
-            let parent = base.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("/"));
-            return Ok(Pattern { glob, base: parent, max_depth: Some(1) });
+            let parent = base
+                .parent()
+                .map(Path::to_owned)
+                .unwrap_or_else(|| PathBuf::from("/"));
+            return Ok(Pattern {
+                glob,
+                base: parent,
+                max_depth: Some(1),
+            });
         }
         Ok(Pattern {
             glob,
@@ -199,12 +222,29 @@ mod tests {
         std::os::unix::fs::symlink(root.join("missing"), root.join("dangling.log")).unwrap();
         let r = root.display();
         let flat = Discovery::new(&[format!("{r}/*.log")], &[format!("{r}/skip.log")]).unwrap();
-        let names: Vec<String> = flat.scan().iter().map(|p| p.strip_prefix(root).unwrap().display().to_string()).collect();
+        let names: Vec<String> = flat
+            .scan()
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect();
         assert_eq!(names, ["a.log", "link.log"]);
 
         let deep = Discovery::new(&[format!("{r}/**/*.log")], &[]).unwrap();
-        let names: Vec<String> = deep.scan().iter().map(|p| p.strip_prefix(root).unwrap().display().to_string()).collect();
-        assert_eq!(names, ["a.log", "link.log", "skip.log", "sub/c.log", "sub/deep/d.log"]);
+        let names: Vec<String> = deep
+            .scan()
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "a.log",
+                "link.log",
+                "skip.log",
+                "sub/c.log",
+                "sub/deep/d.log"
+            ]
+        );
 
         let exact = Discovery::new(&[format!("{r}/sub/c.log")], &[]).unwrap();
         assert_eq!(exact.scan(), [root.join("sub/c.log")]);

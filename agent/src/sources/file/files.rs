@@ -15,7 +15,9 @@ use super::handler::{FileKey, StreamSpec};
 use super::reader::Reader;
 use super::tailer::Tailer;
 use crate::event::BatchId;
-use crate::telemetry::events::{FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, LossReason, RotationKind};
+use crate::telemetry::events::{
+    FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, LossReason, RotationKind,
+};
 
 /// A rotated or deleted file at its end is closed only after this long,
 /// so writes that land just after a rename are still read.
@@ -96,7 +98,7 @@ impl Tailer {
     /// files matching the patterns.
     pub(super) fn scan(&mut self) {
         self.factory.before_scan();
-        self.check_tracked();
+        self.check_tracked(true);
         let initial = !self.first_scan_done;
         for path in self.discovery.scan() {
             self.consider(&path, initial);
@@ -105,14 +107,22 @@ impl Tailer {
             self.recover_missing();
             self.first_scan_done = true;
         }
-        self.truncations.retain(|t| t.at.elapsed() < TRUNCATION_MEMORY);
+        self.truncations
+            .retain(|t| t.at.elapsed() < TRUNCATION_MEMORY);
         self.mark_scanned();
     }
 
-    fn check_tracked(&mut self) {
+    /// Notice rotation, deletion and truncation of tracked files. Cheap
+    /// (`stat` and `fstat`), so it runs whenever the reader is idle; with
+    /// `full`, a rewrite in place is looked for too (a read of the first
+    /// bytes per file).
+    pub(super) fn check_tracked(&mut self, full: bool) {
+        let mut changed = false;
         let keys: Vec<FileKey> = self.files.keys().copied().collect();
         for key in keys {
-            let Some(file) = self.files.get_mut(&key) else { continue };
+            let Some(file) = self.files.get_mut(&key) else {
+                continue;
+            };
             file.size = file.reader.size().unwrap_or(file.size);
             if file.held.is_some() || file.reader.is_gzip() {
                 continue;
@@ -120,20 +130,39 @@ impl Tailer {
             match std::fs::metadata(&file.path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     file.held = Some((Instant::now(), RotationKind::Delete));
-                    FileRotated { metrics: &self.metrics, path: &file.path, kind: RotationKind::Delete }.emit();
+                    FileRotated {
+                        metrics: &self.metrics,
+                        path: &file.path,
+                        kind: RotationKind::Delete,
+                    }
+                    .emit();
+                    changed = true;
                 }
                 Ok(meta) if meta.dev() != file.id.dev || meta.ino() != file.id.ino => {
                     file.held = Some((Instant::now(), RotationKind::Rename));
-                    FileRotated { metrics: &self.metrics, path: &file.path, kind: RotationKind::Rename }.emit();
+                    FileRotated {
+                        metrics: &self.metrics,
+                        path: &file.path,
+                        kind: RotationKind::Rename,
+                    }
+                    .emit();
+                    changed = true;
                 }
                 Ok(_) => {
                     let shrunk = file.size < file.reader.position();
-                    let rewritten = !shrunk && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
+                    let rewritten = full
+                        && !shrunk
+                        && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
                     if shrunk || rewritten {
                         self.truncated(key);
-                    } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes && file.size > u64::from(file.fingerprint.len) {
+                        changed = true;
+                    } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
+                        && file.size > u64::from(file.fingerprint.len)
+                    {
                         // The file grew: identify it by a longer prefix now.
-                        if let Ok(fp) = Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes) {
+                        if let Ok(fp) =
+                            Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes)
+                        {
                             file.fingerprint = fp;
                             self.checkpoints.set(entry_of(file));
                         }
@@ -142,16 +171,26 @@ impl Tailer {
                 Err(_) => {}
             }
         }
+        if changed {
+            // Where a rotated file's content went must survive a crash
+            // right after: save now, not at the next interval.
+            self.save_checkpoints();
+        }
     }
 
     /// A file found by a scan: open it unless it is known, ignored or
     /// over budget.
     fn consider(&mut self, path: &Path, initial: bool) {
-        let Ok(meta) = std::fs::metadata(path) else { return };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
         if !meta.is_file() {
             return;
         }
-        let id = FileId { dev: meta.dev(), ino: meta.ino() };
+        let id = FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
         if self.by_id.contains_key(&id) || self.ignored.contains(&id) {
             return;
         }
@@ -160,7 +199,10 @@ impl Tailer {
             return;
         }
         if let Some(max_age) = self.config.ignore_older_than_secs {
-            let age = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok());
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok());
             if age.is_some_and(|age| age > Duration::from_secs(max_age)) {
                 return;
             }
@@ -168,12 +210,20 @@ impl Tailer {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(error) => {
-                FileSourceError { metrics: &self.metrics, error_type: "open_failed", path, error }.emit();
+                FileSourceError {
+                    metrics: &self.metrics,
+                    error_type: "open_failed",
+                    path,
+                    error,
+                }
+                .emit();
                 return;
             }
         };
         // Identify the descriptor itself: the path may have changed since.
-        let Ok((id, size)) = FileId::of(&file) else { return };
+        let Ok((id, size)) = FileId::of(&file) else {
+            return;
+        };
         if self.by_id.contains_key(&id) {
             return;
         }
@@ -187,14 +237,27 @@ impl Tailer {
         } else {
             Fingerprint::read(&file, self.config.fingerprint_bytes).ok()
         };
-        let Some(fingerprint) = fingerprint else { return };
-        let Some(spec) = self.factory.stream_for(path) else { return };
-        let Some(offset) = self.start_offset(id, fingerprint, &file, size, path, initial, gzip) else { return };
+        let Some(fingerprint) = fingerprint else {
+            return;
+        };
+        let Some(spec) = self.factory.stream_for(path) else {
+            return;
+        };
+        let Some(offset) = self.start_offset(id, fingerprint, &file, size, path, initial, gzip)
+        else {
+            return;
+        };
         let reader = if gzip {
             match Reader::gzip(file, self.next_key, offset) {
                 Ok(reader) => reader,
                 Err(error) => {
-                    FileSourceError { metrics: &self.metrics, error_type: "gzip_failed", path, error }.emit();
+                    FileSourceError {
+                        metrics: &self.metrics,
+                        error_type: "gzip_failed",
+                        path,
+                        error,
+                    }
+                    .emit();
                     self.ignored.insert(id);
                     return;
                 }
@@ -217,12 +280,24 @@ impl Tailer {
         gzip: bool,
     ) -> Option<u64> {
         if let Some(entry) = self.checkpoints.get(id).cloned() {
-            let same = if gzip { entry.fingerprint == fingerprint } else { entry.fingerprint.matches(file).unwrap_or(false) };
+            let same = if gzip {
+                entry.fingerprint == fingerprint
+            } else {
+                entry.fingerprint.matches(file).unwrap_or(false)
+            };
             if same {
-                return Some(if gzip || entry.offset <= size { entry.offset } else { 0 });
+                return Some(if gzip || entry.offset <= size {
+                    entry.offset
+                } else {
+                    0
+                });
             }
-            // The inode was reused by another file.
+            // Truncated or rewritten while the agent was stopped (or the
+            // inode was reused): what was not read may survive in a copy.
             self.checkpoints.remove(id);
+            if !gzip {
+                self.adopt_copy(path, &entry);
+            }
         }
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         if !gzip
@@ -289,7 +364,12 @@ impl Tailer {
             eof: false,
         };
         self.checkpoints.set(entry_of(&tracked));
-        FileOpened { metrics: &self.metrics, path, offset }.emit();
+        FileOpened {
+            metrics: &self.metrics,
+            path,
+            offset,
+        }
+        .emit();
         self.by_id.insert(id, key);
         self.files.insert(key, tracked);
         key
@@ -300,7 +380,9 @@ impl Tailer {
     /// the same directory, it is read from where the original stopped,
     /// before what is now written to the original.
     fn truncated(&mut self, key: FileKey) {
-        let Some(old) = self.files.remove(&key) else { return };
+        let Some(old) = self.files.remove(&key) else {
+            return;
+        };
         self.by_id.remove(&old.id);
         if let Some(handler) = self.streams.get_mut(&old.stream) {
             handler.file_closed(key, &mut self.emitter);
@@ -309,12 +391,23 @@ impl Tailer {
         let dir = old.path.parent().map(Path::to_owned).unwrap_or_default();
         let copy = find_copy(&dir, &old.fingerprint, resume_at, &self.by_id);
         let spec = match self.factory.stream_for(&old.path) {
-            Some(spec) => StreamSpec { key: old.stream.clone(), ..spec },
-            None => StreamSpec { key: old.stream.clone(), resource: Default::default() },
+            Some(spec) => StreamSpec {
+                key: old.stream.clone(),
+                ..spec
+            },
+            None => StreamSpec {
+                key: old.stream.clone(),
+                resource: Default::default(),
+            },
         };
         match copy {
             Some((copy_path, copy_file, copy_id)) => {
-                FileRotated { metrics: &self.metrics, path: &old.path, kind: RotationKind::CopyTruncate }.emit();
+                FileRotated {
+                    metrics: &self.metrics,
+                    path: &old.path,
+                    kind: RotationKind::CopyTruncate,
+                }
+                .emit();
                 let reader = Reader::new(copy_file, self.next_key, resume_at);
                 let copy_key = self.track(
                     &copy_path,
@@ -334,7 +427,12 @@ impl Tailer {
                 self.rekey_in_flight(key, copy_key);
             }
             None => {
-                FileRotated { metrics: &self.metrics, path: &old.path, kind: RotationKind::Truncate }.emit();
+                FileRotated {
+                    metrics: &self.metrics,
+                    path: &old.path,
+                    kind: RotationKind::Truncate,
+                }
+                .emit();
                 FileBytesLost {
                     metrics: &self.metrics,
                     path: &old.path,
@@ -352,7 +450,8 @@ impl Tailer {
         }
         // The same descriptor, from its new beginning, as a new file.
         let file = old.reader.into_file();
-        let fingerprint = Fingerprint::read(&file, self.config.fingerprint_bytes).unwrap_or_default();
+        let fingerprint =
+            Fingerprint::read(&file, self.config.fingerprint_bytes).unwrap_or_default();
         self.checkpoints.remove(old.id);
         let reader = Reader::new(file, self.next_key, 0);
         self.track(&old.path, reader, old.id, fingerprint, spec, 0, None, None);
@@ -373,22 +472,79 @@ impl Tailer {
             let dir = entry.path.parent().map(Path::to_owned).unwrap_or_default();
             let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
                 entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
-                    std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.dev() == entry.id.dev && m.ino() == entry.id.ino)
+                    std::fs::symlink_metadata(p).is_ok_and(|m| {
+                        m.is_file() && m.dev() == entry.id.dev && m.ino() == entry.id.ino
+                    })
                 })
             });
             let opened = found.and_then(|path| File::open(&path).ok().map(|f| (path, f)));
             match opened {
-                Some((path, file)) if entry.fingerprint.matches(&file).unwrap_or(false) && !is_gzip(&file) => {
-                    let Some(spec) = self.factory.stream_for(&entry.path) else { continue };
+                Some((path, file))
+                    if entry.fingerprint.matches(&file).unwrap_or(false) && !is_gzip(&file) =>
+                {
+                    let Some(spec) = self.factory.stream_for(&entry.path) else {
+                        continue;
+                    };
                     let reader = Reader::new(file, self.next_key, entry.offset);
-                    FileRotated { metrics: &self.metrics, path: &entry.path, kind: RotationKind::Rename }.emit();
-                    self.track(&path, reader, entry.id, entry.fingerprint, spec, entry.offset, Some((Instant::now(), RotationKind::Rename)), Some(0));
+                    FileRotated {
+                        metrics: &self.metrics,
+                        path: &entry.path,
+                        kind: RotationKind::Rename,
+                    }
+                    .emit();
+                    self.track(
+                        &path,
+                        reader,
+                        entry.id,
+                        entry.fingerprint,
+                        spec,
+                        entry.offset,
+                        Some((Instant::now(), RotationKind::Rename)),
+                        Some(0),
+                    );
                 }
                 _ => {
                     tracing::info!(path = %entry.path.display(), offset = entry.offset, "A checkpointed file is gone; forgetting it.");
                     self.checkpoints.remove(entry.id);
                 }
             }
+        }
+    }
+
+    /// `entry`'s file was truncated or rewritten while the agent was
+    /// stopped: read its old content on from a `copytruncate` copy in the
+    /// same directory, if there is one, before the file's new content.
+    fn adopt_copy(&mut self, path: &Path, entry: &Entry) {
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        match find_copy(&dir, &entry.fingerprint, entry.offset, &self.by_id) {
+            Some((copy_path, copy_file, copy_id)) => {
+                let Some(spec) = self.factory.stream_for(path) else {
+                    return;
+                };
+                FileRotated {
+                    metrics: &self.metrics,
+                    path,
+                    kind: RotationKind::CopyTruncate,
+                }
+                .emit();
+                let reader = Reader::new(copy_file, self.next_key, entry.offset);
+                self.track(
+                    &copy_path,
+                    reader,
+                    copy_id,
+                    entry.fingerprint,
+                    spec,
+                    entry.offset,
+                    Some((Instant::now(), RotationKind::CopyTruncate)),
+                    None,
+                );
+            }
+            None => self.truncations.push(Truncation {
+                dir,
+                fingerprint: entry.fingerprint,
+                offset: entry.offset,
+                at: Instant::now(),
+            }),
         }
     }
 
@@ -409,7 +565,10 @@ impl Tailer {
             let mut held: Vec<(Instant, FileKey, u64)> = self
                 .files
                 .iter()
-                .filter_map(|(k, f)| f.held.map(|(since, _)| (since, *k, f.size.saturating_sub(f.reader.position()))))
+                .filter_map(|(k, f)| {
+                    f.held
+                        .map(|(since, _)| (since, *k, f.size.saturating_sub(f.reader.position())))
+                })
                 .collect();
             let total: u64 = held.iter().map(|h| h.2).sum();
             if total <= self.config.max_held_bytes || held.is_empty() {
@@ -427,12 +586,17 @@ impl Tailer {
             .files
             .iter()
             .filter(|(_, f)| {
-                f.eof && !f.reader.has_partial() && f.held.is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE)
+                f.eof
+                    && !f.reader.has_partial()
+                    && f.held
+                        .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE)
             })
             .map(|(k, _)| *k)
             .collect();
         for key in ready {
-            let Some(file) = self.files.get(&key) else { continue };
+            let Some(file) = self.files.get(&key) else {
+                continue;
+            };
             let stream = file.stream.clone();
             if let Some(handler) = self.streams.get_mut(&stream)
                 && handler.held_from(key).is_some()
@@ -451,7 +615,9 @@ impl Tailer {
     /// Stop tracking `key`. With a `reason`, its unread bytes are counted
     /// as lost.
     fn close(&mut self, key: FileKey, reason: Option<LossReason>) {
-        let Some(file) = self.files.remove(&key) else { return };
+        let Some(file) = self.files.remove(&key) else {
+            return;
+        };
         self.by_id.remove(&file.id);
         if let Some(handler) = self.streams.get_mut(&file.stream) {
             handler.file_closed(key, &mut self.emitter);
@@ -464,12 +630,19 @@ impl Tailer {
                 reason,
             }
             .emit(),
-            None => FileClosed { metrics: &self.metrics, path: &file.path }.emit(),
+            None => FileClosed {
+                metrics: &self.metrics,
+                path: &file.path,
+            }
+            .emit(),
         }
         self.checkpoints.advance(file.id, file.committed);
         self.checkpoints.finish(file.id);
         if !self.files.values().any(|f| f.stream == file.stream)
-            && self.streams.get(&file.stream).is_some_and(|h| h.held_from(key).is_none())
+            && self
+                .streams
+                .get(&file.stream)
+                .is_some_and(|h| h.held_from(key).is_none())
         {
             self.streams.remove(&file.stream);
         }
@@ -497,7 +670,8 @@ fn is_gzip(file: &File) -> bool {
 fn gzip_fingerprint(file: &File, len: usize) -> Option<Fingerprint> {
     use std::io::Read as _;
     let clone = file.try_clone().ok()?;
-    let mut decoder = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(clone)).take(len as u64);
+    let mut decoder =
+        flate2::read::MultiGzDecoder::new(std::io::BufReader::new(clone)).take(len as u64);
     let mut prefix = Vec::with_capacity(len);
     decoder.read_to_end(&mut prefix).ok()?;
     Some(Fingerprint::of(&prefix))
@@ -517,12 +691,19 @@ fn find_copy(
     let entries = std::fs::read_dir(dir).ok()?;
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-        let id = FileId { dev: meta.dev(), ino: meta.ino() };
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let id = FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
         if !meta.is_file() || meta.len() < min_size || tracked.contains_key(&id) {
             continue;
         }
-        let Ok(file) = File::open(&path) else { continue };
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
         if fingerprint.matches(&file).unwrap_or(false) {
             return Some((path, file, id));
         }

@@ -10,7 +10,9 @@ use std::io;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 
 /// Device and inode of an open file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct FileId {
     /// `st_dev`.
     pub dev: u64,
@@ -19,7 +21,9 @@ pub struct FileId {
 }
 
 /// A hash of the first `len` bytes of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct Fingerprint {
     /// How many bytes were hashed (less than the configured length while
     /// the file is shorter).
@@ -107,7 +111,12 @@ mod tests {
         let file = File::open(&path).unwrap();
         let fp = Fingerprint::read(&file, 1024).unwrap();
         assert_eq!(fp.len, 18);
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"more\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"more\n")
+            .unwrap();
         assert!(fp.matches(&file).unwrap(), "appending keeps the prefix");
         std::fs::write(&path, b"FIRST line\nsecond\nmore\n").unwrap();
         assert!(!fp.matches(&file).unwrap(), "a rewrite changes it");

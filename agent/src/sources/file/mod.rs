@@ -42,9 +42,18 @@ use crate::topology::{BoxedComponent, BuildError, SourceContext};
 /// Build the source: compile the patterns, load the checkpoints, and run
 /// the engine on its own thread.
 pub fn build(config: &FileSourceConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
-    let discovery = Discovery::new(&config.include, &config.exclude).map_err(|e| BuildError::new(e.to_string()))?;
-    let attributes: Attributes = config.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let factory = PlainFactory::new(Arc::clone(&cx.globals.host), attributes, config.multiline.clone());
+    let discovery = Discovery::new(&config.include, &config.exclude)
+        .map_err(|e| BuildError::new(e.to_string()))?;
+    let attributes: Attributes = config
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let factory = PlainFactory::new(
+        Arc::clone(&cx.globals.host),
+        attributes,
+        config.multiline.clone(),
+    );
     spawn_tailer(config.tail.clone(), discovery, Box::new(factory), cx)
 }
 
@@ -55,11 +64,13 @@ pub fn spawn_tailer(
     factory: Box<dyn StreamFactory>,
     cx: SourceContext,
 ) -> Result<BoxedComponent, BuildError> {
-    let checkpoints = Checkpoints::load(&cx.globals.data_dir, &cx.id).map_err(|e| BuildError::new(e.to_string()))?;
+    let checkpoints = Checkpoints::load(&cx.globals.data_dir, &cx.id)
+        .map_err(|e| BuildError::new(e.to_string()))?;
     let metrics = FileSourceMetrics::new(cx.metrics.clone());
     let status = Arc::new(Mutex::new(serde_json::Value::Null));
     let report = Arc::clone(&status);
-    cx.status.set_reporter(move || report.lock().map(|s| s.clone()).unwrap_or_default());
+    cx.status
+        .set_reporter(move || report.lock().map(|s| s.clone()).unwrap_or_default());
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let id = cx.id.clone();
     let SourceContext { out, shutdown, .. } = cx;
@@ -68,7 +79,16 @@ pub fn spawn_tailer(
         .name(format!("tail-{id}"))
         .spawn(move || {
             let _guard = runtime.enter();
-            let tailer = Tailer::new(tail, discovery, factory, checkpoints, metrics, out, shutdown, status);
+            let tailer = Tailer::new(
+                tail,
+                discovery,
+                factory,
+                checkpoints,
+                metrics,
+                out,
+                shutdown,
+                status,
+            );
             drop(_guard);
             tailer.run();
             let _ = done_tx.send(());

@@ -80,11 +80,17 @@ impl Validate for MultilineConfig {
                 "expected either `preset` or a custom rule (`start_pattern` and/or `continuation_pattern`), not both or neither",
             ));
         }
-        for (field, pattern) in [("start_pattern", &self.start_pattern), ("continuation_pattern", &self.continuation_pattern)] {
+        for (field, pattern) in [
+            ("start_pattern", &self.start_pattern),
+            ("continuation_pattern", &self.continuation_pattern),
+        ] {
             if let Some(pattern) = pattern
                 && let Err(error) = Regex::new(pattern)
             {
-                errors.push(path.field(field).error(format!("regular expression is invalid: {error}")));
+                errors.push(
+                    path.field(field)
+                        .error(format!("regular expression is invalid: {error}")),
+                );
             }
         }
         if self.max_lines == 0 {
@@ -156,12 +162,22 @@ impl Multiline {
 
     /// Add a line (already decoded into a record) read from `file` at
     /// `start..end`.
-    pub fn push(&mut self, record: LogRecord, file: FileKey, start: u64, end: u64, now: Instant, out: &mut Emitter) {
+    pub fn push(
+        &mut self,
+        record: LogRecord,
+        file: FileKey,
+        start: u64,
+        end: u64,
+        now: Instant,
+        out: &mut Emitter,
+    ) {
         let join = self.rules.classify(&record.body);
         if join == Join::Continue
             && let Some(group) = self.group.as_mut()
         {
-            if group.lines < self.max_lines && group.record.body.len() + 1 + record.body.len() <= self.max_bytes {
+            if group.lines < self.max_lines
+                && group.record.body.len() + 1 + record.body.len() <= self.max_bytes
+            {
                 group.record.body.push('\n');
                 group.record.body.push_str(&record.body);
                 group.record.flags.insert(record.flags);
@@ -224,9 +240,12 @@ impl Multiline {
 
     /// The first held byte of `file`, if the current record has lines from it.
     pub fn held_from(&self, file: FileKey) -> Option<u64> {
-        self.group
-            .as_ref()
-            .and_then(|g| g.spans.iter().find(|(f, _, _)| *f == file).map(|(_, start, _)| *start))
+        self.group.as_ref().and_then(|g| {
+            g.spans
+                .iter()
+                .find(|(f, _, _)| *f == file)
+                .map(|(_, start, _)| *start)
+        })
     }
 
     /// Whether the current record has lines from `file`.
@@ -250,11 +269,18 @@ fn emit(group: Group, out: &mut Emitter) {
 impl Rules {
     fn classify(&mut self, line: &str) -> Join {
         match self {
-            Rules::Custom { start, continuation } => {
+            Rules::Custom {
+                start,
+                continuation,
+            } => {
                 if continuation.as_ref().is_some_and(|c| c.is_match(line)) {
                     Join::Continue
                 } else if let Some(start) = start {
-                    if start.is_match(line) { Join::Start } else { Join::Continue }
+                    if start.is_match(line) {
+                        Join::Start
+                    } else {
+                        Join::Continue
+                    }
                 } else {
                     Join::Start
                 }
@@ -291,7 +317,11 @@ impl JavaRules {
     }
 
     fn classify(&self, line: &str) -> Join {
-        if self.continuation.is_match(line) { Join::Continue } else { Join::Start }
+        if self.continuation.is_match(line) {
+            Join::Continue
+        } else {
+            Join::Start
+        }
     }
 }
 
@@ -361,7 +391,9 @@ impl GoRules {
             self.in_panic = true;
             return Join::Start;
         }
-        if self.in_panic && (line.is_empty() || line.starts_with([' ', '\t']) || self.frame.is_match(line)) {
+        if self.in_panic
+            && (line.is_empty() || line.starts_with([' ', '\t']) || self.frame.is_match(line))
+        {
             return Join::Continue;
         }
         self.in_panic = false;

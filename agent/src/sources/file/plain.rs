@@ -27,7 +27,11 @@ pub struct PlainHandler {
 
 impl PlainFactory {
     /// Streams with `resource`, `extra` attributes and optional multiline.
-    pub fn new(resource: Arc<Resource>, extra: Attributes, multiline: Option<MultilineConfig>) -> Self {
+    pub fn new(
+        resource: Arc<Resource>,
+        extra: Attributes,
+        multiline: Option<MultilineConfig>,
+    ) -> Self {
         PlainFactory {
             resource,
             extra,
@@ -85,7 +89,9 @@ impl LineHandler for PlainHandler {
             resource: Arc::clone(&self.resource),
         };
         match self.multiline.as_mut() {
-            Some(multiline) => multiline.push(record, line.file, line.start, line.end, Instant::now(), out),
+            Some(multiline) => {
+                multiline.push(record, line.file, line.start, line.end, Instant::now(), out)
+            }
             None => out.emit(Event::Log(record), line.file, line.end),
         }
     }

@@ -79,7 +79,11 @@ impl Reader {
     pub fn gzip(file: File, key: FileKey, offset: u64) -> io::Result<Self> {
         let decoder = flate2::read::MultiGzDecoder::new(io::BufReader::new(file.try_clone()?));
         let mut reader = Reader {
-            source: Source::Gzip { file, decoder, decoded: 0 },
+            source: Source::Gzip {
+                file,
+                decoder,
+                decoded: 0,
+            },
             key,
             pos: 0,
             line_start: 0,
@@ -87,7 +91,10 @@ impl Reader {
             discarding: false,
             last_data_at: Instant::now(),
         };
-        if let Source::Gzip { decoder, decoded, .. } = &mut reader.source {
+        if let Source::Gzip {
+            decoder, decoded, ..
+        } = &mut reader.source
+        {
             *decoded = io::copy(&mut io::Read::by_ref(decoder).take(offset), &mut io::sink())?;
             reader.pos = *decoded;
             reader.line_start = *decoded;
@@ -137,7 +144,9 @@ impl Reader {
             let want = buf.len().min(budget - total);
             let result = match &mut self.source {
                 Source::Plain(file) => file.read_at(&mut buf[..want], self.pos),
-                Source::Gzip { decoder, decoded, .. } => io::Read::read(decoder, &mut buf[..want]).inspect(|n| *decoded += *n as u64),
+                Source::Gzip {
+                    decoder, decoded, ..
+                } => io::Read::read(decoder, &mut buf[..want]).inspect(|n| *decoded += *n as u64),
             };
             let n = match result {
                 Ok(n) => n,
@@ -157,7 +166,13 @@ impl Reader {
         Ok(total)
     }
 
-    fn frame(&mut self, chunk: &[u8], max_line: usize, observed: u64, sink: &mut dyn FnMut(Framed<'_>)) {
+    fn frame(
+        &mut self,
+        chunk: &[u8],
+        max_line: usize,
+        observed: u64,
+        sink: &mut dyn FnMut(Framed<'_>),
+    ) {
         let base = self.pos;
         self.pos += chunk.len() as u64;
         let mut cursor = 0;
@@ -221,7 +236,10 @@ impl Reader {
         observed_unix_nano: u64,
         sink: &mut dyn FnMut(Framed<'_>),
     ) -> bool {
-        if self.partial.is_empty() || self.discarding || now.saturating_duration_since(self.last_data_at) < timeout {
+        if self.partial.is_empty()
+            || self.discarding
+            || now.saturating_duration_since(self.last_data_at) < timeout
+        {
             return false;
         }
         let partial = std::mem::take(&mut self.partial);
@@ -271,7 +289,12 @@ mod tests {
         loop {
             let n = reader
                 .read(&mut buf, budget, max_line, 0, &mut |f| match f {
-                    Framed::Line(l) => out.push((String::from_utf8_lossy(l.bytes).into_owned(), l.start, l.end, l.truncated)),
+                    Framed::Line(l) => out.push((
+                        String::from_utf8_lossy(l.bytes).into_owned(),
+                        l.start,
+                        l.end,
+                        l.truncated,
+                    )),
                     Framed::Skipped(end) => out.push(("<skip>".into(), 0, end, false)),
                 })
                 .unwrap();
@@ -297,7 +320,11 @@ mod tests {
         let mut content = vec![b'x'; 100];
         content.extend_from_slice(b"\nnext\n");
         let lines = frame_all(&content, 10, 1 << 20);
-        assert_eq!(lines[0], ("x".repeat(10), 0, 0, true), "the cut line does not move the position");
+        assert_eq!(
+            lines[0],
+            ("x".repeat(10), 0, 0, true),
+            "the cut line does not move the position"
+        );
         assert_eq!(lines[1], ("<skip>".into(), 0, 101, false));
         assert_eq!(lines[2], ("next".into(), 101, 106, false));
         assert_eq!(lines.len(), 3);
@@ -311,14 +338,28 @@ mod tests {
         let mut reader = Reader::new(File::open(&path).unwrap(), 1, 0);
         let mut buf = vec![0u8; 64];
         let mut lines = Vec::new();
-        reader.read(&mut buf, 1024, 1024, 0, &mut |f| if let Framed::Line(l) = f { lines.push(String::from_utf8_lossy(l.bytes).into_owned()) }).unwrap();
+        reader
+            .read(&mut buf, 1024, 1024, 0, &mut |f| {
+                if let Framed::Line(l) = f {
+                    lines.push(String::from_utf8_lossy(l.bytes).into_owned())
+                }
+            })
+            .unwrap();
         assert_eq!(lines, ["done"]);
         assert!(reader.has_partial());
         let later = Instant::now() + Duration::from_secs(10);
         let mut flushed = Vec::new();
-        assert!(reader.flush_unterminated(later, Duration::from_secs(5), 0, &mut |f| if let Framed::Line(l) = f {
-            flushed.push((String::from_utf8_lossy(l.bytes).into_owned(), l.end, l.unterminated));
-        }));
+        assert!(
+            reader.flush_unterminated(later, Duration::from_secs(5), 0, &mut |f| {
+                if let Framed::Line(l) = f {
+                    flushed.push((
+                        String::from_utf8_lossy(l.bytes).into_owned(),
+                        l.end,
+                        l.unterminated,
+                    ));
+                }
+            })
+        );
         assert_eq!(flushed, [("part".to_owned(), 9, true)]);
         assert_eq!(reader.line_start(), 9);
     }

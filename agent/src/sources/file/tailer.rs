@@ -72,7 +72,10 @@ pub struct Tailer {
 
 impl Tailer {
     /// An engine over `discovery`, with streams from `factory`.
-    #[allow(clippy::too_many_arguments, reason = "one constructor wiring the engine's parts")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one constructor wiring the engine's parts"
+    )]
     pub fn new(
         config: TailConfig,
         discovery: Discovery,
@@ -124,7 +127,9 @@ impl Tailer {
             self.process_acks();
             let read_any = self.read_round();
             self.tick();
-            let batch_due = self.batch_started.is_some_and(|t| t.elapsed() >= MAX_BATCH_AGE);
+            let batch_due = self
+                .batch_started
+                .is_some_and(|t| t.elapsed() >= MAX_BATCH_AGE);
             if !self.emitter.is_empty() && (!read_any || batch_due) {
                 self.flush_batch();
             }
@@ -133,6 +138,7 @@ impl Tailer {
                 self.scan();
             }
             if !read_any {
+                self.check_tracked(false);
                 let wake = self.discovery.wait(poll);
                 if wake.rescan {
                     self.scan();
@@ -151,11 +157,15 @@ impl Tailer {
         let mut busy_streams: HashSet<String> = HashSet::new();
         let mut read_any = false;
         for (_, key) in order {
-            let Some(file) = self.files.get_mut(&key) else { continue };
+            let Some(file) = self.files.get_mut(&key) else {
+                continue;
+            };
             if busy_streams.contains(&file.stream) {
                 continue;
             }
-            let Some(handler) = self.streams.get_mut(&file.stream) else { continue };
+            let Some(handler) = self.streams.get_mut(&file.stream) else {
+                continue;
+            };
             let emitter = &mut self.emitter;
             let metrics = &self.metrics;
             let mut lines = 0usize;
@@ -219,12 +229,15 @@ impl Tailer {
             if !file.eof {
                 continue;
             }
-            let Some(handler) = self.streams.get_mut(&file.stream) else { continue };
+            let Some(handler) = self.streams.get_mut(&file.stream) else {
+                continue;
+            };
             let emitter = &mut self.emitter;
-            file.reader.flush_unterminated(now, timeout, now_unix_nanos(), &mut |framed| match framed {
-                Framed::Line(line) => handler.handle(line, emitter),
-                Framed::Skipped(end) => emitter.consumed(key, end),
-            });
+            file.reader
+                .flush_unterminated(now, timeout, now_unix_nanos(), &mut |framed| match framed {
+                    Framed::Line(line) => handler.handle(line, emitter),
+                    Framed::Skipped(end) => emitter.consumed(key, end),
+                });
         }
         for handler in self.streams.values_mut() {
             handler.tick(now, &mut self.emitter);
@@ -245,9 +258,14 @@ impl Tailer {
         self.next_batch += 1;
         let mut keys = Vec::with_capacity(ends.len());
         for (key, end) in ends {
-            let Some(file) = self.files.get_mut(&key) else { continue };
+            let Some(file) = self.files.get_mut(&key) else {
+                continue;
+            };
             // Never past a byte a handler still holds back.
-            let held = self.streams.get(&file.stream).and_then(|h| h.held_from(key));
+            let held = self
+                .streams
+                .get(&file.stream)
+                .and_then(|h| h.held_from(key));
             let offset = held.map_or(end, |h| h.min(end));
             file.pending.push_back(Pending {
                 batch: id,
@@ -328,7 +346,9 @@ impl Tailer {
             return;
         }
         for key in keys {
-            let Some(file) = self.files.get_mut(key) else { continue };
+            let Some(file) = self.files.get_mut(key) else {
+                continue;
+            };
             if let Some(entry) = file.pending.iter_mut().find(|p| p.batch == id) {
                 entry.done = true;
             }
@@ -355,7 +375,7 @@ impl Tailer {
         }
     }
 
-    fn save_checkpoints(&mut self) {
+    pub(super) fn save_checkpoints(&mut self) {
         self.last_save = Instant::now();
         if let Err(error) = self.checkpoints.save() {
             FileSourceError {
@@ -411,7 +431,9 @@ impl Tailer {
         let start = Instant::now();
         while !self.in_flight.is_empty() && start.elapsed() < FINAL_ACK_WAIT {
             let acks = &mut self.acks;
-            let next = self.runtime.block_on(async { tokio::time::timeout(Duration::from_millis(200), acks.recv()).await });
+            let next = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_millis(200), acks.recv()).await
+            });
             if let Ok(Some((id, status))) = next
                 && let Some(keys) = self.in_flight.remove(&id)
             {

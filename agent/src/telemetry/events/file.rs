@@ -200,7 +200,11 @@ impl FileRotated<'_> {
         let mut labels = self.metrics.labels();
         labels.push(("kind", self.kind.as_str().to_owned()));
         registry()
-            .counter("neurallog_agent_file_rotations_total", "Rotations, truncations and deletions seen, by kind.", labels)
+            .counter(
+                "neurallog_agent_file_rotations_total",
+                "Rotations, truncations and deletions seen, by kind.",
+                labels,
+            )
             .inc();
     }
 }

@@ -9,5 +9,8 @@ mod file;
 mod lifecycle;
 
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
-pub use file::{FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics, LossReason, RotationKind};
+pub use file::{
+    FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
+    LossReason, RotationKind,
+};
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};

@@ -9,7 +9,11 @@ fn group(config: MultilineConfig, lines: &[&str]) -> Vec<String> {
     let now = Instant::now();
     let mut offset = 0;
     for line in lines {
-        let record = LogRecord::new((*line).to_owned(), Arc::new(Attributes::new()), Arc::new(Resource::default()));
+        let record = LogRecord::new(
+            (*line).to_owned(),
+            Arc::new(Attributes::new()),
+            Arc::new(Resource::default()),
+        );
         let end = offset + line.len() as u64 + 1;
         multiline.push(record, 1, offset, end, now, &mut out);
         offset = end;
@@ -130,7 +134,13 @@ fn held_lines_report_their_first_offset_and_time_out() {
     let mut multiline = Multiline::new(&config);
     let mut out = Emitter::default();
     let start = Instant::now();
-    let rec = |b: &str| LogRecord::new(b.to_owned(), Arc::new(Attributes::new()), Arc::new(Resource::default()));
+    let rec = |b: &str| {
+        LogRecord::new(
+            b.to_owned(),
+            Arc::new(Attributes::new()),
+            Arc::new(Resource::default()),
+        )
+    };
     multiline.push(rec("first"), 7, 0, 6, start, &mut out);
     multiline.push(rec("second"), 7, 6, 13, start, &mut out);
     assert_eq!(out.len(), 1, "first is complete once second starts");
