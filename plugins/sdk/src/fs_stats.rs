@@ -87,7 +87,7 @@ impl FsUsage {
         let used = self.used_bytes() as f64;
         let usable = used + self.available_bytes as f64;
         if usable > 0.0 {
-            used / usable * 100.0
+            used * 100.0 / usable
         } else {
             0.0
         }
@@ -102,7 +102,7 @@ impl FsUsage {
             return None;
         }
         let used = self.total_inodes.saturating_sub(self.free_inodes) as f64;
-        Some(used / self.total_inodes as f64 * 100.0)
+        Some(used * 100.0 / self.total_inodes as f64)
     }
 }
 

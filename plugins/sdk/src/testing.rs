@@ -42,8 +42,19 @@ pub fn set_now(now: Timestamp) {
 }
 
 /// Grants a mount, with the usage [`crate::fs_stats::usage`] answers for it.
+/// Adding a mount point again replaces the earlier entry, so a test can
+/// change usage between runs.
 pub fn add_mount(mount: Mount, usage: Result<FsUsage, FsError>) {
-    with(|host| host.mounts.push((mount, usage)));
+    with(|host| {
+        match host
+            .mounts
+            .iter_mut()
+            .find(|(granted, _)| granted.path == mount.path)
+        {
+            Some(entry) => *entry = (mount, usage),
+            None => host.mounts.push((mount, usage)),
+        }
+    });
 }
 
 /// Sets what a TLS probe of `host:port` answers.
