@@ -154,13 +154,13 @@ impl Config {
                     "must be a non-empty pattern relative to directory",
                 ));
             }
-            if let Some(manifest) = &set.manifest {
-                if manifest.is_empty() || manifest.contains('/') {
-                    return Err(RunError::invalid_config(
-                        &field("manifest"),
-                        "must be a file name in directory",
-                    ));
-                }
+            if let Some(manifest) = &set.manifest
+                && (manifest.is_empty() || manifest.contains('/'))
+            {
+                return Err(RunError::invalid_config(
+                    &field("manifest"),
+                    "must be a file name in directory",
+                ));
             }
         }
         Ok(())

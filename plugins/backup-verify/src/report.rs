@@ -131,7 +131,7 @@ fn summary(reports: &[SetReport]) -> String {
         };
     }
     // Stable: equally bad findings keep the config's order.
-    findings.sort_by(|a, b| b.0.cmp(&a.0));
+    findings.sort_by_key(|(status, _)| std::cmp::Reverse(*status));
     let mut summary = findings
         .iter()
         .take(SUMMARY_FINDINGS)

@@ -132,7 +132,7 @@ fn summary(sources: &[SourceAssessment]) -> String {
         };
     }
     // Stable: equally bad findings keep the config's order.
-    findings.sort_by(|a, b| b.0.cmp(&a.0));
+    findings.sort_by_key(|(status, _)| std::cmp::Reverse(*status));
     let shown: Vec<&str> = findings
         .iter()
         .take(SUMMARY_FINDINGS)

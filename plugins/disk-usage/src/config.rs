@@ -144,13 +144,12 @@ impl Config {
         }
         if let (Some(warning), Some(critical)) =
             (self.warning_days_to_full, self.critical_days_to_full)
+            && warning < critical
         {
-            if warning < critical {
-                return Err(RunError::invalid_config(
-                    "warning_days_to_full",
-                    format!("{warning} is below critical_days_to_full ({critical})"),
-                ));
-            }
+            return Err(RunError::invalid_config(
+                "warning_days_to_full",
+                format!("{warning} is below critical_days_to_full ({critical})"),
+            ));
         }
         if let Some(index) = self.mounts.iter().position(|mount| !mount.starts_with('/')) {
             return Err(RunError::invalid_config(

@@ -146,7 +146,7 @@ fn summary(reports: &[MountReport]) -> String {
         };
     }
     // Stable: equally bad findings keep the mounts' order.
-    findings.sort_by(|a, b| b.0.cmp(&a.0));
+    findings.sort_by_key(|(status, _)| std::cmp::Reverse(*status));
     let mut summary = findings
         .iter()
         .take(SUMMARY_FINDINGS)

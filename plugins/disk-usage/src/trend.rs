@@ -126,10 +126,10 @@ pub fn save(mount: &str, history: &History) -> Result<(), StateError> {
 /// holds only what the current config needs.
 pub fn forget_others(checked: &[String]) {
     for key in state::keys() {
-        if let Some(mount) = key.strip_prefix(KEY_PREFIX) {
-            if !checked.iter().any(|checked| checked == mount) {
-                state::delete(&key);
-            }
+        if let Some(mount) = key.strip_prefix(KEY_PREFIX)
+            && !checked.iter().any(|checked| checked == mount)
+        {
+            state::delete(&key);
         }
     }
 }
