@@ -81,7 +81,7 @@ impl Check for DiskUsage {
             .iter()
             .map(|report| report.mount.path.clone())
             .collect();
-        trend::forget_others(&checked);
+        trend::forget_stale(&checked, now, window.max_age_secs);
         let mut result = report::build(&reports);
         if !state_errors.is_empty() {
             result.push_detail("state_error", state_errors.join("; "));
@@ -185,12 +185,18 @@ mod tests {
     }
 
     #[test]
-    fn histories_of_mounts_no_longer_checked_are_forgotten() {
+    fn histories_of_mounts_no_longer_checked_are_forgotten_once_stale() {
         testing::reset();
+        testing::set_now(Timestamp::from_unix_seconds(1_700_000_000));
         testing::add_mount(mount("/"), Ok(usage(10)));
         testing::add_mount(mount("/old"), Ok(usage(10)));
         run_check::<DiskUsage>("{}").expect("run succeeds");
         assert_eq!(testing::state().len(), 2);
+        // Still fresh: another check sharing the state may own it.
+        testing::set_now(Timestamp::from_unix_seconds(1_700_003_600));
+        run_check::<DiskUsage>(r#"{"mounts": ["/"]}"#).expect("run succeeds");
+        assert_eq!(testing::state().len(), 2);
+        testing::set_now(Timestamp::from_unix_seconds(1_700_000_000 + 8 * 86_400));
         run_check::<DiskUsage>(r#"{"mounts": ["/"]}"#).expect("run succeeds");
         assert_eq!(
             testing::state().keys().collect::<Vec<_>>(),

@@ -122,13 +122,23 @@ pub fn save(mount: &str, history: &History) -> Result<(), StateError> {
     state::set_json(&state_key(mount), history)
 }
 
-/// Deletes the histories of mounts no longer checked, so that the state
-/// holds only what the current config needs.
-pub fn forget_others(checked: &[String]) {
+/// Deletes the histories of other mounts whose newest sample is older than
+/// `max_age_secs` (or that are unreadable), so that mounts no longer checked
+/// do not keep their history forever. Histories that are still fresh are
+/// kept: another check using this plugin may share the state and own them.
+pub fn forget_stale(checked: &[String], now: i64, max_age_secs: i64) {
     for key in state::keys() {
-        if let Some(mount) = key.strip_prefix(KEY_PREFIX)
-            && !checked.iter().any(|checked| checked == mount)
-        {
+        let Some(mount) = key.strip_prefix(KEY_PREFIX) else {
+            continue;
+        };
+        if checked.iter().any(|checked| checked == mount) {
+            continue;
+        }
+        let newest = state::get_json::<History>(&key)
+            .ok()
+            .flatten()
+            .and_then(|history| history.samples.last().map(|(time, _)| *time));
+        if newest.is_none_or(|time| now.saturating_sub(time) > max_age_secs) {
             state::delete(&key);
         }
     }
