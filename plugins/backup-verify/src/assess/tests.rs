@@ -1,3 +1,6 @@
+//! Tests of the judgement of one set: age, size, shrinkage, gzip, checksum
+//! and encryption findings, each with its status.
+
 use std::path::PathBuf;
 
 use neurallog_plugin_sdk::clock::Timestamp;

@@ -1,3 +1,6 @@
+//! Tests of the judgement: thresholds, fractional days, chain problems, and
+//! the real expired certificates in `fixtures/`.
+
 use super::*;
 use crate::certificate::split_certificates;
 use crate::test_certs::{Chain, NOW, fixture, self_signed};
