@@ -5,7 +5,7 @@
 //! plain `std::fs`. What it cannot do is look at the parents of a granted
 //! directory: `/etc` is invisible when only `/etc/ssl/private` is granted.
 //! General-purpose glob crates walk from `/` and therefore find nothing;
-//! [`glob`] starts its walk at the longest literal prefix of the pattern
+//! [`glob()`] starts its walk at the longest literal prefix of the pattern
 //! instead.
 //!
 //! Patterns use the usual syntax, matched one path component at a time:
