@@ -2,9 +2,11 @@
 //! files through the WASI filesystem (granted directories are visible at
 //! their real paths). Each source becomes a [`SourceAssessment`].
 
+use std::io;
 use std::path::Path;
 
-use neurallog_plugin_sdk::{fs, tls};
+use neurallog_plugin_sdk::fs::{self, GlobError};
+use neurallog_plugin_sdk::tls;
 
 use crate::assess::{SourceAssessment, SourceKind, Thresholds, assess_endpoint, assess_file};
 use crate::certificate::{CertError, CertInfo, split_certificates};
@@ -71,12 +73,13 @@ pub fn check_files(entry: &str, now: f64, thresholds: Thresholds) -> FileScan {
     let paths = match fs::glob(entry) {
         Ok(paths) => paths,
         Err(error) => {
+            let not_found = matches!(&error, GlobError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound);
+            let mut message = error.to_string();
+            if not_found {
+                message.push_str(GRANT_HINT);
+            }
             return FileScan {
-                sources: vec![SourceAssessment::failed(
-                    entry,
-                    SourceKind::File,
-                    error.to_string(),
-                )],
+                sources: vec![SourceAssessment::failed(entry, SourceKind::File, message)],
                 skipped: Vec::new(),
             };
         }
@@ -105,6 +108,10 @@ pub fn check_files(entry: &str, now: f64, thresholds: Thresholds) -> FileScan {
     scan
 }
 
+/// Appended to "not found" errors: the guest cannot tell a missing path
+/// from one outside its granted directories.
+const GRANT_HINT: &str = " (missing, or not in the check's grants.directories)";
+
 /// The error of a file that holds no certificate.
 const NO_CERTIFICATE: &str = "no certificate in file";
 
@@ -113,10 +120,15 @@ fn check_file(path: &Path, now: f64, thresholds: Thresholds) -> SourceAssessment
     let contents = match std::fs::read(path) {
         Ok(contents) => contents,
         Err(error) => {
+            let hint = if error.kind() == io::ErrorKind::NotFound {
+                GRANT_HINT
+            } else {
+                ""
+            };
             return SourceAssessment::failed(
                 source,
                 SourceKind::File,
-                format!("cannot read: {error}"),
+                format!("cannot read: {error}{hint}"),
             );
         }
     };
@@ -290,11 +302,12 @@ mod tests {
         assert_eq!(scan.sources[0].error.as_deref(), Some("no file matches"));
 
         let ungranted = check_files("/nonexistent-cert-dir/*.pem", NOW as f64, DEFAULTS);
-        assert!(
-            ungranted.sources[0]
-                .error
-                .as_deref()
-                .is_some_and(|error| error.starts_with("cannot read directory"))
+        assert_eq!(
+            ungranted.sources[0].error.as_deref(),
+            Some(
+                "cannot read directory /nonexistent-cert-dir: No such file or directory (os error 2) \
+                 (missing, or not in the check's grants.directories)"
+            )
         );
     }
 
