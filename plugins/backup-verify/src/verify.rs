@@ -16,7 +16,7 @@ use crate::config::GzipMode;
 use crate::encryption::SAMPLE_BYTES;
 
 /// Buffer size for reading backups.
-const READ_BUFFER_BYTES: usize = 64 * 1024;
+const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// What reading a backup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,18 @@ pub fn read_backup(path: &Path, name: &str, mode: GzipMode) -> io::Result<Conten
 /// decoder's complaint.
 fn decode_gzip(reader: &mut HashingReader<BufReader<File>>) -> Result<u64, String> {
     let mut decoder = MultiGzDecoder::new(&mut *reader);
-    let outcome = io::copy(&mut decoder, &mut io::sink()).map_err(|error| error.to_string());
+    // Larger output chunks than `io::copy`'s 8 KiB: fewer trips through
+    // the decoder's state machine per megabyte.
+    let mut chunk = vec![0_u8; READ_BUFFER_BYTES];
+    let mut uncompressed: u64 = 0;
+    let outcome = loop {
+        match decoder.read(&mut chunk) {
+            Ok(0) => break Ok(uncompressed),
+            Ok(read) => uncompressed += read as u64,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => break Err(error.to_string()),
+        }
+    };
     drop(decoder);
     if reader.bytes_read == 0 {
         return Err("empty file is not a gzip stream".to_owned());
