@@ -6,4 +6,5 @@ mod support;
 
 mod cli;
 mod file_source;
+mod kubernetes_logs;
 mod lifecycle;

@@ -19,6 +19,7 @@ use super::validate::Validate;
 use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig};
 use crate::sources::file::FileSourceConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
+use crate::sources::kubernetes_logs::KubernetesLogsConfig;
 
 /// What kind of component a name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -40,6 +41,8 @@ pub enum SourceConfig {
     File(FileSourceConfig),
     /// The agent's own metrics, as metric events.
     InternalMetrics(InternalMetricsConfig),
+    /// Kubernetes container logs under `/var/log/pods`.
+    KubernetesLogs(KubernetesLogsConfig),
 }
 
 /// A sink, by `type`.
@@ -161,13 +164,14 @@ pub struct PluginLimitsConfig {
 
 impl SourceConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["file", "internal_metrics"];
+    pub const TYPES: &[&str] = &["file", "internal_metrics", "kubernetes_logs"];
 
     /// This source's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::File(_) => "file",
             SourceConfig::InternalMetrics(_) => "internal_metrics",
+            SourceConfig::KubernetesLogs(_) => "kubernetes_logs",
         }
     }
 }
@@ -178,6 +182,7 @@ impl<'de> Deserialize<'de> for SourceConfig {
         match tag.as_str() {
             "file" => tagged::inner(rest).map(SourceConfig::File),
             "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
+            "kubernetes_logs" => tagged::inner(rest).map(SourceConfig::KubernetesLogs),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -188,6 +193,7 @@ impl Validate for SourceConfig {
         match self {
             SourceConfig::File(c) => c.validate(path, errors),
             SourceConfig::InternalMetrics(c) => c.validate(path, errors),
+            SourceConfig::KubernetesLogs(c) => c.validate(path, errors),
         }
     }
 }

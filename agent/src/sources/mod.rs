@@ -6,6 +6,7 @@
 
 pub mod file;
 pub mod internal_metrics;
+pub mod kubernetes_logs;
 mod resource;
 
 pub use resource::host_resource;
@@ -18,5 +19,6 @@ pub fn build(config: &SourceConfig, cx: SourceContext) -> Result<BoxedComponent,
     match config {
         SourceConfig::File(c) => file::build(c, cx),
         SourceConfig::InternalMetrics(c) => internal_metrics::build(c, cx),
+        SourceConfig::KubernetesLogs(c) => kubernetes_logs::build(c, cx),
     }
 }

@@ -100,7 +100,16 @@ impl Tailer {
         self.factory.before_scan();
         self.check_tracked(true);
         let initial = !self.first_scan_done;
-        for path in self.discovery.scan() {
+        // Oldest first: a rotated file found beside its successor is read
+        // before it, so records keep their order.
+        let mut found: Vec<(Option<SystemTime>, PathBuf)> = self
+            .discovery
+            .scan()
+            .into_iter()
+            .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).ok(), p))
+            .collect();
+        found.sort();
+        for (_, path) in found {
             self.consider(&path, initial);
         }
         if initial {
