@@ -1,1 +1,3 @@
 //! NeuralLog agent.
+
+pub mod wasm;
