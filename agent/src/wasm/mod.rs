@@ -52,6 +52,9 @@ mod report;
 mod runner;
 mod settings;
 
+#[cfg(test)]
+mod tests;
+
 pub use cache::CacheStatus;
 pub use engine::EngineError;
 pub use host::state::StateOpenError;
