@@ -15,7 +15,7 @@ use wasmtime::component::Component;
 
 use super::bindings::v0_1;
 use super::cache::{self, CacheStatus};
-use super::host::state::{PluginState, StateOpenError};
+use super::host::state::StateOpenError;
 use super::host::tls::{TlsProber, TlsSetupError};
 use super::host::{HostState, PluginContext};
 use super::limits::Limits;
@@ -44,6 +44,9 @@ pub enum PluginSource {
         sha256: Option<String>,
     },
 }
+
+/// Largest component file the host reads, in bytes.
+const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 
 /// The contract version a component targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,6 +101,14 @@ pub enum LoadErrorKind {
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
     Read(#[source] std::io::Error),
+    /// The file is larger than any plugin should be.
+    #[error("the file is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The sha256 pin is not 64 hex digits.
     #[error("sha256 pin {0:?} is not 64 hex digits")]
     InvalidPin(String),
@@ -210,6 +221,16 @@ impl PluginSource {
         let (bytes, pin): (Arc<[u8]>, _) = match self {
             PluginSource::Embedded { bytes, .. } => (Arc::from(*bytes), None),
             PluginSource::File { path, sha256 } => {
+                let size = tokio::fs::metadata(path)
+                    .await
+                    .map_err(LoadErrorKind::Read)?
+                    .len();
+                if size > MAX_COMPONENT_BYTES {
+                    return Err(LoadErrorKind::TooLarge {
+                        size,
+                        limit: MAX_COMPONENT_BYTES,
+                    });
+                }
                 let bytes = tokio::fs::read(path).await.map_err(LoadErrorKind::Read)?;
                 (bytes.into(), sha256.as_deref())
             }
@@ -289,7 +310,8 @@ pub(crate) async fn load(
     };
     let tls = TlsProber::new(&roots, grants.tls_extra_ca_files(), limits.tls_timeout)
         .map_err(|e| fail(e.into()))?;
-    let state = PluginState::open(&shared.settings.state_dir, name, limits.max_state_bytes)
+    let state = shared
+        .plugin_state(name, limits.max_state_bytes)
         .map_err(|e| fail(e.into()))?;
 
     let (bytes, sha256) = source.read().await.map_err(fail)?;

@@ -7,6 +7,8 @@
 //!   to; WASI sockets and name lookup are denied outright.
 //! - Mounts are the only mount points `fs-stats` answers for.
 //! - Environment variables are passed by name, when the agent has them set.
+//! - stdin is empty and stdout is discarded (plugins talk through `log`);
+//!   stderr is captured, bounded, into the run's report.
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,8 @@
 //! linker, the epoch ticker, the compiled-artifact cache and the host-wide
 //! memory budget, and loads plugins into [`LoadedPlugin`]s.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use rustls::RootCertStore;
 use tokio::sync::Semaphore;
@@ -12,6 +13,7 @@ use wasmtime::component::Linker;
 use super::cache::ArtifactCache;
 use super::engine::{self, EngineError, EpochTicker};
 use super::fsutil;
+use super::host::state::{PluginState, StateOpenError};
 use super::host::{self, HostState};
 use super::inspect::{self, InspectError, Inspection};
 use super::limits::{Limits, MemoryBudget};
@@ -52,6 +54,9 @@ pub(crate) struct Shared {
     pub(crate) slots: Semaphore,
     /// Platform trust roots, read on the first plugin granted a TLS target.
     roots: OnceLock<Arc<RootCertStore>>,
+    /// Live plugin states by check name, so a reloaded plugin shares its
+    /// state with the copy it replaces instead of racing it on disk.
+    states: Mutex<HashMap<String, Weak<PluginState>>>,
     /// Stops (and joins) the ticker once the last plugin is gone.
     _ticker: EpochTicker,
 }
@@ -63,6 +68,25 @@ impl Shared {
         self.roots
             .get_or_init(|| Arc::new(host::tls::platform_roots()))
             .clone()
+    }
+
+    /// The state of check `name`: the live one if a loaded copy has it,
+    /// else opened from disk.
+    pub(crate) fn plugin_state(
+        &self,
+        name: &str,
+        cap: u64,
+    ) -> Result<Arc<PluginState>, StateOpenError> {
+        // The map is only ever updated whole-entry: a poisoned lock is fine.
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(state) = states.get(name).and_then(Weak::upgrade) {
+            state.set_cap(cap);
+            return Ok(state);
+        }
+        let state = Arc::new(PluginState::open(&self.settings.state_dir, name, cap)?);
+        states.retain(|_, weak| weak.strong_count() > 0);
+        states.insert(name.to_owned(), Arc::downgrade(&state));
+        Ok(state)
     }
 }
 
@@ -107,6 +131,7 @@ impl PluginHost {
                 cache,
                 settings,
                 roots: OnceLock::new(),
+                states: Mutex::new(HashMap::new()),
                 _ticker: ticker,
             }),
         })

@@ -35,7 +35,7 @@ pub(crate) struct PluginContext {
     pub(crate) limits: Limits,
     pub(crate) tls: TlsProber,
     pub(crate) mounts_file: PathBuf,
-    pub(crate) state: PluginState,
+    pub(crate) state: Arc<PluginState>,
 }
 
 /// The data of one run's `Store`.

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -37,11 +38,12 @@ struct StateFile {
     entries: BTreeMap<String, String>,
 }
 
-/// One plugin's persisted key-value state, shared by all its runs.
+/// One plugin's persisted key-value state, shared by all its runs (and by
+/// a reloaded copy of the plugin while the old one is still around).
 #[derive(Debug)]
 pub(crate) struct PluginState {
     path: PathBuf,
-    cap: u64,
+    cap: AtomicU64,
     entries: Mutex<BTreeMap<String, Vec<u8>>>,
     /// Serializes writers so files land in the order changes were made.
     writer: tokio::sync::Mutex<()>,
@@ -74,10 +76,16 @@ impl PluginState {
         };
         Ok(Self {
             path,
-            cap,
+            cap: AtomicU64::new(cap),
             entries: Mutex::new(entries),
             writer: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Changes the size cap (a reload with new limits); existing entries
+    /// stay even if they are over it.
+    pub(crate) fn set_cap(&self, cap: u64) {
+        self.cap.store(cap, Ordering::Relaxed);
     }
 
     fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
@@ -93,10 +101,11 @@ impl PluginState {
         self.entries().keys().cloned().collect()
     }
 
-    /// Applies `change` and persists the result; undoes it if the write
-    /// fails.
+    /// Sets (`Some`) or deletes (`None`) `key` and persists the result;
+    /// undoes the change if the write fails.
     async fn update(&self, key: String, value: Option<Vec<u8>>) -> Result<(), StateError> {
         let _writer = self.writer.lock().await;
+        let cap = self.cap.load(Ordering::Relaxed);
         let (previous, encoded) = {
             let mut entries = self.entries();
             if let Some(value) = &value {
@@ -105,8 +114,8 @@ impl PluginState {
                     .filter(|(k, _)| **k != key)
                     .map(|(k, v)| (k.len() + v.len()) as u64)
                     .sum();
-                if others + (key.len() + value.len()) as u64 > self.cap {
-                    return Err(StateError::QuotaExceeded(self.cap));
+                if others + (key.len() + value.len()) as u64 > cap {
+                    return Err(StateError::QuotaExceeded(cap));
                 }
             }
             let previous = match value {

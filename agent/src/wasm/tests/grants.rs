@@ -207,6 +207,20 @@ async fn state_persists_across_runs_and_restarts_and_is_capped() {
 }
 
 #[tokio::test]
+async fn a_reloaded_plugin_shares_state_with_the_copy_it_replaces() {
+    let (host, _dir) = host();
+    let old = load(&host, "hostapi", Limits::default(), Grants::default()).await;
+    assert_eq!(ok_result(&old.run("{}").await).detail("runs"), Some("1"));
+    // A reload (the file changed): both copies are alive for a while.
+    let new = load(&host, "hostapi", Limits::default(), Grants::default()).await;
+    assert_eq!(ok_result(&new.run("{}").await).detail("runs"), Some("2"));
+    // A run of the old copy still in flight sees and keeps the new count.
+    assert_eq!(ok_result(&old.run("{}").await).detail("runs"), Some("3"));
+    drop(old);
+    assert_eq!(ok_result(&new.run("{}").await).detail("runs"), Some("4"));
+}
+
+#[tokio::test]
 async fn invalid_grants_are_load_errors() {
     let (host, _dir) = host();
     let grants = Grants {

@@ -209,6 +209,28 @@ async fn unusable_components_are_clear_load_errors() {
         .unwrap_err();
     assert!(matches!(err.kind, LoadErrorKind::Read(_)), "{err:?}");
 
+    let huge = dir.path().join("huge.wasm");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    let err = host
+        .load(
+            "huge",
+            PluginSource::File {
+                path: huge,
+                sha256: None,
+            },
+            Limits::default(),
+            Grants::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind, LoadErrorKind::TooLarge { size, .. } if size == 65 << 20),
+        "{err:?}"
+    );
+
     let err = host
         .load(
             "../escape",
