@@ -4,49 +4,25 @@
 //! [`LoadError`] naming the plugin and what went wrong; nothing here can
 //! take the agent down.
 
-use std::fmt;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use super::bindings::v0_1;
-use super::cache::{self, CacheStatus};
+use super::cache::CacheStatus;
+use super::host::PluginContext;
 use super::host::state::StateOpenError;
 use super::host::tls::{TlsProber, TlsSetupError};
-use super::host::{HostState, PluginContext};
 use super::limits::Limits;
 use super::permissions::{GrantError, Grants};
+use super::plugin::{Bindings, LoadedPlugin};
 use super::plugin_host::Shared;
-use super::quarantine::{Quarantine, QuarantineStatus};
+use super::quarantine::Quarantine;
 use super::report::FailureReason;
-use super::runner::{self, Call};
-
-/// Where a plugin's component comes from.
-#[derive(Debug, Clone)]
-pub enum PluginSource {
-    /// Built into the agent (first-party checks).
-    Embedded {
-        /// A name for messages, for example `cert-expiry.wasm`.
-        name: &'static str,
-        /// The component.
-        bytes: &'static [u8],
-    },
-    /// A `.wasm` file on disk (third-party checks).
-    File {
-        /// Path of the component.
-        path: PathBuf,
-        /// Expected SHA-256 (hex, optionally prefixed `sha256:`); the load
-        /// fails when the file's differs.
-        sha256: Option<String>,
-    },
-}
-
-/// Largest component file the host reads, in bytes.
-const MAX_COMPONENT_BYTES: u64 = 64 << 20;
+use super::runner::{self, Call, Returned};
+use super::source::PluginSource;
 
 /// The contract version a component targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,115 +127,6 @@ pub enum LoadErrorKind {
     },
 }
 
-/// The pre-linked component, by contract version.
-pub(crate) enum Bindings {
-    V0_1(v0_1::CheckPre<HostState>),
-}
-
-/// A plugin ready to run: compiled, linked, described.
-pub struct LoadedPlugin {
-    pub(crate) info: PluginInfo,
-    pub(crate) bindings: Bindings,
-    pub(crate) context: Arc<PluginContext>,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) quarantine: Mutex<Quarantine>,
-}
-
-// === impl LoadedPlugin ===
-
-impl LoadedPlugin {
-    /// What the plugin is.
-    pub fn info(&self) -> &PluginInfo {
-        &self.info
-    }
-
-    /// The check's name it was loaded under.
-    pub fn name(&self) -> &str {
-        &self.context.name
-    }
-
-    /// Its limits.
-    pub fn limits(&self) -> &Limits {
-        &self.context.limits
-    }
-
-    /// Its quarantine state now.
-    pub fn quarantine(&self) -> QuarantineStatus {
-        self.quarantine_state().status(Instant::now())
-    }
-
-    pub(crate) fn quarantine_state(&self) -> std::sync::MutexGuard<'_, Quarantine> {
-        // Quarantine updates are single assignments: never half-done.
-        self.quarantine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl fmt::Debug for LoadedPlugin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoadedPlugin")
-            .field("name", &self.context.name)
-            .field("info", &self.info)
-            .finish_non_exhaustive()
-    }
-}
-
-// === impl PluginSource ===
-
-impl PluginSource {
-    /// For messages: the path or the embedded name.
-    pub fn display_name(&self) -> String {
-        match self {
-            PluginSource::Embedded { name, .. } => format!("embedded:{name}"),
-            PluginSource::File { path, .. } => path.display().to_string(),
-        }
-    }
-
-    /// The component's bytes and SHA-256, checked against the pin.
-    pub(crate) async fn read(&self) -> Result<(Arc<[u8]>, String), LoadErrorKind> {
-        let (bytes, pin): (Arc<[u8]>, _) = match self {
-            PluginSource::Embedded { bytes, .. } => (Arc::from(*bytes), None),
-            PluginSource::File { path, sha256 } => {
-                let size = tokio::fs::metadata(path)
-                    .await
-                    .map_err(LoadErrorKind::Read)?
-                    .len();
-                if size > MAX_COMPONENT_BYTES {
-                    return Err(LoadErrorKind::TooLarge {
-                        size,
-                        limit: MAX_COMPONENT_BYTES,
-                    });
-                }
-                let bytes = tokio::fs::read(path).await.map_err(LoadErrorKind::Read)?;
-                (bytes.into(), sha256.as_deref())
-            }
-        };
-        let pin = pin.map(normalize_pin).transpose()?;
-        let hashed = bytes.clone();
-        let actual = tokio::task::spawn_blocking(move || cache::hex(&Sha256::digest(&hashed)))
-            .await
-            .map_err(|e| LoadErrorKind::Compile(e.to_string()))?;
-        if let Some(expected) = pin
-            && expected != actual
-        {
-            return Err(LoadErrorKind::Sha256Mismatch { expected, actual });
-        }
-        Ok((bytes, actual))
-    }
-}
-
-fn normalize_pin(pin: &str) -> Result<String, LoadErrorKind> {
-    let hex = pin
-        .trim()
-        .trim_start_matches("sha256:")
-        .to_ascii_lowercase();
-    match hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        true => Ok(hex),
-        false => Err(LoadErrorKind::InvalidPin(pin.to_owned())),
-    }
-}
-
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && !name.starts_with('.')
@@ -299,21 +166,7 @@ pub(crate) async fn load(
         source_name: source.display_name(),
         kind,
     };
-    if !valid_name(name) {
-        return Err(fail(LoadErrorKind::InvalidName));
-    }
-    check_limits(shared, &limits).map_err(fail)?;
-    let grants = grants.check().map_err(|e| fail(e.into()))?;
-    let roots = match grants.has_tls_targets() {
-        true => shared.platform_roots(),
-        false => Arc::new(rustls::RootCertStore::empty()),
-    };
-    let tls = TlsProber::new(&roots, grants.tls_extra_ca_files(), limits.tls_timeout)
-        .map_err(|e| fail(e.into()))?;
-    let state = shared
-        .plugin_state(name, limits.max_state_bytes)
-        .map_err(|e| fail(e.into()))?;
-
+    let context = Arc::new(plugin_context(shared, name, limits, grants).map_err(fail)?);
     let (bytes, sha256) = source.read().await.map_err(fail)?;
     let (component, cache) = compile(shared, bytes, &sha256).await.map_err(fail)?;
     let pre = shared
@@ -325,39 +178,17 @@ pub(crate) async fn load(
         .map_err(|e| fail(LoadErrorKind::NotACheck(format!("{e:#}"))))?;
     let load_time = started.elapsed();
 
-    let context = Arc::new(PluginContext {
-        name: Arc::from(name),
-        grants,
-        tls,
-        mounts_file: shared.settings.mounts_file.clone(),
-        state,
-        limits,
-    });
-    let described = runner::execute(shared, &context, &bindings, Call::Describe).await;
-    let info = match described.result {
-        Ok(runner::Returned::Describe(info)) => PluginInfo {
-            name: info.name,
-            version: info.version,
-            description: info.description,
-            config_schema: info.config_schema,
-            contract: Contract::V0_1,
-            sha256,
-            source: source.display_name(),
-            cache,
-            load_time,
-        },
-        Ok(runner::Returned::Run(_)) => {
-            return Err(fail(LoadErrorKind::Describe {
-                reason: FailureReason::Trap,
-                message: "describe returned a run result".into(),
-            }));
-        }
-        Err(failure) => {
-            return Err(fail(LoadErrorKind::Describe {
-                reason: failure.reason,
-                message: failure.message,
-            }));
-        }
+    let described = describe(shared, &context, &bindings).await.map_err(fail)?;
+    let info = PluginInfo {
+        name: described.name,
+        version: described.version,
+        description: described.description,
+        config_schema: described.config_schema,
+        contract: Contract::V0_1,
+        sha256,
+        source: source.display_name(),
+        cache,
+        load_time,
     };
     tracing::info!(plugin = name, version = %info.version, cache = %info.cache,
         load_ms = load_time.as_millis() as u64, "Plugin loaded.");
@@ -368,6 +199,57 @@ pub(crate) async fn load(
         context,
         shared: shared.clone(),
     }))
+}
+
+/// Checks the name, limits and grants, and sets up what every run of the
+/// plugin shares.
+fn plugin_context(
+    shared: &Shared,
+    name: &str,
+    limits: Limits,
+    grants: Grants,
+) -> Result<PluginContext, LoadErrorKind> {
+    if !valid_name(name) {
+        return Err(LoadErrorKind::InvalidName);
+    }
+    check_limits(shared, &limits)?;
+    let grants = grants.check()?;
+    let roots = match grants.has_tls_targets() {
+        true => shared.platform_roots(),
+        false => Arc::new(rustls::RootCertStore::empty()),
+    };
+    let tls = TlsProber::new(&roots, grants.tls_extra_ca_files(), limits.tls_timeout)?;
+    let state = shared.plugin_state(name, limits.max_state_bytes)?;
+    Ok(PluginContext {
+        name: Arc::from(name),
+        grants,
+        tls,
+        mounts_file: shared.settings.mounts_file.clone(),
+        state,
+        limits,
+    })
+}
+
+/// Calls `describe` once, under the plugin's limits.
+async fn describe(
+    shared: &Shared,
+    context: &Arc<PluginContext>,
+    bindings: &Bindings,
+) -> Result<v0_1::neurallog::plugin::types::PluginInfo, LoadErrorKind> {
+    match runner::execute(shared, context, bindings, Call::Describe)
+        .await
+        .result
+    {
+        Ok(Returned::Describe(info)) => Ok(info),
+        Ok(Returned::Run(_)) => Err(LoadErrorKind::Describe {
+            reason: FailureReason::Trap,
+            message: "describe returned a run result".into(),
+        }),
+        Err(failure) => Err(LoadErrorKind::Describe {
+            reason: failure.reason,
+            message: failure.message,
+        }),
+    }
 }
 
 fn check_limits(shared: &Shared, limits: &Limits) -> Result<(), LoadErrorKind> {
@@ -408,22 +290,5 @@ mod tests {
         ] {
             assert!(!valid_name(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn pins_are_normalized() {
-        let hex = "AB".repeat(32);
-        assert_eq!(
-            normalize_pin(&format!("sha256:{hex}")).unwrap(),
-            "ab".repeat(32)
-        );
-        assert!(matches!(
-            normalize_pin("abc"),
-            Err(LoadErrorKind::InvalidPin(_))
-        ));
-        assert!(matches!(
-            normalize_pin(&"zz".repeat(32)),
-            Err(LoadErrorKind::InvalidPin(_))
-        ));
     }
 }

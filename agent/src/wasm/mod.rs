@@ -30,10 +30,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `engine` (engine and ticker), `cache` (compiled artifacts),
-//! `limits` and `permissions` (what a plugin may use), `host/` (one file per
-//! WIT interface), `loader`, `runner`, `output` (result validation),
-//! `quarantine`, `inspect`. Versioning is described in `bindings`.
+//! Layout: `plugin_host` and `settings` (the API), `engine` (engine and
+//! ticker), `cache` (compiled artifacts), `limits` and `permissions` (what a
+//! plugin may use), `host/` (one file per WIT interface), `source` and
+//! `loader` (loading), `plugin` and `runner` (running), `output` (result
+//! validation), `report` (result types), `quarantine`, `inspect`.
+//! Versioning is described in `bindings`.
 
 mod bindings;
 mod cache;
@@ -46,11 +48,13 @@ mod limits;
 mod loader;
 mod output;
 mod permissions;
+mod plugin;
 mod plugin_host;
 mod quarantine;
 mod report;
 mod runner;
 mod settings;
+mod source;
 
 #[cfg(test)]
 mod tests;
@@ -61,8 +65,9 @@ pub use host::state::StateOpenError;
 pub use host::tls::TlsSetupError;
 pub use inspect::{InspectError, Inspection, Item};
 pub use limits::Limits;
-pub use loader::{Contract, LoadError, LoadErrorKind, LoadedPlugin, PluginInfo, PluginSource};
+pub use loader::{Contract, LoadError, LoadErrorKind, PluginInfo};
 pub use permissions::{GrantError, Grants};
+pub use plugin::LoadedPlugin;
 pub use plugin_host::{PluginHost, WasmError};
 pub use quarantine::{QuarantinePolicy, QuarantineStatus};
 pub use report::{
@@ -70,3 +75,4 @@ pub use report::{
     RunReport, Status,
 };
 pub use settings::HostSettings;
+pub use source::PluginSource;

@@ -17,9 +17,11 @@ use super::host::state::{PluginState, StateOpenError};
 use super::host::{self, HostState};
 use super::inspect::{self, InspectError, Inspection};
 use super::limits::{Limits, MemoryBudget};
-use super::loader::{self, LoadError, LoadedPlugin, PluginSource};
+use super::loader::{self, LoadError};
 use super::permissions::Grants;
+use super::plugin::LoadedPlugin;
 use super::settings::HostSettings;
+use super::source::PluginSource;
 
 /// The plugin host could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
-//! One run of a plugin: a fresh `Store` and instance from the pre-linked
-//! component, the call, and the outcome mapped to a [`RunReport`].
+//! One call into a plugin: a fresh `Store` and instance from the pre-linked
+//! component, the call, and, when the sandbox stopped it, which limit did.
 //!
 //! Two clocks bound a run. Epoch interruption traps a guest that is
 //! computing past its deadline (and makes it yield its thread every tick
@@ -16,10 +16,9 @@ use super::bindings::v0_1;
 use super::capture::Capture;
 use super::host::{HostState, PluginContext};
 use super::limits::{CapHit, LimitTrap, MemoryLimiter};
-use super::loader::{Bindings, LoadedPlugin};
-use super::output::{self, OutputError};
+use super::plugin::Bindings;
 use super::plugin_host::Shared;
-use super::report::{FailureReason, PluginErrorKind, RunOutcome, RunReport};
+use super::report::FailureReason;
 
 use v0_1::neurallog::plugin::types as wit;
 
@@ -66,35 +65,10 @@ pub(crate) async fn execute(
     let _slot = shared.slots.acquire().await.ok();
     let started = Instant::now();
     let stderr = Capture::new(limits.max_stderr_bytes);
-    let wasi = match plugin.grants.wasi_ctx(stderr.clone()) {
-        Ok(wasi) => wasi,
-        Err(error) => {
-            return setup_failed(format!("cannot prepare the sandbox: {error:#}"), started);
-        }
+    let (mut store, fuel) = match new_store(shared, plugin, stderr.clone(), started) {
+        Ok(store) => store,
+        Err(message) => return setup_failed(message, started),
     };
-    let limiter = MemoryLimiter::new(limits.max_memory_bytes, shared.budget.clone());
-    let deadline = started + limits.deadline;
-    let mut store = Store::new(
-        &shared.engine,
-        HostState::new(plugin.clone(), wasi, limiter, deadline),
-    );
-    store.limiter(|state| &mut state.limiter);
-    let fuel = shared
-        .settings
-        .fuel_enabled
-        .then(|| limits.fuel.unwrap_or(u64::MAX));
-    if let Some(fuel) = fuel
-        && let Err(error) = store.set_fuel(fuel)
-    {
-        return setup_failed(format!("cannot set fuel: {error:#}"), started);
-    }
-    let deadline_len = limits.deadline;
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |ctx| match Instant::now() >= ctx.data().deadline {
-        true => Err(LimitTrap::Deadline(deadline_len).into()),
-        // Not yet: let other tasks have the thread, check again next tick.
-        false => Ok(UpdateDeadline::Yield(1)),
-    });
 
     let outer = limits.deadline + shared.settings.deadline_grace;
     let called = tokio::time::timeout(outer, call_export(&mut store, bindings, call)).await;
@@ -125,6 +99,45 @@ pub(crate) async fn execute(
         fuel_consumed,
         peak_memory_bytes: state.limiter.peak(),
     }
+}
+
+/// A fresh store for one call: WASI with the plugin's grants, the memory
+/// limiter, fuel (returned when on) and the epoch deadline.
+fn new_store(
+    shared: &Shared,
+    plugin: &Arc<PluginContext>,
+    stderr: Capture,
+    started: Instant,
+) -> Result<(Store<HostState>, Option<u64>), String> {
+    let limits = &plugin.limits;
+    let wasi = plugin
+        .grants
+        .wasi_ctx(stderr)
+        .map_err(|error| format!("cannot prepare the sandbox: {error:#}"))?;
+    let limiter = MemoryLimiter::new(limits.max_memory_bytes, shared.budget.clone());
+    let deadline = started + limits.deadline;
+    let mut store = Store::new(
+        &shared.engine,
+        HostState::new(plugin.clone(), wasi, limiter, deadline),
+    );
+    store.limiter(|state| &mut state.limiter);
+    let fuel = shared
+        .settings
+        .fuel_enabled
+        .then(|| limits.fuel.unwrap_or(u64::MAX));
+    if let Some(fuel) = fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|error| format!("cannot set fuel: {error:#}"))?;
+    }
+    let deadline_len = limits.deadline;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |ctx| match Instant::now() >= ctx.data().deadline {
+        true => Err(LimitTrap::Deadline(deadline_len).into()),
+        // Not yet: let other tasks have the thread, check again next tick.
+        false => Ok(UpdateDeadline::Yield(1)),
+    });
+    Ok((store, fuel))
 }
 
 async fn call_export(
@@ -223,117 +236,5 @@ fn with_stderr_hint(message: String, stderr: &str) -> String {
             format!("{message} (stderr: {})", &line[..end])
         }
         None => message,
-    }
-}
-
-// === impl LoadedPlugin ===
-
-impl LoadedPlugin {
-    /// Runs the check once with `config_json` (the check's `config:` as
-    /// JSON, `{}` when absent) in a fresh instance. Never fails: every way a
-    /// run can go wrong is a [`RunOutcome`].
-    pub async fn run(&self, config_json: &str) -> RunReport {
-        let name = &*self.context.name;
-        // Bind first: the lock guard must not live into the body.
-        let status = self.quarantine();
-        if let Some(remaining) = status.remaining {
-            return RunReport {
-                outcome: RunOutcome::Failed {
-                    reason: FailureReason::Quarantined,
-                    message: format!(
-                        "quarantined for another {remaining:.0?} after {} failed runs; last: {}",
-                        status.consecutive_failures,
-                        status.last_failure.as_deref().unwrap_or("unknown")
-                    ),
-                },
-                duration: Duration::ZERO,
-                stderr: String::new(),
-                log_lines: 0,
-                logs_dropped: 0,
-                host_calls: 0,
-                fuel_consumed: None,
-                peak_memory_bytes: 0,
-            };
-        }
-
-        let run = execute(
-            &self.shared,
-            &self.context,
-            &self.bindings,
-            Call::Run(config_json),
-        )
-        .await;
-        let max_output = self.context.limits.max_output_bytes;
-        let outcome = match run.result {
-            Ok(Returned::Run(Ok(result))) => match output::accept(result, max_output) {
-                Ok(result) => RunOutcome::Ok(result),
-                Err(error @ OutputError::TooLarge { .. }) => {
-                    failed(FailureReason::OutputTooLarge, error)
-                }
-                Err(error @ OutputError::Invalid(_)) => failed(FailureReason::InvalidOutput, error),
-            },
-            Ok(Returned::Run(Err(wit::RunError::InvalidConfig(message)))) => {
-                RunOutcome::PluginError {
-                    kind: PluginErrorKind::InvalidConfig,
-                    message,
-                }
-            }
-            Ok(Returned::Run(Err(wit::RunError::Failed(message)))) => RunOutcome::PluginError {
-                kind: PluginErrorKind::Failed,
-                message,
-            },
-            Ok(Returned::Describe(_)) => failed(FailureReason::Trap, "run returned plugin-info"),
-            Err(Failure { reason, message }) => RunOutcome::Failed { reason, message },
-        };
-
-        match outcome.failure() {
-            Some(reason) if reason.counts_toward_quarantine() => {
-                let message = match &outcome {
-                    RunOutcome::Failed { message, .. } => message.as_str(),
-                    _ => "",
-                };
-                tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run failed.");
-                let why = format!("{}: {message}", reason.as_str());
-                let quarantined = self.quarantine_state().record_failure(Instant::now(), why);
-                if let Some(backoff) = quarantined {
-                    tracing::warn!(
-                        plugin = name,
-                        backoff_s = backoff.as_secs(),
-                        "Plugin quarantined after repeated failures."
-                    );
-                }
-            }
-            Some(reason) => tracing::warn!(
-                plugin = name,
-                reason = reason.as_str(),
-                "Plugin run could not start."
-            ),
-            None => self.quarantine_state().record_success(),
-        }
-        if run.logs_dropped > 0 {
-            tracing::warn!(
-                plugin = name,
-                dropped = run.logs_dropped,
-                "Plugin log lines over the per-run cap were dropped."
-            );
-        }
-
-        RunReport {
-            outcome,
-            duration: run.duration,
-            stderr: run.stderr,
-            log_lines: run.log_lines,
-            logs_dropped: run.logs_dropped,
-            host_calls: run.host_calls,
-            fuel_consumed: run.fuel_consumed,
-            peak_memory_bytes: run.peak_memory_bytes,
-        }
-    }
-}
-
-fn failed(reason: FailureReason, message: impl ToString) -> RunOutcome {
-    RunOutcome::Failed {
-        reason,
-        message: message.to_string(),
     }
 }
