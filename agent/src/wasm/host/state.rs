@@ -106,6 +106,7 @@ impl PluginState {
     async fn update(&self, key: String, value: Option<Vec<u8>>) -> Result<(), StateError> {
         let _writer = self.writer.lock().await;
         let cap = self.cap.load(Ordering::Relaxed);
+        let deleting = value.is_none();
         let (previous, encoded) = {
             let mut entries = self.entries();
             if let Some(value) = &value {
@@ -122,14 +123,21 @@ impl PluginState {
                 Some(value) => entries.insert(key.clone(), value),
                 None => entries.remove(&key),
             };
+            if deleting && previous.is_none() {
+                return Ok(());
+            }
             (previous, encode(&entries))
         };
-        let path = self.path.clone();
-        let written =
-            tokio::task::spawn_blocking(move || fsutil::write_atomically(&path, &encoded))
-                .await
-                .map_err(|join| join.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+        let written = match encoded {
+            Ok(bytes) => {
+                let path = self.path.clone();
+                tokio::task::spawn_blocking(move || fsutil::write_atomically(&path, &bytes))
+                    .await
+                    .map_err(|join| join.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+            }
+            Err(error) => Err(error.to_string()),
+        };
         if let Err(error) = written {
             let mut entries = self.entries();
             match previous {
@@ -145,13 +153,12 @@ impl PluginState {
     }
 }
 
-fn encode(entries: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+fn encode(entries: &BTreeMap<String, Vec<u8>>) -> serde_json::Result<Vec<u8>> {
     let file = StateFile {
         version: FORMAT_VERSION,
         entries: entries.iter().map(|(k, v)| (k.clone(), hex(v))).collect(),
     };
-    // A map of strings always serializes.
-    serde_json::to_vec(&file).unwrap_or_default()
+    serde_json::to_vec(&file)
 }
 
 fn decode(bytes: &[u8]) -> Option<BTreeMap<String, Vec<u8>>> {
