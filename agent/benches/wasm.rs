@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use neurallog_agent::wasm::{CacheStatus, Grants, HostSettings, Limits, PluginHost, PluginSource};
 
-const LOAD_ROUNDS: usize = 10;
+const COLD_LOAD_ROUNDS: usize = 10;
+const CACHED_LOAD_ROUNDS: usize = 100;
 const RUN_ROUNDS: usize = 2000;
 const RESIDENT_PLUGINS: usize = 50;
 const CACHED_LOAD_FLOOR: Duration = Duration::from_millis(10);
@@ -43,7 +44,7 @@ async fn bench() -> ExitCode {
     // Cold: no cache, every load compiles.
     let cold_host = host(scratch.path(), None, 8);
     let mut cold = Vec::new();
-    for _ in 0..LOAD_ROUNDS {
+    for _ in 0..COLD_LOAD_ROUNDS {
         let started = Instant::now();
         let plugin = cold_host
             .load("ok", source(), Limits::default(), Grants::default())
@@ -62,7 +63,7 @@ async fn bench() -> ExitCode {
         .await
         .expect("load");
     let mut cached = Vec::new();
-    for _ in 0..LOAD_ROUNDS {
+    for _ in 0..CACHED_LOAD_ROUNDS {
         let started = Instant::now();
         let plugin = warm_host
             .load("ok", source(), Limits::default(), Grants::default())
