@@ -28,6 +28,10 @@ const FILES: usize = 10;
 const LINE_BYTES: usize = 200;
 
 fn main() {
+    neurallog_agent::telemetry::init_logging(&neurallog_agent::config::LogConfig {
+        level: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        format: neurallog_agent::config::LogFormat::Text,
+    });
     let total_bytes: u64 = std::env::var("NEURALLOG_BENCH_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -59,7 +63,7 @@ fn run(mode: &str, total_bytes: u64) {
     let start = Instant::now();
     runtime.block_on(async {
         let (tx, mut rx) = mpsc::channel::<EventBatch>(8);
-        let (fanout, _control) = Fanout::fixed(vec![("count".into(), tx)]);
+        let (fanout, control) = Fanout::fixed(vec![("count".into(), tx)]);
         let status = Arc::new(StatusRegistry::default());
         let metrics = ComponentMetrics::new("bench", ComponentKind::Source, "bench");
         let shutdown = CancellationToken::new();
@@ -97,6 +101,8 @@ fn run(mode: &str, total_bytes: u64) {
         }
         shutdown.cancel();
         let _ = source.await;
+        // The control holds the last sender: drop it so the sink sees the end.
+        drop(control);
         let _ = sink.await;
     });
     let wall = start.elapsed().as_secs_f64();
