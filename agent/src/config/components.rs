@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ConfigError, FieldPath};
 use super::validate::Validate;
 use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig};
+use crate::sources::host_metrics::HostMetricsConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
 
 /// What kind of component a name refers to.
@@ -37,6 +38,9 @@ pub enum ComponentKind {
 pub enum SourceConfig {
     /// The agent's own metrics, as metric events.
     InternalMetrics(InternalMetricsConfig),
+    /// CPU, memory, load, filesystems, disks, network and processes of the
+    /// host, read from procfs, sysfs and statvfs.
+    HostMetrics(Box<HostMetricsConfig>),
 }
 
 /// A sink, by `type`.
@@ -158,12 +162,13 @@ pub struct PluginLimitsConfig {
 
 impl SourceConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["internal_metrics"];
+    pub const TYPES: &[&str] = &["internal_metrics", "host_metrics"];
 
     /// This source's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::InternalMetrics(_) => "internal_metrics",
+            SourceConfig::HostMetrics(_) => "host_metrics",
         }
     }
 }
@@ -173,6 +178,7 @@ impl<'de> Deserialize<'de> for SourceConfig {
         let (tag, rest) = tagged::split(deserializer, Self::TYPES)?;
         match tag.as_str() {
             "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
+            "host_metrics" => tagged::inner(rest).map(|c| SourceConfig::HostMetrics(Box::new(c))),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -182,6 +188,7 @@ impl Validate for SourceConfig {
     fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
         match self {
             SourceConfig::InternalMetrics(c) => c.validate(path, errors),
+            SourceConfig::HostMetrics(c) => c.validate(path, errors),
         }
     }
 }

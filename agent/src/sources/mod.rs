@@ -4,6 +4,7 @@
 //! through its [`Fanout`](crate::topology::Fanout), and — if it cares about
 //! delivery — stamps them with acknowledgements and waits for them.
 
+pub mod host_metrics;
 pub mod internal_metrics;
 mod resource;
 
@@ -16,5 +17,6 @@ use crate::topology::{BoxedComponent, BuildError, SourceContext};
 pub fn build(config: &SourceConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
     match config {
         SourceConfig::InternalMetrics(c) => internal_metrics::build(c, cx),
+        SourceConfig::HostMetrics(c) => host_metrics::build(c, cx),
     }
 }

@@ -6,6 +6,15 @@
 
 mod component;
 mod lifecycle;
+mod metrics;
+mod prometheus;
 
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
+pub use metrics::{
+    CollectorFailed, KubeletVerificationDisabled, MetricsCollected, PodMetricsFromCgroups,
+};
+pub use prometheus::{
+    PrometheusExporterListening, PrometheusMetricSkipped, PrometheusSeriesExpired,
+    PrometheusSeriesStored,
+};
