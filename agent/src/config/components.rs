@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, FieldPath};
 use super::validate::Validate;
-use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig};
+use crate::sinks::{
+    console::ConsoleSinkConfig, file::FileSinkConfig, prometheus::PrometheusSinkConfig,
+};
 use crate::sources::host_metrics::HostMetricsConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
 
@@ -51,6 +53,9 @@ pub enum SinkConfig {
     Console(ConsoleSinkConfig),
     /// JSON lines in a local file, rotated by size.
     File(FileSinkConfig),
+    /// Metrics served for Prometheus to scrape, on the admin server's
+    /// `/metrics` or an address of its own.
+    Prometheus(PrometheusSinkConfig),
 }
 
 /// A sink and the components it reads from.
@@ -197,13 +202,14 @@ impl Validate for SourceConfig {
 
 impl SinkConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["console", "file"];
+    pub const TYPES: &[&str] = &["console", "file", "prometheus"];
 
     /// This sink's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             SinkConfig::Console(_) => "console",
             SinkConfig::File(_) => "file",
+            SinkConfig::Prometheus(_) => "prometheus",
         }
     }
 }
@@ -214,6 +220,7 @@ impl<'de> Deserialize<'de> for SinkConfig {
         match tag.as_str() {
             "console" => tagged::inner(rest).map(SinkConfig::Console),
             "file" => tagged::inner(rest).map(SinkConfig::File),
+            "prometheus" => tagged::inner(rest).map(SinkConfig::Prometheus),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -224,6 +231,7 @@ impl Validate for SinkConfig {
         match self {
             SinkConfig::Console(c) => c.validate(path, errors),
             SinkConfig::File(c) => c.validate(path, errors),
+            SinkConfig::Prometheus(c) => c.validate(path, errors),
         }
     }
 }
