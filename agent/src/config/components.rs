@@ -21,6 +21,7 @@ use crate::sinks::{
 };
 use crate::sources::host_metrics::HostMetricsConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
+use crate::sources::pod_metrics::PodMetricsConfig;
 
 /// What kind of component a name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -43,6 +44,9 @@ pub enum SourceConfig {
     /// CPU, memory, load, filesystems, disks, network and processes of the
     /// host, read from procfs, sysfs and statvfs.
     HostMetrics(Box<HostMetricsConfig>),
+    /// Node, pod, container and volume usage from the kubelet's
+    /// `/stats/summary`, with a cgroup fallback.
+    PodMetrics(Box<PodMetricsConfig>),
 }
 
 /// A sink, by `type`.
@@ -167,13 +171,14 @@ pub struct PluginLimitsConfig {
 
 impl SourceConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["internal_metrics", "host_metrics"];
+    pub const TYPES: &[&str] = &["internal_metrics", "host_metrics", "pod_metrics"];
 
     /// This source's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::InternalMetrics(_) => "internal_metrics",
             SourceConfig::HostMetrics(_) => "host_metrics",
+            SourceConfig::PodMetrics(_) => "pod_metrics",
         }
     }
 }
@@ -184,6 +189,7 @@ impl<'de> Deserialize<'de> for SourceConfig {
         match tag.as_str() {
             "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
             "host_metrics" => tagged::inner(rest).map(|c| SourceConfig::HostMetrics(Box::new(c))),
+            "pod_metrics" => tagged::inner(rest).map(|c| SourceConfig::PodMetrics(Box::new(c))),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -194,6 +200,7 @@ impl Validate for SourceConfig {
         match self {
             SourceConfig::InternalMetrics(c) => c.validate(path, errors),
             SourceConfig::HostMetrics(c) => c.validate(path, errors),
+            SourceConfig::PodMetrics(c) => c.validate(path, errors),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod host_metrics;
 pub mod internal_metrics;
+pub mod pod_metrics;
 mod resource;
 
 pub use resource::host_resource;
@@ -18,5 +19,6 @@ pub fn build(config: &SourceConfig, cx: SourceContext) -> Result<BoxedComponent,
     match config {
         SourceConfig::InternalMetrics(c) => internal_metrics::build(c, cx),
         SourceConfig::HostMetrics(c) => host_metrics::build(c, cx),
+        SourceConfig::PodMetrics(c) => pod_metrics::build(c, cx),
     }
 }
