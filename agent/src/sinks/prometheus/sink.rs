@@ -159,11 +159,11 @@ impl Exporter {
     /// Append the exposition of every live series to `out`.
     pub fn render(&mut self, out: &mut String) {
         // Scrapes between sweeps must not show series that are already
-        // stale.
-        self.store.expire(Instant::now());
+        // stale; the sweep removes and counts them.
+        let now = Instant::now();
         let mut families = Families::default();
         let mut skipped: Vec<(String, &'static str)> = Vec::new();
-        for (key, stored) in self.store.iter() {
+        for (key, stored) in self.store.live(now) {
             if self.naming == Naming::NodeExporter && node_exporter::add(&mut families, key, stored)
             {
                 continue;

@@ -63,6 +63,15 @@ impl SeriesKey {
     }
 }
 
+// === impl Stored ===
+
+impl Stored {
+    fn is_live(&self, expire: Duration, now: Instant) -> bool {
+        let own = self.interval.map_or(Duration::ZERO, |i| i * MISSED_UPDATES);
+        now.saturating_duration_since(self.updated) <= expire.max(own)
+    }
+}
+
 // === impl Store ===
 
 impl Store {
@@ -96,13 +105,16 @@ impl Store {
     pub fn expire(&mut self, now: Instant) -> usize {
         let before = self.series.len();
         let expire = self.expire;
-        self.series.retain(|_, stored| {
-            let own = stored
-                .interval
-                .map_or(Duration::ZERO, |i| i * MISSED_UPDATES);
-            now.saturating_duration_since(stored.updated) <= expire.max(own)
-        });
+        self.series.retain(|_, stored| stored.is_live(expire, now));
         before - self.series.len()
+    }
+
+    /// Every series still live at `now`, in no particular order.
+    pub fn live(&self, now: Instant) -> impl Iterator<Item = (&SeriesKey, &Stored)> {
+        let expire = self.expire;
+        self.series
+            .iter()
+            .filter(move |(_, stored)| stored.is_live(expire, now))
     }
 
     /// Number of series held.
@@ -111,6 +123,7 @@ impl Store {
     }
 
     /// Every series, in no particular order.
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &Stored)> {
         self.series.iter()
     }
