@@ -51,13 +51,6 @@ impl NodeExporter {
         let (_, body) = http_get(self.addr, "/metrics").expect("node_exporter answers");
         samples(&body)
     }
-
-    /// Its page now.
-    pub fn text(&self) -> String {
-        http_get(self.addr, "/metrics")
-            .expect("node_exporter answers")
-            .1
-    }
 }
 
 impl Drop for NodeExporter {

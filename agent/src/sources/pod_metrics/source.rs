@@ -95,7 +95,7 @@ impl Task {
                 serde_json::from_slice::<Summary>(&body)
                     .map_err(|e| KubeletError::BadResponse(e.to_string()))
             }) {
-                Ok(summary) => self.from_summary(&summary, now),
+                Ok(summary) => self.collect_summary(&summary, now),
                 Err(error) => self.after_failure(&cx, error, now),
             };
             MetricsCollected {
@@ -112,7 +112,7 @@ impl Task {
         }
     }
 
-    fn from_summary(&mut self, summary: &Summary, now: u64) -> Vec<Metric> {
+    fn collect_summary(&mut self, summary: &Summary, now: u64) -> Vec<Metric> {
         self.failing = None;
         self.names = summary
             .pods
@@ -154,7 +154,7 @@ impl Task {
             let root = self.config.sys_path.join("fs/cgroup");
             let found = cgroup::pods(&root);
             pods = found.len();
-            metrics = self.from_cgroups(&found, now);
+            metrics = self.collect_cgroups(&found, now);
             if pods > 0 {
                 PodMetricsFromCgroups {
                     component: &cx.metrics,
@@ -174,7 +174,7 @@ impl Task {
         metrics
     }
 
-    fn from_cgroups(&mut self, pods: &[cgroup::PodCgroup], now: u64) -> Vec<Metric> {
+    fn collect_cgroups(&mut self, pods: &[cgroup::PodCgroup], now: u64) -> Vec<Metric> {
         if pods.iter().any(|p| !self.names.contains_key(&p.uid)) {
             self.names
                 .extend(cgroup::names_from_log_dirs(&self.config.pod_logs_dir));
