@@ -5,5 +5,7 @@
 mod support;
 
 mod cli;
+mod file_source;
+mod kubernetes_logs;
 mod lifecycle;
 mod metrics;

@@ -19,8 +19,10 @@ use super::validate::Validate;
 use crate::sinks::{
     console::ConsoleSinkConfig, file::FileSinkConfig, prometheus::PrometheusSinkConfig,
 };
+use crate::sources::file::FileSourceConfig;
 use crate::sources::host_metrics::HostMetricsConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
+use crate::sources::kubernetes_logs::KubernetesLogsConfig;
 use crate::sources::pod_metrics::PodMetricsConfig;
 
 /// What kind of component a name refers to.
@@ -39,8 +41,12 @@ pub enum ComponentKind {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceConfig {
+    /// Log files, tailed without losing a line.
+    File(FileSourceConfig),
     /// The agent's own metrics, as metric events.
     InternalMetrics(InternalMetricsConfig),
+    /// Kubernetes container logs under `/var/log/pods`.
+    KubernetesLogs(KubernetesLogsConfig),
     /// CPU, memory, load, filesystems, disks, network and processes of the
     /// host, read from procfs, sysfs and statvfs.
     HostMetrics(Box<HostMetricsConfig>),
@@ -171,12 +177,20 @@ pub struct PluginLimitsConfig {
 
 impl SourceConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["internal_metrics", "host_metrics", "pod_metrics"];
+    pub const TYPES: &[&str] = &[
+        "file",
+        "internal_metrics",
+        "kubernetes_logs",
+        "host_metrics",
+        "pod_metrics",
+    ];
 
     /// This source's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
+            SourceConfig::File(_) => "file",
             SourceConfig::InternalMetrics(_) => "internal_metrics",
+            SourceConfig::KubernetesLogs(_) => "kubernetes_logs",
             SourceConfig::HostMetrics(_) => "host_metrics",
             SourceConfig::PodMetrics(_) => "pod_metrics",
         }
@@ -187,7 +201,9 @@ impl<'de> Deserialize<'de> for SourceConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (tag, rest) = tagged::split(deserializer, Self::TYPES)?;
         match tag.as_str() {
+            "file" => tagged::inner(rest).map(SourceConfig::File),
             "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
+            "kubernetes_logs" => tagged::inner(rest).map(SourceConfig::KubernetesLogs),
             "host_metrics" => tagged::inner(rest).map(|c| SourceConfig::HostMetrics(Box::new(c))),
             "pod_metrics" => tagged::inner(rest).map(|c| SourceConfig::PodMetrics(Box::new(c))),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
@@ -198,7 +214,9 @@ impl<'de> Deserialize<'de> for SourceConfig {
 impl Validate for SourceConfig {
     fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
         match self {
+            SourceConfig::File(c) => c.validate(path, errors),
             SourceConfig::InternalMetrics(c) => c.validate(path, errors),
+            SourceConfig::KubernetesLogs(c) => c.validate(path, errors),
             SourceConfig::HostMetrics(c) => c.validate(path, errors),
             SourceConfig::PodMetrics(c) => c.validate(path, errors),
         }
@@ -320,7 +338,7 @@ impl Default for PluginLimitsConfig {
 }
 
 /// Deserialization of `type`-tagged maps with field paths kept.
-pub(crate) mod tagged {
+pub mod tagged {
     use super::*;
     use serde_yaml_ng::{Mapping, Value};
 

@@ -19,7 +19,8 @@ mod model;
 mod validate;
 
 pub use components::{
-    CheckConfig, ComponentKind, Grants, PluginLimitsConfig, SinkComponent, SinkConfig, SourceConfig,
+    CheckConfig, ComponentKind, Grants, PluginLimitsConfig, SinkComponent, SinkConfig,
+    SourceConfig, tagged,
 };
 pub use error::{ConfigError, ConfigErrors, FieldPath};
 pub use load::{ConfigSource, EMBEDDED_DEFAULT, load, load_str};

@@ -177,7 +177,7 @@ mod tests {
         let ack = rx.ack(7);
         let a = ack.clone();
         let b = ack.clone();
-        drop(ack.clone().resolve(AckStatus::Delivered));
+        ack.clone().resolve(AckStatus::Delivered);
         ack.resolve(AckStatus::Delivered);
         a.resolve(AckStatus::Delivered);
         assert_eq!(rx.try_recv(), None, "one holder is still outstanding");

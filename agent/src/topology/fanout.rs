@@ -18,6 +18,21 @@ pub struct FanoutControl {
     _sender: watch::Sender<Targets>,
 }
 
+/// A batch on its way to a source's targets (see [`Fanout::start`]).
+#[derive(Debug)]
+pub struct PendingSend {
+    batch: Option<EventBatch>,
+    targets: Targets,
+    next: usize,
+}
+
+impl PendingSend {
+    /// Whether every target has the batch.
+    pub fn is_done(&self) -> bool {
+        self.next >= self.targets.len()
+    }
+}
+
 /// A source's output. Cloning the batch per sink copies an `Arc`, not the
 /// events; the acknowledgement is shared so the source hears once every
 /// sink is done.
@@ -44,24 +59,58 @@ impl Fanout {
     }
 
     /// Send `batch` to every target, waiting while any target is full.
+    pub async fn send(&mut self, batch: EventBatch) {
+        let mut pending = self.start(batch);
+        self.drive(&mut pending).await;
+    }
+
+    /// Begin sending `batch`; [`Fanout::drive`] completes it. Splitting the
+    /// two lets a blocking source wait in slices and do housekeeping
+    /// between them without losing or duplicating a batch.
     ///
     /// A source nobody reads from resolves its batches as delivered: the
     /// configuration sends them nowhere, and holding its checkpoints back
     /// would only replay them into nowhere again.
-    pub async fn send(&mut self, batch: EventBatch) {
+    pub fn start(&mut self, batch: EventBatch) -> PendingSend {
         if self.control.has_changed().unwrap_or(false) {
             self.targets = self.control.borrow_and_update().clone();
         }
-        let Some(((_, last), rest)) = self.targets.split_last() else {
+        if self.targets.is_empty() {
             batch.resolve(AckStatus::Delivered);
-            return;
-        };
-        for (_, tx) in rest {
-            // A closed channel means the sink was removed by a reload; the
-            // clone is dropped and its share counts as not delivered.
-            let _ = tx.send(batch.clone()).await;
+            return PendingSend {
+                batch: None,
+                targets: Arc::clone(&self.targets),
+                next: 0,
+            };
         }
-        let _ = last.send(batch).await;
+        PendingSend {
+            batch: Some(batch),
+            targets: Arc::clone(&self.targets),
+            next: 0,
+        }
+    }
+
+    /// Deliver `pending` to its remaining targets. Cancel-safe: dropping
+    /// the future loses nothing, and calling it again resumes.
+    pub async fn drive(&mut self, pending: &mut PendingSend) {
+        while pending.next < pending.targets.len() {
+            let (_, tx) = &pending.targets[pending.next];
+            let last = pending.next + 1 == pending.targets.len();
+            // A closed channel means the sink was removed by a reload; its
+            // share is dropped and counts as not delivered.
+            if let Ok(permit) = tx.reserve().await {
+                let batch = if last {
+                    pending.batch.take()
+                } else {
+                    pending.batch.clone()
+                };
+                if let Some(batch) = batch {
+                    permit.send(batch);
+                }
+            }
+            pending.next += 1;
+        }
+        pending.batch = None;
     }
 
     /// Whether any sink reads from this source.

@@ -6,6 +6,7 @@
 )]
 
 pub mod agent;
+pub mod logs;
 pub mod net;
 pub mod prometheus;
 

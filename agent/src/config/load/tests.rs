@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use super::*;
 use crate::config::validate;
 
@@ -95,7 +97,7 @@ fn variables_and_defaults_are_substituted() {
         &env,
     )
     .unwrap();
-    assert_eq!(config.data_dir, std::path::PathBuf::from("/srv/logs/state"));
+    assert_eq!(config.data_dir, PathBuf::from("/srv/logs/state"));
     assert_eq!(config.admin.address, "127.0.0.1:9999");
 }
 

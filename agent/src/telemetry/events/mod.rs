@@ -5,11 +5,16 @@
 //! carry `error_type` and `stage`.
 
 mod component;
+mod file;
 mod lifecycle;
 mod metrics;
 mod prometheus;
 
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
+pub use file::{
+    FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
+    LossReason, RotationKind,
+};
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{
     CollectorFailed, KubeletVerificationDisabled, MetricsCollected, PodMetricsFromCgroups,

@@ -1,0 +1,741 @@
+//! The files a source tracks: finding new ones, noticing rotation,
+//! truncation and deletion, holding rotated files until they are drained
+//! and acknowledged, and letting them go.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::checkpoint::Entry;
+use super::config::ReadFrom;
+use super::fingerprint::{FileId, Fingerprint};
+use super::handler::{FileKey, StreamSpec};
+use super::reader::Reader;
+use super::tailer::Tailer;
+use crate::event::BatchId;
+use crate::telemetry::events::{
+    FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, LossReason, RotationKind,
+};
+
+/// A rotated or deleted file at its end is closed only after this long,
+/// so writes that land just after a rename are still read.
+const ROTATION_GRACE: Duration = Duration::from_secs(1);
+
+/// How often a file that could not be opened is tried again.
+const UNREADABLE_RETRY: Duration = Duration::from_secs(60);
+
+/// How often a file that could not be opened is tried again.
+const UNREADABLE_RETRY: Duration = Duration::from_secs(60);
+
+/// How long a truncation is remembered, to resume from its copy if the
+/// copy is found later.
+const TRUNCATION_MEMORY: Duration = Duration::from_secs(60);
+
+/// A batch that covers part of a file, waiting for its acknowledgement.
+#[derive(Debug)]
+pub struct Pending {
+    /// The batch.
+    pub batch: BatchId,
+    /// The file's checkpoint once this batch (and every earlier one) is
+    /// acknowledged.
+    pub offset: u64,
+    /// Acknowledged.
+    pub done: bool,
+}
+
+/// A truncation seen recently: a copy of the file's old content that shows
+/// up later is read from where the original stopped.
+#[derive(Debug)]
+pub struct Truncation {
+    dir: PathBuf,
+    fingerprint: Fingerprint,
+    offset: u64,
+    at: Instant,
+}
+
+/// One file being read.
+#[derive(Debug)]
+pub struct Tracked {
+    /// Where it was found (or last seen).
+    pub path: PathBuf,
+    /// Device and inode.
+    pub id: FileId,
+    /// Hash of its first bytes.
+    pub fingerprint: Fingerprint,
+    /// The stream it feeds.
+    pub stream: String,
+    /// Read order within the source (older first).
+    pub seq: u64,
+    /// The open file and its framing state.
+    pub reader: Reader,
+    /// Acknowledged offset.
+    pub committed: u64,
+    /// Batches with lines of this file, oldest first.
+    pub pending: VecDeque<Pending>,
+    /// Since when, and why, the file is no longer at its path.
+    pub held: Option<(Instant, RotationKind)>,
+    /// Size at the last look.
+    pub size: u64,
+    /// The last read found nothing new.
+    pub eof: bool,
+}
+
+// === impl Tracked ===
+
+impl Tracked {
+    /// `live`, or how it left its path.
+    pub fn state_name(&self) -> &'static str {
+        match self.held {
+            None => "live",
+            Some((_, RotationKind::Delete)) => "deleted",
+            Some((_, RotationKind::Rename)) => "rotated",
+            Some((_, RotationKind::CopyTruncate)) => "copy",
+            Some((_, RotationKind::Truncate)) => "truncated",
+        }
+    }
+}
+
+// === impl Tailer (files) ===
+
+impl Tailer {
+    /// Look at tracked files for rotation and truncation, then open new
+    /// files matching the patterns.
+    pub(super) fn scan(&mut self) {
+        self.factory.before_scan();
+        self.check_tracked(true);
+        let initial = !self.first_scan_done;
+        // Oldest first: a rotated file found beside its successor is read
+        // before it, so records keep their order.
+        let mut found: Vec<(Option<SystemTime>, PathBuf)> = self
+            .discovery
+            .scan()
+            .into_iter()
+            .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).ok(), p))
+            .collect();
+        found.sort();
+        for (_, path) in found {
+            self.consider(&path, initial);
+        }
+        if initial {
+            self.recover_missing();
+            self.first_scan_done = true;
+        }
+        self.truncations
+            .retain(|t| t.at.elapsed() < TRUNCATION_MEMORY);
+        self.mark_scanned();
+    }
+
+    /// Notice rotation, deletion and truncation of tracked files. Cheap
+    /// (`stat` and `fstat`), so it runs whenever the reader is idle; with
+    /// `full`, a rewrite in place is looked for too (a read of the first
+    /// bytes per file).
+    pub(super) fn check_tracked(&mut self, full: bool) {
+        let mut changed = false;
+        let keys: Vec<FileKey> = self.files.keys().copied().collect();
+        for key in keys {
+            let Some(file) = self.files.get_mut(&key) else {
+                continue;
+            };
+            file.size = file.reader.size().unwrap_or(file.size);
+            if file.held.is_some() || file.reader.is_gzip() {
+                continue;
+            }
+            match std::fs::metadata(&file.path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    file.held = Some((Instant::now(), RotationKind::Delete));
+                    FileRotated {
+                        metrics: &self.metrics,
+                        path: &file.path,
+                        kind: RotationKind::Delete,
+                    }
+                    .emit();
+                    changed = true;
+                }
+                Ok(meta) if meta.dev() != file.id.dev || meta.ino() != file.id.ino => {
+                    file.held = Some((Instant::now(), RotationKind::Rename));
+                    FileRotated {
+                        metrics: &self.metrics,
+                        path: &file.path,
+                        kind: RotationKind::Rename,
+                    }
+                    .emit();
+                    changed = true;
+                }
+                Ok(_) => {
+                    let shrunk = file.size < file.reader.position();
+                    let rewritten = full
+                        && !shrunk
+                        && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
+                    if shrunk || rewritten {
+                        self.truncated(key);
+                        changed = true;
+                    } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
+                        && file.size > u64::from(file.fingerprint.len)
+                    {
+                        // The file grew: identify it by a longer prefix now.
+                        if let Ok(fp) =
+                            Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes)
+                        {
+                            file.fingerprint = fp;
+                            self.checkpoints.set(entry_of(file));
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        if changed {
+            // Where a rotated file's content went must survive a crash
+            // right after: save now, not at the next interval.
+            self.save_checkpoints();
+        }
+    }
+
+    /// A file found by a scan: open it unless it is known, ignored or
+    /// over budget.
+    fn consider(&mut self, path: &Path, initial: bool) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if !meta.is_file() {
+            return;
+        }
+        let id = FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        if self.by_id.contains_key(&id) || self.ignored.contains(&id) {
+            return;
+        }
+        if self.files.len() >= self.config.max_open_files {
+            tracing::debug!(path = %path.display(), "Open file budget reached; the file waits for a slot.");
+            return;
+        }
+        if let Some(max_age) = self.config.ignore_older_than_secs {
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok());
+            if age.is_some_and(|age| age > Duration::from_secs(max_age)) {
+                return;
+            }
+        }
+        if self
+            .unreadable
+            .get(&id)
+            .is_some_and(|since| since.elapsed() < UNREADABLE_RETRY)
+        {
+            return;
+        }
+        let file = match File::open(path) {
+            Ok(file) => {
+                self.unreadable.remove(&id);
+                file
+            }
+            Err(error) => {
+                // Reported once; tried again now and then (permissions
+                // change), quietly.
+                if self.unreadable.insert(id, Instant::now()).is_none() {
+                    FileSourceError {
+                        metrics: &self.metrics,
+                        error_type: "open_failed",
+                        path,
+                        error,
+                    }
+                    .emit();
+                }
+                return;
+            }
+        };
+        // Identify the descriptor itself: the path may have changed since.
+        let Ok((id, size)) = FileId::of(&file) else {
+            return;
+        };
+        if self.by_id.contains_key(&id) {
+            return;
+        }
+        let gzip = is_gzip(&file);
+        if gzip && !self.config.read_gzip {
+            self.ignored.insert(id);
+            return;
+        }
+        let fingerprint = if gzip {
+            gzip_fingerprint(&file, self.config.fingerprint_bytes)
+        } else {
+            Fingerprint::read(&file, self.config.fingerprint_bytes).ok()
+        };
+        let Some(fingerprint) = fingerprint else {
+            return;
+        };
+        let Some(spec) = self.factory.stream_for(path) else {
+            return;
+        };
+        let Some(offset) = self.start_offset(id, fingerprint, &file, size, path, initial, gzip)
+        else {
+            return;
+        };
+        let reader = if gzip {
+            match Reader::gzip(file, self.next_key, offset) {
+                Ok(reader) => reader,
+                Err(error) => {
+                    FileSourceError {
+                        metrics: &self.metrics,
+                        error_type: "gzip_failed",
+                        path,
+                        error,
+                    }
+                    .emit();
+                    self.ignored.insert(id);
+                    return;
+                }
+            }
+        } else {
+            Reader::new(file, self.next_key, offset)
+        };
+        self.track(path, reader, id, fingerprint, spec, offset, None, None);
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the facts about a file found")]
+    fn start_offset(
+        &mut self,
+        id: FileId,
+        fingerprint: Fingerprint,
+        file: &File,
+        size: u64,
+        path: &Path,
+        initial: bool,
+        gzip: bool,
+    ) -> Option<u64> {
+        if let Some(entry) = self.checkpoints.get(id).cloned() {
+            let same = if gzip {
+                entry.fingerprint == fingerprint
+            } else {
+                entry.fingerprint.matches(file).unwrap_or(false)
+            };
+            if same {
+                return Some(if gzip || entry.offset <= size {
+                    entry.offset
+                } else {
+                    0
+                });
+            }
+            // Truncated or rewritten while the agent was stopped (or the
+            // inode was reused): what was not read may survive in a copy.
+            self.checkpoints.remove(id);
+            if !gzip {
+                self.adopt_copy(path, &entry);
+            }
+        }
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        if !gzip
+            && let Some(i) = self.truncations.iter().position(|t| {
+                t.dir == dir && size >= t.offset && t.fingerprint.matches(file).unwrap_or(false)
+            })
+        {
+            // The copy of a file truncated in place: go on from where the
+            // original stopped.
+            return Some(self.truncations.swap_remove(i).offset);
+        }
+        if gzip {
+            if let Some(done) = self.checkpoints.find_done(fingerprint) {
+                return Some(done.offset);
+            }
+            if self.files.values().any(|f| f.fingerprint == fingerprint) {
+                // The uncompressed original is still being read: look again
+                // once it is finished.
+                return None;
+            }
+            return Some(0);
+        }
+        if initial && self.fresh_start && self.config.read_from == ReadFrom::End {
+            return Some(size);
+        }
+        Some(0)
+    }
+
+    /// Start tracking an opened file.
+    #[allow(clippy::too_many_arguments, reason = "the facts about a file found")]
+    fn track(
+        &mut self,
+        path: &Path,
+        reader: Reader,
+        id: FileId,
+        fingerprint: Fingerprint,
+        spec: StreamSpec,
+        offset: u64,
+        held: Option<(Instant, RotationKind)>,
+        seq: Option<u64>,
+    ) -> FileKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        let seq = seq.unwrap_or_else(|| {
+            self.next_seq += 1;
+            self.next_seq
+        });
+        if !self.streams.contains_key(&spec.key) {
+            let handler = self.factory.handler(&spec, path);
+            self.streams.insert(spec.key.clone(), handler);
+        }
+        let size = reader.size().unwrap_or(0);
+        let tracked = Tracked {
+            path: path.to_owned(),
+            id,
+            fingerprint,
+            stream: spec.key,
+            seq,
+            reader,
+            committed: offset,
+            pending: VecDeque::new(),
+            held,
+            size,
+            eof: false,
+        };
+        self.checkpoints.set(entry_of(&tracked));
+        FileOpened {
+            metrics: &self.metrics,
+            path,
+            offset,
+        }
+        .emit();
+        self.by_id.insert(id, key);
+        self.files.insert(key, tracked);
+        key
+    }
+
+    /// A tracked file got shorter or was rewritten in place. Its old
+    /// content may survive in a copy (`copytruncate`): if one is found in
+    /// the same directory, it is read from where the original stopped,
+    /// before what is now written to the original.
+    fn truncated(&mut self, key: FileKey) {
+        let Some(old) = self.files.remove(&key) else {
+            return;
+        };
+        self.by_id.remove(&old.id);
+        if let Some(handler) = self.streams.get_mut(&old.stream) {
+            handler.file_closed(key, &mut self.emitter);
+        }
+        let resume_at = old.reader.line_start();
+        let dir = old.path.parent().map(Path::to_owned).unwrap_or_default();
+        let copy = find_copy(&dir, &old.fingerprint, resume_at, &self.by_id);
+        let spec = match self.factory.stream_for(&old.path) {
+            Some(spec) => StreamSpec {
+                key: old.stream.clone(),
+                ..spec
+            },
+            None => StreamSpec {
+                key: old.stream.clone(),
+                resource: Default::default(),
+            },
+        };
+        match copy {
+            Some((copy_path, copy_file, copy_id)) => {
+                FileRotated {
+                    metrics: &self.metrics,
+                    path: &old.path,
+                    kind: RotationKind::CopyTruncate,
+                }
+                .emit();
+                let reader = Reader::new(copy_file, self.next_key, resume_at);
+                let copy_key = self.track(
+                    &copy_path,
+                    reader,
+                    copy_id,
+                    old.fingerprint,
+                    spec.clone(),
+                    old.committed,
+                    Some((Instant::now(), RotationKind::CopyTruncate)),
+                    Some(old.seq),
+                );
+                // Batches in flight now settle the copy's checkpoint: the
+                // bytes they cover are there.
+                if let Some(copy) = self.files.get_mut(&copy_key) {
+                    copy.pending = old.pending;
+                }
+                self.rekey_in_flight(key, copy_key);
+            }
+            None => {
+                FileRotated {
+                    metrics: &self.metrics,
+                    path: &old.path,
+                    kind: RotationKind::Truncate,
+                }
+                .emit();
+                FileBytesLost {
+                    metrics: &self.metrics,
+                    path: &old.path,
+                    bytes: old.size.saturating_sub(old.reader.position()),
+                    reason: LossReason::Truncated,
+                }
+                .emit();
+                self.truncations.push(Truncation {
+                    dir,
+                    fingerprint: old.fingerprint,
+                    offset: resume_at,
+                    at: Instant::now(),
+                });
+            }
+        }
+        // The same descriptor, from its new beginning, as a new file.
+        let file = old.reader.into_file();
+        let fingerprint =
+            Fingerprint::read(&file, self.config.fingerprint_bytes).unwrap_or_default();
+        self.checkpoints.remove(old.id);
+        let reader = Reader::new(file, self.next_key, 0);
+        self.track(&old.path, reader, old.id, fingerprint, spec, 0, None, None);
+    }
+
+    /// On the first scan: files the checkpoints know but the patterns did
+    /// not find were probably rotated while the agent was stopped. A file
+    /// with the same device and inode in the same directory is read on from
+    /// its checkpoint; one that is gone is forgotten.
+    fn recover_missing(&mut self) {
+        let missing: Vec<Entry> = self
+            .checkpoints
+            .entries()
+            .filter(|e| !e.done && !self.by_id.contains_key(&e.id))
+            .cloned()
+            .collect();
+        for entry in missing {
+            let dir = entry.path.parent().map(Path::to_owned).unwrap_or_default();
+            let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
+                entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                    std::fs::symlink_metadata(p).is_ok_and(|m| {
+                        m.is_file() && m.dev() == entry.id.dev && m.ino() == entry.id.ino
+                    })
+                })
+            });
+            let opened = found.and_then(|path| File::open(&path).ok().map(|f| (path, f)));
+            match opened {
+                Some((path, file))
+                    if entry.fingerprint.matches(&file).unwrap_or(false) && !is_gzip(&file) =>
+                {
+                    let Some(spec) = self.factory.stream_for(&entry.path) else {
+                        continue;
+                    };
+                    let reader = Reader::new(file, self.next_key, entry.offset);
+                    FileRotated {
+                        metrics: &self.metrics,
+                        path: &entry.path,
+                        kind: RotationKind::Rename,
+                    }
+                    .emit();
+                    self.track(
+                        &path,
+                        reader,
+                        entry.id,
+                        entry.fingerprint,
+                        spec,
+                        entry.offset,
+                        Some((Instant::now(), RotationKind::Rename)),
+                        Some(0),
+                    );
+                }
+                _ => {
+                    tracing::info!(path = %entry.path.display(), offset = entry.offset, "A checkpointed file is gone; forgetting it.");
+                    self.checkpoints.remove(entry.id);
+                }
+            }
+        }
+    }
+
+    /// `entry`'s file was truncated or rewritten while the agent was
+    /// stopped: read its old content on from a `copytruncate` copy in the
+    /// same directory, if there is one, before the file's new content.
+    fn adopt_copy(&mut self, path: &Path, entry: &Entry) {
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        match find_copy(&dir, &entry.fingerprint, entry.offset, &self.by_id) {
+            Some((copy_path, copy_file, copy_id)) => {
+                let Some(spec) = self.factory.stream_for(path) else {
+                    return;
+                };
+                FileRotated {
+                    metrics: &self.metrics,
+                    path,
+                    kind: RotationKind::CopyTruncate,
+                }
+                .emit();
+                let reader = Reader::new(copy_file, self.next_key, entry.offset);
+                self.track(
+                    &copy_path,
+                    reader,
+                    copy_id,
+                    entry.fingerprint,
+                    spec,
+                    entry.offset,
+                    Some((Instant::now(), RotationKind::CopyTruncate)),
+                    None,
+                );
+            }
+            None => self.truncations.push(Truncation {
+                dir,
+                fingerprint: entry.fingerprint,
+                offset: entry.offset,
+                at: Instant::now(),
+            }),
+        }
+    }
+
+    /// Give up held files past `max_hold_secs`, then the oldest held files
+    /// while they hold more than `max_held_bytes` unread.
+    pub(super) fn enforce_hold_budget(&mut self) {
+        let max_hold = Duration::from_secs(self.config.max_hold_secs);
+        let expired: Vec<FileKey> = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.held.is_some_and(|(since, _)| since.elapsed() > max_hold))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            self.close(key, Some(LossReason::MaxHoldSecs));
+        }
+        loop {
+            let mut held: Vec<(Instant, FileKey, u64)> = self
+                .files
+                .iter()
+                .filter_map(|(k, f)| {
+                    f.held
+                        .map(|(since, _)| (since, *k, f.size.saturating_sub(f.reader.position())))
+                })
+                .collect();
+            let total: u64 = held.iter().map(|h| h.2).sum();
+            if total <= self.config.max_held_bytes || held.is_empty() {
+                break;
+            }
+            held.sort_unstable();
+            self.close(held[0].1, Some(LossReason::MaxHeldBytes));
+        }
+    }
+
+    /// Close held files that are read to their end with every batch
+    /// acknowledged.
+    pub(super) fn close_drained(&mut self) {
+        let ready: Vec<FileKey> = self
+            .files
+            .iter()
+            .filter(|(_, f)| {
+                f.eof
+                    && !f.reader.has_partial()
+                    && f.held
+                        .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in ready {
+            let Some(file) = self.files.get(&key) else {
+                continue;
+            };
+            let stream = file.stream.clone();
+            if let Some(handler) = self.streams.get_mut(&stream)
+                && handler.held_from(key).is_some()
+            {
+                // Records held from this file will not be completed by it:
+                // send them; the file closes once they are acknowledged.
+                handler.file_closed(key, &mut self.emitter);
+                continue;
+            }
+            if self.files.get(&key).is_some_and(|f| f.pending.is_empty()) {
+                self.close(key, None);
+            }
+        }
+    }
+
+    /// Stop tracking `key`. With a `reason`, its unread bytes are counted
+    /// as lost.
+    fn close(&mut self, key: FileKey, reason: Option<LossReason>) {
+        let Some(file) = self.files.remove(&key) else {
+            return;
+        };
+        self.by_id.remove(&file.id);
+        if let Some(handler) = self.streams.get_mut(&file.stream) {
+            handler.file_closed(key, &mut self.emitter);
+        }
+        match reason {
+            Some(reason) => FileBytesLost {
+                metrics: &self.metrics,
+                path: &file.path,
+                bytes: file.size.saturating_sub(file.reader.position()),
+                reason,
+            }
+            .emit(),
+            None => FileClosed {
+                metrics: &self.metrics,
+                path: &file.path,
+            }
+            .emit(),
+        }
+        self.checkpoints.advance(file.id, file.committed);
+        self.checkpoints.finish(file.id);
+        if !self.files.values().any(|f| f.stream == file.stream)
+            && self
+                .streams
+                .get(&file.stream)
+                .is_some_and(|h| h.held_from(key).is_none())
+        {
+            self.streams.remove(&file.stream);
+        }
+    }
+}
+
+fn entry_of(file: &Tracked) -> Entry {
+    Entry {
+        id: file.id,
+        fingerprint: file.fingerprint,
+        offset: file.committed,
+        path: file.path.clone(),
+        done: false,
+        updated_unix_secs: 0,
+    }
+}
+
+/// Whether a file starts with the gzip magic bytes.
+fn is_gzip(file: &File) -> bool {
+    let mut magic = [0u8; 2];
+    matches!(file.read_at(&mut magic, 0), Ok(2)) && magic == [0x1f, 0x8b]
+}
+
+/// The fingerprint of a compressed file's decoded content.
+fn gzip_fingerprint(file: &File, len: usize) -> Option<Fingerprint> {
+    use std::io::Read as _;
+    let clone = file.try_clone().ok()?;
+    let mut decoder =
+        flate2::read::MultiGzDecoder::new(std::io::BufReader::new(clone)).take(len as u64);
+    let mut prefix = Vec::with_capacity(len);
+    decoder.read_to_end(&mut prefix).ok()?;
+    Some(Fingerprint::of(&prefix))
+}
+
+/// A file in `dir`, not tracked, that begins like `fingerprint` and holds
+/// at least `min_size` bytes: the copy `copytruncate` made.
+fn find_copy(
+    dir: &Path,
+    fingerprint: &Fingerprint,
+    min_size: u64,
+    tracked: &std::collections::HashMap<FileId, FileKey>,
+) -> Option<(PathBuf, File, FileId)> {
+    if fingerprint.len == 0 {
+        return None;
+    }
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let id = FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        if !meta.is_file() || meta.len() < min_size || tracked.contains_key(&id) {
+            continue;
+        }
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        if fingerprint.matches(&file).unwrap_or(false) {
+            return Some((path, file, id));
+        }
+    }
+    None
+}

@@ -1,0 +1,142 @@
+//! From framed lines to records: the interface between the tailing engine
+//! and the format-specific processing (plain lines, CRI, docker json,
+//! multiline).
+//!
+//! The engine frames bytes into [`RawLine`]s and hands each to the
+//! [`LineHandler`] of its stream. A handler may emit a record at once or
+//! hold lines back (a multiline group, a CRI partial); what it holds it
+//! reports through [`LineHandler::held_from`], so the engine never
+//! checkpoints past a byte whose record has not been sent.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::event::{Event, Resource};
+
+/// Identifies one tracked file for as long as the source runs (never
+/// reused).
+pub type FileKey = u64;
+
+/// One line as framed from a file, without its `\n` (or `\r\n`).
+#[derive(Debug, Clone, Copy)]
+pub struct RawLine<'a> {
+    /// The file it was read from.
+    pub file: FileKey,
+    /// Its bytes, at most `max_line_bytes`.
+    pub bytes: &'a [u8],
+    /// Offset of its first byte in the file.
+    pub start: u64,
+    /// Offset just past its `\n`: where reading resumes after it.
+    pub end: u64,
+    /// The line was longer than `max_line_bytes` and was cut.
+    pub truncated: bool,
+    /// The line had no `\n` and was sent after `unterminated_timeout_ms`.
+    pub unterminated: bool,
+    /// When it was read, nanoseconds since the Unix epoch.
+    pub observed_unix_nano: u64,
+}
+
+/// Turns a stream's lines into records.
+pub trait LineHandler: Send {
+    /// Process one line; emit finished records to `out`.
+    fn handle(&mut self, line: RawLine<'_>, out: &mut Emitter);
+
+    /// Emit what has waited past its timeout (multiline groups, partials).
+    fn tick(&mut self, now: Instant, out: &mut Emitter);
+
+    /// The offset of the earliest byte of `file` held back and not yet
+    /// emitted, if any.
+    fn held_from(&self, file: FileKey) -> Option<u64>;
+
+    /// `file` will send no more lines (closed for good): emit what is held
+    /// from it.
+    fn file_closed(&mut self, file: FileKey, out: &mut Emitter);
+}
+
+/// What a handler needs to know about a stream when it is created.
+#[derive(Debug, Clone)]
+pub struct StreamSpec {
+    /// Files with the same key feed one handler, oldest first: a rotated
+    /// file and its successor form one stream, so a record split across the
+    /// rotation is joined.
+    pub key: String,
+    /// The resource of the stream's records.
+    pub resource: Arc<Resource>,
+}
+
+/// Decides which files are tailed and how their lines become records.
+pub trait StreamFactory: Send {
+    /// The stream `path` belongs to, or `None` to skip the file.
+    fn stream_for(&mut self, path: &Path) -> Option<StreamSpec>;
+
+    /// A handler for a new stream.
+    fn handler(&mut self, spec: &StreamSpec, path: &Path) -> Box<dyn LineHandler>;
+
+    /// Called once per scan, before files are matched (refresh metadata).
+    fn before_scan(&mut self) {}
+}
+
+/// Collects the records of one batch and, per file, how far the batch
+/// reaches.
+#[derive(Debug, Default)]
+pub struct Emitter {
+    events: Vec<Event>,
+    ends: HashMap<FileKey, u64>,
+    bytes: usize,
+}
+
+// === impl Emitter ===
+
+impl Emitter {
+    /// An empty emitter with room for `capacity` records.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Emitter {
+            events: Vec::with_capacity(capacity),
+            ends: HashMap::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Emit a record whose last byte in `file` ends at `end`.
+    pub fn emit(&mut self, event: Event, file: FileKey, end: u64) {
+        self.bytes += event.size_hint();
+        self.events.push(event);
+        self.consumed(file, end);
+    }
+
+    /// Mark bytes of `file` up to `end` as done without a record of their
+    /// own (a partial joined into a record emitted from another file, a line
+    /// filtered out).
+    pub fn consumed(&mut self, file: FileKey, end: u64) {
+        let slot = self.ends.entry(file).or_insert(end);
+        if *slot < end {
+            *slot = end;
+        }
+    }
+
+    /// Records collected so far.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether nothing (not even a consumed span) was collected.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.ends.is_empty()
+    }
+
+    /// Approximate size of the records, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Take the records and the per-file ends, leaving the emitter empty.
+    pub fn take(&mut self, capacity: usize) -> (Vec<Event>, HashMap<FileKey, u64>) {
+        self.bytes = 0;
+        (
+            std::mem::replace(&mut self.events, Vec::with_capacity(capacity)),
+            std::mem::take(&mut self.ends),
+        )
+    }
+}

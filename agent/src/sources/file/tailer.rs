@@ -1,0 +1,448 @@
+//! The tailing engine: one thread per source that discovers files, reads
+//! them round-robin, batches records, waits on acknowledgements and moves
+//! checkpoints.
+//!
+//! Reading is blocking I/O, so the engine runs on a dedicated thread and
+//! hands batches to the async pipeline with `Handle::block_on`; while a
+//! sink holds it back (backpressure) it keeps processing acknowledgements,
+//! saving checkpoints and enforcing its hold budget, in slices.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use super::checkpoint::Checkpoints;
+use super::config::TailConfig;
+use super::discovery::Discovery;
+use super::files::{Pending, Tracked, Truncation};
+use super::fingerprint::FileId;
+use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
+use super::reader::Framed;
+use crate::event::{AckReceiver, AckStatus, BatchId, EventBatch, now_unix_nanos};
+use crate::telemetry::events::{FileSourceError, FileSourceMetrics};
+use crate::topology::Fanout;
+
+/// How long a blocked send waits before doing housekeeping again.
+const SEND_SLICE: Duration = Duration::from_millis(200);
+
+/// A batch that holds records is sent after at most this long.
+const MAX_BATCH_AGE: Duration = Duration::from_millis(100);
+
+/// Upper bound on waiting for the last acknowledgements after shutdown
+/// (the topology resolves them well before: its sinks end or give up).
+const FINAL_ACK_WAIT: Duration = Duration::from_secs(120);
+
+/// The engine of one `file` or `kubernetes_logs` source.
+pub struct Tailer {
+    pub(super) config: TailConfig,
+    pub(super) discovery: Discovery,
+    pub(super) factory: Box<dyn StreamFactory>,
+    pub(super) files: HashMap<FileKey, Tracked>,
+    pub(super) by_id: HashMap<FileId, FileKey>,
+    pub(super) streams: HashMap<String, Box<dyn LineHandler>>,
+    pub(super) checkpoints: Checkpoints,
+    pub(super) metrics: FileSourceMetrics,
+    pub(super) truncations: Vec<Truncation>,
+    pub(super) ignored: HashSet<FileId>,
+    pub(super) unreadable: HashMap<FileId, Instant>,
+    pub(super) next_key: FileKey,
+    pub(super) next_seq: u64,
+    /// Whether the source started with no checkpoints (`read_from`
+    /// applies to the files of the first scan only then).
+    pub(super) fresh_start: bool,
+    pub(super) first_scan_done: bool,
+    out: Option<Fanout>,
+    runtime: Handle,
+    shutdown: CancellationToken,
+    acks: AckReceiver,
+    pub(super) in_flight: HashMap<BatchId, Vec<FileKey>>,
+    next_batch: BatchId,
+    pub(super) emitter: Emitter,
+    batch_started: Option<Instant>,
+    buf: Vec<u8>,
+    last_scan: Instant,
+    last_save: Instant,
+    status: Arc<Mutex<serde_json::Value>>,
+}
+
+// === impl Tailer ===
+
+impl Tailer {
+    /// An engine over `discovery`, with streams from `factory`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one constructor wiring the engine's parts"
+    )]
+    pub fn new(
+        config: TailConfig,
+        discovery: Discovery,
+        factory: Box<dyn StreamFactory>,
+        checkpoints: Checkpoints,
+        metrics: FileSourceMetrics,
+        out: Fanout,
+        shutdown: CancellationToken,
+        status: Arc<Mutex<serde_json::Value>>,
+    ) -> Self {
+        let fresh_start = !checkpoints.existed();
+        Tailer {
+            emitter: Emitter::with_capacity(config.batch_max_events),
+            config,
+            discovery,
+            factory,
+            files: HashMap::new(),
+            by_id: HashMap::new(),
+            streams: HashMap::new(),
+            checkpoints,
+            metrics,
+            truncations: Vec::new(),
+            ignored: HashSet::new(),
+            unreadable: HashMap::new(),
+            next_key: 1,
+            next_seq: 1,
+            fresh_start,
+            first_scan_done: false,
+            out: Some(out),
+            runtime: Handle::current(),
+            shutdown,
+            acks: AckReceiver::new(),
+            in_flight: HashMap::new(),
+            next_batch: 1,
+            batch_started: None,
+            buf: vec![0u8; 256 * 1024],
+            last_scan: Instant::now(),
+            last_save: Instant::now(),
+            status,
+        }
+    }
+
+    /// Run until shutdown, then wait for the last acknowledgements and save
+    /// the checkpoints.
+    pub fn run(mut self) {
+        self.scan();
+        let poll = Duration::from_millis(self.config.poll_interval_ms);
+        let scan_every = Duration::from_millis(self.config.scan_interval_ms);
+        while !self.shutdown.is_cancelled() {
+            self.process_acks();
+            let read_any = self.read_round();
+            self.tick();
+            let batch_due = self
+                .batch_started
+                .is_some_and(|t| t.elapsed() >= MAX_BATCH_AGE);
+            if !self.emitter.is_empty() && (!read_any || batch_due) {
+                self.flush_batch();
+            }
+            self.housekeeping();
+            if self.last_scan.elapsed() >= scan_every {
+                self.scan();
+            }
+            if !read_any {
+                self.check_tracked(false);
+                let wake = self.discovery.wait(poll);
+                if wake.rescan {
+                    self.scan();
+                }
+            }
+        }
+        self.finish();
+    }
+
+    /// Read every file once, round-robin, within its budget. Within a
+    /// stream, a newer file is read only once the older ones are at their
+    /// end, so records stay in order across rotations.
+    fn read_round(&mut self) -> bool {
+        let mut order: Vec<(u64, FileKey)> = self.files.iter().map(|(k, f)| (f.seq, *k)).collect();
+        order.sort_unstable();
+        let mut busy_streams: HashSet<String> = HashSet::new();
+        let mut read_any = false;
+        for (_, key) in order {
+            let Some(file) = self.files.get_mut(&key) else {
+                continue;
+            };
+            if busy_streams.contains(&file.stream) {
+                continue;
+            }
+            let Some(handler) = self.streams.get_mut(&file.stream) else {
+                continue;
+            };
+            let emitter = &mut self.emitter;
+            let metrics = &self.metrics;
+            let mut lines = 0usize;
+            let mut sink = |framed: Framed<'_>| match framed {
+                Framed::Line(line) => {
+                    lines += 1;
+                    if line.truncated {
+                        metrics.line_truncated();
+                    }
+                    handler.handle(line, emitter);
+                }
+                Framed::Skipped(end) => emitter.consumed(key, end),
+            };
+            let result = file.reader.read(
+                &mut self.buf,
+                self.config.read_budget_bytes,
+                self.config.max_line_bytes,
+                now_unix_nanos(),
+                &mut sink,
+            );
+            match result {
+                Ok(0) => file.eof = true,
+                Ok(n) => {
+                    file.eof = false;
+                    read_any = true;
+                    self.metrics.component.received(lines, n);
+                    if n >= self.config.read_budget_bytes {
+                        busy_streams.insert(file.stream.clone());
+                    }
+                }
+                Err(error) => {
+                    FileSourceError {
+                        metrics: &self.metrics,
+                        error_type: "read_failed",
+                        path: &file.path,
+                        error,
+                    }
+                    .emit();
+                    file.eof = true;
+                }
+            }
+            if !file.eof {
+                busy_streams.insert(file.stream.clone());
+            }
+            if self.batch_started.is_none() && !self.emitter.is_empty() {
+                self.batch_started = Some(Instant::now());
+            }
+            if self.emitter.len() >= self.config.batch_max_events {
+                self.flush_batch();
+            }
+        }
+        read_any
+    }
+
+    /// Emit what waited past its timeout: unterminated last lines, and
+    /// multiline groups or partials in the handlers.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let timeout = Duration::from_millis(self.config.unterminated_timeout_ms);
+        for (&key, file) in self.files.iter_mut() {
+            if !file.eof {
+                continue;
+            }
+            let Some(handler) = self.streams.get_mut(&file.stream) else {
+                continue;
+            };
+            let emitter = &mut self.emitter;
+            file.reader
+                .flush_unterminated(now, timeout, now_unix_nanos(), &mut |framed| match framed {
+                    Framed::Line(line) => handler.handle(line, emitter),
+                    Framed::Skipped(end) => emitter.consumed(key, end),
+                });
+        }
+        for handler in self.streams.values_mut() {
+            handler.tick(now, &mut self.emitter);
+        }
+        if self.batch_started.is_none() && !self.emitter.is_empty() {
+            self.batch_started = Some(now);
+        }
+    }
+
+    /// Cut a batch from what the handlers emitted and send it.
+    pub(super) fn flush_batch(&mut self) {
+        self.batch_started = None;
+        if self.emitter.is_empty() {
+            return;
+        }
+        let (events, ends) = self.emitter.take(self.config.batch_max_events);
+        let id = self.next_batch;
+        self.next_batch += 1;
+        let mut keys = Vec::with_capacity(ends.len());
+        for (key, end) in ends {
+            let Some(file) = self.files.get_mut(&key) else {
+                continue;
+            };
+            // Never past a byte a handler still holds back.
+            let held = self
+                .streams
+                .get(&file.stream)
+                .and_then(|h| h.held_from(key));
+            let offset = held.map_or(end, |h| h.min(end));
+            file.pending.push_back(Pending {
+                batch: id,
+                offset,
+                done: false,
+            });
+            keys.push(key);
+        }
+        if events.is_empty() {
+            // Only skipped or filtered bytes: nothing to deliver.
+            self.apply_ack(id, &keys, AckStatus::Delivered);
+            return;
+        }
+        let count = events.len();
+        self.in_flight.insert(id, keys);
+        let batch = EventBatch::new(events, self.acks.ack(id));
+        self.send(batch);
+        self.metrics.component.sent(count, 0);
+    }
+
+    /// Hand `batch` to the pipeline, waiting in slices while it is full.
+    fn send(&mut self, batch: EventBatch) {
+        let Some(out) = self.out.as_mut() else { return };
+        let mut pending = out.start(batch);
+        while !pending.is_done() {
+            let Some(out) = self.out.as_mut() else { return };
+            let shutdown = self.shutdown.clone();
+            let sent = self.runtime.block_on(async {
+                tokio::select! {
+                    () = out.drive(&mut pending) => true,
+                    () = tokio::time::sleep(SEND_SLICE) => false,
+                    () = shutdown.cancelled() => false,
+                }
+            });
+            if sent {
+                return;
+            }
+            if self.shutdown.is_cancelled() {
+                // Dropping the pending send drops the batch: it counts as
+                // undelivered and is read again after the restart.
+                return;
+            }
+            self.process_acks();
+            self.housekeeping();
+        }
+    }
+
+    /// Batches in flight that covered `old` now cover `new`.
+    pub(super) fn rekey_in_flight(&mut self, old: FileKey, new: FileKey) {
+        for keys in self.in_flight.values_mut() {
+            for key in keys.iter_mut() {
+                if *key == old {
+                    *key = new;
+                }
+            }
+        }
+    }
+
+    /// Note that a scan just finished.
+    pub(super) fn mark_scanned(&mut self) {
+        self.last_scan = Instant::now();
+        self.publish_status();
+    }
+
+    /// Apply every acknowledgement that arrived.
+    pub(super) fn process_acks(&mut self) {
+        while let Some((id, status)) = self.acks.try_recv() {
+            if let Some(keys) = self.in_flight.remove(&id) {
+                self.apply_ack(id, &keys, status);
+            }
+        }
+    }
+
+    fn apply_ack(&mut self, id: BatchId, keys: &[FileKey], status: AckStatus) {
+        if !status.is_final() {
+            // Its files' checkpoints stay before it; a restart reads it again.
+            self.metrics.batch_undelivered();
+            return;
+        }
+        for key in keys {
+            let Some(file) = self.files.get_mut(key) else {
+                continue;
+            };
+            if let Some(entry) = file.pending.iter_mut().find(|p| p.batch == id) {
+                entry.done = true;
+            }
+            let mut advanced = None;
+            while file.pending.front().is_some_and(|p| p.done) {
+                advanced = file.pending.pop_front().map(|p| p.offset);
+            }
+            if let Some(offset) = advanced
+                && offset > file.committed
+            {
+                file.committed = offset;
+                self.checkpoints.advance(file.id, offset);
+            }
+        }
+    }
+
+    /// Periodic duties: the hold budget, checkpoints, status.
+    pub(super) fn housekeeping(&mut self) {
+        self.enforce_hold_budget();
+        self.close_drained();
+        if self.last_save.elapsed() >= Duration::from_millis(self.config.checkpoint_interval_ms) {
+            self.save_checkpoints();
+            self.publish_status();
+        }
+    }
+
+    pub(super) fn save_checkpoints(&mut self) {
+        self.last_save = Instant::now();
+        if let Err(error) = self.checkpoints.save() {
+            FileSourceError {
+                metrics: &self.metrics,
+                error_type: "checkpoint_write_failed",
+                path: &PathBuf::from("checkpoints"),
+                error,
+            }
+            .emit();
+        }
+    }
+
+    fn publish_status(&mut self) {
+        let mut lag = 0;
+        let mut files: Vec<(u64, serde_json::Value)> = self
+            .files
+            .values()
+            .map(|f| {
+                lag += f.size.saturating_sub(f.committed);
+                (
+                    f.seq,
+                    serde_json::json!({
+                        "path": f.path.display().to_string(),
+                        "state": f.state_name(),
+                        "size": f.size,
+                        "read_offset": f.reader.position(),
+                        "committed_offset": f.committed,
+                        "compressed": f.reader.is_gzip(),
+                    }),
+                )
+            })
+            .collect();
+        files.sort_by_key(|(seq, _)| *seq);
+        self.metrics.set_checkpoint_lag(lag);
+        self.metrics.set_files_open(self.files.len());
+        let doc = serde_json::json!({
+            "files": files.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            "batches_in_flight": self.in_flight.len(),
+            "checkpoint_lag_bytes": lag,
+        });
+        if let Ok(mut status) = self.status.lock() {
+            *status = doc;
+        }
+    }
+
+    /// Shutdown: send what is cut, let go of the output, wait for the last
+    /// acknowledgements, save checkpoints. Records still held by handlers
+    /// (an open multiline group, a partial) are not sent: their bytes stay
+    /// after the checkpoint and are read again, whole, after the restart.
+    fn finish(mut self) {
+        self.flush_batch();
+        drop(self.out.take());
+        let start = Instant::now();
+        while !self.in_flight.is_empty() && start.elapsed() < FINAL_ACK_WAIT {
+            let acks = &mut self.acks;
+            let next = self.runtime.block_on(async {
+                tokio::time::timeout(Duration::from_millis(200), acks.recv()).await
+            });
+            if let Ok(Some((id, status))) = next
+                && let Some(keys) = self.in_flight.remove(&id)
+            {
+                self.apply_ack(id, &keys, status);
+            }
+        }
+        self.save_checkpoints();
+        self.publish_status();
+    }
+}

@@ -1,0 +1,262 @@
+//! Events of the file and Kubernetes log sources.
+
+use std::fmt;
+use std::path::Path;
+
+use super::component::{ComponentError, ComponentMetrics, ErrorStage};
+use crate::telemetry::{Counter, Gauge, registry};
+
+/// Why a file was let go or data was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossReason {
+    /// A rotated or deleted file was held past `max_hold_secs`.
+    MaxHoldSecs,
+    /// Rotated or deleted files held more than `max_held_bytes` unread.
+    MaxHeldBytes,
+    /// The file was truncated before these bytes were read, and no copy
+    /// of them was found.
+    Truncated,
+    /// Reading failed for good (I/O error).
+    ReadError,
+}
+
+/// How a file changed under the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationKind {
+    /// Renamed away and replaced by a new file.
+    Rename,
+    /// Copied and truncated in place (the copy was found and drained).
+    CopyTruncate,
+    /// Truncated (or rewritten) in place.
+    Truncate,
+    /// Deleted.
+    Delete,
+}
+
+/// Handles of one log source's metrics.
+#[derive(Debug, Clone)]
+pub struct FileSourceMetrics {
+    /// Per-component counters (lines and bytes read).
+    pub component: ComponentMetrics,
+    files_open: Gauge,
+    checkpoint_lag: Gauge,
+    truncated_lines: Counter,
+    dropped_batches: Counter,
+}
+
+/// A file was found and opened.
+#[derive(Debug)]
+pub struct FileOpened<'a> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The file.
+    pub path: &'a Path,
+    /// Where reading starts.
+    pub offset: u64,
+}
+
+/// A file was rotated, truncated or deleted.
+#[derive(Debug)]
+pub struct FileRotated<'a> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The file.
+    pub path: &'a Path,
+    /// What happened.
+    pub kind: RotationKind,
+}
+
+/// Bytes were given up: counted with the path and the reason, never silent.
+#[derive(Debug)]
+pub struct FileBytesLost<'a> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The file.
+    pub path: &'a Path,
+    /// How many bytes.
+    pub bytes: u64,
+    /// Why.
+    pub reason: LossReason,
+}
+
+/// A held file was read to its end, acknowledged and closed.
+#[derive(Debug)]
+pub struct FileClosed<'a> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The file.
+    pub path: &'a Path,
+}
+
+/// Reading or checkpointing failed; retried.
+#[derive(Debug)]
+pub struct FileSourceError<'a, E: fmt::Display> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// `read_failed`, `open_failed`, `checkpoint_write_failed`.
+    pub error_type: &'static str,
+    /// The file concerned.
+    pub path: &'a Path,
+    /// The error.
+    pub error: E,
+}
+
+// === impl LossReason ===
+
+impl LossReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossReason::MaxHoldSecs => "max_hold_secs",
+            LossReason::MaxHeldBytes => "max_held_bytes",
+            LossReason::Truncated => "truncated",
+            LossReason::ReadError => "read_error",
+        }
+    }
+}
+
+// === impl RotationKind ===
+
+impl RotationKind {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationKind::Rename => "rename",
+            RotationKind::CopyTruncate => "copytruncate",
+            RotationKind::Truncate => "truncate",
+            RotationKind::Delete => "delete",
+        }
+    }
+}
+
+// === impl FileSourceMetrics ===
+
+impl FileSourceMetrics {
+    /// Resolve the handles of a source.
+    pub fn new(component: ComponentMetrics) -> Self {
+        let labels = vec![("component_id", component.id().to_owned())];
+        let r = registry();
+        FileSourceMetrics {
+            files_open: r.gauge("neurallog_agent_files_open", "Files a log source holds open.", labels.clone()),
+            checkpoint_lag: r.gauge(
+                "neurallog_agent_file_checkpoint_lag_bytes",
+                "Bytes in tailed files not yet acknowledged by every sink (file sizes minus checkpoints).",
+                labels.clone(),
+            ),
+            truncated_lines: r.counter(
+                "neurallog_agent_file_lines_truncated_total",
+                "Lines cut at max_line_bytes.",
+                labels.clone(),
+            ),
+            dropped_batches: r.counter(
+                "neurallog_agent_file_batches_undelivered_total",
+                "Batches a sink gave up undelivered; their files' checkpoints hold until a restart reads them again.",
+                labels,
+            ),
+            component,
+        }
+    }
+
+    /// Set the number of open files.
+    pub fn set_files_open(&self, n: usize) {
+        self.files_open.set(n as f64);
+    }
+
+    /// Set the checkpoint lag.
+    pub fn set_checkpoint_lag(&self, bytes: u64) {
+        self.checkpoint_lag.set(bytes as f64);
+    }
+
+    /// A line was cut.
+    pub fn line_truncated(&self) {
+        self.truncated_lines.inc();
+    }
+
+    /// A batch came back undelivered.
+    pub fn batch_undelivered(&self) {
+        self.dropped_batches.inc();
+    }
+
+    fn labels(&self) -> Vec<(&'static str, String)> {
+        vec![("component_id", self.component.id().to_owned())]
+    }
+}
+
+// === impl FileOpened ===
+
+impl FileOpened<'_> {
+    /// Log the event.
+    pub fn emit(self) {
+        tracing::debug!(component_id = %self.metrics.component.id(), path = %self.path.display(), offset = self.offset, "Tailing file.");
+    }
+}
+
+// === impl FileRotated ===
+
+impl FileRotated<'_> {
+    /// Log and count the rotation.
+    pub fn emit(self) {
+        tracing::debug!(component_id = %self.metrics.component.id(), path = %self.path.display(), kind = self.kind.as_str(), "File rotated.");
+        let mut labels = self.metrics.labels();
+        labels.push(("kind", self.kind.as_str().to_owned()));
+        registry()
+            .counter(
+                "neurallog_agent_file_rotations_total",
+                "Rotations, truncations and deletions seen, by kind.",
+                labels,
+            )
+            .inc();
+    }
+}
+
+// === impl FileBytesLost ===
+
+impl FileBytesLost<'_> {
+    /// Log and count the loss.
+    pub fn emit(self) {
+        if self.bytes == 0 {
+            return;
+        }
+        tracing::warn!(
+            component_id = %self.metrics.component.id(),
+            path = %self.path.display(),
+            bytes = self.bytes,
+            reason = self.reason.as_str(),
+            "Gave up unread bytes of a file."
+        );
+        let mut labels = self.metrics.labels();
+        labels.push(("path", self.path.display().to_string()));
+        labels.push(("reason", self.reason.as_str().to_owned()));
+        registry()
+            .counter(
+                "neurallog_agent_file_bytes_lost_total",
+                "Bytes of tailed files given up unread, by path and reason.",
+                labels,
+            )
+            .add(self.bytes);
+    }
+}
+
+// === impl FileClosed ===
+
+impl FileClosed<'_> {
+    /// Log the event.
+    pub fn emit(self) {
+        tracing::debug!(component_id = %self.metrics.component.id(), path = %self.path.display(), "Rotated file drained and closed.");
+    }
+}
+
+// === impl FileSourceError ===
+
+impl<E: fmt::Display> FileSourceError<'_, E> {
+    /// Log and count the error.
+    pub fn emit(self) {
+        ComponentError {
+            component: &self.metrics.component,
+            error_type: self.error_type,
+            stage: ErrorStage::Receiving,
+            error: format_args!("{}: {}", self.path.display(), self.error),
+        }
+        .emit();
+    }
+}
