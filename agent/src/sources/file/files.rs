@@ -26,9 +26,6 @@ const ROTATION_GRACE: Duration = Duration::from_secs(1);
 /// How often a file that could not be opened is tried again.
 const UNREADABLE_RETRY: Duration = Duration::from_secs(60);
 
-/// How often a file that could not be opened is tried again.
-const UNREADABLE_RETRY: Duration = Duration::from_secs(60);
-
 /// How long a truncation is remembered, to resume from its copy if the
 /// copy is found later.
 const TRUNCATION_MEMORY: Duration = Duration::from_secs(60);
