@@ -22,17 +22,30 @@ const PLUGINS: &[(&str, &str, &str)] = &[
 ];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let repo = manifest_dir.parent().expect("agent/ is inside the repository").to_owned();
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let repo = manifest_dir
+        .parent()
+        .expect("agent/ is inside the repository")
+        .to_owned();
     let plugins = repo.join("plugins");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    for path in ["Cargo.toml", "Cargo.lock", "sdk"].iter().map(|p| plugins.join(p)) {
+    for path in ["Cargo.toml", "Cargo.lock", "sdk"]
+        .iter()
+        .map(|p| plugins.join(p))
+    {
         println!("cargo:rerun-if-changed={}", path.display());
     }
     for (_, dir, _) in PLUGINS {
-        println!("cargo:rerun-if-changed={}", plugins.join(dir).join("src").display());
-        println!("cargo:rerun-if-changed={}", plugins.join(dir).join("Cargo.toml").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            plugins.join(dir).join("src").display()
+        );
+        println!(
+            "cargo:rerun-if-changed={}",
+            plugins.join(dir).join("Cargo.toml").display()
+        );
     }
     println!("cargo:rerun-if-changed={}", repo.join("wit").display());
     println!("cargo:rerun-if-env-changed=NEURALLOG_PLUGINS_DIR");
@@ -43,7 +56,9 @@ fn main() {
         None => build_plugins(&plugins, &out),
     };
 
-    let mut table = String::from("/// Every first-party plugin, by check type.\npub static FIRST_PARTY: &[FirstPartyPlugin] = &[\n");
+    let mut table = String::from(
+        "/// Every first-party plugin, by check type.\npub static FIRST_PARTY: &[FirstPartyPlugin] = &[\n",
+    );
     for (check_type, dir, stem) in PLUGINS {
         let component = components.join(format!("{stem}.wasm"));
         assert!(component.exists(), "{} was not built", component.display());
@@ -66,10 +81,17 @@ fn build_plugins(plugins: &Path, out: &Path) -> PathBuf {
     let target_dir = out.ancestors().nth(4).unwrap_or(out).join("wasm-plugins");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(plugins.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
+    cmd.args([
+        "build",
+        "--release",
+        "--locked",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+    ])
+    .arg(plugins.join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(&target_dir);
     for (dir, _) in PLUGINS.iter().map(|(_, dir, stem)| (dir, stem)) {
         cmd.args(["-p", dir]);
     }
@@ -88,7 +110,11 @@ fn build_plugins(plugins: &Path, out: &Path) -> PathBuf {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("run cargo to build the plugins");
-    assert!(status.success(), "building the first-party plugins in {} failed", plugins.display());
+    assert!(
+        status.success(),
+        "building the first-party plugins in {} failed",
+        plugins.display()
+    );
     target_dir.join("wasm32-wasip2").join("release")
 }
 

@@ -56,7 +56,7 @@ fn run(mode: &str, total_bytes: u64) {
     };
     eprintln!(
         "{mode}: wrote {} MiB in {:.1}s",
-        total_lines * LINE_BYTES as u64 >> 20,
+        (total_lines * LINE_BYTES as u64) >> 20,
         written.elapsed().as_secs_f64()
     );
     let config: SourceConfig = serde_yaml_ng::from_str(&yaml).expect("bench config");

@@ -221,7 +221,7 @@ sinks:
     max_bytes: 4294967296
     inputs: [app]
 ";
-    let mut agent = crate::support::agent::Agent::start_in(dir, yaml, &[]);
+    let mut agent = Agent::start_in(dir, yaml, &[]);
     agent.wait_ready();
     std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
@@ -273,7 +273,7 @@ sinks:
     inputs: [app]
 ";
     // The console sink writes to a pipe nobody reads yet: it stalls.
-    let mut agent = crate::support::agent::Agent::start_piped(dir, yaml);
+    let mut agent = Agent::start_piped(dir, yaml);
     agent.wait_ready();
     log.write(20_000);
     let fast = agent.dir.path().join("out.jsonl");
