@@ -4,7 +4,7 @@
 
 mod alerts;
 mod exposition;
-mod kubelet;
+pub mod kubelet;
 mod node_exporter;
 mod pod_metrics;
 

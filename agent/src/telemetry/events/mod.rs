@@ -17,7 +17,7 @@ pub use check::{
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
     FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
-    LossReason, RotationKind,
+    KubeletMetadataFailed, LossReason, RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{
