@@ -19,7 +19,10 @@ const RUNS: usize = 50;
 const FLOOR: Duration = Duration::from_millis(50);
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let work = tempfile::tempdir().expect("temp dir");
     let tls = runtime.block_on(tls_server());
     let backups = work.path().join("backups");
@@ -32,23 +35,38 @@ fn main() {
         (
             "cert_expiry",
             format!(r#"{{"endpoints": [{{"address": "{tls}", "server_name": "localhost"}}]}}"#),
-            Grants { tls_targets: vec![tls.to_string()], ..Grants::default() },
+            Grants {
+                tls_targets: vec![tls.to_string()],
+                ..Grants::default()
+            },
         ),
         (
             "disk_usage",
             r#"{"mounts": ["/"]}"#.to_owned(),
-            Grants { mounts: vec!["/".into()], ..Grants::default() },
+            Grants {
+                mounts: vec!["/".into()],
+                ..Grants::default()
+            },
         ),
         (
             "backup_verify",
-            format!(r#"{{"sets": [{{"name": "db", "directory": "{}", "glob": "*.gz"}}]}}"#, backups.display()),
-            Grants { read_dirs: vec![backups.clone()], ..Grants::default() },
+            format!(
+                r#"{{"sets": [{{"name": "db", "directory": "{}", "glob": "*.gz"}}]}}"#,
+                backups.display()
+            ),
+            Grants {
+                read_dirs: vec![backups.clone()],
+                ..Grants::default()
+            },
         ),
     ];
     let mut failed = false;
     for (check_type, config, grants) in cases {
         let plugin = embedded::find(check_type).expect("first-party plugin is embedded");
-        let source = PluginSource::Embedded { name: plugin.name, bytes: plugin.bytes };
+        let source = PluginSource::Embedded {
+            name: plugin.name,
+            bytes: plugin.bytes,
+        };
         let loaded = runtime
             .block_on(host.load(check_type, source, Limits::default(), grants))
             .expect("plugin loads");
@@ -85,16 +103,33 @@ fn write_backup(dir: &std::path::Path) {
     std::fs::create_dir_all(dir).expect("backup dir");
     let mut data = Vec::new();
     for i in 0..200_000u64 {
-        writeln!(data, "INSERT INTO t VALUES ({i}, 'row {}', {});", i.wrapping_mul(2_654_435_761) % 100_003, i % 977).expect("write");
+        writeln!(
+            data,
+            "INSERT INTO t VALUES ({i}, 'row {}', {});",
+            i.wrapping_mul(2_654_435_761) % 100_003,
+            i % 977
+        )
+        .expect("write");
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&data).expect("gzip");
     let bytes = gz.finish().expect("gzip");
     let name = "db-2026-11-27.sql.gz";
     std::fs::write(dir.join(name), &bytes).expect("write backup");
-    let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(dir.join(format!("{name}.sha256")), format!("{digest}  {name}\n")).expect("write sidecar");
-    eprintln!("backup: {} bytes compressed, {} bytes of SQL", bytes.len(), data.len());
+    let digest: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(
+        dir.join(format!("{name}.sha256")),
+        format!("{digest}  {name}\n"),
+    )
+    .expect("write sidecar");
+    eprintln!(
+        "backup: {} bytes compressed, {} bytes of SQL",
+        bytes.len(),
+        data.len()
+    );
 }
 
 /// A TLS server on 127.0.0.1 with a self-signed certificate for localhost.
@@ -113,7 +148,9 @@ async fn tls_server() -> std::net::SocketAddr {
         )
         .expect("server config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {

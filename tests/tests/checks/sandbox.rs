@@ -168,3 +168,72 @@ sinks:
     );
     assert!(!samples(&agent, "heartbeat_runs_total{").is_empty());
 }
+
+#[test]
+fn a_third_party_plugin_is_reloaded_when_its_file_changes_and_a_pin_is_enforced() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let installed = plugins.join("mine.wasm");
+    std::fs::copy(test_plugin("ok"), &installed).unwrap();
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+plugins:
+  directory: {plugins}
+checks:
+  mine:
+    type: wasm
+    plugin: mine
+    interval_secs: 1
+    jitter_percent: 0
+  pinned:
+    type: wasm
+    path: {ok}
+    sha256: \"{wrong}\"
+    interval_secs: 1
+sinks:
+  prom:
+    type: prometheus
+    inputs: [mine, pinned]
+",
+        plugins = plugins.display(),
+        ok = test_plugin("ok").display(),
+        wrong = "0".repeat(64),
+    );
+    let agent = Agent::start(&yaml);
+    wait_for("the first plugin", Duration::from_secs(60), || {
+        (last_result(&agent, "mine")["plugin"] == "ok").then_some(())
+    });
+
+    // A new build of the file replaces the plugin at the next run.
+    let tmp = plugins.join("mine.wasm.tmp");
+    std::fs::copy(test_plugin("looper"), &tmp).unwrap();
+    std::fs::rename(&tmp, &installed).unwrap();
+    wait_for("the reloaded plugin", Duration::from_secs(30), || {
+        (last_result(&agent, "mine")["plugin"] == "looper").then_some(())
+    });
+
+    // A file that does not match its pin is refused, visibly.
+    let status: serde_json::Value = serde_json::from_str(&agent.get("/status").1).unwrap();
+    let pinned = status["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "pinned")
+        .unwrap()
+        .clone();
+    assert_eq!(pinned["state"], "failed", "{pinned}");
+    let actual = hex(&sha2::Sha256::digest(
+        std::fs::read(test_plugin("ok")).unwrap(),
+    ));
+    assert!(
+        pinned["error"].as_str().unwrap().contains(&actual),
+        "the error names the real digest: {pinned}"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -331,3 +331,70 @@ fn files_in_a_directory_created_later_are_found_by_rescans() {
     wait_for_seqs(agent.dir.path(), 2_000, Duration::from_secs(20));
     assert_eq!(assert_complete(&seqs_in(&out(agent.dir.path())), 2_000), 0);
 }
+
+#[test]
+fn gzip_rotations_are_opt_in_and_a_compressed_copy_is_not_read_twice() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut log = SeqLog::create(&logs.join("app.log"));
+    log.write(1_000);
+    // An old rotation, compressed before the agent ever saw it.
+    let mut old = Vec::new();
+    for seq in 1_000..1_500 {
+        writeln!(old, "{}", SeqLog::line(seq)).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&old).unwrap();
+    std::fs::write(logs.join("app.log.2.gz"), gz.finish().unwrap()).unwrap();
+
+    // Off by default: only the plain file is read.
+    let mut agent = Agent::start_in(dir, &config("app.log*", ""), &[]);
+    agent.wait_ready();
+    wait_for_seqs(agent.dir.path(), 1_000, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        seqs_in(&out(agent.dir.path())).len(),
+        1_000,
+        "the .gz file is ignored by default"
+    );
+    let dir = agent.into_dir();
+
+    // Opted in: the compressed rotation is read too.
+    let mut agent = Agent::start_in(dir, &config("app.log*", "    read_gzip: true"), &[]);
+    agent.wait_ready();
+    wait_for_seqs(agent.dir.path(), 1_500, Duration::from_secs(20));
+    // Then the plain file is rotated and compressed, as logrotate and kubelet
+    // do: its content was read already and is not read again.
+    let logs = agent.dir.path().join("logs");
+    let plain = std::fs::read(logs.join("app.log")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    std::fs::write(logs.join("app.log.1.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(logs.join("app.log")).unwrap();
+    std::thread::sleep(Duration::from_secs(7));
+    let duplicates = assert_complete(&seqs_in(&out(agent.dir.path())), 1_500);
+    assert_eq!(
+        duplicates, 0,
+        "a compressed copy of a finished file is recognized"
+    );
+}
+
+#[test]
+fn a_file_reached_through_a_symlink_and_its_own_path_is_read_once() {
+    // /var/log/containers holds symlinks to /var/log/pods files.
+    let dir = tempfile::tempdir().unwrap();
+    let pods = dir.path().join("logs/pods/ns_web_uid/app");
+    let containers = dir.path().join("logs/containers");
+    std::fs::create_dir_all(&pods).unwrap();
+    std::fs::create_dir_all(&containers).unwrap();
+    let mut log = SeqLog::create(&pods.join("0.log"));
+    std::os::unix::fs::symlink(pods.join("0.log"), containers.join("web_ns_app-0123.log")).unwrap();
+    log.write(2_000);
+    let mut agent = Agent::start_in(dir, &config("**/*.log", ""), &[]);
+    agent.wait_ready();
+    wait_for_seqs(agent.dir.path(), 2_000, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(assert_complete(&seqs_in(&out(agent.dir.path())), 2_000), 0);
+}

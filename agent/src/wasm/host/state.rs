@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
@@ -47,7 +48,13 @@ pub(crate) struct PluginState {
     entries: Mutex<BTreeMap<String, Vec<u8>>>,
     /// Serializes writers so files land in the order changes were made.
     writer: tokio::sync::Mutex<()>,
+    /// A flush to disk is scheduled (writes within a run share one).
+    sync_scheduled: Arc<AtomicBool>,
 }
+
+/// How long after a write its flush to disk waits, so that the writes of
+/// one run share one fsync.
+const SYNC_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 
 // === impl PluginState ===
 
@@ -79,6 +86,7 @@ impl PluginState {
             cap: AtomicU64::new(cap),
             entries: Mutex::new(entries),
             writer: tokio::sync::Mutex::new(()),
+            sync_scheduled: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -131,7 +139,9 @@ impl PluginState {
         let written = match encoded {
             Ok(bytes) => {
                 let path = self.path.clone();
-                tokio::task::spawn_blocking(move || fsutil::write_atomically(&path, &bytes))
+                // Replaced at once (a crash of the agent keeps it), flushed
+                // to disk shortly after, off the plugin's run.
+                tokio::task::spawn_blocking(move || fsutil::replace_unsynced(&path, &bytes))
                     .await
                     .map_err(|join| join.to_string())
                     .and_then(|r| r.map_err(|e| e.to_string()))
@@ -149,7 +159,33 @@ impl PluginState {
                 self.path.display()
             )));
         }
+        self.schedule_sync();
         Ok(())
+    }
+}
+
+// === impl PluginState (durability) ===
+
+impl PluginState {
+    /// Flush the state file to disk soon, once for all writes until then.
+    fn schedule_sync(&self) {
+        if self.sync_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let flag = Arc::clone(&self.sync_scheduled);
+        let path = self.path.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(SYNC_DELAY).await;
+            flag.store(false, Ordering::Release);
+            let synced = tokio::task::spawn_blocking(move || {
+                let result = fsutil::sync_file(&path);
+                (path, result)
+            })
+            .await;
+            if let Ok((path, Err(error))) = synced {
+                tracing::warn!(%error, path = %path.display(), "Cannot flush plugin state to disk.");
+            }
+        });
     }
 }
 
