@@ -13,8 +13,11 @@ use crate::support::agent::Agent;
 
 /// The last result a check reported in `/status`.
 pub fn last_result(agent: &Agent, check: &str) -> serde_json::Value {
-    let status: serde_json::Value =
-        serde_json::from_str(&agent.get("/status").1).unwrap_or_default();
+    // Before the admin server is up there is no result yet.
+    let body = crate::support::net::http_get(agent.admin, "/status")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     status["components"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["id"] == check && c["kind"] == "check"))

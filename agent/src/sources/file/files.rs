@@ -695,7 +695,9 @@ fn is_gzip(file: &File) -> bool {
 /// The fingerprint of a compressed file's decoded content.
 fn gzip_fingerprint(file: &File, len: usize) -> Option<Fingerprint> {
     use std::io::Read as _;
-    let clone = file.try_clone().ok()?;
+    // A duplicated descriptor shares the file offset: start it at 0.
+    let mut clone = file.try_clone().ok()?;
+    std::io::Seek::seek(&mut clone, std::io::SeekFrom::Start(0)).ok()?;
     let mut decoder =
         flate2::read::MultiGzDecoder::new(std::io::BufReader::new(clone)).take(len as u64);
     let mut prefix = Vec::with_capacity(len);

@@ -77,8 +77,11 @@ impl Reader {
     /// Read a gzip-compressed `file` from decoded offset `offset` (the
     /// bytes before it are decoded and skipped).
     pub fn gzip(file: File, key: FileKey, offset: u64) -> io::Result<Self> {
+        // A duplicated descriptor shares the file offset: start it at 0.
+        let mut stream = file.try_clone()?;
+        io::Seek::seek(&mut stream, io::SeekFrom::Start(0))?;
         let decoder = Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(
-            file.try_clone()?,
+            stream,
         )));
         let mut reader = Reader {
             source: Source::Gzip {
