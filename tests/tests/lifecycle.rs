@@ -183,3 +183,122 @@ fn a_second_agent_on_the_same_data_dir_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is locked by another running agent"));
 }
+
+/// Checkpointed offset of the one file the `app` source tails.
+fn checkpoint_offset(data_dir: &std::path::Path) -> u64 {
+    let text = std::fs::read_to_string(data_dir.join("checkpoints/app.json")).unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    doc["files"]
+        .as_array()
+        .and_then(|files| {
+            files
+                .iter()
+                .filter(|f| f["done"] != true)
+                .map(|f| f["offset"].as_u64().unwrap_or(0))
+                .max()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn sigterm_under_load_exits_zero_in_time_and_acknowledges_only_what_was_delivered() {
+    use crate::support::logs::{SeqLog, seqs_in};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let mut log = SeqLog::create(&dir.path().join("logs/app.log"));
+    log.write(200_000); // 40 MB waiting to be read
+    let yaml = "
+data_dir: {data_dir}
+shutdown_timeout_secs: 10
+sources:
+  app:
+    type: file
+    include: [\"{dir}/logs/app.log\"]
+sinks:
+  out:
+    type: file
+    path: {dir}/out.jsonl
+    max_bytes: 4294967296
+    inputs: [app]
+";
+    let mut agent = Agent::start_in(dir, yaml, &[]);
+    agent.wait_ready();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = agent.terminate(Duration::from_secs(30));
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", agent.stderr());
+    assert!(
+        took < Duration::from_secs(12),
+        "shutdown took {took:?}, deadline 10 s"
+    );
+
+    // Every line before the checkpoint is in the sink's file (each line is
+    // 200 bytes with its newline).
+    let offset = checkpoint_offset(&agent.data_dir());
+    assert!(offset > 0, "something was acknowledged before the shutdown");
+    assert_eq!(offset % 200, 0, "checkpoints sit on line boundaries");
+    let seen = seqs_in(&[agent.dir.path().join("out.jsonl")]);
+    let missing: Vec<u64> = (0..offset / 200)
+        .filter(|s| !seen.contains_key(s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not delivered: {} lines, from {:?}",
+        missing.len(),
+        missing.first()
+    );
+}
+
+#[test]
+fn a_slow_sink_holds_the_acknowledgement_of_lines_both_sinks_received() {
+    use crate::support::logs::SeqLog;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let mut log = SeqLog::create(&dir.path().join("logs/app.log"));
+    let yaml = "
+data_dir: {data_dir}
+sources:
+  app:
+    type: file
+    include: [\"{dir}/logs/app.log\"]
+    checkpoint_interval_ms: 100
+sinks:
+  fast:
+    type: file
+    path: {dir}/out.jsonl
+    inputs: [app]
+  slow:
+    type: console
+    inputs: [app]
+";
+    // The console sink writes to a pipe nobody reads yet: it stalls.
+    let mut agent = Agent::start_piped(dir, yaml);
+    agent.wait_ready();
+    log.write(20_000);
+    let fast = agent.dir.path().join("out.jsonl");
+    wait_for(
+        "the fast sink to receive lines",
+        Duration::from_secs(10),
+        || std::fs::metadata(&fast).ok().filter(|m| m.len() > 100_000),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let held = checkpoint_offset(&agent.data_dir());
+    let delivered_fast = std::fs::read_to_string(&fast).unwrap().lines().count() as u64;
+    assert!(
+        held < delivered_fast * 200,
+        "checkpoint {held} must stay behind what only the fast sink delivered ({delivered_fast} lines)"
+    );
+    assert!(held < 20_000 * 200);
+
+    // The slow sink catches up: now every line is acknowledged.
+    let mut pipe = agent.stdout_pipe.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink()));
+    wait_for(
+        "the checkpoint to reach the end",
+        Duration::from_secs(30),
+        || (checkpoint_offset(&agent.data_dir()) == 20_000 * 200).then_some(()),
+    );
+    agent.terminate(Duration::from_secs(30));
+    let _ = reader.join();
+}

@@ -4,6 +4,10 @@
 
 mod support;
 
+mod checks;
 mod cli;
+mod file_source;
+mod kubernetes_logs;
 mod lifecycle;
+mod metrics;
 mod shipping;

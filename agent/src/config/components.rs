@@ -20,8 +20,12 @@ use crate::sinks::console::ConsoleSinkConfig;
 use crate::sinks::file::FileSinkConfig;
 use crate::sinks::otlp::OtlpHttpSinkConfig;
 use crate::sinks::prometheus_remote_write::PrometheusRemoteWriteSinkConfig;
+use crate::sinks::prometheus::PrometheusSinkConfig;
 use crate::sources::file::FileSourceConfig;
+use crate::sources::host_metrics::HostMetricsConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
+use crate::sources::kubernetes_logs::KubernetesLogsConfig;
+use crate::sources::pod_metrics::PodMetricsConfig;
 
 /// What kind of component a name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -43,6 +47,14 @@ pub enum SourceConfig {
     File(FileSourceConfig),
     /// The agent's own metrics, as metric events.
     InternalMetrics(InternalMetricsConfig),
+    /// Kubernetes container logs under `/var/log/pods`.
+    KubernetesLogs(KubernetesLogsConfig),
+    /// CPU, memory, load, filesystems, disks, network and processes of the
+    /// host, read from procfs, sysfs and statvfs.
+    HostMetrics(Box<HostMetricsConfig>),
+    /// Node, pod, container and volume usage from the kubelet's
+    /// `/stats/summary`, with a cgroup fallback.
+    PodMetrics(Box<PodMetricsConfig>),
 }
 
 /// A sink, by `type`.
@@ -57,6 +69,9 @@ pub enum SinkConfig {
     OtlpHttp(OtlpHttpSinkConfig),
     /// Metrics to a Prometheus remote-write receiver.
     PrometheusRemoteWrite(PrometheusRemoteWriteSinkConfig),
+    /// Metrics served for Prometheus to scrape, on the admin server's
+    /// `/metrics` or an address of its own.
+    Prometheus(PrometheusSinkConfig),
 }
 
 /// A sink and the components it reads from.
@@ -168,13 +183,22 @@ pub struct PluginLimitsConfig {
 
 impl SourceConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["file", "internal_metrics"];
+    pub const TYPES: &[&str] = &[
+        "file",
+        "internal_metrics",
+        "kubernetes_logs",
+        "host_metrics",
+        "pod_metrics",
+    ];
 
     /// This source's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::File(_) => "file",
             SourceConfig::InternalMetrics(_) => "internal_metrics",
+            SourceConfig::KubernetesLogs(_) => "kubernetes_logs",
+            SourceConfig::HostMetrics(_) => "host_metrics",
+            SourceConfig::PodMetrics(_) => "pod_metrics",
         }
     }
 }
@@ -185,6 +209,9 @@ impl<'de> Deserialize<'de> for SourceConfig {
         match tag.as_str() {
             "file" => tagged::inner(rest).map(SourceConfig::File),
             "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
+            "kubernetes_logs" => tagged::inner(rest).map(SourceConfig::KubernetesLogs),
+            "host_metrics" => tagged::inner(rest).map(|c| SourceConfig::HostMetrics(Box::new(c))),
+            "pod_metrics" => tagged::inner(rest).map(|c| SourceConfig::PodMetrics(Box::new(c))),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -195,6 +222,9 @@ impl Validate for SourceConfig {
         match self {
             SourceConfig::File(c) => c.validate(path, errors),
             SourceConfig::InternalMetrics(c) => c.validate(path, errors),
+            SourceConfig::KubernetesLogs(c) => c.validate(path, errors),
+            SourceConfig::HostMetrics(c) => c.validate(path, errors),
+            SourceConfig::PodMetrics(c) => c.validate(path, errors),
         }
     }
 }
@@ -203,7 +233,13 @@ impl Validate for SourceConfig {
 
 impl SinkConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["console", "file", "otlp_http", "prometheus_remote_write"];
+    pub const TYPES: &[&str] = &[
+        "console",
+        "file",
+        "otlp_http",
+        "prometheus",
+        "prometheus_remote_write",
+    ];
 
     /// This sink's `type`.
     pub fn type_name(&self) -> &'static str {
@@ -212,6 +248,7 @@ impl SinkConfig {
             SinkConfig::File(_) => "file",
             SinkConfig::OtlpHttp(_) => "otlp_http",
             SinkConfig::PrometheusRemoteWrite(_) => "prometheus_remote_write",
+            SinkConfig::Prometheus(_) => "prometheus",
         }
     }
 }
@@ -224,6 +261,7 @@ impl<'de> Deserialize<'de> for SinkConfig {
             "file" => tagged::inner(rest).map(SinkConfig::File),
             "otlp_http" => tagged::inner(rest).map(SinkConfig::OtlpHttp),
             "prometheus_remote_write" => tagged::inner(rest).map(SinkConfig::PrometheusRemoteWrite),
+            "prometheus" => tagged::inner(rest).map(SinkConfig::Prometheus),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -236,6 +274,7 @@ impl Validate for SinkConfig {
             SinkConfig::File(c) => c.validate(path, errors),
             SinkConfig::OtlpHttp(c) => c.validate(path, errors),
             SinkConfig::PrometheusRemoteWrite(c) => c.validate(path, errors),
+            SinkConfig::Prometheus(c) => c.validate(path, errors),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod console;
 pub mod encoding;
 pub mod file;
 pub mod otlp;
+pub mod prometheus;
 pub mod prometheus_remote_write;
 pub mod util;
 
@@ -21,5 +22,6 @@ pub fn build(config: &SinkConfig, cx: SinkContext) -> Result<BoxedComponent, Bui
         SinkConfig::File(c) => file::build(c, cx),
         SinkConfig::OtlpHttp(c) => otlp::build(c, cx),
         SinkConfig::PrometheusRemoteWrite(c) => prometheus_remote_write::build(c, cx),
+        SinkConfig::Prometheus(c) => prometheus::build(c, cx),
     }
 }

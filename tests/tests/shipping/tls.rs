@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{append, assert_same_lines, lines, sink_metric};
 use crate::support::agent::Agent;
 use crate::support::receiver::Receiver;
-use crate::support::tls::TestCa;
+use crate::support::test_ca::TestCa;
 use crate::support::wait_for;
 
 fn start(receiver: &Receiver, tls: &str, dir: tempfile::TempDir) -> (Agent, std::path::PathBuf) {

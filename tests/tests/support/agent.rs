@@ -68,6 +68,10 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     stdout: PathBuf,
     stderr: PathBuf,
+    /// The agent's stdout when started with [`Agent::start_piped`]: not
+    /// read until the test reads it, so a `console` sink blocks when the
+    /// pipe is full — a sink that is down, as far as the agent can tell.
+    pub stdout_pipe: Option<std::process::ChildStdout>,
 }
 
 impl Agent {
@@ -82,8 +86,18 @@ impl Agent {
         Self::start_in(tempfile::tempdir().expect("temp dir"), yaml, env)
     }
 
+    /// Start with stdout on a pipe the test reads from (see
+    /// [`Agent::stdout_pipe`]).
+    pub fn start_piped(dir: tempfile::TempDir, yaml: &str) -> Agent {
+        Self::spawn(dir, yaml, &[], true)
+    }
+
     /// Start in an existing directory (to restart on the same data_dir).
     pub fn start_in(dir: tempfile::TempDir, yaml: &str, env: &[(&str, &str)]) -> Agent {
+        Self::spawn(dir, yaml, env, false)
+    }
+
+    fn spawn(dir: tempfile::TempDir, yaml: &str, env: &[(&str, &str)], piped: bool) -> Agent {
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port())
             .parse()
             .expect("address");
@@ -92,23 +106,29 @@ impl Agent {
         std::fs::write(&config_path, config).expect("write config");
         let stdout = dir.path().join("stdout.log");
         let stderr = dir.path().join("stderr.log");
-        let child = Command::new(binary())
+        let mut child = Command::new(binary())
             .arg("run")
             .arg("--config")
             .arg(&config_path)
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stdout(if piped {
+                Stdio::piped()
+            } else {
+                Stdio::from(std::fs::File::create(&stdout).expect("stdout file"))
+            })
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("spawn neurallog-agent");
+        let stdout_pipe = child.stdout.take();
         Agent {
             child: Some(child),
             admin,
             dir,
             stdout,
             stderr,
+            stdout_pipe,
         }
     }
 
@@ -204,8 +224,7 @@ impl Agent {
     /// on the same state.
     pub fn into_dir(mut self) -> tempfile::TempDir {
         self.kill9();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
 
     /// What the agent printed on stdout so far.

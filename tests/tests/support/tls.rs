@@ -1,106 +1,127 @@
-//! A test certificate authority (rcgen) and rustls server configurations
-//! made from it, for real TLS on 127.0.0.1.
+//! Real certificates (rcgen) and real TLS servers (rustls) on 127.0.0.1.
 
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration, OffsetDateTime};
 
-/// A CA that issues server and client certificates.
-pub struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
+/// A certificate authority that can sign.
+pub struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    /// Its certificate, DER.
+    pub der: CertificateDer<'static>,
+    /// Its certificate, PEM.
+    pub pem: String,
 }
 
-/// A certificate and its key, PEM.
-pub struct Leaf {
-    /// The certificate.
-    pub cert_pem: String,
-    /// Its private key (PKCS#8).
-    pub key_pem: String,
-    der: CertificateDer<'static>,
-    key_der: Vec<u8>,
+/// A certificate with its key.
+pub struct Issued {
+    /// The certificate, DER.
+    pub der: CertificateDer<'static>,
+    /// The certificate, PEM.
+    pub pem: String,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+    /// Signing with it, when it is a CA.
+    pub issuer: Option<Issuer<'static, KeyPair>>,
 }
 
-impl TestCa {
-    /// A new CA named `name`.
-    pub fn new(name: &str) -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+/// Validity from `from_days` to `to_days` relative to now.
+pub fn validity(params: &mut CertificateParams, from_days: i64, to_days: i64) {
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now + Duration::days(from_days);
+    params.not_after = now + Duration::days(to_days);
+}
+
+/// A self-signed root valid for ten years.
+pub fn root_ca(name: &str) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    validity(&mut params, -1, 3650);
+    let key = KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed CA");
+    Ca {
+        der: cert.der().clone(),
+        pem: cert.pem(),
+        issuer: Issuer::new(params, key),
+    }
+}
+
+/// A certificate for `names`, valid `from_days..to_days` from now, signed
+/// by `by` (self-signed without one); `ca` makes it an intermediate.
+pub fn issue(
+    names: &[&str],
+    common_name: &str,
+    from_days: i64,
+    to_days: i64,
+    by: Option<&Issuer<'static, KeyPair>>,
+    ca: bool,
+) -> Issued {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    if ca {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().expect("CA key");
-        TestCa {
-            issuer: CertifiedIssuer::self_signed(params, key).expect("self-signed CA"),
-        }
     }
-
-    /// The CA certificate, PEM.
-    pub fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// Write the CA certificate to `dir/name` and return its path.
-    pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, self.pem()).expect("write CA");
-        path
-    }
-
-    /// A certificate for `names` (DNS names or IP addresses).
-    pub fn leaf(&self, names: &[&str]) -> Leaf {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names).expect("leaf params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "neurallog test");
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-            key_der: key.serialize_der(),
-        }
-    }
-
-    /// A server configuration presenting a certificate for `names`; with
-    /// `client_ca`, clients must present a certificate it issued.
-    pub fn server(&self, names: &[&str], client_ca: Option<&TestCa>) -> Arc<rustls::ServerConfig> {
-        let leaf = self.leaf(names);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions");
-        let builder = match client_ca {
-            Some(ca) => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add(ca.issuer.der().clone()).expect("client CA");
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
-                )
-                .build()
-                .expect("client verifier");
-                builder.with_client_cert_verifier(verifier)
-            }
-            None => builder.with_no_client_auth(),
-        };
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key_der.clone()));
-        Arc::new(
-            builder
-                .with_single_cert(vec![leaf.der.clone()], key)
-                .expect("server certificate"),
-        )
+    validity(&mut params, from_days, to_days);
+    let key = KeyPair::generate().expect("key");
+    let cert = match by {
+        Some(issuer) => params.signed_by(&key, issuer).expect("signed"),
+        None => params.self_signed(&key).expect("self-signed"),
+    };
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    Issued {
+        der: cert.der().clone(),
+        pem: cert.pem(),
+        key: key_der,
+        issuer: ca.then(|| Issuer::new(params, key)),
     }
 }
 
-impl Leaf {
-    /// Write `cert.pem` and `key.pem` under `dir` with `prefix`.
-    pub fn write(&self, dir: &Path, prefix: &str) -> (PathBuf, PathBuf) {
-        let cert = dir.join(format!("{prefix}.pem"));
-        let key = dir.join(format!("{prefix}.key"));
-        std::fs::write(&cert, &self.cert_pem).expect("write cert");
-        std::fs::write(&key, &self.key_pem).expect("write key");
-        (cert, key)
+// === impl Ca ===
+
+impl Ca {
+    /// Its signing side.
+    pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
     }
+}
+
+/// A TLS server on 127.0.0.1 presenting `chain` (leaf first); it completes
+/// handshakes and closes. Stops when the test process ends.
+pub fn serve(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> SocketAddr {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(stream).await {
+                        use tokio::io::AsyncWriteExt as _;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+    });
+    addr
 }

@@ -23,6 +23,9 @@ use crate::telemetry::events::{
 /// so writes that land just after a rename are still read.
 const ROTATION_GRACE: Duration = Duration::from_secs(1);
 
+/// How often a file that could not be opened is tried again.
+const UNREADABLE_RETRY: Duration = Duration::from_secs(60);
+
 /// How long a truncation is remembered, to resume from its copy if the
 /// copy is found later.
 const TRUNCATION_MEMORY: Duration = Duration::from_secs(60);
@@ -98,9 +101,18 @@ impl Tailer {
     /// files matching the patterns.
     pub(super) fn scan(&mut self) {
         self.factory.before_scan();
-        self.check_tracked();
+        self.check_tracked(true);
         let initial = !self.first_scan_done;
-        for path in self.discovery.scan() {
+        // Oldest first: a rotated file found beside its successor is read
+        // before it, so records keep their order.
+        let mut found: Vec<(Option<SystemTime>, PathBuf)> = self
+            .discovery
+            .scan()
+            .into_iter()
+            .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).ok(), p))
+            .collect();
+        found.sort();
+        for (_, path) in found {
             self.consider(&path, initial);
         }
         if initial {
@@ -112,7 +124,12 @@ impl Tailer {
         self.mark_scanned();
     }
 
-    fn check_tracked(&mut self) {
+    /// Notice rotation, deletion and truncation of tracked files. Cheap
+    /// (`stat` and `fstat`), so it runs whenever the reader is idle; with
+    /// `full`, a rewrite in place is looked for too (a read of the first
+    /// bytes per file).
+    pub(super) fn check_tracked(&mut self, full: bool) {
+        let mut changed = false;
         let keys: Vec<FileKey> = self.files.keys().copied().collect();
         for key in keys {
             let Some(file) = self.files.get_mut(&key) else {
@@ -131,6 +148,7 @@ impl Tailer {
                         kind: RotationKind::Delete,
                     }
                     .emit();
+                    changed = true;
                 }
                 Ok(meta) if meta.dev() != file.id.dev || meta.ino() != file.id.ino => {
                     file.held = Some((Instant::now(), RotationKind::Rename));
@@ -140,13 +158,16 @@ impl Tailer {
                         kind: RotationKind::Rename,
                     }
                     .emit();
+                    changed = true;
                 }
                 Ok(_) => {
                     let shrunk = file.size < file.reader.position();
-                    let rewritten =
-                        !shrunk && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
+                    let rewritten = full
+                        && !shrunk
+                        && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
                     if shrunk || rewritten {
                         self.truncated(key);
+                        changed = true;
                     } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
                         && file.size > u64::from(file.fingerprint.len)
                     {
@@ -161,6 +182,11 @@ impl Tailer {
                 }
                 Err(_) => {}
             }
+        }
+        if changed {
+            // Where a rotated file's content went must survive a crash
+            // right after: save now, not at the next interval.
+            self.save_checkpoints();
         }
     }
 
@@ -193,16 +219,30 @@ impl Tailer {
                 return;
             }
         }
+        if self
+            .unreadable
+            .get(&id)
+            .is_some_and(|since| since.elapsed() < UNREADABLE_RETRY)
+        {
+            return;
+        }
         let file = match File::open(path) {
-            Ok(file) => file,
+            Ok(file) => {
+                self.unreadable.remove(&id);
+                file
+            }
             Err(error) => {
-                FileSourceError {
-                    metrics: &self.metrics,
-                    error_type: "open_failed",
-                    path,
-                    error,
+                // Reported once; tried again now and then (permissions
+                // change), quietly.
+                if self.unreadable.insert(id, Instant::now()).is_none() {
+                    FileSourceError {
+                        metrics: &self.metrics,
+                        error_type: "open_failed",
+                        path,
+                        error,
+                    }
+                    .emit();
                 }
-                .emit();
                 return;
             }
         };
@@ -278,8 +318,12 @@ impl Tailer {
                     0
                 });
             }
-            // The inode was reused by another file.
+            // Truncated or rewritten while the agent was stopped (or the
+            // inode was reused): what was not read may survive in a copy.
             self.checkpoints.remove(id);
+            if !gzip {
+                self.adopt_copy(path, &entry);
+            }
         }
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         if !gzip
@@ -493,6 +537,43 @@ impl Tailer {
         }
     }
 
+    /// `entry`'s file was truncated or rewritten while the agent was
+    /// stopped: read its old content on from a `copytruncate` copy in the
+    /// same directory, if there is one, before the file's new content.
+    fn adopt_copy(&mut self, path: &Path, entry: &Entry) {
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        match find_copy(&dir, &entry.fingerprint, entry.offset, &self.by_id) {
+            Some((copy_path, copy_file, copy_id)) => {
+                let Some(spec) = self.factory.stream_for(path) else {
+                    return;
+                };
+                FileRotated {
+                    metrics: &self.metrics,
+                    path,
+                    kind: RotationKind::CopyTruncate,
+                }
+                .emit();
+                let reader = Reader::new(copy_file, self.next_key, entry.offset);
+                self.track(
+                    &copy_path,
+                    reader,
+                    copy_id,
+                    entry.fingerprint,
+                    spec,
+                    entry.offset,
+                    Some((Instant::now(), RotationKind::CopyTruncate)),
+                    None,
+                );
+            }
+            None => self.truncations.push(Truncation {
+                dir,
+                fingerprint: entry.fingerprint,
+                offset: entry.offset,
+                at: Instant::now(),
+            }),
+        }
+    }
+
     /// Give up held files past `max_hold_secs`, then the oldest held files
     /// while they hold more than `max_held_bytes` unread.
     pub(super) fn enforce_hold_budget(&mut self) {
@@ -614,7 +695,9 @@ fn is_gzip(file: &File) -> bool {
 /// The fingerprint of a compressed file's decoded content.
 fn gzip_fingerprint(file: &File, len: usize) -> Option<Fingerprint> {
     use std::io::Read as _;
-    let clone = file.try_clone().ok()?;
+    // A duplicated descriptor shares the file offset: start it at 0.
+    let mut clone = file.try_clone().ok()?;
+    std::io::Seek::seek(&mut clone, std::io::SeekFrom::Start(0)).ok()?;
     let mut decoder =
         flate2::read::MultiGzDecoder::new(std::io::BufReader::new(clone)).take(len as u64);
     let mut prefix = Vec::with_capacity(len);

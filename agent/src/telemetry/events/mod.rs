@@ -4,17 +4,30 @@
 //! Metric names follow `neurallog_agent_<noun>_<unit>_total`; error counters
 //! carry `error_type` and `stage`.
 
+mod check;
 mod component;
 mod file;
 mod lifecycle;
+mod metrics;
+mod prometheus;
 mod sink;
 
+pub use check::{
+    CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
+};
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
     FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
-    LossReason, RotationKind,
+    KubeletMetadataFailed, LossReason, RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
+pub use metrics::{
+    CollectorFailed, KubeletVerificationDisabled, MetricsCollected, PodMetricsFromCgroups,
+};
+pub use prometheus::{
+    PrometheusExporterListening, PrometheusMetricSkipped, PrometheusSeriesExpired,
+    PrometheusSeriesStored,
+};
 pub use sink::{
     BearerTokenReloaded, InsecureTlsEnabled, QueueRecordsCorrupt, SinkDeadLettered, SinkDelivered,
     SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed,

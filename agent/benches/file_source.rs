@@ -1,0 +1,223 @@
+//! Drain 1 GiB of 200-byte lines from 10 files into a counting sink and
+//! print lines/s, lines per CPU-second, CPU-seconds per GiB and peak RSS.
+//!
+//! ```sh
+//! cargo bench -p neurallog-agent --bench file_source            # plain and CRI
+//! NEURALLOG_BENCH_BYTES=268435456 cargo bench -p neurallog-agent --bench file_source
+//! ```
+//!
+//! The files are written first (into the page cache, as a busy node's
+//! logs are) and the clock starts when the source does. CPU time is the
+//! whole process's (`/proc/self/stat`), so it counts the source's thread,
+//! the runtime and the counting sink.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use neurallog_agent::config::{ComponentKind, SourceConfig};
+use neurallog_agent::event::{AckStatus, EventBatch};
+use neurallog_agent::telemetry::events::ComponentMetrics;
+use neurallog_agent::topology::{Fanout, Globals, SourceContext, StatusRegistry};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const FILES: usize = 10;
+const LINE_BYTES: usize = 200;
+
+fn main() {
+    neurallog_agent::telemetry::init_logging(&neurallog_agent::config::LogConfig {
+        level: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        format: neurallog_agent::config::LogFormat::Text,
+    });
+    let total_bytes: u64 = std::env::var("NEURALLOG_BENCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 30);
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    for mode in ["plain", "cri"] {
+        if only.as_deref().is_some_and(|o| !mode.contains(o)) {
+            continue;
+        }
+        run(mode, total_bytes);
+    }
+}
+
+fn run(mode: &str, total_bytes: u64) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lines_per_file = total_bytes / FILES as u64 / LINE_BYTES as u64;
+    let total_lines = lines_per_file * FILES as u64;
+    let written = Instant::now();
+    let (yaml, _) = match mode {
+        "plain" => (write_plain(dir.path(), lines_per_file), ()),
+        _ => (write_cri(dir.path(), lines_per_file), ()),
+    };
+    eprintln!(
+        "{mode}: wrote {} MiB in {:.1}s",
+        (total_lines * LINE_BYTES as u64) >> 20,
+        written.elapsed().as_secs_f64()
+    );
+    let config: SourceConfig = serde_yaml_ng::from_str(&yaml).expect("bench config");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let counted = Arc::new(AtomicU64::new(0));
+    let cpu_before = cpu_seconds();
+    let start = Instant::now();
+    runtime.block_on(async {
+        let (tx, mut rx) = mpsc::channel::<EventBatch>(8);
+        let (fanout, control) = Fanout::fixed(vec![("count".into(), tx)]);
+        let status = Arc::new(StatusRegistry::default());
+        let metrics = ComponentMetrics::new("bench", ComponentKind::Source, "bench");
+        let shutdown = CancellationToken::new();
+        let cx = SourceContext {
+            id: "bench".into(),
+            out: fanout,
+            shutdown: shutdown.clone(),
+            globals: Arc::new(Globals::standalone(&dir.path().join("data"))),
+            metrics: metrics.clone(),
+            status: status.register(ComponentKind::Source, "bench", "bench", metrics),
+        };
+        let source =
+            tokio::spawn(neurallog_agent::sources::build(&config, cx).expect("build source"));
+        let sink_count = Arc::clone(&counted);
+        let sink = tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                sink_count.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.resolve(AckStatus::Delivered);
+            }
+        });
+        let mut last_progress = (0, Instant::now());
+        while counted.load(Ordering::Relaxed) < total_lines {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let now = counted.load(Ordering::Relaxed);
+            if now != last_progress.0 {
+                last_progress = (now, Instant::now());
+            } else if last_progress.1.elapsed() > Duration::from_secs(10) {
+                eprintln!("{mode}: stalled at {now} of {total_lines} lines");
+                std::process::exit(1);
+            }
+        }
+        shutdown.cancel();
+        let _ = source.await;
+        // The control holds the last sender: drop it so the sink sees the end.
+        drop(control);
+        let _ = sink.await;
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
+    let gib = (total_lines * LINE_BYTES as u64) as f64 / (1u64 << 30) as f64;
+    println!(
+        "file_source/{mode}: {total_lines} lines in {wall:.2}s wall: {:.0} lines/s, {:.0} lines per CPU-second, {:.2} CPU-seconds per GiB, peak RSS {:.1} MiB",
+        total_lines as f64 / wall,
+        total_lines as f64 / cpu,
+        cpu / gib,
+        peak_rss_mib()
+    );
+}
+
+/// A 200-byte line, varied so compression and parsing see realistic text.
+fn line(file: usize, n: u64, out: &mut Vec<u8>) {
+    let start = out.len();
+    let words = [
+        "GET",
+        "POST",
+        "/api/v1/orders",
+        "/healthz",
+        "user=42",
+        "status=200",
+        "status=503",
+        "latency_ms=12",
+    ];
+    let _ = write!(out, "ts={n:012} file={file} level=info msg=\"request\" ");
+    let mut k = n.wrapping_mul(2_654_435_761);
+    while out.len() - start < LINE_BYTES - 1 {
+        out.extend_from_slice(words[(k % 8) as usize].as_bytes());
+        out.push(b' ');
+        k = k / 8 + 7;
+    }
+    out.truncate(start + LINE_BYTES - 1);
+    out.push(b'\n');
+}
+
+fn write_plain(dir: &Path, lines_per_file: u64) -> String {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("logs dir");
+    for f in 0..FILES {
+        write_file(
+            &logs.join(format!("app-{f}.log")),
+            lines_per_file,
+            |n, out| line(f, n, out),
+        );
+    }
+    format!("type: file\ninclude: [\"{}/*.log\"]\n", logs.display())
+}
+
+fn write_cri(dir: &Path, lines_per_file: u64) -> String {
+    let pods = dir.join("pods");
+    for f in 0..FILES {
+        let container = pods.join(format!(
+            "bench_web-{f}_0000000{f}-1111-2222-3333-444455556666/app"
+        ));
+        std::fs::create_dir_all(&container).expect("pod dir");
+        // `<time> <stream> F ` is 39 bytes; the message fills the 200.
+        write_file(&container.join("0.log"), lines_per_file, |n, out| {
+            let _ = write!(
+                out,
+                "2024-05-01T10:{:02}:{:02}.{:09}Z stdout F ",
+                (n / 60) % 60,
+                n % 60,
+                n % 1_000_000_000
+            );
+            let before = out.len();
+            line(f, n, out);
+            out.truncate(before + LINE_BYTES - 40);
+            out.push(b'\n');
+        });
+    }
+    format!(
+        "type: kubernetes_logs\npods_dir: \"{}\"\nnode_name: bench\n",
+        pods.display()
+    )
+}
+
+fn write_file(path: &Path, lines: u64, mut make: impl FnMut(u64, &mut Vec<u8>)) {
+    let mut file =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
+    let mut buf = Vec::with_capacity(1 << 20);
+    for n in 0..lines {
+        make(n, &mut buf);
+        if buf.len() > (1 << 20) - 512 {
+            file.write_all(&buf).expect("write");
+            buf.clear();
+        }
+    }
+    file.write_all(&buf).expect("write");
+    file.flush().expect("flush");
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = rustix::param::clock_ticks_per_second() as f64;
+    let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    (utime + stime) / ticks
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,208 @@
+//! Configuration of the `kubernetes_logs` source.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, FieldPath, Validate, tagged};
+use crate::sources::file::{MultilineConfig, TailConfig, split_tail_fields, validate_globs};
+
+/// Configuration of the `kubernetes_logs` source.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct KubernetesLogsConfig {
+    /// kubelet's pod log directory (`podLogsDir`), mounted read-only from
+    /// the node.
+    #[serde(default = "default_pods_dir")]
+    pub pods_dir: PathBuf,
+    /// Glob patterns of log files never to read (matched against the path
+    /// under `pods_dir`), for example `/var/log/pods/kube-system_*/**`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// This node's name, for `k8s.node.name`. Defaults to the `NODE_NAME`
+    /// environment variable (set from the downward API `spec.nodeName`).
+    #[serde(default)]
+    pub node_name: Option<String>,
+    /// Longest record joined from a runtime's partial (`P`) lines, in bytes;
+    /// the rest is dropped and the record flagged `truncated`.
+    #[serde(default = "default_max_merged_line_bytes")]
+    pub max_merged_line_bytes: usize,
+    /// Group each container's lines into multiline records (stack traces),
+    /// per stdout/stderr, after partial lines are joined.
+    #[serde(default)]
+    pub multiline: Option<MultilineConfig>,
+    /// Pod metadata from this node's kubelet (`/pods`): labels, the owning
+    /// workload, and the `neurallog.io/exclude: "true"` opt-out.
+    #[serde(default)]
+    pub kubelet: KubeletMetadataConfig,
+    /// Tailing behaviour shared with the `file` source.
+    #[serde(flatten)]
+    pub tail: TailConfig,
+}
+
+/// Where and how pod metadata is fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubeletMetadataConfig {
+    /// Fetch pod metadata. Off, records carry what the log path says
+    /// (namespace, pod, UID, container) and no pod can opt out.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The kubelet's base URL. Default: `https://${NODE_NAME}:10250`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Bearer token file, read again before every request.
+    #[serde(default = "default_token_file")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificates (PEM) of the kubelet's serving certificate; the
+    /// system roots when the file does not exist.
+    #[serde(default = "default_ca_file")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the kubelet's certificate. Warned about at start-up.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// Deadline of one request, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Seconds between refreshes of the pod list.
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
+    /// Add pod labels as `k8s.pod.label.<key>`.
+    #[serde(default = "default_true")]
+    pub labels: bool,
+    /// Add pod annotations as `k8s.pod.annotation.<key>`.
+    #[serde(default)]
+    pub annotations: bool,
+    /// Add the owning workload: `k8s.deployment.name`,
+    /// `k8s.replicaset.name`, `k8s.daemonset.name`, `k8s.statefulset.name`,
+    /// `k8s.job.name`.
+    #[serde(default = "default_true")]
+    pub owner: bool,
+}
+
+const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_token_file() -> Option<PathBuf> {
+    Some(PathBuf::from(SERVICE_ACCOUNT).join("token"))
+}
+
+fn default_ca_file() -> Option<PathBuf> {
+    Some(PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"))
+}
+
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_refresh_secs() -> u64 {
+    30
+}
+
+impl Default for KubeletMetadataConfig {
+    fn default() -> Self {
+        KubeletMetadataConfig {
+            enabled: true,
+            endpoint: None,
+            token_file: default_token_file(),
+            ca_file: default_ca_file(),
+            insecure_skip_verify: false,
+            timeout_ms: default_timeout_ms(),
+            refresh_secs: default_refresh_secs(),
+            labels: true,
+            annotations: false,
+            owner: true,
+        }
+    }
+}
+
+fn default_pods_dir() -> PathBuf {
+    PathBuf::from("/var/log/pods")
+}
+
+fn default_max_merged_line_bytes() -> usize {
+    1024 * 1024
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnFields {
+    #[serde(default = "default_pods_dir")]
+    pods_dir: PathBuf,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    node_name: Option<String>,
+    #[serde(default = "default_max_merged_line_bytes")]
+    max_merged_line_bytes: usize,
+    #[serde(default)]
+    multiline: Option<MultilineConfig>,
+    #[serde(default)]
+    kubelet: KubeletMetadataConfig,
+}
+
+impl<'de> Deserialize<'de> for KubernetesLogsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = serde_yaml_ng::Mapping::deserialize(deserializer)?;
+        let (tail, own) = split_tail_fields(map);
+        let own: OwnFields = tagged::inner(own)?;
+        let tail: TailConfig = tagged::inner(tail)?;
+        Ok(KubernetesLogsConfig {
+            pods_dir: own.pods_dir,
+            exclude: own.exclude,
+            node_name: own.node_name,
+            max_merged_line_bytes: own.max_merged_line_bytes,
+            multiline: own.multiline,
+            kubelet: own.kubelet,
+            tail,
+        })
+    }
+}
+
+impl Validate for KubernetesLogsConfig {
+    fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
+        if !self.pods_dir.is_absolute() {
+            errors.push(
+                path.field("pods_dir")
+                    .error("expected an absolute directory path"),
+            );
+        }
+        validate_globs(&self.exclude, &path.field("exclude"), false, errors);
+        if self.max_merged_line_bytes < 1024 {
+            errors.push(
+                path.field("max_merged_line_bytes")
+                    .error("must be at least 1024"),
+            );
+        }
+        if self.kubelet.refresh_secs == 0 {
+            errors.push(
+                path.field("kubelet")
+                    .field("refresh_secs")
+                    .error("must be at least 1"),
+            );
+        }
+        if self.kubelet.timeout_ms == 0 {
+            errors.push(
+                path.field("kubelet")
+                    .field("timeout_ms")
+                    .error("must be at least 1"),
+            );
+        }
+        if let Some(endpoint) = &self.kubelet.endpoint
+            && !endpoint.parse::<http::Uri>().is_ok_and(|u| {
+                matches!(u.scheme_str(), Some("https" | "http")) && u.host().is_some()
+            })
+        {
+            errors.push(path.field("kubelet").field("endpoint").error(format!(
+                "{endpoint:?} is not a URL: expected for example `https://${{NODE_NAME}}:10250`"
+            )));
+        }
+        self.tail.validate(path, errors);
+        if let Some(multiline) = &self.multiline {
+            multiline.validate(&path.field("multiline"), errors);
+        }
+    }
+}

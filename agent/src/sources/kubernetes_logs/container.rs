@@ -1,0 +1,305 @@
+//! A container's log stream: parse each line, join partial lines per
+//! stdout/stderr (also across a rotation), optionally group multiline
+//! records, and attach the container's resource.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::format::{self, IoStream};
+use super::metadata::PodSlot;
+use super::path::ContainerLog;
+use crate::event::{AnyValue, Attributes, Event, LogFlags, LogRecord, Resource};
+use crate::sources::file::{
+    Emitter, FileKey, LineHandler, Multiline, MultilineConfig, RawLine, decode,
+};
+
+/// Lines of one container instance (`<restart>.log` and its rotations).
+pub struct ContainerHandler {
+    slot: Arc<PodSlot>,
+    resource: Arc<Resource>,
+    generation: u64,
+    stdout: StreamState,
+    stderr: StreamState,
+    max_merged_bytes: usize,
+    partial_timeout: Duration,
+    parse_failures: Arc<AtomicBool>,
+}
+
+/// One of stdout/stderr: the partial being joined and the multiline group.
+struct StreamState {
+    shared: Arc<Attributes>,
+    partial: Option<Partial>,
+    multiline: Option<Multiline>,
+}
+
+/// Pieces of one line split by the runtime (`P` ... `F`).
+struct Partial {
+    record: LogRecord,
+    spans: Vec<(FileKey, u64, u64)>,
+    capped: bool,
+    last_piece_at: Instant,
+}
+
+// === impl ContainerHandler ===
+
+impl ContainerHandler {
+    /// A handler for `log`'s container.
+    pub fn new(
+        log: &ContainerLog,
+        slot: Arc<PodSlot>,
+        multiline: Option<&MultilineConfig>,
+        max_merged_bytes: usize,
+        partial_timeout: Duration,
+        parse_failures: Arc<AtomicBool>,
+    ) -> Self {
+        let stream = |io: IoStream| {
+            let mut shared = Attributes::new();
+            shared.insert("log.iostream", io.as_str());
+            shared.insert("log.file.path", log.live_path.display().to_string());
+            StreamState {
+                shared: Arc::new(shared),
+                partial: None,
+                multiline: multiline.map(Multiline::new),
+            }
+        };
+        let (resource, generation) = slot.resource();
+        ContainerHandler {
+            slot,
+            resource,
+            generation,
+            stdout: stream(IoStream::Stdout),
+            stderr: stream(IoStream::Stderr),
+            max_merged_bytes,
+            partial_timeout,
+            parse_failures,
+        }
+    }
+
+    fn refresh_resource(&mut self) {
+        if self.slot.generation() != self.generation {
+            (self.resource, self.generation) = self.slot.resource();
+        }
+    }
+
+    fn state(&mut self, io: IoStream) -> &mut StreamState {
+        match io {
+            IoStream::Stdout => &mut self.stdout,
+            IoStream::Stderr => &mut self.stderr,
+        }
+    }
+}
+
+impl LineHandler for ContainerHandler {
+    fn handle(&mut self, line: RawLine<'_>, out: &mut Emitter) {
+        self.refresh_resource();
+        if self.slot.excluded() {
+            // The pod opted out (`neurallog.io/exclude: "true"`).
+            out.consumed(line.file, line.end);
+            return;
+        }
+        let Some(parsed) = format::parse(line.bytes) else {
+            // Not CRI nor docker: keep the line as it is, flagged by an
+            // attribute, rather than lose it.
+            self.parse_failures.store(true, Ordering::Relaxed);
+            let (body, invalid) = decode(line.bytes);
+            let mut record = LogRecord::new(
+                body,
+                Arc::clone(&self.stdout.shared),
+                Arc::clone(&self.resource),
+            );
+            record.observed_time_unix_nano = line.observed_unix_nano;
+            record
+                .attributes
+                .insert("log.record.parse_error", AnyValue::Bool(true));
+            if invalid {
+                record.flags.insert(LogFlags::INVALID_UTF8);
+            }
+            if line.truncated {
+                record.flags.insert(LogFlags::TRUNCATED);
+            }
+            out.emit(Event::Log(record), line.file, line.end);
+            return;
+        };
+        let max_merged = self.max_merged_bytes;
+        let resource = Arc::clone(&self.resource);
+        let state = self.state(parsed.stream);
+        let now = Instant::now();
+        match state.partial.as_mut() {
+            Some(partial) => {
+                let room = max_merged.saturating_sub(partial.record.body.len());
+                if parsed.message.len() > room {
+                    partial
+                        .record
+                        .body
+                        .push_str(floor_char(&parsed.message, room));
+                    partial.capped = true;
+                } else {
+                    partial.record.body.push_str(&parsed.message);
+                }
+                if parsed.invalid_utf8 {
+                    partial.record.flags.insert(LogFlags::INVALID_UTF8);
+                }
+                if line.truncated {
+                    partial.record.flags.insert(LogFlags::TRUNCATED);
+                }
+                match partial.spans.last_mut() {
+                    Some((file, _, end)) if *file == line.file => *end = line.end,
+                    _ => partial.spans.push((line.file, line.start, line.end)),
+                }
+                partial.last_piece_at = now;
+            }
+            None => {
+                let mut record = LogRecord::new(
+                    parsed.message.into_owned(),
+                    Arc::clone(&state.shared),
+                    resource,
+                );
+                record.time_unix_nano = parsed.time_unix_nano;
+                record.observed_time_unix_nano = line.observed_unix_nano;
+                if parsed.invalid_utf8 {
+                    record.flags.insert(LogFlags::INVALID_UTF8);
+                }
+                if line.truncated {
+                    record.flags.insert(LogFlags::TRUNCATED);
+                }
+                let capped = record.body.len() > max_merged;
+                if capped {
+                    let cut = floor_char(&record.body, max_merged).len();
+                    record.body.truncate(cut);
+                }
+                state.partial = Some(Partial {
+                    record,
+                    spans: vec![(line.file, line.start, line.end)],
+                    capped,
+                    last_piece_at: now,
+                });
+            }
+        }
+        if !parsed.partial {
+            state.complete(out, now);
+        }
+    }
+
+    fn tick(&mut self, now: Instant, out: &mut Emitter) {
+        let timeout = self.partial_timeout;
+        for state in [&mut self.stdout, &mut self.stderr] {
+            if state
+                .partial
+                .as_ref()
+                .is_some_and(|p| now.saturating_duration_since(p.last_piece_at) >= timeout)
+            {
+                if let Some(partial) = state.partial.as_mut() {
+                    partial.record.flags.insert(LogFlags::UNTERMINATED);
+                }
+                state.complete(out, now);
+            }
+            if let Some(multiline) = state.multiline.as_mut() {
+                multiline.tick(now, out);
+            }
+        }
+    }
+
+    fn held_from(&self, file: FileKey) -> Option<u64> {
+        [&self.stdout, &self.stderr]
+            .into_iter()
+            .flat_map(|state| {
+                let partial = state.partial.as_ref().and_then(|p| {
+                    p.spans
+                        .iter()
+                        .find(|(f, _, _)| *f == file)
+                        .map(|(_, start, _)| *start)
+                });
+                let group = state.multiline.as_ref().and_then(|m| m.held_from(file));
+                [partial, group]
+            })
+            .flatten()
+            .min()
+    }
+
+    fn file_closed(&mut self, file: FileKey, out: &mut Emitter) {
+        // A partial is kept across the end of a rotated file: its end is in
+        // the next file of the stream. It is only sent here when the whole
+        // stream ends (the handler is dropped with its last file), or by the
+        // timeout in `tick`.
+        for state in [&mut self.stdout, &mut self.stderr] {
+            if let Some(multiline) = state.multiline.as_mut()
+                && multiline.holds(file)
+                && state
+                    .partial
+                    .as_ref()
+                    .is_none_or(|p| p.spans.iter().all(|(f, _, _)| *f != file))
+            {
+                multiline.flush(out);
+            }
+        }
+    }
+}
+
+// === impl StreamState ===
+
+impl StreamState {
+    /// The partial is whole: hand it to multiline grouping or emit it.
+    fn complete(&mut self, out: &mut Emitter, now: Instant) {
+        let Some(partial) = self.partial.take() else {
+            return;
+        };
+        let mut record = partial.record;
+        if partial.capped {
+            record.flags.insert(LogFlags::TRUNCATED);
+        }
+        let Some((&(last_file, _, last_end), rest)) = partial.spans.split_last() else {
+            return;
+        };
+        let first_start = partial.spans[0].1;
+        match self.multiline.as_mut() {
+            Some(multiline) => {
+                for &(file, _, end) in rest {
+                    out.consumed(file, end);
+                }
+                let start = if rest.is_empty() { first_start } else { 0 };
+                multiline.push(record, last_file, start, last_end, now, out);
+            }
+            None => {
+                for &(file, _, end) in rest {
+                    out.consumed(file, end);
+                }
+                out.emit(Event::Log(record), last_file, last_end);
+            }
+        }
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a
+/// character boundary.
+fn floor_char(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Kubernetes resource attributes of a container, from its path.
+pub fn resource_attributes(
+    log: &ContainerLog,
+    node_name: Option<&str>,
+    host: &Resource,
+) -> Attributes {
+    let mut attributes = host.attributes.clone();
+    if let Some(node) = node_name {
+        attributes.insert("k8s.node.name", node.to_owned());
+    }
+    attributes.insert("k8s.namespace.name", log.namespace.clone());
+    attributes.insert("k8s.pod.name", log.pod.clone());
+    attributes.insert("k8s.pod.uid", log.uid.clone());
+    attributes.insert("k8s.container.name", log.container.clone());
+    attributes.insert("k8s.container.restart_count", i64::from(log.restart_count));
+    attributes
+}
+
+#[cfg(test)]
+mod tests;

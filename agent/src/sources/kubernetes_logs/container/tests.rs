@@ -1,0 +1,227 @@
+use std::path::Path;
+
+use super::*;
+use crate::sources::file::MultilinePreset;
+
+fn handler(max_merged: usize, multiline: Option<MultilineConfig>) -> ContainerHandler {
+    let log = super::super::path::parse(Path::new("/var/log/pods/ns_pod_uid/app/0.log")).unwrap();
+    let resource = Resource::new(resource_attributes(
+        &log,
+        Some("node-1"),
+        &Resource::default(),
+    ));
+    ContainerHandler::new(
+        &log,
+        Arc::new(PodSlot::new(resource, false)),
+        multiline.as_ref(),
+        max_merged,
+        Duration::from_secs(5),
+        Arc::new(AtomicBool::new(false)),
+    )
+}
+
+struct Feed {
+    offsets: std::collections::HashMap<FileKey, u64>,
+}
+
+impl Feed {
+    fn new() -> Self {
+        Feed {
+            offsets: Default::default(),
+        }
+    }
+
+    fn line(&mut self, h: &mut ContainerHandler, file: FileKey, text: &str, out: &mut Emitter) {
+        let start = *self.offsets.get(&file).unwrap_or(&0);
+        let end = start + text.len() as u64 + 1;
+        self.offsets.insert(file, end);
+        h.handle(
+            RawLine {
+                file,
+                bytes: text.as_bytes(),
+                start,
+                end,
+                truncated: false,
+                unterminated: false,
+                observed_unix_nano: 1,
+            },
+            out,
+        );
+    }
+}
+
+fn logs(out: &mut Emitter) -> Vec<LogRecord> {
+    out.take(0)
+        .0
+        .into_iter()
+        .map(|e| match e {
+            Event::Log(l) => l,
+            _ => unreachable!("only logs"),
+        })
+        .collect()
+}
+
+#[test]
+fn partials_join_per_stream_even_interleaved() {
+    let mut h = handler(1 << 20, None);
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    feed.line(&mut h, 1, "2024-05-01T00:00:00Z stdout P out-a ", &mut out);
+    feed.line(&mut h, 1, "2024-05-01T00:00:01Z stderr P err-a ", &mut out);
+    feed.line(&mut h, 1, "2024-05-01T00:00:02Z stdout F out-b", &mut out);
+    assert_eq!(h.held_from(1), Some(37), "the stderr piece is still held");
+    feed.line(&mut h, 1, "2024-05-01T00:00:03Z stderr F err-b", &mut out);
+    assert_eq!(h.held_from(1), None);
+    let records = logs(&mut out);
+    let bodies: Vec<&str> = records.iter().map(|r| r.body.as_str()).collect();
+    assert_eq!(bodies, ["out-a out-b", "err-a err-b"]);
+    assert_eq!(
+        records[0]
+            .shared_attributes
+            .get("log.iostream")
+            .and_then(|v| v.as_str()),
+        Some("stdout")
+    );
+    assert_eq!(
+        records[1]
+            .shared_attributes
+            .get("log.iostream")
+            .and_then(|v| v.as_str()),
+        Some("stderr")
+    );
+    assert_eq!(
+        records[0].time_unix_nano, 1_714_521_600_000_000_000,
+        "the first piece's time"
+    );
+    assert_eq!(
+        records[0]
+            .resource
+            .attributes
+            .get("k8s.pod.uid")
+            .and_then(|v| v.as_str()),
+        Some("uid")
+    );
+}
+
+#[test]
+fn a_partial_split_across_a_rotation_is_joined() {
+    let mut h = handler(1 << 20, None);
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    feed.line(
+        &mut h,
+        1,
+        "2024-05-01T00:00:00Z stdout P first half, ",
+        &mut out,
+    );
+    // The rotated file ends; its successor carries the rest.
+    h.file_closed(1, &mut out);
+    assert_eq!(out.len(), 0, "the piece waits for its end in the next file");
+    assert_eq!(h.held_from(1), Some(0));
+    feed.line(
+        &mut h,
+        2,
+        "2024-05-01T00:00:01Z stdout F second half",
+        &mut out,
+    );
+    let (events, ends) = out.take(0);
+    assert_eq!(events.len(), 1);
+    let Event::Log(record) = &events[0] else {
+        unreachable!("a log")
+    };
+    assert_eq!(record.body, "first half, second half");
+    assert_eq!(
+        ends.get(&1),
+        Some(&43),
+        "the rotated file is consumed to its end"
+    );
+    assert_eq!(ends.get(&2), Some(&42));
+}
+
+#[test]
+fn merged_size_is_capped_and_flagged() {
+    let mut h = handler(1024, None);
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    let piece = "x".repeat(700);
+    feed.line(
+        &mut h,
+        1,
+        &format!("2024-05-01T00:00:00Z stdout P {piece}"),
+        &mut out,
+    );
+    feed.line(
+        &mut h,
+        1,
+        &format!("2024-05-01T00:00:00Z stdout P {piece}"),
+        &mut out,
+    );
+    feed.line(&mut h, 1, "2024-05-01T00:00:00Z stdout F end", &mut out);
+    let records = logs(&mut out);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].body.len(), 1024);
+    assert!(records[0].flags.contains(LogFlags::TRUNCATED));
+}
+
+#[test]
+fn unparseable_lines_are_kept_and_marked() {
+    let mut h = handler(1 << 20, None);
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    feed.line(
+        &mut h,
+        1,
+        r#""log":"broken json","stream":"stdout"}"#,
+        &mut out,
+    );
+    let records = logs(&mut out);
+    assert_eq!(records[0].body, r#""log":"broken json","stream":"stdout"}"#);
+    assert_eq!(
+        records[0].attributes.get("log.record.parse_error"),
+        Some(&AnyValue::Bool(true))
+    );
+}
+
+#[test]
+fn multiline_groups_after_partials_are_joined() {
+    let config = MultilineConfig {
+        preset: Some(MultilinePreset::Java),
+        start_pattern: None,
+        continuation_pattern: None,
+        timeout_ms: 1000,
+        max_lines: 100,
+        max_bytes: 1 << 20,
+    };
+    let mut h = handler(1 << 20, Some(config));
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    feed.line(&mut h, 1, "2024-05-01T00:00:00Z stderr F Exception in thread \"main\" java.lang.IllegalStateException: x", &mut out);
+    feed.line(
+        &mut h,
+        1,
+        "2024-05-01T00:00:00Z stderr P \tat com.example.",
+        &mut out,
+    );
+    feed.line(
+        &mut h,
+        1,
+        "2024-05-01T00:00:00Z stderr F App.main(App.java:3)",
+        &mut out,
+    );
+    feed.line(
+        &mut h,
+        1,
+        "2024-05-01T00:00:01Z stderr F next record",
+        &mut out,
+    );
+    let records = logs(&mut out);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].body,
+        "Exception in thread \"main\" java.lang.IllegalStateException: x\n\tat com.example.App.main(App.java:3)"
+    );
+    assert!(
+        h.held_from(1).is_some(),
+        "`next record` waits for its group to end"
+    );
+}

@@ -1,0 +1,181 @@
+//! The real host: the agent's imports, called through the generated
+//! [`super::bindings`], and the glue that exports a [`Check`] as the world's
+//! `describe` and `run`. Each function converts between the SDK's types and
+//! the generated ones, so plugin code never touches the bindings.
+
+use super::bindings::neurallog::plugin as wit;
+use crate::check::{Check, PluginInfo, RunError, parse_config};
+use crate::clock::Timestamp;
+use crate::fs_stats::{FsError, FsUsage, Mount};
+use crate::log::Level;
+use crate::metric::{Metric, MetricKind};
+use crate::result::{CheckResult, Status};
+use crate::state::StateError;
+use crate::tls::{PeerChain, ProbeError, Verification};
+
+// === imports ===
+
+pub(crate) fn log(level: Level, message: &str) {
+    let level = match level {
+        Level::Trace => wit::log::Level::Trace,
+        Level::Debug => wit::log::Level::Debug,
+        Level::Info => wit::log::Level::Info,
+        Level::Warn => wit::log::Level::Warn,
+        Level::Error => wit::log::Level::Error,
+    };
+    wit::log::log(level, message);
+}
+
+pub(crate) fn now() -> Timestamp {
+    let instant = wit::clock::now();
+    Timestamp {
+        seconds: instant.seconds,
+        nanoseconds: instant.nanoseconds,
+    }
+}
+
+pub(crate) fn peer_certificates(
+    host: &str,
+    port: u16,
+    server_name: Option<&str>,
+) -> Result<PeerChain, ProbeError> {
+    use wit::tls::{ProbeError as E, Verification as V};
+
+    match wit::tls::peer_certificates(host, port, server_name) {
+        Ok(chain) => Ok(PeerChain {
+            certificates: chain.certificates,
+            verification: match chain.verification {
+                V::Valid => Verification::Valid,
+                V::NameMismatch(message) => Verification::NameMismatch(message),
+                V::Expired(message) => Verification::Expired(message),
+                V::NotYetValid(message) => Verification::NotYetValid(message),
+                V::UnknownIssuer(message) => Verification::UnknownIssuer(message),
+                V::Invalid(message) => Verification::Invalid(message),
+            },
+            protocol_version: chain.protocol_version,
+        }),
+        Err(E::NotAllowed(message)) => Err(ProbeError::NotAllowed(message)),
+        Err(E::ConnectFailed(message)) => Err(ProbeError::ConnectFailed(message)),
+        Err(E::HandshakeFailed(message)) => Err(ProbeError::HandshakeFailed(message)),
+        Err(E::TimedOut) => Err(ProbeError::TimedOut),
+    }
+}
+
+pub(crate) fn mounts() -> Vec<Mount> {
+    wit::fs_stats::mounts()
+        .into_iter()
+        .map(|mount| Mount {
+            path: mount.path,
+            device: mount.device,
+            fs_type: mount.fs_type,
+        })
+        .collect()
+}
+
+pub(crate) fn usage(path: &str) -> Result<FsUsage, FsError> {
+    match wit::fs_stats::usage(path) {
+        Ok(usage) => Ok(FsUsage {
+            total_bytes: usage.total_bytes,
+            free_bytes: usage.free_bytes,
+            available_bytes: usage.available_bytes,
+            total_inodes: usage.total_inodes,
+            free_inodes: usage.free_inodes,
+        }),
+        Err(wit::fs_stats::FsError::NotAllowed(message)) => Err(FsError::NotAllowed(message)),
+        Err(wit::fs_stats::FsError::Failed(message)) => Err(FsError::Failed(message)),
+    }
+}
+
+pub(crate) fn state_get(key: &str) -> Option<Vec<u8>> {
+    wit::state::get(key)
+}
+
+pub(crate) fn state_set(key: &str, value: &[u8]) -> Result<(), StateError> {
+    wit::state::set(key, value).map_err(|error| match error {
+        wit::state::StateError::QuotaExceeded(cap_bytes) => StateError::QuotaExceeded { cap_bytes },
+        wit::state::StateError::Failed(message) => StateError::Failed(message),
+    })
+}
+
+pub(crate) fn state_delete(key: &str) {
+    wit::state::delete(key);
+}
+
+pub(crate) fn state_keys() -> Vec<String> {
+    wit::state::keys()
+}
+
+// === exports ===
+
+/// What the exported `describe` returns for check `C`.
+pub fn describe<C: Check>() -> wit::types::PluginInfo {
+    let PluginInfo {
+        name,
+        version,
+        description,
+        config_schema,
+    } = C::info();
+    wit::types::PluginInfo {
+        name,
+        version,
+        description,
+        config_schema,
+    }
+}
+
+/// What the exported `run` returns for check `C` and the JSON `config`.
+pub fn run<C: Check>(config: &str) -> Result<wit::types::CheckResult, wit::types::RunError> {
+    parse_config::<C::Config>(config)
+        .and_then(C::run)
+        .map(into_wit_result)
+        .map_err(|error| match error {
+            RunError::InvalidConfig(message) => wit::types::RunError::InvalidConfig(message),
+            RunError::Failed(message) => wit::types::RunError::Failed(message),
+        })
+}
+
+fn into_wit_result(result: CheckResult) -> wit::types::CheckResult {
+    use wit::types;
+
+    types::CheckResult {
+        status: match result.status {
+            Status::Ok => types::Status::Ok,
+            Status::Warning => types::Status::Warning,
+            Status::Critical => types::Status::Critical,
+            Status::Unknown => types::Status::Unknown,
+        },
+        summary: result.summary,
+        metrics: result.metrics.into_iter().map(into_wit_metric).collect(),
+        details: result
+            .details
+            .into_iter()
+            .map(|detail| types::Detail {
+                key: detail.key,
+                value: detail.value,
+            })
+            .collect(),
+    }
+}
+
+fn into_wit_metric(metric: Metric) -> wit::types::Metric {
+    use wit::types;
+
+    types::Metric {
+        name: metric.name,
+        description: metric.description,
+        unit: metric.unit,
+        kind: match metric.kind {
+            MetricKind::Gauge => types::MetricKind::Gauge,
+            MetricKind::Counter => types::MetricKind::Counter,
+        },
+        value: metric.value,
+        labels: metric
+            .labels
+            .into_iter()
+            .map(|label| types::Label {
+                key: label.key,
+                value: label.value,
+            })
+            .collect(),
+    }
+}
