@@ -8,3 +8,4 @@ mod cli;
 mod file_source;
 mod kubernetes_logs;
 mod lifecycle;
+mod packaging;
