@@ -84,8 +84,16 @@ fn run(mode: &str, total_bytes: u64) {
                 batch.resolve(AckStatus::Delivered);
             }
         });
+        let mut last_progress = (0, Instant::now());
         while counted.load(Ordering::Relaxed) < total_lines {
             tokio::time::sleep(Duration::from_millis(5)).await;
+            let now = counted.load(Ordering::Relaxed);
+            if now != last_progress.0 {
+                last_progress = (now, Instant::now());
+            } else if last_progress.1.elapsed() > Duration::from_secs(10) {
+                eprintln!("{mode}: stalled at {now} of {total_lines} lines");
+                std::process::exit(1);
+            }
         }
         shutdown.cancel();
         let _ = source.await;

@@ -23,6 +23,9 @@ use crate::telemetry::events::{
 /// so writes that land just after a rename are still read.
 const ROTATION_GRACE: Duration = Duration::from_secs(1);
 
+/// How often a file that could not be opened is tried again.
+const UNREADABLE_RETRY: Duration = Duration::from_secs(60);
+
 /// How long a truncation is remembered, to resume from its copy if the
 /// copy is found later.
 const TRUNCATION_MEMORY: Duration = Duration::from_secs(60);
@@ -216,16 +219,26 @@ impl Tailer {
                 return;
             }
         }
+        if self.unreadable.get(&id).is_some_and(|since| since.elapsed() < UNREADABLE_RETRY) {
+            return;
+        }
         let file = match File::open(path) {
-            Ok(file) => file,
+            Ok(file) => {
+                self.unreadable.remove(&id);
+                file
+            }
             Err(error) => {
-                FileSourceError {
-                    metrics: &self.metrics,
-                    error_type: "open_failed",
-                    path,
-                    error,
+                // Reported once; tried again now and then (permissions
+                // change), quietly.
+                if self.unreadable.insert(id, Instant::now()).is_none() {
+                    FileSourceError {
+                        metrics: &self.metrics,
+                        error_type: "open_failed",
+                        path,
+                        error,
+                    }
+                    .emit();
                 }
-                .emit();
                 return;
             }
         };

@@ -48,6 +48,7 @@ pub struct Tailer {
     pub(super) metrics: FileSourceMetrics,
     pub(super) truncations: Vec<Truncation>,
     pub(super) ignored: HashSet<FileId>,
+    pub(super) unreadable: HashMap<FileId, Instant>,
     pub(super) next_key: FileKey,
     pub(super) next_seq: u64,
     /// Whether the source started with no checkpoints (`read_from`
@@ -99,6 +100,7 @@ impl Tailer {
             metrics,
             truncations: Vec::new(),
             ignored: HashSet::new(),
+            unreadable: HashMap::new(),
             next_key: 1,
             next_seq: 1,
             fresh_start,

@@ -1,0 +1,212 @@
+//! Plugin host benchmark: cold load (compile) against cached load, the
+//! per-run overhead of a trivial check (fresh store, instantiate, call),
+//! and memory per loaded plugin. Prints plain lines; exits non-zero when a
+//! floor is missed (cached load under 10 ms, trivial run under 1 ms).
+//!
+//! ```text
+//! cargo bench -p neurallog-agent --bench wasm
+//! ```
+//!
+//! The guest is `tests/plugins/ok`, built like the sandbox tests build it
+//! (`$NEURALLOG_TEST_PLUGINS_DIR` to use prebuilt files).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use neurallog_agent::wasm::{CacheStatus, Grants, HostSettings, Limits, PluginHost, PluginSource};
+
+const COLD_LOAD_ROUNDS: usize = 10;
+const CACHED_LOAD_ROUNDS: usize = 100;
+const RUN_ROUNDS: usize = 2000;
+const RESIDENT_PLUGINS: usize = 50;
+const CACHED_LOAD_FLOOR: Duration = Duration::from_millis(10);
+const TRIVIAL_RUN_FLOOR: Duration = Duration::from_millis(1);
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(bench())
+}
+
+async fn bench() -> ExitCode {
+    let wasm = guest("ok");
+    let size = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
+    println!("guest: {} ({size} bytes)", wasm.display());
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let source = || PluginSource::File {
+        path: wasm.clone(),
+        sha256: None,
+    };
+
+    // Cold: no cache, every load compiles.
+    let cold_host = host(scratch.path(), None, 8);
+    let mut cold = Vec::new();
+    for _ in 0..COLD_LOAD_ROUNDS {
+        let started = Instant::now();
+        let plugin = cold_host
+            .load("ok", source(), Limits::default(), Grants::default())
+            .await
+            .expect("load");
+        cold.push(started.elapsed());
+        assert_eq!(plugin.info().cache, CacheStatus::Disabled);
+    }
+    print_stats("load, compiled (cold)", &mut cold);
+
+    // Cached: the first load fills the cache, the rest hit it.
+    let cache_dir = scratch.path().join("cache");
+    let warm_host = host(scratch.path(), Some(cache_dir.clone()), 8);
+    warm_host
+        .load("ok", source(), Limits::default(), Grants::default())
+        .await
+        .expect("load");
+    let mut cached = Vec::new();
+    for _ in 0..CACHED_LOAD_ROUNDS {
+        let started = Instant::now();
+        let plugin = warm_host
+            .load("ok", source(), Limits::default(), Grants::default())
+            .await
+            .expect("load");
+        cached.push(started.elapsed());
+        assert_eq!(plugin.info().cache, CacheStatus::Hit);
+    }
+    let cached_median = print_stats("load, from cache", &mut cached);
+    let artifact: u64 = std::fs::read_dir(&cache_dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    println!("compiled artifact on disk: {artifact} bytes");
+
+    // Per-run overhead of a trivial check.
+    let plugin = warm_host
+        .load("ok", source(), Limits::default(), Grants::default())
+        .await
+        .expect("load");
+    for _ in 0..100 {
+        plugin.run("{}").await;
+    }
+    let mut runs = Vec::with_capacity(RUN_ROUNDS);
+    for _ in 0..RUN_ROUNDS {
+        let started = Instant::now();
+        let report = plugin.run("{}").await;
+        runs.push(started.elapsed());
+        assert_eq!(report.outcome.label(), "ok");
+    }
+    let run_median = print_stats("run, trivial check", &mut runs);
+
+    // Memory per loaded plugin: resident set growth over many loads.
+    let mem_host = host(scratch.path(), Some(cache_dir), 8);
+    let before = resident_bytes();
+    let mut resident = Vec::with_capacity(RESIDENT_PLUGINS);
+    for i in 0..RESIDENT_PLUGINS {
+        let name = format!("ok-{i}");
+        resident.push(
+            mem_host
+                .load(&name, source(), Limits::default(), Grants::default())
+                .await
+                .expect("load"),
+        );
+    }
+    let after = resident_bytes();
+    let per_plugin = after.saturating_sub(before) / RESIDENT_PLUGINS as u64;
+    println!(
+        "memory per loaded plugin: {per_plugin} bytes resident ({RESIDENT_PLUGINS} loaded, {} -> {} bytes)",
+        before, after
+    );
+    drop(resident);
+
+    let mut ok = true;
+    ok &= floor("cached load", cached_median, CACHED_LOAD_FLOOR);
+    ok &= floor("trivial run", run_median, TRIVIAL_RUN_FLOOR);
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn host(scratch: &Path, cache_dir: Option<PathBuf>, slots: u32) -> PluginHost {
+    let mut settings = HostSettings::new(scratch.join("state"));
+    settings.cache_dir = cache_dir;
+    settings.max_concurrent_instances = slots;
+    PluginHost::new(settings).expect("plugin host")
+}
+
+/// Prints min/median/p99/max of `samples` and returns the median.
+fn print_stats(what: &str, samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let median = at(0.5);
+    println!(
+        "{what}: n={} min={:?} median={:?} p99={:?} max={:?}",
+        samples.len(),
+        samples[0],
+        median,
+        at(0.99),
+        samples[samples.len() - 1]
+    );
+    median
+}
+
+fn floor(what: &str, median: Duration, limit: Duration) -> bool {
+    let met = median < limit;
+    println!(
+        "floor {what} < {limit:?}: {} (median {median:?})",
+        if met { "met" } else { "MISSED" }
+    );
+    met
+}
+
+/// Resident set size of this process, from `VmRSS` in `/proc/self/status`.
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    kib * 1024
+}
+
+/// Path of test guest `name`, building `tests/plugins` if needed.
+fn guest(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("NEURALLOG_TEST_PLUGINS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("agent/ has a parent");
+            let target = match (
+                std::env::var_os("NEURALLOG_TEST_PLUGINS_TARGET"),
+                std::env::var_os("HOME"),
+            ) {
+                (Some(dir), _) => PathBuf::from(dir),
+                (None, Some(home)) => {
+                    Path::new(&home).join(".cache/neurallog-agent/test-plugins-target")
+                }
+                (None, None) => repo.join("target/test-plugins"),
+            };
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--manifest-path",
+                ])
+                .arg(repo.join("tests/plugins/Cargo.toml"))
+                .env("CARGO_TARGET_DIR", &target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building tests/plugins failed");
+            target.join("wasm32-wasip2/release")
+        }
+    };
+    dir.join(format!("{name}.wasm"))
+}

@@ -1,0 +1,158 @@
+//! `plugin inspect FILE.wasm`: what a component is, read from its type
+//! (`Component::component_type`) without running it: the contract and world
+//! it targets, its imports and exports, and whether this host can link it.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use wasmtime::component::types::ComponentItem;
+
+use super::loader::{self, LoadErrorKind};
+use super::plugin_host::Shared;
+use super::source::PluginSource;
+
+/// Package of the plugin contract.
+const PACKAGE: &str = "neurallog:plugin";
+/// Contract versions this host loads.
+const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+
+/// A component could not be inspected.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot inspect {source_name}: {kind}")]
+pub struct InspectError {
+    /// The path or embedded name.
+    pub source_name: String,
+    /// What went wrong.
+    #[source]
+    pub kind: LoadErrorKind,
+}
+
+/// One import or export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    /// Its name, for example `neurallog:plugin/tls@0.1.0` or `run`.
+    pub name: String,
+    /// `function`, `instance`, `type`, `resource`, `module`, `component` or
+    /// `core-function`.
+    pub kind: &'static str,
+}
+
+/// What `plugin inspect` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// SHA-256 of the component.
+    pub sha256: String,
+    /// The world it targets, for example `neurallog:plugin/check@0.1.0`,
+    /// when its imports and exports match one.
+    pub world: Option<String>,
+    /// Versions of `neurallog:plugin` it imports from.
+    pub contract_versions: Vec<String>,
+    /// Its imports.
+    pub imports: Vec<Item>,
+    /// Its exports.
+    pub exports: Vec<Item>,
+    /// Why this host cannot link it, if it cannot.
+    pub link_error: Option<String>,
+}
+
+// === impl Inspection ===
+
+impl Inspection {
+    /// Whether this host can load it.
+    pub fn loadable(&self) -> bool {
+        self.world.is_some() && self.link_error.is_none()
+    }
+}
+
+pub(crate) async fn inspect(
+    shared: &Arc<Shared>,
+    source: PluginSource,
+) -> Result<Inspection, InspectError> {
+    let fail = |kind| InspectError {
+        source_name: source.display_name(),
+        kind,
+    };
+    let (bytes, sha256) = source.read().await.map_err(fail)?;
+    let (component, _) = loader::compile(shared, bytes, &sha256)
+        .await
+        .map_err(fail)?;
+    let ty = component.component_type();
+    let engine = &shared.engine;
+    let imports: Vec<Item> = ty
+        .imports(engine)
+        .map(|(name, item)| Item {
+            name: name.to_owned(),
+            kind: kind_of(&item.ty),
+        })
+        .collect();
+    let exports: Vec<Item> = ty
+        .exports(engine)
+        .map(|(name, item)| Item {
+            name: name.to_owned(),
+            kind: kind_of(&item.ty),
+        })
+        .collect();
+    let mut contract_versions: Vec<String> = imports
+        .iter()
+        .filter_map(|i| contract_version(&i.name))
+        .map(str::to_owned)
+        .collect();
+    contract_versions.sort();
+    contract_versions.dedup();
+    let exports_check = ["describe", "run"]
+        .iter()
+        .all(|f| exports.iter().any(|e| e.name == *f && e.kind == "function"));
+    let world = match (exports_check, contract_versions.as_slice()) {
+        (true, [version]) if SUPPORTED_VERSIONS.contains(&version.as_str()) => {
+            Some(format!("{PACKAGE}/check@{version}"))
+        }
+        _ => None,
+    };
+    let link_error = shared
+        .linker
+        .instantiate_pre(&component)
+        .err()
+        .map(|e| format!("{e:#}"));
+    Ok(Inspection {
+        sha256,
+        world,
+        contract_versions,
+        imports,
+        exports,
+        link_error,
+    })
+}
+
+/// `0.1.0` for `neurallog:plugin/tls@0.1.0`.
+fn contract_version(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(PACKAGE)?.strip_prefix('/')?;
+    Some(rest.split_once('@')?.1)
+}
+
+fn kind_of(item: &ComponentItem) -> &'static str {
+    match item {
+        ComponentItem::ComponentFunc(_) => "function",
+        ComponentItem::CoreFunc(_) => "core-function",
+        ComponentItem::Module(_) => "module",
+        ComponentItem::Component(_) => "component",
+        ComponentItem::ComponentInstance(_) => "instance",
+        ComponentItem::Type(_) => "type",
+        ComponentItem::Resource(_) => "resource",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_versions_come_from_interface_names() {
+        assert_eq!(
+            contract_version("neurallog:plugin/tls@0.1.0"),
+            Some("0.1.0")
+        );
+        assert_eq!(contract_version("neurallog:plugin/tls"), None);
+        assert_eq!(contract_version("neurallog:plugins/tls@1.0.0"), None);
+        assert_eq!(contract_version("wasi:io/streams@0.2.6"), None);
+    }
+}

@@ -1,0 +1,354 @@
+//! Per-plugin limits, and the store-side machinery that enforces them: the
+//! memory limiter (one cap over *all* of a plugin's memories and tables,
+//! inside the host-wide budget) and the per-run budget of host calls and log
+//! lines.
+//!
+//! wasmtime's own `StoreLimits` caps each memory separately, so a component
+//! with two memories could use twice its cap; [`MemoryLimiter`] sums them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+use super::engine::{
+    MAX_CORE_INSTANCES_PER_PLUGIN, MAX_MEMORIES_PER_PLUGIN, MAX_TABLES_PER_PLUGIN,
+};
+use super::quarantine::QuarantinePolicy;
+
+/// What one table element costs, for the memory cap: wasmtime stores a
+/// pointer per element.
+const TABLE_ELEMENT_BYTES: u64 = size_of::<usize>() as u64;
+
+/// Limits on one plugin. [`Default`] gives the safe defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Wall-clock time one run (or `describe`) may take. Default 10 s.
+    pub deadline: Duration,
+    /// Linear memory plus tables, over all of the plugin's memories and
+    /// tables, in bytes. Default 64 MiB.
+    pub max_memory_bytes: u64,
+    /// Fuel (roughly, WebAssembly instructions) per run; `None` for no limit.
+    /// Needs [`HostSettings::fuel_enabled`](super::HostSettings). Default `None`.
+    pub fuel: Option<u64>,
+    /// Calls into `neurallog:plugin` imports per run. Default 10,000.
+    pub max_host_calls: u64,
+    /// Log lines kept per run; further lines are dropped and counted.
+    /// Default 1,000.
+    pub max_log_lines: u64,
+    /// Size of a run's result (summary, metrics, details), in bytes.
+    /// Default 1 MiB.
+    pub max_output_bytes: u64,
+    /// Bytes of the plugin's stderr kept per run (head and tail). Default 64 KiB.
+    pub max_stderr_bytes: usize,
+    /// Size of the plugin's persisted state (keys plus values), in bytes.
+    /// Default 64 KiB.
+    pub max_state_bytes: u64,
+    /// Time a TLS probe may take to connect and handshake. Default 5 s.
+    pub tls_timeout: Duration,
+    /// When repeated traps quarantine the plugin.
+    pub quarantine: QuarantinePolicy,
+}
+
+// === impl Limits ===
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(10),
+            max_memory_bytes: 64 << 20,
+            fuel: None,
+            max_host_calls: 10_000,
+            max_log_lines: 1_000,
+            max_output_bytes: 1 << 20,
+            max_stderr_bytes: 64 << 10,
+            max_state_bytes: 64 << 10,
+            tls_timeout: Duration::from_secs(5),
+            quarantine: QuarantinePolicy::default(),
+        }
+    }
+}
+
+/// A limit the host enforced by trapping the guest. Carried inside the
+/// `wasmtime::Error` so the runner can tell it from a guest's own trap.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LimitTrap {
+    /// The run's deadline passed while the guest was executing.
+    #[error("deadline of {0:?} exceeded")]
+    Deadline(Duration),
+    /// The guest made more host calls than its budget allows.
+    #[error("more than {0} host calls in one run")]
+    HostCalls(u64),
+}
+
+/// Memory all running plugins may hold together, shared by every store.
+#[derive(Debug)]
+pub(crate) struct MemoryBudget {
+    total: u64,
+    used: AtomicU64,
+}
+
+// === impl MemoryBudget ===
+
+impl MemoryBudget {
+    pub(crate) fn new(total: u64) -> Self {
+        Self {
+            total,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// Bytes currently held by all plugins.
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn try_reserve(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&n| n <= self.total)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+/// Which cap stopped a growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CapHit {
+    /// The plugin's own `max_memory_bytes`.
+    Plugin,
+    /// The host-wide `memory_budget_bytes`.
+    HostBudget,
+}
+
+/// A [`ResourceLimiter`] over the sum of one store's memories and tables.
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    cap: u64,
+    used: u64,
+    peak: u64,
+    /// Growth granted by the last `*_growing` call, undone if it then fails.
+    pending: u64,
+    cap_hit: Option<CapHit>,
+    budget: Arc<MemoryBudget>,
+}
+
+// === impl MemoryLimiter ===
+
+impl MemoryLimiter {
+    pub(crate) fn new(cap: u64, budget: Arc<MemoryBudget>) -> Self {
+        Self {
+            cap,
+            used: 0,
+            peak: 0,
+            pending: 0,
+            cap_hit: None,
+            budget,
+        }
+    }
+
+    /// Highest total of memories and tables this store reached, in bytes.
+    pub(crate) fn peak(&self) -> u64 {
+        self.peak
+    }
+
+    /// The cap that refused a growth, if any did.
+    pub(crate) fn cap_hit(&self) -> Option<CapHit> {
+        self.cap_hit
+    }
+
+    fn grow(&mut self, delta: u64) -> bool {
+        self.pending = 0;
+        if self.used.saturating_add(delta) > self.cap {
+            self.cap_hit = Some(CapHit::Plugin);
+            return false;
+        }
+        if !self.budget.try_reserve(delta) {
+            self.cap_hit = Some(CapHit::HostBudget);
+            return false;
+        }
+        self.used += delta;
+        self.peak = self.peak.max(self.used);
+        self.pending = delta;
+        true
+    }
+
+    fn undo_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.used -= pending;
+        self.budget.release(pending);
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(self.grow(desired.saturating_sub(current) as u64))
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.undo_pending();
+        Ok(())
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let elements = desired.saturating_sub(current) as u64;
+        Ok(self.grow(elements.saturating_mul(TABLE_ELEMENT_BYTES)))
+    }
+
+    fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.undo_pending();
+        Ok(())
+    }
+
+    fn instances(&self) -> usize {
+        MAX_CORE_INSTANCES_PER_PLUGIN as usize
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES_PER_PLUGIN as usize
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES_PER_PLUGIN as usize
+    }
+}
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        // The store and its memories go with the limiter.
+        self.budget.release(self.used);
+    }
+}
+
+/// Per-run counters of host calls and log lines.
+#[derive(Debug)]
+pub(crate) struct RunBudget {
+    max_host_calls: u64,
+    max_log_lines: u64,
+    /// Host calls made so far.
+    pub(crate) host_calls: u64,
+    /// Log lines kept so far.
+    pub(crate) log_lines: u64,
+    /// Log lines dropped over the cap.
+    pub(crate) logs_dropped: u64,
+}
+
+// === impl RunBudget ===
+
+impl RunBudget {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Self {
+            max_host_calls: limits.max_host_calls,
+            max_log_lines: limits.max_log_lines,
+            host_calls: 0,
+            log_lines: 0,
+            logs_dropped: 0,
+        }
+    }
+
+    /// Counts one host call; traps the guest once over budget.
+    pub(crate) fn charge_host_call(&mut self) -> wasmtime::Result<()> {
+        self.host_calls += 1;
+        if self.host_calls > self.max_host_calls {
+            return Err(LimitTrap::HostCalls(self.max_host_calls).into());
+        }
+        Ok(())
+    }
+
+    /// Whether one more log line may be kept; counts it either way.
+    pub(crate) fn admit_log_line(&mut self) -> bool {
+        if self.log_lines < self.max_log_lines {
+            self.log_lines += 1;
+            true
+        } else {
+            self.logs_dropped += 1;
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_caps_the_sum_of_all_memories_and_tables() {
+        let budget = Arc::new(MemoryBudget::new(1 << 30));
+        let mut limiter = MemoryLimiter::new(64 << 20, budget.clone());
+        // Two memories of 30 MiB each fit under 64 MiB...
+        assert!(limiter.memory_growing(0, 30 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 30 << 20, None).unwrap());
+        // ...a third 30 MiB does not, though each memory alone is under the cap.
+        assert!(!limiter.memory_growing(0, 30 << 20, None).unwrap());
+        assert_eq!(limiter.cap_hit(), Some(CapHit::Plugin));
+        // Tables count too: 4 MiB left is 512 Ki elements of 8 bytes.
+        let left = (4 << 20) / TABLE_ELEMENT_BYTES as usize;
+        assert!(limiter.table_growing(0, left, None).unwrap());
+        assert!(!limiter.table_growing(left, left + 1, None).unwrap());
+        assert_eq!(limiter.peak(), 64 << 20);
+        assert_eq!(budget.used(), 64 << 20);
+        drop(limiter);
+        assert_eq!(budget.used(), 0, "dropping the store returns its memory");
+    }
+
+    #[test]
+    fn failed_growth_is_given_back() {
+        let budget = Arc::new(MemoryBudget::new(1 << 30));
+        let mut limiter = MemoryLimiter::new(64 << 20, budget.clone());
+        assert!(limiter.memory_growing(0, 60 << 20, None).unwrap());
+        limiter
+            .memory_grow_failed(wasmtime::format_err!("mmap failed"))
+            .unwrap();
+        assert_eq!(budget.used(), 0);
+        assert!(limiter.memory_growing(0, 60 << 20, None).unwrap());
+        assert_eq!(limiter.cap_hit(), None);
+    }
+
+    #[test]
+    fn host_budget_is_shared_between_stores() {
+        let budget = Arc::new(MemoryBudget::new(100 << 20));
+        let mut a = MemoryLimiter::new(64 << 20, budget.clone());
+        let mut b = MemoryLimiter::new(64 << 20, budget.clone());
+        assert!(a.memory_growing(0, 60 << 20, None).unwrap());
+        assert!(!b.memory_growing(0, 60 << 20, None).unwrap());
+        assert_eq!(b.cap_hit(), Some(CapHit::HostBudget));
+        drop(a);
+        assert!(b.memory_growing(0, 60 << 20, None).unwrap());
+    }
+
+    #[test]
+    fn run_budget_traps_past_host_calls_and_drops_log_lines() {
+        let limits = Limits {
+            max_host_calls: 3,
+            max_log_lines: 2,
+            ..Limits::default()
+        };
+        let mut budget = RunBudget::new(&limits);
+        for _ in 0..3 {
+            budget.charge_host_call().unwrap();
+        }
+        let err = budget.charge_host_call().unwrap_err();
+        assert!(matches!(
+            err.downcast_ref::<LimitTrap>(),
+            Some(LimitTrap::HostCalls(3))
+        ));
+        let kept: Vec<bool> = (0..5).map(|_| budget.admit_log_line()).collect();
+        assert_eq!(kept, [true, true, false, false, false]);
+        assert_eq!(budget.logs_dropped, 3);
+    }
+}

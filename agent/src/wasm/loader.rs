@@ -1,0 +1,294 @@
+//! Loading a plugin: bytes (embedded or from a file, optionally pinned by
+//! SHA-256), compiled code (from the cache or compiled), `instantiate_pre`
+//! against the host's linker once, then `describe` once. Every failure is a
+//! [`LoadError`] naming the plugin and what went wrong; nothing here can
+//! take the agent down.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use wasmtime::component::Component;
+
+use super::bindings::v0_1;
+use super::cache::CacheStatus;
+use super::host::PluginContext;
+use super::host::state::StateOpenError;
+use super::host::tls::{TlsProber, TlsSetupError};
+use super::limits::Limits;
+use super::permissions::{GrantError, Grants};
+use super::plugin::{Bindings, LoadedPlugin};
+use super::plugin_host::Shared;
+use super::quarantine::Quarantine;
+use super::report::FailureReason;
+use super::runner::{self, Call, Returned};
+use super::source::PluginSource;
+
+/// The contract version a component targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Contract {
+    /// `neurallog:plugin@0.1.0`, world `check`.
+    #[serde(rename = "neurallog:plugin@0.1.0")]
+    V0_1,
+}
+
+/// What a loaded plugin is.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    /// Name the plugin gives itself (`describe`).
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// What it checks.
+    pub description: String,
+    /// JSON Schema of its config, or empty.
+    pub config_schema: String,
+    /// The contract version it was loaded as.
+    pub contract: Contract,
+    /// SHA-256 of the component (hex).
+    pub sha256: String,
+    /// Where it was loaded from (a path or an embedded name).
+    pub source: String,
+    /// Whether its compiled code came from the cache.
+    pub cache: CacheStatus,
+    /// Time to read, compile (or load from cache) and link it.
+    pub load_time: Duration,
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot load plugin {plugin:?} from {source_name}: {kind}")]
+pub struct LoadError {
+    /// The check's name.
+    pub plugin: String,
+    /// Where it was loaded from.
+    pub source_name: String,
+    /// What went wrong.
+    #[source]
+    pub kind: LoadErrorKind,
+}
+
+/// What went wrong loading a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadErrorKind {
+    /// The name cannot name a state file.
+    #[error("the name must be 1 to 64 of [A-Za-z0-9_.-] and not start with a dot")]
+    InvalidName,
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Read(#[source] std::io::Error),
+    /// The file is larger than any plugin should be.
+    #[error("the file is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The sha256 pin is not 64 hex digits.
+    #[error("sha256 pin {0:?} is not 64 hex digits")]
+    InvalidPin(String),
+    /// The file's SHA-256 is not the pinned one.
+    #[error("sha256 is {actual}, but {expected} is pinned")]
+    Sha256Mismatch {
+        /// The pin.
+        expected: String,
+        /// The file's.
+        actual: String,
+    },
+    /// Not a valid component (or it failed to compile).
+    #[error("not a valid WebAssembly component: {0}")]
+    Compile(String),
+    /// The component imports something this host does not provide.
+    #[error("it needs an import this agent does not provide: {0}")]
+    Link(String),
+    /// The component does not export the `check` world's functions.
+    #[error("it does not implement the neurallog:plugin/check world: {0}")]
+    NotACheck(String),
+    /// The limits do not fit the host.
+    #[error("invalid limits: {0}")]
+    Limits(String),
+    /// A grant is invalid.
+    #[error(transparent)]
+    Grant(#[from] GrantError),
+    /// The TLS client for its probes could not be built.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    /// Its state could not be opened.
+    #[error(transparent)]
+    State(#[from] StateOpenError),
+    /// `describe` failed.
+    #[error("describe failed ({}): {message}", reason.as_str())]
+    Describe {
+        /// Why.
+        reason: FailureReason,
+        /// Details.
+        message: String,
+    },
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Compiles `bytes` (through the cache when there is one) off the executor.
+pub(crate) async fn compile(
+    shared: &Arc<Shared>,
+    bytes: Arc<[u8]>,
+    sha256: &str,
+) -> Result<(Component, CacheStatus), LoadErrorKind> {
+    let shared = shared.clone();
+    let sha256 = sha256.to_owned();
+    tokio::task::spawn_blocking(move || match &shared.cache {
+        Some(cache) => cache.load_or_compile(&shared.engine, &bytes, &sha256),
+        None => Component::new(&shared.engine, &*bytes).map(|c| (c, CacheStatus::Disabled)),
+    })
+    .await
+    .map_err(|e| LoadErrorKind::Compile(e.to_string()))?
+    .map_err(|e| LoadErrorKind::Compile(format!("{e:#}")))
+}
+
+/// See [`PluginHost::load`](super::PluginHost::load).
+pub(crate) async fn load(
+    shared: &Arc<Shared>,
+    name: &str,
+    source: PluginSource,
+    limits: Limits,
+    grants: Grants,
+) -> Result<Arc<LoadedPlugin>, LoadError> {
+    let started = Instant::now();
+    let fail = |kind| LoadError {
+        plugin: name.to_owned(),
+        source_name: source.display_name(),
+        kind,
+    };
+    let context = Arc::new(plugin_context(shared, name, limits, grants).map_err(fail)?);
+    let (bytes, sha256) = source.read().await.map_err(fail)?;
+    let (component, cache) = compile(shared, bytes, &sha256).await.map_err(fail)?;
+    let pre = shared
+        .linker
+        .instantiate_pre(&component)
+        .map_err(|e| fail(LoadErrorKind::Link(format!("{e:#}"))))?;
+    let bindings = v0_1::CheckPre::new(pre)
+        .map(Bindings::V0_1)
+        .map_err(|e| fail(LoadErrorKind::NotACheck(format!("{e:#}"))))?;
+    let load_time = started.elapsed();
+
+    let described = describe(shared, &context, &bindings).await.map_err(fail)?;
+    let info = PluginInfo {
+        name: described.name,
+        version: described.version,
+        description: described.description,
+        config_schema: described.config_schema,
+        contract: Contract::V0_1,
+        sha256,
+        source: source.display_name(),
+        cache,
+        load_time,
+    };
+    tracing::info!(plugin = name, version = %info.version, cache = %info.cache,
+        load_ms = load_time.as_millis() as u64, "Plugin loaded.");
+    Ok(Arc::new(LoadedPlugin {
+        info,
+        bindings,
+        quarantine: Mutex::new(Quarantine::new(context.limits.quarantine.clone())),
+        context,
+        shared: shared.clone(),
+    }))
+}
+
+/// Checks the name, limits and grants, and sets up what every run of the
+/// plugin shares.
+fn plugin_context(
+    shared: &Shared,
+    name: &str,
+    limits: Limits,
+    grants: Grants,
+) -> Result<PluginContext, LoadErrorKind> {
+    if !valid_name(name) {
+        return Err(LoadErrorKind::InvalidName);
+    }
+    check_limits(shared, &limits)?;
+    let grants = grants.check()?;
+    let roots = match grants.has_tls_targets() {
+        true => shared.platform_roots(),
+        false => Arc::new(rustls::RootCertStore::empty()),
+    };
+    let tls = TlsProber::new(&roots, grants.tls_extra_ca_files(), limits.tls_timeout)?;
+    let state = shared.plugin_state(name, limits.max_state_bytes)?;
+    Ok(PluginContext {
+        name: Arc::from(name),
+        grants,
+        tls,
+        mounts_file: shared.settings.mounts_file.clone(),
+        state,
+        limits,
+    })
+}
+
+/// Calls `describe` once, under the plugin's limits.
+async fn describe(
+    shared: &Shared,
+    context: &Arc<PluginContext>,
+    bindings: &Bindings,
+) -> Result<v0_1::neurallog::plugin::types::PluginInfo, LoadErrorKind> {
+    match runner::execute(shared, context, bindings, Call::Describe)
+        .await
+        .result
+    {
+        Ok(Returned::Describe(info)) => Ok(info),
+        Ok(Returned::Run(_)) => Err(LoadErrorKind::Describe {
+            reason: FailureReason::Trap,
+            message: "describe returned a run result".into(),
+        }),
+        Err(failure) => Err(LoadErrorKind::Describe {
+            reason: failure.reason,
+            message: failure.message,
+        }),
+    }
+}
+
+fn check_limits(shared: &Shared, limits: &Limits) -> Result<(), LoadErrorKind> {
+    let settings = &shared.settings;
+    if limits.fuel.is_some() && !settings.fuel_enabled {
+        return Err(LoadErrorKind::Limits(
+            "fuel is set but the plugin host has fuel metering off".into(),
+        ));
+    }
+    if limits.max_memory_bytes > settings.memory_budget_bytes {
+        return Err(LoadErrorKind::Limits(format!(
+            "max_memory_bytes {} is over the host's memory budget of {} bytes",
+            limits.max_memory_bytes, settings.memory_budget_bytes
+        )));
+    }
+    if limits.deadline.is_zero() {
+        return Err(LoadErrorKind::Limits("deadline must be above zero".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_safe_file_names() {
+        for good in ["cert-expiry", "disk_usage", "a", "x.v2"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            ".hidden",
+            "../etc",
+            "a/b",
+            "with space",
+            &"x".repeat(65),
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Capabilities granted to a plugin, deny-by-default: an empty [`Grants`]
+//! gives a plugin no files, no network, no environment, no mounts.
+//!
+//! - Directories are preopened read-only through WASI at the same path the
+//!   host sees, so a plugin reads `/etc/ssl/certs` as `/etc/ssl/certs`.
+//! - TLS targets (`host:port`) are the only peers the `tls` import connects
+//!   to; WASI sockets and name lookup are denied outright.
+//! - Mounts are the only mount points `fs-stats` answers for.
+//! - Environment variables are passed by name, when the agent has them set.
+//! - stdin is empty and stdout is discarded (plugins talk through `log`);
+//!   stderr is captured, bounded, into the run's report.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use super::capture::Capture;
+
+/// What a plugin may touch. [`Default`] grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Directories the plugin may read (recursively), by absolute path.
+    pub read_dirs: Vec<PathBuf>,
+    /// TLS endpoints the plugin may probe, as `host:port` (`[::1]:443` for
+    /// IPv6).
+    pub tls_targets: Vec<String>,
+    /// PEM files of CA certificates trusted for this plugin's probes, on
+    /// top of the platform's roots.
+    pub tls_extra_ca_files: Vec<PathBuf>,
+    /// Mount points whose usage the plugin may read, by absolute path.
+    pub mounts: Vec<PathBuf>,
+    /// Names of the agent's environment variables the plugin may read.
+    pub env: Vec<String>,
+}
+
+/// A grant that cannot be honoured.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// A directory grant is not an absolute path to a readable directory.
+    #[error("read_dirs: {path}: {reason}")]
+    Dir {
+        /// The path as granted.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A TLS target is not `host:port`.
+    #[error("tls_targets: {target:?}: expected host:port")]
+    TlsTarget {
+        /// The target as granted.
+        target: String,
+    },
+    /// A mount grant is not an absolute path.
+    #[error("mounts: {path}: expected an absolute path")]
+    Mount {
+        /// The path as granted.
+        path: PathBuf,
+    },
+    /// An environment variable name is empty or contains `=` or NUL.
+    #[error("env: {name:?} is not a variable name")]
+    Env {
+        /// The name as granted.
+        name: String,
+    },
+}
+
+/// A TLS endpoint a plugin may probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsTarget {
+    /// Host name (lower case, without a trailing dot) or IP address.
+    host: String,
+    port: u16,
+}
+
+/// [`Grants`] after validation, ready for each run.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedGrants {
+    read_dirs: Vec<(PathBuf, String)>,
+    tls_targets: Vec<TlsTarget>,
+    tls_extra_ca_files: Vec<PathBuf>,
+    mounts: Vec<PathBuf>,
+    env: Vec<String>,
+}
+
+// === impl Grants ===
+
+impl Grants {
+    /// Validates the grants (directories must exist now).
+    pub(crate) fn check(&self) -> Result<CheckedGrants, GrantError> {
+        let read_dirs = self
+            .read_dirs
+            .iter()
+            .map(|path| check_dir(path).map(|guest| (path.clone(), guest)))
+            .collect::<Result<_, _>>()?;
+        let tls_targets = self
+            .tls_targets
+            .iter()
+            .map(|t| TlsTarget::parse(t).ok_or_else(|| GrantError::TlsTarget { target: t.clone() }))
+            .collect::<Result<_, _>>()?;
+        let mounts = self
+            .mounts
+            .iter()
+            .map(|path| match path.is_absolute() {
+                true => Ok(normalize(path)),
+                false => Err(GrantError::Mount { path: path.clone() }),
+            })
+            .collect::<Result<_, _>>()?;
+        let env = self
+            .env
+            .iter()
+            .map(|name| match name.is_empty() || name.contains(['=', '\0']) {
+                true => Err(GrantError::Env { name: name.clone() }),
+                false => Ok(name.clone()),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CheckedGrants {
+            read_dirs,
+            tls_targets,
+            tls_extra_ca_files: self.tls_extra_ca_files.clone(),
+            mounts,
+            env,
+        })
+    }
+}
+
+fn check_dir(path: &Path) -> Result<String, GrantError> {
+    let fail = |reason: String| GrantError::Dir {
+        path: path.to_owned(),
+        reason,
+    };
+    if !path.is_absolute() {
+        return Err(fail("expected an absolute path".into()));
+    }
+    let guest = path
+        .to_str()
+        .ok_or_else(|| fail("path is not UTF-8".into()))?;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(guest.to_owned()),
+        Ok(_) => Err(fail("not a directory".into())),
+        Err(error) => Err(fail(error.to_string())),
+    }
+}
+
+/// Drops trailing slashes (but keeps `/`), so `/data/` grants `/data`.
+fn normalize(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
+// === impl TlsTarget ===
+
+impl TlsTarget {
+    fn parse(target: &str) -> Option<Self> {
+        let (host, port) = target.rsplit_once(':')?;
+        let host = match host.strip_prefix('[') {
+            // An IPv6 address must be bracketed, or the port is ambiguous.
+            Some(bracketed) => {
+                let ip = bracketed.strip_suffix(']')?;
+                ip.parse::<std::net::Ipv6Addr>().ok()?;
+                ip
+            }
+            None if host.contains(':') => return None,
+            None => host,
+        };
+        if host.is_empty() || host.contains(['/', ' ', '[', ']']) {
+            return None;
+        }
+        Some(Self {
+            host: canonical_host(host),
+            port: port.parse().ok().filter(|&p| p != 0)?,
+        })
+    }
+}
+
+fn canonical_host(host: &str) -> String {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+// === impl CheckedGrants ===
+
+impl CheckedGrants {
+    /// Whether `host:port` is a granted TLS target.
+    pub(crate) fn allows_tls(&self, host: &str, port: u16) -> bool {
+        let host = canonical_host(host);
+        self.tls_targets
+            .iter()
+            .any(|t| t.port == port && t.host == host)
+    }
+
+    /// Whether any TLS target is granted.
+    pub(crate) fn has_tls_targets(&self) -> bool {
+        !self.tls_targets.is_empty()
+    }
+
+    /// CA files trusted for this plugin's probes.
+    pub(crate) fn tls_extra_ca_files(&self) -> &[PathBuf] {
+        &self.tls_extra_ca_files
+    }
+
+    /// The granted mount `path` names, if it is one.
+    pub(crate) fn mount(&self, path: &str) -> Option<&Path> {
+        let path = normalize(Path::new(path));
+        self.mounts
+            .iter()
+            .find(|m| **m == path)
+            .map(PathBuf::as_path)
+    }
+
+    /// All granted mounts.
+    pub(crate) fn mounts(&self) -> &[PathBuf] {
+        &self.mounts
+    }
+
+    /// A WASI context with exactly these grants, writing stderr to
+    /// `stderr`. Opens each granted directory, so it fails if one is gone.
+    pub(crate) fn wasi_ctx(&self, stderr: Capture) -> wasmtime::Result<WasiCtx> {
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stderr(stderr)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        for (host, guest) in &self.read_dirs {
+            builder.preopened_dir(host, guest, FsPerms::ReadOnly)?;
+        }
+        for name in &self.env {
+            if let Ok(value) = std::env::var(name) {
+                builder.env(name, value);
+            }
+        }
+        Ok(builder.build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_grants_nothing() {
+        let grants = Grants::default().check().unwrap();
+        assert!(!grants.allows_tls("localhost", 443));
+        assert_eq!(grants.mount("/"), None);
+        assert!(grants.mounts().is_empty());
+    }
+
+    #[test]
+    fn tls_targets_match_host_and_port_exactly() {
+        let grants = Grants {
+            tls_targets: vec![
+                "Example.COM:443".into(),
+                "[::1]:8443".into(),
+                "10.0.0.1:636".into(),
+            ],
+            ..Grants::default()
+        }
+        .check()
+        .unwrap();
+        assert!(grants.allows_tls("example.com", 443));
+        assert!(grants.allows_tls("example.com.", 443));
+        assert!(!grants.allows_tls("example.com", 444));
+        assert!(!grants.allows_tls("www.example.com", 443));
+        assert!(grants.allows_tls("::1", 8443));
+        assert!(grants.allows_tls("10.0.0.1", 636));
+        assert!(!grants.allows_tls("10.0.0.2", 636));
+    }
+
+    #[test]
+    fn malformed_grants_are_refused() {
+        for target in [
+            "example.com",
+            "example.com:0",
+            "example.com:http",
+            ":443",
+            "::1:443",
+        ] {
+            let grants = Grants {
+                tls_targets: vec![target.into()],
+                ..Grants::default()
+            };
+            assert!(
+                matches!(grants.check(), Err(GrantError::TlsTarget { .. })),
+                "{target} accepted"
+            );
+        }
+        let relative = Grants {
+            read_dirs: vec!["etc".into()],
+            ..Grants::default()
+        };
+        assert!(
+            relative
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("absolute")
+        );
+        let missing = Grants {
+            read_dirs: vec!["/nonexistent/neurallog".into()],
+            ..Grants::default()
+        };
+        assert!(matches!(missing.check(), Err(GrantError::Dir { .. })));
+        let env = Grants {
+            env: vec!["A=B".into()],
+            ..Grants::default()
+        };
+        assert!(matches!(env.check(), Err(GrantError::Env { .. })));
+    }
+
+    #[test]
+    fn mounts_match_after_normalizing_trailing_slashes() {
+        let grants = Grants {
+            mounts: vec!["/".into(), "/data/".into()],
+            ..Grants::default()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(grants.mount("/data"), Some(Path::new("/data")));
+        assert_eq!(grants.mount("/data/"), Some(Path::new("/data")));
+        assert_eq!(grants.mount("/"), Some(Path::new("/")));
+        assert_eq!(grants.mount("/data/sub"), None);
+        assert_eq!(grants.mount("/dat"), None);
+    }
+}

@@ -1,0 +1,179 @@
+//! A loaded plugin and its runs: each [`LoadedPlugin::run`] is one call in
+//! a fresh instance (see `runner`), its result validated (see `output`),
+//! its failures logged and fed to the quarantine.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::bindings::v0_1;
+use super::host::{HostState, PluginContext};
+use super::limits::Limits;
+use super::loader::PluginInfo;
+use super::output::{self, OutputError};
+use super::plugin_host::Shared;
+use super::quarantine::{Quarantine, QuarantineStatus};
+use super::report::{FailureReason, PluginErrorKind, RunOutcome, RunReport};
+use super::runner::{self, Call, Failure, Returned};
+
+use v0_1::neurallog::plugin::types as wit;
+
+/// The pre-linked component, by contract version.
+pub(crate) enum Bindings {
+    V0_1(v0_1::CheckPre<HostState>),
+}
+
+/// A plugin ready to run: compiled, linked, described.
+pub struct LoadedPlugin {
+    pub(crate) info: PluginInfo,
+    pub(crate) bindings: Bindings,
+    pub(crate) context: Arc<PluginContext>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) quarantine: Mutex<Quarantine>,
+}
+
+// === impl LoadedPlugin ===
+
+impl LoadedPlugin {
+    /// What the plugin is.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// The check's name it was loaded under.
+    pub fn name(&self) -> &str {
+        &self.context.name
+    }
+
+    /// Its limits.
+    pub fn limits(&self) -> &Limits {
+        &self.context.limits
+    }
+
+    /// Its quarantine state now.
+    pub fn quarantine(&self) -> QuarantineStatus {
+        self.quarantine_state().status(Instant::now())
+    }
+
+    pub(crate) fn quarantine_state(&self) -> MutexGuard<'_, Quarantine> {
+        // Quarantine updates are single assignments: never half-done.
+        self.quarantine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.context.name)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl LoadedPlugin (runs) ===
+
+impl LoadedPlugin {
+    /// Runs the check once with `config_json` (the check's `config:` as
+    /// JSON, `{}` when absent) in a fresh instance. Never fails: every way a
+    /// run can go wrong is a [`RunOutcome`].
+    pub async fn run(&self, config_json: &str) -> RunReport {
+        // Bind first: the quarantine lock must not be held into the body.
+        let status = self.quarantine();
+        if let Some(remaining) = status.remaining {
+            let message = format!(
+                "quarantined for another {remaining:.0?} after {} failed runs; last: {}",
+                status.consecutive_failures,
+                status.last_failure.as_deref().unwrap_or("unknown")
+            );
+            return RunReport {
+                outcome: failed(FailureReason::Quarantined, message),
+                duration: Duration::ZERO,
+                stderr: String::new(),
+                log_lines: 0,
+                logs_dropped: 0,
+                host_calls: 0,
+                fuel_consumed: None,
+                peak_memory_bytes: 0,
+            };
+        }
+
+        let call = Call::Run(config_json);
+        let run = runner::execute(&self.shared, &self.context, &self.bindings, call).await;
+        let outcome = outcome_of(run.result, self.context.limits.max_output_bytes);
+        self.record(&outcome);
+        if run.logs_dropped > 0 {
+            tracing::warn!(
+                plugin = self.name(),
+                dropped = run.logs_dropped,
+                "Plugin log lines over the per-run cap were dropped."
+            );
+        }
+        RunReport {
+            outcome,
+            duration: run.duration,
+            stderr: run.stderr,
+            log_lines: run.log_lines,
+            logs_dropped: run.logs_dropped,
+            host_calls: run.host_calls,
+            fuel_consumed: run.fuel_consumed,
+            peak_memory_bytes: run.peak_memory_bytes,
+        }
+    }
+
+    /// Logs a failed run and feeds the quarantine.
+    fn record(&self, outcome: &RunOutcome) {
+        let name = self.name();
+        match outcome {
+            RunOutcome::Failed { reason, message } if reason.counts_toward_quarantine() => {
+                tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run failed.");
+                let why = format!("{}: {message}", reason.as_str());
+                let quarantined = self.quarantine_state().record_failure(Instant::now(), why);
+                if let Some(backoff) = quarantined {
+                    tracing::warn!(
+                        plugin = name,
+                        backoff_s = backoff.as_secs(),
+                        "Plugin quarantined after repeated failures."
+                    );
+                }
+            }
+            RunOutcome::Failed { reason, message } => {
+                tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run could not start.");
+            }
+            RunOutcome::Ok(_) | RunOutcome::PluginError { .. } => {
+                self.quarantine_state().record_success();
+            }
+        }
+    }
+}
+
+/// Maps what a run returned to its outcome, validating a result.
+fn outcome_of(returned: Result<Returned, Failure>, max_output: u64) -> RunOutcome {
+    match returned {
+        Ok(Returned::Run(Ok(result))) => match output::accept(result, max_output) {
+            Ok(result) => RunOutcome::Ok(result),
+            Err(error @ OutputError::TooLarge { .. }) => {
+                failed(FailureReason::OutputTooLarge, error)
+            }
+            Err(error @ OutputError::Invalid(_)) => failed(FailureReason::InvalidOutput, error),
+        },
+        Ok(Returned::Run(Err(wit::RunError::InvalidConfig(message)))) => RunOutcome::PluginError {
+            kind: PluginErrorKind::InvalidConfig,
+            message,
+        },
+        Ok(Returned::Run(Err(wit::RunError::Failed(message)))) => RunOutcome::PluginError {
+            kind: PluginErrorKind::Failed,
+            message,
+        },
+        Ok(Returned::Describe(_)) => failed(FailureReason::Trap, "run returned plugin-info"),
+        Err(Failure { reason, message }) => RunOutcome::Failed { reason, message },
+    }
+}
+
+fn failed(reason: FailureReason, message: impl ToString) -> RunOutcome {
+    RunOutcome::Failed {
+        reason,
+        message: message.to_string(),
+    }
+}

@@ -1,0 +1,179 @@
+//! [`PluginHost`]: the one plugin host of an agent. It owns the engine, the
+//! linker, the epoch ticker, the compiled-artifact cache and the host-wide
+//! memory budget, and loads plugins into [`LoadedPlugin`]s.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+
+use rustls::RootCertStore;
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use super::cache::ArtifactCache;
+use super::engine::{self, EngineError, EpochTicker};
+use super::fsutil;
+use super::host::state::{PluginState, StateOpenError};
+use super::host::{self, HostState};
+use super::inspect::{self, InspectError, Inspection};
+use super::limits::{Limits, MemoryBudget};
+use super::loader::{self, LoadError};
+use super::permissions::Grants;
+use super::plugin::LoadedPlugin;
+use super::settings::HostSettings;
+use super::source::PluginSource;
+
+/// The plugin host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WasmError {
+    /// The engine or its ticker.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The host functions could not be linked (a bug).
+    #[error("cannot link the plugin host functions: {0:#}")]
+    Linker(wasmtime::Error),
+    /// A directory the host writes to cannot be created.
+    #[error("cannot create {what} directory {path}: {source}")]
+    Dir {
+        /// Which directory.
+        what: &'static str,
+        /// Its path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the host and all its loaded plugins share.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) cache: Option<ArtifactCache>,
+    pub(crate) settings: HostSettings,
+    pub(crate) budget: Arc<MemoryBudget>,
+    /// One permit per instance slot of the pooling allocator.
+    pub(crate) slots: Semaphore,
+    /// Platform trust roots, read on the first plugin granted a TLS target.
+    roots: OnceLock<Arc<RootCertStore>>,
+    /// Live plugin states by check name, so a reloaded plugin shares its
+    /// state with the copy it replaces instead of racing it on disk.
+    states: Mutex<HashMap<String, Weak<PluginState>>>,
+    /// Stops (and joins) the ticker once the last plugin is gone.
+    _ticker: EpochTicker,
+}
+
+// === impl Shared ===
+
+impl Shared {
+    pub(crate) fn platform_roots(&self) -> Arc<RootCertStore> {
+        self.roots
+            .get_or_init(|| Arc::new(host::tls::platform_roots()))
+            .clone()
+    }
+
+    /// The state of check `name`: the live one if a loaded copy has it,
+    /// else opened from disk.
+    pub(crate) fn plugin_state(
+        &self,
+        name: &str,
+        cap: u64,
+    ) -> Result<Arc<PluginState>, StateOpenError> {
+        // The map is only ever updated whole-entry: a poisoned lock is fine.
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(state) = states.get(name).and_then(Weak::upgrade) {
+            state.set_cap(cap);
+            return Ok(state);
+        }
+        let state = Arc::new(PluginState::open(&self.settings.state_dir, name, cap)?);
+        states.retain(|_, weak| weak.strong_count() > 0);
+        states.insert(name.to_owned(), Arc::downgrade(&state));
+        Ok(state)
+    }
+}
+
+/// The plugin host: one per agent.
+pub struct PluginHost {
+    shared: Arc<Shared>,
+}
+
+// === impl PluginHost ===
+
+impl PluginHost {
+    /// Builds the engine, linker and ticker, and creates the cache and state
+    /// directories.
+    pub fn new(settings: HostSettings) -> Result<Self, WasmError> {
+        let engine = engine::build_engine(&settings)?;
+        let mut linker = Linker::new(&engine);
+        host::add_to_linker(&mut linker).map_err(WasmError::Linker)?;
+        let cache = match &settings.cache_dir {
+            Some(dir) => {
+                Some(
+                    ArtifactCache::open(dir, &engine).map_err(|source| WasmError::Dir {
+                        what: "plugin cache",
+                        path: dir.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        fsutil::create_private_dir(&settings.state_dir).map_err(|source| WasmError::Dir {
+            what: "plugin state",
+            path: settings.state_dir.clone(),
+            source,
+        })?;
+        let ticker = EpochTicker::start(&engine, settings.epoch_tick)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                budget: Arc::new(MemoryBudget::new(settings.memory_budget_bytes)),
+                slots: Semaphore::new(settings.max_concurrent_instances as usize),
+                engine,
+                linker,
+                cache,
+                settings,
+                roots: OnceLock::new(),
+                states: Mutex::new(HashMap::new()),
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// Loads a plugin: reads and checks it (sha256 pin), compiles it (or
+    /// takes it from the cache), links it against the host's imports, and
+    /// calls its `describe` once. `name` is the check's name; it names the
+    /// plugin's state file and its log lines.
+    pub async fn load(
+        &self,
+        name: &str,
+        source: PluginSource,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        loader::load(&self.shared, name, source, limits, grants).await
+    }
+
+    /// Describes a component for `plugin inspect`: the contract it targets,
+    /// its imports and exports, and whether this host can run it.
+    pub async fn inspect(&self, source: PluginSource) -> Result<Inspection, InspectError> {
+        inspect::inspect(&self.shared, source).await
+    }
+
+    /// Bytes of linear memory and tables all running plugins hold now.
+    pub fn memory_in_use(&self) -> u64 {
+        self.shared.budget.used()
+    }
+
+    /// The settings the host was built with.
+    pub fn settings(&self) -> &HostSettings {
+        &self.shared.settings
+    }
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("settings", &self.shared.settings)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,37 @@
+//! Hostile: writes config `lines` log lines (default 5000) through the host's
+//! `log` import, then returns ok. The host keeps only its per-run cap.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+
+use neurallog::plugin::log::{self, Level};
+use neurallog::plugin::types::Status;
+
+struct Logflood;
+
+impl Guest for Logflood {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "logflood".into(),
+            version: "0.1.0".into(),
+            description: "Floods the log.".into(),
+            config_schema: String::new(),
+        }
+    }
+
+    fn run(config: String) -> Result<CheckResult, RunError> {
+        let config: serde_json::Value =
+            serde_json::from_str(&config).map_err(|e| RunError::InvalidConfig(e.to_string()))?;
+        let lines = config["lines"].as_u64().unwrap_or(5000);
+        for i in 0..lines {
+            log::log(Level::Info, &format!("flood line {i}"));
+        }
+        Ok(CheckResult {
+            status: Status::Ok,
+            summary: format!("logged {lines} lines"),
+            metrics: Vec::new(),
+            details: Vec::new(),
+        })
+    }
+}
+
+export!(Logflood);
