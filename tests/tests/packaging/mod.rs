@@ -32,7 +32,7 @@ fn output(cmd: &mut Command, hint: &str) -> Output {
 /// Standard output and error of a finished command, for messages.
 fn text(out: &Output) -> String {
     format!(
-        "exit status: {}\n--- stdout\n{}--- stderr\n{}",
+        "{}\n--- stdout\n{}--- stderr\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
