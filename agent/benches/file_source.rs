@@ -28,6 +28,10 @@ const FILES: usize = 10;
 const LINE_BYTES: usize = 200;
 
 fn main() {
+    neurallog_agent::telemetry::init_logging(&neurallog_agent::config::LogConfig {
+        level: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        format: neurallog_agent::config::LogFormat::Text,
+    });
     let total_bytes: u64 = std::env::var("NEURALLOG_BENCH_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -50,16 +54,24 @@ fn run(mode: &str, total_bytes: u64) {
         "plain" => (write_plain(dir.path(), lines_per_file), ()),
         _ => (write_cri(dir.path(), lines_per_file), ()),
     };
-    eprintln!("{mode}: wrote {} MiB in {:.1}s", total_lines * LINE_BYTES as u64 >> 20, written.elapsed().as_secs_f64());
+    eprintln!(
+        "{mode}: wrote {} MiB in {:.1}s",
+        (total_lines * LINE_BYTES as u64) >> 20,
+        written.elapsed().as_secs_f64()
+    );
     let config: SourceConfig = serde_yaml_ng::from_str(&yaml).expect("bench config");
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let counted = Arc::new(AtomicU64::new(0));
     let cpu_before = cpu_seconds();
     let start = Instant::now();
     runtime.block_on(async {
         let (tx, mut rx) = mpsc::channel::<EventBatch>(8);
-        let (fanout, _control) = Fanout::fixed(vec![("count".into(), tx)]);
+        let (fanout, control) = Fanout::fixed(vec![("count".into(), tx)]);
         let status = Arc::new(StatusRegistry::default());
         let metrics = ComponentMetrics::new("bench", ComponentKind::Source, "bench");
         let shutdown = CancellationToken::new();
@@ -76,7 +88,8 @@ fn run(mode: &str, total_bytes: u64) {
             metrics: metrics.clone(),
             status: status.register(ComponentKind::Source, "bench", "bench", metrics),
         };
-        let source = tokio::spawn(neurallog_agent::sources::build(&config, cx).expect("build source"));
+        let source =
+            tokio::spawn(neurallog_agent::sources::build(&config, cx).expect("build source"));
         let sink_count = Arc::clone(&counted);
         let sink = tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
@@ -97,6 +110,8 @@ fn run(mode: &str, total_bytes: u64) {
         }
         shutdown.cancel();
         let _ = source.await;
+        // The control holds the last sender: drop it so the sink sees the end.
+        drop(control);
         let _ = sink.await;
     });
     let wall = start.elapsed().as_secs_f64();
@@ -114,7 +129,16 @@ fn run(mode: &str, total_bytes: u64) {
 /// A 200-byte line, varied so compression and parsing see realistic text.
 fn line(file: usize, n: u64, out: &mut Vec<u8>) {
     let start = out.len();
-    let words = ["GET", "POST", "/api/v1/orders", "/healthz", "user=42", "status=200", "status=503", "latency_ms=12"];
+    let words = [
+        "GET",
+        "POST",
+        "/api/v1/orders",
+        "/healthz",
+        "user=42",
+        "status=200",
+        "status=503",
+        "latency_ms=12",
+    ];
     let _ = write!(out, "ts={n:012} file={file} level=info msg=\"request\" ");
     let mut k = n.wrapping_mul(2_654_435_761);
     while out.len() - start < LINE_BYTES - 1 {
@@ -130,7 +154,11 @@ fn write_plain(dir: &Path, lines_per_file: u64) -> String {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).expect("logs dir");
     for f in 0..FILES {
-        write_file(&logs.join(format!("app-{f}.log")), lines_per_file, |n, out| line(f, n, out));
+        write_file(
+            &logs.join(format!("app-{f}.log")),
+            lines_per_file,
+            |n, out| line(f, n, out),
+        );
     }
     format!("type: file\ninclude: [\"{}/*.log\"]\n", logs.display())
 }
@@ -138,22 +166,34 @@ fn write_plain(dir: &Path, lines_per_file: u64) -> String {
 fn write_cri(dir: &Path, lines_per_file: u64) -> String {
     let pods = dir.join("pods");
     for f in 0..FILES {
-        let container = pods.join(format!("bench_web-{f}_0000000{f}-1111-2222-3333-444455556666/app"));
+        let container = pods.join(format!(
+            "bench_web-{f}_0000000{f}-1111-2222-3333-444455556666/app"
+        ));
         std::fs::create_dir_all(&container).expect("pod dir");
         // `<time> <stream> F ` is 39 bytes; the message fills the 200.
         write_file(&container.join("0.log"), lines_per_file, |n, out| {
-            let _ = write!(out, "2024-05-01T10:{:02}:{:02}.{:09}Z stdout F ", (n / 60) % 60, n % 60, n % 1_000_000_000);
+            let _ = write!(
+                out,
+                "2024-05-01T10:{:02}:{:02}.{:09}Z stdout F ",
+                (n / 60) % 60,
+                n % 60,
+                n % 1_000_000_000
+            );
             let before = out.len();
             line(f, n, out);
             out.truncate(before + LINE_BYTES - 40);
             out.push(b'\n');
         });
     }
-    format!("type: kubernetes_logs\npods_dir: \"{}\"\nnode_name: bench\n", pods.display())
+    format!(
+        "type: kubernetes_logs\npods_dir: \"{}\"\nnode_name: bench\n",
+        pods.display()
+    )
 }
 
 fn write_file(path: &Path, lines: u64, mut make: impl FnMut(u64, &mut Vec<u8>)) {
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
+    let mut file =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
     let mut buf = Vec::with_capacity(1 << 20);
     for n in 0..lines {
         make(n, &mut buf);

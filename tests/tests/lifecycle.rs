@@ -190,7 +190,13 @@ fn checkpoint_offset(data_dir: &std::path::Path) -> u64 {
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     doc["files"]
         .as_array()
-        .and_then(|files| files.iter().filter(|f| f["done"] != true).map(|f| f["offset"].as_u64().unwrap_or(0)).max())
+        .and_then(|files| {
+            files
+                .iter()
+                .filter(|f| f["done"] != true)
+                .map(|f| f["offset"].as_u64().unwrap_or(0))
+                .max()
+        })
         .unwrap_or(0)
 }
 
@@ -215,14 +221,17 @@ sinks:
     max_bytes: 4294967296
     inputs: [app]
 ";
-    let mut agent = crate::support::agent::Agent::start_in(dir, yaml, &[]);
+    let mut agent = Agent::start_in(dir, yaml, &[]);
     agent.wait_ready();
     std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
     let status = agent.terminate(Duration::from_secs(30));
     let took = started.elapsed();
     assert_eq!(status.code(), Some(0), "{}", agent.stderr());
-    assert!(took < Duration::from_secs(12), "shutdown took {took:?}, deadline 10 s");
+    assert!(
+        took < Duration::from_secs(12),
+        "shutdown took {took:?}, deadline 10 s"
+    );
 
     // Every line before the checkpoint is in the sink's file (each line is
     // 200 bytes with its newline).
@@ -230,8 +239,15 @@ sinks:
     assert!(offset > 0, "something was acknowledged before the shutdown");
     assert_eq!(offset % 200, 0, "checkpoints sit on line boundaries");
     let seen = seqs_in(&[agent.dir.path().join("out.jsonl")]);
-    let missing: Vec<u64> = (0..offset / 200).filter(|s| !seen.contains_key(s)).collect();
-    assert!(missing.is_empty(), "acknowledged but not delivered: {} lines, from {:?}", missing.len(), missing.first());
+    let missing: Vec<u64> = (0..offset / 200)
+        .filter(|s| !seen.contains_key(s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not delivered: {} lines, from {:?}",
+        missing.len(),
+        missing.first()
+    );
 }
 
 #[test]
@@ -257,13 +273,15 @@ sinks:
     inputs: [app]
 ";
     // The console sink writes to a pipe nobody reads yet: it stalls.
-    let mut agent = crate::support::agent::Agent::start_piped(dir, yaml);
+    let mut agent = Agent::start_piped(dir, yaml);
     agent.wait_ready();
     log.write(20_000);
     let fast = agent.dir.path().join("out.jsonl");
-    wait_for("the fast sink to receive lines", Duration::from_secs(10), || {
-        std::fs::metadata(&fast).ok().filter(|m| m.len() > 100_000)
-    });
+    wait_for(
+        "the fast sink to receive lines",
+        Duration::from_secs(10),
+        || std::fs::metadata(&fast).ok().filter(|m| m.len() > 100_000),
+    );
     std::thread::sleep(Duration::from_secs(1));
     let held = checkpoint_offset(&agent.data_dir());
     let delivered_fast = std::fs::read_to_string(&fast).unwrap().lines().count() as u64;
@@ -276,9 +294,11 @@ sinks:
     // The slow sink catches up: now every line is acknowledged.
     let mut pipe = agent.stdout_pipe.take().unwrap();
     let reader = std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink()));
-    wait_for("the checkpoint to reach the end", Duration::from_secs(30), || {
-        (checkpoint_offset(&agent.data_dir()) == 20_000 * 200).then_some(())
-    });
+    wait_for(
+        "the checkpoint to reach the end",
+        Duration::from_secs(30),
+        || (checkpoint_offset(&agent.data_dir()) == 20_000 * 200).then_some(()),
+    );
     agent.terminate(Duration::from_secs(30));
     let _ = reader.join();
 }

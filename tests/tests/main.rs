@@ -8,4 +8,5 @@ mod cli;
 mod file_source;
 mod kubernetes_logs;
 mod lifecycle;
+mod metrics;
 mod packaging;

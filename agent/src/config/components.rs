@@ -16,10 +16,14 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, FieldPath};
 use super::validate::Validate;
-use crate::sinks::{console::ConsoleSinkConfig, file::FileSinkConfig};
+use crate::sinks::{
+    console::ConsoleSinkConfig, file::FileSinkConfig, prometheus::PrometheusSinkConfig,
+};
 use crate::sources::file::FileSourceConfig;
+use crate::sources::host_metrics::HostMetricsConfig;
 use crate::sources::internal_metrics::InternalMetricsConfig;
 use crate::sources::kubernetes_logs::KubernetesLogsConfig;
+use crate::sources::pod_metrics::PodMetricsConfig;
 
 /// What kind of component a name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -43,6 +47,12 @@ pub enum SourceConfig {
     InternalMetrics(InternalMetricsConfig),
     /// Kubernetes container logs under `/var/log/pods`.
     KubernetesLogs(KubernetesLogsConfig),
+    /// CPU, memory, load, filesystems, disks, network and processes of the
+    /// host, read from procfs, sysfs and statvfs.
+    HostMetrics(Box<HostMetricsConfig>),
+    /// Node, pod, container and volume usage from the kubelet's
+    /// `/stats/summary`, with a cgroup fallback.
+    PodMetrics(Box<PodMetricsConfig>),
 }
 
 /// A sink, by `type`.
@@ -53,6 +63,9 @@ pub enum SinkConfig {
     Console(ConsoleSinkConfig),
     /// JSON lines in a local file, rotated by size.
     File(FileSinkConfig),
+    /// Metrics served for Prometheus to scrape, on the admin server's
+    /// `/metrics` or an address of its own.
+    Prometheus(PrometheusSinkConfig),
 }
 
 /// A sink and the components it reads from.
@@ -164,7 +177,13 @@ pub struct PluginLimitsConfig {
 
 impl SourceConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["file", "internal_metrics", "kubernetes_logs"];
+    pub const TYPES: &[&str] = &[
+        "file",
+        "internal_metrics",
+        "kubernetes_logs",
+        "host_metrics",
+        "pod_metrics",
+    ];
 
     /// This source's `type`.
     pub fn type_name(&self) -> &'static str {
@@ -172,6 +191,8 @@ impl SourceConfig {
             SourceConfig::File(_) => "file",
             SourceConfig::InternalMetrics(_) => "internal_metrics",
             SourceConfig::KubernetesLogs(_) => "kubernetes_logs",
+            SourceConfig::HostMetrics(_) => "host_metrics",
+            SourceConfig::PodMetrics(_) => "pod_metrics",
         }
     }
 }
@@ -183,6 +204,8 @@ impl<'de> Deserialize<'de> for SourceConfig {
             "file" => tagged::inner(rest).map(SourceConfig::File),
             "internal_metrics" => tagged::inner(rest).map(SourceConfig::InternalMetrics),
             "kubernetes_logs" => tagged::inner(rest).map(SourceConfig::KubernetesLogs),
+            "host_metrics" => tagged::inner(rest).map(|c| SourceConfig::HostMetrics(Box::new(c))),
+            "pod_metrics" => tagged::inner(rest).map(|c| SourceConfig::PodMetrics(Box::new(c))),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -194,6 +217,8 @@ impl Validate for SourceConfig {
             SourceConfig::File(c) => c.validate(path, errors),
             SourceConfig::InternalMetrics(c) => c.validate(path, errors),
             SourceConfig::KubernetesLogs(c) => c.validate(path, errors),
+            SourceConfig::HostMetrics(c) => c.validate(path, errors),
+            SourceConfig::PodMetrics(c) => c.validate(path, errors),
         }
     }
 }
@@ -202,13 +227,14 @@ impl Validate for SourceConfig {
 
 impl SinkConfig {
     /// The `type` names, for error messages.
-    pub const TYPES: &[&str] = &["console", "file"];
+    pub const TYPES: &[&str] = &["console", "file", "prometheus"];
 
     /// This sink's `type`.
     pub fn type_name(&self) -> &'static str {
         match self {
             SinkConfig::Console(_) => "console",
             SinkConfig::File(_) => "file",
+            SinkConfig::Prometheus(_) => "prometheus",
         }
     }
 }
@@ -219,6 +245,7 @@ impl<'de> Deserialize<'de> for SinkConfig {
         match tag.as_str() {
             "console" => tagged::inner(rest).map(SinkConfig::Console),
             "file" => tagged::inner(rest).map(SinkConfig::File),
+            "prometheus" => tagged::inner(rest).map(SinkConfig::Prometheus),
             other => Err(tagged::unknown_type(other, Self::TYPES)),
         }
     }
@@ -229,6 +256,7 @@ impl Validate for SinkConfig {
         match self {
             SinkConfig::Console(c) => c.validate(path, errors),
             SinkConfig::File(c) => c.validate(path, errors),
+            SinkConfig::Prometheus(c) => c.validate(path, errors),
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod console;
 pub mod encoding;
 pub mod file;
+pub mod prometheus;
 
 use crate::config::SinkConfig;
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
@@ -16,5 +17,6 @@ pub fn build(config: &SinkConfig, cx: SinkContext) -> Result<BoxedComponent, Bui
     match config {
         SinkConfig::Console(c) => console::build(c, cx),
         SinkConfig::File(c) => file::build(c, cx),
+        SinkConfig::Prometheus(c) => prometheus::build(c, cx),
     }
 }

@@ -57,7 +57,7 @@ async fn run(interval: Duration, mut cx: SourceContext) {
             .snapshot()
             .into_iter()
             .map(|(name, help, labels, value, is_counter)| {
-                let attributes: Attributes = labels.into_iter().map(|(k, v)| (k, v)).collect();
+                let attributes: Attributes = labels.into_iter().collect();
                 let value = if is_counter {
                     MetricValue::Sum {
                         value,

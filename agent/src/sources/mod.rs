@@ -5,8 +5,10 @@
 //! delivery — stamps them with acknowledgements and waits for them.
 
 pub mod file;
+pub mod host_metrics;
 pub mod internal_metrics;
 pub mod kubernetes_logs;
+pub mod pod_metrics;
 mod resource;
 
 pub use resource::host_resource;
@@ -20,5 +22,7 @@ pub fn build(config: &SourceConfig, cx: SourceContext) -> Result<BoxedComponent,
         SourceConfig::File(c) => file::build(c, cx),
         SourceConfig::InternalMetrics(c) => internal_metrics::build(c, cx),
         SourceConfig::KubernetesLogs(c) => kubernetes_logs::build(c, cx),
+        SourceConfig::HostMetrics(c) => host_metrics::build(c, cx),
+        SourceConfig::PodMetrics(c) => pod_metrics::build(c, cx),
     }
 }

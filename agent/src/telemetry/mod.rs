@@ -12,3 +12,4 @@ mod registry;
 
 pub use logging::init as init_logging;
 pub use registry::{Counter, Gauge, Histogram, Labels, Registry, registry};
+pub(crate) use registry::{escape_label_value, write_value};

@@ -224,8 +224,7 @@ impl Agent {
     /// on the same state.
     pub fn into_dir(mut self) -> tempfile::TempDir {
         self.kill9();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
 
     /// What the agent printed on stdout so far.

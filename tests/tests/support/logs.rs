@@ -28,7 +28,8 @@ impl SeqLog {
         }
     }
 
-    /// The line with sequence number `seq`: about 200 bytes, varied.
+    /// The line with sequence number `seq`: 199 bytes (200 with its
+    /// newline), varied.
     pub fn line(seq: u64) -> String {
         let words = [
             "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
@@ -44,6 +45,9 @@ impl SeqLog {
             }
         }
         line.truncate(199);
+        while line.len() < 199 {
+            line.push('.');
+        }
         line
     }
 

@@ -219,7 +219,11 @@ impl Tailer {
                 return;
             }
         }
-        if self.unreadable.get(&id).is_some_and(|since| since.elapsed() < UNREADABLE_RETRY) {
+        if self
+            .unreadable
+            .get(&id)
+            .is_some_and(|since| since.elapsed() < UNREADABLE_RETRY)
+        {
             return;
         }
         let file = match File::open(path) {

@@ -32,7 +32,7 @@ enum Source {
     /// decoded bytes.
     Gzip {
         file: File,
-        decoder: flate2::read::MultiGzDecoder<io::BufReader<File>>,
+        decoder: Box<flate2::read::MultiGzDecoder<io::BufReader<File>>>,
         decoded: u64,
     },
 }
@@ -77,7 +77,9 @@ impl Reader {
     /// Read a gzip-compressed `file` from decoded offset `offset` (the
     /// bytes before it are decoded and skipped).
     pub fn gzip(file: File, key: FileKey, offset: u64) -> io::Result<Self> {
-        let decoder = flate2::read::MultiGzDecoder::new(io::BufReader::new(file.try_clone()?));
+        let decoder = Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(
+            file.try_clone()?,
+        )));
         let mut reader = Reader {
             source: Source::Gzip {
                 file,
@@ -95,7 +97,10 @@ impl Reader {
             decoder, decoded, ..
         } = &mut reader.source
         {
-            *decoded = io::copy(&mut io::Read::by_ref(decoder).take(offset), &mut io::sink())?;
+            *decoded = io::copy(
+                &mut io::Read::by_ref(decoder.as_mut()).take(offset),
+                &mut io::sink(),
+            )?;
             reader.pos = *decoded;
             reader.line_start = *decoded;
         }
@@ -146,7 +151,8 @@ impl Reader {
                 Source::Plain(file) => file.read_at(&mut buf[..want], self.pos),
                 Source::Gzip {
                     decoder, decoded, ..
-                } => io::Read::read(decoder, &mut buf[..want]).inspect(|n| *decoded += *n as u64),
+                } => io::Read::read(decoder.as_mut(), &mut buf[..want])
+                    .inspect(|n| *decoded += *n as u64),
             };
             let n = match result {
                 Ok(n) => n,

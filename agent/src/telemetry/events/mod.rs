@@ -7,6 +7,8 @@
 mod component;
 mod file;
 mod lifecycle;
+mod metrics;
+mod prometheus;
 
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
@@ -14,3 +16,10 @@ pub use file::{
     LossReason, RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
+pub use metrics::{
+    CollectorFailed, KubeletVerificationDisabled, MetricsCollected, PodMetricsFromCgroups,
+};
+pub use prometheus::{
+    PrometheusExporterListening, PrometheusMetricSkipped, PrometheusSeriesExpired,
+    PrometheusSeriesStored,
+};

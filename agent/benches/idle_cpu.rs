@@ -1,0 +1,65 @@
+//! The idle agent's CPU use: the release binary with host metrics every
+//! 10 s exposed on the admin `/metrics`, measured as utime + stime from
+//! `/proc/<pid>/stat` over a minute after a warm-up. Run with `cargo bench
+//! -p neurallog-agent --bench idle_cpu`; `IDLE_SECS` changes the minute.
+//! Exits non-zero above half a percent of one core.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BUDGET_PERCENT: f64 = 0.5;
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the agent is running");
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields[11].parse().expect("utime");
+    let stime: u64 = fields[12].parse().expect("stime");
+    utime + stime
+}
+
+fn main() {
+    let secs: u64 = std::env::var("IDLE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let config = format!(
+        "data_dir: {}\nadmin:\n  address: 127.0.0.1:{port}\nlog:\n  level: warn\nsources:\n  host:\n    type: host_metrics\n    interval_secs: 10\nsinks:\n  metrics:\n    type: prometheus\n    inputs: [host]\n",
+        dir.path().join("data").display()
+    );
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(&path, config).expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neurallog-agent"))
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the agent");
+    std::thread::sleep(Duration::from_secs(5));
+    let hz = rustix::param::clock_ticks_per_second().max(1) as f64;
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_secs(secs));
+    let after = cpu_ticks(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let cpu_secs = (after - before) as f64 / hz;
+    let percent = 100.0 * cpu_secs / secs as f64;
+    println!(
+        "idle agent, host_metrics every 10 s: {cpu_secs:.3} s of CPU (utime+stime) in {secs} s = {percent:.3}% of one core (budget {BUDGET_PERCENT}%)"
+    );
+    if percent > BUDGET_PERCENT {
+        println!("FAIL: over budget");
+        std::process::exit(1);
+    }
+    println!("PASS");
+}

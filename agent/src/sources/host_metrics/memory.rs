@@ -1,0 +1,220 @@
+//! Memory and swap from `/proc/meminfo`
+//! (<https://docs.kernel.org/filesystems/proc.html#meminfo>), and the
+//! platform's `memory_usage_percent`.
+//!
+//! `system.memory.usage` is split so that its states add up to
+//! `MemTotal`: `free`, `buffered`, `cached`, `slab_reclaimable` as the
+//! kernel reports them and `used` for the rest, as the OpenTelemetry
+//! Collector does on Linux. `system.linux.memory.available` is the kernel's
+//! own estimate, `MemAvailable`, which node_exporter dashboards use.
+
+use std::path::Path;
+
+use crate::event::{AnyValue, Attributes};
+
+use super::error::HostMetricsError;
+use super::points::{Def, Points, attrs};
+use super::procfs::parse_error;
+
+const USAGE: Def = Def {
+    name: "system.memory.usage",
+    unit: "By",
+    description: "Bytes of memory in each state; the states add up to the total.",
+};
+const LIMIT: Def = Def {
+    name: "system.memory.limit",
+    unit: "By",
+    description: "Total usable memory (MemTotal).",
+};
+const AVAILABLE: Def = Def {
+    name: "system.linux.memory.available",
+    unit: "By",
+    description: "Memory available for starting new applications without swapping (MemAvailable).",
+};
+const PAGING: Def = Def {
+    name: "system.paging.usage",
+    unit: "By",
+    description: "Swap space used and free.",
+};
+/// The platform's alert metric.
+const USAGE_PERCENT: Def = Def {
+    name: "memory_usage_percent",
+    unit: "%",
+    description: "Percentage of memory in use: 100 × (MemTotal − MemAvailable) / MemTotal.",
+};
+
+/// The `/proc/meminfo` fields the collector uses, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemInfo {
+    /// `MemTotal`.
+    pub total: u64,
+    /// `MemFree`.
+    pub free: u64,
+    /// `MemAvailable`; `None` before Linux 3.14.
+    pub available: Option<u64>,
+    /// `Buffers`.
+    pub buffers: u64,
+    /// `Cached`.
+    pub cached: u64,
+    /// `SReclaimable`.
+    pub slab_reclaimable: u64,
+    /// `SwapTotal`.
+    pub swap_total: Option<u64>,
+    /// `SwapFree`.
+    pub swap_free: Option<u64>,
+}
+
+// === impl MemInfo ===
+
+impl MemInfo {
+    /// Parse the text of `/proc/meminfo` (read from `path`).
+    pub fn parse(path: &Path, text: &str) -> Result<MemInfo, HostMetricsError> {
+        let mut info = MemInfo::default();
+        let mut saw_total = false;
+        for line in text.lines() {
+            let Some((key, rest)) = line.split_once(':') else {
+                continue;
+            };
+            let slot = match key {
+                "MemTotal" => {
+                    saw_total = true;
+                    &mut info.total
+                }
+                "MemFree" => &mut info.free,
+                "Buffers" => &mut info.buffers,
+                "Cached" => &mut info.cached,
+                "SReclaimable" => &mut info.slab_reclaimable,
+                "MemAvailable" => info.available.insert(0),
+                "SwapTotal" => info.swap_total.insert(0),
+                "SwapFree" => info.swap_free.insert(0),
+                _ => continue,
+            };
+            *slot = bytes(rest).ok_or_else(|| {
+                parse_error(path, format!("{key}: {:?} is not a size", rest.trim()))
+            })?;
+        }
+        if !saw_total {
+            return Err(parse_error(path, "no MemTotal line"));
+        }
+        Ok(info)
+    }
+
+    /// `MemAvailable`, or on kernels without it the classic estimate
+    /// free + buffers + cached.
+    pub fn available(&self) -> u64 {
+        self.available
+            .unwrap_or(self.free + self.buffers + self.cached)
+            .min(self.total)
+    }
+
+    /// Add the memory points to `points`.
+    pub fn collect(&self, points: &mut Points) {
+        let accounted = self.free + self.buffers + self.cached + self.slab_reclaimable;
+        let used = self.total.saturating_sub(accounted);
+        for (state, value) in [
+            ("used", used),
+            ("free", self.free),
+            ("buffered", self.buffers),
+            ("cached", self.cached),
+            ("slab_reclaimable", self.slab_reclaimable),
+        ] {
+            points.up_down(&USAGE, value as f64, state_attr(state));
+        }
+        points.up_down(&LIMIT, self.total as f64, Attributes::new());
+        points.up_down(&AVAILABLE, self.available() as f64, Attributes::new());
+        if let (Some(total), Some(free)) = (self.swap_total, self.swap_free) {
+            points.up_down(
+                &PAGING,
+                total.saturating_sub(free) as f64,
+                state_attr("used"),
+            );
+            points.up_down(&PAGING, free as f64, state_attr("free"));
+        }
+        if self.total > 0 {
+            let in_use = self.total - self.available();
+            let percent = 100.0 * in_use as f64 / self.total as f64;
+            points.gauge(&USAGE_PERCENT, percent, Attributes::new());
+        }
+    }
+}
+
+fn state_attr(state: &'static str) -> Attributes {
+    attrs([("state", AnyValue::from(state))])
+}
+
+/// `"   24684084 kB"` → bytes. Lines without a unit are plain counts.
+fn bytes(text: &str) -> Option<u64> {
+    let mut parts = text.split_ascii_whitespace();
+    let value: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        None => Some(value),
+        Some("kB") => value.checked_mul(1024),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::Resource;
+
+    const MEMINFO: &str = "MemTotal:       24684084 kB
+MemFree:        12760352 kB
+MemAvailable:   23832480 kB
+Buffers:           35368 kB
+Cached:         10930560 kB
+SwapCached:            0 kB
+SReclaimable:     500000 kB
+SUnreclaim:       100000 kB
+SwapTotal:       1000000 kB
+SwapFree:         250000 kB
+HugePages_Total:       0
+";
+
+    #[test]
+    fn states_add_up_to_the_total_and_percent_uses_mem_available() {
+        let info = MemInfo::parse(Path::new("/proc/meminfo"), MEMINFO).unwrap();
+        assert_eq!(info.total, 24684084 * 1024);
+        assert_eq!(info.available, Some(23832480 * 1024));
+        let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 16);
+        info.collect(&mut points);
+        let sum: f64 = points
+            .metrics
+            .iter()
+            .filter(|m| m.name == "system.memory.usage")
+            .filter_map(|m| m.scalar())
+            .sum();
+        assert_eq!(sum, info.total as f64);
+        let percent = points
+            .metrics
+            .iter()
+            .find(|m| m.name == "memory_usage_percent")
+            .and_then(|m| m.scalar())
+            .unwrap();
+        let expected = 100.0 * (24684084.0 - 23832480.0) / 24684084.0;
+        assert!((percent - expected).abs() < 1e-9);
+        let swap_used = points
+            .metrics
+            .iter()
+            .find(|m| {
+                m.name == "system.paging.usage"
+                    && m.attributes.get("state").and_then(AnyValue::as_str) == Some("used")
+            })
+            .and_then(|m| m.scalar());
+        assert_eq!(swap_used, Some(750000.0 * 1024.0));
+    }
+
+    #[test]
+    fn old_kernels_without_mem_available_estimate_it() {
+        let info = MemInfo::parse(
+            Path::new("m"),
+            "MemTotal: 100 kB\nMemFree: 10 kB\nBuffers: 5 kB\nCached: 20 kB\n",
+        )
+        .unwrap();
+        assert_eq!(info.available(), 35 * 1024);
+        assert!(MemInfo::parse(Path::new("m"), "MemFree: 1 kB\n").is_err());
+        assert!(MemInfo::parse(Path::new("m"), "MemTotal: x kB\n").is_err());
+    }
+}

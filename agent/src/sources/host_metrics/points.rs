@@ -1,0 +1,112 @@
+//! Building the data points of one collection: every point of a cycle
+//! shares its timestamp and resource, and cumulative points start at boot.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::event::{AnyValue, Attributes, Metric, MetricValue, Resource};
+
+/// Collects the points of one cycle.
+#[derive(Debug)]
+pub struct Points {
+    /// The points so far.
+    pub metrics: Vec<Metric>,
+    resource: Arc<Resource>,
+    time_unix_nano: u64,
+    start_unix_nano: u64,
+}
+
+/// A static description of one metric: OpenTelemetry name, unit and
+/// description.
+#[derive(Debug, Clone, Copy)]
+pub struct Def {
+    /// The semantic-convention name.
+    pub name: &'static str,
+    /// UCUM unit.
+    pub unit: &'static str,
+    /// One line for `# HELP`.
+    pub description: &'static str,
+}
+
+// === impl Points ===
+
+impl Points {
+    /// Points at `time_unix_nano`; cumulative ones count from
+    /// `start_unix_nano` (the boot time).
+    pub fn new(
+        resource: Arc<Resource>,
+        time_unix_nano: u64,
+        start_unix_nano: u64,
+        capacity: usize,
+    ) -> Self {
+        Points {
+            metrics: Vec::with_capacity(capacity),
+            resource,
+            time_unix_nano,
+            start_unix_nano,
+        }
+    }
+
+    /// The cycle's timestamp.
+    pub fn time_unix_nano(&self) -> u64 {
+        self.time_unix_nano
+    }
+
+    /// Set the start of cumulative streams (known once `/proc/stat` is
+    /// read).
+    pub fn set_start(&mut self, start_unix_nano: u64) {
+        self.start_unix_nano = start_unix_nano;
+    }
+
+    /// A monotonic cumulative sum.
+    pub fn counter(&mut self, def: &Def, value: f64, attributes: Attributes) {
+        self.push(
+            def,
+            MetricValue::Sum {
+                value,
+                monotonic: true,
+            },
+            attributes,
+        );
+    }
+
+    /// A non-monotonic cumulative sum (a level that is also a sum of its
+    /// parts, e.g. memory by state).
+    pub fn up_down(&mut self, def: &Def, value: f64, attributes: Attributes) {
+        self.push(
+            def,
+            MetricValue::Sum {
+                value,
+                monotonic: false,
+            },
+            attributes,
+        );
+    }
+
+    /// A gauge.
+    pub fn gauge(&mut self, def: &Def, value: f64, attributes: Attributes) {
+        self.push(def, MetricValue::Gauge(value), attributes);
+    }
+
+    fn push(&mut self, def: &Def, value: MetricValue, attributes: Attributes) {
+        let start = match value {
+            MetricValue::Sum { .. } => self.start_unix_nano,
+            _ => 0,
+        };
+        self.metrics.push(Metric {
+            name: Cow::Borrowed(def.name),
+            description: Cow::Borrowed(def.description),
+            unit: Cow::Borrowed(def.unit),
+            value,
+            attributes,
+            time_unix_nano: self.time_unix_nano,
+            start_time_unix_nano: start,
+            resource: Arc::clone(&self.resource),
+        });
+    }
+}
+
+/// Attributes from static keys and values.
+pub fn attrs<const N: usize>(pairs: [(&'static str, AnyValue); N]) -> Attributes {
+    pairs.into_iter().collect()
+}
