@@ -141,6 +141,7 @@ fn container_env(docs: &[Value]) -> Vec<(String, String)> {
             let name = str_at(var, "name").to_owned();
             let value = match at(var, "valueFrom.fieldRef.fieldPath").as_str() {
                 Some("spec.nodeName") => "node-1".to_owned(),
+                Some("status.hostIP") => "10.0.0.7".to_owned(),
                 Some("metadata.name") => "neurallog-agent-x7k2p".to_owned(),
                 Some("metadata.namespace") => NAMESPACE.to_owned(),
                 Some(other) => panic!("unexpected fieldRef {other}"),
@@ -394,8 +395,45 @@ fn host_paths_are_read_only_except_the_state_directory() {
         }
         let root = mounted.contains(&("/".to_owned(), "/host/root".to_owned()));
         assert_eq!(root, name != "chart, image plugins", "{name}: hostRootfs");
-        // The configuration is data_dir there.
-        assert_eq!(config(&docs)["data_dir"], STATE_DIR, "{name}");
+
+        // The configuration reads the node where the DaemonSet mounts it.
+        let config = config(&docs);
+        assert_eq!(config["data_dir"], STATE_DIR, "{name}");
+        let mount_of = |host: &str| {
+            mounted
+                .iter()
+                .find(|(h, _)| h == host)
+                .map(|(_, m)| m.clone())
+        };
+        let mut checked = 0;
+        for (source_name, source) in config["sources"].as_mapping().unwrap() {
+            let fields: &[(&str, &str, &str)] = match source["type"].as_str() {
+                Some("host_metrics") => &[
+                    ("proc_path", "/proc", "/proc"),
+                    ("sys_path", "/sys", "/sys"),
+                    ("root_path", "/", "/"),
+                ],
+                Some("pod_metrics") => &[
+                    ("sys_path", "/sys", "/sys"),
+                    ("pod_logs_dir", "/var/log/pods", "/var/log/pods"),
+                ],
+                Some("kubernetes_logs") => &[("pods_dir", "/var/log/pods", "/var/log/pods")],
+                _ => &[],
+            };
+            for (field, host, default) in fields {
+                if *host == "/" && !root {
+                    continue;
+                }
+                let value = source[*field].as_str().unwrap_or(default);
+                assert_eq!(
+                    Some(value.to_owned()),
+                    mount_of(host),
+                    "{name}: sources.{source_name:?}.{field} is not where {host} is mounted"
+                );
+                checked += 1;
+            }
+        }
+        println!("{name}: {checked} host paths of the configuration are mounted");
     }
 }
 
@@ -487,6 +525,13 @@ fn probes_node_name_token_and_termination() {
         for path in values_of_key(&config, "bearer_token_file") {
             assert_eq!(Path::new(&path), token_file, "{name}");
         }
+        // The service-account token, for the kubelet (pod_metrics' default
+        // token_file), is mounted.
+        assert_eq!(pod["automountServiceAccountToken"], true, "{name}");
+        assert_eq!(
+            find(&docs, "ServiceAccount")["automountServiceAccountToken"],
+            true
+        );
         // No secret in the environment.
         for var in seq_at(agent, "env") {
             assert!(var["valueFrom"]["secretKeyRef"].is_null(), "{name}");
