@@ -181,7 +181,11 @@ def main():
     generate.set_defaults(run=cmd_generate)
     sub.add_parser("lint", help="helm lint --strict").set_defaults(run=cmd_lint)
     args = parser.parse_args()
-    return args.run(args)
+    try:
+        return args.run(args)
+    except helm.HelmError as error:
+        print(f"render.py {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

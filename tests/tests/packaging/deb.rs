@@ -23,11 +23,9 @@ use super::{output, repo, text, workspace_version};
 const BUILD_HINT: &str =
     "build it first: `cargo deb -p neurallog-agent` (`./x test` does, before `cargo test`)";
 
-/// `<target dir>` of this test binary (`<target>/<profile>/deps/<exe>`).
+/// The target directory this test binary was built in
+/// (`<target>/<profile>/deps/<exe>`), where `cargo deb` writes too.
 fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return dir.into();
-    }
     let exe = std::env::current_exe().unwrap();
     exe.ancestors()
         .nth(3)
