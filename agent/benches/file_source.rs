@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use neurallog_agent::config::{ComponentKind, SourceConfig};
-use neurallog_agent::event::{AckStatus, EventBatch, Resource};
+use neurallog_agent::event::{AckStatus, EventBatch};
 use neurallog_agent::telemetry::events::ComponentMetrics;
 use neurallog_agent::topology::{Fanout, Globals, SourceContext, StatusRegistry};
 use tokio::sync::mpsc;
@@ -79,12 +79,7 @@ fn run(mode: &str, total_bytes: u64) {
             id: "bench".into(),
             out: fanout,
             shutdown: shutdown.clone(),
-            globals: Arc::new(Globals {
-                data_dir: dir.path().join("data"),
-                host: Arc::new(Resource::default()),
-                status: status.clone(),
-                exposition: Default::default(),
-            }),
+            globals: Arc::new(Globals::standalone(&dir.path().join("data"))),
             metrics: metrics.clone(),
             status: status.register(ComponentKind::Source, "bench", "bench", metrics),
         };

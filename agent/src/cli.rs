@@ -53,6 +53,71 @@ pub enum Command {
     PrintConfig(ConfigArg),
     /// Print the JSON Schema of the configuration file, for editors.
     Schema,
+    /// Work with check plugins (Wasm components).
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `plugin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Run a plugin once, under the same sandbox and limits as in the agent,
+    /// and print its result as JSON. Exit code 0 when the plugin returned a
+    /// result (whatever its status), 1 when the run failed (the plugin's
+    /// error, a trap, a limit), 78 when the component cannot be loaded or the
+    /// configuration file is invalid.
+    Run(PluginRunArgs),
+    /// Show what a component is: the world and contract version it targets,
+    /// its imports and exports, and what it says about itself.
+    Inspect(PluginFileArg),
+}
+
+/// A component file.
+#[derive(Debug, Clone, Args)]
+pub struct PluginFileArg {
+    /// The `.wasm` component.
+    #[arg(value_name = "FILE.wasm")]
+    pub file: PathBuf,
+}
+
+/// `plugin run` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct PluginRunArgs {
+    /// The `.wasm` component.
+    #[arg(value_name = "FILE.wasm")]
+    pub file: PathBuf,
+    /// The plugin's configuration: a JSON (or YAML) file holding what a
+    /// check's `config:` section would. `{}` when omitted.
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Grant read-only access to a directory (repeatable).
+    #[arg(long = "grant-dir", value_name = "DIR")]
+    pub grant_dirs: Vec<PathBuf>,
+    /// Grant the TLS probe of `host:port` (repeatable).
+    #[arg(long = "grant-tls", value_name = "HOST:PORT")]
+    pub grant_tls: Vec<String>,
+    /// Trust an extra CA certificate file for TLS probes (repeatable).
+    #[arg(long = "grant-tls-ca", value_name = "FILE")]
+    pub grant_tls_ca: Vec<PathBuf>,
+    /// Grant filesystem usage of a mount point (repeatable).
+    #[arg(long = "grant-mount", value_name = "PATH")]
+    pub grant_mounts: Vec<PathBuf>,
+    /// Pass an environment variable through (repeatable).
+    #[arg(long = "grant-env", value_name = "NAME")]
+    pub grant_env: Vec<String>,
+    /// Wall-clock deadline of the run, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+    /// Memory cap over all of the plugin's memories, in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub memory_bytes: u64,
+    /// Fuel limit (roughly, instructions); none when omitted.
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Keep the plugin's key-value state in this directory (so consecutive
+    /// runs see it). A fresh temporary directory when omitted.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Which configuration to use.
@@ -68,4 +133,14 @@ pub struct ConfigArg {
         global = true
     )]
     pub config: Option<PathBuf>,
+}
+
+/// Write `text` and a newline to standard output. A closed pipe (`| head`)
+/// is not an error worth a panic: the reader has what it wanted.
+pub fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"));
 }

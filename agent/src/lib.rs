@@ -12,6 +12,8 @@ pub mod cli;
 pub mod config;
 pub mod embedded;
 pub mod event;
+pub mod kubelet;
+pub mod plugin_cli;
 pub mod sinks;
 pub mod sources;
 pub mod telemetry;

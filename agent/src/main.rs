@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use neurallog_agent::cli::{Cli, Command, ConfigArg, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK};
+use neurallog_agent::cli::{
+    Cli, Command, ConfigArg, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, PluginCommand, print_stdout,
+};
 use neurallog_agent::config::{self, ConfigSource};
 
 fn main() -> ExitCode {
@@ -15,6 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Validate(arg)) => validate(&arg),
         Some(Command::PrintConfig(arg)) => print_config(&arg),
         Some(Command::Schema) => schema(),
+        Some(Command::Plugin(command)) => plugin(command),
     };
     ExitCode::from(code)
 }
@@ -51,6 +54,25 @@ fn run(arg: &ConfigArg) -> u8 {
     }
 }
 
+fn plugin(command: PluginCommand) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match command {
+            PluginCommand::Run(args) => neurallog_agent::plugin_cli::run(args).await,
+            PluginCommand::Inspect(args) => neurallog_agent::plugin_cli::inspect(args).await,
+        }
+    })
+}
+
 fn validate(arg: &ConfigArg) -> u8 {
     let source = source(arg);
     match config::load(&source).and_then(|c| config::validate(&c, &source.label())) {
@@ -58,7 +80,7 @@ fn validate(arg: &ConfigArg) -> u8 {
             for warning in warnings {
                 eprintln!("warning: {}: {warning}", source.label());
             }
-            println!("{}: valid", source.label());
+            print_stdout(&format!("{}: valid", source.label()));
             EXIT_OK
         }
         Err(errors) => {
@@ -79,7 +101,7 @@ fn print_config(arg: &ConfigArg) -> u8 {
     };
     match serde_yaml_ng::to_string(&config) {
         Ok(yaml) => {
-            print!("{yaml}");
+            print_stdout(yaml.trim_end());
             EXIT_OK
         }
         Err(error) => {
@@ -93,7 +115,7 @@ fn schema() -> u8 {
     let schema = schemars::schema_for!(config::Config);
     match serde_json::to_string_pretty(&schema) {
         Ok(json) => {
-            println!("{json}");
+            print_stdout(&json);
             EXIT_OK
         }
         Err(error) => {

@@ -25,6 +25,8 @@ sources:
     type: kubernetes_logs
     pods_dir: {dir}/pods
     node_name: node-7
+    kubelet:
+      enabled: false
 sinks:
   out:
     type: file
@@ -161,4 +163,90 @@ fn cri_interleaved_stdout_and_stderr_partials() {
 #[test]
 fn cri_partial_split_across_a_rotation() {
     run_case("cri_partial_across_rotation");
+}
+
+#[test]
+fn pod_metadata_from_the_kubelet_and_the_opt_out_annotation() {
+    use crate::metrics::kubelet::FakeKubelet;
+    let dir = tempfile::tempdir().unwrap();
+    // Two pods of the recorded k8s 1.35 pod list; the second opts out.
+    let mut pods: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("kubelet/k8s-1.35_pods.json")).unwrap(),
+    )
+    .unwrap();
+    let items = pods["items"].as_array_mut().unwrap();
+    let hpa = items
+        .iter()
+        .position(|p| p["metadata"]["name"] == "e2e-hpa-6cd8d99884-tggnr")
+        .unwrap();
+    let other = (0..items.len()).find(|i| *i != hpa).unwrap();
+    items[other]["metadata"]["annotations"]["neurallog.io/exclude"] = "true".into();
+    let pod_dir = |pod: &serde_json::Value| {
+        let m = &pod["metadata"];
+        format!(
+            "{}_{}_{}",
+            m["namespace"].as_str().unwrap(),
+            m["name"].as_str().unwrap(),
+            m["uid"].as_str().unwrap()
+        )
+    };
+    let (kept, excluded) = (pod_dir(&items[hpa]), pod_dir(&items[other]));
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret").unwrap();
+    let kubelet = FakeKubelet::start(dir.path(), b"{}".to_vec(), "s3cret", Duration::ZERO);
+    kubelet.set_pods(serde_json::to_vec(&pods).unwrap());
+    for (pod, line) in [(&kept, "kept line"), (&excluded, "excluded line")] {
+        let container = dir.path().join("pods").join(pod).join("app");
+        std::fs::create_dir_all(&container).unwrap();
+        std::fs::write(
+            container.join("0.log"),
+            format!("2026-06-26T10:13:00.000000001Z stdout F {line}\n"),
+        )
+        .unwrap();
+    }
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+sources:
+  pods:
+    type: kubernetes_logs
+    pods_dir: {{dir}}/pods
+    node_name: node-7
+    scan_interval_ms: 200
+    kubelet:
+      endpoint: https://{addr}
+      token_file: {token}
+      ca_file: {ca}
+      refresh_secs: 1
+sinks:
+  out:
+    type: file
+    path: {{dir}}/out.jsonl
+    inputs: [pods]
+",
+        addr = kubelet.addr,
+        token = token.display(),
+        ca = kubelet.ca_file.display(),
+    );
+    // The files exist before the agent starts: the source must wait for the
+    // pod list before reading them, or the opted-out pod's line would leak.
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for("a record", Duration::from_secs(20), || {
+        (!records(agent.dir.path()).is_empty()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let records = records(agent.dir.path());
+    assert_eq!(
+        records.len(),
+        1,
+        "the opted-out pod's line must not arrive: {records:#?}"
+    );
+    let resource = &records[0]["resource"];
+    assert_eq!(records[0]["body"], "kept line");
+    assert_eq!(resource["k8s.pod.name"], "e2e-hpa-6cd8d99884-tggnr");
+    assert_eq!(resource["k8s.pod.label.app"], "hpa");
+    assert_eq!(resource["k8s.deployment.name"], "e2e-hpa");
+    assert_eq!(resource["k8s.replicaset.name"], "e2e-hpa-6cd8d99884");
+    assert!(kubelet.served_pods() >= 1);
 }

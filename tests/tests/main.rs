@@ -4,6 +4,7 @@
 
 mod support;
 
+mod checks;
 mod cli;
 mod file_source;
 mod kubernetes_logs;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::watch::ConfigWatcher;
 use crate::admin::{self, AdminState, Exposition};
+use crate::checks::PluginRuntime;
 use crate::config::{self, Config, ConfigErrors, ConfigSource};
 use crate::sources::host_resource;
 use crate::telemetry::events::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
@@ -87,6 +88,11 @@ pub async fn run(source: ConfigSource) -> Result<(), RunError> {
         host: Arc::new(host_resource()),
         status,
         exposition,
+        plugins: Arc::new(PluginRuntime::new(
+            config.plugins.clone(),
+            &config.data_dir,
+            config.checks.values().any(|c| c.limits.fuel.is_some()),
+        )),
     });
     let mut topology = Topology::start(config.clone(), globals)
         .await

@@ -1,12 +1,35 @@
 //! Checks: Wasm plugins run on a schedule; their results become events.
+//!
+//! Each check is a producer in the pipeline, like a source: its runs yield
+//! `neurallog_check_status{check}` (0 ok, 1 warning, 2 critical,
+//! 3 unknown), the plugin's own metrics with a `check` label, and a check
+//! result event when the status changes. Sinks name checks in their
+//! `inputs` as they name sources.
+//!
+//! - `runtime`: the one plugin host, started when the first check needs it,
+//!   and the limit on runs in flight (`plugins.max_concurrent_runs`).
+//! - `plan`: what a check's configuration resolves to (which component,
+//!   limits, grants).
+//! - `scheduler`: interval with jitter, loading and reloading, the last
+//!   result for `/status`.
+//! - `results`: a run's report as events.
+
+mod plan;
+mod results;
+mod runtime;
+mod scheduler;
+
+pub use plan::CheckPlan;
+pub use results::report_events;
+pub use runtime::PluginRuntime;
 
 use crate::config::CheckConfig;
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
 
 /// Build the scheduler of one check.
-pub fn build(config: &CheckConfig, _cx: SourceContext) -> Result<BoxedComponent, BuildError> {
-    Err(BuildError::new(format!(
-        "check type `{}` cannot run: no plugin host in this build",
-        config.kind
-    )))
+pub fn build(config: &CheckConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
+    let plan = CheckPlan::new(&cx.id, config, &cx.globals.plugins)?;
+    let host = cx.globals.plugins.host()?;
+    let slots = cx.globals.plugins.slots();
+    Ok(Box::pin(scheduler::run(plan, host, slots, cx)))
 }

@@ -112,6 +112,10 @@ pub struct PluginsConfig {
     /// hash and engine settings, so restarts skip compilation.
     #[serde(default = "default_true")]
     pub cache: bool,
+    /// The mount table the `fs-stats` import reads devices and filesystem
+    /// types from. In a container, the host's: `/host/proc/1/mounts`.
+    #[serde(default = "default_mounts_file")]
+    pub mounts_file: PathBuf,
 }
 
 // === defaults ===
@@ -138,6 +142,10 @@ fn default_log_level() -> String {
 
 fn default_plugin_memory_budget_bytes() -> u64 {
     256 * 1024 * 1024
+}
+
+fn default_mounts_file() -> PathBuf {
+    PathBuf::from("/proc/self/mounts")
 }
 
 fn default_plugin_max_concurrent_runs() -> u32 {
@@ -169,6 +177,7 @@ impl Default for PluginsConfig {
             memory_budget_bytes: default_plugin_memory_budget_bytes(),
             max_concurrent_runs: default_plugin_max_concurrent_runs(),
             cache: true,
+            mounts_file: default_mounts_file(),
         }
     }
 }

@@ -193,12 +193,7 @@ mod tests {
             id: "t".into(),
             input: SinkInput::from_receiver(rx),
             hard_stop: Default::default(),
-            globals: Arc::new(Globals {
-                data_dir: dir.path().to_owned(),
-                host: Arc::new(Resource::default()),
-                status: status.clone(),
-                exposition: Default::default(),
-            }),
+            globals: Arc::new(Globals::standalone(dir.path())),
             metrics: metrics.clone(),
             status: status.register(ComponentKind::Sink, "t", "file", metrics),
         };

@@ -36,6 +36,8 @@ pub struct Globals {
     pub status: Arc<StatusRegistry>,
     /// Extra sections of the admin server's `/metrics`.
     pub exposition: Arc<crate::admin::Exposition>,
+    /// The plugin host and the check run slots.
+    pub plugins: Arc<crate::checks::PluginRuntime>,
 }
 
 /// What a source (or a check) gets when it is built.
@@ -82,6 +84,26 @@ pub struct SinkInput {
     rx: mpsc::Receiver<EventBatch>,
     stop: CancellationToken,
     closed: bool,
+}
+
+// === impl Globals ===
+
+impl Globals {
+    /// Globals with an empty host resource and no checks configured, for
+    /// tests, benchmarks and one-off tools.
+    pub fn standalone(data_dir: &std::path::Path) -> Globals {
+        Globals {
+            data_dir: data_dir.to_owned(),
+            host: Arc::new(Resource::default()),
+            status: Arc::new(StatusRegistry::default()),
+            exposition: Default::default(),
+            plugins: Arc::new(crate::checks::PluginRuntime::new(
+                Default::default(),
+                data_dir,
+                false,
+            )),
+        }
+    }
 }
 
 // === impl BuildError ===

@@ -18,6 +18,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 /// What the fake kubelet answers with.
 struct State {
     body: Vec<u8>,
+    pods: Vec<u8>,
+    pods_requests: usize,
     token: String,
     delay: Duration,
     requests: usize,
@@ -59,6 +61,8 @@ impl FakeKubelet {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
             body,
+            pods: Vec::new(),
+            pods_requests: 0,
             token: token.to_owned(),
             delay,
             requests: 0,
@@ -91,6 +95,16 @@ impl FakeKubelet {
             state,
             runtime: Some(runtime),
         }
+    }
+
+    /// Serve `pods` as `/pods` (a PodList) from now on.
+    pub fn set_pods(&self, pods: Vec<u8>) {
+        self.state.lock().unwrap().pods = pods;
+    }
+
+    /// How many `/pods` requests were answered.
+    pub fn served_pods(&self) -> usize {
+        self.state.lock().unwrap().pods_requests
     }
 
     /// Serve `body` from now on.
@@ -131,6 +145,9 @@ async fn answer(
         .is_some_and(|v| v.as_bytes() == expected.as_bytes());
     let (status, body) = if !authorized {
         (StatusCode::UNAUTHORIZED, b"Unauthorized".to_vec())
+    } else if req.uri().path() == "/pods" && !state.pods.is_empty() {
+        state.pods_requests += 1;
+        (StatusCode::OK, state.pods.clone())
     } else if req.uri().path() != "/stats/summary" {
         (StatusCode::NOT_FOUND, b"404 page not found".to_vec())
     } else {

@@ -4,38 +4,17 @@
 
 mod alerts;
 mod exposition;
-mod kubelet;
+pub mod kubelet;
 mod node_exporter;
 mod pod_metrics;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-/// `../shared/seed-alerts.yaml`, the platform's alert rules:
-/// `NEURALLOG_SEED_ALERTS`, else beside the fixtures directory, else beside
-/// the repository.
+/// The platform's alert rules, `tests/fixtures/seed-alerts.yaml` (a copy of
+/// the operations manual's rules; see tests/fixtures/SOURCES.md).
 pub fn seed_alerts() -> PathBuf {
-    if let Some(path) = std::env::var_os("NEURALLOG_SEED_ALERTS") {
-        return path.into();
-    }
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_owned();
-    let candidates = [
-        crate::support::fixtures()
-            .parent()
-            .map(|p| p.join("seed-alerts.yaml")),
-        Some(repo.join("../shared/seed-alerts.yaml")),
-        Some(repo.join("tests/seed-alerts.yaml")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("seed-alerts.yaml not found beside the fixtures or in ../shared; set NEURALLOG_SEED_ALERTS")
-        })
+    crate::support::fixtures().join("seed-alerts.yaml")
 }
 
 /// The samples of a text exposition: `name{labels}` → value.

@@ -8,7 +8,9 @@
 pub mod agent;
 pub mod logs;
 pub mod net;
+pub mod plugins;
 pub mod prometheus;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -27,19 +29,16 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
     }
 }
 
-/// The directory of shared fixtures (`../shared/fixtures` beside the
-/// repository, or `NEURALLOG_FIXTURES`).
+/// The recorded fixtures (`tests/fixtures`, see `SOURCES.md` there) and
+/// the platform's alert rules (`tests/fixtures/seed-alerts.yaml`).
 pub fn fixtures() -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os("NEURALLOG_FIXTURES") {
-        return dir.into();
-    }
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    repo_root().join("tests/fixtures")
+}
+
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("tests/ has a parent");
-    let in_repo = repo.join("tests/fixtures");
-    if in_repo.exists() {
-        in_repo
-    } else {
-        repo.join("../shared/fixtures")
-    }
+        .expect("tests/ has a parent")
+        .to_owned()
 }

@@ -31,9 +31,92 @@ pub struct KubernetesLogsConfig {
     /// per stdout/stderr, after partial lines are joined.
     #[serde(default)]
     pub multiline: Option<MultilineConfig>,
+    /// Pod metadata from this node's kubelet (`/pods`): labels, the owning
+    /// workload, and the `neurallog.io/exclude: "true"` opt-out.
+    #[serde(default)]
+    pub kubelet: KubeletMetadataConfig,
     /// Tailing behaviour shared with the `file` source.
     #[serde(flatten)]
     pub tail: TailConfig,
+}
+
+/// Where and how pod metadata is fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubeletMetadataConfig {
+    /// Fetch pod metadata. Off, records carry what the log path says
+    /// (namespace, pod, UID, container) and no pod can opt out.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The kubelet's base URL. Default: `https://${NODE_NAME}:10250`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Bearer token file, read again before every request.
+    #[serde(default = "default_token_file")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificates (PEM) of the kubelet's serving certificate; the
+    /// system roots when the file does not exist.
+    #[serde(default = "default_ca_file")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the kubelet's certificate. Warned about at start-up.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// Deadline of one request, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Seconds between refreshes of the pod list.
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_secs: u64,
+    /// Add pod labels as `k8s.pod.label.<key>`.
+    #[serde(default = "default_true")]
+    pub labels: bool,
+    /// Add pod annotations as `k8s.pod.annotation.<key>`.
+    #[serde(default)]
+    pub annotations: bool,
+    /// Add the owning workload: `k8s.deployment.name`,
+    /// `k8s.replicaset.name`, `k8s.daemonset.name`, `k8s.statefulset.name`,
+    /// `k8s.job.name`.
+    #[serde(default = "default_true")]
+    pub owner: bool,
+}
+
+const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_token_file() -> Option<PathBuf> {
+    Some(PathBuf::from(SERVICE_ACCOUNT).join("token"))
+}
+
+fn default_ca_file() -> Option<PathBuf> {
+    Some(PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"))
+}
+
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_refresh_secs() -> u64 {
+    30
+}
+
+impl Default for KubeletMetadataConfig {
+    fn default() -> Self {
+        KubeletMetadataConfig {
+            enabled: true,
+            endpoint: None,
+            token_file: default_token_file(),
+            ca_file: default_ca_file(),
+            insecure_skip_verify: false,
+            timeout_ms: default_timeout_ms(),
+            refresh_secs: default_refresh_secs(),
+            labels: true,
+            annotations: false,
+            owner: true,
+        }
+    }
 }
 
 fn default_pods_dir() -> PathBuf {
@@ -57,6 +140,8 @@ struct OwnFields {
     max_merged_line_bytes: usize,
     #[serde(default)]
     multiline: Option<MultilineConfig>,
+    #[serde(default)]
+    kubelet: KubeletMetadataConfig,
 }
 
 impl<'de> Deserialize<'de> for KubernetesLogsConfig {
@@ -71,6 +156,7 @@ impl<'de> Deserialize<'de> for KubernetesLogsConfig {
             node_name: own.node_name,
             max_merged_line_bytes: own.max_merged_line_bytes,
             multiline: own.multiline,
+            kubelet: own.kubelet,
             tail,
         })
     }
@@ -90,6 +176,29 @@ impl Validate for KubernetesLogsConfig {
                 path.field("max_merged_line_bytes")
                     .error("must be at least 1024"),
             );
+        }
+        if self.kubelet.refresh_secs == 0 {
+            errors.push(
+                path.field("kubelet")
+                    .field("refresh_secs")
+                    .error("must be at least 1"),
+            );
+        }
+        if self.kubelet.timeout_ms == 0 {
+            errors.push(
+                path.field("kubelet")
+                    .field("timeout_ms")
+                    .error("must be at least 1"),
+            );
+        }
+        if let Some(endpoint) = &self.kubelet.endpoint
+            && !endpoint.parse::<http::Uri>().is_ok_and(|u| {
+                matches!(u.scheme_str(), Some("https" | "http")) && u.host().is_some()
+            })
+        {
+            errors.push(path.field("kubelet").field("endpoint").error(format!(
+                "{endpoint:?} is not a URL: expected for example `https://${{NODE_NAME}}:10250`"
+            )));
         }
         self.tail.validate(path, errors);
         if let Some(multiline) = &self.multiline {

@@ -13,7 +13,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Deserialize;
 
+use std::time::Duration;
+
+use super::config::KubeletMetadataConfig;
 use crate::event::{Attributes, Resource};
+use crate::kubelet::{Kubelet, KubeletSettings};
+use crate::telemetry::events::{FileSourceMetrics, KubeletMetadataFailed};
+use crate::topology::{BoxedComponent, BuildError, SourceContext};
+
+/// Fetches asked for by new pods are at least this far apart.
+const MIN_REFETCH: Duration = Duration::from_secs(1);
 
 /// The annotation that excludes a pod's logs.
 pub const EXCLUDE_ANNOTATION: &str = "neurallog.io/exclude";
@@ -46,6 +55,21 @@ pub struct MetadataFields {
 pub struct MetadataCache {
     generation: AtomicU64,
     pods: Mutex<HashMap<String, PodMeta>>,
+    state: std::sync::atomic::AtomicU8,
+    wanted: tokio::sync::Notify,
+}
+
+/// Whether the cache can be trusted to know every pod of the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheState {
+    /// The first fetch has not finished yet.
+    Starting,
+    /// The last fetch succeeded.
+    Fresh,
+    /// The last fetch failed.
+    Failing,
+    /// Metadata is off.
+    Disabled,
 }
 
 /// The resource of one container stream, replaced when its pod's
@@ -171,6 +195,34 @@ impl MetadataCache {
             *current = pods;
             self.generation.fetch_add(1, Ordering::Release);
         }
+        drop(current);
+        self.set_state(CacheState::Fresh);
+    }
+
+    /// Record the cache's state.
+    pub fn set_state(&self, state: CacheState) {
+        let code = match state {
+            CacheState::Starting => 0,
+            CacheState::Fresh => 1,
+            CacheState::Failing => 2,
+            CacheState::Disabled => 3,
+        };
+        self.state.store(code, Ordering::Release);
+    }
+
+    /// The cache's state.
+    pub fn state(&self) -> CacheState {
+        match self.state.load(Ordering::Acquire) {
+            0 => CacheState::Starting,
+            1 => CacheState::Fresh,
+            2 => CacheState::Failing,
+            _ => CacheState::Disabled,
+        }
+    }
+
+    /// Ask the poller for a fetch now (a pod it does not know appeared).
+    pub fn want_refresh(&self) {
+        self.wanted.notify_one();
     }
 
     /// Changes whenever the list changes.
@@ -221,6 +273,80 @@ impl PodSlot {
             self.generation.fetch_add(1, Ordering::Release);
         }
     }
+}
+
+/// The task that keeps `cache` filled from the kubelet's `/pods`, or
+/// `None` when metadata is off or no kubelet can be named.
+pub fn poller(
+    config: &KubeletMetadataConfig,
+    node_name: Option<&str>,
+    cache: Arc<MetadataCache>,
+    cx: &SourceContext,
+) -> Result<Option<BoxedComponent>, BuildError> {
+    if !config.enabled {
+        cache.set_state(CacheState::Disabled);
+        return Ok(None);
+    }
+    let endpoint = match (&config.endpoint, node_name) {
+        (Some(endpoint), _) => endpoint.clone(),
+        (None, Some(node)) => format!("https://{node}:10250"),
+        (None, None) => {
+            tracing::warn!(component_id = %cx.id, "No kubelet endpoint and no NODE_NAME: pod metadata is off.");
+            cache.set_state(CacheState::Disabled);
+            return Ok(None);
+        }
+    };
+    if config.insecure_skip_verify {
+        tracing::warn!(component_id = %cx.id, %endpoint, "kubelet.insecure_skip_verify is set: the kubelet's certificate is not verified.");
+    }
+    let kubelet = Kubelet::new(&KubeletSettings {
+        endpoint,
+        token_file: config.token_file.clone(),
+        ca_file: config.ca_file.clone(),
+        insecure_skip_verify: config.insecure_skip_verify,
+        timeout: Duration::from_millis(config.timeout_ms),
+    })
+    .map_err(|e| BuildError::new(format!("kubelet: {e}")))?;
+    let metrics = FileSourceMetrics::new(cx.metrics.clone());
+    let refresh = Duration::from_secs(config.refresh_secs);
+    let shutdown = cx.shutdown.clone();
+    Ok(Some(Box::pin(async move {
+        let mut failing = false;
+        loop {
+            let fetched = kubelet.pods().await.and_then(|body| {
+                parse_pod_list(&body)
+                    .map_err(|e| crate::kubelet::KubeletError::BadResponse(e.to_string()))
+            });
+            match fetched {
+                Ok(pods) => {
+                    if failing {
+                        tracing::info!(component_id = %metrics.component.id(), "Pod metadata from the kubelet again.");
+                    }
+                    failing = false;
+                    cache.replace(pods);
+                }
+                Err(error) => {
+                    KubeletMetadataFailed {
+                        metrics: &metrics,
+                        error,
+                        first: !failing,
+                    }
+                    .emit();
+                    failing = true;
+                    cache.set_state(CacheState::Failing);
+                }
+            }
+            let fetched_at = tokio::time::Instant::now();
+            tokio::select! {
+                () = tokio::time::sleep(refresh) => {}
+                // A new pod: fetch sooner, but not more than once a second.
+                () = cache.wanted.notified() => {
+                    tokio::time::sleep_until(fetched_at + MIN_REFETCH).await;
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    })))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

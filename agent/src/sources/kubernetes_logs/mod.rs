@@ -12,11 +12,11 @@ mod format;
 mod metadata;
 mod path;
 
-pub use config::KubernetesLogsConfig;
+pub use config::{KubeletMetadataConfig, KubernetesLogsConfig};
 pub use container::ContainerHandler;
 pub use format::{ContainerLine, IoStream};
 pub use metadata::{
-    EXCLUDE_ANNOTATION, MetadataCache, MetadataFields, PodMeta, PodSlot, parse_pod_list,
+    CacheState, EXCLUDE_ANNOTATION, MetadataCache, MetadataFields, PodMeta, PodSlot, parse_pod_list,
 };
 pub use path::{ContainerLog, parse as parse_path};
 
@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::event::{Attributes, Resource};
 use crate::sources::file::{
@@ -45,23 +45,38 @@ pub fn build(
         .clone()
         .or_else(|| std::env::var("NODE_NAME").ok())
         .filter(|n| !n.is_empty());
+    let cache = Arc::new(MetadataCache::default());
+    let poller = metadata::poller(
+        &config.kubelet,
+        node_name.as_deref(),
+        Arc::clone(&cache),
+        &cx,
+    )?;
     let factory = KubernetesFactory {
         host: Arc::clone(&cx.globals.host),
         node_name,
         multiline: config.multiline.clone(),
         max_merged_line_bytes: config.max_merged_line_bytes,
         partial_timeout: Duration::from_millis(config.tail.unterminated_timeout_ms),
-        cache: Arc::new(MetadataCache::default()),
+        cache,
         seen_generation: 0,
         fields: MetadataFields {
-            labels: true,
-            annotations: false,
-            owner: true,
+            labels: config.kubelet.labels,
+            annotations: config.kubelet.annotations,
+            owner: config.kubelet.owner,
         },
         slots: HashMap::new(),
+        waiting: HashMap::new(),
         parse_failures: Arc::new(AtomicBool::new(false)),
     };
-    spawn_tailer(config.tail.clone(), discovery, Box::new(factory), cx)
+    let tailer = spawn_tailer(config.tail.clone(), discovery, Box::new(factory), cx)?;
+    Ok(Box::pin(async move {
+        let poller = poller.map(tokio::spawn);
+        tailer.await;
+        if let Some(poller) = poller {
+            poller.abort();
+        }
+    }))
 }
 
 /// Streams of the `kubernetes_logs` source: one per container instance.
@@ -75,8 +90,14 @@ pub struct KubernetesFactory {
     seen_generation: u64,
     fields: MetadataFields,
     slots: HashMap<String, (ContainerLog, Arc<PodSlot>)>,
+    /// Pods whose files wait for their metadata, since when.
+    waiting: HashMap<String, Instant>,
     parse_failures: Arc<AtomicBool>,
 }
+
+/// How long a new pod's logs wait for its metadata (labels, the opt-out
+/// annotation) before they are read without it.
+const METADATA_WAIT: Duration = Duration::from_secs(10);
 
 // === impl KubernetesFactory ===
 
@@ -98,6 +119,27 @@ impl KubernetesFactory {
 impl StreamFactory for KubernetesFactory {
     fn stream_for(&mut self, path: &Path) -> Option<StreamSpec> {
         let log = path::parse(path)?;
+        // Read nothing of a pod before knowing whether it opted out — but
+        // never hold its logs back for long: nothing is lost by waiting
+        // (the file is read from its start), yet a kubelet that is down
+        // must not stop collection.
+        let known = self.cache.get(&log.uid).is_some();
+        let must_wait = match self.cache.state() {
+            CacheState::Starting => true,
+            CacheState::Fresh => !known,
+            CacheState::Failing | CacheState::Disabled => false,
+        };
+        if must_wait {
+            let since = *self
+                .waiting
+                .entry(log.uid.clone())
+                .or_insert_with(Instant::now);
+            if since.elapsed() < METADATA_WAIT {
+                self.cache.want_refresh();
+                return None;
+            }
+        }
+        self.waiting.remove(&log.uid);
         let (resource, excluded) = self.resource(&log);
         if excluded {
             return None;

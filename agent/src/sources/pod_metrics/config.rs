@@ -58,6 +58,19 @@ pub struct PodMetricsConfig {
 
 // === impl PodMetricsConfig ===
 
+impl PodMetricsConfig {
+    /// How to reach the kubelet at `endpoint`.
+    pub fn kubelet_settings(&self, endpoint: String) -> crate::kubelet::KubeletSettings {
+        crate::kubelet::KubeletSettings {
+            endpoint,
+            token_file: self.token_file.clone(),
+            ca_file: self.ca_file.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+        }
+    }
+}
+
 impl Validate for PodMetricsConfig {
     fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
         if self.interval_secs == 0 {

@@ -12,12 +12,10 @@
 //! shown in `/status`.
 
 mod cgroup;
-mod client;
 mod config;
 mod convert;
 mod source;
 mod summary;
-mod tls;
 
 pub use config::PodMetricsConfig;
 pub use source::build;

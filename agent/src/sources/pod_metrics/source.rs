@@ -9,13 +9,13 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::cgroup;
-use super::client::{Kubelet, KubeletError};
 use super::config::PodMetricsConfig;
 use super::convert::{Converter, CpuSample, extend, usage_between};
 use super::summary::Summary;
 use crate::event::{
     Ack, Attributes, Event, EventBatch, Metric, MetricValue, Resource, now_unix_nanos,
 };
+use crate::kubelet::{Kubelet, KubeletError};
 use crate::telemetry::events::{
     CollectorFailed, KubeletVerificationDisabled, MetricsCollected, PodMetricsFromCgroups,
 };
@@ -34,7 +34,8 @@ pub fn build(config: &PodMetricsConfig, cx: SourceContext) -> Result<BoxedCompon
             ));
         }
     };
-    let kubelet = Kubelet::new(&endpoint, config).map_err(|e| BuildError::new(e.to_string()))?;
+    let kubelet = Kubelet::new(&config.kubelet_settings(endpoint.clone()))
+        .map_err(|e| BuildError::new(e.to_string()))?;
     if config.insecure_skip_verify {
         KubeletVerificationDisabled {
             component: &cx.metrics,

@@ -260,3 +260,37 @@ impl<E: fmt::Display> FileSourceError<'_, E> {
         .emit();
     }
 }
+
+/// The kubelet's pod list could not be fetched; records keep the metadata
+/// of the last good list (or what their paths say).
+#[derive(Debug)]
+pub struct KubeletMetadataFailed<'a, E: fmt::Display> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The error.
+    pub error: E,
+    /// The previous attempt succeeded (log this one; later ones are only
+    /// counted).
+    pub first: bool,
+}
+
+// === impl KubeletMetadataFailed ===
+
+impl<E: fmt::Display> KubeletMetadataFailed<'_, E> {
+    /// Count the failure; log it when it is the first of a run of them.
+    pub fn emit(self) {
+        if self.first {
+            tracing::warn!(component_id = %self.metrics.component.id(), error = %self.error, "Cannot fetch pod metadata from the kubelet; logs flow on with what their paths say.");
+        }
+        let mut labels = self.metrics.component.labels();
+        labels.push(("error_type", "kubelet_metadata_failed".to_owned()));
+        labels.push(("stage", ErrorStage::Receiving.as_str().to_owned()));
+        registry()
+            .counter(
+                "neurallog_agent_component_errors_total",
+                "Errors a component met, by error type and stage.",
+                labels,
+            )
+            .inc();
+    }
+}

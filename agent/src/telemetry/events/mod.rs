@@ -4,16 +4,20 @@
 //! Metric names follow `neurallog_agent_<noun>_<unit>_total`; error counters
 //! carry `error_type` and `stage`.
 
+mod check;
 mod component;
 mod file;
 mod lifecycle;
 mod metrics;
 mod prometheus;
 
+pub use check::{
+    CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
+};
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
     FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
-    LossReason, RotationKind,
+    KubeletMetadataFailed, LossReason, RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{

@@ -1,5 +1,5 @@
-//! The kubelet's HTTPS API: `GET /stats/summary` with the service-account
-//! token, within a deadline.
+//! The kubelet's HTTPS API on this node (`/stats/summary`, `/pods`) with
+//! the service-account token, within a deadline.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,7 +12,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::config::PodMetricsConfig;
 use super::tls::client_config;
 
 /// Largest summary accepted (a node with hundreds of pods sends a few MB).
@@ -45,8 +44,8 @@ pub enum KubeletError {
         /// The start of the body.
         body: String,
     },
-    /// The answer was not a summary document.
-    #[error("kubelet's /stats/summary is not valid: {0}")]
+    /// The answer could not be read or used.
+    #[error("kubelet's answer is not valid: {0}")]
     BadResponse(String),
     /// The token file could not be read.
     #[error("cannot read the token file {}: {source}", path.display())]
@@ -62,12 +61,28 @@ pub enum KubeletError {
     Tls(String),
 }
 
+/// How to reach the kubelet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeletSettings {
+    /// Base URL, e.g. `https://node-1:10250`.
+    pub endpoint: String,
+    /// Bearer token file, read again before every request; `None` sends
+    /// no token.
+    pub token_file: Option<PathBuf>,
+    /// CA certificates of the kubelet's serving certificate; the system
+    /// roots when absent or missing.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate.
+    pub insecure_skip_verify: bool,
+    /// Deadline of one request, connecting included.
+    pub timeout: Duration,
+}
+
 /// A client for one kubelet.
 #[derive(Debug)]
 pub struct Kubelet {
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     endpoint: String,
-    summary: Uri,
     token_file: Option<PathBuf>,
     timeout: Duration,
 }
@@ -91,27 +106,27 @@ impl KubeletError {
 // === impl Kubelet ===
 
 impl Kubelet {
-    /// A client for `endpoint` as `config` describes.
-    pub fn new(endpoint: &str, config: &PodMetricsConfig) -> Result<Self, KubeletError> {
-        let tls = client_config(config.ca_file.as_deref(), config.insecure_skip_verify)?;
+    /// A client as `settings` describe.
+    pub fn new(settings: &KubeletSettings) -> Result<Self, KubeletError> {
+        let tls = client_config(settings.ca_file.as_deref(), settings.insecure_skip_verify)?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_millis(config.timeout_ms)));
+        http.set_connect_timeout(Some(settings.timeout));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        let summary = format!("{}/stats/summary", endpoint.trim_end_matches('/'))
-            .parse()
+        let endpoint = settings.endpoint.trim_end_matches('/').to_owned();
+        endpoint
+            .parse::<Uri>()
             .map_err(|e| KubeletError::Tls(format!("endpoint {endpoint:?}: {e}")))?;
         Ok(Kubelet {
             client,
-            endpoint: endpoint.to_owned(),
-            summary,
-            token_file: config.token_file.clone(),
-            timeout: Duration::from_millis(config.timeout_ms),
+            endpoint,
+            token_file: settings.token_file.clone(),
+            timeout: settings.timeout,
         })
     }
 
@@ -122,7 +137,20 @@ impl Kubelet {
 
     /// Fetch `/stats/summary`.
     pub async fn summary(&self) -> Result<Bytes, KubeletError> {
-        let mut request = Request::get(self.summary.clone());
+        self.get("/stats/summary").await
+    }
+
+    /// Fetch `/pods`: the pods bound to this node.
+    pub async fn pods(&self) -> Result<Bytes, KubeletError> {
+        self.get("/pods").await
+    }
+
+    /// Fetch `path` (starting with `/`).
+    pub async fn get(&self, path: &str) -> Result<Bytes, KubeletError> {
+        let uri: Uri = format!("{}{path}", self.endpoint)
+            .parse()
+            .map_err(|e| KubeletError::BadResponse(format!("path {path:?}: {e}")))?;
+        let mut request = Request::get(uri);
         if let Some(token) = self.token()? {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }

@@ -1,0 +1,108 @@
+//! What a check's configuration resolves to.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::runtime::PluginRuntime;
+use crate::config::CheckConfig;
+use crate::embedded;
+use crate::topology::BuildError;
+use crate::wasm::{Grants, Limits, PluginSource};
+
+/// A check ready to be scheduled.
+#[derive(Debug, Clone)]
+pub struct CheckPlan {
+    /// The check's name.
+    pub name: Arc<str>,
+    /// The component.
+    pub source: PluginSource,
+    /// The component's file, for third-party plugins (watched for changes).
+    pub file: Option<PathBuf>,
+    /// Limits of one run.
+    pub limits: Limits,
+    /// What the plugin may touch.
+    pub grants: Grants,
+    /// Time between runs.
+    pub interval: Duration,
+    /// Random extra delay, as a share of the interval (0 to 1).
+    pub jitter: f64,
+    /// The plugin's configuration as JSON.
+    pub config_json: String,
+}
+
+// === impl CheckPlan ===
+
+impl CheckPlan {
+    /// Resolve `config` (already validated) for check `name`.
+    pub fn new(
+        name: &str,
+        config: &CheckConfig,
+        runtime: &PluginRuntime,
+    ) -> Result<CheckPlan, BuildError> {
+        let (source, file) = match embedded::find(&config.kind) {
+            Some(plugin) => (
+                PluginSource::Embedded {
+                    name: plugin.name,
+                    bytes: plugin.bytes,
+                },
+                None,
+            ),
+            None => {
+                let path = match (&config.path, &config.plugin) {
+                    (Some(path), _) => path.clone(),
+                    (None, Some(plugin)) => runtime
+                        .directory()
+                        .ok_or_else(|| {
+                            BuildError::new(format!(
+                                "`plugin: {plugin}` names a file in plugins.directory, which is not set"
+                            ))
+                        })?
+                        .join(format!("{plugin}.wasm")),
+                    (None, None) => return Err(BuildError::new("a `type: wasm` check needs `plugin` or `path`")),
+                };
+                (
+                    PluginSource::File {
+                        path: path.clone(),
+                        sha256: config.sha256.clone(),
+                    },
+                    Some(path),
+                )
+            }
+        };
+        if config.limits.fuel.is_some() && !runtime.fuel() {
+            return Err(BuildError::new(
+                "limits.fuel needs fuel metering, which is chosen when the agent starts: restart the agent to apply it",
+            ));
+        }
+        let limits = config.limits.clone();
+        let limits = Limits {
+            deadline: Duration::from_millis(limits.timeout_ms),
+            max_memory_bytes: limits.memory_bytes,
+            fuel: limits.fuel,
+            max_host_calls: limits.max_host_calls,
+            max_log_lines: limits.max_log_lines,
+            max_output_bytes: limits.max_output_bytes,
+            max_stderr_bytes: usize::try_from(limits.max_stderr_bytes).unwrap_or(usize::MAX),
+            max_state_bytes: limits.max_state_bytes,
+            ..Limits::default()
+        };
+        let grants = Grants {
+            read_dirs: config.grants.directories.clone(),
+            tls_targets: config.grants.tls_targets.clone(),
+            tls_extra_ca_files: config.grants.tls_ca_files.clone(),
+            mounts: config.grants.mounts.clone(),
+            env: config.grants.env.clone(),
+        };
+        Ok(CheckPlan {
+            name: Arc::from(name),
+            source,
+            file,
+            limits,
+            grants,
+            interval: Duration::from_secs(config.interval_secs),
+            jitter: f64::from(config.jitter_percent.min(100)) / 100.0,
+            config_json: config.config.to_string(),
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! The agent's one plugin host, created when the first check needs it (an
+//! agent without checks never starts a wasmtime engine), and the limit on
+//! check runs in flight.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
+
+use crate::config::PluginsConfig;
+use crate::topology::BuildError;
+use crate::wasm::{HostSettings, PluginHost};
+
+/// Shared by every check of the agent.
+#[derive(Debug)]
+pub struct PluginRuntime {
+    config: PluginsConfig,
+    data_dir: PathBuf,
+    fuel: bool,
+    host: OnceLock<Result<Arc<PluginHost>, String>>,
+    slots: Arc<Semaphore>,
+}
+
+// === impl PluginRuntime ===
+
+impl PluginRuntime {
+    /// A runtime for `config`, keeping its cache and state in `data_dir`.
+    /// `fuel` turns on fuel metering (needed by any check with a fuel
+    /// limit; it cannot change without a restart).
+    pub fn new(config: PluginsConfig, data_dir: &Path, fuel: bool) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_runs.max(1) as usize));
+        PluginRuntime {
+            config,
+            data_dir: data_dir.to_owned(),
+            fuel,
+            host: OnceLock::new(),
+            slots,
+        }
+    }
+
+    /// The plugin host, started on first use.
+    pub fn host(&self) -> Result<Arc<PluginHost>, BuildError> {
+        self.host
+            .get_or_init(|| {
+                let mut settings = HostSettings::new(self.data_dir.join("plugin-state"));
+                settings.cache_dir = self
+                    .config
+                    .cache
+                    .then(|| self.data_dir.join("plugin-cache"));
+                settings.memory_budget_bytes = self.config.memory_budget_bytes;
+                settings.max_concurrent_instances =
+                    self.config.max_concurrent_runs.saturating_add(2);
+                settings.mounts_file.clone_from(&self.config.mounts_file);
+                settings.fuel_enabled = self.fuel;
+                PluginHost::new(settings)
+                    .map(Arc::new)
+                    .map_err(|e| format!("cannot start the plugin host: {e}"))
+            })
+            .clone()
+            .map_err(BuildError::new)
+    }
+
+    /// Whether fuel metering is on.
+    pub fn fuel(&self) -> bool {
+        self.fuel
+    }
+
+    /// Permits for running checks, `plugins.max_concurrent_runs` of them.
+    pub fn slots(&self) -> Arc<Semaphore> {
+        Arc::clone(&self.slots)
+    }
+
+    /// The directory third-party plugins are named in, if configured.
+    pub fn directory(&self) -> Option<&Path> {
+        self.config.directory.as_deref()
+    }
+}

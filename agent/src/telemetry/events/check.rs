@@ -1,0 +1,156 @@
+//! Events of checks (Wasm plugins run on a schedule).
+
+use std::fmt;
+
+use crate::telemetry::{Counter, Histogram, registry};
+
+/// Bucket bounds of check run durations, in seconds.
+const DURATION_BOUNDS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0];
+
+/// Handles of one check's metrics.
+#[derive(Debug, Clone)]
+pub struct CheckMetrics {
+    check: String,
+    duration: Histogram,
+}
+
+/// A plugin was loaded (or reloaded after its file changed).
+#[derive(Debug)]
+pub struct PluginLoaded<'a> {
+    /// The check.
+    pub check: &'a str,
+    /// Plugin name and version from `describe`.
+    pub plugin: &'a str,
+    /// Its version.
+    pub version: &'a str,
+    /// Where it came from.
+    pub source: &'a str,
+}
+
+/// A plugin could not be loaded; the check reports `unknown` and loading is
+/// retried. Other checks are not affected.
+#[derive(Debug)]
+pub struct PluginLoadFailed<'a, E: fmt::Display> {
+    /// The check.
+    pub check: &'a str,
+    /// Why.
+    pub error: E,
+}
+
+/// One run ended.
+#[derive(Debug)]
+pub struct CheckRunFinished<'a> {
+    /// The check's metrics.
+    pub metrics: &'a CheckMetrics,
+    /// `ok`, `invalid_config`, `failed`, or why the sandbox stopped it.
+    pub outcome: &'static str,
+    /// How long it took.
+    pub seconds: f64,
+    /// A message for failed runs.
+    pub message: Option<&'a str>,
+}
+
+/// The status of a check changed.
+#[derive(Debug)]
+pub struct CheckStatusChanged<'a> {
+    /// The check.
+    pub check: &'a str,
+    /// The previous status, if any.
+    pub from: Option<&'a str>,
+    /// The new status.
+    pub to: &'a str,
+    /// The run's summary.
+    pub summary: &'a str,
+}
+
+// === impl CheckMetrics ===
+
+impl CheckMetrics {
+    /// Resolve the handles of `check`.
+    pub fn new(check: &str) -> Self {
+        CheckMetrics {
+            check: check.to_owned(),
+            duration: registry().histogram(
+                "neurallog_agent_check_run_duration_seconds",
+                "Duration of check runs (load excluded).",
+                vec![("check", check.to_owned())],
+                DURATION_BOUNDS,
+            ),
+        }
+    }
+
+    fn runs(&self, outcome: &str) -> Counter {
+        registry().counter(
+            "neurallog_agent_check_runs_total",
+            "Check runs, by outcome: ok, invalid_config, failed (the plugin's own error), or why the sandbox stopped the run.",
+            vec![("check", self.check.clone()), ("outcome", outcome.to_owned())],
+        )
+    }
+}
+
+// === impl PluginLoaded ===
+
+impl PluginLoaded<'_> {
+    /// Log the load.
+    pub fn emit(self) {
+        tracing::info!(
+            check = self.check,
+            plugin = self.plugin,
+            version = self.version,
+            source = self.source,
+            "Plugin loaded."
+        );
+    }
+}
+
+// === impl PluginLoadFailed ===
+
+impl<E: fmt::Display> PluginLoadFailed<'_, E> {
+    /// Log and count the failure.
+    pub fn emit(self) {
+        tracing::error!(check = self.check, error = %self.error, "Plugin failed to load; the check reports unknown and loading is retried.");
+        registry()
+            .counter(
+                "neurallog_agent_plugin_load_failures_total",
+                "Plugins that failed to load (missing file, sha256 mismatch, not a component, a missing import).",
+                vec![("check", self.check.to_owned())],
+            )
+            .inc();
+    }
+}
+
+// === impl CheckRunFinished ===
+
+impl CheckRunFinished<'_> {
+    /// Log (failures only) and count the run.
+    pub fn emit(self) {
+        self.metrics.duration.observe(self.seconds);
+        self.metrics.runs(self.outcome).inc();
+        if let Some(message) = self.message {
+            tracing::warn!(check = %self.metrics.check, outcome = self.outcome, %message, "Check run failed.");
+        }
+    }
+
+    /// Register the outcome counters at zero, so that rates work from the
+    /// first scrape.
+    pub fn register(metrics: &CheckMetrics) {
+        for outcome in ["ok", "failed"] {
+            let _ = metrics.runs(outcome);
+        }
+    }
+}
+
+// === impl CheckStatusChanged ===
+
+impl CheckStatusChanged<'_> {
+    /// Log the change.
+    pub fn emit(self) {
+        tracing::info!(
+            check = self.check,
+            from = self.from.unwrap_or("none"),
+            to = self.to,
+            summary = self.summary,
+            "Check status changed."
+        );
+    }
+}

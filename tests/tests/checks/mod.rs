@@ -1,0 +1,38 @@
+//! Checks in the real agent: hostile plugins fail alone, the first-party
+//! checks against real TLS servers, gzip backups and a filled filesystem,
+//! the platform's alerts in a real Prometheus, and a plugin written by
+//! following plugins/README.md.
+
+mod alerts;
+mod backup_verify;
+mod cert_expiry;
+mod readme;
+mod sandbox;
+
+use crate::support::agent::Agent;
+
+/// The last result a check reported in `/status`.
+pub fn last_result(agent: &Agent, check: &str) -> serde_json::Value {
+    let status: serde_json::Value =
+        serde_json::from_str(&agent.get("/status").1).unwrap_or_default();
+    status["components"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == check && c["kind"] == "check"))
+        .map(|c| c["details"].clone())
+        .unwrap_or_default()
+}
+
+/// Every sample of `/metrics` whose line starts with `prefix`, as
+/// (line, value).
+pub fn samples(agent: &Agent, prefix: &str) -> Vec<(String, f64)> {
+    agent
+        .get("/metrics")
+        .1
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
