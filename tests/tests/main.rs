@@ -10,3 +10,4 @@ mod file_source;
 mod kubernetes_logs;
 mod lifecycle;
 mod metrics;
+mod packaging;
