@@ -319,19 +319,27 @@ fn the_embedded_default_configuration_runs_and_serves_metrics_promtool_accepts()
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let ready = wait_for("the default agent to be ready", Duration::from_secs(30), || {
-        crate::support::net::http_get(admin, "/readyz").filter(|(code, _)| *code == 200)
-    });
+    let ready = wait_for(
+        "the default agent to be ready",
+        Duration::from_secs(30),
+        || crate::support::net::http_get(admin, "/readyz").filter(|(code, _)| *code == 200),
+    );
     assert_eq!(ready.0, 200);
-    assert_eq!(crate::support::net::http_get(admin, "/healthz").unwrap().0, 200);
+    assert_eq!(
+        crate::support::net::http_get(admin, "/healthz").unwrap().0,
+        200
+    );
     // Host metrics need two collections for cpu_usage_percent.
     let metrics = wait_for("host metrics", Duration::from_secs(30), || {
-        crate::support::net::http_get(admin, "/metrics").filter(|(_, body)| body.contains("memory_usage_percent"))
+        crate::support::net::http_get(admin, "/metrics")
+            .filter(|(_, body)| body.contains("memory_usage_percent"))
     })
     .1;
     let (ok, lint) = promtool_check(&metrics);
     assert!(ok, "promtool check metrics failed:\n{lint}");
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
