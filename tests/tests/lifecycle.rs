@@ -302,3 +302,44 @@ sinks:
     agent.terminate(Duration::from_secs(30));
     let _ = reader.join();
 }
+
+#[test]
+fn the_embedded_default_configuration_runs_and_serves_metrics_promtool_accepts() {
+    // What `./x run` does: no --config. The default reads its data_dir and
+    // admin address from the environment (with defaults for a laptop).
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::net::free_port();
+    let admin: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = Command::new(crate::support::agent::binary())
+        .arg("run")
+        .env("NEURALLOG_DATA_DIR", dir.path().join("data"))
+        .env("NEURALLOG_ADMIN_ADDRESS", admin.to_string())
+        .env_remove("NEURALLOG_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = wait_for(
+        "the default agent to be ready",
+        Duration::from_secs(30),
+        || crate::support::net::http_get(admin, "/readyz").filter(|(code, _)| *code == 200),
+    );
+    assert_eq!(ready.0, 200);
+    assert_eq!(
+        crate::support::net::http_get(admin, "/healthz").unwrap().0,
+        200
+    );
+    // Host metrics need two collections for cpu_usage_percent.
+    let metrics = wait_for("host metrics", Duration::from_secs(30), || {
+        crate::support::net::http_get(admin, "/metrics")
+            .filter(|(_, body)| body.contains("memory_usage_percent"))
+    })
+    .1;
+    let (ok, lint) = promtool_check(&metrics);
+    assert!(ok, "promtool check metrics failed:\n{lint}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

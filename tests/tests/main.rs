@@ -10,4 +10,5 @@ mod file_source;
 mod kubernetes_logs;
 mod lifecycle;
 mod metrics;
+mod packaging;
 mod shipping;

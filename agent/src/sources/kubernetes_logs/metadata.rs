@@ -2,7 +2,8 @@
 //! annotations, the owning workload, and the opt-out annotation.
 //!
 //! Only the node's own kubelet is asked — never a cluster-wide watch — so
-//! the agent needs `nodes/proxy` on its node and nothing more. The list is
+//! the agent needs `get` on `nodes/pods` (kubelets from 1.33, fine-grained
+//! authorization) or `nodes/proxy` (older kubelets), and nothing more. The list is
 //! cached and refreshed; while the kubelet cannot be reached, records carry
 //! what the log path says (namespace, pod, uid, container) and nothing is
 //! held back.
