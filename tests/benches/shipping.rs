@@ -18,8 +18,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -62,7 +62,10 @@ fn agent_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("bench exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
     let target_dir = profile_dir.parent().expect("target dir");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .args([
@@ -96,9 +99,32 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "request", "served", "user", "order", "payment", "cache", "miss", "hit", "timeout", "retry",
-    "upstream", "connection", "accepted", "closed", "queue", "worker", "token", "session",
-    "checkout", "inventory", "shipping", "invoice", "refund", "login", "logout", "search",
+    "request",
+    "served",
+    "user",
+    "order",
+    "payment",
+    "cache",
+    "miss",
+    "hit",
+    "timeout",
+    "retry",
+    "upstream",
+    "connection",
+    "accepted",
+    "closed",
+    "queue",
+    "worker",
+    "token",
+    "session",
+    "checkout",
+    "inventory",
+    "shipping",
+    "invoice",
+    "refund",
+    "login",
+    "logout",
+    "search",
 ];
 
 /// One log line of exactly `LINE_BYTES` bytes (without the newline).
@@ -170,11 +196,17 @@ async fn handle(request: Request<Incoming>, counts: &Counts) -> Response<Full<By
         .get("content-encoding")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let raw = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let raw = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let body = match encoding.as_deref() {
         Some("gzip") => {
             let mut out = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out);
+            let _ =
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out);
             out
         }
         Some("zstd") => zstd::stream::decode_all(&raw[..]).unwrap_or_default(),
@@ -194,10 +226,17 @@ async fn handle(request: Request<Incoming>, counts: &Counts) -> Response<Full<By
     counts.requests.fetch_add(1, Ordering::Relaxed);
     if std::env::var_os("BENCH_TRACE").is_some() && !latencies.is_empty() {
         let (min, max) = (latencies.iter().min(), latencies.iter().max());
-        eprintln!("trace t={} n={n} lat_us min={min:?} max={max:?}", now / 1_000_000 % 100_000);
+        eprintln!(
+            "trace t={} n={n} lat_us min={min:?} max={max:?}",
+            now / 1_000_000 % 100_000
+        );
     }
     if !latencies.is_empty() {
-        counts.latencies.lock().expect("latencies").extend(latencies);
+        counts
+            .latencies
+            .lock()
+            .expect("latencies")
+            .extend(latencies);
     }
     Response::new(Full::new(Bytes::new()))
 }
@@ -323,7 +362,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     // Fields after the command name (which may hold spaces) start at ')'.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
     (ticks(11) + ticks(12)) as f64 / clock_ticks()
 }
@@ -351,7 +395,8 @@ fn peak_rss_mib(pid: u32) -> f64 {
 fn throughput(agent: &Path, compression: &str, lines: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.path().join("bench.log")).expect("log"));
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(dir.path().join("bench.log")).expect("log"));
     let mut text = String::with_capacity(LINE_BYTES + 1);
     for i in 0..lines {
         text.clear();
@@ -407,7 +452,10 @@ fn latency(agent: &Path, rate: usize, duration: Duration) {
     std::thread::sleep(Duration::from_secs(1));
 
     // 100 writes a second of rate/100 lines each, stamped when written.
-    let mut file = std::fs::OpenOptions::new().append(true).open(&log).expect("open log");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open log");
     let mut rng = Rng(42);
     let per_tick = rate / 100;
     let ticks = duration.as_millis() as usize / 10;
