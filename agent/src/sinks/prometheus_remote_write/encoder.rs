@@ -1,11 +1,12 @@
 //! Metric events as a remote-write `WriteRequest`.
 //!
-//! - Names: [`prometheus_names::metric_name`] (exact for names without a
-//!   dot, the OpenTelemetry mapping for dotted ones).
+//! - Names: the Prometheus exporter's mapping (`sinks::prometheus::names`:
+//!   exact for names without a dot, the OpenTelemetry mapping for dotted
+//!   ones), so a metric has one name whether scraped or pushed.
 //! - Labels: `__name__`, `job` (the resource's `service.name`),
 //!   `instance` (`service.instance.id`, else `host.name`), the resource
 //!   attributes listed in `resource_labels`, then the point's attributes
-//!   (which win on a clash), all through [`prometheus_names::label_name`];
+//!   (which win on a clash), all through the same `label_name`;
 //!   two keys that map to the same label have their values joined with `;`.
 //!   Sorted by name, as the specification requires.
 //! - Histograms: cumulative `_bucket{le}` series (with `+Inf`), `_sum` and
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 
 use super::proto::{Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest};
 use crate::event::{Event, Metric, MetricValue};
-use crate::sinks::util::prometheus_names::{MetricKind, label_name, metric_name};
+use crate::sinks::prometheus::{NameKind as MetricKind, label_name, metric_name};
 
 /// Encode the metric events among `events`; returns the request and how
 /// many data points it holds.

@@ -9,7 +9,6 @@ pub mod compression;
 pub mod dead_letter;
 pub mod driver;
 pub mod http;
-pub mod prometheus_names;
 pub mod queue;
 pub mod retry;
 pub mod service;
