@@ -10,7 +10,43 @@ use crate::event::{AckStatus, EventBatch};
 pub const SINK_CHANNEL_BATCHES: usize = 8;
 
 /// The sinks a source currently feeds, by name.
-pub(crate) type Targets = Arc<Vec<(Arc<str>, mpsc::Sender<EventBatch>)>>;
+pub(crate) type Targets = Arc<TargetSet>;
+
+/// What the topology tells a source's fanout: the sinks to feed, or that the
+/// source is being stopped.
+#[derive(Debug, Default)]
+pub(crate) struct TargetSet {
+    sinks: Vec<(Arc<str>, mpsc::Sender<EventBatch>)>,
+    stopping: bool,
+}
+
+impl TargetSet {
+    pub(crate) fn new(sinks: Vec<(Arc<str>, mpsc::Sender<EventBatch>)>) -> Targets {
+        Arc::new(TargetSet {
+            sinks,
+            stopping: false,
+        })
+    }
+
+    /// The source is stopping: its senders are released so the sinks'
+    /// inputs can close, and whatever it still emits is dropped
+    /// unacknowledged (read again after a restart), never acknowledged as
+    /// delivered.
+    pub(crate) fn stopping() -> Targets {
+        Arc::new(TargetSet {
+            sinks: Vec::new(),
+            stopping: true,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.sinks.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+}
 
 /// The topology's side of a [`Fanout`]: replaces its targets on reload.
 #[derive(Debug)]
@@ -54,7 +90,7 @@ impl Fanout {
     /// A fanout with a fixed set of targets, for tests and benchmarks. Keep
     /// the control alive as long as the fanout is used.
     pub fn fixed(targets: Vec<(Arc<str>, mpsc::Sender<EventBatch>)>) -> (Self, FanoutControl) {
-        let (tx, rx) = watch::channel(Arc::new(targets));
+        let (tx, rx) = watch::channel(TargetSet::new(targets));
         (Fanout::new(rx), FanoutControl { _sender: tx })
     }
 
@@ -70,13 +106,18 @@ impl Fanout {
     ///
     /// A source nobody reads from resolves its batches as delivered: the
     /// configuration sends them nowhere, and holding its checkpoints back
-    /// would only replay them into nowhere again.
+    /// would only replay them into nowhere again. A source being stopped
+    /// drops its batches instead: they stay unacknowledged.
     pub fn start(&mut self, batch: EventBatch) -> PendingSend {
         if self.control.has_changed().unwrap_or(false) {
             self.targets = self.control.borrow_and_update().clone();
         }
         if self.targets.is_empty() {
-            batch.resolve(AckStatus::Delivered);
+            if self.targets.stopping {
+                drop(batch);
+            } else {
+                batch.resolve(AckStatus::Delivered);
+            }
             return PendingSend {
                 batch: None,
                 targets: Arc::clone(&self.targets),
@@ -94,7 +135,7 @@ impl Fanout {
     /// the future loses nothing, and calling it again resumes.
     pub async fn drive(&mut self, pending: &mut PendingSend) {
         while pending.next < pending.targets.len() {
-            let (_, tx) = &pending.targets[pending.next];
+            let (_, tx) = &pending.targets.sinks[pending.next];
             let last = pending.next + 1 == pending.targets.len();
             // A closed channel means the sink was removed by a reload; its
             // share is dropped and counts as not delivered.
@@ -147,6 +188,22 @@ mod tests {
         assert_eq!(acks.try_recv(), None, "sink b has not delivered yet");
         at_b.resolve(AckStatus::Delivered);
         assert_eq!(acks.try_recv(), Some((1, AckStatus::Delivered)));
+    }
+
+    #[tokio::test]
+    async fn a_stopping_source_drops_what_it_still_emits_unacknowledged() {
+        let (tx, _rx) = mpsc::channel(4);
+        let (control, control_rx) = watch::channel(TargetSet::new(vec![("a".into(), tx)]));
+        let mut fanout = Fanout::new(control_rx);
+        let mut acks = AckReceiver::new();
+        control.send_replace(TargetSet::stopping());
+        fanout.send(batch(&acks, 1)).await;
+        assert_eq!(acks.try_recv(), Some((1, AckStatus::Dropped)));
+
+        // A source the configuration sends nowhere is another matter.
+        control.send_replace(TargetSet::new(Vec::new()));
+        fanout.send(batch(&acks, 2)).await;
+        assert_eq!(acks.try_recv(), Some((2, AckStatus::Delivered)));
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
-use super::fanout::{Fanout, SINK_CHANNEL_BATCHES, Targets};
+use super::fanout::{Fanout, SINK_CHANNEL_BATCHES, TargetSet, Targets};
 use super::status::{ComponentState, StatusHandle};
 use crate::config::{CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig};
 use crate::event::EventBatch;
@@ -180,7 +180,7 @@ impl Topology {
         // Wait until each source has let go of its output (flushed its last
         // batch), so closing the sinks' inputs loses nothing in flight.
         for (_, producer) in &producers {
-            producer.control.send_replace(Arc::new(Vec::new()));
+            producer.control.send_replace(TargetSet::stopping());
             let _ = tokio::time::timeout_at(end, producer.control.closed()).await;
         }
         let sinks: Vec<(String, RunningSink)> = self.sinks.drain(..).collect();
@@ -282,7 +282,7 @@ impl Topology {
     }
 
     fn targets_for(&self, producer: &str) -> Targets {
-        Arc::new(
+        TargetSet::new(
             self.sinks
                 .iter()
                 .filter(|(_, sink)| sink.inputs.iter().any(|i| i == producer))
@@ -325,7 +325,7 @@ fn producer_kind(config: &Config, name: &str) -> ComponentKind {
 
 async fn stop_producer(name: &str, producer: RunningProducer, deadline: Duration) {
     producer.shutdown.cancel();
-    producer.control.send_replace(Arc::new(Vec::new()));
+    producer.control.send_replace(TargetSet::stopping());
     producer.task.join(name, deadline).await;
 }
 
