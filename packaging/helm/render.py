@@ -12,7 +12,8 @@ prints is what `helm template` prints. No cluster is contacted.
           packaging/helm/neurallog-agent/files/agent.yaml
               = config/examples/kubernetes.yaml
           packaging/kubernetes/neurallog-agent.yaml
-              = the chart with its default values, release neurallog-agent in
+              = the chart with its default values and the placeholder
+                ingest endpoint PLAIN_ENDPOINT, release neurallog-agent in
                 namespace neurallog-system, without Helm's own labels and
                 trailing spaces
     render.py lint
@@ -36,6 +37,9 @@ CHART_CONFIG = CHART / "files" / "agent.yaml"
 PLAIN = REPO / "packaging" / "kubernetes" / "neurallog-agent.yaml"
 
 RELEASE = "neurallog-agent"
+# The chart requires ingest.endpoint; the plain manifests carry this
+# placeholder, which the operator replaces before applying them.
+PLAIN_ENDPOINT = "https://ingest.example.com:4318"
 NAMESPACE = "neurallog-system"
 
 # Helm's install order (pkg/release/util/kind_sorter.go), for the kinds the
@@ -57,10 +61,13 @@ KIND_ORDER = [
 # managed by Helm.
 HELM_ONLY_LABELS = ("helm.sh/chart:", "app.kubernetes.io/managed-by:")
 
-PLAIN_HEADER = """\
+PLAIN_HEADER = f"""\
 # Generated from packaging/helm/neurallog-agent by `packaging/helm/render.py
 # generate` (the chart's default values, release neurallog-agent in namespace
 # neurallog-system). Do not edit: change the chart and generate again.
+#
+# Before applying: replace the placeholder ingest endpoint
+# {PLAIN_ENDPOINT} (NEURALLOG_INGEST_ENDPOINT below) with your ingest's.
 #
 # Apply packaging/kubernetes/namespace.yaml first; see packaging/README.md.
 """
@@ -105,7 +112,7 @@ def stream(docs):
 
 
 def plain_manifests():
-    docs = render({})
+    docs = render({"ingest": {"endpoint": PLAIN_ENDPOINT}})
     text = stream(docs)
     # Helm indents the blank lines of the configuration too; the trailing
     # spaces mean nothing to YAML and are dropped.

@@ -110,6 +110,10 @@ fn every_shipped_configuration_is_valid() {
         let out = std::process::Command::new(crate::support::agent::binary())
             .args(["validate", "--config", file.to_str().unwrap()])
             .env("NODE_NAME", "node-1")
+            .env(
+                "NEURALLOG_INGEST_ENDPOINT",
+                "https://ingest.example.com:4318",
+            )
             .output()
             .unwrap();
         assert_eq!(

@@ -51,14 +51,25 @@ fn render_py() -> PathBuf {
     repo().join("packaging/helm/render.py")
 }
 
-/// The chart rendered with `--set` expressions, as `helm template` prints it.
-fn render_text(sets: &[&str]) -> String {
+/// The ingest endpoint the chart requires, given unless `sets` names one;
+/// the plain manifests carry it as their placeholder.
+const ENDPOINT: &str = "ingest.endpoint=https://ingest.example.com:4318";
+
+fn template(sets: &[&str]) -> std::process::Output {
     let mut cmd = Command::new("python3");
     cmd.arg(render_py()).arg("template");
+    if !sets.iter().any(|s| s.starts_with("ingest.endpoint=")) {
+        cmd.args(["--set", ENDPOINT]);
+    }
     for set in sets {
         cmd.args(["--set", set]);
     }
-    let out = output(&mut cmd, SETUP_HINT);
+    output(&mut cmd, SETUP_HINT)
+}
+
+/// The chart rendered with `--set` expressions, as `helm template` prints it.
+fn render_text(sets: &[&str]) -> String {
+    let out = template(sets);
     assert!(
         out.status.success(),
         "rendering the chart with {sets:?} failed:\n{}",
@@ -704,10 +715,17 @@ fn chart_values_reach_the_daemonset() {
     assert_eq!(get("RUST_LOG"), Some("info"));
     let defaults = container_env(&render(&[]));
     assert!(
-        defaults
-            .iter()
-            .all(|(n, _)| !n.starts_with("NEURALLOG_INGEST")),
-        "{defaults:?}"
+        defaults.iter().all(|(n, _)| n != "NEURALLOG_INGEST_TENANT"),
+        "no tenant unless one is given: {defaults:?}"
+    );
+    // The endpoint has no default: without it the chart refuses to render
+    // and says which value is missing.
+    let out = template(&["ingest.endpoint="]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("ingest.endpoint is required"),
+        "{}",
+        text(&out)
     );
 
     let pod = at(find(&docs, "DaemonSet"), "spec.template.spec");

@@ -44,7 +44,8 @@ pub struct TenantConfig {
     /// The header's name.
     #[serde(default = "default_tenant_header")]
     pub header: String,
-    /// The tenant's id.
+    /// The tenant's id. Empty (an unset `${VAR:-}`) sends no header, so one
+    /// configuration serves single- and multi-tenant ingests.
     pub id: String,
 }
 
@@ -182,10 +183,10 @@ pub fn validate(
                 tenant.header
             )));
         }
-        if tenant.id.is_empty() || HeaderValue::from_str(&tenant.id).is_err() {
+        if HeaderValue::from_str(&tenant.id).is_err() {
             errors.push(
                 path.field("id")
-                    .error("expected a non-empty tenant id of visible ASCII characters"),
+                    .error("expected a tenant id of visible ASCII characters"),
             );
         }
     }
@@ -208,7 +209,7 @@ impl RequestHeaders {
             value.set_sensitive(true);
             fixed.insert(header, value);
         }
-        if let Some(tenant) = tenant {
+        if let Some(tenant) = tenant.filter(|t| !t.id.is_empty()) {
             let bad = || AuthError::Header {
                 name: tenant.header.clone(),
             };
@@ -343,6 +344,28 @@ mod tests {
             map["authorization"], "Bearer second-token",
             "the last good token stays in use"
         );
+    }
+
+    #[test]
+    fn an_empty_tenant_id_sends_no_header() {
+        let tenant = TenantConfig {
+            header: "X-Tenant".into(),
+            id: String::new(),
+        };
+        let mut errors = Vec::new();
+        let auth = AuthConfig::default();
+        validate(
+            &IndexMap::new(),
+            &auth,
+            Some(&tenant),
+            &FieldPath::root(),
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut headers = RequestHeaders::new(&IndexMap::new(), &auth, Some(&tenant)).unwrap();
+        let mut map = HeaderMap::new();
+        headers.apply(&mut map);
+        assert!(!map.contains_key("x-tenant"), "{map:?}");
     }
 
     #[test]
