@@ -362,7 +362,7 @@ mod tests {
             &mut errors,
         );
         assert!(errors.is_empty(), "{errors:?}");
-        let mut headers = RequestHeaders::new(&IndexMap::new(), &auth, Some(&tenant)).unwrap();
+        let headers = RequestHeaders::new(&IndexMap::new(), &auth, Some(&tenant)).unwrap();
         let mut map = HeaderMap::new();
         headers.apply(&mut map);
         assert!(!map.contains_key("x-tenant"), "{map:?}");
