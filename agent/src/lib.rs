@@ -19,5 +19,6 @@ pub mod sinks;
 pub mod sources;
 pub mod telemetry;
 pub mod time;
+pub(crate) mod tls;
 pub mod topology;
 pub mod wasm;

@@ -5,11 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -61,11 +59,6 @@ pub enum TlsError {
     #[error("tls.server_name {0:?} is not a DNS name or IP address")]
     ServerName(String),
 }
-
-/// Accepts every server certificate (`insecure_skip_verify`), while still
-/// checking handshake signatures so the connection itself works.
-#[derive(Debug)]
-struct NoVerification(WebPkiSupportedAlgorithms);
 
 // === impl TlsConfig ===
 
@@ -123,9 +116,7 @@ pub fn client_config(config: Option<&TlsConfig>) -> Result<ClientConfig, TlsErro
     let builder = if config.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(
-                provider.signature_verification_algorithms,
-            )))
+            .with_custom_certificate_verifier(crate::tls::accept_any_certificate(&provider))
     } else {
         builder.with_root_certificates(roots(config.ca_file.as_deref())?)
     };
@@ -159,56 +150,11 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, TlsError> {
 }
 
 fn load_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let error = |message: String| TlsError::Pem {
+    crate::tls::load_pem_certs(path).map_err(|message| TlsError::Pem {
         what,
         path: path.to_owned(),
         message,
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| error(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| error(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(error("no PEM certificate found".to_owned()));
-    }
-    Ok(certs)
-}
-
-// === impl NoVerification ===
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
+    })
 }
 
 #[cfg(test)]
