@@ -107,7 +107,8 @@ pub struct TailConfig {
     #[serde(default = "default_max_open_files")]
     pub max_open_files: usize,
     /// Bytes read from one file before moving to the next, so one busy file
-    /// cannot starve the others.
+    /// cannot starve the others. The records of one read travel as one
+    /// batch, so this also bounds the memory a batch holds.
     #[serde(default = "default_read_budget_bytes")]
     pub read_budget_bytes: usize,
     /// How often files at their end are checked for new data when no
@@ -170,7 +171,7 @@ fn default_max_open_files() -> usize {
 }
 
 fn default_read_budget_bytes() -> usize {
-    1024 * 1024
+    256 * 1024
 }
 
 fn default_poll_interval_ms() -> u64 {

@@ -3,7 +3,7 @@
 //! what events miss.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
@@ -24,6 +24,9 @@ pub struct Discovery {
     include: Vec<Pattern>,
     exclude: GlobSet,
     events: mpsc::Receiver<notify::Result<notify::Event>>,
+    /// Woken when a file appears, disappears or is renamed, for a tailer
+    /// waiting on a full pipeline rather than on `events`.
+    structural: Arc<tokio::sync::Notify>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
@@ -50,7 +53,12 @@ impl Discovery {
         }
         let exclude = builder.build()?;
         let (tx, events) = mpsc::channel();
-        let watcher = notify::recommended_watcher(move |event| {
+        let structural = Arc::new(tokio::sync::Notify::new());
+        let wake = Arc::clone(&structural);
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.as_ref().map_or(true, is_structural) {
+                wake.notify_one();
+            }
             let _ = tx.send(event);
         });
         let watcher = match watcher {
@@ -76,8 +84,15 @@ impl Discovery {
             include,
             exclude,
             events,
+            structural,
             _watcher: watcher,
         })
+    }
+
+    /// Notified when a file appears, disappears or is renamed (and on
+    /// overflow), not on writes.
+    pub fn structural_changes(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.structural)
     }
 
     /// Every file matching an include pattern and no exclude pattern, as
@@ -143,19 +158,28 @@ impl Discovery {
             wake.rescan = true;
             return;
         }
-        match event.kind {
+        if is_structural(&event) {
+            wake.rescan = true;
+        } else if matches!(
+            event.kind,
             EventKind::Modify(notify::event::ModifyKind::Data(_))
-            | EventKind::Modify(notify::event::ModifyKind::Any) => {
-                wake.written.extend(event.paths);
-            }
-            EventKind::Create(_)
-            | EventKind::Remove(_)
-            | EventKind::Modify(notify::event::ModifyKind::Name(_)) => {
-                wake.rescan = true;
-            }
-            _ => {}
+                | EventKind::Modify(notify::event::ModifyKind::Any)
+        ) {
+            wake.written.extend(event.paths);
         }
     }
+}
+
+/// A file appeared, disappeared or was renamed, or events were lost: the
+/// set of files may have changed.
+fn is_structural(event: &notify::Event) -> bool {
+    event.need_rescan()
+        || matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Remove(_)
+                | EventKind::Modify(notify::event::ModifyKind::Name(_))
+        )
 }
 
 // === impl Pattern ===

@@ -289,9 +289,13 @@ impl Tailer {
     }
 
     /// Hand `batch` to the pipeline, waiting in slices while it is full.
+    /// Files that appear meanwhile are opened at once (not read): one
+    /// created and rotated away while the sink is down is then still held
+    /// by its descriptor, not missed.
     fn send(&mut self, batch: EventBatch) {
         let Some(out) = self.out.as_mut() else { return };
         let mut pending = out.start(batch);
+        let structural = self.discovery.structural_changes();
         while !pending.is_done() {
             let Some(out) = self.out.as_mut() else { return };
             let shutdown = self.shutdown.clone();
@@ -299,6 +303,7 @@ impl Tailer {
                 tokio::select! {
                     () = out.drive(&mut pending) => true,
                     () = tokio::time::sleep(SEND_SLICE) => false,
+                    () = structural.notified() => false,
                     () = shutdown.cancelled() => false,
                 }
             });
@@ -312,6 +317,12 @@ impl Tailer {
             }
             self.process_acks();
             self.housekeeping();
+            let wake = self.discovery.wait(Duration::ZERO);
+            let scan_due =
+                self.last_scan.elapsed() >= Duration::from_millis(self.config.scan_interval_ms);
+            if wake.rescan || scan_due {
+                self.scan();
+            }
         }
     }
 
