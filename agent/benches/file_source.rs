@@ -59,6 +59,11 @@ fn run(mode: &str, total_bytes: u64) {
         (total_lines * LINE_BYTES as u64) >> 20,
         written.elapsed().as_secs_f64()
     );
+    // Extra source settings, for experiments (YAML lines, `\n` for newlines).
+    let yaml = match std::env::var("NEURALLOG_BENCH_SOURCE_EXTRA") {
+        Ok(extra) => format!("{yaml}{}\n", extra.replace("\\n", "\n")),
+        Err(_) => yaml,
+    };
     let config: SourceConfig = serde_yaml_ng::from_str(&yaml).expect("bench config");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -159,7 +159,7 @@ pub enum ReadFrom {
 }
 
 fn default_max_line_bytes() -> usize {
-    256 * 1024
+    512 * 1024
 }
 
 fn default_fingerprint_bytes() -> usize {
@@ -171,7 +171,7 @@ fn default_max_open_files() -> usize {
 }
 
 fn default_read_budget_bytes() -> usize {
-    256 * 1024
+    512 * 1024
 }
 
 fn default_poll_interval_ms() -> u64 {
