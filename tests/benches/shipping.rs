@@ -316,7 +316,9 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Start the agent and return once its `/readyz` answers 200.
 fn start_agent(agent: &Path, dir: &Path, receiver: SocketAddr, compression: Option<&str>) -> Child {
+    let admin = free_port();
     let mut compression = compression
         .map(|c| format!("    compression: {c}\n"))
         .unwrap_or_default();
@@ -342,18 +344,40 @@ sinks:
     endpoint: http://{receiver}
 {compression}",
         dir = dir.display(),
-        admin = free_port(),
     );
     let path = dir.join("agent.yaml");
     std::fs::write(&path, config).expect("write config");
-    Command::new(agent)
+    let child = Command::new(agent)
         .args(["run", "--config"])
         .arg(&path)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("agent.log")).expect("log file"))
         .spawn()
-        .expect("start the agent")
+        .expect("start the agent");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready(admin) {
+        assert!(
+            Instant::now() < deadline,
+            "the agent is not ready after 30 s; see {}",
+            dir.join("agent.log").display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Whether the admin server on `port` answers `/readyz` with 200.
+fn ready(port: u16) -> bool {
+    use std::io::Read as _;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
 }
 
 /// CPU seconds (user + system) of `pid`.
@@ -449,7 +473,6 @@ fn latency(agent: &Path, rate: usize, duration: Duration) {
         .expect("runtime");
     let (addr, counts) = receiver(&runtime, true);
     let mut child = start_agent(agent, dir.path(), addr, None);
-    std::thread::sleep(Duration::from_secs(1));
 
     // 100 writes a second of rate/100 lines each, stamped when written.
     let mut file = std::fs::OpenOptions::new()

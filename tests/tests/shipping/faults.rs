@@ -115,6 +115,8 @@ fn receiver_down_for_30s_loses_nothing() {
     let (agent, log) = start(&receiver, "");
     let down_since = Instant::now();
     let want = lines("down", 2000);
+    // The outage itself: 30 s with the receiver refusing connections, with
+    // lines written at its start and in its middle.
     append(&log, &want[..1000]);
     std::thread::sleep(Duration::from_secs(15));
     append(&log, &want[1000..]);

@@ -109,6 +109,8 @@ fn kill_9_with_metrics_queued_loses_none() {
         Duration::from_secs(30),
         || (points_before(&receiver, killed_at) as f64 >= queued).then_some(()),
     );
+    // Give a point sent twice (replayed from the queue) a second to show up
+    // before counting: the count must be exact, not merely enough.
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(
         points_before(&receiver, killed_at) as f64,
