@@ -31,23 +31,17 @@ fn main() {
     let plugins = repo.join("plugins");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    for path in ["Cargo.toml", "Cargo.lock", "sdk"]
-        .iter()
-        .map(|p| plugins.join(p))
-    {
-        println!("cargo:rerun-if-changed={}", path.display());
+    // Relative to agent/, so that one target directory shared by two
+    // checkouts (CI's clone, a working tree) watches the files of the
+    // checkout being built, not those of whichever built it last.
+    for path in ["Cargo.toml", "Cargo.lock", "sdk"] {
+        println!("cargo:rerun-if-changed=../plugins/{path}");
     }
     for (_, dir, _) in PLUGINS {
-        println!(
-            "cargo:rerun-if-changed={}",
-            plugins.join(dir).join("src").display()
-        );
-        println!(
-            "cargo:rerun-if-changed={}",
-            plugins.join(dir).join("Cargo.toml").display()
-        );
+        println!("cargo:rerun-if-changed=../plugins/{dir}/src");
+        println!("cargo:rerun-if-changed=../plugins/{dir}/Cargo.toml");
     }
-    println!("cargo:rerun-if-changed={}", repo.join("wit").display());
+    println!("cargo:rerun-if-changed=../wit");
     println!("cargo:rerun-if-env-changed=NEURALLOG_PLUGINS_DIR");
 
     let components = match env::var_os("NEURALLOG_PLUGINS_DIR") {
