@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use bytestring::ByteString;
+
 use super::value::{Attributes, Resource};
 
 /// Flags a source sets on a record it had to alter to deliver it.
@@ -20,8 +22,9 @@ pub struct LogRecord {
     pub severity_number: i32,
     /// Severity text as found in the source, if any.
     pub severity_text: Option<Box<str>>,
-    /// The message.
-    pub body: String,
+    /// The message: UTF-8, often a view into the buffer the line was read
+    /// into (shared, not copied).
+    pub body: ByteString,
     /// Attributes shared by many records of one source (for example
     /// `log.file.path` of a file, or `log.iostream` of a container stream).
     pub shared_attributes: Arc<Attributes>,
@@ -78,17 +81,100 @@ impl LogFlags {
 
 impl LogRecord {
     /// A record with `body`, observed now, with no attributes of its own.
-    pub fn new(body: String, shared_attributes: Arc<Attributes>, resource: Arc<Resource>) -> Self {
+    pub fn new(
+        body: impl Into<ByteString>,
+        shared_attributes: Arc<Attributes>,
+        resource: Arc<Resource>,
+    ) -> Self {
         LogRecord {
             time_unix_nano: 0,
             observed_time_unix_nano: super::now_unix_nanos(),
             severity_number: 0,
             severity_text: None,
-            body,
+            body: body.into(),
             shared_attributes,
             attributes: Attributes::new(),
             flags: LogFlags::default(),
             resource,
         }
+    }
+}
+
+/// A record whose body grows piece by piece (a multiline group, merged CRI
+/// partials). The first piece stays as it came (often shared with the read
+/// buffer); the second moves the text into one owned buffer that the rest
+/// are appended to, so a long group is copied once, not once per piece.
+#[derive(Debug)]
+pub struct GrowingRecord {
+    record: LogRecord,
+    text: Option<String>,
+}
+
+// === impl GrowingRecord ===
+
+impl GrowingRecord {
+    /// Start from `record`, its body the first piece.
+    pub fn new(record: LogRecord) -> Self {
+        GrowingRecord { record, text: None }
+    }
+
+    /// The record (its body is the first piece until [`finish`](Self::finish)).
+    pub fn record(&self) -> &LogRecord {
+        &self.record
+    }
+
+    /// The record, to set flags and the like; not for the body.
+    pub fn record_mut(&mut self) -> &mut LogRecord {
+        &mut self.record
+    }
+
+    /// Length in bytes of the body so far.
+    pub fn body_len(&self) -> usize {
+        self.text
+            .as_ref()
+            .map_or(self.record.body.len(), String::len)
+    }
+
+    /// Append `piece` to the body.
+    pub fn push_str(&mut self, piece: &str) {
+        let record = &self.record;
+        self.text
+            .get_or_insert_with(|| String::from(&*record.body))
+            .push_str(piece);
+    }
+
+    /// The finished record.
+    pub fn finish(self) -> LogRecord {
+        let mut record = self.record;
+        if let Some(text) = self.text {
+            record.body = text.into();
+        }
+        record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_growing_record_keeps_its_first_piece_and_joins_the_rest_once() {
+        let first = ByteString::from("first");
+        let record = LogRecord::new(
+            first.clone(),
+            Arc::new(Attributes::new()),
+            Arc::new(Resource::default()),
+        );
+        let mut growing = GrowingRecord::new(record);
+        assert_eq!(growing.body_len(), 5);
+        // Until a second piece comes, the body is the first piece itself.
+        assert_eq!(growing.record().body.as_ptr(), first.as_ptr());
+        growing.push_str("\n");
+        growing.push_str("second");
+        growing.record_mut().flags.insert(LogFlags::TRUNCATED);
+        assert_eq!(growing.body_len(), 12);
+        let record = growing.finish();
+        assert_eq!(record.body, "first\nsecond");
+        assert!(record.flags.contains(LogFlags::TRUNCATED));
     }
 }

@@ -22,7 +22,7 @@ mod value;
 pub use ack::{Ack, AckReceiver, AckStatus, BatchId};
 pub use batch::EventBatch;
 pub use check::{CheckResult, CheckStatus};
-pub use log::{LogFlags, LogRecord};
+pub use log::{GrowingRecord, LogFlags, LogRecord};
 pub use metric::{Histogram, Metric, MetricValue};
 pub use value::{AnyValue, Attributes, Resource};
 

@@ -167,7 +167,7 @@ mod tests {
 
     fn batch(rx: &AckReceiver, id: u64) -> EventBatch {
         let log = LogRecord::new(
-            "x".into(),
+            "x",
             Arc::new(Attributes::new()),
             Arc::new(Resource::default()),
         );

@@ -56,7 +56,7 @@ fn serialize_log<S: Serializer>(log: &LogRecord, serializer: S) -> Result<S::Ok,
     if let Some(text) = &log.severity_text {
         map.serialize_entry("severity_text", text)?;
     }
-    map.serialize_entry("body", &log.body)?;
+    map.serialize_entry("body", &*log.body)?;
     map.serialize_entry(
         "attributes",
         &Merged(&log.shared_attributes, &log.attributes),
@@ -143,7 +143,7 @@ mod tests {
     fn log_line_carries_body_attributes_flags_and_resource() {
         let resource = Arc::new(Resource::new(Attributes::new().with("host.name", "node-1")));
         let shared = Arc::new(Attributes::new().with("log.file.path", "/var/log/app.log"));
-        let mut log = LogRecord::new("héllo \"x\"".into(), shared, resource);
+        let mut log = LogRecord::new("héllo \"x\"", shared, resource);
         log.time_unix_nano = 1_714_564_800_000_000_000;
         log.attributes.insert("log.iostream", "stderr");
         log.flags.insert(LogFlags::TRUNCATED);

@@ -122,7 +122,7 @@ fn log_record(log: ProtoLog, resource: &Arc<Resource>, shared: &Arc<Attributes>)
         observed_time_unix_nano: log.observed_time_unix_nano,
         severity_number: log.severity_number,
         severity_text: (!log.severity_text.is_empty()).then(|| log.severity_text.into()),
-        body: body_text(log.body),
+        body: body_text(log.body).into(),
         shared_attributes: Arc::clone(shared),
         attributes: own,
         flags,

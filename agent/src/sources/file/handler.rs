@@ -13,6 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+use bytestring::ByteString;
+
 use crate::event::{Event, Resource};
 
 /// Identifies one tracked file for as long as the source runs (never
@@ -26,6 +29,9 @@ pub struct RawLine<'a> {
     pub file: FileKey,
     /// Its bytes, at most `max_line_bytes`.
     pub bytes: &'a [u8],
+    /// The chunk `bytes` was read in, when it lies in one: parts of the
+    /// line become record bodies by reference ([`RawLine::share`]).
+    pub chunk: Option<&'a Bytes>,
     /// Offset of its first byte in the file.
     pub start: u64,
     /// Offset just past its `\n`: where reading resumes after it.
@@ -36,6 +42,34 @@ pub struct RawLine<'a> {
     pub unterminated: bool,
     /// When it was read, nanoseconds since the Unix epoch.
     pub observed_unix_nano: u64,
+}
+
+// === impl RawLine ===
+
+impl RawLine<'_> {
+    /// `part` (a slice of [`bytes`](Self::bytes)) as shared bytes: a view
+    /// into the read chunk when the line lies in one, else a copy.
+    pub fn share(&self, part: &[u8]) -> Bytes {
+        match self.chunk {
+            Some(chunk) if contains(chunk, part) => chunk.slice_ref(part),
+            _ => Bytes::copy_from_slice(part),
+        }
+    }
+
+    /// `part` of the line as text: shared when it is valid UTF-8, replaced
+    /// lossily (and so copied) when not. Returns whether it was invalid.
+    pub fn text(&self, part: &[u8]) -> (ByteString, bool) {
+        match ByteString::try_from(self.share(part)) {
+            Ok(text) => (text, false),
+            Err(_) => (String::from_utf8_lossy(part).into_owned().into(), true),
+        }
+    }
+}
+
+/// Whether `part` lies within `chunk`'s memory.
+fn contains(chunk: &[u8], part: &[u8]) -> bool {
+    let (outer, inner) = (chunk.as_ptr_range(), part.as_ptr_range());
+    outer.start <= inner.start && inner.end <= outer.end
 }
 
 /// Turns a stream's lines into records.

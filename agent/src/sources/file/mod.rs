@@ -30,7 +30,7 @@ pub use discovery::Discovery;
 pub use fingerprint::{FileId, Fingerprint};
 pub use handler::{Emitter, FileKey, LineHandler, RawLine, StreamFactory, StreamSpec};
 pub use multiline::{Multiline, MultilineConfig, MultilinePreset};
-pub use plain::{PlainFactory, decode};
+pub use plain::PlainFactory;
 pub use tailer::Tailer;
 
 use std::sync::{Arc, Mutex};

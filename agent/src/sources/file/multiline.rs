@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::handler::{Emitter, FileKey};
 use crate::config::{ConfigError, FieldPath, Validate};
-use crate::event::{Event, LogFlags, LogRecord};
+use crate::event::{Event, GrowingRecord, LogFlags, LogRecord};
 
 /// How lines are grouped into records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -129,7 +129,7 @@ pub struct Multiline {
 }
 
 struct Group {
-    record: LogRecord,
+    record: GrowingRecord,
     lines: usize,
     /// (file, first byte, end) per file the group has lines from, in order.
     spans: Vec<(FileKey, u64, u64)>,
@@ -176,11 +176,11 @@ impl Multiline {
             && let Some(group) = self.group.as_mut()
         {
             if group.lines < self.max_lines
-                && group.record.body.len() + 1 + record.body.len() <= self.max_bytes
+                && group.record.body_len() + 1 + record.body.len() <= self.max_bytes
             {
-                group.record.body.push('\n');
-                group.record.body.push_str(&record.body);
-                group.record.flags.insert(record.flags);
+                group.record.push_str("\n");
+                group.record.push_str(&record.body);
+                group.record.record_mut().flags.insert(record.flags);
                 group.lines += 1;
                 group.last_line_at = now;
                 match group.spans.last_mut() {
@@ -193,7 +193,7 @@ impl Multiline {
             // new record that is flagged too.
             let mut full = self.group.take().map(|g| {
                 let mut g = g;
-                g.record.flags.insert(LogFlags::MULTILINE_CUT);
+                g.record.record_mut().flags.insert(LogFlags::MULTILINE_CUT);
                 g
             });
             if let Some(group) = full.take() {
@@ -212,7 +212,7 @@ impl Multiline {
 
     fn begin(&mut self, record: LogRecord, file: FileKey, start: u64, end: u64, now: Instant) {
         self.group = Some(Group {
-            record,
+            record: GrowingRecord::new(record),
             lines: 1,
             spans: vec![(file, start, end)],
             last_line_at: now,
@@ -261,7 +261,7 @@ fn emit(group: Group, out: &mut Emitter) {
     for &(file, _, end) in rest {
         out.consumed(file, end);
     }
-    out.emit(Event::Log(group.record), last_file, last_end);
+    out.emit(Event::Log(group.record.finish()), last_file, last_end);
 }
 
 // === impl Rules ===

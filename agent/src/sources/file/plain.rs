@@ -66,7 +66,7 @@ impl StreamFactory for PlainFactory {
 
 impl LineHandler for PlainHandler {
     fn handle(&mut self, line: RawLine<'_>, out: &mut Emitter) {
-        let (body, invalid) = decode(line.bytes);
+        let (body, invalid) = line.text(line.bytes);
         let mut flags = LogFlags::default();
         if invalid {
             flags.insert(LogFlags::INVALID_UTF8);
@@ -112,14 +112,5 @@ impl LineHandler for PlainHandler {
         {
             multiline.flush(out);
         }
-    }
-}
-
-/// The line as UTF-8: borrowed validation first (the common case), lossy
-/// replacement when it is not valid. Returns whether it was invalid.
-pub fn decode(bytes: &[u8]) -> (String, bool) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => (text.to_owned(), false),
-        Err(_) => (String::from_utf8_lossy(bytes).into_owned(), true),
     }
 }

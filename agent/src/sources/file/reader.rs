@@ -13,6 +13,8 @@ use std::io::{self, Read as _};
 use std::os::unix::fs::FileExt as _;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::handler::{FileKey, RawLine};
 
 /// What framing produced.
@@ -165,7 +167,10 @@ impl Reader {
             if n == 0 {
                 break;
             }
-            self.frame(&buf[..n], max_line, observed_unix_nano, sink);
+            // The records' bodies are views into this one allocation: no
+            // allocation or copy per line, and they are freed together.
+            let chunk = Bytes::copy_from_slice(&buf[..n]);
+            self.frame(&chunk, max_line, observed_unix_nano, sink);
             total += n;
             self.last_data_at = Instant::now();
             if n < want {
@@ -177,7 +182,7 @@ impl Reader {
 
     fn frame(
         &mut self,
-        chunk: &[u8],
+        chunk: &Bytes,
         max_line: usize,
         observed: u64,
         sink: &mut dyn FnMut(Framed<'_>),
@@ -192,17 +197,18 @@ impl Reader {
                 self.partial.clear();
                 sink(Framed::Skipped(end));
             } else {
-                let bytes: &[u8] = if self.partial.is_empty() {
-                    &chunk[cursor..nl]
+                let (bytes, shared): (&[u8], _) = if self.partial.is_empty() {
+                    (&chunk[cursor..nl], Some(chunk))
                 } else {
                     self.partial.extend_from_slice(&chunk[cursor..nl]);
-                    &self.partial
+                    (&self.partial, None)
                 };
                 let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
                 let truncated = bytes.len() > max_line;
                 sink(Framed::Line(RawLine {
                     file: self.key,
                     bytes: if truncated { &bytes[..max_line] } else { bytes },
+                    chunk: shared,
                     start: self.line_start,
                     end,
                     truncated,
@@ -225,6 +231,7 @@ impl Reader {
             sink(Framed::Line(RawLine {
                 file: self.key,
                 bytes: &self.partial[..max_line],
+                chunk: None,
                 start: self.line_start,
                 end: self.line_start,
                 truncated: true,
@@ -256,6 +263,7 @@ impl Reader {
         sink(Framed::Line(RawLine {
             file: self.key,
             bytes,
+            chunk: None,
             start: self.line_start,
             end: self.pos,
             truncated: false,
@@ -322,6 +330,39 @@ mod tests {
         assert_eq!((lines[0].1, lines[0].2), (0, 7));
         assert_eq!((lines[1].1, lines[1].2), (7, 10));
         assert_eq!((lines[3].1, lines[3].2), (27, 28));
+    }
+
+    #[test]
+    fn lines_within_one_read_are_shared_and_lines_across_reads_are_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"one\ntwo\nthree\xff\nacross reads\n").unwrap();
+        let mut reader = Reader::new(File::open(&path).unwrap(), 1, 0);
+        // The first read ends inside "across reads".
+        let mut buf = vec![0u8; 20];
+        let mut seen = Vec::new();
+        let mut sink = |f: Framed<'_>| {
+            let Framed::Line(line) = f else {
+                panic!("no line is skipped")
+            };
+            let (text, invalid) = line.text(line.bytes);
+            let shared = line
+                .chunk
+                .is_some_and(|chunk| chunk.as_ptr_range().contains(&text.as_ptr()));
+            seen.push((String::from(text), invalid, shared));
+        };
+        while reader.read(&mut buf, 1 << 20, 1024, 0, &mut sink).unwrap() > 0 {}
+        assert_eq!(
+            seen,
+            [
+                ("one".to_owned(), false, true),
+                ("two".to_owned(), false, true),
+                // Replaced lossily: a copy, flagged.
+                ("three\u{fffd}".to_owned(), true, false),
+                // Joined from two reads: a copy.
+                ("across reads".to_owned(), false, false),
+            ]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! stdout/stderr (also across a rotation), optionally group multiline
 //! records, and attach the container's resource.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -9,10 +10,10 @@ use std::time::{Duration, Instant};
 use super::format::{self, IoStream};
 use super::metadata::PodSlot;
 use super::path::ContainerLog;
-use crate::event::{AnyValue, Attributes, Event, LogFlags, LogRecord, Resource};
-use crate::sources::file::{
-    Emitter, FileKey, LineHandler, Multiline, MultilineConfig, RawLine, decode,
-};
+use bytestring::ByteString;
+
+use crate::event::{AnyValue, Attributes, Event, GrowingRecord, LogFlags, LogRecord, Resource};
+use crate::sources::file::{Emitter, FileKey, LineHandler, Multiline, MultilineConfig, RawLine};
 
 /// Lines of one container instance (`<restart>.log` and its rotations).
 pub struct ContainerHandler {
@@ -35,7 +36,7 @@ struct StreamState {
 
 /// Pieces of one line split by the runtime (`P` ... `F`).
 struct Partial {
-    record: LogRecord,
+    record: GrowingRecord,
     spans: Vec<(FileKey, u64, u64)>,
     capped: bool,
     last_piece_at: Instant,
@@ -102,7 +103,7 @@ impl LineHandler for ContainerHandler {
             // Not CRI nor docker: keep the line as it is, flagged by an
             // attribute, rather than lose it.
             self.parse_failures.store(true, Ordering::Relaxed);
-            let (body, invalid) = decode(line.bytes);
+            let (body, invalid) = line.text(line.bytes);
             let mut record = LogRecord::new(
                 body,
                 Arc::clone(&self.stdout.shared),
@@ -125,59 +126,57 @@ impl LineHandler for ContainerHandler {
         let resource = Arc::clone(&self.resource);
         let state = self.state(parsed.stream);
         let now = Instant::now();
+        let mut flags = LogFlags::default();
+        if parsed.invalid_utf8 {
+            flags.insert(LogFlags::INVALID_UTF8);
+        }
+        if line.truncated {
+            flags.insert(LogFlags::TRUNCATED);
+        }
         match state.partial.as_mut() {
             Some(partial) => {
-                let room = max_merged.saturating_sub(partial.record.body.len());
+                let room = max_merged.saturating_sub(partial.record.body_len());
                 if parsed.message.len() > room {
-                    partial
-                        .record
-                        .body
-                        .push_str(floor_char(&parsed.message, room));
+                    partial.record.push_str(floor_char(&parsed.message, room));
                     partial.capped = true;
                 } else {
-                    partial.record.body.push_str(&parsed.message);
+                    partial.record.push_str(&parsed.message);
                 }
-                if parsed.invalid_utf8 {
-                    partial.record.flags.insert(LogFlags::INVALID_UTF8);
-                }
-                if line.truncated {
-                    partial.record.flags.insert(LogFlags::TRUNCATED);
-                }
+                partial.record.record_mut().flags.insert(flags);
                 match partial.spans.last_mut() {
                     Some((file, _, end)) if *file == line.file => *end = line.end,
                     _ => partial.spans.push((line.file, line.start, line.end)),
                 }
                 partial.last_piece_at = now;
+                if !parsed.partial {
+                    state.complete(out, now);
+                }
             }
             None => {
-                let mut record = LogRecord::new(
-                    parsed.message.into_owned(),
-                    Arc::clone(&state.shared),
-                    resource,
-                );
+                let body = body_of(&line, parsed.message, parsed.partial);
+                let mut record = LogRecord::new(body, Arc::clone(&state.shared), resource);
                 record.time_unix_nano = parsed.time_unix_nano;
                 record.observed_time_unix_nano = line.observed_unix_nano;
-                if parsed.invalid_utf8 {
-                    record.flags.insert(LogFlags::INVALID_UTF8);
-                }
-                if line.truncated {
-                    record.flags.insert(LogFlags::TRUNCATED);
-                }
+                record.flags = flags;
                 let capped = record.body.len() > max_merged;
                 if capped {
-                    let cut = floor_char(&record.body, max_merged).len();
-                    record.body.truncate(cut);
+                    record.body = record.body.slice_ref(floor_char(&record.body, max_merged));
                 }
-                state.partial = Some(Partial {
-                    record,
-                    spans: vec![(line.file, line.start, line.end)],
-                    capped,
-                    last_piece_at: now,
-                });
+                if parsed.partial {
+                    state.partial = Some(Partial {
+                        record: GrowingRecord::new(record),
+                        spans: vec![(line.file, line.start, line.end)],
+                        capped,
+                        last_piece_at: now,
+                    });
+                } else {
+                    // A whole line (the common case): no partial to keep.
+                    if capped {
+                        record.flags.insert(LogFlags::TRUNCATED);
+                    }
+                    state.deliver(record, line.file, line.start, line.end, now, out);
+                }
             }
-        }
-        if !parsed.partial {
-            state.complete(out, now);
         }
     }
 
@@ -190,7 +189,11 @@ impl LineHandler for ContainerHandler {
                 .is_some_and(|p| now.saturating_duration_since(p.last_piece_at) >= timeout)
             {
                 if let Some(partial) = state.partial.as_mut() {
-                    partial.record.flags.insert(LogFlags::UNTERMINATED);
+                    partial
+                        .record
+                        .record_mut()
+                        .flags
+                        .insert(LogFlags::UNTERMINATED);
                 }
                 state.complete(out, now);
             }
@@ -244,29 +247,52 @@ impl StreamState {
         let Some(partial) = self.partial.take() else {
             return;
         };
-        let mut record = partial.record;
+        let mut record = partial.record.finish();
         if partial.capped {
             record.flags.insert(LogFlags::TRUNCATED);
         }
         let Some((&(last_file, _, last_end), rest)) = partial.spans.split_last() else {
             return;
         };
-        let first_start = partial.spans[0].1;
-        match self.multiline.as_mut() {
-            Some(multiline) => {
-                for &(file, _, end) in rest {
-                    out.consumed(file, end);
-                }
-                let start = if rest.is_empty() { first_start } else { 0 };
-                multiline.push(record, last_file, start, last_end, now, out);
-            }
-            None => {
-                for &(file, _, end) in rest {
-                    out.consumed(file, end);
-                }
-                out.emit(Event::Log(record), last_file, last_end);
-            }
+        for &(file, _, end) in rest {
+            out.consumed(file, end);
         }
+        let start = if rest.is_empty() {
+            partial.spans[0].1
+        } else {
+            0
+        };
+        self.deliver(record, last_file, start, last_end, now, out);
+    }
+
+    /// Hand a whole record, read from `file` at `start..end`, to multiline
+    /// grouping or emit it.
+    fn deliver(
+        &mut self,
+        record: LogRecord,
+        file: FileKey,
+        start: u64,
+        end: u64,
+        now: Instant,
+        out: &mut Emitter,
+    ) {
+        match self.multiline.as_mut() {
+            Some(multiline) => multiline.push(record, file, start, end, now, out),
+            None => out.emit(Event::Log(record), file, end),
+        }
+    }
+}
+
+/// The message as a body: a view into the read chunk for a whole line; a
+/// copy for the first piece of a split one, which waits for the rest and
+/// would otherwise keep the whole chunk alive meanwhile.
+fn body_of(line: &RawLine<'_>, message: Cow<'_, str>, held: bool) -> ByteString {
+    match message {
+        Cow::Borrowed(text) if !held => {
+            ByteString::try_from(line.share(text.as_bytes())).unwrap_or_else(|_| text.into())
+        }
+        Cow::Borrowed(text) => text.into(),
+        Cow::Owned(text) => text.into(),
     }
 }
 

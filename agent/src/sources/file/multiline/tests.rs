@@ -23,7 +23,7 @@ fn group(config: MultilineConfig, lines: &[&str]) -> Vec<String> {
     events
         .into_iter()
         .map(|e| match e {
-            Event::Log(log) => log.body,
+            Event::Log(log) => log.body.into(),
             _ => unreachable!("only logs"),
         })
         .collect()

@@ -35,10 +35,13 @@ impl Feed {
         let start = *self.offsets.get(&file).unwrap_or(&0);
         let end = start + text.len() as u64 + 1;
         self.offsets.insert(file, end);
+        // As the reader hands lines out: inside the chunk they were read in.
+        let chunk = bytes::Bytes::copy_from_slice(text.as_bytes());
         h.handle(
             RawLine {
                 file,
-                bytes: text.as_bytes(),
+                bytes: &chunk,
+                chunk: Some(&chunk),
                 start,
                 end,
                 truncated: false,
@@ -73,7 +76,7 @@ fn partials_join_per_stream_even_interleaved() {
     feed.line(&mut h, 1, "2024-05-01T00:00:03Z stderr F err-b", &mut out);
     assert_eq!(h.held_from(1), None);
     let records = logs(&mut out);
-    let bodies: Vec<&str> = records.iter().map(|r| r.body.as_str()).collect();
+    let bodies: Vec<&str> = records.iter().map(|r| &*r.body).collect();
     assert_eq!(bodies, ["out-a out-b", "err-a err-b"]);
     assert_eq!(
         records[0]
