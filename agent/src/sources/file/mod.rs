@@ -29,7 +29,7 @@ pub use config::{FileSourceConfig, ReadFrom, TailConfig, split_tail_fields, vali
 pub use discovery::Discovery;
 pub use fingerprint::{FileId, Fingerprint};
 pub use handler::{Emitter, FileKey, LineHandler, RawLine, StreamFactory, StreamSpec};
-pub use multiline::{Multiline, MultilineConfig, MultilinePreset};
+pub use multiline::{Multiline, MultilineConfig, MultilinePreset, group_or_emit};
 pub use plain::PlainFactory;
 pub use tailer::Tailer;
 

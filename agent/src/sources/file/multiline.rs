@@ -254,6 +254,21 @@ impl Multiline {
     }
 }
 
+/// Hand a whole record, read from `file` at `start..end`, to `multiline`
+/// grouping when the stream has it, else emit it.
+pub fn group_or_emit(
+    multiline: Option<&mut Multiline>,
+    record: LogRecord,
+    (file, start, end): (FileKey, u64, u64),
+    now: Instant,
+    out: &mut Emitter,
+) {
+    match multiline {
+        Some(multiline) => multiline.push(record, file, start, end, now, out),
+        None => out.emit(Event::Log(record), file, end),
+    }
+}
+
 fn emit(group: Group, out: &mut Emitter) {
     let Some((&(last_file, _, last_end), rest)) = group.spans.split_last() else {
         return;

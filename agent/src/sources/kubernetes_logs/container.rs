@@ -13,7 +13,9 @@ use super::path::ContainerLog;
 use bytestring::ByteString;
 
 use crate::event::{AnyValue, Attributes, Event, GrowingRecord, LogFlags, LogRecord, Resource};
-use crate::sources::file::{Emitter, FileKey, LineHandler, Multiline, MultilineConfig, RawLine};
+use crate::sources::file::{
+    Emitter, FileKey, LineHandler, Multiline, MultilineConfig, RawLine, group_or_emit,
+};
 
 /// Lines of one container instance (`<restart>.log` and its rotations).
 pub struct ContainerHandler {
@@ -174,7 +176,13 @@ impl LineHandler for ContainerHandler {
                     if capped {
                         record.flags.insert(LogFlags::TRUNCATED);
                     }
-                    state.deliver(record, line.file, line.start, line.end, now, out);
+                    group_or_emit(
+                        state.multiline.as_mut(),
+                        record,
+                        (line.file, line.start, line.end),
+                        now,
+                        out,
+                    );
                 }
             }
         }
@@ -262,24 +270,13 @@ impl StreamState {
         } else {
             0
         };
-        self.deliver(record, last_file, start, last_end, now, out);
-    }
-
-    /// Hand a whole record, read from `file` at `start..end`, to multiline
-    /// grouping or emit it.
-    fn deliver(
-        &mut self,
-        record: LogRecord,
-        file: FileKey,
-        start: u64,
-        end: u64,
-        now: Instant,
-        out: &mut Emitter,
-    ) {
-        match self.multiline.as_mut() {
-            Some(multiline) => multiline.push(record, file, start, end, now, out),
-            None => out.emit(Event::Log(record), file, end),
-        }
+        group_or_emit(
+            self.multiline.as_mut(),
+            record,
+            (last_file, start, last_end),
+            now,
+            out,
+        );
     }
 }
 
