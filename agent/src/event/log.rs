@@ -118,11 +118,6 @@ impl GrowingRecord {
         GrowingRecord { record, text: None }
     }
 
-    /// The record (its body is the first piece until [`finish`](Self::finish)).
-    pub fn record(&self) -> &LogRecord {
-        &self.record
-    }
-
     /// The record, to set flags and the like; not for the body.
     pub fn record_mut(&mut self) -> &mut LogRecord {
         &mut self.record
@@ -165,10 +160,11 @@ mod tests {
             Arc::new(Attributes::new()),
             Arc::new(Resource::default()),
         );
+        // With one piece, the body is that piece itself, not a copy.
+        let alone = GrowingRecord::new(record.clone()).finish();
+        assert_eq!(alone.body.as_ptr(), first.as_ptr());
         let mut growing = GrowingRecord::new(record);
         assert_eq!(growing.body_len(), 5);
-        // Until a second piece comes, the body is the first piece itself.
-        assert_eq!(growing.record().body.as_ptr(), first.as_ptr());
         growing.push_str("\n");
         growing.push_str("second");
         growing.record_mut().flags.insert(LogFlags::TRUNCATED);

@@ -2,7 +2,6 @@
 //! stdout/stderr (also across a rotation), optionally group multiline
 //! records, and attach the container's resource.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,8 +9,6 @@ use std::time::{Duration, Instant};
 use super::format::{self, IoStream};
 use super::metadata::PodSlot;
 use super::path::ContainerLog;
-use bytestring::ByteString;
-
 use crate::event::{AnyValue, Attributes, Event, GrowingRecord, LogFlags, LogRecord, Resource};
 use crate::sources::file::{
     Emitter, FileKey, LineHandler, Multiline, MultilineConfig, RawLine, group_or_emit,
@@ -101,7 +98,7 @@ impl LineHandler for ContainerHandler {
             out.consumed(line.file, line.end);
             return;
         }
-        let Some(parsed) = format::parse(line.bytes) else {
+        let Some(parsed) = format::parse(&line) else {
             // Not CRI nor docker: keep the line as it is, flagged by an
             // attribute, rather than lose it.
             self.parse_failures.store(true, Ordering::Relaxed);
@@ -155,7 +152,13 @@ impl LineHandler for ContainerHandler {
                 }
             }
             None => {
-                let body = body_of(&line, parsed.message, parsed.partial);
+                let body = if parsed.partial {
+                    // The first piece waits for the rest: a copy, so that
+                    // it does not keep the whole read chunk alive meanwhile.
+                    String::from(&*parsed.message).into()
+                } else {
+                    parsed.message
+                };
                 let mut record = LogRecord::new(body, Arc::clone(&state.shared), resource);
                 record.time_unix_nano = parsed.time_unix_nano;
                 record.observed_time_unix_nano = line.observed_unix_nano;
@@ -277,19 +280,6 @@ impl StreamState {
             now,
             out,
         );
-    }
-}
-
-/// The message as a body: a view into the read chunk for a whole line; a
-/// copy for the first piece of a split one, which waits for the rest and
-/// would otherwise keep the whole chunk alive meanwhile.
-fn body_of(line: &RawLine<'_>, message: Cow<'_, str>, held: bool) -> ByteString {
-    match message {
-        Cow::Borrowed(text) if !held => {
-            ByteString::try_from(line.share(text.as_bytes())).unwrap_or_else(|_| text.into())
-        }
-        Cow::Borrowed(text) => text.into(),
-        Cow::Owned(text) => text.into(),
     }
 }
 

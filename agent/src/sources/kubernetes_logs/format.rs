@@ -10,8 +10,10 @@
 
 use std::borrow::Cow;
 
+use bytestring::ByteString;
 use serde::Deserialize;
 
+use crate::sources::file::RawLine;
 use crate::time::parse_rfc3339_nanos;
 
 /// Which stream a line was written to.
@@ -25,15 +27,17 @@ pub enum IoStream {
 
 /// One parsed line.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ContainerLine<'a> {
+pub struct ContainerLine {
     /// When the runtime wrote it, nanoseconds since the Unix epoch.
     pub time_unix_nano: u64,
     /// stdout or stderr.
     pub stream: IoStream,
     /// A piece of a longer line, more to come.
     pub partial: bool,
-    /// The text (without the trailing `\n` of docker's format).
-    pub message: Cow<'a, str>,
+    /// The text (without the trailing `\n` of docker's format): a view
+    /// into the read chunk when the line is in one and needed no unescaping
+    /// or replacement.
+    pub message: ByteString,
     /// The message was not valid UTF-8 and was replaced lossily.
     pub invalid_utf8: bool,
 }
@@ -61,16 +65,16 @@ impl IoStream {
 }
 
 /// Parse a line in either format; `None` if it is neither.
-pub fn parse(line: &[u8]) -> Option<ContainerLine<'_>> {
-    if line.first() == Some(&b'{') {
+pub fn parse(line: &RawLine<'_>) -> Option<ContainerLine> {
+    if line.bytes.first() == Some(&b'{') {
         parse_docker(line)
     } else {
         parse_cri(line)
     }
 }
 
-fn parse_cri(line: &[u8]) -> Option<ContainerLine<'_>> {
-    let mut fields = line.splitn(4, |b| *b == b' ');
+fn parse_cri(line: &RawLine<'_>) -> Option<ContainerLine> {
+    let mut fields = line.bytes.splitn(4, |b| *b == b' ');
     let time = parse_rfc3339_nanos(fields.next()?)?;
     let stream = match fields.next()? {
         b"stdout" => IoStream::Stdout,
@@ -83,11 +87,7 @@ fn parse_cri(line: &[u8]) -> Option<ContainerLine<'_>> {
         b"F" => false,
         _ => return None,
     };
-    let raw = fields.next().unwrap_or_default();
-    let (message, invalid_utf8) = match std::str::from_utf8(raw) {
-        Ok(text) => (Cow::Borrowed(text), false),
-        Err(_) => (String::from_utf8_lossy(raw), true),
-    };
+    let (message, invalid_utf8) = line.text(fields.next().unwrap_or_default());
     Some(ContainerLine {
         time_unix_nano: time,
         stream,
@@ -97,8 +97,8 @@ fn parse_cri(line: &[u8]) -> Option<ContainerLine<'_>> {
     })
 }
 
-fn parse_docker(line: &[u8]) -> Option<ContainerLine<'_>> {
-    let parsed: DockerLine<'_> = serde_json::from_slice(line).ok()?;
+fn parse_docker(line: &RawLine<'_>) -> Option<ContainerLine> {
+    let parsed: DockerLine<'_> = serde_json::from_slice(line.bytes).ok()?;
     let stream = match parsed.stream {
         Some("stdout") | None => IoStream::Stdout,
         Some("stderr") => IoStream::Stderr,
@@ -110,16 +110,20 @@ fn parse_docker(line: &[u8]) -> Option<ContainerLine<'_>> {
         None => 0,
     };
     let (message, partial) = match parsed.log {
-        Cow::Borrowed(text) => match text.strip_suffix('\n') {
-            Some(text) => (Cow::Borrowed(text), false),
-            None => (Cow::Borrowed(text), true),
-        },
+        // No escapes: the text is a slice of the line.
+        Cow::Borrowed(text) => {
+            let (text, partial) = match text.strip_suffix('\n') {
+                Some(text) => (text, false),
+                None => (text, true),
+            };
+            (line.text(text.as_bytes()).0, partial)
+        }
         Cow::Owned(mut text) => {
             let partial = !text.ends_with('\n');
             if !partial {
                 text.pop();
             }
-            (Cow::Owned(text), partial)
+            (text.into(), partial)
         }
     };
     Some(ContainerLine {
@@ -134,6 +138,21 @@ fn parse_docker(line: &[u8]) -> Option<ContainerLine<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line as the reader hands it out, inside the chunk it was read in.
+    fn parse(bytes: &[u8]) -> Option<ContainerLine> {
+        let chunk = bytes::Bytes::copy_from_slice(bytes);
+        super::parse(&RawLine {
+            file: 1,
+            bytes: &chunk,
+            chunk: Some(&chunk),
+            start: 0,
+            end: chunk.len() as u64 + 1,
+            truncated: false,
+            unterminated: false,
+            observed_unix_nano: 0,
+        })
+    }
 
     #[test]
     fn cri_full_partial_and_empty_lines() {
@@ -150,6 +169,34 @@ mod tests {
         assert_eq!(parse(b"2021-02-16T09:21:15Z stdout F").unwrap().message, "");
         assert!(parse(b"2021-02-16T09:21:15Z stdin F x").is_none());
         assert!(parse(b"not a timestamp stdout F x").is_none());
+    }
+
+    #[test]
+    fn a_cri_message_is_a_view_into_the_chunk_unless_it_is_replaced() {
+        let chunk = bytes::Bytes::from_static(
+            b"2021-02-16T09:21:15Z stdout F ok\n2021-02-16T09:21:15Z stdout F bad \xff",
+        );
+        let line = |bytes: &[u8]| {
+            super::parse(&RawLine {
+                file: 1,
+                bytes,
+                chunk: Some(&chunk),
+                start: 0,
+                end: 0,
+                truncated: false,
+                unterminated: false,
+                observed_unix_nano: 0,
+            })
+            .unwrap()
+        };
+        let ok = line(&chunk[..32]);
+        assert_eq!(ok.message, "ok");
+        assert!(chunk.as_ptr_range().contains(&ok.message.as_ptr()));
+        assert!(!ok.invalid_utf8);
+        let bad = line(&chunk[33..]);
+        assert_eq!(bad.message, "bad \u{fffd}");
+        assert!(!chunk.as_ptr_range().contains(&bad.message.as_ptr()));
+        assert!(bad.invalid_utf8);
     }
 
     #[test]
