@@ -65,6 +65,12 @@ impl EventBatch {
         (head, tail)
     }
 
+    /// Whether its source waits on its acknowledgement (and so can send it
+    /// again).
+    pub fn is_tracked(&self) -> bool {
+        self.ack.is_tracked()
+    }
+
     /// Give up the events, keeping the acknowledgement to resolve later.
     pub fn into_ack(self) -> Ack {
         self.ack

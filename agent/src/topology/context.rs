@@ -78,10 +78,15 @@ pub struct SinkContext {
 }
 
 /// A sink's input: batches until every source has let go or the topology
-/// asks the sink to stop, then what was already queued.
+/// asks the sink to stop, then what was already queued. Logs and buffered
+/// signals (metrics, check results) arrive on separate lanes (see
+/// [`SinkSender`](super::SinkSender)).
 #[derive(Debug)]
 pub struct SinkInput {
-    rx: mpsc::Receiver<EventBatch>,
+    logs: mpsc::Receiver<EventBatch>,
+    buffered: mpsc::Receiver<EventBatch>,
+    logs_open: bool,
+    buffered_open: bool,
     stop: CancellationToken,
     closed: bool,
 }
@@ -120,32 +125,60 @@ impl BuildError {
 // === impl SinkInput ===
 
 impl SinkInput {
-    pub(crate) fn new(rx: mpsc::Receiver<EventBatch>, stop: CancellationToken) -> Self {
+    pub(crate) fn new(
+        logs: mpsc::Receiver<EventBatch>,
+        buffered: mpsc::Receiver<EventBatch>,
+        stop: CancellationToken,
+    ) -> Self {
         SinkInput {
-            rx,
+            logs,
+            buffered,
+            logs_open: true,
+            buffered_open: true,
             stop,
             closed: false,
         }
     }
 
-    /// A standalone input, for tests and benchmarks.
+    /// A standalone input with one lane, for tests and benchmarks.
     pub fn from_receiver(rx: mpsc::Receiver<EventBatch>) -> Self {
-        SinkInput::new(rx, CancellationToken::new())
+        let (_, buffered) = mpsc::channel(1);
+        SinkInput::new(rx, buffered, CancellationToken::new())
     }
 
-    /// The next batch; `None` once the input is finished and drained.
+    /// The next batch of either lane; `None` once the input is finished
+    /// and drained.
     pub async fn recv(&mut self) -> Option<EventBatch> {
-        if !self.closed {
+        self.recv_from(true).await
+    }
+
+    /// The next batch; with `logs` false, only from the buffered lane
+    /// (metrics and check results), which a sink whose logs wait keeps
+    /// draining. `None` once both lanes are finished and drained.
+    pub async fn recv_from(&mut self, logs: bool) -> Option<EventBatch> {
+        loop {
+            if !self.closed && self.stop.is_cancelled() {
+                // Refuse new batches, then hand out what is queued.
+                self.logs.close();
+                self.buffered.close();
+                self.closed = true;
+            }
+            if !self.logs_open && !self.buffered_open {
+                return None;
+            }
             tokio::select! {
                 biased;
-                batch = self.rx.recv() => return batch,
-                () = self.stop.cancelled() => {
-                    // Refuse new batches, then hand out what is queued.
-                    self.rx.close();
-                    self.closed = true;
-                }
+                () = self.stop.cancelled(), if !self.closed => {}
+                batch = self.buffered.recv(), if self.buffered_open => match batch {
+                    Some(batch) => return Some(batch),
+                    None => self.buffered_open = false,
+                },
+                batch = self.logs.recv(), if logs && self.logs_open => match batch {
+                    Some(batch) => return Some(batch),
+                    None => self.logs_open = false,
+                },
+                else => std::future::pending::<()>().await,
             }
         }
-        self.rx.recv().await
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::event::{AckStatus, EventBatch};
+use crate::event::{AckStatus, Event, EventBatch};
 
 /// How many batches a sink's input channel holds before its sources wait.
 pub const SINK_CHANNEL_BATCHES: usize = 8;
@@ -12,39 +12,63 @@ pub const SINK_CHANNEL_BATCHES: usize = 8;
 /// The sinks a source currently feeds, by name.
 pub(crate) type Targets = Arc<TargetSet>;
 
-/// What the topology tells a source's fanout: the sinks to feed, or that the
-/// source is being stopped.
+/// A sink's two inputs, as its sources hold them. Logs travel on one lane
+/// and wait when the sink is full (their files are their buffer); metrics
+/// and check results travel on the other, which a shipping sink drains
+/// into its disk queue even while logs wait, so they never stall behind a
+/// log backlog.
+#[derive(Debug, Clone)]
+pub struct SinkSender {
+    logs: mpsc::Sender<EventBatch>,
+    buffered: mpsc::Sender<EventBatch>,
+}
+
+/// What the topology tells a source's fanout: the sinks to feed, the sinks
+/// it must wait for, or that the source is being stopped.
 #[derive(Debug, Default)]
 pub(crate) struct TargetSet {
-    sinks: Vec<(Arc<str>, mpsc::Sender<EventBatch>)>,
+    sinks: Vec<(Arc<str>, SinkSender)>,
+    /// Sinks that name the source but are not running: being swapped by a
+    /// reload, or failed to build. A batch whose source waits on its
+    /// acknowledgement waits for them (backpressure): it is never
+    /// acknowledged past a sink that should have had it. One nobody waits
+    /// on (metrics, check results) goes to the sinks that run: holding it
+    /// back would stall them too, and nothing could send it again.
+    waiting_for: Vec<Arc<str>>,
     stopping: bool,
 }
 
 impl TargetSet {
-    pub(crate) fn new(sinks: Vec<(Arc<str>, mpsc::Sender<EventBatch>)>) -> Targets {
+    pub(crate) fn new(sinks: Vec<(Arc<str>, SinkSender)>) -> Targets {
+        TargetSet::waiting(sinks, Vec::new())
+    }
+
+    /// Feed `sinks`, but hold tracked batches while any of `waiting_for`
+    /// is not running.
+    pub(crate) fn waiting(
+        sinks: Vec<(Arc<str>, SinkSender)>,
+        waiting_for: Vec<Arc<str>>,
+    ) -> Targets {
         Arc::new(TargetSet {
             sinks,
+            waiting_for,
             stopping: false,
         })
     }
 
     /// The source is stopping: its senders are released so the sinks'
     /// inputs can close, and whatever it still emits is dropped
-    /// unacknowledged (read again after a restart), never acknowledged as
-    /// delivered.
+    /// unacknowledged (read again), never acknowledged as delivered.
     pub(crate) fn stopping() -> Targets {
         Arc::new(TargetSet {
             sinks: Vec::new(),
+            waiting_for: Vec::new(),
             stopping: true,
         })
     }
 
     fn len(&self) -> usize {
         self.sinks.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.sinks.is_empty()
     }
 }
 
@@ -63,9 +87,10 @@ pub struct PendingSend {
 }
 
 impl PendingSend {
-    /// Whether every target has the batch.
+    /// Whether the batch is settled: every target has it, or it was
+    /// resolved or dropped without one.
     pub fn is_done(&self) -> bool {
-        self.next >= self.targets.len()
+        self.batch.is_none()
     }
 }
 
@@ -76,6 +101,43 @@ impl PendingSend {
 pub struct Fanout {
     targets: Targets,
     control: watch::Receiver<Targets>,
+}
+
+// === impl SinkSender ===
+
+impl SinkSender {
+    /// A sink's sending side and its two receivers, logs then buffered,
+    /// each holding `capacity` batches.
+    pub(crate) fn channel(
+        capacity: usize,
+    ) -> (
+        SinkSender,
+        mpsc::Receiver<EventBatch>,
+        mpsc::Receiver<EventBatch>,
+    ) {
+        let (logs, logs_rx) = mpsc::channel(capacity);
+        let (buffered, buffered_rx) = mpsc::channel(capacity);
+        (SinkSender { logs, buffered }, logs_rx, buffered_rx)
+    }
+
+    /// The lane `batch` travels on: logs if it holds any.
+    fn lane_for(&self, batch: &EventBatch) -> &mpsc::Sender<EventBatch> {
+        if batch.events().iter().any(|e| matches!(e, Event::Log(_))) {
+            &self.logs
+        } else {
+            &self.buffered
+        }
+    }
+}
+
+impl From<mpsc::Sender<EventBatch>> for SinkSender {
+    /// One channel for both lanes.
+    fn from(tx: mpsc::Sender<EventBatch>) -> Self {
+        SinkSender {
+            logs: tx.clone(),
+            buffered: tx,
+        }
+    }
 }
 
 // === impl Fanout ===
@@ -90,11 +152,16 @@ impl Fanout {
     /// A fanout with a fixed set of targets, for tests and benchmarks. Keep
     /// the control alive as long as the fanout is used.
     pub fn fixed(targets: Vec<(Arc<str>, mpsc::Sender<EventBatch>)>) -> (Self, FanoutControl) {
+        let targets = targets
+            .into_iter()
+            .map(|(name, tx)| (name, SinkSender::from(tx)))
+            .collect();
         let (tx, rx) = watch::channel(TargetSet::new(targets));
         (Fanout::new(rx), FanoutControl { _sender: tx })
     }
 
-    /// Send `batch` to every target, waiting while any target is full.
+    /// Send `batch` to every target, waiting while any target is full or
+    /// not running.
     pub async fn send(&mut self, batch: EventBatch) {
         let mut pending = self.start(batch);
         self.drive(&mut pending).await;
@@ -103,27 +170,8 @@ impl Fanout {
     /// Begin sending `batch`; [`Fanout::drive`] completes it. Splitting the
     /// two lets a blocking source wait in slices and do housekeeping
     /// between them without losing or duplicating a batch.
-    ///
-    /// A source nobody reads from resolves its batches as delivered: the
-    /// configuration sends them nowhere, and holding its checkpoints back
-    /// would only replay them into nowhere again. A source being stopped
-    /// drops its batches instead: they stay unacknowledged.
     pub fn start(&mut self, batch: EventBatch) -> PendingSend {
-        if self.control.has_changed().unwrap_or(false) {
-            self.targets = self.control.borrow_and_update().clone();
-        }
-        if self.targets.is_empty() {
-            if self.targets.stopping {
-                drop(batch);
-            } else {
-                batch.resolve(AckStatus::Delivered);
-            }
-            return PendingSend {
-                batch: None,
-                targets: Arc::clone(&self.targets),
-                next: 0,
-            };
-        }
+        self.refresh();
         PendingSend {
             batch: Some(batch),
             targets: Arc::clone(&self.targets),
@@ -133,36 +181,73 @@ impl Fanout {
 
     /// Deliver `pending` to its remaining targets. Cancel-safe: dropping
     /// the future loses nothing, and calling it again resumes.
+    ///
+    /// Until the first target has the batch, the targets may still change:
+    /// a batch waiting for a sink being swapped goes to its replacement.
+    /// A source nobody reads from resolves its batches as delivered: the
+    /// configuration sends them nowhere, and holding its checkpoints back
+    /// would only replay them into nowhere again. A source being stopped
+    /// drops its batches instead: they stay unacknowledged.
     pub async fn drive(&mut self, pending: &mut PendingSend) {
-        while pending.next < pending.targets.len() {
-            let (_, tx) = &pending.targets.sinks[pending.next];
-            let last = pending.next + 1 == pending.targets.len();
-            // A closed channel means the sink was removed by a reload; its
-            // share is dropped and counts as not delivered.
-            if let Ok(permit) = tx.reserve().await {
-                let batch = if last {
-                    pending.batch.take()
-                } else {
-                    pending.batch.clone()
-                };
-                if let Some(batch) = batch {
-                    permit.send(batch);
+        while pending.next == 0 && pending.batch.is_some() {
+            self.refresh();
+            pending.targets = Arc::clone(&self.targets);
+            if pending.targets.stopping {
+                pending.batch = None;
+            } else if !pending.targets.waiting_for.is_empty()
+                && pending.batch.as_ref().is_some_and(EventBatch::is_tracked)
+            {
+                match self.control.changed().await {
+                    // `changed` marks the new targets seen: take them here.
+                    Ok(()) => self.targets = self.control.borrow_and_update().clone(),
+                    // The topology is gone: nothing will deliver it.
+                    Err(_) => pending.batch = None,
                 }
+                continue;
+            } else if pending.targets.sinks.is_empty() {
+                if let Some(batch) = pending.batch.take() {
+                    batch.resolve(AckStatus::Delivered);
+                }
+            }
+            break;
+        }
+        while pending.batch.is_some() && pending.next < pending.targets.len() {
+            let (_, sink) = &pending.targets.sinks[pending.next];
+            let last = pending.next + 1 == pending.targets.len();
+            let Some(lane) = pending.batch.as_ref().map(|batch| sink.lane_for(batch)) else {
+                break;
+            };
+            let share = match lane.reserve().await {
+                Ok(permit) => Some(permit),
+                // The sink is gone (removed by a reload, or it failed):
+                // its share is dropped, which counts as not delivered.
+                Err(_) => None,
+            };
+            let batch = if last {
+                pending.batch.take()
+            } else {
+                pending.batch.clone()
+            };
+            if let (Some(permit), Some(batch)) = (share, batch) {
+                permit.send(batch);
             }
             pending.next += 1;
         }
         pending.batch = None;
     }
 
-    /// Whether any sink reads from this source.
-    pub fn has_targets(&self) -> bool {
-        !self.targets.is_empty()
+    fn refresh(&mut self) {
+        if self.control.has_changed().unwrap_or(false) {
+            self.targets = self.control.borrow_and_update().clone();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::event::{AckReceiver, Attributes, Event, LogRecord, Resource};
 
     fn batch(rx: &AckReceiver, id: u64) -> EventBatch {
@@ -193,7 +278,7 @@ mod tests {
     #[tokio::test]
     async fn a_stopping_source_drops_what_it_still_emits_unacknowledged() {
         let (tx, _rx) = mpsc::channel(4);
-        let (control, control_rx) = watch::channel(TargetSet::new(vec![("a".into(), tx)]));
+        let (control, control_rx) = watch::channel(TargetSet::new(vec![("a".into(), tx.into())]));
         let mut fanout = Fanout::new(control_rx);
         let mut acks = AckReceiver::new();
         control.send_replace(TargetSet::stopping());
@@ -212,11 +297,8 @@ mod tests {
         let (mut fanout, _keep) = Fanout::fixed(vec![("slow".into(), tx)]);
         let acks = AckReceiver::new();
         fanout.send(batch(&acks, 1)).await;
-        let blocked = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            fanout.send(batch(&acks, 2)),
-        )
-        .await;
+        let blocked =
+            tokio::time::timeout(Duration::from_secs(5), fanout.send(batch(&acks, 2))).await;
         assert!(blocked.is_err(), "second send must wait for room");
         drop(rx.recv().await);
     }
@@ -229,5 +311,59 @@ mod tests {
         let mut acks = AckReceiver::new();
         fanout.send(batch(&acks, 5)).await;
         assert_eq!(acks.try_recv(), Some((5, AckStatus::Dropped)));
+    }
+
+    #[tokio::test]
+    async fn a_closed_sink_before_the_last_counts_as_dropped() {
+        let (gone_tx, gone_rx) = mpsc::channel(1);
+        drop(gone_rx);
+        let (tx, mut rx) = mpsc::channel(1);
+        let (mut fanout, _keep) = Fanout::fixed(vec![("gone".into(), gone_tx), ("b".into(), tx)]);
+        let mut acks = AckReceiver::new();
+        fanout.send(batch(&acks, 6)).await;
+        rx.recv().await.unwrap().resolve(AckStatus::Delivered);
+        assert_eq!(
+            acks.try_recv(),
+            Some((6, AckStatus::Dropped)),
+            "one sink delivering does not make the batch delivered"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_waits_for_a_sink_being_swapped_and_goes_to_its_replacement() {
+        let (control, control_rx) =
+            watch::channel(TargetSet::waiting(Vec::new(), vec!["ingest".into()]));
+        let mut fanout = Fanout::new(control_rx);
+        let mut acks = AckReceiver::new();
+        let mut pending = fanout.start(batch(&acks, 8));
+        let waited =
+            tokio::time::timeout(Duration::from_secs(60), fanout.drive(&mut pending)).await;
+        assert!(waited.is_err(), "no sink runs: the batch must wait");
+        assert!(!pending.is_done());
+        assert_eq!(acks.try_recv(), None, "nothing is acknowledged meanwhile");
+
+        let (tx, mut rx) = mpsc::channel(1);
+        control.send_replace(TargetSet::new(vec![("ingest".into(), tx.into())]));
+        fanout.drive(&mut pending).await;
+        assert!(pending.is_done());
+        let delivered = rx.recv().await.unwrap();
+        assert_eq!(acks.try_recv(), None);
+        delivered.resolve(AckStatus::Delivered);
+        assert_eq!(acks.try_recv(), Some((8, AckStatus::Delivered)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_source_that_is_stopped_drops_its_batch() {
+        let (control, control_rx) =
+            watch::channel(TargetSet::waiting(Vec::new(), vec!["ingest".into()]));
+        let mut fanout = Fanout::new(control_rx);
+        let mut acks = AckReceiver::new();
+        let sending = tokio::spawn(async move {
+            fanout.send(batch(&acks, 9)).await;
+            acks.try_recv()
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        control.send_replace(TargetSet::stopping());
+        assert_eq!(sending.await.unwrap(), Some((9, AckStatus::Dropped)));
     }
 }

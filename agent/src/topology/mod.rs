@@ -17,6 +17,6 @@ mod running;
 mod status;
 
 pub use context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
-pub use fanout::{Fanout, FanoutControl, PendingSend, SINK_CHANNEL_BATCHES};
+pub use fanout::{Fanout, FanoutControl, PendingSend, SINK_CHANNEL_BATCHES, SinkSender};
 pub use running::Topology;
 pub use status::{ComponentState, StatusHandle, StatusRegistry};

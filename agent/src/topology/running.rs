@@ -4,17 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
-use super::fanout::{Fanout, SINK_CHANNEL_BATCHES, TargetSet, Targets};
+use super::fanout::{Fanout, SINK_CHANNEL_BATCHES, SinkSender, TargetSet, Targets};
 use super::status::{ComponentState, StatusHandle};
 use crate::config::{CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig};
-use crate::event::EventBatch;
-use crate::telemetry::events::ComponentMetrics;
+use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage};
 use crate::telemetry::registry;
 
 /// How long a source may take to write its last checkpoints once its sinks
@@ -27,7 +26,7 @@ pub struct Topology {
     config: Config,
     globals: Arc<Globals>,
     producers: IndexMap<String, RunningProducer>,
-    sinks: IndexMap<String, RunningSink>,
+    sinks: IndexMap<String, SinkSlot>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,14 +43,27 @@ struct RunningProducer {
     task: Supervised,
 }
 
+/// A configured sink: the inputs that feed it and the sink running in its
+/// place. While none runs (being swapped on reload, or it failed to build),
+/// its inputs wait for it.
 #[derive(Debug)]
-struct RunningSink {
+struct SinkSlot {
+    /// The configuration last asked for.
     config: SinkConfig,
     inputs: Vec<String>,
-    tx: Option<mpsc::Sender<EventBatch>>,
+    running: Option<RunningSink>,
+}
+
+#[derive(Debug)]
+struct RunningSink {
+    /// The configuration it runs, which differs from the slot's when a new
+    /// one failed to build.
+    config: SinkConfig,
+    tx: Option<SinkSender>,
     stop: CancellationToken,
     hard_stop: CancellationToken,
     task: Supervised,
+    status: StatusHandle,
 }
 
 /// A component task and the supervisor that reports how it ended.
@@ -73,7 +85,15 @@ impl Topology {
             sinks: IndexMap::new(),
         };
         for (name, sink) in &config.sinks {
-            topology.start_sink(name, &sink.sink, &sink.inputs)?;
+            let running = topology.build_sink(name, &sink.sink)?;
+            topology.sinks.insert(
+                name.clone(),
+                SinkSlot {
+                    config: sink.sink.clone(),
+                    inputs: sink.inputs.clone(),
+                    running: Some(running),
+                },
+            );
         }
         for (name, producer) in producers_of(&config) {
             topology.start_producer(&name, producer)?;
@@ -119,33 +139,70 @@ impl Topology {
             }
         }
 
-        // 2. Stop sinks that are gone or changed.
-        let stale_sinks: Vec<String> = self
+        // 2. Remove the sinks that are gone: their sources stop feeding
+        //    them first; what they hold is delivered until `deadline`, and
+        //    what is given up is read again (and goes to the other sinks).
+        let gone: Vec<String> = self
             .sinks
-            .iter()
-            .filter(|(name, running)| {
-                new.sinks.get(*name).map(|s| &s.sink) != Some(&running.config)
-            })
-            .map(|(name, _)| name.clone())
+            .keys()
+            .filter(|name| !new.sinks.contains_key(*name))
+            .cloned()
             .collect();
-        for name in &stale_sinks {
-            if let Some(sink) = self.sinks.shift_remove(name) {
-                self.retarget();
-                stop_sinks(vec![(name.clone(), sink)], deadline).await;
-                if !new.sinks.contains_key(name) {
-                    self.forget(ComponentKind::Sink, name);
-                }
+        let mut stopping = Vec::new();
+        for name in &gone {
+            if let Some(slot) = self.sinks.shift_remove(name) {
+                stopping.extend(slot.running.map(|sink| (name.clone(), sink)));
             }
         }
+        self.retarget();
+        stop_sinks(stopping, deadline).await;
+        for name in &gone {
+            self.forget(ComponentKind::Sink, name);
+        }
 
-        // 3. Start new sinks; update the inputs of kept ones.
+        // 3. Swap the changed sinks. The old one holds what the new one
+        //    needs exclusively (its disk queue, its address, its output
+        //    file), so it stops first; meanwhile its sources wait
+        //    (backpressure): no batch is acknowledged past it. A new sink
+        //    that fails to build gives way to the old configuration again,
+        //    and with neither, its sources keep waiting.
+        let mut swapping = Vec::new();
         for (name, sink) in &new.sinks {
-            match self.sinks.get_mut(name) {
-                Some(running) => running.inputs.clone_from(&sink.inputs),
+            let Some(slot) = self.sinks.get_mut(name) else {
+                continue;
+            };
+            slot.inputs.clone_from(&sink.inputs);
+            let current = slot.running.as_ref().map(|r| &r.config);
+            if current != Some(&sink.sink) {
+                slot.config = sink.sink.clone();
+                swapping.extend(slot.running.take().map(|old| (name.clone(), old)));
+            }
+        }
+        self.retarget();
+        let fallbacks: Vec<(String, SinkConfig)> = swapping
+            .iter()
+            .map(|(name, old)| (name.clone(), old.config.clone()))
+            .collect();
+        stop_sinks(swapping, deadline).await;
+        let mut fallbacks: IndexMap<String, SinkConfig> = fallbacks.into_iter().collect();
+        for (name, sink) in &new.sinks {
+            let wanted = self.sinks.get(name).map(|slot| slot.running.is_none());
+            match wanted {
+                Some(true) => {
+                    let fallback = fallbacks.shift_remove(name);
+                    self.start_or_fall_back(name, &sink.sink, fallback.as_ref());
+                }
+                Some(false) => {}
                 None => {
-                    if let Err(error) = self.start_sink(name, &sink.sink, &sink.inputs) {
-                        tracing::error!(component_id = %name, %error, "Failed to build sink on reload.");
-                    }
+                    self.sinks.insert(
+                        name.clone(),
+                        SinkSlot {
+                            config: sink.sink.clone(),
+                            inputs: sink.inputs.clone(),
+                            running: None,
+                        },
+                    );
+                    self.start_or_fall_back(name, &sink.sink, None);
                 }
             }
         }
@@ -183,7 +240,11 @@ impl Topology {
             producer.control.send_replace(TargetSet::stopping());
             let _ = tokio::time::timeout_at(end, producer.control.closed()).await;
         }
-        let sinks: Vec<(String, RunningSink)> = self.sinks.drain(..).collect();
+        let sinks: Vec<(String, RunningSink)> = self
+            .sinks
+            .drain(..)
+            .filter_map(|(name, slot)| slot.running.map(|sink| (name, sink)))
+            .collect();
         stop_sinks(sinks, end.saturating_duration_since(Instant::now())).await;
         for (name, producer) in producers {
             producer.task.join(&name, SOURCE_FINAL_GRACE).await;
@@ -194,13 +255,53 @@ impl Topology {
         );
     }
 
-    fn start_sink(
+    /// Build the sink `name` runs with `config` in its slot; failing
+    /// that, `fallback` (the configuration it ran before). With neither,
+    /// the slot stays empty and its inputs wait.
+    fn start_or_fall_back(
         &mut self,
         name: &str,
         config: &SinkConfig,
-        inputs: &[String],
-    ) -> Result<(), BuildError> {
-        let (tx, rx) = mpsc::channel(SINK_CHANNEL_BATCHES);
+        fallback: Option<&SinkConfig>,
+    ) {
+        let error = match self.build_sink(name, config) {
+            Ok(running) => {
+                if let Some(slot) = self.sinks.get_mut(name) {
+                    slot.running = Some(running);
+                }
+                return;
+            }
+            Err(error) => error,
+        };
+        let metrics = ComponentMetrics::new(name, ComponentKind::Sink, config.type_name());
+        ComponentError {
+            component: &metrics,
+            error_type: "build_failed",
+            stage: ErrorStage::Building,
+            error: &error,
+        }
+        .emit();
+        let Some(fallback) = fallback else {
+            tracing::error!(component_id = %name, %error, "Sink not built on reload; its inputs wait for it (fix the configuration and reload).");
+            return;
+        };
+        match self.build_sink(name, fallback) {
+            Ok(running) => {
+                tracing::error!(component_id = %name, %error, "New sink configuration not built on reload; the previous one runs again.");
+                running.status.set_last_error(format!("reload: {error}"));
+                if let Some(slot) = self.sinks.get_mut(name) {
+                    slot.running = Some(running);
+                }
+            }
+            Err(again) => {
+                tracing::error!(component_id = %name, %error, previous = %again, "Neither the new nor the previous sink configuration builds; its inputs wait for it.");
+            }
+        }
+    }
+
+    /// Build and start one sink. Its failure is recorded in `/status`.
+    fn build_sink(&mut self, name: &str, config: &SinkConfig) -> Result<RunningSink, BuildError> {
+        let (tx, logs, buffered) = SinkSender::channel(SINK_CHANNEL_BATCHES);
         let stop = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let metrics = ComponentMetrics::new(name, ComponentKind::Sink, config.type_name());
@@ -212,7 +313,7 @@ impl Topology {
         );
         let cx = SinkContext {
             id: Arc::from(name),
-            input: SinkInput::new(rx, stop.clone()),
+            input: SinkInput::new(logs, buffered, stop.clone()),
             hard_stop: hard_stop.clone(),
             globals: Arc::clone(&self.globals),
             metrics,
@@ -222,18 +323,14 @@ impl Topology {
             status.set_state(ComponentState::Failed(error.to_string()));
             BuildError::new(format!("sinks.{name}: {error}"))
         })?;
-        self.sinks.insert(
-            name.to_owned(),
-            RunningSink {
-                config: config.clone(),
-                inputs: inputs.to_vec(),
-                tx: Some(tx),
-                stop,
-                hard_stop,
-                task: Supervised::spawn(name, component, status),
-            },
-        );
-        Ok(())
+        Ok(RunningSink {
+            config: config.clone(),
+            tx: Some(tx),
+            stop,
+            hard_stop,
+            task: Supervised::spawn(name, component, status.clone()),
+            status,
+        })
     }
 
     fn start_producer(&mut self, name: &str, config: ProducerConfig) -> Result<(), BuildError> {
@@ -282,13 +379,18 @@ impl Topology {
     }
 
     fn targets_for(&self, producer: &str) -> Targets {
-        TargetSet::new(
-            self.sinks
-                .iter()
-                .filter(|(_, sink)| sink.inputs.iter().any(|i| i == producer))
-                .filter_map(|(name, sink)| sink.tx.clone().map(|tx| (Arc::from(name.as_str()), tx)))
-                .collect(),
-        )
+        let mut sinks = Vec::new();
+        let mut waiting_for = Vec::new();
+        for (name, slot) in &self.sinks {
+            if !slot.inputs.iter().any(|i| i == producer) {
+                continue;
+            }
+            match slot.running.as_ref().and_then(|r| r.tx.clone()) {
+                Some(tx) => sinks.push((Arc::from(name.as_str()), tx)),
+                None => waiting_for.push(Arc::from(name.as_str())),
+            }
+        }
+        TargetSet::waiting(sinks, waiting_for)
     }
 
     fn retarget(&self) {

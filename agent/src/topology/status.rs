@@ -40,6 +40,9 @@ struct Entry {
     component_type: &'static str,
     metrics: ComponentMetrics,
     state: Mutex<(ComponentState, Instant)>,
+    /// An error worth showing while the component runs (a new
+    /// configuration that did not build, so this one stayed).
+    last_error: Mutex<Option<String>>,
     reporter: Mutex<Option<Reporter>>,
 }
 
@@ -60,6 +63,7 @@ impl StatusRegistry {
             component_type,
             metrics,
             state: Mutex::new((ComponentState::Starting, Instant::now())),
+            last_error: Mutex::new(None),
             reporter: Mutex::new(None),
         });
         lock(&self.components).insert((kind, id.to_owned()), Arc::clone(&entry));
@@ -118,6 +122,11 @@ impl StatusHandle {
         *lock(&self.0.state) = (state, Instant::now());
     }
 
+    /// Record an error that did not stop the component.
+    pub fn set_last_error(&self, error: String) {
+        *lock(&self.0.last_error) = Some(error);
+    }
+
     /// The component's state.
     pub fn state(&self) -> ComponentState {
         lock(&self.0.state).0.clone()
@@ -147,6 +156,8 @@ impl Entry {
         });
         if let ComponentState::Failed(error) = &state {
             value["error"] = Value::String(error.clone());
+        } else if let Some(error) = lock(&self.last_error).clone() {
+            value["error"] = Value::String(error);
         }
         if let Some(details) = details {
             value["details"] = details;

@@ -7,9 +7,9 @@
 //! ```
 //!
 //! The loop itself never waits on the network: requests run as tasks, and
-//! when every request slot is taken it stops reading its input (the sources
-//! wait) while acknowledgements, queue commits and the periodic fsync carry
-//! on.
+//! when every request slot is taken it stops reading logs (their sources
+//! wait) while metrics and check results still go to the disk queue, and
+//! acknowledgements, queue commits and the periodic fsync carry on.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -117,7 +117,10 @@ pub async fn run<P: Protocol>(
                 // Requests end themselves on the hard stop; give up the rest.
                 input_done = true;
             }
-            batch = cx.input.recv(), if !input_done && ready.is_empty() => match batch {
+            // Logs are taken only when a request slot can use them (the
+            // sources wait meanwhile); metrics and check results are taken
+            // always: they go to the disk queue, not behind the logs.
+            batch = cx.input.recv_from(ready.is_empty()), if !input_done => match batch {
                 Some(batch) => {
                     let mut full = Vec::new();
                     route(&service, &mut queue, &mut batcher, batch, &mut full);

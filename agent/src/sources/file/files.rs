@@ -77,6 +77,10 @@ pub struct Tracked {
     pub size: u64,
     /// The last read found nothing new.
     pub eof: bool,
+    /// Not read before this, after a rewind.
+    pub retry_at: Option<Instant>,
+    /// Rewinds in a row, without a delivery in between.
+    pub rewinds: u32,
 }
 
 // === impl Tracked ===
@@ -135,8 +139,20 @@ impl Tailer {
             let Some(file) = self.files.get_mut(&key) else {
                 continue;
             };
+            // The size a truncation is measured against: what the file
+            // reached, not where the reader is (a rewind moves it back).
+            let reached = file.size.max(file.reader.position());
             file.size = file.reader.size().unwrap_or(file.size);
-            if file.held.is_some() || file.reader.is_gzip() {
+            if file.reader.is_gzip() {
+                continue;
+            }
+            if file.held.is_some() {
+                // Rotated or deleted: only a truncation still matters (one
+                // after a rewind leaves what is unread in a copy).
+                if file.size < reached {
+                    self.truncated(key, reached);
+                    changed = true;
+                }
                 continue;
             }
             match std::fs::metadata(&file.path) {
@@ -161,18 +177,23 @@ impl Tailer {
                     changed = true;
                 }
                 Ok(_) => {
-                    let shrunk = file.size < file.reader.position();
+                    let shrunk = file.size < reached;
                     let rewritten = full
                         && !shrunk
                         && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
                     if shrunk || rewritten {
-                        self.truncated(key);
+                        self.truncated(key, reached);
                         changed = true;
                     } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
                         && file.size > u64::from(file.fingerprint.len)
                     {
-                        // The file grew: identify it by a longer prefix now.
-                        if let Ok(fp) =
+                        // The file grew: identify it by a longer prefix now,
+                        // unless the prefix it had changed (truncated and
+                        // written past its old size in between).
+                        if !file.fingerprint.matches(file.reader.file()).unwrap_or(true) {
+                            self.truncated(key, reached);
+                            changed = true;
+                        } else if let Ok(fp) =
                             Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes)
                         {
                             file.fingerprint = fp;
@@ -388,6 +409,8 @@ impl Tailer {
             held,
             size,
             eof: false,
+            retry_at: None,
+            rewinds: 0,
         };
         self.checkpoints.set(entry_of(&tracked));
         FileOpened {
@@ -405,7 +428,10 @@ impl Tailer {
     /// content may survive in a copy (`copytruncate`): if one is found in
     /// the same directory, it is read from where the original stopped,
     /// before what is now written to the original.
-    fn truncated(&mut self, key: FileKey) {
+    ///
+    /// `reached` is the size the file had reached: without a copy, what
+    /// was not read of it (or read again after a rewind) is lost.
+    pub(super) fn truncated(&mut self, key: FileKey, reached: u64) {
         let Some(old) = self.files.remove(&key) else {
             return;
         };
@@ -462,7 +488,7 @@ impl Tailer {
                 FileBytesLost {
                     metrics: &self.metrics,
                     path: &old.path,
-                    bytes: old.size.saturating_sub(old.reader.position()),
+                    bytes: reached.saturating_sub(resume_at),
                     reason: LossReason::Truncated,
                 }
                 .emit();
@@ -480,7 +506,16 @@ impl Tailer {
             Fingerprint::read(&file, self.config.fingerprint_bytes).unwrap_or_default();
         self.checkpoints.remove(old.id);
         let reader = Reader::new(file, self.next_key, 0);
-        self.track(&old.path, reader, old.id, fingerprint, spec, 0, None, None);
+        self.track(
+            &old.path,
+            reader,
+            old.id,
+            fingerprint,
+            spec,
+            0,
+            old.held,
+            None,
+        );
     }
 
     /// On the first scan: files the checkpoints know but the patterns did
@@ -605,6 +640,27 @@ impl Tailer {
         }
     }
 
+    /// The source stops: what deleted files still held was not
+    /// acknowledged of them is lost with their descriptors.
+    pub(super) fn count_deleted_at_stop(&mut self) {
+        for file in self.files.values_mut() {
+            if !matches!(file.held, Some((_, RotationKind::Delete))) {
+                continue;
+            }
+            file.size = file.reader.size().unwrap_or(file.size);
+            let bytes = file.size.saturating_sub(file.committed);
+            if bytes > 0 {
+                FileBytesLost {
+                    metrics: &self.metrics,
+                    path: &file.path,
+                    bytes,
+                    reason: LossReason::DeletedAtStop,
+                }
+                .emit();
+            }
+        }
+    }
+
     /// Close held files that are read to their end with every batch
     /// acknowledged.
     pub(super) fn close_drained(&mut self) {
@@ -649,10 +705,11 @@ impl Tailer {
             handler.file_closed(key, &mut self.emitter);
         }
         match reason {
+            // Everything not acknowledged is given up, read or not.
             Some(reason) => FileBytesLost {
                 metrics: &self.metrics,
                 path: &file.path,
-                bytes: file.size.saturating_sub(file.reader.position()),
+                bytes: file.size.saturating_sub(file.committed),
                 reason,
             }
             .emit(),

@@ -87,6 +87,10 @@ pub trait LineHandler: Send {
     /// `file` will send no more lines (closed for good): emit what is held
     /// from it.
     fn file_closed(&mut self, file: FileKey, out: &mut Emitter);
+
+    /// Forget every record held back, unsent: the engine reads the bytes
+    /// of every file they came from again, from [`held_from`](Self::held_from).
+    fn discard(&mut self);
 }
 
 /// What a handler needs to know about a stream when it is created.
@@ -148,6 +152,13 @@ impl Emitter {
         if *slot < end {
             *slot = end;
         }
+    }
+
+    /// Stop tracking how far the collected records reach into `file`: the
+    /// file is read again from before them, so the records still go out
+    /// (as duplicates) but settle nothing of the file.
+    pub fn forget(&mut self, file: FileKey) {
+        self.ends.remove(&file);
     }
 
     /// Records collected so far.

@@ -24,6 +24,9 @@ mod plain;
 mod reader;
 mod tailer;
 
+#[cfg(test)]
+mod model_tests;
+
 pub use checkpoint::{Checkpoints, Entry};
 pub use config::{FileSourceConfig, ReadFrom, TailConfig, split_tail_fields, validate_globs};
 pub use discovery::Discovery;

@@ -238,6 +238,12 @@ impl Multiline {
         self.rules.reset();
     }
 
+    /// Forget the record being built: its lines are read again.
+    pub fn discard(&mut self) {
+        self.group = None;
+        self.rules.reset();
+    }
+
     /// The first held byte of `file`, if the current record has lines from it.
     pub fn held_from(&self, file: FileKey) -> Option<u64> {
         self.group.as_ref().and_then(|g| {

@@ -113,4 +113,10 @@ impl LineHandler for PlainHandler {
             multiline.flush(out);
         }
     }
+
+    fn discard(&mut self) {
+        if let Some(multiline) = self.multiline.as_mut() {
+            multiline.discard();
+        }
+    }
 }

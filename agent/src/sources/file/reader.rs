@@ -34,10 +34,12 @@ enum Source {
     /// decoded bytes.
     Gzip {
         file: File,
-        decoder: Box<flate2::read::MultiGzDecoder<io::BufReader<File>>>,
+        decoder: Box<GzDecoder>,
         decoded: u64,
     },
 }
+
+type GzDecoder = flate2::read::MultiGzDecoder<io::BufReader<File>>;
 
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,37 +81,41 @@ impl Reader {
     /// Read a gzip-compressed `file` from decoded offset `offset` (the
     /// bytes before it are decoded and skipped).
     pub fn gzip(file: File, key: FileKey, offset: u64) -> io::Result<Self> {
-        // A duplicated descriptor shares the file offset: start it at 0.
-        let mut stream = file.try_clone()?;
-        io::Seek::seek(&mut stream, io::SeekFrom::Start(0))?;
-        let decoder = Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(
-            stream,
-        )));
-        let mut reader = Reader {
+        let (decoder, decoded) = gzip_from(&file, offset)?;
+        Ok(Reader {
             source: Source::Gzip {
                 file,
                 decoder,
-                decoded: 0,
+                decoded,
             },
             key,
-            pos: 0,
-            line_start: 0,
+            pos: decoded,
+            line_start: decoded,
             partial: Vec::new(),
             discarding: false,
             last_data_at: Instant::now(),
-        };
+        })
+    }
+
+    /// Go back to `offset`, which must be at a line start, forgetting any
+    /// incomplete line: what follows is read again.
+    pub fn rewind(&mut self, offset: u64) -> io::Result<()> {
         if let Source::Gzip {
-            decoder, decoded, ..
-        } = &mut reader.source
+            file,
+            decoder,
+            decoded,
+        } = &mut self.source
         {
-            *decoded = io::copy(
-                &mut io::Read::by_ref(decoder.as_mut()).take(offset),
-                &mut io::sink(),
-            )?;
-            reader.pos = *decoded;
-            reader.line_start = *decoded;
+            (*decoder, *decoded) = gzip_from(file, offset)?;
         }
-        Ok(reader)
+        self.pos = match &self.source {
+            Source::Plain(_) => offset,
+            Source::Gzip { decoded, .. } => *decoded,
+        };
+        self.line_start = self.pos;
+        self.partial.clear();
+        self.discarding = false;
+        Ok(())
     }
 
     /// The open file.
@@ -290,6 +296,22 @@ impl Reader {
             Source::Plain(file) | Source::Gzip { file, .. } => file,
         }
     }
+}
+
+/// A decoder of `file`'s gzip stream from its start, with the first
+/// `offset` decoded bytes skipped; and how many were (fewer at the end).
+fn gzip_from(file: &File, offset: u64) -> io::Result<(Box<GzDecoder>, u64)> {
+    // A duplicated descriptor shares the file offset: start it at 0.
+    let mut stream = file.try_clone()?;
+    io::Seek::seek(&mut stream, io::SeekFrom::Start(0))?;
+    let mut decoder = Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(
+        stream,
+    )));
+    let skipped = io::copy(
+        &mut io::Read::by_ref(decoder.as_mut()).take(offset),
+        &mut io::sink(),
+    )?;
+    Ok((decoder, skipped))
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use super::fingerprint::FileId;
 use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
 use super::reader::Framed;
 use crate::event::{AckReceiver, AckStatus, BatchId, EventBatch, now_unix_nanos};
-use crate::telemetry::events::{FileSourceError, FileSourceMetrics};
+use crate::telemetry::events::{FileRewound, FileSourceError, FileSourceMetrics};
 use crate::topology::Fanout;
 
 /// How long a blocked send waits before doing housekeeping again.
@@ -31,6 +31,13 @@ const SEND_SLICE: Duration = Duration::from_millis(200);
 
 /// A batch that holds records is sent after at most this long.
 const MAX_BATCH_AGE: Duration = Duration::from_millis(100);
+
+/// How long a file waits before it is read again after its first rewind;
+/// the wait doubles with each rewind in a row, up to [`REWIND_BACKOFF_MAX`].
+const REWIND_BACKOFF_FIRST: Duration = Duration::from_millis(100);
+
+/// The longest wait before a file is read again after a rewind.
+const REWIND_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Upper bound on waiting for the last acknowledgements after shutdown
 /// (the topology resolves them well before: its sinks end or give up).
@@ -158,12 +165,42 @@ impl Tailer {
         order.sort_unstable();
         let mut busy_streams: HashSet<String> = HashSet::new();
         let mut read_any = false;
+        let mut rewritten = Vec::new();
         for (_, key) in order {
             let Some(file) = self.files.get_mut(&key) else {
                 continue;
             };
             if busy_streams.contains(&file.stream) {
                 continue;
+            }
+            let mut resuming = false;
+            if let Some(at) = file.retry_at {
+                if Instant::now() < at {
+                    // Read again after a rewind, once the backoff is over;
+                    // newer files of its stream wait for it.
+                    busy_streams.insert(file.stream.clone());
+                    continue;
+                }
+                file.retry_at = None;
+                resuming = true;
+            }
+            if (file.eof || resuming) && !file.reader.is_gzip() {
+                // A file at its end: look before reading (the `fstat` costs
+                // what the empty read it replaces did). One that grew, or
+                // one read again after a rewind, may have been truncated
+                // and written past its old size meanwhile: its first bytes
+                // tell.
+                match file.reader.size() {
+                    Ok(size) if file.eof && size <= file.reader.position() => continue,
+                    Ok(_)
+                        if file.held.is_none()
+                            && !file.fingerprint.matches(file.reader.file()).unwrap_or(true) =>
+                    {
+                        rewritten.push((key, file.size.max(file.reader.position())));
+                        continue;
+                    }
+                    _ => {}
+                }
             }
             let Some(handler) = self.streams.get_mut(&file.stream) else {
                 continue;
@@ -218,6 +255,10 @@ impl Tailer {
             if self.emitter.len() >= self.config.batch_max_events {
                 self.flush_batch();
             }
+        }
+        for (key, reached) in rewritten {
+            self.truncated(key, reached);
+            read_any = true;
         }
         read_any
     }
@@ -354,8 +395,12 @@ impl Tailer {
 
     fn apply_ack(&mut self, id: BatchId, keys: &[FileKey], status: AckStatus) {
         if !status.is_final() {
-            // Its files' checkpoints stay before it; a restart reads it again.
+            // Its files' checkpoints stay before it, and their readers go
+            // back there: the batch is read and sent again.
             self.metrics.batch_undelivered();
+            for key in keys {
+                self.rewind(*key, id);
+            }
             return;
         }
         for key in keys {
@@ -364,6 +409,7 @@ impl Tailer {
             };
             if let Some(entry) = file.pending.iter_mut().find(|p| p.batch == id) {
                 entry.done = true;
+                file.rewinds = 0;
             }
             let mut advanced = None;
             while file.pending.front().is_some_and(|p| p.done) {
@@ -375,6 +421,74 @@ impl Tailer {
                 file.committed = offset;
                 self.checkpoints.advance(file.id, offset);
             }
+        }
+    }
+
+    /// Batch `id`, which covered part of `key`, was not delivered: read
+    /// the file again from where the batch began. Later batches of the
+    /// file no longer settle anything (their lines are read again too, so
+    /// what they delivered arrives twice). Records a handler of the
+    /// stream holds back are dropped and their files read again from
+    /// their first held byte. Reading resumes after a backoff that grows
+    /// while the sinks keep failing.
+    fn rewind(&mut self, key: FileKey, id: BatchId) {
+        let Some(file) = self.files.get_mut(&key) else {
+            return;
+        };
+        let Some(at) = file.pending.iter().position(|p| p.batch == id) else {
+            // Already read again by an earlier rewind.
+            return;
+        };
+        let to = match at {
+            0 => file.committed,
+            _ => file.pending[at - 1].offset,
+        };
+        file.pending.truncate(at);
+        let stream = file.stream.clone();
+        let mut targets = vec![(key, to)];
+        if let Some(handler) = self.streams.get_mut(&stream) {
+            targets.extend(
+                self.files
+                    .iter()
+                    .filter(|(k, f)| **k != key && f.stream == stream)
+                    .filter_map(|(k, _)| handler.held_from(*k).map(|held| (*k, held))),
+            );
+            handler.discard();
+        }
+        self.emitter.forget(key);
+        for (key, to) in targets {
+            let Some(file) = self.files.get_mut(&key) else {
+                continue;
+            };
+            let bytes = file.reader.position().saturating_sub(to);
+            // Truncation is told by the size the file reached, which the
+            // reader's position no longer shows.
+            file.size = file.size.max(file.reader.position());
+            if let Err(error) = file.reader.rewind(to) {
+                FileSourceError {
+                    metrics: &self.metrics,
+                    error_type: "rewind_failed",
+                    path: &file.path,
+                    error,
+                }
+                .emit();
+                continue;
+            }
+            let delay = REWIND_BACKOFF_FIRST
+                .saturating_mul(1 << file.rewinds.min(8))
+                .min(REWIND_BACKOFF_MAX);
+            file.rewinds = file.rewinds.saturating_add(1);
+            file.retry_at = Some(Instant::now() + delay);
+            file.eof = false;
+            FileRewound {
+                metrics: &self.metrics,
+                path: &file.path,
+                offset: to,
+                bytes,
+                retry_in: delay,
+                first: file.rewinds == 1,
+            }
+            .emit();
         }
     }
 
@@ -417,6 +531,7 @@ impl Tailer {
                         "read_offset": f.reader.position(),
                         "committed_offset": f.committed,
                         "compressed": f.reader.is_gzip(),
+                        "rewinds_in_a_row": f.rewinds,
                     }),
                 )
             })
@@ -453,6 +568,7 @@ impl Tailer {
                 self.apply_ack(id, &keys, status);
             }
         }
+        self.count_deleted_at_stop();
         self.save_checkpoints();
         self.publish_status();
     }

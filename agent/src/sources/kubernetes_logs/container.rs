@@ -248,6 +248,15 @@ impl LineHandler for ContainerHandler {
             }
         }
     }
+
+    fn discard(&mut self) {
+        for state in [&mut self.stdout, &mut self.stderr] {
+            state.partial = None;
+            if let Some(multiline) = state.multiline.as_mut() {
+                multiline.discard();
+            }
+        }
+    }
 }
 
 // === impl StreamState ===

@@ -14,6 +14,8 @@ pub enum ErrorStage {
     Processing,
     /// Sending to a destination.
     Sending,
+    /// Being built (on start-up or reload).
+    Building,
 }
 
 /// Counter handles of one component, resolved once when it starts.
@@ -51,6 +53,7 @@ impl ErrorStage {
             ErrorStage::Receiving => "receiving",
             ErrorStage::Processing => "processing",
             ErrorStage::Sending => "sending",
+            ErrorStage::Building => "building",
         }
     }
 }

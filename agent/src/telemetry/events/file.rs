@@ -18,6 +18,9 @@ pub enum LossReason {
     Truncated,
     /// Reading failed for good (I/O error).
     ReadError,
+    /// A deleted file was still held, not all acknowledged, when the
+    /// source stopped: nothing can open it again.
+    DeletedAtStop,
 }
 
 /// How a file changed under the reader.
@@ -42,6 +45,8 @@ pub struct FileSourceMetrics {
     checkpoint_lag: Gauge,
     truncated_lines: Counter,
     dropped_batches: Counter,
+    rewinds: Counter,
+    rewound_bytes: Counter,
 }
 
 /// A file was found and opened.
@@ -79,6 +84,25 @@ pub struct FileBytesLost<'a> {
     pub reason: LossReason,
 }
 
+/// A batch came back undelivered and its file is read again from where
+/// the batch began. What it reads again may arrive twice.
+#[derive(Debug)]
+pub struct FileRewound<'a> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The file.
+    pub path: &'a Path,
+    /// Where reading resumes.
+    pub offset: u64,
+    /// Bytes that will be read again.
+    pub bytes: u64,
+    /// How long the file waits before it is read again.
+    pub retry_in: std::time::Duration,
+    /// The first rewind since the file's last delivery (logged above
+    /// `debug`; the ones in a row after it are not).
+    pub first: bool,
+}
+
 /// A held file was read to its end, acknowledged and closed.
 #[derive(Debug)]
 pub struct FileClosed<'a> {
@@ -111,6 +135,7 @@ impl LossReason {
             LossReason::MaxHeldBytes => "max_held_bytes",
             LossReason::Truncated => "truncated",
             LossReason::ReadError => "read_error",
+            LossReason::DeletedAtStop => "deleted_at_stop",
         }
     }
 }
@@ -150,7 +175,17 @@ impl FileSourceMetrics {
             ),
             dropped_batches: r.counter(
                 "neurallog_agent_file_batches_undelivered_total",
-                "Batches a sink gave up undelivered; their files' checkpoints hold until a restart reads them again.",
+                "Batches a sink gave up undelivered; their files are read again from where they began.",
+                labels.clone(),
+            ),
+            rewinds: r.counter(
+                "neurallog_agent_file_rewinds_total",
+                "Times a file was read again from an earlier offset because a batch of it was not delivered.",
+                labels.clone(),
+            ),
+            rewound_bytes: r.counter(
+                "neurallog_agent_file_rewound_bytes_total",
+                "Bytes read again after undelivered batches (they may arrive twice).",
                 labels,
             ),
             component,
@@ -234,6 +269,33 @@ impl FileBytesLost<'_> {
                 labels,
             )
             .add(self.bytes);
+    }
+}
+
+// === impl FileRewound ===
+
+impl FileRewound<'_> {
+    /// Log and count the rewind.
+    pub fn emit(self) {
+        if self.first {
+            tracing::warn!(
+                path = %self.path.display(),
+                offset = self.offset,
+                bytes = self.bytes,
+                retry_in_ms = self.retry_in.as_millis() as u64,
+                "A batch was not delivered; reading the file again from where it began."
+            );
+        } else {
+            tracing::debug!(
+                path = %self.path.display(),
+                offset = self.offset,
+                bytes = self.bytes,
+                retry_in_ms = self.retry_in.as_millis() as u64,
+                "A batch was not delivered again; reading the file again after a longer wait."
+            );
+        }
+        self.metrics.rewinds.inc();
+        self.metrics.rewound_bytes.add(self.bytes);
     }
 }
 

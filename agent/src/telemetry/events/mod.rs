@@ -17,8 +17,8 @@ pub use check::{
 };
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
-    FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
-    KubeletMetadataFailed, LossReason, RotationKind,
+    FileBytesLost, FileClosed, FileOpened, FileRewound, FileRotated, FileSourceError,
+    FileSourceMetrics, KubeletMetadataFailed, LossReason, RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{
