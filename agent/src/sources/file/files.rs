@@ -146,13 +146,15 @@ impl Tailer {
             if file.reader.is_gzip() {
                 continue;
             }
+            if file.size < reached {
+                // Truncated (also when rotated or deleted since, or while a
+                // rewind waits): what is unread may survive in a copy. Told
+                // in the look that sees the size drop, before anything else.
+                self.truncated(key, reached);
+                changed = true;
+                continue;
+            }
             if file.held.is_some() {
-                // Rotated or deleted: only a truncation still matters (one
-                // after a rewind leaves what is unread in a copy).
-                if file.size < reached {
-                    self.truncated(key, reached);
-                    changed = true;
-                }
                 continue;
             }
             match std::fs::metadata(&file.path) {
@@ -177,11 +179,9 @@ impl Tailer {
                     changed = true;
                 }
                 Ok(_) => {
-                    let shrunk = file.size < reached;
-                    let rewritten = full
-                        && !shrunk
-                        && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
-                    if shrunk || rewritten {
+                    let rewritten =
+                        full && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
+                    if rewritten {
                         self.truncated(key, reached);
                         changed = true;
                     } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
@@ -565,8 +565,12 @@ impl Tailer {
                     );
                 }
                 _ => {
+                    // Truncated (its copy made) and then deleted or rewritten
+                    // before the last look: what was not delivered of it is
+                    // in the copy, if there is one.
                     tracing::info!(path = %entry.path.display(), offset = entry.offset, "A checkpointed file is gone; forgetting it.");
                     self.checkpoints.remove(entry.id);
+                    self.adopt_copy(&entry.path, &entry);
                 }
             }
         }

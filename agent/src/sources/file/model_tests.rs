@@ -447,3 +447,172 @@ proptest! {
         run_case(ops, seed)?;
     }
 }
+
+/// Schedules the property test found, each once the engine lost lines on
+/// it; kept as they shrank.
+#[test]
+fn regressions_found_by_the_model() {
+    let cases: Vec<(&str, Vec<Op>, u64)> = vec![
+        (
+            // Truncated and written past its old size before the engine
+            // looked again: the new first bytes tell, and the copy is read.
+            "copytruncate_then_rewritten_past_the_old_size",
+            vec![
+                Op::DropNext(1),
+                Op::Append { file: 2, lines: 64 },
+                Op::Restart,
+                Op::CopyTruncate { file: 2 },
+                Op::HoldAcks(false),
+                Op::Append { file: 2, lines: 64 },
+                Op::Append {
+                    file: 2,
+                    lines: 109,
+                },
+                Op::DropNext(5),
+            ],
+            180315700295334899,
+        ),
+        (
+            // A batch dropped, the file copytruncated and written again
+            // while its rewind waited: the size it reached tells.
+            "rewound_file_copytruncated_before_it_is_read_again",
+            vec![
+                Op::Append { file: 0, lines: 13 },
+                Op::Append { file: 0, lines: 14 },
+                Op::DropNext(4),
+                Op::CopyTruncate { file: 0 },
+                Op::DropNext(4),
+                Op::Append { file: 0, lines: 79 },
+            ],
+            4241320559731887319,
+        ),
+        (
+            // ...and then deleted: the truncation is still told.
+            "rewound_file_copytruncated_then_deleted",
+            vec![
+                Op::Append {
+                    file: 2,
+                    lines: 176,
+                },
+                Op::DropNext(2),
+                Op::CopyTruncate { file: 2 },
+                Op::Delete { file: 2 },
+                Op::Pause(3),
+                Op::Append { file: 2, lines: 83 },
+                Op::HoldAcks(true),
+            ],
+            948889503843875791,
+        ),
+        (
+            // ...or renamed away in the same look.
+            "rewound_file_copytruncated_then_renamed",
+            vec![
+                Op::Append { file: 2, lines: 36 },
+                Op::RotateRename { file: 2 },
+                Op::HoldAcks(true),
+                Op::Pause(46),
+                Op::DropNext(5),
+                Op::Pause(17),
+                Op::Restart,
+                Op::Pause(11),
+                Op::DropNext(4),
+                Op::Pause(80),
+                Op::DropNext(4),
+                Op::CopyTruncate { file: 2 },
+                Op::CopyTruncate { file: 1 },
+                Op::Pause(123),
+                Op::Restart,
+                Op::DropNext(1),
+                Op::DropNext(1),
+                Op::CopyTruncate { file: 0 },
+                Op::HoldAcks(true),
+                Op::Append {
+                    file: 2,
+                    lines: 117,
+                },
+                Op::Delete { file: 1 },
+                Op::Append { file: 2, lines: 18 },
+                Op::Append { file: 2, lines: 21 },
+                Op::Append {
+                    file: 0,
+                    lines: 103,
+                },
+                Op::Restart,
+                Op::HoldAcks(true),
+                Op::CopyTruncate { file: 0 },
+                Op::Append {
+                    file: 2,
+                    lines: 175,
+                },
+                Op::Delete { file: 2 },
+                Op::Append { file: 2, lines: 50 },
+                Op::RotateRename { file: 0 },
+                Op::DropNext(4),
+                Op::Append {
+                    file: 2,
+                    lines: 126,
+                },
+                Op::Append { file: 0, lines: 67 },
+                Op::Pause(34),
+                Op::Append { file: 1, lines: 32 },
+            ],
+            1707502510626210266,
+        ),
+        (
+            // Copytruncated and deleted, and the source stopped before it
+            // looked: the restart finds the copy of the file that is gone.
+            "copytruncated_and_deleted_while_the_source_stops",
+            vec![
+                Op::CopyTruncate { file: 1 },
+                Op::Pause(125),
+                Op::RotateRename { file: 1 },
+                Op::Pause(124),
+                Op::Delete { file: 2 },
+                Op::CopyTruncate { file: 0 },
+                Op::Append {
+                    file: 1,
+                    lines: 179,
+                },
+                Op::Append {
+                    file: 1,
+                    lines: 188,
+                },
+                Op::HoldAcks(false),
+                Op::Append { file: 0, lines: 82 },
+                Op::Append {
+                    file: 0,
+                    lines: 129,
+                },
+                Op::DropNext(4),
+                Op::Append {
+                    file: 2,
+                    lines: 190,
+                },
+                Op::CopyTruncate { file: 2 },
+                Op::CopyTruncate { file: 2 },
+                Op::CopyTruncate { file: 1 },
+                Op::CopyTruncate { file: 0 },
+                Op::CopyTruncate { file: 1 },
+                Op::HoldAcks(true),
+                Op::Delete { file: 1 },
+                Op::CopyTruncate { file: 0 },
+                Op::Restart,
+                Op::Append {
+                    file: 1,
+                    lines: 128,
+                },
+                Op::Append { file: 2, lines: 94 },
+                Op::Append {
+                    file: 1,
+                    lines: 107,
+                },
+            ],
+            13240951397805494720,
+        ),
+    ];
+    for (name, ops, seed) in cases {
+        if let Err(error) = run_case(ops, seed) {
+            panic!("{name}: {error}");
+        }
+    }
+}
