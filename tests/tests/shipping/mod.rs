@@ -7,6 +7,7 @@ mod decode;
 mod faults;
 mod prometheus;
 mod queue;
+mod reload;
 mod tls;
 
 use std::path::Path;

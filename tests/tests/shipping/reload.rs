@@ -1,0 +1,390 @@
+//! Reloads while the ingest fails: a sink changed, added or failing to
+//! build, and metrics that must not wait behind a log backlog. Every line
+//! written arrives (duplicates are allowed after a counted rewind; loss is
+//! not).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+
+use super::{append, lines};
+use crate::support::agent::Agent;
+use crate::support::receiver::{Fault, Receiver};
+use crate::support::wait_for;
+
+/// The configuration of these tests: a file source shipped to `endpoint`
+/// with the given `batch.timeout_ms`, plus `extra_sinks`.
+fn config(endpoint: &str, timeout_ms: u64, extra_sinks: &str) -> String {
+    format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 2
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [app]
+    endpoint: {endpoint}
+    batch: {{timeout_ms: {timeout_ms}}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
+{extra_sinks}"
+    )
+}
+
+fn start(yaml: &str) -> (Agent, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let log = dir.path().join("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    let mut agent = Agent::start_in(dir, yaml, &[]);
+    agent.wait_ready();
+    (agent, log)
+}
+
+/// Wait until every line of `want` reached `receiver`; return how many
+/// arrived more than once.
+fn expect_every_line(receiver: &Receiver, want: &[String], timeout: Duration) -> usize {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        counts.clear();
+        for body in receiver.log_bodies() {
+            *counts.entry(body).or_default() += 1;
+        }
+        let missing = want.iter().filter(|l| !counts.contains_key(*l)).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} lines never arrived, e.g. {:?}",
+            want.len(),
+            want.iter().find(|l| !counts.contains_key(*l))
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let unknown: Vec<&String> = counts.keys().filter(|l| !want.contains(l)).collect();
+    assert!(unknown.is_empty(), "lines never written: {unknown:?}");
+    counts.values().map(|n| n - 1).sum()
+}
+
+/// Write `lines` to `log` in slices of `per_slice`, calling `between`
+/// after each slice.
+fn write_in_slices(log: &Path, lines: &[String], per_slice: usize, mut between: impl FnMut(usize)) {
+    for (i, slice) in lines.chunks(per_slice).enumerate() {
+        append(log, slice);
+        between(i);
+    }
+}
+
+fn counter(agent: &Agent, name: &str, labels: &[&str]) -> f64 {
+    let (_, body) = agent.get("/metrics");
+    body.lines()
+        .filter(|line| line.starts_with(name) && labels.iter().all(|l| line.contains(l)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn sink_changed_by_eight_reloads_while_the_ingest_flaps_loses_nothing() {
+    let receiver = Receiver::start();
+    let (agent, log) = start(&config(&receiver.endpoint(), 200, ""));
+    let want = lines("reload", 30_000);
+    let mut reloads = 0;
+    // 30,000 lines in 60 slices of 500 (about 5,000 lines a second); every
+    // 7th slice the sink's batch timeout changes and the agent reloads,
+    // and in between the ingest answers 503 for a while.
+    write_in_slices(&log, &want, 500, |slice| {
+        std::thread::sleep(Duration::from_millis(100));
+        if slice % 7 == 3 && reloads < 8 {
+            reloads += 1;
+            agent.write_config(&config(&receiver.endpoint(), 200 + 150 * reloads, ""));
+            agent.signal("HUP");
+        }
+        if slice % 7 == 5 {
+            receiver.set_fault(Fault::Status {
+                status: 503,
+                retry_after: None,
+                until: Instant::now() + Duration::from_millis(400),
+            });
+        }
+    });
+    assert_eq!(reloads, 8);
+    let duplicates = expect_every_line(&receiver, &want, Duration::from_secs(90));
+    wait_for(
+        "the eight reloads to be counted",
+        Duration::from_secs(10),
+        || {
+            (counter(
+                &agent,
+                "neurallog_agent_config_reloads_total",
+                &["result=\"success\""],
+            ) >= 8.0)
+                .then_some(())
+        },
+    );
+    let rewound = counter(&agent, "neurallog_agent_file_rewound_bytes_total", &[]);
+    eprintln!("duplicates: {duplicates}, bytes read again: {rewound}");
+    if duplicates > 0 {
+        assert!(rewound > 0.0, "duplicates arrived without a counted rewind");
+    }
+}
+
+#[test]
+fn a_sink_hard_stopped_by_a_reload_is_read_again() {
+    // The ingest is down while the sink changes: the old sink gives up its
+    // batches at the deadline (2 s), and the file is read again for the new
+    // one, which delivers once the ingest is back.
+    let receiver = Receiver::start();
+    let (agent, log) = start(&config(&receiver.endpoint(), 100, ""));
+    let first = lines("early", 200);
+    append(&log, &first);
+    expect_every_line(&receiver, &first, Duration::from_secs(30));
+
+    receiver.set_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        until: Instant::now() + Duration::from_secs(3600),
+    });
+    let during = lines("outage", 2_000);
+    append(&log, &during);
+    wait_for("the outage to be retried", Duration::from_secs(20), || {
+        (counter(&agent, "neurallog_agent_sink_retries_total", &[]) > 0.0).then_some(())
+    });
+    agent.write_config(&config(&receiver.endpoint(), 300, ""));
+    agent.signal("HUP");
+    wait_for(
+        "the undelivered batches to be rewound",
+        Duration::from_secs(20),
+        || (counter(&agent, "neurallog_agent_file_rewinds_total", &[]) > 0.0).then_some(()),
+    );
+    assert!(
+        counter(
+            &agent,
+            "neurallog_agent_file_batches_undelivered_total",
+            &[]
+        ) > 0.0
+    );
+    receiver.set_fault(Fault::None);
+    let mut want = first.clone();
+    want.extend(during);
+    expect_every_line(&receiver, &want, Duration::from_secs(60));
+    assert_eq!(
+        counter(&agent, "neurallog_agent_file_bytes_lost_total", &[]),
+        0.0,
+        "nothing was given up"
+    );
+}
+
+#[test]
+fn a_sink_that_fails_to_build_on_reload_keeps_the_previous_one_or_holds_its_inputs() {
+    let receiver = Receiver::start();
+    let second = Receiver::start();
+    let (agent, log) = start(&config(&receiver.endpoint(), 100, ""));
+    let dir = agent.data_dir().parent().unwrap().to_owned();
+    let token = dir.join("token");
+
+    // 1. The changed sink needs a token file that does not exist: the
+    //    previous configuration keeps running and says so.
+    let broken_change = config(&receiver.endpoint(), 100, "").replace(
+        "    batch: {timeout_ms: 100}\n",
+        &format!(
+            "    batch: {{timeout_ms: 100}}\n    auth: {{bearer_token_file: {}}}\n",
+            token.display()
+        ),
+    );
+    agent.write_config(&broken_change);
+    agent.signal("HUP");
+    wait_for(
+        "the build failure to be counted",
+        Duration::from_secs(20),
+        || {
+            (counter(
+                &agent,
+                "neurallog_agent_component_errors_total",
+                &["error_type=\"build_failed\"", "stage=\"building\""],
+            ) >= 1.0)
+                .then_some(())
+        },
+    );
+    let (_, status) = agent.get("/status");
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let ingest = status["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "ingest")
+        .unwrap()
+        .clone();
+    assert_eq!(ingest["state"], "running", "{ingest}");
+    assert!(
+        ingest["error"].as_str().unwrap_or("").contains("token"),
+        "the failed reload shows: {ingest}"
+    );
+    let kept = lines("kept", 500);
+    append(&log, &kept);
+    expect_every_line(&receiver, &kept, Duration::from_secs(30));
+
+    // 2. A new sink that fails to build holds its inputs: nothing is
+    //    acknowledged past it, so once it builds it gets every line.
+    let with_second = |endpoint: &str| {
+        config(
+            &receiver.endpoint(),
+            100,
+            &format!(
+                "  second:\n    type: otlp_http\n    inputs: [app]\n    endpoint: {endpoint}\n    auth: {{bearer_token_file: {}}}\n",
+                token.display()
+            ),
+        )
+    };
+    agent.write_config(&with_second(&second.endpoint()));
+    agent.signal("HUP");
+    wait_for("the second build failure", Duration::from_secs(20), || {
+        (counter(
+            &agent,
+            "neurallog_agent_component_errors_total",
+            &["component_id=\"second\"", "error_type=\"build_failed\""],
+        ) >= 1.0)
+            .then_some(())
+    });
+    let held = lines("held", 500);
+    append(&log, &held);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        second.log_bodies().is_empty(),
+        "the second sink does not run yet"
+    );
+    assert_eq!(agent.get("/readyz").0, 503, "a failed sink is not ready");
+
+    std::fs::write(&token, "secret\n").unwrap();
+    agent.signal("HUP");
+    expect_every_line(&second, &held, Duration::from_secs(30));
+    let mut both = kept.clone();
+    both.extend(held);
+    expect_every_line(&receiver, &both, Duration::from_secs(30));
+}
+
+/// Times of the host's `system.memory.usage` points received.
+fn memory_instants(receiver: &Receiver) -> Vec<u64> {
+    let mut times = Vec::new();
+    for request in receiver.metrics() {
+        for rm in request.resource_metrics {
+            for sm in rm.scope_metrics {
+                for metric in sm.metrics {
+                    if metric.name != "system.memory.usage" {
+                        continue;
+                    }
+                    if let Some(Data::Sum(sum)) = &metric.data {
+                        times.extend(sum.data_points.iter().map(|p| p.time_unix_nano));
+                    }
+                    if let Some(Data::Gauge(gauge)) = &metric.data {
+                        times.extend(gauge.data_points.iter().map(|p| p.time_unix_nano));
+                    }
+                }
+            }
+        }
+    }
+    times.sort_unstable();
+    times.dedup();
+    times
+}
+
+#[test]
+fn metrics_and_checks_keep_their_schedule_while_logs_wait_for_the_ingest() {
+    // The shape of config/examples/kubernetes.yaml: logs, host metrics and
+    // a check to the ingest, host metrics and the check also to the local
+    // /metrics. The ingest is down for 60 s while lines keep coming.
+    let receiver = Receiver::start();
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+  host:
+    type: host_metrics
+    interval_secs: 2
+checks:
+  beat:
+    type: heartbeat
+    interval_secs: 2
+    jitter_percent: 0
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [app, host, beat]
+    endpoint: {}
+    retry: {{initial_backoff_ms: 100, max_backoff_ms: 1000}}
+  page:
+    type: prometheus
+    inputs: [host, beat]
+",
+        receiver.endpoint()
+    );
+    let (agent, log) = start(&yaml);
+    wait_for(
+        "host metrics at the ingest",
+        Duration::from_secs(20),
+        || (!memory_instants(&receiver).is_empty()).then_some(()),
+    );
+    let outage = Duration::from_secs(60);
+    let down_at = Instant::now();
+    receiver.set_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        until: down_at + outage,
+    });
+    let page_received = || {
+        counter(
+            &agent,
+            "neurallog_agent_component_received_events_total",
+            &["component_id=\"page\""],
+        )
+    };
+    let beats = || {
+        counter(
+            &agent,
+            "neurallog_agent_check_runs_total",
+            &["check=\"beat\"", "outcome=\"ok\""],
+        )
+    };
+    let before_outage = memory_instants(&receiver).len();
+    let mut written = Vec::new();
+    let mut n = 0;
+    let mut page_samples = Vec::new();
+    let mut beat_samples = Vec::new();
+    while down_at.elapsed() < outage - Duration::from_secs(2) {
+        // About 5,000 lines a second: a backlog the sink cannot take.
+        let batch = lines(&format!("backlog{n}"), 500);
+        append(&log, &batch);
+        written.extend(batch);
+        n += 1;
+        std::thread::sleep(Duration::from_millis(100));
+        if n % 50 == 0 {
+            page_samples.push(page_received());
+            beat_samples.push(beats());
+        }
+    }
+    // The local page and the check went on at every interval.
+    assert!(page_samples.len() >= 8, "{page_samples:?}");
+    for pair in page_samples.windows(2) {
+        assert!(pair[1] > pair[0], "local /metrics froze: {page_samples:?}");
+    }
+    for pair in beat_samples.windows(2) {
+        assert!(pair[1] > pair[0], "the check stopped: {beat_samples:?}");
+    }
+    // Every collection instant of the outage reaches the ingest after it.
+    expect_every_line(&receiver, &written, Duration::from_secs(120));
+    let expected_instants = (outage.as_secs() / 2) as usize - 2;
+    wait_for(
+        "the outage's metrics from the queue",
+        Duration::from_secs(60),
+        || (memory_instants(&receiver).len() >= before_outage + expected_instants).then_some(()),
+    );
+}
