@@ -29,7 +29,8 @@ pub use prometheus::{
     PrometheusSeriesStored,
 };
 pub use sink::{
-    BearerTokenReloaded, InsecureTlsEnabled, QueueRecordsCorrupt, SinkDeadLettered, SinkDelivered,
-    SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed,
-    SinkRequestSplit, SinkRetrying, SinkTelemetry,
+    AUTH_WARN_INTERVAL, BearerTokenReloaded, InsecureTlsEnabled, QueueRecordsCorrupt,
+    SinkAuthAccepted, SinkAuthFailed, SinkDeadLettered, SinkDelivered, SinkEventsDropped,
+    SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed, SinkRequestSplit, SinkRetrying,
+    SinkTelemetry,
 };
