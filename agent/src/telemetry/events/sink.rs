@@ -1,6 +1,6 @@
 //! Events of the shipping sinks (`otlp_http`, `prometheus_remote_write`):
-//! requests, retries, refused credentials, dead letters, drops and the disk
-//! queue.
+//! requests, retries, dead letters, drops and the disk queue (refused
+//! credentials are in [`super::auth`]).
 //!
 //! Every series is registered at zero when the sink starts, so `rate()` and
 //! absence alerts work from the first scrape.
@@ -8,8 +8,9 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::auth::{self, AuthHold};
 use super::component::{ComponentError, ComponentMetrics, ErrorStage};
 use crate::telemetry::{Counter, Gauge, Histogram, Labels, registry};
 
@@ -17,10 +18,6 @@ use crate::telemetry::{Counter, Gauge, Histogram, Labels, registry};
 const LATENCY_BOUNDS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
-
-/// The shortest time between two warnings about refused credentials: a
-/// hold can last hours and retries every few seconds.
-pub const AUTH_WARN_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Metric handles of one shipping sink, resolved when it starts.
 #[derive(Debug, Clone)]
@@ -35,18 +32,8 @@ pub struct SinkTelemetry {
     queue_bytes: Gauge,
     queue_corrupt: Counter,
     queue_dropped: Counter,
-    auth_failing: Gauge,
-    auth_hold: Arc<Mutex<AuthHold>>,
-}
-
-/// Since when a sink's credentials are refused, and when that was last
-/// logged: one warning at the start of a hold, then at most one per
-/// [`AUTH_WARN_INTERVAL`], shared by the sink's request tasks.
-#[derive(Debug, Default)]
-pub struct AuthHold {
-    since: Option<Instant>,
-    warned: Option<Instant>,
-    suppressed: u64,
+    pub(super) auth_failing: Gauge,
+    pub(super) auth_hold: Arc<Mutex<AuthHold>>,
 }
 
 /// A request got an HTTP response.
@@ -173,29 +160,6 @@ pub struct BearerTokenReloaded<'a> {
     pub sink: &'a SinkTelemetry,
 }
 
-/// The receiver refused the sink's credentials (401 or 403). The request
-/// is held, not dead-lettered: it is sent again after `delay`, with the
-/// bearer token file read again.
-#[derive(Debug)]
-pub struct SinkAuthFailed<'a> {
-    /// The sink.
-    pub sink: &'a SinkTelemetry,
-    /// 401 or 403.
-    pub status: u16,
-    /// The start of the receiver's answer.
-    pub message: &'a str,
-    /// How long until the next attempt.
-    pub delay: Duration,
-}
-
-/// The receiver accepted a request (a 2xx); ends a hold on refused
-/// credentials if there was one.
-#[derive(Debug)]
-pub struct SinkAuthAccepted<'a> {
-    /// The sink.
-    pub sink: &'a SinkTelemetry,
-}
-
 // === impl SinkTelemetry ===
 
 impl SinkTelemetry {
@@ -212,7 +176,7 @@ impl SinkTelemetry {
             let _ = dropped_counter(with("reason", reason));
         }
         for status in ["401", "403"] {
-            let _ = auth_failures_counter(with("status", status));
+            let _ = auth::failures_counter(with("status", status));
         }
         SinkTelemetry {
             component: component.clone(),
@@ -314,7 +278,7 @@ impl SinkTelemetry {
         self.auth_failing.get() != 0.0
     }
 
-    fn with(&self, key: &'static str, value: &str) -> Labels {
+    pub(super) fn with(&self, key: &'static str, value: &str) -> Labels {
         let mut labels = self.component.labels();
         labels.push((key, value.to_owned()));
         labels
@@ -329,15 +293,7 @@ fn dropped_counter(labels: Labels) -> Counter {
     )
 }
 
-fn auth_failures_counter(labels: Labels) -> Counter {
-    registry().counter(
-        "neurallog_agent_sink_auth_failures_total",
-        "Requests the receiver answered 401 or 403, by status; each is held and retried, never dead-lettered.",
-        labels,
-    )
-}
-
-fn retries_counter(sink: &SinkTelemetry, reason: &str) -> Counter {
+pub(super) fn retries_counter(sink: &SinkTelemetry, reason: &str) -> Counter {
     registry().counter(
         "neurallog_agent_sink_retries_total",
         "Requests a sink retried, by reason (HTTP status or error type).",
@@ -495,106 +451,5 @@ impl BearerTokenReloaded<'_> {
             component_id = %self.sink.component.id(),
             "Bearer token file changed; using the new token."
         );
-    }
-}
-
-impl SinkAuthFailed<'_> {
-    /// Count the refusal, raise the gauge, and warn at the start of a hold
-    /// and then at most every [`AUTH_WARN_INTERVAL`].
-    pub fn emit(self) {
-        let status = self.status.to_string();
-        auth_failures_counter(self.sink.with("status", &status)).inc();
-        retries_counter(self.sink, &status).inc();
-        let now = Instant::now();
-        let mut hold = lock(&self.sink.auth_hold);
-        self.sink.auth_failing.set(1.0);
-        if let Some(suppressed) = hold.failed(now) {
-            tracing::warn!(
-                component_id = %self.sink.component.id(),
-                status = self.status,
-                response = %self.message,
-                failing_for_secs = hold.failing_for(now).as_secs(),
-                refusals_since_last_warning = suppressed,
-                delay_ms = self.delay.as_millis() as u64,
-                "Receiver refused the sink's credentials; holding its data and retrying with the bearer token file read again."
-            );
-        }
-    }
-}
-
-impl SinkAuthAccepted<'_> {
-    /// Lower the gauge and log the end of a hold.
-    pub fn emit(self) {
-        if !self.sink.auth_failing() {
-            return;
-        }
-        let mut hold = lock(&self.sink.auth_hold);
-        self.sink.auth_failing.set(0.0);
-        if let Some(failed_for) = hold.accepted(Instant::now()) {
-            tracing::info!(
-                component_id = %self.sink.component.id(),
-                failed_for_secs = failed_for.as_secs(),
-                "Receiver accepted the sink's credentials again."
-            );
-        }
-    }
-}
-
-// === impl AuthHold ===
-
-impl AuthHold {
-    /// A refusal at `now`: `Some(refusals not logged since the last
-    /// warning)` when this one should be logged.
-    fn failed(&mut self, now: Instant) -> Option<u64> {
-        self.since.get_or_insert(now);
-        let due = self
-            .warned
-            .is_none_or(|at| now.duration_since(at) >= AUTH_WARN_INTERVAL);
-        if !due {
-            self.suppressed += 1;
-            return None;
-        }
-        self.warned = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-
-    /// An accepted request at `now`: how long the hold lasted, if there was
-    /// one.
-    fn accepted(&mut self, now: Instant) -> Option<Duration> {
-        let since = self.since.take()?;
-        *self = AuthHold::default();
-        Some(now.duration_since(since))
-    }
-
-    fn failing_for(&self, now: Instant) -> Duration {
-        self.since
-            .map_or(Duration::ZERO, |at| now.duration_since(at))
-    }
-}
-
-fn lock(hold: &Mutex<AuthHold>) -> std::sync::MutexGuard<'_, AuthHold> {
-    // Three plain fields, consistent after any panic.
-    hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_hold_warns_once_then_at_most_every_interval() {
-        let start = Instant::now();
-        let at = |secs: u64| start + Duration::from_secs(secs);
-        let mut hold = AuthHold::default();
-        assert_eq!(hold.failed(at(0)), Some(0), "the first refusal is logged");
-        for secs in 1..30 {
-            assert_eq!(hold.failed(at(secs)), None, "refusal at {secs} s");
-        }
-        assert_eq!(hold.failed(at(30)), Some(29), "then one per interval");
-        assert_eq!(hold.failed(at(31)), None);
-        assert_eq!(hold.failing_for(at(31)), Duration::from_secs(31));
-        assert_eq!(hold.accepted(at(40)), Some(Duration::from_secs(40)));
-        assert_eq!(hold.accepted(at(41)), None, "the hold ended once");
-        assert_eq!(hold.failed(at(42)), Some(0), "a new hold warns at once");
     }
 }
