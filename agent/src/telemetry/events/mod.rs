@@ -4,6 +4,7 @@
 //! Metric names follow `neurallog_agent_<noun>_<unit>_total`; error counters
 //! carry `error_type` and `stage`.
 
+mod auth;
 mod check;
 mod component;
 mod file;
@@ -12,6 +13,7 @@ mod metrics;
 mod prometheus;
 mod sink;
 
+pub use auth::{SinkAuthAccepted, SinkAuthFailed};
 pub use check::{
     CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
 };
