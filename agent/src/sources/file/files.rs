@@ -8,6 +8,7 @@ use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::budget::{Admission, find_by_inode};
 use super::checkpoint::Entry;
 use super::config::ReadFrom;
 use super::fingerprint::{FileId, Fingerprint};
@@ -77,6 +78,9 @@ pub struct Tracked {
     pub size: u64,
     /// The last read found nothing new.
     pub eof: bool,
+    /// When a read last found data (idle files are closed least recently
+    /// read first).
+    pub last_read: Instant,
 }
 
 // === impl Tracked ===
@@ -101,6 +105,7 @@ impl Tailer {
     /// files matching the patterns.
     pub(super) fn scan(&mut self) {
         self.factory.before_scan();
+        self.budget.start_scan();
         self.check_tracked(true);
         let initial = !self.first_scan_done;
         // Oldest first: a rotated file found beside its successor is read
@@ -115,6 +120,7 @@ impl Tailer {
         for (_, path) in found {
             self.consider(&path, initial);
         }
+        self.check_idle_files();
         if initial {
             self.recover_missing();
             self.first_scan_done = true;
@@ -190,8 +196,8 @@ impl Tailer {
         }
     }
 
-    /// A file found by a scan: open it unless it is known, ignored or
-    /// over budget.
+    /// A file found by a scan: open it unless it is known or ignored; over
+    /// budget, it waits for a descriptor (`budget`).
     fn consider(&mut self, path: &Path, initial: bool) {
         let Ok(meta) = std::fs::metadata(path) else {
             return;
@@ -204,10 +210,6 @@ impl Tailer {
             ino: meta.ino(),
         };
         if self.by_id.contains_key(&id) || self.ignored.contains(&id) {
-            return;
-        }
-        if self.files.len() >= self.config.max_open_files {
-            tracing::debug!(path = %path.display(), "Open file budget reached; the file waits for a slot.");
             return;
         }
         if let Some(max_age) = self.config.ignore_older_than_secs {
@@ -226,15 +228,28 @@ impl Tailer {
         {
             return;
         }
+        let admission = self.budget.admit(
+            path,
+            id,
+            meta.len(),
+            initial,
+            self.files.len(),
+            self.config.max_open_files,
+        );
+        if admission == Admission::Open {
+            self.open_found(path, id, initial);
+        }
+    }
+
+    /// Open a file found by a scan (now or after waiting for a
+    /// descriptor) with identity `found` at its path.
+    pub(super) fn open_found(&mut self, path: &Path, found: FileId, initial: bool) {
         let file = match File::open(path) {
-            Ok(file) => {
-                self.unreadable.remove(&id);
-                file
-            }
+            Ok(file) => file,
             Err(error) => {
                 // Reported once; tried again now and then (permissions
                 // change), quietly.
-                if self.unreadable.insert(id, Instant::now()).is_none() {
+                if self.unreadable.insert(found, Instant::now()).is_none() {
                     FileSourceError {
                         metrics: &self.metrics,
                         error_type: "open_failed",
@@ -250,6 +265,7 @@ impl Tailer {
         let Ok((id, size)) = FileId::of(&file) else {
             return;
         };
+        self.unreadable.remove(&id);
         if self.by_id.contains_key(&id) {
             return;
         }
@@ -354,7 +370,7 @@ impl Tailer {
 
     /// Start tracking an opened file.
     #[allow(clippy::too_many_arguments, reason = "the facts about a file found")]
-    fn track(
+    pub(super) fn track(
         &mut self,
         path: &Path,
         reader: Reader,
@@ -388,6 +404,7 @@ impl Tailer {
             held,
             size,
             eof: false,
+            last_read: Instant::now(),
         };
         self.checkpoints.set(entry_of(&tracked));
         FileOpened {
@@ -491,19 +508,13 @@ impl Tailer {
         let missing: Vec<Entry> = self
             .checkpoints
             .entries()
-            .filter(|e| !e.done && !self.by_id.contains_key(&e.id))
+            .filter(|e| !e.done && !self.by_id.contains_key(&e.id) && !self.budget.knows(e.id))
             .cloned()
             .collect();
         for entry in missing {
             let dir = entry.path.parent().map(Path::to_owned).unwrap_or_default();
-            let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
-                entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
-                    std::fs::symlink_metadata(p).is_ok_and(|m| {
-                        m.is_file() && m.dev() == entry.id.dev && m.ino() == entry.id.ino
-                    })
-                })
-            });
-            let opened = found.and_then(|path| File::open(&path).ok().map(|f| (path, f)));
+            let opened = find_by_inode(&dir, entry.id)
+                .and_then(|path| File::open(&path).ok().map(|f| (path, f)));
             match opened {
                 Some((path, file))
                     if entry.fingerprint.matches(&file).unwrap_or(false) && !is_gzip(&file) =>

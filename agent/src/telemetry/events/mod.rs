@@ -17,8 +17,8 @@ pub use check::{
 };
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
-    FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, FileSourceMetrics,
-    KubeletMetadataFailed, LossReason, RotationKind,
+    FileBytesLost, FileClosed, FileIdleClosed, FileOpened, FileRotated, FileSourceError,
+    FileSourceMetrics, KubeletMetadataFailed, LossReason, OpenFileBudgetReached, RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{
