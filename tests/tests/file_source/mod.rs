@@ -3,6 +3,7 @@
 //! filesystem events.
 
 mod edge_cases;
+mod open_budget;
 mod rotation;
 
 use std::path::{Path, PathBuf};
