@@ -214,3 +214,118 @@ fn open_paths(agent: &Agent) -> Vec<String> {
 fn logs_of(agent: &Agent) -> std::path::PathBuf {
     agent.dir.path().join("logs")
 }
+
+/// Bodies the file sink wrote, counted.
+fn sink_counts(dir: &Path) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for record in super::records(dir) {
+        if let Some(body) = record["body"].as_str() {
+            *counts.entry(body.to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Wait until the file sink wrote exactly `expected`, each once.
+fn wait_for_sink(dir: &Path, expected: &[String], what: &str) {
+    let start = std::time::Instant::now();
+    while expected.iter().any(|l| !sink_counts(dir).contains_key(l)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}: missing {:?}",
+            expected
+                .iter()
+                .filter(|l| !sink_counts(dir).contains_key(*l))
+                .take(5)
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let counts = sink_counts(dir);
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "{what}: lines sent twice: {twice:?}");
+    assert_eq!(counts.len(), expected.len(), "{what}: unexpected lines");
+}
+
+fn write_files(logs: &Path, files: usize, lines: usize) -> Vec<String> {
+    let mut expected = Vec::new();
+    for f in 0..files {
+        let mut text = String::new();
+        for n in 0..lines {
+            let line = format!("f-{f:03} line {n:02}");
+            text.push_str(&line);
+            text.push('\n');
+            expected.push(line);
+        }
+        std::fs::write(logs.join(format!("f-{f:03}.log")), text).unwrap();
+    }
+    expected
+}
+
+#[test]
+fn an_idle_file_rotated_while_closed_is_drained_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut expected = write_files(&logs, 6, 5);
+    let yaml = super::config("*.log", "    max_open_files: 2\n    scan_interval_ms: 500");
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for_sink(agent.dir.path(), &expected, "first pass");
+    wait_for(
+        "f-000.log to be closed idle",
+        Duration::from_secs(10),
+        || (!open_paths(&agent).iter().any(|p| p.ends_with("f-000.log"))).then_some(()),
+    );
+
+    // Written to while closed, then rotated away (to a name the pattern
+    // does not match) and replaced: the rest is read from the rotated
+    // file, from where it was left.
+    let path = logs.join("f-000.log");
+    let late: Vec<String> = (0..3).map(|n| format!("f-000 late {n:02}")).collect();
+    append(&path, &format!("{}\n", late.join("\n")));
+    std::fs::rename(&path, logs.join("f-000.log.1")).unwrap();
+    std::fs::write(&path, "f-000 new 00\n").unwrap();
+    expected.extend(late);
+    expected.push("f-000 new 00".to_owned());
+    wait_for_sink(agent.dir.path(), &expected, "after the rotation");
+    assert_eq!(
+        agent.metric("neurallog_agent_file_rotations_total{component_id=\"app\",kind=\"rename\"}"),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn a_restart_over_budget_reads_on_from_checkpoints_without_opening_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut expected = write_files(&logs, 20, 5);
+    let yaml = super::config("*.log", "    max_open_files: 4");
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for_sink(agent.dir.path(), &expected, "first run");
+    assert!(agent.terminate(Duration::from_secs(30)).success());
+    let dir = agent.into_dir();
+
+    for f in [0, 10, 19] {
+        let line = format!("f-{f:03} after restart");
+        append(&logs.join(format!("f-{f:03}.log")), &format!("{line}\n"));
+        expected.push(line);
+    }
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for_sink(agent.dir.path(), &expected, "after the restart");
+    // Files that waited for a descriptor at the first scan are not taken
+    // for files rotated while the agent was stopped (and opened past the
+    // budget).
+    assert_eq!(
+        agent.metric("neurallog_agent_file_rotations_total{component_id=\"app\",kind=\"rename\"}"),
+        None
+    );
+    assert!(
+        open(&agent).is_some_and(|n| n <= 4.0),
+        "files_open: {:?}",
+        open(&agent)
+    );
+}
