@@ -194,7 +194,7 @@ fn open(agent: &Agent) -> Option<f64> {
 }
 
 /// The paths of the files the source holds open, from `/status`.
-fn open_paths(agent: &Agent) -> Vec<String> {
+pub(super) fn open_paths(agent: &Agent) -> Vec<String> {
     let status: serde_json::Value = serde_json::from_str(&agent.get("/status").1).unwrap();
     let source = status["components"]
         .as_array()
@@ -227,7 +227,7 @@ fn sink_counts(dir: &Path) -> BTreeMap<String, usize> {
 }
 
 /// Wait until the file sink wrote exactly `expected`, each once.
-fn wait_for_sink(dir: &Path, expected: &[String], what: &str) {
+pub(super) fn wait_for_sink(dir: &Path, expected: &[String], what: &str) {
     let start = std::time::Instant::now();
     while expected.iter().any(|l| !sink_counts(dir).contains_key(l)) {
         assert!(

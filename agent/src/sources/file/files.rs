@@ -13,6 +13,7 @@ use super::checkpoint::Entry;
 use super::config::ReadFrom;
 use super::fingerprint::{FileId, Fingerprint};
 use super::handler::{FileKey, StreamSpec};
+use super::ignored::Stamp;
 use super::reader::Reader;
 use super::tailer::Tailer;
 use crate::event::BatchId;
@@ -106,6 +107,7 @@ impl Tailer {
     pub(super) fn scan(&mut self) {
         self.factory.before_scan();
         self.budget.start_scan();
+        self.ignored.start_scan();
         self.check_tracked(true);
         let initial = !self.first_scan_done;
         // Oldest first: a rotated file found beside its successor is read
@@ -121,6 +123,7 @@ impl Tailer {
             self.consider(&path, initial);
         }
         self.check_idle_files();
+        self.ignored.forget_unseen();
         if initial {
             self.recover_missing();
             self.first_scan_done = true;
@@ -209,7 +212,7 @@ impl Tailer {
             dev: meta.dev(),
             ino: meta.ino(),
         };
-        if self.by_id.contains_key(&id) || self.ignored.contains(&id) {
+        if self.by_id.contains_key(&id) || self.ignored.contains(id, Stamp::of(&meta)) {
             return;
         }
         if let Some(max_age) = self.config.ignore_older_than_secs {
@@ -271,7 +274,9 @@ impl Tailer {
         }
         let gzip = is_gzip(&file);
         if gzip && !self.config.read_gzip {
-            self.ignored.insert(id);
+            if let Ok(meta) = file.metadata() {
+                self.ignored.insert(id, Stamp::of(&meta));
+            }
             return;
         }
         let fingerprint = if gzip {
@@ -290,6 +295,7 @@ impl Tailer {
             return;
         };
         let reader = if gzip {
+            let file_meta = file.metadata();
             match Reader::gzip(file, self.next_key, offset) {
                 Ok(reader) => reader,
                 Err(error) => {
@@ -300,7 +306,9 @@ impl Tailer {
                         error,
                     }
                     .emit();
-                    self.ignored.insert(id);
+                    if let Ok(meta) = file_meta {
+                        self.ignored.insert(id, Stamp::of(&meta));
+                    }
                     return;
                 }
             }

@@ -23,6 +23,7 @@ mod discovery;
 mod files;
 mod fingerprint;
 mod handler;
+mod ignored;
 mod multiline;
 mod plain;
 mod reader;

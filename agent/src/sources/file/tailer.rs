@@ -22,6 +22,7 @@ use super::discovery::Discovery;
 use super::files::{Pending, Tracked, Truncation};
 use super::fingerprint::FileId;
 use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
+use super::ignored::Ignored;
 use super::reader::Framed;
 use crate::event::{AckReceiver, AckStatus, BatchId, EventBatch, now_unix_nanos};
 use crate::telemetry::events::{FileSourceError, FileSourceMetrics};
@@ -48,7 +49,7 @@ pub struct Tailer {
     pub(super) checkpoints: Checkpoints,
     pub(super) metrics: FileSourceMetrics,
     pub(super) truncations: Vec<Truncation>,
-    pub(super) ignored: HashSet<FileId>,
+    pub(super) ignored: Ignored,
     pub(super) unreadable: HashMap<FileId, Instant>,
     pub(super) budget: OpenBudget,
     pub(super) next_key: FileKey,
@@ -101,7 +102,7 @@ impl Tailer {
             checkpoints,
             metrics,
             truncations: Vec::new(),
-            ignored: HashSet::new(),
+            ignored: Ignored::default(),
             unreadable: HashMap::new(),
             budget: OpenBudget::default(),
             next_key: 1,
