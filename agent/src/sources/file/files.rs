@@ -215,6 +215,11 @@ impl Tailer {
         if self.by_id.contains_key(&id) || self.ignored.contains(id, Stamp::of(&meta)) {
             return;
         }
+        if meta.len() < 2 && path.extension().is_some_and(|e| e == "gz") {
+            // Being written (logrotate creates it, then compresses into
+            // it): opened now, it would be taken for text.
+            return;
+        }
         if let Some(max_age) = self.config.ignore_older_than_secs {
             let age = meta
                 .modified()
@@ -624,8 +629,9 @@ impl Tailer {
         }
     }
 
-    /// Close held files that are read to their end with every batch
-    /// acknowledged.
+    /// Close held and compressed files that are read to their end with
+    /// every batch acknowledged. A compressed file is not written to: it
+    /// is finished, and skipped by scans until it changes.
     pub(super) fn close_drained(&mut self) {
         let ready: Vec<FileKey> = self
             .files
@@ -633,8 +639,9 @@ impl Tailer {
             .filter(|(_, f)| {
                 f.eof
                     && !f.reader.has_partial()
-                    && f.held
-                        .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE)
+                    && (f.reader.is_gzip()
+                        || f.held
+                            .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE))
             })
             .map(|(k, _)| *k)
             .collect();
@@ -651,8 +658,21 @@ impl Tailer {
                 handler.file_closed(key, &mut self.emitter);
                 continue;
             }
-            if self.files.get(&key).is_some_and(|f| f.pending.is_empty()) {
-                self.close(key, None);
+            let Some(file) = self.files.get(&key).filter(|f| f.pending.is_empty()) else {
+                continue;
+            };
+            let finished = (file.reader.is_gzip() && file.held.is_none())
+                .then(|| {
+                    file.reader
+                        .file()
+                        .metadata()
+                        .ok()
+                        .map(|m| (file.id, Stamp::of(&m)))
+                })
+                .flatten();
+            self.close(key, None);
+            if let Some((id, stamp)) = finished {
+                self.ignored.insert(id, stamp);
             }
         }
     }
