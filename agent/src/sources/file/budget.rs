@@ -309,7 +309,9 @@ impl Tailer {
                         spec,
                         entry.offset,
                         Some((Instant::now(), RotationKind::Rename)),
-                        None,
+                        // Before whatever now is at its path (opened by
+                        // this very scan, maybe): same stream, older lines.
+                        Some(0),
                     );
                 }
                 None => self.checkpoints.finish(id),
