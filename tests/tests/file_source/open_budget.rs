@@ -329,3 +329,27 @@ fn a_restart_over_budget_reads_on_from_checkpoints_without_opening_every_file() 
         open(&agent)
     );
 }
+
+#[test]
+fn a_write_to_an_idle_file_reopens_it_before_the_next_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut expected = write_files(&logs, 4, 3);
+    // No rescan during the test: only the filesystem event can tell.
+    let yaml = super::config(
+        "*.log",
+        "    max_open_files: 2\n    scan_interval_ms: 600000",
+    );
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for_sink(agent.dir.path(), &expected, "first pass");
+    wait_for(
+        "f-000.log to be closed idle",
+        Duration::from_secs(10),
+        || (!open_paths(&agent).iter().any(|p| p.ends_with("f-000.log"))).then_some(()),
+    );
+    append(&logs.join("f-000.log"), "f-000 written later\n");
+    expected.push("f-000 written later".to_owned());
+    wait_for_sink(agent.dir.path(), &expected, "after the write");
+}

@@ -208,6 +208,21 @@ impl Tailer {
         }
     }
 
+    /// Files written to, as filesystem events tell: one closed while idle
+    /// wants its descriptor back now, not at the next scan.
+    pub(super) fn note_written(&mut self, paths: &mut Vec<PathBuf>) {
+        if self.budget.idle() == 0 {
+            return;
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        for path in paths.iter() {
+            if self.discovery.matches(path) {
+                self.consider(path, false);
+            }
+        }
+    }
+
     /// Whether `key` is live, read to its end, with every batch
     /// acknowledged and nothing held: closing it loses nothing.
     fn is_idle(&self, key: FileKey) -> bool {

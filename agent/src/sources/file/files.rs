@@ -201,7 +201,7 @@ impl Tailer {
 
     /// A file found by a scan: open it unless it is known or ignored; over
     /// budget, it waits for a descriptor (`budget`).
-    fn consider(&mut self, path: &Path, initial: bool) {
+    pub(super) fn consider(&mut self, path: &Path, initial: bool) {
         let Ok(meta) = std::fs::metadata(path) else {
             return;
         };

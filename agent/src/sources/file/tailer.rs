@@ -148,9 +148,10 @@ impl Tailer {
                 // Files waiting for a descriptor get one as soon as the
                 // batches of idle files are acknowledged.
                 let for_acks = self.budget.has_waiting() && !self.in_flight.is_empty();
-                let wake = self
+                let mut wake = self
                     .discovery
                     .wait(if for_acks { Duration::ZERO } else { poll });
+                self.note_written(&mut wake.written);
                 if for_acks {
                     self.wait_for_ack(poll);
                 }
