@@ -19,8 +19,9 @@ pub use check::{
 };
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
-    FileBytesLost, FileClosed, FileOpened, FileRewound, FileRotated, FileSourceError,
-    FileSourceMetrics, KubeletMetadataFailed, LossReason, RotationKind,
+    FileBytesLost, FileClosed, FileIdleClosed, FileOpened, FileRewound, FileRotated,
+    FileSourceError, FileSourceMetrics, KubeletMetadataFailed, LossReason, OpenFileBudgetReached,
+    RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{
