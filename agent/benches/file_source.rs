@@ -1,9 +1,16 @@
 //! Drain 1 GiB of 200-byte lines from 10 files into a counting sink and
 //! print lines/s, lines per CPU-second, CPU-seconds per GiB and peak RSS.
 //!
+//! The `many` mode (only when named) drains many small files instead —
+//! 10,000 files of 100 lines by default, ten times the default
+//! `max_open_files` — and also prints the most descriptors the process
+//! held (sampled every 20 ms).
+//!
 //! ```sh
 //! cargo bench -p neurallog-agent --bench file_source            # plain and CRI
 //! NEURALLOG_BENCH_BYTES=268435456 cargo bench -p neurallog-agent --bench file_source
+//! cargo bench -p neurallog-agent --bench file_source many       # 10,000 files
+//! NEURALLOG_BENCH_FILES=3000 NEURALLOG_BENCH_LINES_PER_FILE=10 cargo bench -p neurallog-agent --bench file_source many
 //! ```
 //!
 //! The files are written first (into the page cache, as a busy node's
@@ -36,23 +43,39 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1 << 30);
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    for mode in ["plain", "cri"] {
-        if only.as_deref().is_some_and(|o| !mode.contains(o)) {
+    for mode in ["plain", "cri", "many"] {
+        let chosen = match only.as_deref() {
+            Some(only) => mode.contains(only),
+            None => mode != "many",
+        };
+        if !chosen {
             continue;
         }
-        run(mode, total_bytes);
+        let (files, lines_per_file) = match mode {
+            "many" => (
+                env("NEURALLOG_BENCH_FILES", 10_000) as usize,
+                env("NEURALLOG_BENCH_LINES_PER_FILE", 100),
+            ),
+            _ => (FILES, total_bytes / FILES as u64 / LINE_BYTES as u64),
+        };
+        run(mode, files, lines_per_file);
     }
 }
 
-fn run(mode: &str, total_bytes: u64) {
+fn run(mode: &str, files: usize, lines_per_file: u64) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let lines_per_file = total_bytes / FILES as u64 / LINE_BYTES as u64;
-    let total_lines = lines_per_file * FILES as u64;
+    let total_lines = lines_per_file * files as u64;
     let written = Instant::now();
-    let (yaml, _) = match mode {
-        "plain" => (write_plain(dir.path(), lines_per_file), ()),
-        _ => (write_cri(dir.path(), lines_per_file), ()),
+    let yaml = match mode {
+        "cri" => write_cri(dir.path(), files, lines_per_file),
+        _ => write_plain(dir.path(), files, lines_per_file),
     };
     eprintln!(
         "{mode}: wrote {} MiB in {:.1}s",
@@ -72,6 +95,8 @@ fn run(mode: &str, total_bytes: u64) {
         .build()
         .expect("runtime");
     let counted = Arc::new(AtomicU64::new(0));
+    let fds_before = open_descriptors();
+    let mut max_fds = fds_before;
     let cpu_before = cpu_seconds();
     let start = Instant::now();
     runtime.block_on(async {
@@ -98,8 +123,13 @@ fn run(mode: &str, total_bytes: u64) {
             }
         });
         let mut last_progress = (0, Instant::now());
+        let mut last_fd_sample = Instant::now();
         while counted.load(Ordering::Relaxed) < total_lines {
             tokio::time::sleep(Duration::from_millis(5)).await;
+            if mode == "many" && last_fd_sample.elapsed() >= Duration::from_millis(20) {
+                last_fd_sample = Instant::now();
+                max_fds = max_fds.max(open_descriptors());
+            }
             let now = counted.load(Ordering::Relaxed);
             if now != last_progress.0 {
                 last_progress = (now, Instant::now());
@@ -124,6 +154,12 @@ fn run(mode: &str, total_bytes: u64) {
         cpu / gib,
         peak_rss_mib()
     );
+    if mode == "many" {
+        println!(
+            "file_source/{mode}: {files} files of {lines_per_file} lines: at most {} descriptors held by the source (process: {max_fds}, before start: {fds_before})",
+            max_fds.saturating_sub(fds_before)
+        );
+    }
 }
 
 /// A 200-byte line, varied so compression and parsing see realistic text.
@@ -150,10 +186,10 @@ fn line(file: usize, n: u64, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-fn write_plain(dir: &Path, lines_per_file: u64) -> String {
+fn write_plain(dir: &Path, files: usize, lines_per_file: u64) -> String {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).expect("logs dir");
-    for f in 0..FILES {
+    for f in 0..files {
         write_file(
             &logs.join(format!("app-{f}.log")),
             lines_per_file,
@@ -163,9 +199,9 @@ fn write_plain(dir: &Path, lines_per_file: u64) -> String {
     format!("type: file\ninclude: [\"{}/*.log\"]\n", logs.display())
 }
 
-fn write_cri(dir: &Path, lines_per_file: u64) -> String {
+fn write_cri(dir: &Path, files: usize, lines_per_file: u64) -> String {
     let pods = dir.join("pods");
-    for f in 0..FILES {
+    for f in 0..files {
         let container = pods.join(format!(
             "bench_web-{f}_0000000{f}-1111-2222-3333-444455556666/app"
         ));
@@ -219,6 +255,12 @@ fn cpu_seconds() -> f64 {
     let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     (utime + stime) / ticks
+}
+
+/// Descriptors the process holds (the bench's own, the runtime's and the
+/// source's).
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
 fn peak_rss_mib() -> f64 {

@@ -204,10 +204,10 @@ impl Fanout {
                     Err(_) => pending.batch = None,
                 }
                 continue;
-            } else if pending.targets.sinks.is_empty() {
-                if let Some(batch) = pending.batch.take() {
-                    batch.resolve(AckStatus::Delivered);
-                }
+            } else if pending.targets.sinks.is_empty()
+                && let Some(batch) = pending.batch.take()
+            {
+                batch.resolve(AckStatus::Delivered);
             }
             break;
         }
@@ -217,12 +217,9 @@ impl Fanout {
             let Some(lane) = pending.batch.as_ref().map(|batch| sink.lane_for(batch)) else {
                 break;
             };
-            let share = match lane.reserve().await {
-                Ok(permit) => Some(permit),
-                // The sink is gone (removed by a reload, or it failed):
-                // its share is dropped, which counts as not delivered.
-                Err(_) => None,
-            };
+            // The sink is gone (removed by a reload, or it failed): its
+            // share is dropped, which counts as not delivered.
+            let share = lane.reserve().await.ok();
             let batch = if last {
                 pending.batch.take()
             } else {

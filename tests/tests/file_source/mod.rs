@@ -1,8 +1,10 @@
 //! The `file` source with the real binary: rotation with kill -9 in the
 //! middle, identity, long and broken lines, a sink that is down, lost
-//! filesystem events.
+//! filesystem events, more files than descriptors, compressed files.
 
+mod compressed;
 mod edge_cases;
+mod open_budget;
 mod rotation;
 
 use std::path::{Path, PathBuf};

@@ -52,7 +52,7 @@ sinks:
 
 /// Wait until the receiver holds `want.len()` lines, then check they are
 /// exactly `want`.
-fn expect_lines(receiver: &Receiver, want: &[String], timeout: Duration) {
+pub(super) fn expect_lines(receiver: &Receiver, want: &[String], timeout: Duration) {
     wait_for("every line at the receiver", timeout, || {
         (receiver.log_bodies().len() >= want.len()).then_some(())
     });

@@ -1,7 +1,8 @@
 //! An HTTP receiver on 127.0.0.1 for the shipping sinks, with scriptable
 //! faults: down (stopped, then restarted on the same port), a status for a
 //! while, 429 with `Retry-After`, slow answers, connections reset in the
-//! middle of the body, 413 above a size, OTLP partial success. Optional TLS
+//! middle of the body, 413 above a size, OTLP partial success, 401/403 to
+//! requests without the expected bearer token. Optional TLS
 //! (server-auth or mTLS) from a rustls server config.
 //!
 //! Every request is recorded; the bodies of the ones answered 2xx are kept
@@ -53,6 +54,14 @@ pub enum Fault {
     Reject,
     /// Answer 200 with an OTLP partial success rejecting this many records.
     PartialSuccess(i64),
+    /// Answer `status` (401 or 403) to requests without
+    /// `Authorization: Bearer <token>`, 200 to the others.
+    RequireToken {
+        /// The status of a refusal.
+        status: u16,
+        /// The one token accepted.
+        token: String,
+    },
 }
 
 /// One request as received.
@@ -314,6 +323,10 @@ async fn handle(request: Request<Incoming>, state: Arc<Mutex<State>>) -> Respons
         Err(_) => return respond(400, None, Bytes::new()),
     };
     let fault = lock(&state).fault.clone();
+    let authorization = headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.as_str());
     let (status, retry_after, answer) = match fault {
         Fault::Status {
             status,
@@ -334,6 +347,15 @@ async fn handle(request: Request<Incoming>, state: Arc<Mutex<State>>) -> Respons
                 }),
             };
             (200, None, Bytes::from(response.encode_to_vec()))
+        }
+        Fault::RequireToken { status, token }
+            if authorization != Some(format!("Bearer {token}").as_str()) =>
+        {
+            (
+                status,
+                None,
+                Bytes::from_static(b"invalid or expired token"),
+            )
         }
         _ => (200, None, Bytes::new()),
     };

@@ -245,3 +245,40 @@ fn queue_records_give_back_the_events() {
     assert!(record::decode(&[9, 1, 2]).is_err());
     assert!(record::decode(&[2, 0xff, 0xff]).is_err());
 }
+
+#[test]
+fn statuses_follow_the_otlp_specification() {
+    use crate::sinks::util::service::{Disposition, disposition};
+    use http::StatusCode;
+
+    let otlp = Otlp {
+        logs: "http://ingest:4318/v1/logs".parse().unwrap(),
+        metrics: "http://ingest:4318/v1/metrics".parse().unwrap(),
+    };
+    let cases = [
+        (200, Disposition::Delivered),
+        (202, Disposition::Delivered),
+        // The credentials, not the data: held until a token is accepted.
+        (401, Disposition::Hold),
+        (403, Disposition::Hold),
+        // The specification's retryable statuses, and a timeout.
+        (408, Disposition::Retry),
+        (429, Disposition::Retry),
+        (502, Disposition::Retry),
+        (503, Disposition::Retry),
+        (504, Disposition::Retry),
+        (413, Disposition::Split),
+        // "All other 4xx or 5xx response status codes MUST NOT be retried."
+        (400, Disposition::DeadLetter),
+        (404, Disposition::DeadLetter),
+        (415, Disposition::DeadLetter),
+        (500, Disposition::DeadLetter),
+        (501, Disposition::DeadLetter),
+        (505, Disposition::DeadLetter),
+        (302, Disposition::DeadLetter),
+    ];
+    for (status, want) in cases {
+        let status = StatusCode::from_u16(status).unwrap();
+        assert_eq!(disposition(&otlp, status), want, "{status}");
+    }
+}

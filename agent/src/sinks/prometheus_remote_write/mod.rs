@@ -138,3 +138,41 @@ pub fn build(
     };
     Ok(Box::pin(driver::run(service, queue, options, cx)))
 }
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::*;
+    use crate::sinks::util::service::{Disposition, disposition};
+
+    #[test]
+    fn statuses_follow_the_remote_write_specification() {
+        let protocol = RemoteWrite {
+            uri: "http://prometheus:9090/api/v1/write".parse().unwrap(),
+            resource_labels: Vec::new(),
+        };
+        let cases = [
+            (200, Disposition::Delivered),
+            (204, Disposition::Delivered),
+            // Shared with OTLP: refused credentials hold the data.
+            (401, Disposition::Hold),
+            (403, Disposition::Hold),
+            (413, Disposition::Split),
+            (408, Disposition::Retry),
+            (429, Disposition::Retry),
+            // "MUST retry write requests on HTTP 5xx responses".
+            (500, Disposition::Retry),
+            (502, Disposition::Retry),
+            (503, Disposition::Retry),
+            // "MUST NOT retry write requests on HTTP 2xx and 4xx responses
+            // other than 429".
+            (400, Disposition::DeadLetter),
+            (404, Disposition::DeadLetter),
+        ];
+        for (status, want) in cases {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(disposition(&protocol, status), want, "{status}");
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Authentication and tenancy headers of HTTP sinks: a fixed headers map,
 //! `Authorization: Bearer <token>` read from a file (re-read when the file
-//! changes, so rotated secrets take effect without a restart), and a
-//! tenant header.
+//! changes, and after every refusal of the token, so rotated secrets take
+//! effect without a restart), and a tenant header.
 //!
 //! Secrets are held in [`Secret`], which never prints or serializes its
 //! value: they stay out of logs, `/status` and `print-config`.
@@ -230,7 +230,18 @@ impl RequestHeaders {
     /// stays in use and the error is returned for the caller to report.
     pub fn refresh(&mut self) -> Result<bool, AuthError> {
         match &mut self.token {
-            Some(token) => token.refresh(),
+            Some(token) => token.refresh(false),
+            None => Ok(false),
+        }
+    }
+
+    /// Re-read the token file whether or not it looks changed: after the
+    /// receiver refused the token, a rewrite that kept the file's size and
+    /// modification time must not go unnoticed. Returns whether the token
+    /// changed; on failure the last good token stays in use.
+    pub fn reload(&mut self) -> Result<bool, AuthError> {
+        match &mut self.token {
+            Some(token) => token.refresh(true),
             None => Ok(false),
         }
     }
@@ -259,9 +270,9 @@ impl TokenFile {
         })
     }
 
-    fn refresh(&mut self) -> Result<bool, AuthError> {
+    fn refresh(&mut self, force: bool) -> Result<bool, AuthError> {
         let stamp = stamp(&self.path);
-        if stamp.is_some() && stamp == self.stamp {
+        if !force && stamp.is_some() && stamp == self.stamp {
             return Ok(false);
         }
         let value = read_token(&self.path)?;
@@ -344,6 +355,35 @@ mod tests {
             map["authorization"], "Bearer second-token",
             "the last good token stays in use"
         );
+    }
+
+    #[test]
+    fn reload_reads_a_token_rewritten_with_the_same_size_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "aaaa").unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let auth = AuthConfig {
+            bearer_token_file: Some(path.clone()),
+        };
+        let mut headers = RequestHeaders::new(&IndexMap::new(), &auth, None).unwrap();
+
+        std::fs::write(&path, "bbbb").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert!(!headers.refresh().unwrap(), "the stamp looks unchanged");
+        let mut map = HeaderMap::new();
+        headers.apply(&mut map);
+        assert_eq!(map["authorization"], "Bearer aaaa");
+
+        assert!(headers.reload().unwrap());
+        headers.apply(&mut map);
+        assert_eq!(map["authorization"], "Bearer bbbb");
+        assert!(!headers.reload().unwrap(), "read again, but the same token");
     }
 
     #[test]

@@ -171,7 +171,8 @@ pub fn queue<S: Copy + PartialEq>(
     Ok(QueueSide::new(queue, telemetry))
 }
 
-/// Report the endpoint and the queue on `/status`.
+/// Report the endpoint, the queue, the dead letters and whether the
+/// receiver refuses the credentials on `/status`.
 pub fn report_status(
     cx: &SinkContext,
     endpoint: &Uri,
@@ -187,6 +188,7 @@ pub fn report_status(
             "endpoint": endpoint,
             "queue": { "dir": dir, "records": records, "bytes": bytes },
             "dead_lettered_events": telemetry.dead_lettered(),
+            "auth_failing": telemetry.auth_failing(),
         })
     });
 }

@@ -1,5 +1,6 @@
-//! The dead-letter file: events a receiver refused for good (a 4xx other
-//! than 408, 413 and 429), as JSON lines, so an operator can see and replay
+//! The dead-letter file: events a receiver refused for good (a status the
+//! protocol does not retry, other than 401 and 403, which hold the data;
+//! see [`super::service`]), as JSON lines, so an operator can see and replay
 //! them. Each line wraps the event (in the `console` sink's JSON form) with
 //! why it was refused:
 //!

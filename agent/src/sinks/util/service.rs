@@ -1,11 +1,17 @@
-//! Delivering one request: encode, compress, send, and act on the answer.
+//! Delivering one request: encode, compress, send, and act on the answer
+//! ([`disposition`]).
 //!
 //! | answer | action |
 //! | --- | --- |
-//! | 2xx | acknowledge `Delivered` (OTLP partial success counted) |
+//! | 2xx | acknowledge `Delivered` (OTLP partial success counted and logged: the receiver does not say which records it rejected, so none can be resent or dead-lettered) |
 //! | connect error, timeout, broken connection, 408, 429, and the sink's retryable statuses | wait (backoff with full jitter, or `Retry-After`) and send again, without limit |
+//! | 401, 403 | hold: the credentials were refused, not the data. Wait (backoff), read the bearer token file again, send again, without limit; the sink's requests stay in flight, so its input waits |
 //! | 413 | split the request in two and deliver each half; a single event too large is dead-lettered |
 //! | any other status | write the events to the dead-letter file, acknowledge `Rejected` |
+//!
+//! Which other statuses are retryable is the protocol's: OTLP/HTTP retries
+//! 502, 503 and 504 and refuses to retry any other (a 500 is dead-lettered),
+//! remote write retries every 5xx.
 //!
 //! Nothing is given up while the agent runs; only the shutdown deadline
 //! (`hard_stop`) abandons a request, whose acknowledgements then resolve as
@@ -27,9 +33,9 @@ use super::http::{HttpClient, Response, timed};
 use super::retry::RetryConfig;
 use crate::event::{AckStatus, Event, EventBatch};
 use crate::telemetry::events::{
-    BearerTokenReloaded, ComponentError, ErrorStage, SinkDeadLettered, SinkDelivered,
-    SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed,
-    SinkRequestSplit, SinkRetrying, SinkTelemetry,
+    BearerTokenReloaded, ComponentError, ErrorStage, SinkAuthAccepted, SinkAuthFailed,
+    SinkDeadLettered, SinkDelivered, SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted,
+    SinkRequestFailed, SinkRequestSplit, SinkRetrying, SinkTelemetry,
 };
 
 /// Where a sink sends an input event.
@@ -79,7 +85,9 @@ pub trait Protocol: Send + Sync + 'static {
     /// Protocol headers (content type, versions).
     fn headers(&self, headers: &mut HeaderMap);
 
-    /// Whether a status (other than 408, 413, 429) is worth retrying.
+    /// Whether an error status other than 401, 403, 408, 413 and 429
+    /// (which [`disposition`] decides for every protocol) is worth
+    /// retrying; the others are dead-lettered.
     fn retryable(&self, status: StatusCode) -> bool;
 
     /// Items the receiver reported as rejected in a 2xx answer, with its
@@ -109,11 +117,31 @@ pub struct Service<P: Protocol> {
     pub hard_stop: CancellationToken,
 }
 
+/// What an HTTP status asks of the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// 2xx: delivered.
+    Delivered,
+    /// The receiver or the path to it is busy or down: send again after a
+    /// backoff.
+    Retry,
+    /// 401, 403: the receiver refused the credentials, which is the
+    /// operator's to fix, not the data's fault. Hold the request and send
+    /// it again after a backoff with the bearer token file read again.
+    Hold,
+    /// 413: split the request in two.
+    Split,
+    /// Refused for good: write the events to the dead-letter file.
+    DeadLetter,
+}
+
 /// What one attempt came to.
 enum Outcome {
     Final(Answer),
     /// Worth another attempt: why, and the server's `Retry-After`.
     Retry(String, Option<Duration>),
+    /// The credentials were refused: the status and the receiver's answer.
+    Unauthorized(u16, String),
 }
 
 /// An answer that ends the attempts at a request.
@@ -197,23 +225,44 @@ impl<P: Protocol> Service<P> {
     /// Send until an answer that is not worth retrying; `None` on hard stop.
     async fn send_until_answered(&self, signal: P::Signal, body: &Bytes) -> Option<Answer> {
         let mut backoff = self.retry.backoff();
+        // After a refusal of the credentials, the token file is read again
+        // even if it looks unchanged.
+        let mut refused = false;
         loop {
             let outcome = tokio::select! {
-                outcome = self.attempt(signal, body) => outcome,
+                outcome = self.attempt(signal, body, refused) => outcome,
                 () = self.hard_stop.cancelled() => return None,
             };
-            let (reason, after) = match outcome {
+            refused = false;
+            let delay = match outcome {
                 Outcome::Final(answer) => return Some(answer),
-                Outcome::Retry(reason, after) => (reason, after),
+                Outcome::Retry(reason, after) => {
+                    let delay = backoff.next_delay(after);
+                    SinkRetrying {
+                        sink: &self.telemetry,
+                        reason: &reason,
+                        attempt: backoff.attempts(),
+                        delay,
+                    }
+                    .emit();
+                    delay
+                }
+                Outcome::Unauthorized(status, message) => {
+                    // A `Retry-After` is not honoured here: what ends the
+                    // hold is a new token, and the backoff's cap bounds how
+                    // long until it is tried.
+                    let delay = backoff.next_delay(None);
+                    SinkAuthFailed {
+                        sink: &self.telemetry,
+                        status,
+                        message: &message,
+                        delay,
+                    }
+                    .emit();
+                    refused = true;
+                    delay
+                }
             };
-            let delay = backoff.next_delay(after);
-            SinkRetrying {
-                sink: &self.telemetry,
-                reason: &reason,
-                attempt: backoff.attempts(),
-                delay,
-            }
-            .emit();
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.hard_stop.cancelled() => return None,
@@ -221,8 +270,8 @@ impl<P: Protocol> Service<P> {
         }
     }
 
-    async fn attempt(&self, signal: P::Signal, body: &Bytes) -> Outcome {
-        let request = match self.request(signal, body.clone()) {
+    async fn attempt(&self, signal: P::Signal, body: &Bytes, reload_token: bool) -> Outcome {
+        let request = match self.request(signal, body.clone(), reload_token) {
             Ok(request) => request,
             Err(error) => return Outcome::Final(Answer::Rejected(0, error.to_string())),
         };
@@ -252,31 +301,41 @@ impl<P: Protocol> Service<P> {
 
     fn classify(&self, signal: P::Signal, response: &Response) -> Outcome {
         let status = response.status;
-        if status.is_success() {
-            if let Some((rejected, message)) = self.protocol.partial_success(signal, &response.body)
-            {
-                SinkPartialSuccess {
+        match disposition(&self.protocol, status) {
+            Disposition::Delivered => {
+                SinkAuthAccepted {
                     sink: &self.telemetry,
-                    rejected,
-                    message: &message,
                 }
                 .emit();
+                if let Some((rejected, message)) =
+                    self.protocol.partial_success(signal, &response.body)
+                {
+                    SinkPartialSuccess {
+                        sink: &self.telemetry,
+                        rejected,
+                        message: &message,
+                    }
+                    .emit();
+                }
+                Outcome::Final(Answer::Delivered)
             }
-            return Outcome::Final(Answer::Delivered);
-        }
-        match status {
-            StatusCode::PAYLOAD_TOO_LARGE => Outcome::Final(Answer::TooLarge),
-            s if s == StatusCode::REQUEST_TIMEOUT
-                || s == StatusCode::TOO_MANY_REQUESTS
-                || self.protocol.retryable(s) =>
-            {
-                Outcome::Retry(s.as_u16().to_string(), response.retry_after())
+            Disposition::Retry => {
+                Outcome::Retry(status.as_u16().to_string(), response.retry_after())
             }
-            s => Outcome::Final(Answer::Rejected(s.as_u16(), response.message())),
+            Disposition::Hold => Outcome::Unauthorized(status.as_u16(), response.message()),
+            Disposition::Split => Outcome::Final(Answer::TooLarge),
+            Disposition::DeadLetter => {
+                Outcome::Final(Answer::Rejected(status.as_u16(), response.message()))
+            }
         }
     }
 
-    fn request(&self, signal: P::Signal, body: Bytes) -> Result<Request<Full<Bytes>>, http::Error> {
+    fn request(
+        &self,
+        signal: P::Signal,
+        body: Bytes,
+        reload_token: bool,
+    ) -> Result<Request<Full<Bytes>>, http::Error> {
         let mut request = Request::post(self.protocol.uri(signal).clone()).body(Full::new(body))?;
         let headers = request.headers_mut();
         self.protocol.headers(headers);
@@ -284,7 +343,14 @@ impl<P: Protocol> Service<P> {
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
         }
         let mut auth = lock(&self.headers);
-        match auth.refresh() {
+        let refreshed = if reload_token {
+            auth.reload()
+        } else {
+            auth.refresh()
+        };
+        auth.apply(headers);
+        drop(auth);
+        match refreshed {
             Ok(true) => BearerTokenReloaded {
                 sink: &self.telemetry,
             }
@@ -298,7 +364,6 @@ impl<P: Protocol> Service<P> {
             }
             .emit(),
         }
-        auth.apply(headers);
         Ok(request)
     }
 
@@ -327,6 +392,20 @@ impl<P: Protocol> Service<P> {
             }
             .emit();
         }
+    }
+}
+
+/// What `status` asks of a sender speaking `protocol`. The rules every
+/// protocol shares come first; the protocol decides which other errors are
+/// retryable.
+pub fn disposition<P: Protocol>(protocol: &P, status: StatusCode) -> Disposition {
+    match status {
+        s if s.is_success() => Disposition::Delivered,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Disposition::Hold,
+        StatusCode::PAYLOAD_TOO_LARGE => Disposition::Split,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Disposition::Retry,
+        s if protocol.retryable(s) => Disposition::Retry,
+        _ => Disposition::DeadLetter,
     }
 }
 

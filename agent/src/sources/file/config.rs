@@ -103,7 +103,12 @@ pub struct TailConfig {
     /// (and the hash of what it has) until it grows past this length.
     #[serde(default = "default_fingerprint_bytes")]
     pub fingerprint_bytes: usize,
-    /// Most files held open at once. Files past the budget wait for a slot.
+    /// Most files held open at once. Past it, found files wait in line for
+    /// a descriptor (`neurallog_agent_files_waiting`), and idle files —
+    /// read to their end, every line acknowledged — are closed to make
+    /// room, least recently read first; they are opened again, from their
+    /// checkpoint, when they grow. Rotated files still being drained may
+    /// go past it.
     #[serde(default = "default_max_open_files")]
     pub max_open_files: usize,
     /// Bytes read from one file before moving to the next, so one busy file

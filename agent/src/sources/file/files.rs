@@ -8,10 +8,12 @@ use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::budget::{Admission, find_by_inode};
 use super::checkpoint::Entry;
 use super::config::ReadFrom;
 use super::fingerprint::{FileId, Fingerprint};
 use super::handler::{FileKey, StreamSpec};
+use super::ignored::Stamp;
 use super::reader::Reader;
 use super::tailer::Tailer;
 use crate::event::BatchId;
@@ -81,6 +83,9 @@ pub struct Tracked {
     pub retry_at: Option<Instant>,
     /// Rewinds in a row, without a delivery in between.
     pub rewinds: u32,
+    /// When a read last found data (idle files are closed least recently
+    /// read first).
+    pub last_read: Instant,
 }
 
 // === impl Tracked ===
@@ -105,6 +110,8 @@ impl Tailer {
     /// files matching the patterns.
     pub(super) fn scan(&mut self) {
         self.factory.before_scan();
+        self.budget.start_scan();
+        self.ignored.start_scan();
         self.check_tracked(true);
         let initial = !self.first_scan_done;
         // Oldest first: a rotated file found beside its successor is read
@@ -119,6 +126,8 @@ impl Tailer {
         for (_, path) in found {
             self.consider(&path, initial);
         }
+        self.check_idle_files();
+        self.ignored.forget_unseen();
         if initial {
             self.recover_missing();
             self.first_scan_done = true;
@@ -211,9 +220,9 @@ impl Tailer {
         }
     }
 
-    /// A file found by a scan: open it unless it is known, ignored or
-    /// over budget.
-    fn consider(&mut self, path: &Path, initial: bool) {
+    /// A file found by a scan: open it unless it is known or ignored; over
+    /// budget, it waits for a descriptor (`budget`).
+    pub(super) fn consider(&mut self, path: &Path, initial: bool) {
         let Ok(meta) = std::fs::metadata(path) else {
             return;
         };
@@ -224,11 +233,12 @@ impl Tailer {
             dev: meta.dev(),
             ino: meta.ino(),
         };
-        if self.by_id.contains_key(&id) || self.ignored.contains(&id) {
+        if self.by_id.contains_key(&id) || self.ignored.contains(id, Stamp::of(&meta)) {
             return;
         }
-        if self.files.len() >= self.config.max_open_files {
-            tracing::debug!(path = %path.display(), "Open file budget reached; the file waits for a slot.");
+        if meta.len() < 2 && path.extension().is_some_and(|e| e == "gz") {
+            // Being written (logrotate creates it, then compresses into
+            // it): opened now, it would be taken for text.
             return;
         }
         if let Some(max_age) = self.config.ignore_older_than_secs {
@@ -247,15 +257,28 @@ impl Tailer {
         {
             return;
         }
+        let admission = self.budget.admit(
+            path,
+            id,
+            meta.len(),
+            initial,
+            self.files.len(),
+            self.config.max_open_files,
+        );
+        if admission == Admission::Open {
+            self.open_found(path, id, initial);
+        }
+    }
+
+    /// Open a file found by a scan (now or after waiting for a
+    /// descriptor) with identity `found` at its path.
+    pub(super) fn open_found(&mut self, path: &Path, found: FileId, initial: bool) {
         let file = match File::open(path) {
-            Ok(file) => {
-                self.unreadable.remove(&id);
-                file
-            }
+            Ok(file) => file,
             Err(error) => {
                 // Reported once; tried again now and then (permissions
                 // change), quietly.
-                if self.unreadable.insert(id, Instant::now()).is_none() {
+                if self.unreadable.insert(found, Instant::now()).is_none() {
                     FileSourceError {
                         metrics: &self.metrics,
                         error_type: "open_failed",
@@ -271,12 +294,15 @@ impl Tailer {
         let Ok((id, size)) = FileId::of(&file) else {
             return;
         };
+        self.unreadable.remove(&id);
         if self.by_id.contains_key(&id) {
             return;
         }
         let gzip = is_gzip(&file);
         if gzip && !self.config.read_gzip {
-            self.ignored.insert(id);
+            if let Ok(meta) = file.metadata() {
+                self.ignored.insert(id, Stamp::of(&meta));
+            }
             return;
         }
         let fingerprint = if gzip {
@@ -295,6 +321,7 @@ impl Tailer {
             return;
         };
         let reader = if gzip {
+            let file_meta = file.metadata();
             match Reader::gzip(file, self.next_key, offset) {
                 Ok(reader) => reader,
                 Err(error) => {
@@ -305,7 +332,9 @@ impl Tailer {
                         error,
                     }
                     .emit();
-                    self.ignored.insert(id);
+                    if let Ok(meta) = file_meta {
+                        self.ignored.insert(id, Stamp::of(&meta));
+                    }
                     return;
                 }
             }
@@ -375,7 +404,7 @@ impl Tailer {
 
     /// Start tracking an opened file.
     #[allow(clippy::too_many_arguments, reason = "the facts about a file found")]
-    fn track(
+    pub(super) fn track(
         &mut self,
         path: &Path,
         reader: Reader,
@@ -411,6 +440,7 @@ impl Tailer {
             eof: false,
             retry_at: None,
             rewinds: 0,
+            last_read: Instant::now(),
         };
         self.checkpoints.set(entry_of(&tracked));
         FileOpened {
@@ -526,19 +556,13 @@ impl Tailer {
         let missing: Vec<Entry> = self
             .checkpoints
             .entries()
-            .filter(|e| !e.done && !self.by_id.contains_key(&e.id))
+            .filter(|e| !e.done && !self.by_id.contains_key(&e.id) && !self.budget.knows(e.id))
             .cloned()
             .collect();
         for entry in missing {
             let dir = entry.path.parent().map(Path::to_owned).unwrap_or_default();
-            let found = std::fs::read_dir(&dir).ok().and_then(|entries| {
-                entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
-                    std::fs::symlink_metadata(p).is_ok_and(|m| {
-                        m.is_file() && m.dev() == entry.id.dev && m.ino() == entry.id.ino
-                    })
-                })
-            });
-            let opened = found.and_then(|path| File::open(&path).ok().map(|f| (path, f)));
+            let opened = find_by_inode(&dir, entry.id)
+                .and_then(|path| File::open(&path).ok().map(|f| (path, f)));
             match opened {
                 Some((path, file))
                     if entry.fingerprint.matches(&file).unwrap_or(false) && !is_gzip(&file) =>
@@ -665,8 +689,9 @@ impl Tailer {
         }
     }
 
-    /// Close held files that are read to their end with every batch
-    /// acknowledged.
+    /// Close held and compressed files that are read to their end with
+    /// every batch acknowledged. A compressed file is not written to: it
+    /// is finished, and skipped by scans until it changes.
     pub(super) fn close_drained(&mut self) {
         let ready: Vec<FileKey> = self
             .files
@@ -674,8 +699,9 @@ impl Tailer {
             .filter(|(_, f)| {
                 f.eof
                     && !f.reader.has_partial()
-                    && f.held
-                        .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE)
+                    && (f.reader.is_gzip()
+                        || f.held
+                            .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE))
             })
             .map(|(k, _)| *k)
             .collect();
@@ -692,8 +718,21 @@ impl Tailer {
                 handler.file_closed(key, &mut self.emitter);
                 continue;
             }
-            if self.files.get(&key).is_some_and(|f| f.pending.is_empty()) {
-                self.close(key, None);
+            let Some(file) = self.files.get(&key).filter(|f| f.pending.is_empty()) else {
+                continue;
+            };
+            let finished = (file.reader.is_gzip() && file.held.is_none())
+                .then(|| {
+                    file.reader
+                        .file()
+                        .metadata()
+                        .ok()
+                        .map(|m| (file.id, Stamp::of(&m)))
+                })
+                .flatten();
+            self.close(key, None);
+            if let Some((id, stamp)) = finished {
+                self.ignored.insert(id, stamp);
             }
         }
     }

@@ -12,13 +12,18 @@
 //!   moves only when every sink acknowledged its lines, and is written
 //!   atomically. Rotated and deleted files (`files`) stay open until
 //!   drained and acknowledged, within a budget; what is given up is counted.
+//! - Descriptors (`budget`): past `max_open_files`, found files wait in
+//!   line and idle files are closed to make room, and opened again when
+//!   they grow.
 
+mod budget;
 mod checkpoint;
 mod config;
 mod discovery;
 mod files;
 mod fingerprint;
 mod handler;
+mod ignored;
 mod multiline;
 mod plain;
 mod reader;

@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+use super::budget::OpenBudget;
 use super::checkpoint::Checkpoints;
 use super::config::TailConfig;
 use super::discovery::Discovery;
 use super::files::{Pending, Tracked, Truncation};
 use super::fingerprint::FileId;
 use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
+use super::ignored::Ignored;
 use super::reader::Framed;
 use crate::event::{AckReceiver, AckStatus, BatchId, EventBatch, now_unix_nanos};
 use crate::telemetry::events::{FileRewound, FileSourceError, FileSourceMetrics};
@@ -54,8 +56,9 @@ pub struct Tailer {
     pub(super) checkpoints: Checkpoints,
     pub(super) metrics: FileSourceMetrics,
     pub(super) truncations: Vec<Truncation>,
-    pub(super) ignored: HashSet<FileId>,
+    pub(super) ignored: Ignored,
     pub(super) unreadable: HashMap<FileId, Instant>,
+    pub(super) budget: OpenBudget,
     pub(super) next_key: FileKey,
     pub(super) next_seq: u64,
     /// Whether the source started with no checkpoints (`read_from`
@@ -106,8 +109,9 @@ impl Tailer {
             checkpoints,
             metrics,
             truncations: Vec::new(),
-            ignored: HashSet::new(),
+            ignored: Ignored::default(),
             unreadable: HashMap::new(),
+            budget: OpenBudget::default(),
             next_key: 1,
             next_seq: 1,
             fresh_start,
@@ -148,7 +152,16 @@ impl Tailer {
             }
             if !read_any {
                 self.check_tracked(false);
-                let wake = self.discovery.wait(poll);
+                // Files waiting for a descriptor get one as soon as the
+                // batches of idle files are acknowledged.
+                let for_acks = self.budget.has_waiting() && !self.in_flight.is_empty();
+                let mut wake = self
+                    .discovery
+                    .wait(if for_acks { Duration::ZERO } else { poll });
+                self.note_written(&mut wake.written);
+                if for_acks {
+                    self.wait_for_ack(poll);
+                }
                 if wake.rescan {
                     self.scan();
                 }
@@ -161,6 +174,7 @@ impl Tailer {
     /// stream, a newer file is read only once the older ones are at their
     /// end, so records stay in order across rotations.
     fn read_round(&mut self) -> bool {
+        self.rotate_open_files();
         let mut order: Vec<(u64, FileKey)> = self.files.iter().map(|(k, f)| (f.seq, *k)).collect();
         order.sort_unstable();
         let mut busy_streams: HashSet<String> = HashSet::new();
@@ -229,6 +243,7 @@ impl Tailer {
                 Ok(0) => file.eof = true,
                 Ok(n) => {
                     file.eof = false;
+                    file.last_read = Instant::now();
                     read_any = true;
                     self.metrics.component.received(lines, n);
                     if n >= self.config.read_budget_bytes {
@@ -492,6 +507,19 @@ impl Tailer {
         }
     }
 
+    /// Wait up to `timeout` for an acknowledgement and apply it.
+    fn wait_for_ack(&mut self, timeout: Duration) {
+        let acks = &mut self.acks;
+        let next = self
+            .runtime
+            .block_on(async { tokio::time::timeout(timeout, acks.recv()).await });
+        if let Ok(Some((id, status))) = next
+            && let Some(keys) = self.in_flight.remove(&id)
+        {
+            self.apply_ack(id, &keys, status);
+        }
+    }
+
     /// Periodic duties: the hold budget, checkpoints, status.
     pub(super) fn housekeeping(&mut self) {
         self.enforce_hold_budget();
@@ -539,8 +567,11 @@ impl Tailer {
         files.sort_by_key(|(seq, _)| *seq);
         self.metrics.set_checkpoint_lag(lag);
         self.metrics.set_files_open(self.files.len());
+        self.metrics.set_files_waiting(self.budget.waiting());
         let doc = serde_json::json!({
             "files": files.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            "files_waiting": self.budget.waiting(),
+            "files_idle_closed": self.budget.idle(),
             "batches_in_flight": self.in_flight.len(),
             "checkpoint_lag_bytes": lag,
         });

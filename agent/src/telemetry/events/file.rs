@@ -42,6 +42,8 @@ pub struct FileSourceMetrics {
     /// Per-component counters (lines and bytes read).
     pub component: ComponentMetrics,
     files_open: Gauge,
+    files_waiting: Gauge,
+    files_idle_closed: Counter,
     checkpoint_lag: Gauge,
     truncated_lines: Counter,
     dropped_batches: Counter,
@@ -112,6 +114,28 @@ pub struct FileClosed<'a> {
     pub path: &'a Path,
 }
 
+/// An idle file (read to its end, every batch acknowledged) was closed to
+/// give its descriptor to a file waiting for one.
+#[derive(Debug)]
+pub struct FileIdleClosed<'a> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The file.
+    pub path: &'a Path,
+    /// Where it will be read on from when it grows.
+    pub offset: u64,
+}
+
+/// `max_open_files` files are open and more were found: from now on idle
+/// files are closed to make room, and found files wait for a descriptor.
+#[derive(Debug)]
+pub struct OpenFileBudgetReached<'a> {
+    /// Metrics of the source.
+    pub metrics: &'a FileSourceMetrics,
+    /// The budget.
+    pub max_open_files: usize,
+}
+
 /// Reading or checkpointing failed; retried.
 #[derive(Debug)]
 pub struct FileSourceError<'a, E: fmt::Display> {
@@ -163,6 +187,16 @@ impl FileSourceMetrics {
         let r = registry();
         FileSourceMetrics {
             files_open: r.gauge("neurallog_agent_files_open", "Files a log source holds open.", labels.clone()),
+            files_waiting: r.gauge(
+                "neurallog_agent_files_waiting",
+                "Files a log source found (or saw grow) that wait for a descriptor: max_open_files are open.",
+                labels.clone(),
+            ),
+            files_idle_closed: r.counter(
+                "neurallog_agent_files_idle_closed_total",
+                "Files read to their end and acknowledged that were closed to give their descriptor to a waiting file; they are opened again when they grow.",
+                labels.clone(),
+            ),
             checkpoint_lag: r.gauge(
                 "neurallog_agent_file_checkpoint_lag_bytes",
                 "Bytes in tailed files not yet acknowledged by every sink (file sizes minus checkpoints).",
@@ -195,6 +229,11 @@ impl FileSourceMetrics {
     /// Set the number of open files.
     pub fn set_files_open(&self, n: usize) {
         self.files_open.set(n as f64);
+    }
+
+    /// Set the number of files waiting for a descriptor.
+    pub fn set_files_waiting(&self, n: usize) {
+        self.files_waiting.set(n as f64);
     }
 
     /// Set the checkpoint lag.
@@ -305,6 +344,29 @@ impl FileClosed<'_> {
     /// Log the event.
     pub fn emit(self) {
         tracing::debug!(component_id = %self.metrics.component.id(), path = %self.path.display(), "Rotated file drained and closed.");
+    }
+}
+
+// === impl FileIdleClosed ===
+
+impl FileIdleClosed<'_> {
+    /// Log and count the event.
+    pub fn emit(self) {
+        tracing::debug!(component_id = %self.metrics.component.id(), path = %self.path.display(), offset = self.offset, "Idle file closed to make room; it is opened again when it grows.");
+        self.metrics.files_idle_closed.inc();
+    }
+}
+
+// === impl OpenFileBudgetReached ===
+
+impl OpenFileBudgetReached<'_> {
+    /// Log the event (once per source run: the caller keeps track).
+    pub fn emit(self) {
+        tracing::info!(
+            component_id = %self.metrics.component.id(),
+            max_open_files = self.max_open_files,
+            "Open file budget reached; found files wait for a descriptor and idle files are closed to make room."
+        );
     }
 }
 

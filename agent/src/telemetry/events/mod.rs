@@ -4,6 +4,7 @@
 //! Metric names follow `neurallog_agent_<noun>_<unit>_total`; error counters
 //! carry `error_type` and `stage`.
 
+mod auth;
 mod check;
 mod component;
 mod file;
@@ -12,13 +13,15 @@ mod metrics;
 mod prometheus;
 mod sink;
 
+pub use auth::{SinkAuthAccepted, SinkAuthFailed};
 pub use check::{
     CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
 };
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{
-    FileBytesLost, FileClosed, FileOpened, FileRewound, FileRotated, FileSourceError,
-    FileSourceMetrics, KubeletMetadataFailed, LossReason, RotationKind,
+    FileBytesLost, FileClosed, FileIdleClosed, FileOpened, FileRewound, FileRotated,
+    FileSourceError, FileSourceMetrics, KubeletMetadataFailed, LossReason, OpenFileBudgetReached,
+    RotationKind,
 };
 pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{

@@ -1,13 +1,16 @@
 //! Events of the shipping sinks (`otlp_http`, `prometheus_remote_write`):
-//! requests, retries, dead letters, drops and the disk queue.
+//! requests, retries, dead letters, drops and the disk queue (refused
+//! credentials are in [`super::auth`]).
 //!
 //! Every series is registered at zero when the sink starts, so `rate()` and
 //! absence alerts work from the first scrape.
 
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::auth::{self, AuthHold};
 use super::component::{ComponentError, ComponentMetrics, ErrorStage};
 use crate::telemetry::{Counter, Gauge, Histogram, Labels, registry};
 
@@ -29,6 +32,8 @@ pub struct SinkTelemetry {
     queue_bytes: Gauge,
     queue_corrupt: Counter,
     queue_dropped: Counter,
+    pub(super) auth_failing: Gauge,
+    pub(super) auth_hold: Arc<Mutex<AuthHold>>,
 }
 
 /// A request got an HTTP response.
@@ -170,6 +175,9 @@ impl SinkTelemetry {
         for reason in ["queue_full", "queue_write_failed", "dead_letter_full"] {
             let _ = dropped_counter(with("reason", reason));
         }
+        for status in ["401", "403"] {
+            let _ = auth::failures_counter(with("status", status));
+        }
         SinkTelemetry {
             component: component.clone(),
             latency: r.histogram(
@@ -216,8 +224,14 @@ impl SinkTelemetry {
             queue_dropped: r.counter(
                 "neurallog_agent_sink_queue_dropped_records_total",
                 "Disk queue records deleted undelivered to stay under the queue's size cap.",
+                labels.clone(),
+            ),
+            auth_failing: r.gauge(
+                "neurallog_agent_sink_auth_failing",
+                "1 while the receiver refuses the sink's credentials (its last answer was 401 or 403) and the sink holds its data, 0 once a request is accepted.",
                 labels,
             ),
+            auth_hold: Arc::default(),
         }
     }
 
@@ -259,7 +273,12 @@ impl SinkTelemetry {
         self.dead_lettered.get()
     }
 
-    fn with(&self, key: &'static str, value: &str) -> Labels {
+    /// Whether the receiver refuses the sink's credentials.
+    pub fn auth_failing(&self) -> bool {
+        self.auth_failing.get() != 0.0
+    }
+
+    pub(super) fn with(&self, key: &'static str, value: &str) -> Labels {
         let mut labels = self.component.labels();
         labels.push((key, value.to_owned()));
         labels
@@ -271,6 +290,14 @@ fn dropped_counter(labels: Labels) -> Counter {
         "neurallog_agent_sink_dropped_events_total",
         "Events (or queue records) a sink gave up without delivering them, by reason.",
         labels,
+    )
+}
+
+pub(super) fn retries_counter(sink: &SinkTelemetry, reason: &str) -> Counter {
+    registry().counter(
+        "neurallog_agent_sink_retries_total",
+        "Requests a sink retried, by reason (HTTP status or error type).",
+        sink.with("reason", reason),
     )
 }
 
@@ -333,13 +360,7 @@ impl SinkRetrying<'_> {
             delay_ms = self.delay.as_millis() as u64,
             "Request failed; retrying."
         );
-        registry()
-            .counter(
-                "neurallog_agent_sink_retries_total",
-                "Requests a sink retried, by reason (HTTP status or error type).",
-                self.sink.with("reason", self.reason),
-            )
-            .inc();
+        retries_counter(self.sink, self.reason).inc();
     }
 }
 
