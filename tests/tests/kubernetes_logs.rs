@@ -250,3 +250,95 @@ sinks:
     assert_eq!(resource["k8s.replicaset.name"], "e2e-hpa-6cd8d99884");
     assert!(kubelet.served_pods() >= 1);
 }
+
+#[test]
+fn read_from_end_holds_while_the_pod_metadata_is_still_loading() {
+    use crate::metrics::kubelet::FakeKubelet;
+    let dir = tempfile::tempdir().unwrap();
+    let pods: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("kubelet/k8s-1.35_pods.json")).unwrap(),
+    )
+    .unwrap();
+    let pod = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["metadata"]["name"] == "e2e-hpa-6cd8d99884-tggnr")
+        .unwrap();
+    let m = &pod["metadata"];
+    let pod_dir = format!(
+        "{}_{}_{}",
+        m["namespace"].as_str().unwrap(),
+        m["name"].as_str().unwrap(),
+        m["uid"].as_str().unwrap()
+    );
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret").unwrap();
+    // A kubelet slow to answer: the first scan finds the pod's log while
+    // the metadata cache is still starting.
+    let kubelet = FakeKubelet::start(
+        dir.path(),
+        b"{}".to_vec(),
+        "s3cret",
+        Duration::from_millis(1500),
+    );
+    kubelet.set_pods(serde_json::to_vec(&pods).unwrap());
+    let container = dir.path().join("pods").join(&pod_dir).join("app");
+    std::fs::create_dir_all(&container).unwrap();
+    let log = container.join("0.log");
+    std::fs::write(
+        &log,
+        "2026-06-26T10:13:00.000000001Z stdout F old line, shipped before\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+sources:
+  pods:
+    type: kubernetes_logs
+    pods_dir: {{dir}}/pods
+    node_name: node-7
+    scan_interval_ms: 200
+    read_from: end
+    kubelet:
+      endpoint: https://{addr}
+      token_file: {token}
+      ca_file: {ca}
+      refresh_secs: 1
+sinks:
+  out:
+    type: file
+    path: {{dir}}/out.jsonl
+    inputs: [pods]
+",
+        addr = kubelet.addr,
+        token = token.display(),
+        ca = kubelet.ca_file.display(),
+    );
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for("the pod list", Duration::from_secs(20), || {
+        (kubelet.served_pods() >= 1).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        b"2026-06-26T10:14:00.000000001Z stdout F new line\n",
+    )
+    .unwrap();
+    wait_for("the new line", Duration::from_secs(20), || {
+        (!records(agent.dir.path()).is_empty()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let bodies: Vec<String> = records(agent.dir.path())
+        .iter()
+        .map(|r| r["body"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["new line"],
+        "read_from: end ships only what is new"
+    );
+}

@@ -314,8 +314,14 @@ impl Tailer {
             return;
         };
         let Some(spec) = self.factory.stream_for(path) else {
+            if initial {
+                // Deferred (its pod's metadata is not known yet): it still
+                // belongs to the first scan for `read_from`.
+                self.deferred_initial.insert(id);
+            }
             return;
         };
+        let initial = self.deferred_initial.remove(&id) || initial;
         let Some(offset) = self.start_offset(id, fingerprint, &file, size, path, initial, gzip)
         else {
             return;

@@ -65,6 +65,9 @@ pub struct Tailer {
     /// applies to the files of the first scan only then).
     pub(super) fresh_start: bool,
     pub(super) first_scan_done: bool,
+    /// Files of the first scan whose stream was not ready yet: `read_from`
+    /// applies to them when they are opened later.
+    pub(super) deferred_initial: HashSet<FileId>,
     out: Option<Fanout>,
     runtime: Handle,
     shutdown: CancellationToken,
@@ -116,6 +119,7 @@ impl Tailer {
             next_seq: 1,
             fresh_start,
             first_scan_done: false,
+            deferred_initial: HashSet::new(),
             out: Some(out),
             runtime: Handle::current(),
             shutdown,
