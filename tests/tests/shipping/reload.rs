@@ -366,8 +366,8 @@ sinks:
     let mut page_samples = Vec::new();
     let mut beat_samples = Vec::new();
     while down_at.elapsed() < outage - Duration::from_secs(2) {
-        // About 5,000 lines a second: a backlog the sink cannot take.
-        let batch = lines(&format!("backlog{n}"), 500);
+        // About 2,000 lines a second: a backlog the sink cannot take.
+        let batch = lines(&format!("backlog{n}"), 200);
         append(&log, &batch);
         written.extend(batch);
         n += 1;
