@@ -391,6 +391,24 @@ impl Tailer {
             // original stopped.
             return Some(self.truncations.swap_remove(i).offset);
         }
+        if !gzip
+            && (fingerprint.len as usize) < self.config.fingerprint_bytes
+            && self.may_be_a_copy_being_written(file, size, &dir)
+        {
+            // Empty, or so far only the beginning of a file read at its
+            // path: a copy still being written looks like this. Looked at
+            // again at the next scan, once it has more to tell.
+            return None;
+        }
+        if !gzip
+            && fingerprint.len as usize >= self.config.fingerprint_bytes
+            && self.is_copy_of_known(id, fingerprint, file, size, &dir)
+        {
+            // Its content is read through the original, and the copy
+            // adopted from where the original stopped if the original is
+            // truncated (`truncated`). Looked at again at every scan.
+            return None;
+        }
         if gzip {
             if let Some(done) = self.checkpoints.find_done(fingerprint) {
                 return Some(done.offset);
@@ -406,6 +424,61 @@ impl Tailer {
             return Some(size);
         }
         Some(0)
+    }
+
+    /// Whether a new file is a copy of one this source reads at its path
+    /// (`copytruncate` with a pattern that matches the copy too,
+    /// `app.log*`), read now or checkpointed before a restart: the same
+    /// first bytes (a full fingerprint), in the same directory, and the
+    /// same bytes where the copy ends. Two files that only share a header
+    /// differ there. A copy of an original truncated while the agent was
+    /// stopped is not recognised: it is read whole (duplicates, not loss).
+    fn is_copy_of_known(
+        &self,
+        id: FileId,
+        fingerprint: Fingerprint,
+        file: &File,
+        size: u64,
+        dir: &Path,
+    ) -> bool {
+        let live = self.files.values().any(|f| {
+            f.held.is_none()
+                && !f.reader.is_gzip()
+                && f.fingerprint == fingerprint
+                && f.path.parent() == Some(dir)
+                && same_tail(file, f.reader.file(), size)
+        });
+        live || self.checkpoints.entries().any(|e| {
+            !e.done
+                && e.id != id
+                && e.fingerprint == fingerprint
+                && e.path.parent() == Some(dir)
+                && !self.by_id.contains_key(&e.id)
+                && File::open(&e.path).is_ok_and(|original| {
+                    FileId::of(&original).is_ok_and(|(oid, _)| oid == e.id)
+                        && same_tail(file, &original, size)
+                })
+        })
+    }
+
+    /// Whether a new file shorter than a fingerprint holds only the
+    /// beginning of a file this source reads at its path in `dir` (an
+    /// empty file does).
+    fn may_be_a_copy_being_written(&self, file: &File, size: u64, dir: &Path) -> bool {
+        let len = size as usize;
+        let mut head = vec![0u8; len];
+        if file.read_exact_at(&mut head, 0).is_err() {
+            return false;
+        }
+        self.files.values().any(|f| {
+            let mut other = vec![0u8; len];
+            f.held.is_none()
+                && !f.reader.is_gzip()
+                && f.path.parent() == Some(dir)
+                && f.fingerprint.len as usize >= len
+                && f.reader.file().read_exact_at(&mut other, 0).is_ok()
+                && other == head
+        })
     }
 
     /// Start tracking an opened file.
@@ -809,6 +882,16 @@ fn gzip_fingerprint(file: &File, len: usize) -> Option<Fingerprint> {
     let mut prefix = Vec::with_capacity(len);
     decoder.read_to_end(&mut prefix).ok()?;
     Some(Fingerprint::of(&prefix))
+}
+
+/// Whether `a` and `b` hold the same bytes just before `end` (up to
+/// 1 KiB): a copy ends like its original at the same offset, while two
+/// files that only share a header do not.
+fn same_tail(a: &File, b: &File, end: u64) -> bool {
+    let len = end.min(1024) as usize;
+    let at = end - len as u64;
+    let (mut x, mut y) = (vec![0u8; len], vec![0u8; len]);
+    a.read_exact_at(&mut x, at).is_ok() && b.read_exact_at(&mut y, at).is_ok() && x == y
 }
 
 /// A file in `dir`, not tracked, that begins like `fingerprint` and holds

@@ -39,6 +39,9 @@ enum Op {
     CopyTruncate { file: usize },
     /// `rm f.log` (the next append creates a new one).
     Delete { file: usize },
+    /// `cp f.log f.log.N`, a scan or two, then `: > f.log`: logrotate
+    /// copying a large file.
+    SlowCopyTruncate { file: usize },
     /// The sink gives up its next batches undelivered.
     DropNext(usize),
     /// The sink holds acknowledgements back and releases them out of order.
@@ -55,6 +58,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (file.clone(), 1..200usize).prop_map(|(file, lines)| Op::Append { file, lines }),
         2 => file.clone().prop_map(|file| Op::RotateRename { file }),
         2 => file.clone().prop_map(|file| Op::CopyTruncate { file }),
+        1 => file.clone().prop_map(|file| Op::SlowCopyTruncate { file }),
         1 => file.prop_map(|file| Op::Delete { file }),
         2 => (1..6usize).prop_map(Op::DropNext),
         1 => any::<bool>().prop_map(Op::HoldAcks),
@@ -151,7 +155,7 @@ impl Writer {
     }
 
     fn line(&self, file: usize, n: usize) -> String {
-        format!("{}-{}-{n:06}", FILES[file], self.generations[file].0)
+        line_text(file, self.generations[file].0, n)
     }
 
     fn append(&mut self, file: usize, lines: usize) {
@@ -182,6 +186,15 @@ impl Writer {
         self.generations[file].0 += 1;
         self.generations[file].1 = 0;
     }
+}
+
+/// Line `n` of `file`'s `generation`: over 64 bytes, so that any file with
+/// a line has a whole fingerprint (`fingerprint_bytes: 64`).
+fn line_text(file: usize, generation: usize, n: usize) -> String {
+    format!(
+        "{}-{generation}-{n:06} the quick brown fox jumps over the lazy dog",
+        FILES[file]
+    )
 }
 
 struct Running {
@@ -263,23 +276,31 @@ async fn wait_opened(writer: &Writer, file: usize, sink: &Arc<Mutex<SinkState>>)
 }
 
 fn run_case(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
+    run_case_with(ops, seed, false)
+}
+
+/// With `copies_match`, the pattern also matches rotated names
+/// (`*.log*`): a renamed file is found again by its inode, and a
+/// `copytruncate` copy must be recognised as one, not read again.
+fn run_case_with(ops: Vec<Op>, seed: u64, copies_match: bool) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run_schedule(ops, seed))
+    runtime.block_on(run_schedule(ops, seed, copies_match))
 }
 
-async fn run_schedule(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
+async fn run_schedule(ops: Vec<Op>, seed: u64, copies_match: bool) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let data_dir = dir.path().join("data");
     let config: SourceConfig = serde_yaml_ng::from_str(&format!(
-        "type: file\ninclude: ['{}/*.log']\npoll_interval_ms: 10\nscan_interval_ms: 100\n\
-         checkpoint_interval_ms: 50\nbatch_max_events: 50\n",
-        logs.display()
+        "type: file\ninclude: ['{}/*.log{}']\npoll_interval_ms: 10\nscan_interval_ms: 100\n\
+         checkpoint_interval_ms: 50\nbatch_max_events: 50\nfingerprint_bytes: 64\n",
+        logs.display(),
+        if copies_match { "*" } else { "" }
     ))
     .unwrap();
     let sink = Arc::new(Mutex::new(SinkState {
@@ -335,6 +356,16 @@ async fn run_schedule(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                     writer.new_generation(file);
                 }
             }
+            Op::SlowCopyTruncate { file } => {
+                wait_opened(&writer, file, &sink).await;
+                if writer.path(file).exists() {
+                    let to = writer.rotated_path(file);
+                    std::fs::copy(writer.path(file), to).unwrap();
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    std::fs::File::create(writer.path(file)).unwrap();
+                    writer.new_generation(file);
+                }
+            }
             Op::Delete { file } => {
                 wait_opened(&writer, file, &sink).await;
                 if writer.path(file).exists() {
@@ -359,7 +390,7 @@ async fn run_schedule(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 let sink = sink.lock().unwrap();
                 for (file, generation, lines) in std::mem::take(&mut writer.deleted) {
                     let lost = (0..lines)
-                        .map(|n| format!("{}-{generation}-{n:06}", FILES[file]))
+                        .map(|n| line_text(file, generation, n))
                         .filter(|line| !sink.delivered.contains_key(line));
                     writer.excused.extend(lost);
                 }
@@ -443,8 +474,9 @@ proptest! {
     fn every_line_arrives_under_rotation_drops_and_restarts(
         ops in proptest::collection::vec(op(), 1..40),
         seed in any::<u64>(),
+        copies_match in any::<bool>(),
     ) {
-        run_case(ops, seed)?;
+        run_case_with(ops, seed, copies_match)?;
     }
 }
 
@@ -613,6 +645,29 @@ fn regressions_found_by_the_model() {
     for (name, ops, seed) in cases {
         if let Err(error) = run_case(ops, seed) {
             panic!("{name}: {error}");
+        }
+    }
+}
+
+/// `copytruncate` with a pattern that also matches the copy (`app.log*`):
+/// the copy is recognised as the original's content, not read again.
+#[test]
+fn copytruncate_where_the_pattern_matches_the_copy_sends_no_duplicates() {
+    let ops = vec![
+        Op::Append {
+            file: 0,
+            lines: 150,
+        },
+        Op::Pause(300),
+        Op::SlowCopyTruncate { file: 0 },
+        Op::Append { file: 0, lines: 40 },
+        Op::Append { file: 1, lines: 80 },
+        Op::SlowCopyTruncate { file: 1 },
+        Op::Pause(200),
+    ];
+    for seed in 1..=3 {
+        if let Err(error) = run_case_with(ops.clone(), seed, true) {
+            panic!("{error}");
         }
     }
 }
