@@ -277,10 +277,54 @@ impl Tailer {
         if same {
             self.open_found(path, id, initial);
         } else {
-            // Replaced while it waited: what is at the path now is another
-            // file; the next scan decides about both.
+            // Rotated while it waited: drained from its checkpoint if it is
+            // still in its directory (what is at the path now is another
+            // file, for the next scan).
             tracing::debug!(path = %path.display(), "A file waiting for a descriptor left its path.");
+            self.drain_rotated_while_closed(id, path);
         }
+    }
+
+    /// A file without a descriptor (closed idle, or waiting for one) left
+    /// its path: if it is still in its directory and has more than its
+    /// checkpoint, read it on from there as a rotated file, before what
+    /// is at its path now. Returns whether it did.
+    fn drain_rotated_while_closed(&mut self, id: FileId, was_at: &Path) -> bool {
+        let Some(entry) = self.checkpoints.get(id).cloned() else {
+            return false;
+        };
+        let dir = was_at.parent().map(Path::to_owned).unwrap_or_default();
+        let grown = find_by_inode(&dir, id).and_then(|path| {
+            let file = File::open(&path).ok()?;
+            let grew = file.metadata().is_ok_and(|m| m.len() > entry.offset);
+            (grew && entry.fingerprint.matches(&file).unwrap_or(false)).then_some((path, file))
+        });
+        let Some((path, file)) = grown else {
+            return false;
+        };
+        let Some(spec) = self.factory.stream_for(was_at) else {
+            return false;
+        };
+        FileRotated {
+            metrics: &self.metrics,
+            path: was_at,
+            kind: RotationKind::Rename,
+        }
+        .emit();
+        let reader = Reader::new(file, self.next_key, entry.offset);
+        self.track(
+            &path,
+            reader,
+            id,
+            entry.fingerprint,
+            spec,
+            entry.offset,
+            Some((Instant::now(), RotationKind::Rename)),
+            // Before whatever now is at its path (opened by this very scan,
+            // maybe): same stream, older lines.
+            Some(0),
+        );
+        true
     }
 
     /// After a scan: idle files it did not find at a path left it while
@@ -297,41 +341,10 @@ impl Tailer {
                 self.budget.idle.insert(id, idle);
                 continue;
             }
-            let Some(entry) = self.checkpoints.get(id).cloned() else {
-                continue;
-            };
-            let dir = idle.path.parent().map(Path::to_owned).unwrap_or_default();
-            let grown = find_by_inode(&dir, id).and_then(|path| {
-                let file = File::open(&path).ok()?;
-                let grew = file.metadata().is_ok_and(|m| m.len() > entry.offset);
-                (grew && entry.fingerprint.matches(&file).unwrap_or(false)).then_some((path, file))
-            });
-            match grown {
-                Some((path, file)) => {
-                    let Some(spec) = self.factory.stream_for(&idle.path) else {
-                        continue;
-                    };
-                    FileRotated {
-                        metrics: &self.metrics,
-                        path: &idle.path,
-                        kind: RotationKind::Rename,
-                    }
-                    .emit();
-                    let reader = Reader::new(file, self.next_key, entry.offset);
-                    self.track(
-                        &path,
-                        reader,
-                        id,
-                        entry.fingerprint,
-                        spec,
-                        entry.offset,
-                        Some((Instant::now(), RotationKind::Rename)),
-                        // Before whatever now is at its path (opened by
-                        // this very scan, maybe): same stream, older lines.
-                        Some(0),
-                    );
-                }
-                None => self.checkpoints.finish(id),
+            if self.checkpoints.get(id).is_some()
+                && !self.drain_rotated_while_closed(id, &idle.path)
+            {
+                self.checkpoints.finish(id);
             }
         }
     }
