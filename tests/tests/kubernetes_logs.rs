@@ -204,30 +204,7 @@ fn pod_metadata_from_the_kubelet_and_the_opt_out_annotation() {
         )
         .unwrap();
     }
-    let yaml = format!(
-        "
-data_dir: {{data_dir}}
-sources:
-  pods:
-    type: kubernetes_logs
-    pods_dir: {{dir}}/pods
-    node_name: node-7
-    scan_interval_ms: 200
-    kubelet:
-      endpoint: https://{addr}
-      token_file: {token}
-      ca_file: {ca}
-      refresh_secs: 1
-sinks:
-  out:
-    type: file
-    path: {{dir}}/out.jsonl
-    inputs: [pods]
-",
-        addr = kubelet.addr,
-        token = token.display(),
-        ca = kubelet.ca_file.display(),
-    );
+    let yaml = kubelet_config(&kubelet, &token, "");
     // The files exist before the agent starts: the source must wait for the
     // pod list before reading them, or the opted-out pod's line would leak.
     let mut agent = Agent::start_in(dir, &yaml, &[]);
@@ -291,36 +268,14 @@ fn read_from_end_holds_while_the_pod_metadata_is_still_loading() {
         "2026-06-26T10:13:00.000000001Z stdout F old line, shipped before\n",
     )
     .unwrap();
-    let yaml = format!(
-        "
-data_dir: {{data_dir}}
-sources:
-  pods:
-    type: kubernetes_logs
-    pods_dir: {{dir}}/pods
-    node_name: node-7
-    scan_interval_ms: 200
-    read_from: end
-    kubelet:
-      endpoint: https://{addr}
-      token_file: {token}
-      ca_file: {ca}
-      refresh_secs: 1
-sinks:
-  out:
-    type: file
-    path: {{dir}}/out.jsonl
-    inputs: [pods]
-",
-        addr = kubelet.addr,
-        token = token.display(),
-        ca = kubelet.ca_file.display(),
-    );
+    let yaml = kubelet_config(&kubelet, &token, "    read_from: end\n");
     let mut agent = Agent::start_in(dir, &yaml, &[]);
     agent.wait_ready();
     wait_for("the pod list", Duration::from_secs(20), || {
         (kubelet.served_pods() >= 1).then_some(())
     });
+    // Let the deferred file be opened (at a scan after the pod list) before
+    // the new line is written: it must be opened at its end.
     std::thread::sleep(Duration::from_secs(2));
     let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
     std::io::Write::write_all(
@@ -341,4 +296,37 @@ sinks:
         ["new line"],
         "read_from: end ships only what is new"
     );
+}
+
+/// A `kubernetes_logs` source with pod metadata from `kubelet`, `extra`
+/// source settings, into a file sink.
+fn kubelet_config(
+    kubelet: &crate::metrics::kubelet::FakeKubelet,
+    token: &Path,
+    extra: &str,
+) -> String {
+    format!(
+        "
+data_dir: {{data_dir}}
+sources:
+  pods:
+    type: kubernetes_logs
+    pods_dir: {{dir}}/pods
+    node_name: node-7
+    scan_interval_ms: 200
+{extra}    kubelet:
+      endpoint: https://{addr}
+      token_file: {token}
+      ca_file: {ca}
+      refresh_secs: 1
+sinks:
+  out:
+    type: file
+    path: {{dir}}/out.jsonl
+    inputs: [pods]
+",
+        addr = kubelet.addr,
+        token = token.display(),
+        ca = kubelet.ca_file.display(),
+    )
 }

@@ -197,6 +197,7 @@ fn unauthorized_holds_the_backlog_until_the_token_is_rotated() {
     // Lines written while the token is refused wait in their file.
     std::thread::sleep(Duration::from_secs(3));
     append(&log, &want[1000..]);
+    // The hold goes on for a while: refusals are counted, nothing dead-lettered.
     std::thread::sleep(Duration::from_secs(3));
     let failures_during = sink_metric(
         &agent,

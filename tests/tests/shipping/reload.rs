@@ -260,6 +260,8 @@ fn a_sink_that_fails_to_build_on_reload_keeps_the_previous_one_or_holds_its_inpu
     });
     let held = lines("held", 500);
     append(&log, &held);
+    // Nothing may arrive while the sink is not built: give the agent time
+    // to (wrongly) send the lines before looking.
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         second.log_bodies().is_empty(),
