@@ -298,6 +298,50 @@ fn read_from_end_holds_while_the_pod_metadata_is_still_loading() {
     );
 }
 
+#[test]
+fn a_pod_deleted_while_its_metadata_is_awaited_loses_no_line() {
+    use crate::metrics::kubelet::FakeKubelet;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret").unwrap();
+    let kubelet = FakeKubelet::start(dir.path(), b"{}".to_vec(), "s3cret", Duration::ZERO);
+    kubelet.set_pods(std::fs::read(fixtures().join("kubelet/k8s-1.35_pods.json")).unwrap());
+    std::fs::create_dir_all(dir.path().join("pods")).unwrap();
+    let mut agent = Agent::start_in(dir, &kubelet_config(&kubelet, &token, ""), &[]);
+    agent.wait_ready();
+    wait_for("the pod list", Duration::from_secs(20), || {
+        (kubelet.served_pods() >= 1).then_some(())
+    });
+    // A pod the kubelet does not list yet (a short-lived job): its file is
+    // found at the next scan (every 200 ms) and waits for its metadata (up
+    // to 10 s) — during which the pod ends and its directory is removed.
+    let pod_dir = agent
+        .dir
+        .path()
+        .join("pods/batch_short-job-x7k2p_0b6f3f2e-2f4c-4b8e-9a51-6f1d1c0e9a11");
+    std::fs::create_dir_all(pod_dir.join("job")).unwrap();
+    std::fs::write(
+        pod_dir.join("job/0.log"),
+        "2026-06-26T10:13:00.000000001Z stdout F starting\n\
+         2026-06-26T10:13:00.000000002Z stdout F done: 42 rows\n\
+         2026-06-26T10:13:00.000000003Z stderr F exit 0\n",
+    )
+    .unwrap();
+    // Several scans, well inside the metadata wait.
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::remove_dir_all(&pod_dir).unwrap();
+    let bodies = wait_for("the deleted pod's lines", Duration::from_secs(30), || {
+        let bodies: Vec<String> = records(agent.dir.path())
+            .iter()
+            .map(|r| r["body"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        (bodies.len() >= 3).then_some(bodies)
+    });
+    assert_eq!(bodies, ["starting", "done: 42 rows", "exit 0"]);
+    let resource = &records(agent.dir.path())[0]["resource"];
+    assert_eq!(resource["k8s.pod.name"], "short-job-x7k2p");
+}
+
 /// A `kubernetes_logs` source with pod metadata from `kubelet`, `extra`
 /// source settings, into a file sink.
 fn kubelet_config(

@@ -89,11 +89,7 @@ fn write_in_slices(log: &Path, lines: &[String], per_slice: usize, mut between: 
 }
 
 fn counter(agent: &Agent, name: &str, labels: &[&str]) -> f64 {
-    let (_, body) = agent.get("/metrics");
-    body.lines()
-        .filter(|line| line.starts_with(name) && labels.iter().all(|l| line.contains(l)))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    agent.metric_sum(name, labels)
 }
 
 #[test]

@@ -173,6 +173,20 @@ impl Agent {
             .and_then(|v| v.parse().ok())
     }
 
+    /// The sum of the `/metrics` samples of `name` whose labels contain
+    /// every one of `labels` (`key="value"`); 0 when there is none.
+    pub fn metric_sum(&self, name: &str, labels: &[&str]) -> f64 {
+        let (_, body) = self.get("/metrics");
+        body.lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(['{', ' ']))
+                    && labels.iter().all(|l| line.contains(l))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

@@ -44,6 +44,17 @@ pub struct Pending {
     pub done: bool,
 }
 
+/// A file opened before its stream could be told (its pod's metadata was
+/// still loading): the descriptor is kept until it can.
+#[derive(Debug)]
+pub struct AwaitingStream {
+    file: File,
+    /// Where the scan found it.
+    path: PathBuf,
+    /// Found by the first scan (`read_from` applies).
+    initial: bool,
+}
+
 /// A truncation seen recently: a copy of the file's old content that shows
 /// up later is read from where the original stopped.
 #[derive(Debug)]
@@ -113,6 +124,7 @@ impl Tailer {
         self.budget.start_scan();
         self.ignored.start_scan();
         self.check_tracked(true);
+        self.retry_awaiting_stream();
         let initial = !self.first_scan_done;
         // Oldest first: a rotated file found beside its successor is read
         // before it, so records keep their order.
@@ -166,51 +178,61 @@ impl Tailer {
             if file.held.is_some() {
                 continue;
             }
-            match std::fs::metadata(&file.path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    file.held = Some((Instant::now(), RotationKind::Delete));
-                    FileRotated {
-                        metrics: &self.metrics,
-                        path: &file.path,
-                        kind: RotationKind::Delete,
-                    }
-                    .emit();
+            let meta = std::fs::metadata(&file.path);
+            let moved = match &meta {
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                Ok(meta) => meta.dev() != file.id.dev || meta.ino() != file.id.ino,
+            };
+            if moved {
+                // Renamed if it is still beside its old path (its successor
+                // may not be created yet), else deleted. Named by where it
+                // went from now on: what is reported of it (bytes given up)
+                // points to a file the operator can find.
+                let renamed = file
+                    .path
+                    .parent()
+                    .and_then(|dir| find_by_inode(dir, file.id));
+                let kind = if renamed.is_some() {
+                    RotationKind::Rename
+                } else {
+                    RotationKind::Delete
+                };
+                file.held = Some((Instant::now(), kind));
+                FileRotated {
+                    metrics: &self.metrics,
+                    path: &file.path,
+                    kind,
+                }
+                .emit();
+                if let Some(renamed) = renamed {
+                    file.path = renamed;
+                }
+                changed = true;
+                continue;
+            }
+            if meta.is_err() {
+                // Unreadable for now (permissions): looked at again later.
+                continue;
+            }
+            let rewritten = full && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
+            if rewritten {
+                self.truncated(key, reached);
+                changed = true;
+            } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
+                && file.size > u64::from(file.fingerprint.len)
+            {
+                // The file grew: identify it by a longer prefix now, unless
+                // the prefix it had changed (truncated and written past its
+                // old size in between).
+                if !file.fingerprint.matches(file.reader.file()).unwrap_or(true) {
+                    self.truncated(key, reached);
                     changed = true;
+                } else if let Ok(fp) =
+                    Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes)
+                {
+                    file.fingerprint = fp;
+                    self.checkpoints.set(entry_of(file));
                 }
-                Ok(meta) if meta.dev() != file.id.dev || meta.ino() != file.id.ino => {
-                    file.held = Some((Instant::now(), RotationKind::Rename));
-                    FileRotated {
-                        metrics: &self.metrics,
-                        path: &file.path,
-                        kind: RotationKind::Rename,
-                    }
-                    .emit();
-                    changed = true;
-                }
-                Ok(_) => {
-                    let rewritten =
-                        full && !file.fingerprint.matches(file.reader.file()).unwrap_or(true);
-                    if rewritten {
-                        self.truncated(key, reached);
-                        changed = true;
-                    } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
-                        && file.size > u64::from(file.fingerprint.len)
-                    {
-                        // The file grew: identify it by a longer prefix now,
-                        // unless the prefix it had changed (truncated and
-                        // written past its old size in between).
-                        if !file.fingerprint.matches(file.reader.file()).unwrap_or(true) {
-                            self.truncated(key, reached);
-                            changed = true;
-                        } else if let Ok(fp) =
-                            Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes)
-                        {
-                            file.fingerprint = fp;
-                            self.checkpoints.set(entry_of(file));
-                        }
-                    }
-                }
-                Err(_) => {}
             }
         }
         if changed {
@@ -233,7 +255,10 @@ impl Tailer {
             dev: meta.dev(),
             ino: meta.ino(),
         };
-        if self.by_id.contains_key(&id) || self.ignored.contains(id, Stamp::of(&meta)) {
+        if self.by_id.contains_key(&id)
+            || self.awaiting_stream.contains_key(&id)
+            || self.ignored.contains(id, Stamp::of(&meta))
+        {
             return;
         }
         if meta.len() < 2 && path.extension().is_some_and(|e| e == "gz") {
@@ -262,7 +287,7 @@ impl Tailer {
             id,
             meta.len(),
             initial,
-            self.files.len(),
+            self.files.len() + self.awaiting_stream.len(),
             self.config.max_open_files,
         );
         if admission == Admission::Open {
@@ -290,6 +315,22 @@ impl Tailer {
                 return;
             }
         };
+        self.open_descriptor(file, path, initial);
+    }
+
+    /// Files whose stream was not known when they were opened: try again
+    /// with the descriptor kept (the path may be gone by now).
+    pub(super) fn retry_awaiting_stream(&mut self) {
+        let ids: Vec<FileId> = self.awaiting_stream.keys().copied().collect();
+        for id in ids {
+            if let Some(awaiting) = self.awaiting_stream.remove(&id) {
+                self.open_descriptor(awaiting.file, &awaiting.path, awaiting.initial);
+            }
+        }
+    }
+
+    /// Start tailing `file`, opened at `path` (a scan found it there).
+    fn open_descriptor(&mut self, file: File, path: &Path, initial: bool) {
         // Identify the descriptor itself: the path may have changed since.
         let Ok((id, size)) = FileId::of(&file) else {
             return;
@@ -314,14 +355,21 @@ impl Tailer {
             return;
         };
         let Some(spec) = self.factory.stream_for(path) else {
-            if initial {
-                // Deferred (its pod's metadata is not known yet): it still
-                // belongs to the first scan for `read_from`.
-                self.deferred_initial.insert(id);
+            if self.factory.is_waiting(path) {
+                // Its pod's metadata is not known yet: keep the descriptor
+                // (the pod may be deleted meanwhile) and, for `read_from`,
+                // whether it belongs to the first scan.
+                self.awaiting_stream.insert(
+                    id,
+                    AwaitingStream {
+                        file,
+                        path: path.to_owned(),
+                        initial,
+                    },
+                );
             }
             return;
         };
-        let initial = self.deferred_initial.remove(&id) || initial;
         let Some(offset) = self.start_offset(id, fingerprint, &file, size, path, initial, gzip)
         else {
             return;
@@ -780,7 +828,12 @@ impl Tailer {
                     && !f.reader.has_partial()
                     && (f.reader.is_gzip()
                         || f.held
-                            .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE))
+                            .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE)
+                            // The end-of-file flag is from the last read: a
+                            // writer that still had the rotated file open
+                            // may have appended since. Those lines are read
+                            // in the next round instead of closed away.
+                            && f.reader.size().is_ok_and(|size| size <= f.reader.position()))
             })
             .map(|(k, _)| *k)
             .collect();

@@ -106,8 +106,15 @@ pub struct StreamSpec {
 
 /// Decides which files are tailed and how their lines become records.
 pub trait StreamFactory: Send {
-    /// The stream `path` belongs to, or `None` to skip the file.
+    /// The stream `path` belongs to, or `None` to skip the file (for now:
+    /// see [`StreamFactory::is_waiting`]).
     fn stream_for(&mut self, path: &Path) -> Option<StreamSpec>;
+
+    /// Whether `path`, refused by `stream_for`, may be accepted later (its
+    /// metadata is loading): the file is kept open and asked about again.
+    fn is_waiting(&self, _path: &Path) -> bool {
+        false
+    }
 
     /// A handler for a new stream.
     fn handler(&mut self, spec: &StreamSpec, path: &Path) -> Box<dyn LineHandler>;

@@ -171,6 +171,21 @@ impl Multiline {
         now: Instant,
         out: &mut Emitter,
     ) {
+        self.push_spanning(record, &[], (file, start, end), now, out);
+    }
+
+    /// Add a line whose pieces were read from `earlier` spans (of files
+    /// before it in the stream: a CRI partial across a rotation) and end
+    /// in `last`. The group keeps every span until it is sent, so a file is
+    /// never consumed while a record with its bytes is still being built.
+    pub fn push_spanning(
+        &mut self,
+        record: LogRecord,
+        earlier: &[(FileKey, u64, u64)],
+        last: (FileKey, u64, u64),
+        now: Instant,
+        out: &mut Emitter,
+    ) {
         let join = self.rules.classify(&record.body);
         if join == Join::Continue
             && let Some(group) = self.group.as_mut()
@@ -183,9 +198,8 @@ impl Multiline {
                 group.record.record_mut().flags.insert(record.flags);
                 group.lines += 1;
                 group.last_line_at = now;
-                match group.spans.last_mut() {
-                    Some((f, _, e)) if *f == file => *e = end,
-                    _ => group.spans.push((file, start, end)),
+                for &span in earlier.iter().chain([&last]) {
+                    extend(&mut group.spans, span);
                 }
                 return;
             }
@@ -201,20 +215,30 @@ impl Multiline {
             }
             let mut record = record;
             record.flags.insert(LogFlags::MULTILINE_CUT);
-            self.begin(record, file, start, end, now);
+            self.begin(record, earlier, last, now);
             return;
         }
         if let Some(group) = self.group.take() {
             emit(group, out);
         }
-        self.begin(record, file, start, end, now);
+        self.begin(record, earlier, last, now);
     }
 
-    fn begin(&mut self, record: LogRecord, file: FileKey, start: u64, end: u64, now: Instant) {
+    fn begin(
+        &mut self,
+        record: LogRecord,
+        earlier: &[(FileKey, u64, u64)],
+        last: (FileKey, u64, u64),
+        now: Instant,
+    ) {
+        let mut spans = Vec::with_capacity(earlier.len() + 1);
+        for &span in earlier.iter().chain([&last]) {
+            extend(&mut spans, span);
+        }
         self.group = Some(Group {
             record: GrowingRecord::new(record),
             lines: 1,
-            spans: vec![(file, start, end)],
+            spans,
             last_line_at: now,
         });
     }
@@ -260,18 +284,34 @@ impl Multiline {
     }
 }
 
-/// Hand a whole record, read from `file` at `start..end`, to `multiline`
-/// grouping when the stream has it, else emit it.
+/// Hand a whole record, read from `earlier` spans and ending in `last`
+/// (`file`, `start..end`), to `multiline` grouping when the stream has it,
+/// else emit it.
 pub fn group_or_emit(
     multiline: Option<&mut Multiline>,
     record: LogRecord,
-    (file, start, end): (FileKey, u64, u64),
+    earlier: &[(FileKey, u64, u64)],
+    last: (FileKey, u64, u64),
     now: Instant,
     out: &mut Emitter,
 ) {
     match multiline {
-        Some(multiline) => multiline.push(record, file, start, end, now, out),
-        None => out.emit(Event::Log(record), file, end),
+        Some(multiline) => multiline.push_spanning(record, earlier, last, now, out),
+        None => {
+            for &(file, _, end) in earlier {
+                out.consumed(file, end);
+            }
+            out.emit(Event::Log(record), last.0, last.2);
+        }
+    }
+}
+
+/// Add `span` to a record's spans: it extends the last one when it is of
+/// the same file.
+fn extend(spans: &mut Vec<(FileKey, u64, u64)>, (file, start, end): (FileKey, u64, u64)) {
+    match spans.last_mut() {
+        Some((f, _, e)) if *f == file => *e = end,
+        _ => spans.push((file, start, end)),
     }
 }
 

@@ -19,7 +19,7 @@ use super::budget::OpenBudget;
 use super::checkpoint::Checkpoints;
 use super::config::TailConfig;
 use super::discovery::Discovery;
-use super::files::{Pending, Tracked, Truncation};
+use super::files::{AwaitingStream, Pending, Tracked, Truncation};
 use super::fingerprint::FileId;
 use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
 use super::ignored::Ignored;
@@ -65,9 +65,10 @@ pub struct Tailer {
     /// applies to the files of the first scan only then).
     pub(super) fresh_start: bool,
     pub(super) first_scan_done: bool,
-    /// Files of the first scan whose stream was not ready yet: `read_from`
-    /// applies to them when they are opened later.
-    pub(super) deferred_initial: HashSet<FileId>,
+    /// Files whose stream is not known yet (their pod's metadata is still
+    /// loading), opened and kept by descriptor: a pod deleted meanwhile
+    /// loses nothing. Looked at again at every scan.
+    pub(super) awaiting_stream: HashMap<FileId, AwaitingStream>,
     out: Option<Fanout>,
     runtime: Handle,
     shutdown: CancellationToken,
@@ -119,7 +120,7 @@ impl Tailer {
             next_seq: 1,
             fresh_start,
             first_scan_done: false,
-            deferred_initial: HashSet::new(),
+            awaiting_stream: HashMap::new(),
             out: Some(out),
             runtime: Handle::current(),
             shutdown,

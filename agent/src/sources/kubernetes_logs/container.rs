@@ -182,6 +182,7 @@ impl LineHandler for ContainerHandler {
                     group_or_emit(
                         state.multiline.as_mut(),
                         record,
+                        &[],
                         (line.file, line.start, line.end),
                         now,
                         out,
@@ -271,24 +272,12 @@ impl StreamState {
         if partial.capped {
             record.flags.insert(LogFlags::TRUNCATED);
         }
-        let Some((&(last_file, _, last_end), rest)) = partial.spans.split_last() else {
+        let Some((&last, earlier)) = partial.spans.split_last() else {
             return;
         };
-        for &(file, _, end) in rest {
-            out.consumed(file, end);
-        }
-        let start = if rest.is_empty() {
-            partial.spans[0].1
-        } else {
-            0
-        };
-        group_or_emit(
-            self.multiline.as_mut(),
-            record,
-            (last_file, start, last_end),
-            now,
-            out,
-        );
+        // The earlier files are consumed only when the record is sent:
+        // multiline grouping may hold it longer than the rotated file lives.
+        group_or_emit(self.multiline.as_mut(), record, earlier, last, now, out);
     }
 }
 

@@ -150,6 +150,10 @@ impl StreamFactory for KubernetesFactory {
         })
     }
 
+    fn is_waiting(&self, path: &Path) -> bool {
+        path::parse(path).is_some_and(|log| self.waiting.contains_key(&log.uid))
+    }
+
     fn handler(&mut self, spec: &StreamSpec, path: &Path) -> Box<dyn LineHandler> {
         let Some(log) = path::parse(path) else {
             // stream_for accepted the path, so it parses; keep a plain

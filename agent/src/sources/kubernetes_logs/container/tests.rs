@@ -228,3 +228,52 @@ fn multiline_groups_after_partials_are_joined() {
         "`next record` waits for its group to end"
     );
 }
+
+#[test]
+fn a_partial_across_a_rotation_held_by_multiline_keeps_the_rotated_file_unconsumed() {
+    let config = MultilineConfig {
+        preset: Some(MultilinePreset::Java),
+        start_pattern: None,
+        continuation_pattern: None,
+        timeout_ms: 1000,
+        max_lines: 100,
+        max_bytes: 1 << 20,
+    };
+    let mut h = handler(1 << 20, Some(config));
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    feed.line(
+        &mut h,
+        1,
+        "2024-05-01T00:00:00Z stderr P Exception in thread \"main\" ",
+        &mut out,
+    );
+    h.file_closed(1, &mut out);
+    feed.line(
+        &mut h,
+        2,
+        "2024-05-01T00:00:00Z stderr F java.lang.IllegalStateException: x",
+        &mut out,
+    );
+    // The merged line now waits in its multiline group: the rotated file
+    // holds its first piece and must not be consumed (nor closed) yet.
+    let (events, ends) = out.take(0);
+    assert!(events.is_empty());
+    assert_eq!(ends.get(&1), None, "the rotated file is still held");
+    assert_eq!(h.held_from(1), Some(0));
+    // Closing the rotated file sends the group (it would not be completed
+    // by that file), and only then is the file consumed.
+    h.file_closed(1, &mut out);
+    let (events, ends) = out.take(0);
+    assert_eq!(events.len(), 1);
+    let Event::Log(record) = &events[0] else {
+        unreachable!("a log")
+    };
+    assert_eq!(
+        record.body,
+        "Exception in thread \"main\" java.lang.IllegalStateException: x"
+    );
+    assert_eq!(ends.get(&1), Some(&58), "consumed once the record is sent");
+    assert_eq!(ends.get(&2), Some(&65));
+    assert_eq!(h.held_from(1), None);
+}
