@@ -201,46 +201,81 @@ fn checkpoint_offset(data_dir: &std::path::Path) -> u64 {
 }
 
 #[test]
-fn sigterm_under_load_exits_zero_in_time_and_acknowledges_only_what_was_delivered() {
-    use crate::support::logs::{SeqLog, seqs_in};
+fn sigterm_under_load_exits_zero_in_time_acknowledges_only_what_was_delivered_and_a_restart_sends_the_rest()
+ {
+    use std::collections::BTreeMap;
+
+    use crate::support::logs::SeqLog;
+    use crate::support::receiver::{Fault, Receiver};
+
+    // Sequence numbers the receiver accepted, with how often.
+    fn delivered(receiver: &Receiver) -> BTreeMap<u64, u32> {
+        let mut seen = BTreeMap::new();
+        for body in receiver.log_bodies() {
+            if let Some(seq) = body
+                .strip_prefix("seq=")
+                .and_then(|r| r.get(..10)?.parse().ok())
+            {
+                *seen.entry(seq).or_insert(0) += 1;
+            }
+        }
+        seen
+    }
+
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let mut log = SeqLog::create(&dir.path().join("logs/app.log"));
     log.write(200_000); // 40 MB waiting to be read
-    let yaml = "
-data_dir: {data_dir}
-shutdown_timeout_secs: 10
+    let size = log.next * 200;
+    // A slow ingest: it accepts a little, so the shutdown deadline comes
+    // with most of the file read but not delivered.
+    let receiver = Receiver::start();
+    receiver.set_fault(Fault::Delay(Duration::from_millis(400)));
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 3
 sources:
   app:
     type: file
-    include: [\"{dir}/logs/app.log\"]
+    include: [\"{{dir}}/logs/app.log\"]
+    checkpoint_interval_ms: 100
 sinks:
-  out:
-    type: file
-    path: {dir}/out.jsonl
-    max_bytes: 4294967296
+  ingest:
+    type: otlp_http
     inputs: [app]
-";
-    let mut agent = Agent::start_in(dir, yaml, &[]);
+    endpoint: {}
+",
+        receiver.endpoint()
+    );
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
     agent.wait_ready();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for(
+        "some lines to be delivered",
+        Duration::from_secs(20),
+        || (!receiver.log_bodies().is_empty()).then_some(()),
+    );
     let started = std::time::Instant::now();
     let status = agent.terminate(Duration::from_secs(30));
     let took = started.elapsed();
     assert_eq!(status.code(), Some(0), "{}", agent.stderr());
     assert!(
-        took < Duration::from_secs(12),
-        "shutdown took {took:?}, deadline 10 s"
+        took < Duration::from_secs(8),
+        "shutdown took {took:?}, deadline 3 s"
     );
 
-    // Every line before the checkpoint is in the sink's file (each line is
-    // 200 bytes with its newline).
+    // The checkpoint covers only delivered lines (each 200 bytes with its
+    // newline), and the deadline came before the end of the file.
     let offset = checkpoint_offset(&agent.data_dir());
     assert!(offset > 0, "something was acknowledged before the shutdown");
+    assert!(
+        offset < size,
+        "the deadline came with lines undelivered ({offset} of {size})"
+    );
     assert_eq!(offset % 200, 0, "checkpoints sit on line boundaries");
-    let seen = seqs_in(&[agent.dir.path().join("out.jsonl")]);
+    let before = delivered(&receiver);
     let missing: Vec<u64> = (0..offset / 200)
-        .filter(|s| !seen.contains_key(s))
+        .filter(|s| !before.contains_key(s))
         .collect();
     assert!(
         missing.is_empty(),
@@ -248,6 +283,32 @@ sinks:
         missing.len(),
         missing.first()
     );
+
+    // Restarted with the ingest well: the rest arrives, and only lines
+    // after the checkpoint may arrive twice.
+    receiver.set_fault(Fault::None);
+    let dir = agent.into_dir();
+    let agent = Agent::start_in(dir, &yaml, &[]);
+    let seen = wait_for(
+        "every line after the restart",
+        Duration::from_secs(120),
+        || {
+            std::thread::sleep(Duration::from_millis(900)); // decoding 40 MB per look
+            let seen = delivered(&receiver);
+            (seen.len() as u64 >= log.next).then_some(seen)
+        },
+    );
+    assert_eq!(seen.keys().next_back(), Some(&(log.next - 1)));
+    let twice_before_checkpoint: Vec<u64> = seen
+        .iter()
+        .filter(|&(&seq, &n)| n > 1 && seq < offset / 200)
+        .map(|(&seq, _)| seq)
+        .collect();
+    assert!(
+        twice_before_checkpoint.is_empty(),
+        "sent again though acknowledged: {twice_before_checkpoint:?}"
+    );
+    drop(agent);
 }
 
 #[test]

@@ -40,14 +40,40 @@ fn inode_reuse_is_read_as_a_new_file() {
     wait_for("the old lines", Duration::from_secs(10), || {
         (bodies(agent.dir.path()).len() == 3).then_some(())
     });
+    // Killed only once the checkpoint says the old file was read to its
+    // end: the restart must then tell the new file from the old one.
+    let checkpoint = agent.data_dir().join("checkpoints/app.json");
+    wait_for("the old file's checkpoint", Duration::from_secs(10), || {
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&checkpoint).ok()?).ok()?;
+        saved["files"]
+            .as_array()?
+            .iter()
+            .any(|f| f["ino"].as_u64() == Some(old_ino) && f["offset"].as_u64() == Some(18))
+            .then_some(())
+    });
     let dir = agent.into_dir();
 
-    // Replace the file while the agent is down. ext4 hands the freed inode
-    // to the next file created; the new file is longer than the old
-    // checkpoint, so only the fingerprint tells them apart.
+    // Replace the file while the agent is down, with a file that has the
+    // old one's inode (ext4 hands a freed inode to the next file created:
+    // create until one has it, then move it into place). The new file is
+    // longer than the old checkpoint, so only the fingerprint tells them
+    // apart.
     std::fs::remove_file(&path).unwrap();
-    std::fs::write(&path, "new line 1 with a different start\nnew line 2\n").unwrap();
-    let reused = std::fs::metadata(&path).unwrap().ino() == old_ino;
+    let reusing = (0..64)
+        .map(|n| {
+            let candidate = dir.path().join(format!("candidate-{n}"));
+            std::fs::write(
+                &candidate,
+                "new line 1 with a different start\nnew line 2\n",
+            )
+            .unwrap();
+            candidate
+        })
+        .find(|c| std::fs::metadata(c).unwrap().ino() == old_ino)
+        .expect("the filesystem hands the freed inode to a new file");
+    std::fs::rename(&reusing, &path).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), old_ino);
     let agent = Agent::start_in(dir, &yaml, &[]);
     wait_for("the new lines", Duration::from_secs(10), || {
         (bodies(agent.dir.path()).len() == 5).then_some(())
@@ -61,7 +87,6 @@ fn inode_reuse_is_read_as_a_new_file() {
             "new line 1 with a different start",
             "new line 2"
         ],
-        "inode reused: {reused}"
     );
 }
 
@@ -193,10 +218,13 @@ sinks:
     )
 }
 
+/// (inode, offset) of every file in the source's checkpoint file, which
+/// must exist.
 fn checkpoint_offsets(agent: &Agent) -> Vec<(u64, u64)> {
-    let text =
-        std::fs::read_to_string(agent.data_dir().join("checkpoints/app.json")).unwrap_or_default();
-    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let path = agent.data_dir().join("checkpoints/app.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("checkpoint file {}: {e}", path.display()));
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("checkpoint JSON");
     let mut offsets: Vec<(u64, u64)> = doc["files"]
         .as_array()
         .map(|files| {
@@ -257,10 +285,18 @@ fn sink_down_while_files_rotate_holds_checkpoints_then_drains() {
     log.write(10_000);
     std::thread::sleep(Duration::from_secs(2));
     let still = checkpoint_offsets(&agent);
-    assert_eq!(
-        held.iter().map(|(_, o)| *o).max(),
-        still.iter().map(|(_, o)| *o).max(),
-        "no checkpoint may move while the sink is down: {held:?} -> {still:?}"
+    // No checkpoint may move while the sink is down: every file's offset
+    // is where it was, and the files that appeared since are at 0.
+    for (ino, offset) in &still {
+        let before = held.iter().find(|(i, _)| i == ino).map_or(0, |(_, o)| *o);
+        assert_eq!(
+            *offset, before,
+            "checkpoint of inode {ino} moved while the sink is down: {held:?} -> {still:?}"
+        );
+    }
+    assert!(
+        still.len() > held.len(),
+        "the new files are checkpointed too: {still:?}"
     );
 
     // The sink comes back: the held files drain.
@@ -354,8 +390,10 @@ fn gzip_rotations_are_opt_in_and_a_compressed_copy_is_not_read_twice() {
     agent.wait_ready();
     wait_for_seqs(agent.dir.path(), 1_000, Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(800));
+    // Every record, not only the ones that parse: gzip read as text would
+    // show up as records of binary garbage.
     assert_eq!(
-        seqs_in(&out(agent.dir.path())).len(),
+        super::records(agent.dir.path()).len(),
         1_000,
         "the .gz file is ignored by default"
     );
@@ -378,6 +416,11 @@ fn gzip_rotations_are_opt_in_and_a_compressed_copy_is_not_read_twice() {
     assert_eq!(
         duplicates, 0,
         "a compressed copy of a finished file is recognized"
+    );
+    assert_eq!(
+        super::records(agent.dir.path()).len(),
+        1_500,
+        "compressed files are decoded, never read as text"
     );
 }
 
