@@ -31,6 +31,8 @@ mod tailer;
 
 #[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod engine_tests;
 
 pub use checkpoint::{Checkpoints, Entry};
 pub use config::{FileSourceConfig, ReadFrom, TailConfig, split_tail_fields, validate_globs};
@@ -41,7 +43,9 @@ pub use multiline::{Multiline, MultilineConfig, MultilinePreset, group_or_emit};
 pub use plain::PlainFactory;
 pub use tailer::Tailer;
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, TryLockError, Weak};
 
 use crate::event::Attributes;
 use crate::telemetry::events::FileSourceMetrics;
@@ -66,12 +70,20 @@ pub fn build(config: &FileSourceConfig, cx: SourceContext) -> Result<BoxedCompon
 }
 
 /// Run a tailing engine for `cx` on a thread of its own.
+///
+/// One engine per source and data directory at a time: after a reload,
+/// the replacement waits for the engine it replaces to end (it may be
+/// saving its last checkpoints, or stuck in a read) and loads the
+/// checkpoints it left, so that two engines never write them side by
+/// side. A panic in the engine ends the component as failed.
 pub fn spawn_tailer(
     tail: TailConfig,
     discovery: Discovery,
     factory: Box<dyn StreamFactory>,
     cx: SourceContext,
 ) -> Result<BoxedComponent, BuildError> {
+    // Loaded here too, so that an unusable checkpoint directory fails the
+    // build with its reason.
     let checkpoints = Checkpoints::load(&cx.globals.data_dir, &cx.id)
         .map_err(|e| BuildError::new(e.to_string()))?;
     let metrics = FileSourceMetrics::new(cx.metrics.clone());
@@ -79,30 +91,62 @@ pub fn spawn_tailer(
     let report = Arc::clone(&status);
     cx.status
         .set_reporter(move || report.lock().map(|s| s.clone()).unwrap_or_default());
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<std::thread::Result<()>>();
     let id = cx.id.clone();
+    let data_dir = cx.globals.data_dir.clone();
+    let engine = engine_lock(&data_dir, &id);
     let SourceContext { out, shutdown, .. } = cx;
     let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name(format!("tail-{id}"))
         .spawn(move || {
-            let _guard = runtime.enter();
-            let tailer = Tailer::new(
-                tail,
-                discovery,
-                factory,
-                checkpoints,
-                metrics,
-                out,
-                shutdown,
-                status,
-            );
-            drop(_guard);
-            tailer.run();
-            let _ = done_tx.send(());
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let (_running, checkpoints) = match engine.try_lock() {
+                    Ok(guard) => (guard, checkpoints),
+                    Err(TryLockError::Poisoned(poisoned)) => (poisoned.into_inner(), checkpoints),
+                    Err(TryLockError::WouldBlock) => {
+                        tracing::info!(component_id = %id, "Waiting for the engine this one replaces to end.");
+                        let guard = engine.lock().unwrap_or_else(PoisonError::into_inner);
+                        let latest = Checkpoints::load(&data_dir, &id).unwrap_or(checkpoints);
+                        (guard, latest)
+                    }
+                };
+                let _guard = runtime.enter();
+                let tailer = Tailer::new(
+                    tail,
+                    discovery,
+                    factory,
+                    checkpoints,
+                    metrics,
+                    out,
+                    shutdown,
+                    status,
+                );
+                drop(_guard);
+                tailer.run();
+            }));
+            let _ = done_tx.send(ran);
         })
         .map_err(|e| BuildError::new(format!("cannot start the tailing thread: {e}")))?;
     Ok(Box::pin(async move {
-        let _ = done_rx.await;
+        if let Ok(Err(panic)) = done_rx.await {
+            // Carried to the task, whose supervisor marks the source failed.
+            std::panic::resume_unwind(panic);
+        }
     }))
+}
+
+/// The lock an engine holds while it runs: one per checkpoint file.
+fn engine_lock(data_dir: &Path, id: &str) -> Arc<Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Weak<Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let key = data_dir.join("checkpoints").join(id);
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
+        return lock;
+    }
+    locks.retain(|_, lock| lock.strong_count() > 0);
+    let lock = Arc::new(Mutex::new(()));
+    locks.insert(key, Arc::downgrade(&lock));
+    lock
 }

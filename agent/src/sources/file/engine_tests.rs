@@ -1,0 +1,134 @@
+//! The tailing engine as a component: a panic fails it, and a replacement
+//! never runs beside the engine it replaces.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::config::ComponentKind;
+use crate::telemetry::events::ComponentMetrics;
+use crate::topology::{Fanout, Globals, StatusRegistry};
+
+/// The plain factory, running `F` whenever the engine asks about a file.
+struct Probe<F>(F, PlainFactory);
+
+fn probe<F: FnMut() + Send + 'static>(on_stream: F) -> Box<dyn StreamFactory> {
+    Box::new(Probe(
+        on_stream,
+        PlainFactory::new(Arc::default(), Attributes::default(), None),
+    ))
+}
+
+impl<F: FnMut() + Send> StreamFactory for Probe<F> {
+    fn stream_for(&mut self, path: &Path) -> Option<StreamSpec> {
+        (self.0)();
+        self.1.stream_for(path)
+    }
+
+    fn handler(&mut self, spec: &StreamSpec, path: &Path) -> Box<dyn LineHandler> {
+        self.1.handler(spec, path)
+    }
+}
+
+fn spawn(dir: &Path, factory: Box<dyn StreamFactory>) -> (BoxedComponent, CancellationToken) {
+    let (tx, _rx) = mpsc::channel(16);
+    let (fanout, _control) = Fanout::fixed(vec![("sink".into(), tx)]);
+    let metrics = ComponentMetrics::new("engine", ComponentKind::Source, "file");
+    let registry = StatusRegistry::default();
+    let status = registry.register(ComponentKind::Source, "engine", "file", metrics.clone());
+    let shutdown = CancellationToken::new();
+    let cx = SourceContext {
+        id: "engine".into(),
+        out: fanout,
+        shutdown: shutdown.clone(),
+        globals: Arc::new(Globals::standalone(&dir.join("data"))),
+        metrics,
+        status,
+    };
+    let discovery = Discovery::new(&[format!("{}/logs/*.log", dir.display())], &[]).unwrap();
+    let component = spawn_tailer(TailConfig::default(), discovery, factory, cx).unwrap();
+    (component, shutdown)
+}
+
+fn dir_with_a_log() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    std::fs::write(dir.path().join("logs/app.log"), "a line\n").unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_engine_fails_its_component() {
+    let dir = dir_with_a_log();
+    let (component, _shutdown) = spawn(
+        dir.path(),
+        probe(|| panic!("the engine broke")),
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(10), tokio::spawn(component))
+        .await
+        .expect("the component ends");
+    let error = ended.expect_err("a panic is not a normal end");
+    assert!(error.is_panic());
+    let payload = error.into_panic();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"the engine broke"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replacement_engine_waits_for_the_one_it_replaces() {
+    let dir = dir_with_a_log();
+    // The first engine gets stuck in its first scan (a read on a hung
+    // filesystem, say) until released.
+    let (entered_tx, entered_rx) = std_mpsc::channel();
+    let (release_tx, release_rx) = std_mpsc::channel::<()>();
+    let (first, first_shutdown) = spawn(
+        dir.path(),
+        probe(move || {
+            let _ = entered_tx.send(());
+            let _ = release_rx.recv();
+        }),
+    );
+    let first = tokio::spawn(first);
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("the first engine scans");
+
+    // Reloaded: the first is told to stop, the second is started.
+    first_shutdown.cancel();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let (second, second_shutdown) = spawn(
+        dir.path(),
+        probe(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }),
+    );
+    let second = tokio::spawn(second);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the replacement ran beside the engine it replaces"
+    );
+
+    release_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first engine ends once released")
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while calls.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the replacement never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    second_shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the replacement ends")
+        .unwrap();
+}
