@@ -161,3 +161,49 @@ fn rotated_files_over_max_held_bytes_give_up_the_oldest_and_count_it() {
     assert_eq!(lost(&agent, "max_held_bytes"), oldest_size as f64);
     assert_eq!(lost(&agent, "max_hold_secs"), 0.0);
 }
+
+/// Wait until the saved checkpoint of the one file knows its size.
+fn wait_for_saved_size(agent: &Agent, size: u64) {
+    let path = agent.data_dir().join("checkpoints/app.json");
+    wait_for(
+        "the checkpoint to record the size",
+        Duration::from_secs(20),
+        || {
+            let saved: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+            saved["files"]
+                .as_array()?
+                .iter()
+                .any(|f| f["size"].as_u64() == Some(size) && f["offset"].as_u64() == Some(0))
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn a_file_gone_or_rewritten_while_the_agent_was_stopped_counts_what_was_undelivered() {
+    for (rewrite, reason) in [(false, "gone_while_stopped"), (true, "truncated")] {
+        let (agent, mut log, _receiver) = start("");
+        log.write(1_000);
+        wait_for_saved_size(&agent, 200_000);
+        let dir = agent.into_dir(); // kill -9
+        if rewrite {
+            std::fs::write(&log.path, "a new file at the same path, written anew\n").unwrap();
+        } else {
+            std::fs::remove_file(&log.path).unwrap();
+        }
+        let mut agent = Agent::start_in(
+            dir,
+            &config(&Receiver::down(free_port()).endpoint(), ""),
+            &[],
+        );
+        agent.wait_ready();
+        let lost_bytes = wait_for("the loss to be counted", Duration::from_secs(20), || {
+            Some(lost(&agent, reason)).filter(|&b| b > 0.0)
+        });
+        assert_eq!(
+            lost_bytes, 200_000.0,
+            "{reason}: nothing of the file was delivered"
+        );
+    }
+}

@@ -49,6 +49,10 @@ pub struct Entry {
     /// When this entry last changed, seconds since the Unix epoch.
     #[serde(default)]
     pub updated_unix_secs: u64,
+    /// How long the file was when the entry was saved: if the file is gone
+    /// at the next start, at least `size - offset` bytes were lost with it.
+    #[serde(default)]
+    pub size: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -154,6 +158,17 @@ impl Checkpoints {
         }
     }
 
+    /// Note how long `id` is now (saved with its next change, or now if
+    /// it grew).
+    pub fn note_size(&mut self, id: FileId, size: u64) {
+        if let Some(entry) = self.entries.get_mut(&id)
+            && entry.size != size
+        {
+            entry.size = size;
+            self.dirty = true;
+        }
+    }
+
     /// Mark `id` finished; it is remembered by fingerprint only.
     pub fn finish(&mut self, id: FileId) {
         if let Some(entry) = self.entries.get_mut(&id) {
@@ -242,6 +257,7 @@ mod tests {
             path: PathBuf::from(format!("/var/log/{ino}.log")),
             done: false,
             updated_unix_secs: 0,
+            size: 0,
         }
     }
 

@@ -65,10 +65,7 @@ fn dir_with_a_log() -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panicking_engine_fails_its_component() {
     let dir = dir_with_a_log();
-    let (component, _shutdown) = spawn(
-        dir.path(),
-        probe(|| panic!("the engine broke")),
-    );
+    let (component, _shutdown) = spawn(dir.path(), probe(|| panic!("the engine broke")));
     let ended = tokio::time::timeout(Duration::from_secs(10), tokio::spawn(component))
         .await
         .expect("the component ends");
@@ -123,7 +120,10 @@ async fn a_replacement_engine_waits_for_the_one_it_replaces() {
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while calls.load(Ordering::SeqCst) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the replacement never ran");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replacement never ran"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     second_shutdown.cancel();

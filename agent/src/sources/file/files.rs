@@ -425,8 +425,8 @@ impl Tailer {
             // Truncated or rewritten while the agent was stopped (or the
             // inode was reused): what was not read may survive in a copy.
             self.checkpoints.remove(id);
-            if !gzip {
-                self.adopt_copy(path, &entry);
+            if !gzip && !self.adopt_copy(path, &entry) {
+                self.count_lost_while_stopped(&entry, LossReason::Truncated);
             }
         }
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
@@ -721,21 +721,40 @@ impl Tailer {
                     // in the copy, if there is one.
                     tracing::info!(path = %entry.path.display(), offset = entry.offset, "A checkpointed file is gone; forgetting it.");
                     self.checkpoints.remove(entry.id);
-                    self.adopt_copy(&entry.path, &entry);
+                    if !self.adopt_copy(&entry.path, &entry) {
+                        self.count_lost_while_stopped(&entry, LossReason::GoneWhileStopped);
+                    }
                 }
             }
+        }
+    }
+
+    /// What was not delivered of `entry`'s file when the agent stopped is
+    /// gone with it (as far as the saved size tells: what was written after
+    /// the last save is not known).
+    fn count_lost_while_stopped(&self, entry: &Entry, reason: LossReason) {
+        let bytes = entry.size.saturating_sub(entry.offset);
+        if bytes > 0 {
+            FileBytesLost {
+                metrics: &self.metrics,
+                path: &entry.path,
+                bytes,
+                reason,
+            }
+            .emit();
         }
     }
 
     /// `entry`'s file was truncated or rewritten while the agent was
     /// stopped: read its old content on from a `copytruncate` copy in the
     /// same directory, if there is one, before the file's new content.
-    fn adopt_copy(&mut self, path: &Path, entry: &Entry) {
+    /// Whether a copy was found.
+    fn adopt_copy(&mut self, path: &Path, entry: &Entry) -> bool {
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         match find_copy(&dir, &entry.fingerprint, entry.offset, &self.by_id) {
             Some((copy_path, copy_file, copy_id)) => {
                 let Some(spec) = self.factory.stream_for(path) else {
-                    return;
+                    return true;
                 };
                 FileRotated {
                     metrics: &self.metrics,
@@ -754,13 +773,17 @@ impl Tailer {
                     Some((Instant::now(), RotationKind::CopyTruncate)),
                     None,
                 );
+                true
             }
-            None => self.truncations.push(Truncation {
-                dir,
-                fingerprint: entry.fingerprint,
-                offset: entry.offset,
-                at: Instant::now(),
-            }),
+            None => {
+                self.truncations.push(Truncation {
+                    dir,
+                    fingerprint: entry.fingerprint,
+                    offset: entry.offset,
+                    at: Instant::now(),
+                });
+                false
+            }
         }
     }
 
@@ -915,6 +938,7 @@ fn entry_of(file: &Tracked) -> Entry {
         path: file.path.clone(),
         done: false,
         updated_unix_secs: 0,
+        size: file.size,
     }
 }
 

@@ -30,9 +30,9 @@ mod reader;
 mod tailer;
 
 #[cfg(test)]
-mod model_tests;
-#[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod model_tests;
 
 pub use checkpoint::{Checkpoints, Entry};
 pub use config::{FileSourceConfig, ReadFrom, TailConfig, split_tail_fields, validate_globs};

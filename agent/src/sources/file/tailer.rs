@@ -537,6 +537,10 @@ impl Tailer {
 
     pub(super) fn save_checkpoints(&mut self) {
         self.last_save = Instant::now();
+        for file in self.files.values() {
+            self.checkpoints
+                .note_size(file.id, file.size.max(file.reader.position()));
+        }
         if let Err(error) = self.checkpoints.save() {
             FileSourceError {
                 metrics: &self.metrics,

@@ -21,6 +21,9 @@ pub enum LossReason {
     /// A deleted file was still held, not all acknowledged, when the
     /// source stopped: nothing can open it again.
     DeletedAtStop,
+    /// A checkpointed file was gone (deleted, or moved out of reach) when
+    /// the source started, with bytes past its checkpoint undelivered.
+    GoneWhileStopped,
 }
 
 /// How a file changed under the reader.
@@ -160,6 +163,7 @@ impl LossReason {
             LossReason::Truncated => "truncated",
             LossReason::ReadError => "read_error",
             LossReason::DeletedAtStop => "deleted_at_stop",
+            LossReason::GoneWhileStopped => "gone_while_stopped",
         }
     }
 }
