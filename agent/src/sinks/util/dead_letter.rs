@@ -10,7 +10,8 @@
 //!
 //! The file is capped: past half of `max_bytes` it is renamed to `<path>.1`
 //! (replacing an older one) and a new file is started, so the two together
-//! stay under `max_bytes`.
+//! stay under `max_bytes`. The dead letters of the replaced file are gone:
+//! they are counted as dropped (`reason="dead_letter_rotated"`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -57,6 +58,9 @@ pub struct Written {
     pub events: usize,
     /// Events that did not fit or could not be written.
     pub dropped: usize,
+    /// Dead letters written earlier, deleted with the older file that a
+    /// rotation replaced.
+    pub rotated_away: usize,
 }
 
 #[derive(Serialize)]
@@ -152,7 +156,7 @@ impl DeadLetter {
                 continue;
             }
             self.line.push(b'\n');
-            match self.append() {
+            match self.append(&mut written.rotated_away) {
                 Ok(true) => written.events += 1,
                 Ok(false) | Err(_) => written.dropped += 1,
             }
@@ -163,8 +167,9 @@ impl DeadLetter {
         written
     }
 
-    /// Append the current line; `Ok(false)` when it can never fit.
-    fn append(&mut self) -> std::io::Result<bool> {
+    /// Append the current line; `Ok(false)` when it can never fit. The
+    /// dead letters a rotation deletes are added to `rotated_away`.
+    fn append(&mut self, rotated_away: &mut usize) -> std::io::Result<bool> {
         let len = self.line.len() as u64;
         if len > self.max_file_bytes {
             return Ok(false);
@@ -173,7 +178,9 @@ impl DeadLetter {
             self.file = None;
             let mut rotated = self.path.as_os_str().to_owned();
             rotated.push(".1");
-            std::fs::rename(&self.path, PathBuf::from(rotated))?;
+            let rotated = PathBuf::from(rotated);
+            *rotated_away += count_lines(&rotated);
+            std::fs::rename(&self.path, rotated)?;
             self.size = 0;
         }
         if self.file.is_none() {
@@ -193,6 +200,23 @@ impl DeadLetter {
         }
         Ok(true)
     }
+}
+
+/// The lines of the file at `path` (0 if there is none).
+fn count_lines(path: &Path) -> usize {
+    use std::io::Read as _;
+    let Ok(mut file) = File::open(path) else {
+        return 0;
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lines = 0;
+    while let Ok(n) = file.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count();
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -222,6 +246,13 @@ mod tests {
         let current = std::fs::read_to_string(&path).unwrap();
         let rotated = std::fs::read_to_string(dir.path().join("dl/sink.jsonl.1")).unwrap();
         assert!(current.len() as u64 <= 2048 && rotated.len() as u64 <= 2048);
+        // Every dead letter is in one of the two files, or counted as
+        // deleted by a rotation.
+        assert!(written.rotated_away > 0, "20 lines rotate more than once");
+        assert_eq!(
+            current.lines().count() + rotated.lines().count() + written.rotated_away,
+            20
+        );
         let last: serde_json::Value =
             serde_json::from_str(current.lines().last().unwrap()).unwrap();
         assert_eq!(last["sink"], "ingest");
@@ -235,7 +266,8 @@ mod tests {
             written,
             Written {
                 events: 0,
-                dropped: 1
+                dropped: 1,
+                rotated_away: 0,
             }
         );
     }

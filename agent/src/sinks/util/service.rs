@@ -392,6 +392,14 @@ impl<P: Protocol> Service<P> {
             }
             .emit();
         }
+        if written.rotated_away > 0 {
+            SinkEventsDropped {
+                sink: &self.telemetry,
+                events: written.rotated_away as u64,
+                reason: "dead_letter_rotated",
+            }
+            .emit();
+        }
     }
 }
 

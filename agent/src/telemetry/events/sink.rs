@@ -120,7 +120,8 @@ pub struct SinkEventsDropped<'a> {
     /// How many.
     pub events: u64,
     /// Why: `queue_full`, `queue_write_failed`, `dead_letter_full`,
-    /// `unsupported_event`.
+    /// `dead_letter_rotated` (older dead letters deleted by the file's
+    /// rotation), `unsupported_event`.
     pub reason: &'static str,
 }
 
@@ -172,7 +173,12 @@ impl SinkTelemetry {
             l.push((key, value.to_owned()));
             l
         };
-        for reason in ["queue_full", "queue_write_failed", "dead_letter_full"] {
+        for reason in [
+            "queue_full",
+            "queue_write_failed",
+            "dead_letter_full",
+            "dead_letter_rotated",
+        ] {
             let _ = dropped_counter(with("reason", reason));
         }
         for status in ["401", "403"] {
