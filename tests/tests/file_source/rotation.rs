@@ -156,3 +156,32 @@ fn rotated_files_matching_the_pattern_are_not_read_twice() {
 fn lost_bytes(agent: &Agent) -> f64 {
     agent.metric_sum("neurallog_agent_file_bytes_lost_total", &[])
 }
+
+#[test]
+fn copytruncate_where_the_pattern_matches_the_copy_sends_no_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let mut log = SeqLog::create(&dir.path().join("logs/app.log"));
+    // `app.log*` matches the copies `app.log.1`, `app.log.2` too, as
+    // `/var/log/app/*` patterns do.
+    let mut agent = Agent::start_in(dir, &config("app.log*", ""), &[]);
+    agent.wait_ready();
+    for round in 0..3 {
+        log.write_at_rate(5_000, 20_000);
+        if round == 1 {
+            // Once copied before the agent caught up: the copy holds what
+            // was not read yet.
+            log.rotate_copytruncate();
+        } else {
+            wait_for_seqs(agent.dir.path(), log.next, Duration::from_secs(30));
+            log.rotate_copytruncate();
+        }
+    }
+    log.write(1_000);
+    wait_for_seqs(agent.dir.path(), log.next, Duration::from_secs(30));
+    // Two scans' time for a copy to be (wrongly) read from its start.
+    std::thread::sleep(Duration::from_secs(3));
+    let duplicates = assert_complete(&seqs_in(&out(agent.dir.path())), log.next);
+    assert_eq!(duplicates, 0, "a copy is the same content under a new name");
+    assert_eq!(lost_bytes(&agent), 0.0);
+}
