@@ -642,6 +642,19 @@ impl Tailer {
                     kind: RotationKind::Truncate,
                 }
                 .emit();
+                // Batches in flight cover bytes that are gone from the
+                // file: if one is not delivered, its bytes are lost.
+                let mut from = old.committed;
+                for pending in &old.pending {
+                    let bytes = pending.offset.saturating_sub(from);
+                    from = from.max(pending.offset);
+                    if !pending.done && bytes > 0 {
+                        self.orphaned
+                            .entry(pending.batch)
+                            .or_default()
+                            .push((old.path.clone(), bytes));
+                    }
+                }
                 FileBytesLost {
                     metrics: &self.metrics,
                     path: &old.path,

@@ -25,7 +25,9 @@ use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
 use super::ignored::Ignored;
 use super::reader::Framed;
 use crate::event::{AckReceiver, AckStatus, BatchId, EventBatch, now_unix_nanos};
-use crate::telemetry::events::{FileRewound, FileSourceError, FileSourceMetrics};
+use crate::telemetry::events::{
+    FileBytesLost, FileRewound, FileSourceError, FileSourceMetrics, LossReason,
+};
 use crate::topology::Fanout;
 
 /// How long a blocked send waits before doing housekeeping again.
@@ -74,6 +76,10 @@ pub struct Tailer {
     shutdown: CancellationToken,
     acks: AckReceiver,
     pub(super) in_flight: HashMap<BatchId, Vec<FileKey>>,
+    /// Bytes of batches in flight whose file can no longer be read again
+    /// (truncated in place with no copy): lost if the batch is not
+    /// delivered.
+    pub(super) orphaned: HashMap<BatchId, Vec<(PathBuf, u64)>>,
     next_batch: BatchId,
     pub(super) emitter: Emitter,
     batch_started: Option<Instant>,
@@ -126,6 +132,7 @@ impl Tailer {
             shutdown,
             acks: AckReceiver::new(),
             in_flight: HashMap::new(),
+            orphaned: HashMap::new(),
             next_batch: 1,
             batch_started: None,
             buf: vec![0u8; 256 * 1024],
@@ -414,6 +421,11 @@ impl Tailer {
     }
 
     fn apply_ack(&mut self, id: BatchId, keys: &[FileKey], status: AckStatus) {
+        if let Some(orphans) = self.orphaned.remove(&id)
+            && !status.is_final()
+        {
+            self.count_orphans(orphans);
+        }
         if !status.is_final() {
             // Its files' checkpoints stay before it, and their readers go
             // back there: the batch is read and sent again.
@@ -608,8 +620,24 @@ impl Tailer {
                 self.apply_ack(id, &keys, status);
             }
         }
+        // Batches never answered: what no file can give again is lost.
+        let orphans: Vec<(PathBuf, u64)> = self.orphaned.drain().flat_map(|(_, o)| o).collect();
+        self.count_orphans(orphans);
         self.count_deleted_at_stop();
         self.save_checkpoints();
         self.publish_status();
+    }
+
+    /// Count the bytes of undelivered batches whose file was truncated.
+    fn count_orphans(&self, orphans: Vec<(PathBuf, u64)>) {
+        for (path, bytes) in orphans {
+            FileBytesLost {
+                metrics: &self.metrics,
+                path: &path,
+                bytes,
+                reason: LossReason::Truncated,
+            }
+            .emit();
+        }
     }
 }
