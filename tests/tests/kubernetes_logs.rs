@@ -121,6 +121,15 @@ fn containerd_cri_recording() {
     assert_eq!(resource["k8s.container.name"], "web");
     assert_eq!(resource["k8s.container.restart_count"], 0);
     assert_eq!(resource["k8s.node.name"], "node-7");
+    // No pod metadata here: the workload is named after its pod, never
+    // after the agent that read its logs.
+    assert_eq!(resource["service.name"], "web-5d78c9869d-x2x9q");
+    assert_eq!(resource["service.namespace"], "shop");
+    assert_eq!(
+        resource["service.instance.id"],
+        "shop.web-5d78c9869d-x2x9q.web"
+    );
+    assert!(resource.get("service.version").is_none());
 }
 
 #[test]
@@ -225,6 +234,9 @@ fn pod_metadata_from_the_kubelet_and_the_opt_out_annotation() {
     assert_eq!(resource["k8s.pod.label.app"], "hpa");
     assert_eq!(resource["k8s.deployment.name"], "e2e-hpa");
     assert_eq!(resource["k8s.replicaset.name"], "e2e-hpa-6cd8d99884");
+    // The recorded pod has no app.kubernetes.io labels: its Deployment
+    // names the service.
+    assert_eq!(resource["service.name"], "e2e-hpa");
     assert!(kubelet.served_pods() >= 1);
 }
 

@@ -145,6 +145,11 @@ impl Attributes {
         self
     }
 
+    /// Remove `key`, if set.
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&AnyValue> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)

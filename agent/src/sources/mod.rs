@@ -11,7 +11,7 @@ pub mod kubernetes_logs;
 pub mod pod_metrics;
 mod resource;
 
-pub use resource::host_resource;
+pub use resource::{host_resource, workload_resource};
 
 use crate::config::SourceConfig;
 use crate::topology::{BoxedComponent, BuildError, SourceContext};

@@ -2,6 +2,28 @@
 
 use crate::event::{Attributes, Resource};
 
+/// The attributes that name the agent as the producer of telemetry: they
+/// belong on what the agent itself measures (its own metrics, host
+/// metrics, check results), not on the logs of the workloads it ships.
+const AGENT_IDENTITY: [&str; 2] = ["service.name", "service.version"];
+
+/// The resource of a workload's logs read on this host: the host's
+/// attributes without the agent's service identity, plus `extra` (a
+/// source's `resource:` setting).
+pub fn workload_resource<'a>(
+    host: &Resource,
+    extra: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Attributes {
+    let mut attributes = host.attributes.clone();
+    for key in AGENT_IDENTITY {
+        attributes.remove(key);
+    }
+    for (key, value) in extra {
+        attributes.insert(key.clone(), value.clone());
+    }
+    attributes
+}
+
 /// Attributes of this host, after the OpenTelemetry `host.*` and `os.*`
 /// semantic conventions. In Kubernetes `host.name` is the node name from
 /// the downward API (`NODE_NAME`), which is what dashboards group by; the

@@ -21,6 +21,9 @@ sources:
     max_line_bytes: 300
     attributes:
       team: payments
+    resource:
+      service.name: checkout
+      service.namespace: shop
   self:
     type: internal_metrics
     interval_secs: 1
@@ -148,7 +151,11 @@ fn decodes_intact(compression: &str, encoding: &str) {
                 Some("test-node-1"),
                 "{resource:?}"
             );
-            assert_eq!(get(&resource, "service.name"), Some("neurallog-agent"));
+            // The logs name the workload set in the source's `resource:`,
+            // not the agent that read them.
+            assert_eq!(get(&resource, "service.name"), Some("checkout"));
+            assert_eq!(get(&resource, "service.namespace"), Some("shop"));
+            assert_eq!(get(&resource, "service.version"), None);
             assert_eq!(get(&resource, "os.type"), Some("linux"));
             let scopes = resource_logs["scope_logs"].as_array().unwrap();
             assert_eq!(scopes.len(), 1);
@@ -187,6 +194,8 @@ fn decodes_intact(compression: &str, encoding: &str) {
         for resource_metrics in request["resource_metrics"].as_array().unwrap() {
             let resource = attrs(&resource_metrics["resource"]["attributes"]);
             assert_eq!(get(&resource, "host.name"), Some("test-node-1"));
+            // The agent's own telemetry is the agent's.
+            assert_eq!(get(&resource, "service.name"), Some("neurallog-agent"));
             let scope = &resource_metrics["scope_metrics"][0];
             assert_eq!(scope["scope"]["name"], "neurallog-agent");
             for metric in scope["metrics"].as_array().unwrap() {

@@ -29,6 +29,12 @@ pub struct FileSourceConfig {
     /// Static attributes added to every record of this source.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Resource attributes of this source's records, beside the host's
+    /// (`host.*`, `os.*`): the workload's identity, e.g. `service.name:
+    /// billing`. Without it the records name no service (the agent only
+    /// reads them; it is not their producer).
+    #[serde(default)]
+    pub resource: BTreeMap<String, String>,
 }
 
 /// The fields of [`FileSourceConfig`] other than the flattened tail
@@ -44,6 +50,8 @@ struct FileOwnFields {
     multiline: Option<MultilineConfig>,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    resource: BTreeMap<String, String>,
 }
 
 impl<'de> Deserialize<'de> for FileSourceConfig {
@@ -58,6 +66,7 @@ impl<'de> Deserialize<'de> for FileSourceConfig {
             tail,
             multiline: own.multiline,
             attributes: own.attributes,
+            resource: own.resource,
         })
     }
 }

@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, TryLockError, Weak};
 
-use crate::event::Attributes;
+use crate::event::{Attributes, Resource};
 use crate::telemetry::events::FileSourceMetrics;
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
 
@@ -61,8 +61,9 @@ pub fn build(config: &FileSourceConfig, cx: SourceContext) -> Result<BoxedCompon
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let resource = crate::sources::workload_resource(&cx.globals.host, &config.resource);
     let factory = PlainFactory::new(
-        Arc::clone(&cx.globals.host),
+        Arc::new(Resource::new(resource)),
         attributes,
         config.multiline.clone(),
     );

@@ -78,6 +78,14 @@ pub struct KubeletMetadataConfig {
     /// `k8s.job.name`.
     #[serde(default = "default_true")]
     pub owner: bool,
+    /// Take `service.name` from the well-known labels
+    /// `app.kubernetes.io/instance` and `app.kubernetes.io/name`, and
+    /// `service.version` from `app.kubernetes.io/version`, when no
+    /// `resource.opentelemetry.io/service.*` annotation sets them (the
+    /// OpenTelemetry conventions' order). Off: annotations, then the
+    /// owning workload's name, then the pod's.
+    #[serde(default = "default_true")]
+    pub service_from_labels: bool,
 }
 
 const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -115,6 +123,7 @@ impl Default for KubeletMetadataConfig {
             labels: true,
             annotations: false,
             owner: true,
+            service_from_labels: true,
         }
     }
 }

@@ -300,7 +300,7 @@ pub fn resource_attributes(
     node_name: Option<&str>,
     host: &Resource,
 ) -> Attributes {
-    let mut attributes = host.attributes.clone();
+    let mut attributes = crate::sources::workload_resource(host, []);
     if let Some(node) = node_name {
         attributes.insert("k8s.node.name", node.to_owned());
     }

@@ -124,6 +124,23 @@ impl PodMeta {
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
+    /// The name of the workload that owns the pod: its Deployment (told
+    /// by the ReplicaSet's `pod-template-hash`), ReplicaSet, StatefulSet,
+    /// DaemonSet or Job.
+    pub fn workload(&self) -> Option<&str> {
+        let (kind, name) = self.owner.as_ref()?;
+        match kind.as_str() {
+            "ReplicaSet" => Some(
+                self.labels
+                    .get("pod-template-hash")
+                    .and_then(|hash| name.strip_suffix(hash.as_str())?.strip_suffix('-'))
+                    .unwrap_or(name),
+            ),
+            "StatefulSet" | "DaemonSet" | "Job" => Some(name),
+            _ => None,
+        }
+    }
+
     /// Add this pod's attributes to `attributes`.
     pub fn apply(&self, fields: MetadataFields, attributes: &mut Attributes) {
         if fields.labels {

@@ -11,6 +11,7 @@ mod container;
 mod format;
 mod metadata;
 mod path;
+mod service;
 
 pub use config::{KubeletMetadataConfig, KubernetesLogsConfig};
 pub use container::ContainerHandler;
@@ -65,6 +66,7 @@ pub fn build(
             annotations: config.kubelet.annotations,
             owner: config.kubelet.owner,
         },
+        service_from_labels: config.kubelet.service_from_labels,
         slots: HashMap::new(),
         waiting: HashMap::new(),
         parse_failures: Arc::new(AtomicBool::new(false)),
@@ -89,6 +91,8 @@ pub struct KubernetesFactory {
     cache: Arc<MetadataCache>,
     seen_generation: u64,
     fields: MetadataFields,
+    /// `kubelet.service_from_labels`.
+    service_from_labels: bool,
     slots: HashMap<String, (ContainerLog, Arc<PodSlot>)>,
     /// Pods whose files wait for their metadata, since when.
     waiting: HashMap<String, Instant>,
@@ -109,6 +113,12 @@ impl KubernetesFactory {
         if let Some(meta) = &meta {
             meta.apply(self.fields, &mut attributes);
         }
+        service::apply(
+            log,
+            meta.as_ref(),
+            self.service_from_labels,
+            &mut attributes,
+        );
         (
             Resource::new(attributes),
             meta.is_some_and(|m| m.excluded()),
