@@ -119,8 +119,8 @@ pub struct SinkEventsDropped<'a> {
     pub sink: &'a SinkTelemetry,
     /// How many.
     pub events: u64,
-    /// Why: `queue_full`, `queue_write_failed`, `dead_letter_full`,
-    /// `unsupported_event`.
+    /// Why: `queue_full`, `disk_full` (the queue's filesystem had no
+    /// room), `queue_write_failed`, `dead_letter_full`, `unsupported_event`.
     pub reason: &'static str,
 }
 
@@ -172,7 +172,12 @@ impl SinkTelemetry {
             l.push((key, value.to_owned()));
             l
         };
-        for reason in ["queue_full", "queue_write_failed", "dead_letter_full"] {
+        for reason in [
+            "queue_full",
+            "disk_full",
+            "queue_write_failed",
+            "dead_letter_full",
+        ] {
             let _ = dropped_counter(with("reason", reason));
         }
         for status in ["401", "403"] {
