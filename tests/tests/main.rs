@@ -5,6 +5,7 @@
 mod support;
 
 mod checks;
+mod chaos;
 mod cli;
 mod file_source;
 mod kubernetes_logs;

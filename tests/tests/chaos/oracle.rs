@@ -1,0 +1,251 @@
+//! The oracle: what the receiver decoded (with `opentelemetry-proto`, not
+//! the agent's encoder) against what the writers wrote.
+//!
+//! Every sequence number of every stream must arrive, with its body whole
+//! (partial CRI lines joined exactly). A missing line is *lost* unless one
+//! of these explains it:
+//!
+//! - it sat unread in a file no path reached any more (deleted, or renamed
+//!   to a name the include does not match) when the agent stopped: the
+//!   only descriptor to it died with the process. Recorded at each stop as
+//!   *destroyed*;
+//! - it was in a file truncated in place and the agent counted the bytes
+//!   (`neurallog_agent_file_bytes_lost_total{reason="truncated"}`), or the
+//!   agent gave it up for another reason it counted in the same metric.
+//!   These are *given up*; the count of lines they may cover is derived
+//!   from the bytes the agent reports, per stream.
+//!
+//! Duplicates are counted, not failed: at-least-once delivery resends
+//! after rewinds, restarts and requests whose answer was lost.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use prost::Message as _;
+
+use super::lines;
+use super::world::{StreamKind, World};
+use crate::support::receiver::Captured;
+
+/// What arrived.
+#[derive(Debug, Default)]
+pub struct Oracle {
+    /// Per stream, how often each sequence number arrived.
+    received: HashMap<String, Vec<u32>>,
+    /// Per stream, the highest sequence number arrived from the agent's
+    /// current life (since the last [`Oracle::agent_stopped`]).
+    life_max: HashMap<String, u64>,
+    /// Per stream, lines destroyed by nature (see the module docs).
+    destroyed: HashMap<String, BTreeSet<u64>>,
+    /// Bodies that named a line but did not match it.
+    pub corrupt: u64,
+    /// A few of them, for the report.
+    pub corrupt_examples: Vec<String>,
+    /// Records that are not ours at all.
+    pub foreign: u64,
+}
+
+/// The verdict of one scenario.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Lines written.
+    pub lines: u64,
+    /// Lines missing with no explanation.
+    pub lost: u64,
+    /// Extra copies received.
+    pub duplicates: u64,
+    /// Missing lines destroyed by nature.
+    pub destroyed: u64,
+    /// Missing lines covered by what the agent reported lost.
+    pub given_up: u64,
+    /// Bodies not matching their line.
+    pub corrupt: u64,
+    /// Per stream: lost lines, first few sequence numbers.
+    pub lost_examples: BTreeMap<String, Vec<u64>>,
+}
+
+// === impl Oracle ===
+
+impl Oracle {
+    /// Decode and account for `requests` (the logs ones answered 2xx).
+    pub fn ingest(&mut self, requests: Vec<Captured>) {
+        for request in requests {
+            if request.path != "/v1/logs" || !(200..300).contains(&request.status) {
+                continue;
+            }
+            let decoded = ExportLogsServiceRequest::decode(request.body.as_slice())
+                .expect("the receiver accepted an undecodable OTLP logs request");
+            for rl in decoded.resource_logs {
+                for sl in rl.scope_logs {
+                    for record in sl.log_records {
+                        match record.body.and_then(|b| b.value) {
+                            Some(Value::StringValue(body)) => self.record(&body),
+                            _ => self.foreign += 1,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, body: &str) {
+        let Some((stream, seq)) = lines::parse(body) else {
+            self.foreign += 1;
+            return;
+        };
+        if body != lines::body(stream, seq) {
+            self.corrupt += 1;
+            if self.corrupt_examples.len() < 5 {
+                self.corrupt_examples.push(body.to_owned());
+            }
+            return;
+        }
+        let counts = self.received.entry(stream.to_owned()).or_default();
+        if counts.len() <= seq as usize {
+            counts.resize(seq as usize + 1, 0);
+        }
+        counts[seq as usize] += 1;
+        let max = self.life_max.entry(stream.to_owned()).or_insert(seq);
+        *max = (*max).max(seq);
+    }
+
+    /// Whether the agent's current life has read from the file holding
+    /// lines `first..end` of `stream` (the last file of a stream): a line
+    /// of it, or a later one, arrived. An empty file holds nothing to
+    /// lose.
+    pub fn opened_in_this_life(&self, stream: &str, first: u64, end: u64) -> bool {
+        first == end || self.life_max.get(stream).is_some_and(|&max| max >= first)
+    }
+
+    /// How often line `seq` of `stream` arrived.
+    pub fn count(&self, stream: &str, seq: u64) -> u32 {
+        self.received
+            .get(stream)
+            .and_then(|c| c.get(seq as usize))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Whether every line `first..end` of `stream` arrived.
+    pub fn has_all(&self, stream: &str, first: u64, end: u64) -> bool {
+        (first..end).all(|seq| self.count(stream, seq) > 0)
+    }
+
+    /// The agent stopped: lines not arrived from files no path reaches are
+    /// destroyed.
+    pub fn agent_stopped(&mut self, world: &World) {
+        self.life_max.clear();
+        for stream in &world.streams {
+            for rec in stream.files.iter().filter(|r| !r.reachable && !r.truncated) {
+                let missing: Vec<u64> = (rec.first..rec.end)
+                    .filter(|&seq| self.count(&stream.id, seq) == 0)
+                    .collect();
+                self.destroyed
+                    .entry(stream.id.clone())
+                    .or_default()
+                    .extend(missing);
+            }
+        }
+    }
+
+    /// Lines that must still arrive: neither arrived, nor destroyed, nor
+    /// in a file truncated in place. `given_up` says what the agent
+    /// reported lost, per stream and reason, in bytes.
+    pub fn outstanding(&self, world: &World, extra_included: bool) -> u64 {
+        world
+            .streams
+            .iter()
+            .filter(|s| extra_included || s.kind != StreamKind::Extra)
+            .map(|stream| {
+                let destroyed = self.destroyed.get(&stream.id);
+                stream
+                    .files
+                    .iter()
+                    .filter(|r| !r.truncated)
+                    .flat_map(|r| r.first..r.end)
+                    .filter(|&seq| {
+                        self.count(&stream.id, seq) == 0
+                            && !destroyed.is_some_and(|d| d.contains(&seq))
+                    })
+                    .count() as u64
+            })
+            .sum()
+    }
+
+    /// The verdict, given what the agent reported lost, per stream and
+    /// reason, in bytes.
+    pub fn tally(
+        &self,
+        world: &World,
+        extra_included: bool,
+        reported_lost: &BTreeMap<(String, String), f64>,
+    ) -> Tally {
+        let mut tally = Tally {
+            corrupt: self.corrupt,
+            ..Tally::default()
+        };
+        for stream in &world.streams {
+            if stream.kind == StreamKind::Extra && !extra_included {
+                continue;
+            }
+            tally.lines += stream.next;
+            let line_bytes = match stream.kind {
+                StreamKind::Pod => lines::MIN_PHYSICAL_LINE,
+                StreamKind::Plain | StreamKind::Extra => lines::BODY_BYTES as u64 + 1,
+            };
+            let reported = |want_truncated: bool| -> u64 {
+                let bytes: f64 = reported_lost
+                    .iter()
+                    .filter(|((s, reason), _)| {
+                        *s == stream.id && (reason == "truncated") == want_truncated
+                    })
+                    .map(|(_, bytes)| *bytes)
+                    .sum();
+                (bytes as u64).div_ceil(line_bytes)
+            };
+            let destroyed = self.destroyed.get(&stream.id);
+            let (mut truncated_missing, mut other_missing) = (0u64, Vec::new());
+            for rec in &stream.files {
+                for seq in rec.first..rec.end {
+                    let count = u64::from(self.count(&stream.id, seq));
+                    tally.duplicates += count.saturating_sub(1);
+                    if count > 0 {
+                        continue;
+                    }
+                    if destroyed.is_some_and(|d| d.contains(&seq)) {
+                        tally.destroyed += 1;
+                    } else if rec.truncated {
+                        truncated_missing += 1;
+                    } else {
+                        other_missing.push(seq);
+                    }
+                }
+            }
+            let truncated_allowed = reported(true);
+            let unexplained_truncated = truncated_missing.saturating_sub(truncated_allowed);
+            let missing = other_missing.len() as u64 + unexplained_truncated;
+            let lost = missing.saturating_sub(reported(false));
+            tally.given_up += truncated_missing - unexplained_truncated + (missing - lost);
+            tally.lost += lost;
+            if lost > 0 {
+                tally
+                    .lost_examples
+                    .insert(stream.id.clone(), other_missing.into_iter().take(10).collect());
+            }
+        }
+        tally
+    }
+}
+
+/// The stream a path the agent reports belongs to: `…/s03.log.2` is
+/// `s03`, `…/pods/chaos_web-p01_<uid>/app/0.log…` is `p01`.
+pub fn stream_of_path(path: &str) -> Option<String> {
+    if let Some(rest) = path.split("/pods/").nth(1) {
+        let pod_dir = rest.split('/').next()?;
+        let pod = pod_dir.split('_').nth(1)?;
+        return pod.strip_prefix("web-").map(str::to_owned);
+    }
+    let name = path.rsplit('/').next()?;
+    name.split_once(".log").map(|(stem, _)| stem.to_owned())
+}
