@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! cargo bench -p neurallog-agent-tests --bench chaos -- [--minutes M | --secs S]
-//!     [--seed N] [--count K] [--rate LINES_PER_SEC]
+//!     [--seed N] [--count K] [--rate LINES_PER_SEC] [--truncate-after-delivery]
 //! ```
 //!
 //! `--count K` runs seeds N, N+1, ... N+K-1. Without `--seed`, the seed
-//! comes from the clock (and is printed). `./x soak MINUTES SEED` runs one
+//! comes from the clock (and is printed). `--truncate-after-delivery`
+//! avoids a known open bug, as the fixed seeds do (see `Options`). `./x soak MINUTES SEED` runs one
 //! scenario of MINUTES. The exit status is 1 when a scenario failed.
 
 #![allow(missing_docs, reason = "a bench binary")]
@@ -16,9 +17,18 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+/// The harness without its tests (`mod.rs` holds those).
 #[allow(dead_code, reason = "the harness exposes more than this binary uses")]
-#[path = "../tests/chaos/mod.rs"]
-mod chaos;
+#[path = "../tests/chaos"]
+mod chaos {
+    pub mod agent_proc;
+    pub mod faults;
+    pub mod lines;
+    pub mod oracle;
+    pub mod report;
+    pub mod scenario;
+    pub mod world;
+}
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +39,7 @@ fn main() {
     let mut seed = None;
     let mut count = 1u64;
     let mut rate = 1000.0;
+    let mut truncate_after_delivery = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&arg));
@@ -38,6 +49,7 @@ fn main() {
             "--seed" => seed = Some(parse(&value())),
             "--count" => count = parse(&value()),
             "--rate" => rate = parse::<u64>(&value()) as f64,
+            "--truncate-after-delivery" => truncate_after_delivery = true,
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             _ => usage(&arg),
@@ -56,9 +68,10 @@ fn main() {
             duration: Duration::from_secs(secs),
             rate,
             drain_timeout: Duration::from_secs(120),
+            truncate_after_delivery,
         }));
         // The table so far, so a long run shows progress.
-        println!("{}", chaos::table(&summaries));
+        println!("{}", chaos::report::table(&summaries));
     }
     if summaries.iter().any(|s| !s.problems.is_empty()) {
         std::process::exit(1);
@@ -71,7 +84,7 @@ fn parse<T: std::str::FromStr>(text: &str) -> T {
 
 fn usage(arg: &str) -> ! {
     eprintln!(
-        "unexpected argument {arg:?}\nusage: chaos [--minutes M | --secs S] [--seed N] [--count K] [--rate LINES_PER_SEC]"
+        "unexpected argument {arg:?}\nusage: chaos [--minutes M | --secs S] [--seed N] [--count K] [--rate LINES_PER_SEC] [--truncate-after-delivery]"
     );
     std::process::exit(2)
 }

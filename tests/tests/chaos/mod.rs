@@ -21,85 +21,13 @@ pub mod agent_proc;
 pub mod faults;
 pub mod lines;
 pub mod oracle;
+mod regressions;
+pub mod report;
 pub mod scenario;
 pub mod world;
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-
-use faults::{AGENT_LANE, FaultKind, INGEST_LANE};
-use scenario::Summary;
-
-/// The summary table of `summaries`, and the faults per kind over all.
-pub fn table(summaries: &[Summary]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<9} {:>20} {:>7} {:>4} {:>6} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  result",
-        "scenario",
-        "seed",
-        "lines",
-        "lost",
-        "dups",
-        "destroyed",
-        "given_up",
-        "corrupt",
-        "q_corrupt",
-        "disk_full",
-        "rewinds",
-        "faults"
-    );
-    for (n, s) in summaries.iter().enumerate() {
-        let c = &s.counters;
-        let _ = writeln!(
-            out,
-            "{:<9} {:>20} {:>7} {:>4} {:>6} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  {}",
-            format!("chaos-{}", n + 1),
-            s.seed,
-            s.tally.lines,
-            s.tally.lost,
-            s.tally.duplicates,
-            s.tally.destroyed,
-            s.tally.given_up,
-            s.tally.corrupt,
-            c.get("neurallog_agent_sink_queue_corrupt_records_total"),
-            c.get("neurallog_agent_sink_dropped_events_total:disk_full"),
-            c.get("neurallog_agent_file_rewinds_total"),
-            s.faults.values().sum::<u32>(),
-            if s.problems.is_empty() { "ok" } else { "FAIL" },
-        );
-    }
-    let mut injected: BTreeMap<FaultKind, (u32, u32)> = AGENT_LANE
-        .iter()
-        .chain(INGEST_LANE)
-        .map(|&k| (k, (0, 0)))
-        .collect();
-    for s in summaries {
-        for (kind, n) in &s.faults {
-            injected.entry(*kind).or_default().0 += n;
-        }
-        for (kind, n) in &s.skipped {
-            injected.entry(*kind).or_default().1 += n;
-        }
-    }
-    let _ = writeln!(out, "\nfaults injected per kind (skipped when a precondition did not hold):");
-    for (kind, (done, skipped)) in injected {
-        let _ = writeln!(out, "  {:<16} {done:>5} {:>8}", kind.name(), format!("({skipped})"));
-    }
-    for s in summaries {
-        for problem in &s.problems {
-            let _ = writeln!(out, "seed {}: {problem}", s.seed);
-        }
-        for note in &s.notes {
-            let _ = writeln!(out, "seed {}: note: {note}", s.seed);
-        }
-    }
-    out
-}
-
 /// A few short scenarios with seeds that cover every fault kind; a
-/// failure prints the seed to replay. (Not in a `tests` module: the bench
-/// binary compiles this file too, and would find its imports unused.)
+/// failure prints the seed to replay.
 #[test]
 fn fixed_seeds() {
     let summaries: Vec<_> = [1u64, 2, 3]
@@ -110,13 +38,21 @@ fn fixed_seeds() {
                 duration: std::time::Duration::from_secs(35),
                 rate: 300.0,
                 drain_timeout: std::time::Duration::from_secs(60),
+                truncate_after_delivery: true,
             })
         })
         .collect();
-    let table = table(&summaries);
+    let table = report::table(&summaries);
     println!("{table}");
     assert!(
         summaries.iter().all(|s| s.problems.is_empty()),
         "chaos found problems:\n{table}"
     );
+    let missed: Vec<&str> = faults::AGENT_LANE
+        .iter()
+        .chain(faults::INGEST_LANE)
+        .filter(|kind| !summaries.iter().any(|s| s.faults.contains_key(kind)))
+        .map(|kind| kind.name())
+        .collect();
+    assert!(missed.is_empty(), "faults never injected: {missed:?}\n{table}");
 }

@@ -8,7 +8,9 @@
 //! - it sat unread in a file no path reached any more (deleted, or renamed
 //!   to a name the include does not match) when the agent stopped: the
 //!   only descriptor to it died with the process. Recorded at each stop as
-//!   *destroyed*;
+//!   *destroyed*, and so are the lines of a file truncated in place not
+//!   arrived when the agent was killed with -9 (they were only in its
+//!   memory);
 //! - it was in a file truncated in place and the agent counted the bytes
 //!   (`neurallog_agent_file_bytes_lost_total{reason="truncated"}`), or the
 //!   agent gave it up for another reason it counted in the same metric.
@@ -25,7 +27,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message as _;
 
 use super::lines;
-use super::world::{StreamKind, World};
+use super::world::{FileRec, StreamKind, World};
 use crate::support::receiver::Captured;
 
 /// What arrived.
@@ -61,8 +63,8 @@ pub struct Tally {
     pub given_up: u64,
     /// Bodies not matching their line.
     pub corrupt: u64,
-    /// Per stream: lost lines, first few sequence numbers.
-    pub lost_examples: BTreeMap<String, Vec<u64>>,
+    /// Per stream with lost lines: how they were missing.
+    pub lost_examples: BTreeMap<String, String>,
 }
 
 // === impl Oracle ===
@@ -133,11 +135,14 @@ impl Oracle {
     }
 
     /// The agent stopped: lines not arrived from files no path reaches are
-    /// destroyed.
-    pub fn agent_stopped(&mut self, world: &World) {
+    /// destroyed. After a kill -9, so are those of files truncated in
+    /// place: read but not delivered, they were only in the memory of the
+    /// process (after a graceful stop the agent must count them).
+    pub fn agent_stopped(&mut self, world: &World, killed: bool) {
         self.life_max.clear();
         for stream in &world.streams {
-            for rec in stream.files.iter().filter(|r| !r.reachable && !r.truncated) {
+            let gone = |r: &&FileRec| (!r.reachable && !r.truncated) || (killed && r.truncated);
+            for rec in stream.files.iter().filter(gone) {
                 let missing: Vec<u64> = (rec.first..rec.end)
                     .filter(|&seq| self.count(&stream.id, seq) == 0)
                     .collect();
@@ -229,9 +234,24 @@ impl Oracle {
             tally.given_up += truncated_missing - unexplained_truncated + (missing - lost);
             tally.lost += lost;
             if lost > 0 {
-                tally
-                    .lost_examples
-                    .insert(stream.id.clone(), other_missing.into_iter().take(10).collect());
+                let truncated: Vec<String> = stream
+                    .files
+                    .iter()
+                    .filter(|r| r.truncated)
+                    .map(|r| format!("{}..{}", r.first, r.end))
+                    .collect();
+                tally.lost_examples.insert(
+                    stream.id.clone(),
+                    format!(
+                        "{lost} lost: {truncated_missing} missing from files truncated in place \
+                         (lines {}) of which the agent counted up to {truncated_allowed}; \
+                         {} missing elsewhere (first ones {:?}), {} counted given up otherwise",
+                        truncated.join(" "),
+                        other_missing.len(),
+                        &other_missing[..other_missing.len().min(10)],
+                        reported(false),
+                    ),
+                );
             }
         }
         tally

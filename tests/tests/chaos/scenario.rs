@@ -26,6 +26,14 @@ pub struct Options {
     pub rate: f64,
     /// How long the agent may take to deliver what is left afterwards.
     pub drain_timeout: Duration,
+    /// Truncate a file in place only once every line of it arrived. The
+    /// file source forgets the lines in flight from a file truncated in
+    /// place when their batch is given up (a stop, a reload): they are
+    /// lost and counted nowhere
+    /// (`regressions::truncation_in_place_with_unacknowledged_lines_then_stop`).
+    /// The fixed seeds set this until that is fixed, so they fail only on
+    /// something new.
+    pub truncate_after_delivery: bool,
 }
 
 /// The outcome of a scenario.
@@ -130,7 +138,7 @@ pub fn run(options: &Options) -> Summary {
         let _guard = StopGuard(&shared);
         let writer = scope.spawn(|| shared.write(options.rate));
         let ingest = scope.spawn(|| shared.ingest_lane());
-        shared.agent_lane(&mut agent, tmpfs.as_ref(), options.duration);
+        shared.agent_lane(&mut agent, tmpfs.as_ref(), options);
         shared.stop_faults.store(true, Ordering::SeqCst);
         let _ = ingest.join();
         shared.stop_writing.store(true, Ordering::SeqCst);
@@ -354,13 +362,13 @@ impl Shared {
 
     // --- the agent lane ---
 
-    fn agent_lane(&self, agent: &mut AgentProc, tmpfs: Option<&Tmpfs>, duration: Duration) {
+    fn agent_lane(&self, agent: &mut AgentProc, tmpfs: Option<&Tmpfs>, options: &Options) {
         let mut lane = Lane::new(self.seed, 0xa6e47, AGENT_LANE);
-        let deadline = Instant::now() + duration;
+        let deadline = Instant::now() + options.duration;
         while Instant::now() < deadline {
             let fault = lane.next_fault();
             self.idle(agent, fault.gap);
-            self.agent_fault(agent, tmpfs, fault);
+            self.agent_fault(agent, tmpfs, fault, options);
         }
     }
 
@@ -442,12 +450,40 @@ impl Shared {
         }
     }
 
+    /// Wait (up to 5 s) until every line of stream `i`'s live file
+    /// arrived.
+    fn wait_delivered(&self, i: usize) -> bool {
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            self.collect();
+            {
+                let state = self.state();
+                let stream = &state.world.streams[i];
+                let live = stream.live_rec();
+                if state.oracle.has_all(&stream.id, live.first, live.end) {
+                    return true;
+                }
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            // A receiver poll.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn pick(&self, kind: StreamKind, pick: u64) -> Option<usize> {
         let candidates = self.state().world.candidates(kind);
         (!candidates.is_empty()).then(|| candidates[(pick % candidates.len() as u64) as usize])
     }
 
-    fn agent_fault(&self, agent: &mut AgentProc, tmpfs: Option<&Tmpfs>, fault: Planned) {
+    fn agent_fault(
+        &self,
+        agent: &mut AgentProc,
+        tmpfs: Option<&Tmpfs>,
+        fault: Planned,
+        options: &Options,
+    ) {
         let Planned {
             kind,
             duration,
@@ -478,6 +514,10 @@ impl Shared {
                         // ms: paused this long, it has seen the file's
                         // final size, so it can count what it did not read.
                         std::thread::sleep(Duration::from_millis(600));
+                        if options.truncate_after_delivery && !self.wait_delivered(i) {
+                            self.state().world.streams[i].paused = false;
+                            return self.skip(kind, "the file's lines were not all delivered");
+                        }
                         let mut state = self.state();
                         state.world.truncate_in_place(i);
                         state.world.streams[i].paused = false;
@@ -523,7 +563,7 @@ impl Shared {
                 {
                     let mut state = self.state();
                     let State { world, oracle } = &mut *state;
-                    oracle.agent_stopped(world);
+                    oracle.agent_stopped(world, kind == FaultKind::Kill9Restart);
                 }
                 // Down for a while: the writers go on, a backlog grows.
                 std::thread::sleep(down);

@@ -1,0 +1,88 @@
+//! Reductions of what the chaos scenarios found, one fault combination
+//! each, named after what broke.
+
+use std::time::{Duration, Instant};
+
+use super::lines;
+use crate::support::agent::Agent;
+use crate::support::receiver::{Fault, Receiver};
+use crate::support::wait_for;
+
+fn config(endpoint: &str) -> String {
+    format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 1
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+    poll_interval_ms: 100
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [app]
+    endpoint: {endpoint}
+    batch: {{timeout_ms: 100}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 200}}
+"
+    )
+}
+
+/// Lines read from a file, sent but not yet acknowledged (the ingest
+/// answers 503) when the file is truncated in place, and given up when the
+/// agent stops: the file cannot be read again from where the batch began
+/// (that content is gone), so they must either be delivered or counted in
+/// `neurallog_agent_file_bytes_lost_total`. Chaos seed 10 lost 23 lines
+/// this way, counted nowhere.
+#[test]
+#[ignore = "open: the file source forgets the in-flight batches of a file truncated in place"]
+fn truncation_in_place_with_unacknowledged_lines_then_stop() {
+    let receiver = Receiver::start();
+    receiver.set_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        until: Instant::now() + Duration::from_secs(3600),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let log = dir.path().join("logs/app.log");
+    let old: String = (0..100).map(|seq| lines::plain("app", seq)).collect();
+    std::fs::write(&log, old).unwrap();
+    let yaml = config(&receiver.endpoint());
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for("the lines to be sent", Duration::from_secs(20), || {
+        (!receiver.requests().is_empty()).then_some(())
+    });
+    let file = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    file.set_len(0).unwrap();
+    // The agent polls files every 100 ms: it sees the truncation.
+    std::thread::sleep(Duration::from_millis(800));
+    let lost_before_stop = agent
+        .metric("neurallog_agent_file_bytes_lost_total")
+        .unwrap_or(0.0);
+    agent.terminate(Duration::from_secs(20));
+    receiver.set_fault(Fault::None);
+    let dir = agent.into_dir();
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    let new: String = (100..110).map(|seq| lines::plain("app", seq)).collect();
+    std::fs::write(&log, new).unwrap();
+    let arrived = wait_for("the new lines", Duration::from_secs(20), || {
+        let bodies = receiver.log_bodies();
+        bodies
+            .iter()
+            .any(|b| lines::parse(b) == Some(("app", 109)))
+            .then_some(bodies)
+    });
+    let old_arrived = (0..100)
+        .filter(|&seq| arrived.contains(&lines::body("app", seq)))
+        .count() as u64;
+    let lost_lines = (lost_before_stop as u64) / (lines::BODY_BYTES as u64 + 1);
+    assert_eq!(
+        old_arrived + lost_lines,
+        100,
+        "of 100 lines read before the truncation, {old_arrived} arrived and {lost_lines} were counted lost"
+    );
+}
