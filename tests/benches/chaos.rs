@@ -13,7 +13,7 @@
 
 #![allow(missing_docs, reason = "a bench binary")]
 
-#[allow(dead_code, reason = "the support modules serve the integration tests too")]
+// `support/mod.rs` allows its own dead code.
 #[path = "../tests/support/mod.rs"]
 mod support;
 

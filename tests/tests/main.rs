@@ -4,8 +4,8 @@
 
 mod support;
 
-mod checks;
 mod chaos;
+mod checks;
 mod cli;
 mod file_source;
 mod kubernetes_logs;

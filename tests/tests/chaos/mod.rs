@@ -54,5 +54,8 @@ fn fixed_seeds() {
         .filter(|kind| !summaries.iter().any(|s| s.faults.contains_key(kind)))
         .map(|kind| kind.name())
         .collect();
-    assert!(missed.is_empty(), "faults never injected: {missed:?}\n{table}");
+    assert!(
+        missed.is_empty(),
+        "faults never injected: {missed:?}\n{table}"
+    );
 }

@@ -59,9 +59,17 @@ pub fn table(summaries: &[Summary]) -> String {
             injected.entry(*kind).or_default().1 += n;
         }
     }
-    let _ = writeln!(out, "\nfaults injected per kind (skipped when a precondition did not hold):");
+    let _ = writeln!(
+        out,
+        "\nfaults injected per kind (skipped when a precondition did not hold):"
+    );
     for (kind, (done, skipped)) in injected {
-        let _ = writeln!(out, "  {:<16} {done:>5} {:>8}", kind.name(), format!("({skipped})"));
+        let _ = writeln!(
+            out,
+            "  {:<16} {done:>5} {:>8}",
+            kind.name(),
+            format!("({skipped})")
+        );
     }
     for s in summaries {
         for problem in &s.problems {

@@ -160,17 +160,27 @@ pub fn run(options: &Options) -> Summary {
     let counters = agent.totals();
     let state = lock(&shared.state);
     let extra = agent.config.include_extra;
-    let tally = state.oracle.tally(&state.world, extra, &counters.lost_bytes);
+    let tally = state
+        .oracle
+        .tally(&state.world, extra, &counters.lost_bytes);
     let mut problems = Vec::new();
     if tally.lost > 0 {
-        problems.push(format!("lost lines, per stream (first ones): {:?}", tally.lost_examples));
+        problems.push(format!(
+            "lost lines, per stream (first ones): {:?}",
+            tally.lost_examples
+        ));
     }
     if tally.corrupt > 0 {
-        problems.push(format!("corrupt bodies, e.g. {:?}", state.oracle.corrupt_examples));
+        problems.push(format!(
+            "corrupt bodies, e.g. {:?}",
+            state.oracle.corrupt_examples
+        ));
     }
     let queue_corrupt = counters.get("neurallog_agent_sink_queue_corrupt_records_total");
     if queue_corrupt > 0.0 {
-        problems.push(format!("{queue_corrupt} disk queue records skipped as corrupt"));
+        problems.push(format!(
+            "{queue_corrupt} disk queue records skipped as corrupt"
+        ));
     }
     let reload_failures = counters.get("neurallog_agent_config_reloads_total:failure");
     if reload_failures > 0.0 {
@@ -242,9 +252,7 @@ impl Shared {
             // Lines are appended in small bursts, as busy applications do.
             std::thread::sleep(Duration::from_millis(20));
             let now = Instant::now();
-            self.state()
-                .world
-                .tick((now - last).as_secs_f64(), rate);
+            self.state().world.tick((now - last).as_secs_f64(), rate);
             last = now;
         }
     }
@@ -315,7 +323,10 @@ impl Shared {
                 // The ingest wants a token the agent does not have yet:
                 // the sink holds until the file is rotated.
                 let new = self.next_token();
-                self.done(kind, &format!("token-{new} wanted, file rotated after {ms} ms"));
+                self.done(
+                    kind,
+                    &format!("token-{new} wanted, file rotated after {ms} ms"),
+                );
                 set(baseline(new));
                 self.pause(&never, duration);
                 self.write_token(new);
@@ -437,7 +448,10 @@ impl Shared {
                 let state = self.state();
                 let stream = &state.world.streams[i];
                 let live = stream.live_rec();
-                if state.oracle.opened_in_this_life(&stream.id, live.first, live.end) {
+                if state
+                    .oracle
+                    .opened_in_this_life(&stream.id, live.first, live.end)
+                {
                     return true;
                 }
             }
@@ -575,12 +589,19 @@ impl Shared {
             }
             FaultKind::ReloadBatch => {
                 agent.config.batch_variant += 1;
-                self.done(kind, &format!("batch variant {}", agent.config.batch_variant % 3));
+                self.done(
+                    kind,
+                    &format!("batch variant {}", agent.config.batch_variant % 3),
+                );
                 agent.reload();
             }
             FaultKind::ReloadSink => {
                 agent.config.mirror = !agent.config.mirror;
-                let what = if agent.config.mirror { "added" } else { "removed" };
+                let what = if agent.config.mirror {
+                    "added"
+                } else {
+                    "removed"
+                };
                 self.done(kind, &format!("second sink {what}"));
                 agent.reload();
             }
@@ -589,7 +610,10 @@ impl Shared {
                 agent.config.include_extra = true;
                 self.done(
                     kind,
-                    &format!("include variant {}, extra/ in", agent.config.include_variant % 2),
+                    &format!(
+                        "include variant {}, extra/ in",
+                        agent.config.include_variant % 2
+                    ),
                 );
                 agent.reload();
             }
@@ -621,7 +645,9 @@ impl Shared {
                 break;
             }
             if Instant::now() >= end {
-                self.log(&format!("drain timed out with {outstanding} lines outstanding"));
+                self.log(&format!(
+                    "drain timed out with {outstanding} lines outstanding"
+                ));
                 break;
             }
             // A receiver poll.

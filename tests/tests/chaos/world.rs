@@ -90,7 +90,14 @@ pub struct World {
 impl World {
     /// Create `plain` files in `logs/`, `extra` in `extra/` and `pods`
     /// pods under `pods/`.
-    pub fn new(root: &Path, seed: u64, plain: u32, extra: u32, pods: u32, include_rotated: bool) -> World {
+    pub fn new(
+        root: &Path,
+        seed: u64,
+        plain: u32,
+        extra: u32,
+        pods: u32,
+        include_rotated: bool,
+    ) -> World {
         let mut world = World {
             root: root.to_owned(),
             streams: Vec::new(),
@@ -124,7 +131,13 @@ impl World {
         self.add(format!("p{n:02}"), StreamKind::Pod, live, Some(pod_dir))
     }
 
-    fn add(&mut self, id: String, kind: StreamKind, live: PathBuf, pod_dir: Option<PathBuf>) -> usize {
+    fn add(
+        &mut self,
+        id: String,
+        kind: StreamKind,
+        live: PathBuf,
+        pod_dir: Option<PathBuf>,
+    ) -> usize {
         let file = open_append(&live);
         self.streams.push(Stream {
             id,
