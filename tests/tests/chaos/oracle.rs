@@ -17,10 +17,15 @@
 //!   These are *given up*; the count of lines they may cover is derived
 //!   from the bytes the agent reports, per stream.
 //!
-//! Duplicates are counted, not failed: at-least-once delivery resends
-//! after rewinds, restarts and requests whose answer was lost.
+//! Duplicates are allowed where at-least-once delivery explains them: a
+//! copy that arrived after the agent restarted (what was read since the
+//! last checkpoint is read again), while the ingest was slow or going down
+//! (a request delivered whose answer the agent never got), or shortly
+//! before the agent counted a rewind (`neurallog_agent_file_rewinds_total`).
+//! Any other copy is an *unexplained duplicate*: something read twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -33,8 +38,20 @@ use crate::support::receiver::Captured;
 /// What arrived.
 #[derive(Debug, Default)]
 pub struct Oracle {
-    /// Per stream, how often each sequence number arrived.
-    received: HashMap<String, Vec<u32>>,
+    /// Per stream, how often each sequence number arrived, and the epoch
+    /// of its first arrival.
+    received: HashMap<String, Vec<(u32, u32)>>,
+    /// Advanced by every event after which copies are expected (a
+    /// restart): a copy of a line first arrived in an earlier epoch is
+    /// explained.
+    epoch: u32,
+    /// Copies arriving before this are explained (the ingest is slow or
+    /// going down).
+    excused_until: Option<Instant>,
+    /// Copies not explained yet: stream, sequence number, arrival.
+    suspects: Vec<(String, u64, Instant)>,
+    /// Copies nothing explained.
+    pub unexplained: Vec<(String, u64)>,
     /// Per stream, the highest sequence number arrived from the agent's
     /// current life (since the last [`Oracle::agent_stopped`]).
     life_max: HashMap<String, u64>,
@@ -63,6 +80,8 @@ pub struct Tally {
     pub given_up: u64,
     /// Bodies not matching their line.
     pub corrupt: u64,
+    /// Copies nothing explains.
+    pub unexplained_duplicates: u64,
     /// Per stream with lost lines: how they were missing.
     pub lost_examples: BTreeMap<String, String>,
 }
@@ -105,9 +124,17 @@ impl Oracle {
         }
         let counts = self.received.entry(stream.to_owned()).or_default();
         if counts.len() <= seq as usize {
-            counts.resize(seq as usize + 1, 0);
+            counts.resize(seq as usize + 1, (0, 0));
         }
-        counts[seq as usize] += 1;
+        let (count, first_epoch) = &mut counts[seq as usize];
+        if *count == 0 {
+            *first_epoch = self.epoch;
+        } else if *first_epoch == self.epoch
+            && self.excused_until.is_none_or(|until| Instant::now() > until)
+        {
+            self.suspects.push((stream.to_owned(), seq, Instant::now()));
+        }
+        *count += 1;
         let max = self.life_max.entry(stream.to_owned()).or_insert(seq);
         *max = (*max).max(seq);
     }
@@ -125,8 +152,39 @@ impl Oracle {
         self.received
             .get(stream)
             .and_then(|c| c.get(seq as usize))
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |(count, _)| *count)
+    }
+
+    /// The agent restarted: copies of lines arrived before are expected.
+    pub fn new_epoch(&mut self) {
+        self.epoch += 1;
+    }
+
+    /// Copies arriving until `until` are expected (the ingest is slow or
+    /// going down: a request may be delivered and its answer lost).
+    pub fn excuse_until(&mut self, until: Instant) {
+        self.excused_until = Some(self.excused_until.map_or(until, |u| u.max(until)));
+    }
+
+    /// The agent counted a rewind since the last look: copies that arrived
+    /// shortly before are its doing. Copies older than `horizon` that
+    /// nothing explained are unexplained for good.
+    pub fn settle_suspects(&mut self, rewound: bool, horizon: Duration) {
+        let now = Instant::now();
+        let suspects = std::mem::take(&mut self.suspects);
+        for (stream, seq, at) in suspects {
+            if rewound {
+                continue;
+            }
+            if now.duration_since(at) > horizon {
+                self.unexplained.push((stream, seq));
+            } else {
+                self.suspects.push((stream, seq, at));
+            }
+        }
+        if rewound {
+            self.epoch += 1;
+        }
     }
 
     /// Whether every line `first..end` of `stream` arrived.
@@ -188,6 +246,7 @@ impl Oracle {
     ) -> Tally {
         let mut tally = Tally {
             corrupt: self.corrupt,
+            unexplained_duplicates: (self.unexplained.len() + self.suspects.len()) as u64,
             ..Tally::default()
         };
         for stream in &world.streams {

@@ -12,12 +12,13 @@ pub fn table(summaries: &[Summary]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<9} {:>20} {:>7} {:>4} {:>6} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  result",
+        "{:<9} {:>20} {:>7} {:>4} {:>6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  result",
         "scenario",
         "seed",
         "lines",
         "lost",
         "dups",
+        "unexpl",
         "destroyed",
         "given_up",
         "corrupt",
@@ -30,12 +31,13 @@ pub fn table(summaries: &[Summary]) -> String {
         let c = &s.counters;
         let _ = writeln!(
             out,
-            "{:<9} {:>20} {:>7} {:>4} {:>6} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  {}",
+            "{:<9} {:>20} {:>7} {:>4} {:>6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  {}",
             format!("chaos-{}", n + 1),
             s.seed,
             s.tally.lines,
             s.tally.lost,
             s.tally.duplicates,
+            s.tally.unexplained_duplicates,
             s.tally.destroyed,
             s.tally.given_up,
             s.tally.corrupt,

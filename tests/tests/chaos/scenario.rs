@@ -53,6 +53,8 @@ pub struct Summary {
     pub problems: Vec<String>,
     /// Remarks (a fault that cannot run here).
     pub notes: Vec<String>,
+    /// Whether the data directory was a tmpfs the disk-full fault can fill.
+    pub disk_full_possible: bool,
 }
 
 /// The world and the oracle, under one lock so a rotation and the
@@ -91,7 +93,9 @@ pub fn run(options: &Options) -> Summary {
     let tmpfs = match Tmpfs::mount(&data_dir, 16 * 1024 * 1024) {
         Ok(tmpfs) => Some(tmpfs),
         Err(why) => {
-            notes.push(format!("disk_full skipped: cannot mount a tmpfs ({why})"));
+            let note = format!("disk_full skipped: cannot mount a tmpfs ({why})");
+            eprintln!("chaos seed={seed}: note: {note}");
+            notes.push(note);
             None
         }
     };
@@ -133,6 +137,7 @@ pub fn run(options: &Options) -> Summary {
         "start: include_rotated={include_rotated} compression={compression} rate={} duration={:?}",
         options.rate, options.duration
     ));
+    let disk_full_possible = tmpfs.is_some();
     let mut agent = AgentProc::start(config);
     std::thread::scope(|scope| {
         let _guard = StopGuard(&shared);
@@ -170,6 +175,13 @@ pub fn run(options: &Options) -> Summary {
             tally.lost_examples
         ));
     }
+    if tally.unexplained_duplicates > 0 {
+        let examples = &state.oracle.unexplained[..state.oracle.unexplained.len().min(10)];
+        problems.push(format!(
+            "{} copies nothing explains (no restart, slow ingest or counted rewind), e.g. {examples:?}",
+            tally.unexplained_duplicates
+        ));
+    }
     if tally.corrupt > 0 {
         problems.push(format!(
             "corrupt bodies, e.g. {:?}",
@@ -196,6 +208,7 @@ pub fn run(options: &Options) -> Summary {
         counters,
         problems,
         notes,
+        disk_full_possible,
     }
 }
 
@@ -224,6 +237,23 @@ impl Shared {
 
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// Sample the agent's counters; a rewind counted since the last look
+    /// explains the copies that arrived shortly before.
+    fn watch(&self, agent: &mut AgentProc) {
+        const REWINDS: &str = "neurallog_agent_file_rewinds_total";
+        let before = agent.totals().get(REWINDS);
+        agent.sample();
+        let rewound = agent.totals().get(REWINDS) > before;
+        self.state()
+            .oracle
+            .settle_suspects(rewound, Duration::from_millis(1500));
+    }
+
+    /// Copies arriving within `window` from now are expected.
+    fn excuse(&self, window: Duration) {
+        self.state().oracle.excuse_until(Instant::now() + window);
     }
 
     /// Move what the receivers accepted into the oracle.
@@ -295,6 +325,9 @@ impl Shared {
         match kind {
             FaultKind::IngestDown => {
                 self.done(kind, &format!("for {ms} ms"));
+                // A request being answered when it stops was delivered;
+                // the agent sends it again (after a backoff up to 1 s).
+                self.excuse(duration + Duration::from_secs(3));
                 lock(&self.receiver).stop();
                 self.pause(&never, duration);
                 lock(&self.receiver).resume();
@@ -342,6 +375,9 @@ impl Shared {
             FaultKind::Slow => {
                 let delay = Duration::from_millis(500 + pick % 2500);
                 self.done(kind, &format!("answers after {delay:?} for {ms} ms"));
+                // Past the sink's 2 s timeout, a delivered request is sent
+                // again; the last slow answer comes `delay` after the end.
+                self.excuse(duration + delay + Duration::from_secs(3));
                 set(Fault::Delay(delay));
                 self.pause(&never, duration);
                 set(baseline(token));
@@ -389,7 +425,7 @@ impl Shared {
         let end = Instant::now() + duration;
         loop {
             self.collect();
-            agent.sample();
+            self.watch(agent);
             self.housekeeping();
             let now = Instant::now();
             if now >= end {
@@ -458,7 +494,7 @@ impl Shared {
             if Instant::now() >= end {
                 return false;
             }
-            agent.sample();
+            self.watch(agent);
             // A receiver poll.
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -578,6 +614,7 @@ impl Shared {
                     let mut state = self.state();
                     let State { world, oracle } = &mut *state;
                     oracle.agent_stopped(world, kind == FaultKind::Kill9Restart);
+                    oracle.new_epoch();
                 }
                 // Down for a while: the writers go on, a backlog grows.
                 std::thread::sleep(down);
@@ -636,7 +673,7 @@ impl Shared {
         let extra = agent.config.include_extra;
         loop {
             self.collect();
-            agent.sample();
+            self.watch(agent);
             let outstanding = {
                 let state = self.state();
                 state.oracle.outstanding(&state.world, extra)
@@ -657,7 +694,7 @@ impl Shared {
         // lost) would arrive within this.
         std::thread::sleep(Duration::from_secs(1));
         self.collect();
-        agent.sample();
+        self.watch(agent);
         let state = self.state();
         self.log(&format!("drained: {} lines written", state.world.lines()));
     }
