@@ -130,7 +130,9 @@ impl Oracle {
         if *count == 0 {
             *first_epoch = self.epoch;
         } else if *first_epoch == self.epoch
-            && self.excused_until.is_none_or(|until| Instant::now() > until)
+            && self
+                .excused_until
+                .is_none_or(|until| Instant::now() > until)
         {
             self.suspects.push((stream.to_owned(), seq, Instant::now()));
         }

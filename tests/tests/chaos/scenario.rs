@@ -168,6 +168,21 @@ pub fn run(options: &Options) -> Summary {
     let tally = state
         .oracle
         .tally(&state.world, extra, &counters.lost_bytes);
+    let problems = problems(&tally, &state.oracle, &counters, &agent);
+    Summary {
+        seed,
+        tally,
+        faults: lock(&shared.faults).clone(),
+        skipped: lock(&shared.skipped).clone(),
+        counters,
+        problems,
+        notes,
+        disk_full_possible,
+    }
+}
+
+/// What fails the scenario.
+fn problems(tally: &Tally, oracle: &Oracle, counters: &Counters, agent: &AgentProc) -> Vec<String> {
     let mut problems = Vec::new();
     if tally.lost > 0 {
         problems.push(format!(
@@ -176,7 +191,7 @@ pub fn run(options: &Options) -> Summary {
         ));
     }
     if tally.unexplained_duplicates > 0 {
-        let examples = &state.oracle.unexplained[..state.oracle.unexplained.len().min(10)];
+        let examples = &oracle.unexplained[..oracle.unexplained.len().min(10)];
         problems.push(format!(
             "{} copies nothing explains (no restart, slow ingest or counted rewind), e.g. {examples:?}",
             tally.unexplained_duplicates
@@ -185,7 +200,7 @@ pub fn run(options: &Options) -> Summary {
     if tally.corrupt > 0 {
         problems.push(format!(
             "corrupt bodies, e.g. {:?}",
-            state.oracle.corrupt_examples
+            oracle.corrupt_examples
         ));
     }
     let queue_corrupt = counters.get("neurallog_agent_sink_queue_corrupt_records_total");
@@ -200,16 +215,7 @@ pub fn run(options: &Options) -> Summary {
     }
     problems.extend(agent.crashes.iter().map(|c| format!("agent crashed: {c}")));
     problems.extend(agent.bad_exits.iter().map(|s| format!("SIGTERM exit: {s}")));
-    Summary {
-        seed,
-        tally,
-        faults: lock(&shared.faults).clone(),
-        skipped: lock(&shared.skipped).clone(),
-        counters,
-        problems,
-        notes,
-        disk_full_possible,
-    }
+    problems
 }
 
 /// What the receiver does between faults: accept the current token only.
