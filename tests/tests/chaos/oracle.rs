@@ -330,3 +330,40 @@ pub fn stream_of_path(path: &str) -> Option<String> {
     let name = path.rsplit('/').next()?;
     name.split_once(".log").map(|(stem, _)| stem.to_owned())
 }
+
+/// The oracle itself must be able to fail: a missing line is lost unless
+/// it was destroyed by nature or counted by the agent; a copy is
+/// unexplained unless something explains it.
+#[test]
+fn oracle_tells_lost_from_destroyed_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut world = World::new(dir.path(), 7, 1, 0, 0, false);
+    let mut oracle = Oracle::default();
+    world.tick(1.0, 10.0);
+    assert_eq!(world.streams[0].next, 10);
+    for seq in 0..10 {
+        oracle.record(&lines::body("s00", seq));
+    }
+    oracle.record(&lines::body("s00", 3));
+    oracle.settle_suspects(false, Duration::ZERO);
+    // Lines 10..20 go to a file that is then deleted; 20..30 to a new one.
+    world.tick(1.0, 10.0);
+    world.delete_recreate(0);
+    world.tick(1.0, 10.0);
+    oracle.record(&lines::body("s00", 25));
+    let none = BTreeMap::new();
+    let tally = oracle.tally(&world, false, &none);
+    assert_eq!((tally.lines, tally.lost, tally.duplicates), (30, 19, 1));
+    assert_eq!(tally.unexplained_duplicates, 1);
+    // The agent stops: what the deleted file held is destroyed.
+    oracle.agent_stopped(&world, true);
+    let tally = oracle.tally(&world, false, &none);
+    assert_eq!((tally.lost, tally.destroyed), (9, 10));
+    // The agent reports 9 lines' worth of bytes given up.
+    let lost = BTreeMap::from([(("s00".to_owned(), "max_hold_secs".to_owned()), 9.0 * 151.0)]);
+    let tally = oracle.tally(&world, false, &lost);
+    assert_eq!((tally.lost, tally.given_up), (0, 9));
+    // A body cut short is corrupt, whatever it claims.
+    oracle.record(&lines::body("s00", 26)[..100]);
+    assert_eq!(oracle.corrupt, 1);
+}
