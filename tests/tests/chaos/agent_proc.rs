@@ -301,7 +301,7 @@ fn parse_counters(text: &str) -> Counters {
             | "neurallog_agent_sink_dead_lettered_events_total" => {
                 *counters.values.entry(name.to_owned()).or_default() += value;
             }
-            "neurallog_agent_sink_dropped_events_total" => {
+            "neurallog_agent_sink_dropped_events_total" | "neurallog_agent_sink_retries_total" => {
                 let key = format!("{name}:{}", label("reason").unwrap_or_default());
                 *counters.values.entry(key).or_default() += value;
             }

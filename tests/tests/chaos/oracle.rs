@@ -21,7 +21,9 @@
 //! copy that arrived after the agent restarted (what was read since the
 //! last checkpoint is read again), while the ingest was slow or going down
 //! (a request delivered whose answer the agent never got), or shortly
-//! before the agent counted a rewind (`neurallog_agent_file_rewinds_total`).
+//! before the agent counted a rewind (`neurallog_agent_file_rewinds_total`)
+//! or a retry after a timeout or connection error
+//! (`neurallog_agent_sink_retries_total{reason="timeout"|"io"}`).
 //! Any other copy is an *unexplained duplicate*: something read twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -38,9 +40,11 @@ use crate::support::receiver::Captured;
 /// What arrived.
 #[derive(Debug, Default)]
 pub struct Oracle {
-    /// Per stream, how often each sequence number arrived, and the epoch
-    /// of its first arrival.
-    received: HashMap<String, Vec<(u32, u32)>>,
+    /// Per stream, how often each sequence number arrived, the epoch of
+    /// its first arrival and when that was (ms since the oracle began).
+    received: HashMap<String, Vec<(u32, u32, u32)>>,
+    /// When the oracle began.
+    began: Option<Instant>,
     /// Advanced by every event after which copies are expected (a
     /// restart): a copy of a line first arrived in an earlier epoch is
     /// explained.
@@ -50,8 +54,9 @@ pub struct Oracle {
     excused_until: Option<Instant>,
     /// Copies not explained yet: stream, sequence number, arrival.
     suspects: Vec<(String, u64, Instant)>,
-    /// Copies nothing explained.
-    pub unexplained: Vec<(String, u64)>,
+    /// Copies nothing explained: stream, sequence number, when the first
+    /// and this copy arrived (seconds since the oracle began).
+    pub unexplained: Vec<(String, u64, f64, f64)>,
     /// Per stream, the highest sequence number arrived from the agent's
     /// current life (since the last [`Oracle::agent_stopped`]).
     life_max: HashMap<String, u64>,
@@ -89,6 +94,15 @@ pub struct Tally {
 // === impl Oracle ===
 
 impl Oracle {
+    /// An oracle whose clock (in the reports of unexplained copies)
+    /// starts now, with the scenario's log.
+    pub fn starting_now() -> Oracle {
+        Oracle {
+            began: Some(Instant::now()),
+            ..Oracle::default()
+        }
+    }
+
     /// Decode and account for `requests` (the logs ones answered 2xx).
     pub fn ingest(&mut self, requests: Vec<Captured>) {
         for request in requests {
@@ -122,13 +136,15 @@ impl Oracle {
             }
             return;
         }
+        let now_ms = self.elapsed().as_millis() as u32;
         let counts = self.received.entry(stream.to_owned()).or_default();
         if counts.len() <= seq as usize {
-            counts.resize(seq as usize + 1, (0, 0));
+            counts.resize(seq as usize + 1, (0, 0, 0));
         }
-        let (count, first_epoch) = &mut counts[seq as usize];
+        let (count, first_epoch, first_at) = &mut counts[seq as usize];
         if *count == 0 {
             *first_epoch = self.epoch;
+            *first_at = now_ms;
         } else if *first_epoch == self.epoch
             && self
                 .excused_until
@@ -154,7 +170,11 @@ impl Oracle {
         self.received
             .get(stream)
             .and_then(|c| c.get(seq as usize))
-            .map_or(0, |(count, _)| *count)
+            .map_or(0, |(count, _, _)| *count)
+    }
+
+    fn elapsed(&mut self) -> Duration {
+        self.began.get_or_insert_with(Instant::now).elapsed()
     }
 
     /// The agent restarted: copies of lines arrived before are expected.
@@ -173,13 +193,21 @@ impl Oracle {
     /// nothing explained are unexplained for good.
     pub fn settle_suspects(&mut self, rewound: bool, horizon: Duration) {
         let now = Instant::now();
+        let began = now - self.elapsed();
         let suspects = std::mem::take(&mut self.suspects);
         for (stream, seq, at) in suspects {
             if rewound {
                 continue;
             }
             if now.duration_since(at) > horizon {
-                self.unexplained.push((stream, seq));
+                let first = self
+                    .received
+                    .get(&stream)
+                    .and_then(|c| c.get(seq as usize))
+                    .map_or(0, |(_, _, first)| *first);
+                let again = at.duration_since(began).as_secs_f64();
+                self.unexplained
+                    .push((stream, seq, f64::from(first) / 1000.0, again));
             } else {
                 self.suspects.push((stream, seq, at));
             }

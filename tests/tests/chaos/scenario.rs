@@ -111,7 +111,7 @@ pub fn run(options: &Options) -> Summary {
         start: Instant::now(),
         state: Mutex::new(State {
             world: World::new(root.path(), seed, 6, 2, 3, include_rotated),
-            oracle: Oracle::default(),
+            oracle: Oracle::starting_now(),
         }),
         mirror,
         token: Mutex::new((0, token_path)),
@@ -191,10 +191,18 @@ fn problems(tally: &Tally, oracle: &Oracle, counters: &Counters, agent: &AgentPr
         ));
     }
     if tally.unexplained_duplicates > 0 {
-        let examples = &oracle.unexplained[..oracle.unexplained.len().min(10)];
+        let examples: Vec<String> = oracle
+            .unexplained
+            .iter()
+            .take(6)
+            .map(|(stream, seq, first, again)| {
+                format!("{stream}:{seq} at {first:.1}s and {again:.1}s")
+            })
+            .collect();
         problems.push(format!(
-            "{} copies nothing explains (no restart, slow ingest or counted rewind), e.g. {examples:?}",
-            tally.unexplained_duplicates
+            "{} copies nothing explains (no restart, slow ingest, counted rewind or retry), e.g. {}",
+            tally.unexplained_duplicates,
+            examples.join(", ")
         ));
     }
     if tally.corrupt > 0 {
@@ -245,13 +253,23 @@ impl Shared {
         lock(&self.state)
     }
 
-    /// Sample the agent's counters; a rewind counted since the last look
-    /// explains the copies that arrived shortly before.
+    /// Sample the agent's counters. A rewind counted since the last look,
+    /// or a request retried after a timeout or a connection error (it may
+    /// have been delivered: a CPU-starved debug build times out without
+    /// any fault), explains the copies that arrived shortly before.
     fn watch(&self, agent: &mut AgentProc) {
-        const REWINDS: &str = "neurallog_agent_file_rewinds_total";
-        let before = agent.totals().get(REWINDS);
+        const RESENDS: [&str; 3] = [
+            "neurallog_agent_file_rewinds_total",
+            "neurallog_agent_sink_retries_total:timeout",
+            "neurallog_agent_sink_retries_total:io",
+        ];
+        let resends = |agent: &AgentProc| -> f64 {
+            let totals = agent.totals();
+            RESENDS.iter().map(|key| totals.get(key)).sum()
+        };
+        let before = resends(agent);
         agent.sample();
-        let rewound = agent.totals().get(REWINDS) > before;
+        let rewound = resends(agent) > before;
         self.state()
             .oracle
             .settle_suspects(rewound, Duration::from_millis(1500));
