@@ -38,7 +38,7 @@ fn fixed_seeds() {
                 duration: std::time::Duration::from_secs(35),
                 rate: 300.0,
                 drain_timeout: std::time::Duration::from_secs(60),
-                truncate_after_delivery: true,
+                avoid_open_bugs: true,
             })
         })
         .collect();

@@ -26,14 +26,20 @@ pub struct Options {
     pub rate: f64,
     /// How long the agent may take to deliver what is left afterwards.
     pub drain_timeout: Duration,
-    /// Truncate a file in place only once every line of it arrived. The
-    /// file source forgets the lines in flight from a file truncated in
-    /// place when their batch is given up (a stop, a reload): they are
-    /// lost and counted nowhere
-    /// (`regressions::truncation_in_place_with_unacknowledged_lines_then_stop`).
-    /// The fixed seeds set this until that is fixed, so they fail only on
-    /// something new.
-    pub truncate_after_delivery: bool,
+    /// Steer clear of the bugs found and not fixed yet, so a scenario
+    /// fails only on something new (the fixed seeds set this; the bench
+    /// does on `--avoid-open-bugs`):
+    ///
+    /// - a file is truncated in place only once every line of it arrived:
+    ///   the file source forgets the lines in flight from a file truncated
+    ///   in place when their batch is given up (a stop, a reload), lost and
+    ///   counted nowhere
+    ///   (`regressions::truncation_in_place_with_unacknowledged_lines_then_stop`);
+    /// - unexplained copies are reported, not failed: a reload changing the
+    ///   file source's include, and a rename rotation shortly after a
+    ///   `copytruncate` one, sometimes send lines twice with no rewind
+    ///   counted.
+    pub avoid_open_bugs: bool,
 }
 
 /// The outcome of a scenario.
@@ -168,7 +174,14 @@ pub fn run(options: &Options) -> Summary {
     let tally = state
         .oracle
         .tally(&state.world, extra, &counters.lost_bytes);
-    let problems = problems(&tally, &state.oracle, &counters, &agent);
+    let mut problems = problems(&tally, &state.oracle, &counters, &agent);
+    if let Some(copies) = unexplained_copies(&tally, &state.oracle) {
+        if options.avoid_open_bugs {
+            notes.push(copies);
+        } else {
+            problems.push(copies);
+        }
+    }
     Summary {
         seed,
         tally,
@@ -190,21 +203,6 @@ fn problems(tally: &Tally, oracle: &Oracle, counters: &Counters, agent: &AgentPr
             tally.lost_examples
         ));
     }
-    if tally.unexplained_duplicates > 0 {
-        let examples: Vec<String> = oracle
-            .unexplained
-            .iter()
-            .take(6)
-            .map(|(stream, seq, first, again)| {
-                format!("{stream}:{seq} at {first:.1}s and {again:.1}s")
-            })
-            .collect();
-        problems.push(format!(
-            "{} copies nothing explains (no restart, slow ingest, counted rewind or retry), e.g. {}",
-            tally.unexplained_duplicates,
-            examples.join(", ")
-        ));
-    }
     if tally.corrupt > 0 {
         problems.push(format!(
             "corrupt bodies, e.g. {:?}",
@@ -224,6 +222,24 @@ fn problems(tally: &Tally, oracle: &Oracle, counters: &Counters, agent: &AgentPr
     problems.extend(agent.crashes.iter().map(|c| format!("agent crashed: {c}")));
     problems.extend(agent.bad_exits.iter().map(|s| format!("SIGTERM exit: {s}")));
     problems
+}
+
+/// The copies nothing explains, if any.
+fn unexplained_copies(tally: &Tally, oracle: &Oracle) -> Option<String> {
+    if tally.unexplained_duplicates == 0 {
+        return None;
+    }
+    let examples: Vec<String> = oracle
+        .unexplained
+        .iter()
+        .take(6)
+        .map(|(stream, seq, first, again)| format!("{stream}:{seq} at {first:.1}s and {again:.1}s"))
+        .collect();
+    Some(format!(
+        "{} copies nothing explains (no restart, slow ingest, counted rewind or retry), e.g. {}",
+        tally.unexplained_duplicates,
+        examples.join(", ")
+    ))
 }
 
 /// What the receiver does between faults: accept the current token only.
@@ -588,7 +604,7 @@ impl Shared {
                         // ms: paused this long, it has seen the file's
                         // final size, so it can count what it did not read.
                         std::thread::sleep(Duration::from_millis(600));
-                        if options.truncate_after_delivery && !self.wait_delivered(i) {
+                        if options.avoid_open_bugs && !self.wait_delivered(i) {
                             self.state().world.streams[i].paused = false;
                             return self.skip(kind, "the file's lines were not all delivered");
                         }
