@@ -115,7 +115,7 @@ impl Oracle {
                 for sl in rl.scope_logs {
                     for record in sl.log_records {
                         match record.body.and_then(|b| b.value) {
-                            Some(Value::StringValue(body)) => self.record(&body),
+                            Some(Value::StringValue(body)) => self.record(&body, request.at),
                             _ => self.foreign += 1,
                         }
                     }
@@ -124,7 +124,8 @@ impl Oracle {
         }
     }
 
-    fn record(&mut self, body: &str) {
+    /// Account for one record body, arrived at `at`.
+    fn record(&mut self, body: &str, at: Instant) {
         let Some((stream, seq)) = lines::parse(body) else {
             self.foreign += 1;
             return;
@@ -136,7 +137,8 @@ impl Oracle {
             }
             return;
         }
-        let now_ms = self.elapsed().as_millis() as u32;
+        let began = *self.began.get_or_insert(at);
+        let at_ms = at.saturating_duration_since(began).as_millis() as u32;
         let counts = self.received.entry(stream.to_owned()).or_default();
         if counts.len() <= seq as usize {
             counts.resize(seq as usize + 1, (0, 0, 0));
@@ -144,13 +146,9 @@ impl Oracle {
         let (count, first_epoch, first_at) = &mut counts[seq as usize];
         if *count == 0 {
             *first_epoch = self.epoch;
-            *first_at = now_ms;
-        } else if *first_epoch == self.epoch
-            && self
-                .excused_until
-                .is_none_or(|until| Instant::now() > until)
-        {
-            self.suspects.push((stream.to_owned(), seq, Instant::now()));
+            *first_at = at_ms;
+        } else if *first_epoch == self.epoch && self.excused_until.is_none_or(|until| at > until) {
+            self.suspects.push((stream.to_owned(), seq, at));
         }
         *count += 1;
         let max = self.life_max.entry(stream.to_owned()).or_insert(seq);
@@ -370,15 +368,15 @@ fn oracle_tells_lost_from_destroyed_and_counted() {
     world.tick(1.0, 10.0);
     assert_eq!(world.streams[0].next, 10);
     for seq in 0..10 {
-        oracle.record(&lines::body("s00", seq));
+        oracle.record(&lines::body("s00", seq), Instant::now());
     }
-    oracle.record(&lines::body("s00", 3));
+    oracle.record(&lines::body("s00", 3), Instant::now());
     oracle.settle_suspects(false, Duration::ZERO);
     // Lines 10..20 go to a file that is then deleted; 20..30 to a new one.
     world.tick(1.0, 10.0);
     world.delete_recreate(0);
     world.tick(1.0, 10.0);
-    oracle.record(&lines::body("s00", 25));
+    oracle.record(&lines::body("s00", 25), Instant::now());
     let none = BTreeMap::new();
     let tally = oracle.tally(&world, false, &none);
     assert_eq!((tally.lines, tally.lost, tally.duplicates), (30, 19, 1));
@@ -392,6 +390,6 @@ fn oracle_tells_lost_from_destroyed_and_counted() {
     let tally = oracle.tally(&world, false, &lost);
     assert_eq!((tally.lost, tally.given_up), (0, 9));
     // A body cut short is corrupt, whatever it claims.
-    oracle.record(&lines::body("s00", 26)[..100]);
+    oracle.record(&lines::body("s00", 26)[..100], Instant::now());
     assert_eq!(oracle.corrupt, 1);
 }
