@@ -89,14 +89,20 @@ fn truncation_in_place_with_unacknowledged_lines_then_stop() {
 
 /// A reload that changes the file source's include must not send again
 /// the lines of the files it keeps: the source's checkpoints carry over.
-/// Copies are allowed only after a counted rewind. Chaos seeds 202, 203
-/// and 207 saw hundreds of lines of a kept file arrive twice, at the same
-/// moment, right after such a reload. Here: the globs of `logs/` change
-/// (to two overlapping ones and back), `extra/` is kept, both are written
-/// throughout, and the ingest refuses for a while before each reload.
+/// Copies are allowed only after a counted rewind. Here: the globs of
+/// `logs/` change (to two overlapping ones and back), `extra/` is kept,
+/// both are written throughout, a second sink takes them too, and the
+/// ingest refuses for a while around each reload.
+///
+/// Chaos seeds 202, 203 and 207 saw a hundred or more lines of a kept
+/// file arrive twice, within the same 100 ms, a second after such a
+/// reload, with no rewind or retry counted (the sink had been held by a
+/// 401 just before). This simpler combination does not reproduce that
+/// yet; it guards the plain case.
 #[test]
 fn reload_changing_include_sends_no_line_twice() {
     let receiver = Receiver::start();
+    let mirror = Receiver::start();
     let dir = tempfile::tempdir().unwrap();
     for sub in ["logs", "extra"] {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
@@ -107,10 +113,16 @@ fn reload_changing_include_sends_no_line_twice() {
         } else {
             "'{dir}/logs/*.log'"
         };
-        config(&receiver.endpoint()).replace(
+        let mut yaml = config(&receiver.endpoint()).replace(
             "include: ['{dir}/logs/*.log']",
             &format!("include: [{logs}, '{{dir}}/extra/*.log']"),
-        )
+        );
+        // A second sink: the source's batches wait for both.
+        yaml.push_str(&format!(
+            "  mirror:\n    type: otlp_http\n    inputs: [app]\n    endpoint: {}\n",
+            mirror.endpoint()
+        ));
+        yaml
     };
     let paths = [
         ("s00", dir.path().join("logs/s00.log")),
@@ -142,7 +154,7 @@ fn reload_changing_include_sends_no_line_twice() {
             receiver.set_fault(Fault::Status {
                 status: 503,
                 retry_after: None,
-                until: Instant::now() + Duration::from_millis(800),
+                until: Instant::now() + Duration::from_millis(1500),
             });
         }
         if round % 20 == 19 {
