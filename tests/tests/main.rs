@@ -4,6 +4,7 @@
 
 mod support;
 
+mod chaos;
 mod checks;
 mod cli;
 mod file_source;

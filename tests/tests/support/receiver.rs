@@ -178,6 +178,12 @@ impl Receiver {
         lock(&self.state).requests.clone()
     }
 
+    /// Move out every request recorded so far, so a long run keeps no
+    /// more than what it has not looked at yet.
+    pub fn take_requests(&self) -> Vec<Captured> {
+        std::mem::take(&mut lock(&self.state).requests)
+    }
+
     /// Connections reset so far.
     pub fn resets(&self) -> usize {
         lock(&self.state).resets

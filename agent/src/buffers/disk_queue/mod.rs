@@ -23,6 +23,11 @@
 //! record whose CRC does not match, or a frame that is cut short, is
 //! skipped and counted; the queue never fails to open because of its
 //! content.
+//!
+//! A full filesystem refuses a record whole ([`QueueError::NoSpace`]): the
+//! part of its frame that was written is cut off again, so the records
+//! appended once there is room follow the last whole frame, and none is
+//! ever read as torn or corrupt.
 
 mod cursor;
 mod frame;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::Write as _;
+use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -82,6 +82,13 @@ pub enum QueueError {
         #[source]
         source: std::io::Error,
     },
+    /// The filesystem is full: the record was not written (nothing of it
+    /// stays in the segment).
+    #[error("disk queue {path}: no space left on the filesystem")]
+    NoSpace {
+        /// The segment being written.
+        path: PathBuf,
+    },
     /// A record larger than the queue (or the frame format) allows.
     #[error("a record of {bytes} bytes does not fit in a queue of {max} bytes")]
     TooLarge {
@@ -104,6 +111,13 @@ pub struct DiskQueue {
     read: Position,
     committed: Position,
     dirty: bool,
+    /// A failed append left bytes past the active segment's known length
+    /// that could not be cut off: the next append starts a new segment, so
+    /// no good frame is ever written after a torn one.
+    torn_tail: bool,
+    /// Bytes the filesystem has room for, in tests that fill it.
+    #[cfg(test)]
+    pub(super) space_left: Option<u64>,
     corrupt: u64,
     frame: Vec<u8>,
 }
@@ -113,6 +127,19 @@ struct Segment {
     id: u64,
     len: u64,
     records: u64,
+}
+
+// === impl QueueError ===
+
+impl QueueError {
+    /// Whether the filesystem was full: the record was refused whole.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            QueueError::NoSpace { .. } => true,
+            QueueError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            QueueError::TooLarge { .. } => false,
+        }
+    }
 }
 
 // === impl DiskQueue ===
@@ -181,6 +208,9 @@ impl DiskQueue {
             read: committed,
             committed,
             dirty: false,
+            torn_tail: false,
+            #[cfg(test)]
+            space_left: None,
             corrupt,
             frame: Vec::new(),
         })
@@ -197,7 +227,9 @@ impl DiskQueue {
                 max,
             });
         }
-        if self.active().len > 0 && self.active().len + frame_len > self.options.segment_bytes {
+        if self.torn_tail
+            || (self.active().len > 0 && self.active().len + frame_len > self.options.segment_bytes)
+        {
             self.rotate()?;
         }
         let mut dropped = 0;
@@ -210,12 +242,17 @@ impl DiskQueue {
         self.frame.clear();
         frame::encode(payload, &mut self.frame);
         let path = segment_path(&self.dir, self.active().id);
-        self.writer
-            .write_all(&self.frame)
-            .map_err(|source| QueueError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        if let Err(source) = self.write_frame() {
+            // A write cut short (ENOSPC above all) leaves part of the frame
+            // in the segment: cut it off, so the next record does not
+            // follow a torn one and make reading skip both as corrupt.
+            self.cut_torn_tail();
+            return Err(if source.kind() == std::io::ErrorKind::StorageFull {
+                QueueError::NoSpace { path }
+            } else {
+                QueueError::Io { path, source }
+            });
+        }
         if let Some(active) = self.segments.back_mut() {
             active.len += frame_len;
             active.records += 1;
@@ -371,6 +408,35 @@ impl DiskQueue {
         self.segments.iter().find(|s| s.id == id).copied()
     }
 
+    /// Write the encoded frame at the end of the active segment.
+    fn write_frame(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(left) = self.space_left.as_mut() {
+            // Emulate a filesystem that fills up: write what fits, then
+            // fail the way write(2) does.
+            let fits = self.frame.len().min(*left as usize);
+            self.writer.write_all(&self.frame[..fits])?;
+            *left -= fits as u64;
+            if fits < self.frame.len() {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            return Ok(());
+        }
+        self.writer.write_all(&self.frame)
+    }
+
+    /// Truncate the active segment back to its last whole frame after a
+    /// failed write. Shrinking a file frees space, so this works on a full
+    /// filesystem; should it fail anyway, the segment is closed instead.
+    fn cut_torn_tail(&mut self) {
+        let len = self.active().len;
+        let cut = self
+            .writer
+            .set_len(len)
+            .and_then(|()| self.writer.seek(SeekFrom::Start(len)));
+        self.torn_tail = cut.is_err();
+    }
+
     fn rotate(&mut self) -> Result<(), QueueError> {
         if self.options.fsync != FsyncPolicy::Never {
             self.dirty = true;
@@ -384,6 +450,7 @@ impl DiskQueue {
             records: 0,
         });
         self.dirty = false;
+        self.torn_tail = false;
         Ok(())
     }
 

@@ -193,3 +193,37 @@ fn oversized_record_is_refused() {
         Err(QueueError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn full_disk_refuses_records_whole_and_never_writes_a_torn_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    for i in 0..3 {
+        queue.append(&payload(i)).unwrap();
+    }
+    // Room for one more frame (27 bytes) and half of the next.
+    queue.space_left = Some(27 + 13);
+    queue.append(&payload(3)).unwrap();
+    for i in 4..8 {
+        let error = queue.append(&payload(i)).unwrap_err();
+        assert!(error.is_no_space(), "{error}");
+        assert!(matches!(error, QueueError::NoSpace { .. }), "{error}");
+    }
+    assert_eq!(queue.stats().records, 4, "refused records are not counted");
+    // Space comes back (an outage ended, files were deleted).
+    queue.space_left = None;
+    for i in 8..10 {
+        queue.append(&payload(i)).unwrap();
+    }
+    let expected = [0, 1, 2, 3, 8, 9].map(|i| String::from_utf8(payload(i)).unwrap());
+    let bodies: Vec<String> = read_all(&mut queue).into_iter().map(|(b, _)| b).collect();
+    assert_eq!(bodies, expected);
+    assert_eq!(queue.take_corrupt(), 0, "no torn frame in the segment");
+
+    // And after a restart: the segment holds whole frames only.
+    drop(queue);
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    let bodies: Vec<String> = read_all(&mut queue).into_iter().map(|(b, _)| b).collect();
+    assert_eq!(bodies, expected);
+    assert_eq!(queue.take_corrupt(), 0);
+}

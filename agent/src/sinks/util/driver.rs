@@ -169,16 +169,17 @@ fn route<P: Protocol>(
         let records = service.protocol.queue_encode(&queued);
         // The queued part is acknowledged once it is on disk.
         let share = batch.clone();
-        if queue.append(&records, telemetry) {
-            share.resolve(AckStatus::Delivered);
-        } else {
-            crate::telemetry::events::SinkEventsDropped {
-                sink: telemetry,
-                events: queued.len() as u64,
-                reason: "queue_write_failed",
+        match queue.append(&records, telemetry) {
+            Ok(()) => share.resolve(AckStatus::Delivered),
+            Err(reason) => {
+                crate::telemetry::events::SinkEventsDropped {
+                    sink: telemetry,
+                    events: queued.len() as u64,
+                    reason,
+                }
+                .emit();
+                share.resolve(AckStatus::Dropped);
             }
-            .emit();
-            share.resolve(AckStatus::Dropped);
         }
     }
     if direct {

@@ -107,15 +107,32 @@ impl<S: Copy + PartialEq> QueueSide<S> {
         side
     }
 
-    /// Append `records` (encoded from one input batch). `true` when all
-    /// were written.
-    pub fn append(&mut self, records: &[Vec<u8>], telemetry: &SinkTelemetry) -> bool {
-        let mut ok = true;
+    /// Append `records` (encoded from one input batch). `Ok` when all were
+    /// written; otherwise the reason to count the batch's queued events
+    /// under: `disk_full` when the filesystem had no room (the queue
+    /// refuses a record whole, it never writes part of one),
+    /// `queue_write_failed` for any other failure.
+    pub fn append(
+        &mut self,
+        records: &[Vec<u8>],
+        telemetry: &SinkTelemetry,
+    ) -> Result<(), &'static str> {
+        let mut result = Ok(());
         for record in records {
             match self.queue.append(record) {
                 Ok(dropped) => telemetry.queue_dropped(dropped),
+                Err(error) if error.is_no_space() => {
+                    result = Err("disk_full");
+                    ComponentError {
+                        component: telemetry.component(),
+                        error_type: "queue_disk_full",
+                        stage: ErrorStage::Processing,
+                        error,
+                    }
+                    .emit();
+                }
                 Err(error) => {
-                    ok = false;
+                    result = result.and(Err("queue_write_failed"));
                     ComponentError {
                         component: telemetry.component(),
                         error_type: "queue_write_failed",
@@ -127,7 +144,7 @@ impl<S: Copy + PartialEq> QueueSide<S> {
             }
         }
         self.publish(telemetry);
-        ok
+        result
     }
 
     /// Whether a new chunk may be read: none in flight and records waiting.

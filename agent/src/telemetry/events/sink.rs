@@ -119,7 +119,8 @@ pub struct SinkEventsDropped<'a> {
     pub sink: &'a SinkTelemetry,
     /// How many.
     pub events: u64,
-    /// Why: `queue_full`, `queue_write_failed`, `dead_letter_full`,
+    /// Why: `queue_full`, `disk_full` (the queue's filesystem had no
+    /// room), `queue_write_failed`, `dead_letter_full`,
     /// `dead_letter_rotated` (older dead letters deleted by the file's
     /// rotation), `unsupported_event`.
     pub reason: &'static str,
@@ -175,6 +176,7 @@ impl SinkTelemetry {
         };
         for reason in [
             "queue_full",
+            "disk_full",
             "queue_write_failed",
             "dead_letter_full",
             "dead_letter_rotated",

@@ -1,0 +1,277 @@
+//! Reductions of what the chaos scenarios found, one fault combination
+//! each, named after what broke.
+
+use std::time::{Duration, Instant};
+
+use super::lines;
+use crate::support::agent::Agent;
+use crate::support::receiver::{Fault, Receiver};
+use crate::support::wait_for;
+
+fn config(endpoint: &str) -> String {
+    format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 1
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+    poll_interval_ms: 100
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [app]
+    endpoint: {endpoint}
+    batch: {{timeout_ms: 100}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 200}}
+"
+    )
+}
+
+/// Lines read from a file, sent but not yet acknowledged (the ingest
+/// answers 503) when the file is truncated in place, and given up when the
+/// agent stops: the file cannot be read again from where the batch began
+/// (that content is gone), so they must either be delivered or counted in
+/// `neurallog_agent_file_bytes_lost_total`. Chaos seed 10 lost 23 lines
+/// this way, counted nowhere.
+#[test]
+#[ignore = "open: the file source forgets the in-flight batches of a file truncated in place"]
+fn truncation_in_place_with_unacknowledged_lines_then_stop() {
+    let receiver = Receiver::start();
+    receiver.set_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        until: Instant::now() + Duration::from_secs(3600),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let log = dir.path().join("logs/app.log");
+    let old: String = (0..100).map(|seq| lines::plain("app", seq)).collect();
+    std::fs::write(&log, old).unwrap();
+    let yaml = config(&receiver.endpoint());
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for("the lines to be sent", Duration::from_secs(20), || {
+        (!receiver.requests().is_empty()).then_some(())
+    });
+    let file = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    file.set_len(0).unwrap();
+    // The agent polls files every 100 ms: it sees the truncation.
+    std::thread::sleep(Duration::from_millis(800));
+    let lost_before_stop = agent
+        .metric("neurallog_agent_file_bytes_lost_total")
+        .unwrap_or(0.0);
+    agent.terminate(Duration::from_secs(20));
+    receiver.set_fault(Fault::None);
+    let dir = agent.into_dir();
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    let new: String = (100..110).map(|seq| lines::plain("app", seq)).collect();
+    std::fs::write(&log, new).unwrap();
+    let arrived = wait_for("the new lines", Duration::from_secs(20), || {
+        let bodies = receiver.log_bodies();
+        bodies
+            .iter()
+            .any(|b| lines::parse(b) == Some(("app", 109)))
+            .then_some(bodies)
+    });
+    let old_arrived = (0..100)
+        .filter(|&seq| arrived.contains(&lines::body("app", seq)))
+        .count() as u64;
+    let lost_lines = (lost_before_stop as u64) / (lines::BODY_BYTES as u64 + 1);
+    assert_eq!(
+        old_arrived + lost_lines,
+        100,
+        "of 100 lines read before the truncation, {old_arrived} arrived and {lost_lines} were counted lost"
+    );
+}
+
+/// A reload that changes the file source's include must not send again
+/// the lines of the files it keeps: the source's checkpoints carry over.
+/// Copies are allowed only after a counted rewind. Here: the globs of
+/// `logs/` change (to two overlapping ones and back), `extra/` is kept,
+/// both are written throughout, a second sink takes them too, and the
+/// ingest refuses for a while around each reload.
+///
+/// Chaos seeds 202, 203 and 207 saw a hundred or more lines of a kept
+/// file arrive twice, within the same 100 ms, a second after such a
+/// reload, with no rewind or retry counted (the sink had been held by a
+/// 401 just before). This reduction reproduces it now and then, on a busy
+/// machine: 3,540 copies of 1,600 lines once, as if each reload read the
+/// kept files again from their start.
+#[test]
+#[ignore = "open: a reload that rebuilds a file source while its batches wait in a sink sends kept files again (intermittent)"]
+fn reload_changing_include_sends_no_line_twice() {
+    let receiver = Receiver::start();
+    let mirror = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["logs", "extra"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    let include = |variant: u32| {
+        let logs = if variant == 1 {
+            "'{dir}/logs/s0[0-4]*.log', '{dir}/logs/s[0-9][0-9]*.log'"
+        } else {
+            "'{dir}/logs/*.log'"
+        };
+        let mut yaml = config(&receiver.endpoint()).replace(
+            "include: ['{dir}/logs/*.log']",
+            &format!("include: [{logs}, '{{dir}}/extra/*.log']"),
+        );
+        // A second sink: the source's batches wait for both.
+        yaml.push_str(&format!(
+            "  mirror:\n    type: otlp_http\n    inputs: [app]\n    endpoint: {}\n",
+            mirror.endpoint()
+        ));
+        yaml
+    };
+    let paths = [
+        ("s00", dir.path().join("logs/s00.log")),
+        ("e00", dir.path().join("extra/e00.log")),
+    ];
+    let mut files: Vec<std::fs::File> = paths
+        .iter()
+        .map(|(_, path)| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap()
+        })
+        .collect();
+    let mut agent = Agent::start_in(dir, &include(0), &[]);
+    agent.wait_ready();
+    let mut seq = 0;
+    for round in 0..80 {
+        // 10 lines per file every 50 ms, steady across the reloads.
+        for _ in 0..10 {
+            for ((stream, _), file) in paths.iter().zip(&mut files) {
+                std::io::Write::write_all(file, lines::plain(stream, seq).as_bytes()).unwrap();
+            }
+            seq += 1;
+        }
+        if round % 20 == 10 {
+            // A backlog in flight when the reload comes.
+            receiver.set_fault(Fault::Status {
+                status: 503,
+                retry_after: None,
+                until: Instant::now() + Duration::from_millis(1500),
+            });
+        }
+        if round % 20 == 19 {
+            agent.write_config(&include(round / 20 % 2 + 1));
+            agent.signal("HUP");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bodies = wait_for("every line", Duration::from_secs(30), || {
+        let bodies = receiver.log_bodies();
+        let all = paths
+            .iter()
+            .all(|(stream, _)| (0..seq).all(|s| bodies.contains(&lines::body(stream, s))));
+        all.then_some(bodies)
+    });
+    let copies = bodies.len() as u64 - 2 * seq;
+    let (_, metrics) = agent.get("/metrics");
+    let rewinds: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("neurallog_agent_file_rewinds_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        copies == 0 || rewinds > 0.0,
+        "{copies} lines sent twice with no rewind counted"
+    );
+}
+
+/// Two reloads while the ingest refuses everything (the batches read so
+/// far wait in the sink): the first adds a directory to the include, the
+/// second changes the sink's batch settings. Once the ingest accepts
+/// again, no line may arrive twice unless a rewind was counted. Chaos seed
+/// 104 (and 203 with a 401 hold) saw the lines of the added directory
+/// arrive twice at the same moment once the hold ended. The same open
+/// bug as [`reload_changing_include_sends_no_line_twice`]; this reduction
+/// has not reproduced it yet.
+#[test]
+#[ignore = "open: a reload that rebuilds a file source while its batches wait in a sink sends kept files again (intermittent)"]
+fn reloads_while_the_sink_holds_batches_send_no_line_twice() {
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["logs", "extra"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    let yaml = |step: u32| {
+        let mut yaml = config(&receiver.endpoint());
+        if step >= 1 {
+            yaml = yaml.replace(
+                "include: ['{dir}/logs/*.log']",
+                "include: ['{dir}/logs/*.log', '{dir}/extra/*.log']",
+            );
+        }
+        if step >= 2 {
+            yaml = yaml.replace(
+                "batch: {timeout_ms: 100}",
+                "batch: {timeout_ms: 300, max_events: 50}",
+            );
+        }
+        yaml
+    };
+    let paths = [
+        ("s00", dir.path().join("logs/s00.log")),
+        ("e00", dir.path().join("extra/e00.log")),
+    ];
+    let mut files: Vec<std::fs::File> = paths
+        .iter()
+        .map(|(_, path)| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap()
+        })
+        .collect();
+    let mut agent = Agent::start_in(dir, &yaml(0), &[]);
+    agent.wait_ready();
+    let mut seq = 0;
+    for round in 0..100 {
+        // 10 lines per file every 50 ms.
+        for _ in 0..10 {
+            for ((stream, _), file) in paths.iter().zip(&mut files) {
+                std::io::Write::write_all(file, lines::plain(stream, seq).as_bytes()).unwrap();
+            }
+            seq += 1;
+        }
+        match round {
+            10 => receiver.set_fault(Fault::Status {
+                status: 503,
+                retry_after: None,
+                until: Instant::now() + Duration::from_secs(3),
+            }),
+            20 | 40 => {
+                agent.write_config(&yaml(round / 20));
+                agent.signal("HUP");
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bodies = wait_for("every line", Duration::from_secs(30), || {
+        let bodies = receiver.log_bodies();
+        let all = paths
+            .iter()
+            .all(|(stream, _)| (0..seq).all(|s| bodies.contains(&lines::body(stream, s))));
+        all.then_some(bodies)
+    });
+    let copies = bodies.len() as u64 - 2 * seq;
+    let (_, metrics) = agent.get("/metrics");
+    let rewinds: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("neurallog_agent_file_rewinds_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        copies == 0 || rewinds > 0.0,
+        "{copies} lines sent twice with no rewind counted"
+    );
+}
