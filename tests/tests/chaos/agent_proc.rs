@@ -239,7 +239,14 @@ impl AgentProc {
     }
 
     fn end_life(&mut self, stderr: String) {
-        let current = std::mem::take(&mut self.current);
+        let mut current = std::mem::take(&mut self.current);
+        // Bytes given up as the agent stopped (batches never answered) are
+        // counted after the last sample: the log has every give-up of this
+        // life, and it is never less than what `/metrics` showed.
+        let logged = lost_bytes_logged(&stderr);
+        if logged.values().sum::<f64>() > current.lost_bytes.values().sum::<f64>() {
+            current.lost_bytes = logged;
+        }
         self.past.add(&current);
         for line in stderr.lines() {
             if line.contains("panicked") || line.contains("RUST_BACKTRACE") {
@@ -313,6 +320,34 @@ fn parse_counters(text: &str) -> Counters {
         }
     }
     counters
+}
+
+/// The agent's "Gave up unread bytes of a file." log lines, summed per
+/// stream and reason.
+fn lost_bytes_logged(stderr: &str) -> BTreeMap<(String, String), f64> {
+    let mut lost = BTreeMap::new();
+    for line in stderr
+        .lines()
+        .filter(|l| l.contains("Gave up unread bytes"))
+    {
+        let field = |key: &str| {
+            let start = line.find(&format!(" {key}="))? + key.len() + 2;
+            let rest = &line[start..];
+            let value = rest.split(' ').next()?;
+            Some(value.trim_matches('"').to_owned())
+        };
+        let (Some(path), Some(bytes), Some(reason)) =
+            (field("path"), field("bytes"), field("reason"))
+        else {
+            continue;
+        };
+        let Ok(bytes) = bytes.parse::<f64>() else {
+            continue;
+        };
+        let stream = super::oracle::stream_of_path(&path).unwrap_or_default();
+        *lost.entry((stream, reason)).or_default() += bytes;
+    }
+    lost
 }
 
 /// The value of label `key` in `a="1",b="2"}` (escapes undone).
