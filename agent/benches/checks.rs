@@ -55,7 +55,7 @@ fn main() {
                 backups.display()
             ),
             Grants {
-                read_dirs: vec![backups.clone()],
+                directories: vec![backups.clone()],
                 ..Grants::default()
             },
         ),

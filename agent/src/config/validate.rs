@@ -187,17 +187,12 @@ fn validate_check(check: &CheckConfig, path: &FieldPath, errors: &mut Vec<Config
                 .error("expected a map of the plugin's settings"),
         );
     }
-    if check.limits.timeout_ms == 0 {
+    for problem in check.limits.problems() {
         errors.push(
             path.field("limits")
-                .field("timeout_ms")
-                .error("must be at least 1"),
+                .field(problem.field)
+                .error(problem.message),
         );
-    }
-    if check.limits.memory_bytes < 1024 * 1024 {
-        errors.push(path.field("limits").field("memory_bytes").error(
-            "must be at least 1048576 (1 MiB): a component needs room for its stack and data",
-        ));
     }
     for (i, target) in check.grants.tls_targets.iter().enumerate() {
         let valid = target

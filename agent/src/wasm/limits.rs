@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 
 use super::engine::{
@@ -21,53 +23,186 @@ use super::quarantine::QuarantinePolicy;
 /// pointer per element.
 const TABLE_ELEMENT_BYTES: u64 = size_of::<usize>() as u64;
 
-/// Limits on one plugin. [`Default`] gives the safe defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// Limits on one plugin: the one definition shared by the configuration
+/// (`checks.<name>.limits`), the host, and `plugin run` (its flags), so
+/// they cannot disagree. [`Default`] gives the safe defaults, the same
+/// everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Wall-clock time one run (or `describe`) may take. Default 10 s.
-    pub deadline: Duration,
-    /// Linear memory plus tables, over all of the plugin's memories and
-    /// tables, in bytes. Default 64 MiB.
-    pub max_memory_bytes: u64,
-    /// Fuel (roughly, WebAssembly instructions) per run; `None` for no limit.
-    /// Needs [`HostSettings::fuel_enabled`](super::HostSettings). Default `None`.
+    /// Wall-clock deadline of one run (and of `describe` at load), in
+    /// milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    #[arg(long, value_name = "MS", default_value_t = default_timeout_ms())]
+    pub timeout_ms: u64,
+    /// Memory cap over all of the plugin's linear memories and tables, in
+    /// bytes.
+    #[serde(default = "default_memory_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_memory_bytes())]
+    pub memory_bytes: u64,
+    /// Fuel (roughly, WebAssembly instructions) one run may consume; no
+    /// limit when absent. Needs fuel metering in the host.
+    #[serde(default)]
+    #[arg(long)]
     pub fuel: Option<u64>,
-    /// Calls into `neurallog:plugin` imports per run. Default 10,000.
+    /// Calls into `neurallog:plugin` imports (tls, fs-stats, state, log,
+    /// clock) one run may make.
+    #[serde(default = "default_max_host_calls")]
+    #[arg(long, value_name = "N", default_value_t = default_max_host_calls())]
     pub max_host_calls: u64,
-    /// Log lines kept per run; further lines are dropped and counted.
-    /// Default 1,000.
+    /// Log lines one run may write; further lines are dropped and counted.
+    #[serde(default = "default_max_log_lines")]
+    #[arg(long, value_name = "N", default_value_t = default_max_log_lines())]
     pub max_log_lines: u64,
-    /// Size of a run's result (summary, metrics, details), in bytes.
-    /// Default 1 MiB.
+    /// Largest result a run may return, in bytes. Also caps the message of
+    /// a plugin's own error and what `describe` returns.
+    #[serde(default = "default_max_output_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_output_bytes())]
     pub max_output_bytes: u64,
-    /// Bytes of the plugin's stderr kept per run (head and tail). Default 64 KiB.
-    pub max_stderr_bytes: usize,
-    /// Size of the plugin's persisted state (keys plus values), in bytes.
-    /// Default 64 KiB.
+    /// Bytes of the plugin's stderr kept for diagnostics (a panic message).
+    #[serde(default = "default_max_stderr_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_stderr_bytes())]
+    pub max_stderr_bytes: u64,
+    /// Size cap of the plugin's key-value state (keys plus values), in
+    /// bytes.
+    #[serde(default = "default_max_state_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_state_bytes())]
     pub max_state_bytes: u64,
-    /// Time a TLS probe may take to connect and handshake. Default 5 s.
-    pub tls_timeout: Duration,
-    /// When repeated traps quarantine the plugin.
+    /// WASI handles (open files and directories, streams, pollables) one
+    /// run may hold at once. Every open file is a descriptor of the
+    /// agent's, so this bounds what a plugin can take from the agent's own
+    /// descriptor limit.
+    #[serde(default = "default_max_open_handles")]
+    #[arg(long, value_name = "N", default_value_t = default_max_open_handles())]
+    pub max_open_handles: u32,
+    /// Time one TLS probe may take to connect and handshake, in
+    /// milliseconds.
+    #[serde(default = "default_tls_timeout_ms")]
+    #[arg(long, value_name = "MS", default_value_t = default_tls_timeout_ms())]
+    pub tls_timeout_ms: u64,
+    /// When repeated failures quarantine the plugin. Not configurable.
+    #[serde(skip)]
+    #[schemars(skip)]
+    #[arg(skip)]
     pub quarantine: QuarantinePolicy,
 }
 
+/// A limit whose value cannot work, found without touching the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitProblem {
+    /// The field, as named in the configuration (`timeout_ms`).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Smallest memory cap: a component needs room for its stack and data.
+const MIN_MEMORY_BYTES: u64 = 1 << 20;
+
+/// Fewest WASI handles a run may be given: the guest's standard streams
+/// and its preopened directories take some before it opens anything.
+const MIN_OPEN_HANDLES: u32 = 8;
+
 // === impl Limits ===
+
+impl Limits {
+    /// The run's deadline.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The TLS probe timeout.
+    pub fn tls_timeout(&self) -> Duration {
+        Duration::from_millis(self.tls_timeout_ms)
+    }
+
+    /// Every value that cannot work. Pure: the configuration's validation
+    /// and the host's both call it; what depends on the host (fuel
+    /// metering, its memory budget) the host checks at load.
+    pub fn problems(&self) -> Vec<LimitProblem> {
+        let mut problems = Vec::new();
+        let mut problem = |field, message: &str| {
+            problems.push(LimitProblem {
+                field,
+                message: message.to_owned(),
+            })
+        };
+        if self.timeout_ms == 0 {
+            problem("timeout_ms", "must be at least 1");
+        }
+        if self.memory_bytes < MIN_MEMORY_BYTES {
+            problem(
+                "memory_bytes",
+                "must be at least 1048576 (1 MiB): a component needs room for its stack and data",
+            );
+        }
+        if self.max_open_handles < MIN_OPEN_HANDLES {
+            problem(
+                "max_open_handles",
+                "must be at least 8: the standard streams and preopened directories are handles too",
+            );
+        }
+        if self.tls_timeout_ms == 0 {
+            problem("tls_timeout_ms", "must be at least 1");
+        }
+        problems
+    }
+}
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            deadline: Duration::from_secs(10),
-            max_memory_bytes: 64 << 20,
+            timeout_ms: default_timeout_ms(),
+            memory_bytes: default_memory_bytes(),
             fuel: None,
-            max_host_calls: 10_000,
-            max_log_lines: 1_000,
-            max_output_bytes: 1 << 20,
-            max_stderr_bytes: 64 << 10,
-            max_state_bytes: 64 << 10,
-            tls_timeout: Duration::from_secs(5),
+            max_host_calls: default_max_host_calls(),
+            max_log_lines: default_max_log_lines(),
+            max_output_bytes: default_max_output_bytes(),
+            max_stderr_bytes: default_max_stderr_bytes(),
+            max_state_bytes: default_max_state_bytes(),
+            max_open_handles: default_max_open_handles(),
+            tls_timeout_ms: default_tls_timeout_ms(),
             quarantine: QuarantinePolicy::default(),
         }
     }
+}
+
+// === defaults ===
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_memory_bytes() -> u64 {
+    64 << 20
+}
+
+fn default_max_host_calls() -> u64 {
+    10_000
+}
+
+fn default_max_log_lines() -> u64 {
+    1_000
+}
+
+fn default_max_output_bytes() -> u64 {
+    1 << 20
+}
+
+fn default_max_stderr_bytes() -> u64 {
+    64 << 10
+}
+
+fn default_max_state_bytes() -> u64 {
+    1 << 20
+}
+
+fn default_max_open_handles() -> u32 {
+    64
+}
+
+fn default_tls_timeout_ms() -> u64 {
+    5_000
 }
 
 /// A limit the host enforced by trapping the guest. Carried inside the

@@ -218,7 +218,7 @@ fn plugin_context(
         true => shared.platform_roots(),
         false => Arc::new(rustls::RootCertStore::empty()),
     };
-    let tls = TlsProber::new(&roots, grants.tls_extra_ca_files(), limits.tls_timeout)?;
+    let tls = TlsProber::new(&roots, grants.tls_ca_files(), limits.tls_timeout())?;
     let state = shared.plugin_state(name, limits.max_state_bytes)?;
     Ok(PluginContext {
         name: Arc::from(name),
@@ -253,20 +253,23 @@ async fn describe(
 }
 
 fn check_limits(shared: &Shared, limits: &Limits) -> Result<(), LoadErrorKind> {
+    if let Some(problem) = limits.problems().into_iter().next() {
+        return Err(LoadErrorKind::Limits(format!(
+            "{}: {}",
+            problem.field, problem.message
+        )));
+    }
     let settings = &shared.settings;
     if limits.fuel.is_some() && !settings.fuel_enabled {
         return Err(LoadErrorKind::Limits(
             "fuel is set but the plugin host has fuel metering off".into(),
         ));
     }
-    if limits.max_memory_bytes > settings.memory_budget_bytes {
+    if limits.memory_bytes > settings.memory_budget_bytes {
         return Err(LoadErrorKind::Limits(format!(
-            "max_memory_bytes {} is over the host's memory budget of {} bytes",
-            limits.max_memory_bytes, settings.memory_budget_bytes
+            "memory_bytes {} is over the host's memory budget of {} bytes",
+            limits.memory_bytes, settings.memory_budget_bytes
         )));
-    }
-    if limits.deadline.is_zero() {
-        return Err(LoadErrorKind::Limits("deadline must be above zero".into()));
     }
     Ok(())
 }

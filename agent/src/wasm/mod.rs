@@ -64,7 +64,7 @@ pub use engine::EngineError;
 pub use host::state::StateOpenError;
 pub use host::tls::TlsSetupError;
 pub use inspect::{InspectError, Inspection, Item};
-pub use limits::Limits;
+pub use limits::{LimitProblem, Limits};
 pub use loader::{Contract, LoadError, LoadErrorKind, PluginInfo};
 pub use permissions::{GrantError, Grants};
 pub use plugin::LoadedPlugin;

@@ -12,24 +12,42 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use super::capture::Capture;
 
-/// What a plugin may touch. [`Default`] grants nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a plugin may touch: the one definition shared by the
+/// configuration (`checks.<name>.grants`), the host, and `plugin run` (its
+/// `--grant-*` flags). [`Default`] grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
 pub struct Grants {
-    /// Directories the plugin may read (recursively), by absolute path.
-    pub read_dirs: Vec<PathBuf>,
-    /// TLS endpoints the plugin may probe, as `host:port` (`[::1]:443` for
-    /// IPv6).
+    /// Directories the plugin may read (recursively), by absolute path,
+    /// preopened read-only at the same path inside the sandbox.
+    #[serde(default)]
+    #[arg(long = "grant-dir", value_name = "DIR")]
+    pub directories: Vec<PathBuf>,
+    /// `host:port` targets whose TLS certificate chain the plugin may fetch
+    /// through the `tls` import (`[::1]:443` for IPv6).
+    #[serde(default)]
+    #[arg(long = "grant-tls", value_name = "HOST:PORT")]
     pub tls_targets: Vec<String>,
-    /// PEM files of CA certificates trusted for this plugin's probes, on
-    /// top of the platform's roots.
-    pub tls_extra_ca_files: Vec<PathBuf>,
-    /// Mount points whose usage the plugin may read, by absolute path.
+    /// Extra CA certificate files (PEM) the `tls` import trusts beside the
+    /// platform's roots when it verifies chains for this plugin.
+    #[serde(default)]
+    #[arg(long = "grant-tls-ca", value_name = "FILE")]
+    pub tls_ca_files: Vec<PathBuf>,
+    /// Mount points whose usage the plugin may read through `fs-stats`, by
+    /// absolute path.
+    #[serde(default)]
+    #[arg(long = "grant-mount", value_name = "PATH")]
     pub mounts: Vec<PathBuf>,
-    /// Names of the agent's environment variables the plugin may read.
+    /// Environment variables the plugin may read, by name, when the agent
+    /// has them set.
+    #[serde(default)]
+    #[arg(long = "grant-env", value_name = "NAME")]
     pub env: Vec<String>,
 }
 
@@ -37,7 +55,7 @@ pub struct Grants {
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
     /// A directory grant is not an absolute path to a readable directory.
-    #[error("read_dirs: {path}: {reason}")]
+    #[error("directories: {path}: {reason}")]
     Dir {
         /// The path as granted.
         path: PathBuf,
@@ -75,9 +93,9 @@ pub(crate) struct TlsTarget {
 /// [`Grants`] after validation, ready for each run.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckedGrants {
-    read_dirs: Vec<(PathBuf, String)>,
+    directories: Vec<(PathBuf, String)>,
     tls_targets: Vec<TlsTarget>,
-    tls_extra_ca_files: Vec<PathBuf>,
+    tls_ca_files: Vec<PathBuf>,
     mounts: Vec<PathBuf>,
     env: Vec<String>,
 }
@@ -87,8 +105,8 @@ pub(crate) struct CheckedGrants {
 impl Grants {
     /// Validates the grants (directories must exist now).
     pub(crate) fn check(&self) -> Result<CheckedGrants, GrantError> {
-        let read_dirs = self
-            .read_dirs
+        let directories = self
+            .directories
             .iter()
             .map(|path| check_dir(path).map(|guest| (path.clone(), guest)))
             .collect::<Result<_, _>>()?;
@@ -114,9 +132,9 @@ impl Grants {
             })
             .collect::<Result<_, _>>()?;
         Ok(CheckedGrants {
-            read_dirs,
+            directories,
             tls_targets,
-            tls_extra_ca_files: self.tls_extra_ca_files.clone(),
+            tls_ca_files: self.tls_ca_files.clone(),
             mounts,
             env,
         })
@@ -195,8 +213,8 @@ impl CheckedGrants {
     }
 
     /// CA files trusted for this plugin's probes.
-    pub(crate) fn tls_extra_ca_files(&self) -> &[PathBuf] {
-        &self.tls_extra_ca_files
+    pub(crate) fn tls_ca_files(&self) -> &[PathBuf] {
+        &self.tls_ca_files
     }
 
     /// The granted mount `path` names, if it is one.
@@ -223,7 +241,7 @@ impl CheckedGrants {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }));
-        for (host, guest) in &self.read_dirs {
+        for (host, guest) in &self.directories {
             builder.preopened_dir(host, guest, FsPerms::ReadOnly)?;
         }
         for name in &self.env {
@@ -287,7 +305,7 @@ mod tests {
             );
         }
         let relative = Grants {
-            read_dirs: vec!["etc".into()],
+            directories: vec!["etc".into()],
             ..Grants::default()
         };
         assert!(
@@ -298,7 +316,7 @@ mod tests {
                 .contains("absolute")
         );
         let missing = Grants {
-            read_dirs: vec!["/nonexistent/neurallog".into()],
+            directories: vec!["/nonexistent/neurallog".into()],
             ..Grants::default()
         };
         assert!(matches!(missing.check(), Err(GrantError::Dir { .. })));

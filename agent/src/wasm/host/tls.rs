@@ -27,7 +27,7 @@ use crate::wasm::bindings::v0_1::neurallog::plugin::tls::{Host, PeerChain, Probe
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     /// An extra CA file could not be read or holds no certificate.
-    #[error("tls_extra_ca_files: {path}: {reason}")]
+    #[error("tls_ca_files: {path}: {reason}")]
     CaFile {
         /// The file.
         path: PathBuf,

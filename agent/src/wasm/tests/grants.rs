@@ -29,7 +29,7 @@ async fn files_are_readable_only_inside_granted_directories() {
 
     let (host, _dir) = host();
     let grants = Grants {
-        read_dirs: vec![granted.path().to_owned()],
+        directories: vec![granted.path().to_owned()],
         ..Grants::default()
     };
     let reader = load(&host, "fsreader", Limits::default(), grants).await;
@@ -224,7 +224,7 @@ async fn a_reloaded_plugin_shares_state_with_the_copy_it_replaces() {
 async fn invalid_grants_are_load_errors() {
     let (host, _dir) = host();
     let grants = Grants {
-        read_dirs: vec!["/nonexistent/neurallog-test".into()],
+        directories: vec!["/nonexistent/neurallog-test".into()],
         ..Grants::default()
     };
     let err = host
@@ -238,7 +238,7 @@ async fn invalid_grants_are_load_errors() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .contains("read_dirs: /nonexistent/neurallog-test"),
+            .contains("directories: /nonexistent/neurallog-test"),
         "{err}"
     );
 }

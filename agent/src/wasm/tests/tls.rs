@@ -266,7 +266,7 @@ async fn plugin_probes_a_granted_target_and_is_refused_others() {
 
     let grants = Grants {
         tls_targets: vec![format!("127.0.0.1:{}", addr.port())],
-        tls_extra_ca_files: vec![ca.pem_file.clone()],
+        tls_ca_files: vec![ca.pem_file.clone()],
         ..Grants::default()
     };
     let granted = load(&host, "tlsprobe", Limits::default(), grants).await;
@@ -284,8 +284,8 @@ async fn outer_timeout_stops_a_plugin_blocked_in_a_host_call() {
     let silent = black_hole().await;
     let (host, _dir) = host_with(|s| s.deadline_grace = Duration::from_millis(200));
     let limits = Limits {
-        deadline: Duration::from_millis(300),
-        tls_timeout: Duration::from_secs(60),
+        timeout_ms: 300,
+        tls_timeout_ms: 60_000,
         ..Limits::default()
     };
     let grants = Grants {

@@ -1,0 +1,102 @@
+//! Host resources a plugin can make the agent spend, each bounded per run:
+//! descriptors (the WASI handle budget) and blocking threads (files that
+//! could block `open` or `read` are never opened).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use super::support::{host, load, ok_result};
+use crate::wasm::{FailureReason, Grants, Limits, PluginErrorKind, RunOutcome};
+
+/// Descriptors this process holds now.
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+fn config(path: &Path, count: u64) -> String {
+    serde_json::json!({ "path": path, "count": count }).to_string()
+}
+
+#[tokio::test]
+async fn open_handles_are_capped_per_run_and_given_back() {
+    let granted = tempfile::tempdir().unwrap();
+    let file = granted.path().join("f.txt");
+    std::fs::write(&file, "x").unwrap();
+    let (host, _dir) = host();
+    let limits = Limits {
+        max_open_handles: 64,
+        ..Limits::default()
+    };
+    let grants = Grants {
+        directories: vec![granted.path().to_owned()],
+        ..Grants::default()
+    };
+    let hog = load(&host, "fdhog", limits, grants).await;
+    let before = open_descriptors();
+
+    let report = hog.run(&config(&file, 100_000)).await;
+    match &report.outcome {
+        RunOutcome::Failed {
+            reason: FailureReason::HandleBudgetExceeded,
+            message,
+        } => assert!(message.contains("more than 64 WASI handles"), "{message}"),
+        other => panic!("expected handle_budget_exceeded, got {other:?}"),
+    }
+    assert_eq!(report.outcome.label(), "handle_budget_exceeded");
+    // The run's handles are closed with its store.
+    assert!(
+        open_descriptors() <= before + 2,
+        "{} descriptors after the run, {before} before",
+        open_descriptors()
+    );
+
+    // Under the budget, the same plugin runs.
+    let fine = hog.run(&config(&file, 20)).await;
+    assert_eq!(ok_result(&fine).summary, "holding 20 handles");
+}
+
+#[tokio::test]
+async fn fifos_and_devices_are_refused_without_blocking_a_thread() {
+    let granted = tempfile::tempdir().unwrap();
+    let fifo = granted.path().join("pipe");
+    mkfifo(&fifo);
+    std::os::unix::fs::symlink("pipe", granted.path().join("link-to-pipe")).unwrap();
+    let (host, _dir) = host();
+    let limits = Limits {
+        timeout_ms: 2_000,
+        ..Limits::default()
+    };
+    let grants = Grants {
+        directories: vec![granted.path().to_owned(), "/dev".into()],
+        ..Grants::default()
+    };
+    let reader = load(&host, "fsreader", limits, grants).await;
+    for path in [
+        fifo.clone(),
+        granted.path().join("link-to-pipe"),
+        "/dev/zero".into(),
+        "/dev/null".into(),
+    ] {
+        let config = serde_json::json!({ "path": path }).to_string();
+        let report = reader.run(&config).await;
+        match &report.outcome {
+            RunOutcome::PluginError {
+                kind: PluginErrorKind::Failed,
+                message,
+            } => assert!(
+                message.contains("ermission denied") || message.contains("access"),
+                "{}: {message}",
+                path.display()
+            ),
+            other => panic!("{}: expected a refused open, got {other:?}", path.display()),
+        }
+        // Refused at once, not at the deadline.
+        assert!(report.duration < Duration::from_secs(1), "{report:?}");
+    }
+}
