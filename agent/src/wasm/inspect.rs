@@ -72,8 +72,7 @@ pub(crate) async fn inspect(
         source_name: source.display_name(),
         kind,
     };
-    let (bytes, sha256) = source.read().await.map_err(fail)?;
-    let (component, _) = loader::compile(shared, bytes, &sha256)
+    let (component, sha256, _) = loader::read_and_compile(shared, &source)
         .await
         .map_err(fail)?;
     let ty = component.component_type();

@@ -77,14 +77,21 @@ pub enum LoadErrorKind {
     /// The file could not be read.
     #[error("cannot read the file: {0}")]
     Read(#[source] std::io::Error),
+    /// The path names a FIFO, a device, a socket or a directory.
+    #[error("not a regular file but a {kind}")]
+    NotAFile {
+        /// What it is.
+        kind: &'static str,
+    },
     /// The file is larger than any plugin should be.
-    #[error("the file is {size} bytes, over the limit of {limit}")]
+    #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge {
-        /// Its size.
-        size: u64,
         /// The limit.
         limit: u64,
     },
+    /// Reading and compiling took longer than the host allows.
+    #[error("reading and compiling took longer than {0:?}")]
+    LoadTimeout(Duration),
     /// The sha256 pin is not 64 hex digits.
     #[error("sha256 pin {0:?} is not 64 hex digits")]
     InvalidPin(String),
@@ -152,6 +159,26 @@ pub(crate) async fn compile(
     .map_err(|e| LoadErrorKind::Compile(format!("{e:#}")))
 }
 
+/// Reads and compiles a component within the host's `load_timeout`.
+///
+/// Compiling cannot be interrupted: past the deadline the load fails and
+/// the compiling thread finishes on its own, its result dropped. The size
+/// cap on the component bounds how long that takes.
+pub(crate) async fn read_and_compile(
+    shared: &Arc<Shared>,
+    source: &PluginSource,
+) -> Result<(Component, String, CacheStatus), LoadErrorKind> {
+    let timeout = shared.settings.load_timeout;
+    let work = async {
+        let (bytes, sha256) = source.read().await?;
+        let (component, cache) = compile(shared, bytes, &sha256).await?;
+        Ok((component, sha256, cache))
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or(Err(LoadErrorKind::LoadTimeout(timeout)))
+}
+
 /// See [`PluginHost::load`](super::PluginHost::load).
 pub(crate) async fn load(
     shared: &Arc<Shared>,
@@ -167,8 +194,7 @@ pub(crate) async fn load(
         kind,
     };
     let context = Arc::new(plugin_context(shared, name, limits, grants).map_err(fail)?);
-    let (bytes, sha256) = source.read().await.map_err(fail)?;
-    let (component, cache) = compile(shared, bytes, &sha256).await.map_err(fail)?;
+    let (component, sha256, cache) = read_and_compile(shared, &source).await.map_err(fail)?;
     let pre = shared
         .linker
         .instantiate_pre(&component)

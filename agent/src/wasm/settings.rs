@@ -34,6 +34,9 @@ pub struct HostSettings {
     /// Extra time after a plugin's deadline before the outer timeout drops
     /// the run, for a plugin blocked in a host call where epochs cannot fire.
     pub deadline_grace: Duration,
+    /// Time reading and compiling one component may take (a cache hit
+    /// takes milliseconds; compiling a large component, seconds).
+    pub load_timeout: Duration,
 }
 
 // === impl HostSettings ===
@@ -41,7 +44,8 @@ pub struct HostSettings {
 impl HostSettings {
     /// Safe defaults with the given state directory: no compile cache,
     /// 512 MiB of plugin memory, 8 concurrent instances, `/proc/self/mounts`,
-    /// no fuel, a 10 ms epoch tick and 1 s of grace.
+    /// no fuel, a 10 ms epoch tick, 1 s of grace and 60 s to read and
+    /// compile a component.
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         Self {
             cache_dir: None,
@@ -52,6 +56,7 @@ impl HostSettings {
             fuel_enabled: false,
             epoch_tick: Duration::from_millis(10),
             deadline_grace: Duration::from_secs(1),
+            load_timeout: Duration::from_secs(60),
         }
     }
 }
