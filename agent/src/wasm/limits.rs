@@ -116,6 +116,23 @@ impl Limits {
         Duration::from_millis(self.tls_timeout_ms)
     }
 
+    /// Bytes the host may allocate to take one value from the guest (a
+    /// run's result, `describe`'s info, the arguments of one import call):
+    /// wasmtime's "hostcall fuel", charged before anything is copied.
+    ///
+    /// Without it, a result whose strings all point at one guest buffer
+    /// costs the host that buffer's size once per string. A result within
+    /// `max_output_bytes` fits (the host's types take at most a few times the
+    /// counted size: 8 times leaves room), and so does a state value within
+    /// `max_state_bytes`; and the host never copies more in one go than the
+    /// plugin's own memory cap.
+    pub fn lift_budget_bytes(&self) -> u64 {
+        self.max_output_bytes
+            .saturating_mul(8)
+            .saturating_add(self.max_state_bytes)
+            .min(self.memory_bytes)
+    }
+
     /// Every value that cannot work. Pure: the configuration's validation
     /// and the host's both call it; what depends on the host (fuel
     /// metering, its memory budget) the host checks at load.

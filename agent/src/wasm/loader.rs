@@ -16,6 +16,7 @@ use super::host::PluginContext;
 use super::host::state::StateOpenError;
 use super::host::tls::{TlsProber, TlsSetupError};
 use super::limits::Limits;
+use super::output;
 use super::permissions::{GrantError, Grants};
 use super::plugin::{Bindings, LoadedPlugin};
 use super::plugin_host::Shared;
@@ -216,7 +217,8 @@ pub(crate) async fn load(
         cache,
         load_time,
     };
-    tracing::info!(plugin = name, version = %info.version, cache = %info.cache,
+    // The version is the plugin's own text: logged as a quoted string.
+    tracing::info!(plugin = name, version = info.version.as_str(), cache = %info.cache,
         load_ms = load_time.as_millis() as u64, "Plugin loaded.");
     Ok(Arc::new(LoadedPlugin {
         info,
@@ -266,7 +268,17 @@ async fn describe(
         .await
         .result
     {
-        Ok(Returned::Describe(info)) => Ok(info),
+        Ok(Returned::Describe(info)) => {
+            // Kept for as long as the plugin is loaded: capped like output.
+            let max = context.limits.max_output_bytes;
+            match output::check_size("plugin-info", output::info_size(&info), max) {
+                Ok(()) => Ok(info),
+                Err(error) => Err(LoadErrorKind::Describe {
+                    reason: FailureReason::OutputTooLarge,
+                    message: error.to_string(),
+                }),
+            }
+        }
         Ok(Returned::Run(_)) => Err(LoadErrorKind::Describe {
             reason: FailureReason::Trap,
             message: "describe returned a run result".into(),

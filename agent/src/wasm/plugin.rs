@@ -127,6 +127,7 @@ impl LoadedPlugin {
         let name = self.name();
         match outcome {
             RunOutcome::Failed { reason, message } if reason.counts_toward_quarantine() => {
+                let message = message.escape_debug();
                 tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run failed.");
                 let why = format!("{}: {message}", reason.as_str());
                 let quarantined = self.quarantine_state().record_failure(Instant::now(), why);
@@ -139,6 +140,7 @@ impl LoadedPlugin {
                 }
             }
             RunOutcome::Failed { reason, message } => {
+                let message = message.escape_debug();
                 tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run could not start.");
             }
             RunOutcome::Ok(_) | RunOutcome::PluginError { .. } => {
@@ -158,14 +160,17 @@ fn outcome_of(returned: Result<Returned, Failure>, max_output: u64) -> RunOutcom
             }
             Err(error @ OutputError::Invalid(_)) => failed(FailureReason::InvalidOutput, error),
         },
-        Ok(Returned::Run(Err(wit::RunError::InvalidConfig(message)))) => RunOutcome::PluginError {
-            kind: PluginErrorKind::InvalidConfig,
-            message,
-        },
-        Ok(Returned::Run(Err(wit::RunError::Failed(message)))) => RunOutcome::PluginError {
-            kind: PluginErrorKind::Failed,
-            message,
-        },
+        Ok(Returned::Run(Err(error))) => {
+            let (kind, message) = match error {
+                wit::RunError::InvalidConfig(message) => (PluginErrorKind::InvalidConfig, message),
+                wit::RunError::Failed(message) => (PluginErrorKind::Failed, message),
+            };
+            // The plugin's error message is output too, under the same cap.
+            match output::check_size("error message", message.len() as u64, max_output) {
+                Ok(()) => RunOutcome::PluginError { kind, message },
+                Err(error) => failed(FailureReason::OutputTooLarge, error),
+            }
+        }
         Ok(Returned::Describe(_)) => failed(FailureReason::Trap, "run returned plugin-info"),
         Err(Failure { reason, message }) => RunOutcome::Failed { reason, message },
     }

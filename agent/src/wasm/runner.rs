@@ -122,6 +122,7 @@ fn new_store(
         HostState::new(plugin.clone(), wasi, limiter, deadline),
     );
     store.limiter(|state| &mut state.limiter);
+    store.set_hostcall_fuel(usize::try_from(limits.lift_budget_bytes()).unwrap_or(usize::MAX));
     let fuel = shared
         .settings
         .fuel_enabled
@@ -187,6 +188,16 @@ fn classify(error: &wasmtime::Error, state: &HostState, stderr: &str) -> Failure
             Some(ResourceTableError::Full)
         )
     });
+    // wasmtime's error type for this is private: its message is the API.
+    if root.contains(LIFT_BUDGET_MESSAGE) {
+        return Failure {
+            reason: FailureReason::OutputTooLarge,
+            message: format!(
+                "the plugin handed the host more than its lift budget of {} bytes in one value",
+                state.plugin.limits.lift_budget_bytes()
+            ),
+        };
+    }
     if table_full {
         return Failure {
             reason: FailureReason::HandleBudgetExceeded,
@@ -230,6 +241,9 @@ fn classify(error: &wasmtime::Error, state: &HostState, stderr: &str) -> Failure
         message: root,
     }
 }
+
+/// How wasmtime says a lift ran out of hostcall fuel (the lift budget).
+const LIFT_BUDGET_MESSAGE: &str = "too much data is being copied between the host and the guest";
 
 /// Longest stderr excerpt added to a failure message, in bytes.
 const STDERR_HINT_BYTES: usize = 200;

@@ -1,6 +1,9 @@
 //! `neurallog:plugin/log`: a plugin's log lines, forwarded to the agent's
 //! `tracing` log with the check's name as the `plugin` field. Lines over the
-//! per-run cap are dropped and counted; long lines are cut.
+//! per-run cap are dropped and counted; long lines are cut. Control
+//! characters are escaped (`\n` becomes the two characters `\` `n`), so a
+//! plugin cannot start a line of its own in the agent's text log and pass
+//! it off as the agent's.
 
 use super::HostState;
 use crate::wasm::bindings::v0_1::neurallog::plugin::log::{Host, Level};
@@ -15,6 +18,7 @@ impl Host for HostState {
             return Ok(());
         }
         truncate(&mut message, MAX_LINE_BYTES);
+        let message = escape_controls(message);
         let plugin = &*self.plugin.name;
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),
@@ -25,6 +29,23 @@ impl Host for HostState {
         }
         Ok(())
     }
+}
+
+/// `message` with every control character but tab escaped as Rust does
+/// (`\n`, `\r`, `\u{1b}`).
+fn escape_controls(message: String) -> String {
+    if !message.chars().any(|c| c.is_control() && c != '\t') {
+        return message;
+    }
+    let mut escaped = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        match c {
+            '\t' => escaped.push(c),
+            c if c.is_control() => escaped.extend(c.escape_default()),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
@@ -43,6 +64,18 @@ fn truncate(s: &mut String, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_cannot_start_a_line() {
+        let forged = "done\n2026-01-01T00:00:00Z  INFO neurallog_agent: Config reloaded.\r\x1b[2K";
+        let escaped = escape_controls(forged.to_owned());
+        assert!(!escaped.contains(['\n', '\r', '\x1b']), "{escaped}");
+        assert_eq!(
+            escaped,
+            "done\\n2026-01-01T00:00:00Z  INFO neurallog_agent: Config reloaded.\\r\\u{1b}[2K"
+        );
+        assert_eq!(escape_controls("tab\tand é".into()), "tab\tand é");
+    }
 
     #[test]
     fn truncates_on_a_char_boundary() {

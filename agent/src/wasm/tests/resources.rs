@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::support::{host, load, ok_result};
-use crate::wasm::{FailureReason, Grants, Limits, PluginErrorKind, RunOutcome};
+use crate::wasm::{FailureReason, Grants, Limits, LoadErrorKind, PluginErrorKind, RunOutcome};
 
 /// Descriptors this process holds now.
 fn open_descriptors() -> usize {
@@ -98,5 +98,92 @@ async fn fifos_and_devices_are_refused_without_blocking_a_thread() {
         }
         // Refused at once, not at the deadline.
         assert!(report.duration < Duration::from_secs(1), "{report:?}");
+    }
+}
+
+fn failure(outcome: &RunOutcome) -> (FailureReason, &str) {
+    match outcome {
+        RunOutcome::Failed { reason, message } => (*reason, message.as_str()),
+        other => panic!("expected a failed run, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_error_message_is_output_under_the_same_cap() {
+    let (host, _dir) = host();
+    let limits = Limits {
+        memory_bytes: 256 << 20,
+        ..Limits::default()
+    };
+    let bad = load(&host, "badoutput", limits, Grants::default()).await;
+
+    // Over the output cap: refused after the copy, which the budget allows.
+    let report = bad.run(r#"{"mode":"huge-error","bytes":2097152}"#).await;
+    let (reason, message) = failure(&report.outcome);
+    assert_eq!(reason, FailureReason::OutputTooLarge);
+    assert_eq!(
+        message,
+        "error message is 2097152 bytes, over the limit of 1048576"
+    );
+
+    // 100 MiB: refused before the host copies it.
+    let report = bad.run(r#"{"mode":"huge-error","bytes":104857600}"#).await;
+    let (reason, message) = failure(&report.outcome);
+    assert_eq!(reason, FailureReason::OutputTooLarge);
+    assert!(
+        message.contains("lift budget of 9437184 bytes"),
+        "{message}"
+    );
+
+    // A message within the cap is the plugin's own error, as before.
+    let report = bad.run(r#"{"mode":"huge-error","bytes":1000}"#).await;
+    assert!(matches!(
+        report.outcome,
+        RunOutcome::PluginError {
+            kind: PluginErrorKind::Failed,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn strings_aliasing_one_guest_buffer_are_not_copied_past_the_lift_budget() {
+    let (host, _dir) = host();
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let bad = load(&host, "badoutput", limits, Grants::default()).await;
+    // 128 details pointing at one 1 MiB buffer: 128 MiB if copied each.
+    let report = bad
+        .run(r#"{"mode":"alias","bytes":1048576,"count":128}"#)
+        .await;
+    let (reason, message) = failure(&report.outcome);
+    assert_eq!(reason, FailureReason::OutputTooLarge);
+    assert!(
+        message.contains("lift budget of 9437184 bytes"),
+        "{message}"
+    );
+    assert!(report.peak_memory_bytes <= 16 << 20);
+}
+
+#[tokio::test]
+async fn describe_info_is_capped_like_output() {
+    let (host, _dir) = host();
+    let error = host
+        .load(
+            "bigdescribe",
+            super::support::source("bigdescribe"),
+            Limits::default(),
+            Grants::default(),
+        )
+        .await
+        .unwrap_err();
+    match &error.kind {
+        LoadErrorKind::Describe { reason, message } => {
+            assert_eq!(*reason, FailureReason::OutputTooLarge);
+            assert!(message.contains("lift budget"), "{message}");
+        }
+        other => panic!("expected describe to be refused, got {other:?}"),
     }
 }
