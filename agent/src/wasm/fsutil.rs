@@ -20,19 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Distinguishes temporary files of concurrent writers in one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Replaces `path` with `bytes` atomically; the file is readable and
-/// writable by the agent's user only.
+/// Replaces `path` with `bytes` atomically and durably; the file is
+/// readable and writable by the agent's user only.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes, true)
-}
-
-/// Like [`write_atomically`], without waiting for the disk: the new
-/// content survives a crash of the process (the page cache has it) at once,
-/// a crash of the machine only after [`sync_file`]. For data written on a
-/// plugin's hot path, where an fsync per write would cost a busy disk's
-/// latency each time.
-pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes, false)
+    replace(path, bytes)
 }
 
 /// Flush `path` and its directory to disk.
@@ -44,7 +35,7 @@ pub(crate) fn sync_file(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
@@ -64,9 +55,7 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
             .mode(0o600)
             .open(&temp)?;
         file.write_all(bytes)?;
-        if durable {
-            file.sync_all()?;
-        }
+        file.sync_all()?;
         fs::rename(&temp, path)
     })();
     if result.is_err() {
@@ -74,7 +63,7 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     }
     result?;
     // Make the rename itself durable; failing that is not worth an error.
-    if durable && let Ok(dir) = File::open(dir) {
+    if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();
     }
     Ok(())

@@ -68,6 +68,12 @@ pub struct Limits {
     #[serde(default = "default_max_state_bytes")]
     #[arg(long, value_name = "BYTES", default_value_t = default_max_state_bytes())]
     pub max_state_bytes: u64,
+    /// Bytes one run may write to its state (keys plus values of its sets,
+    /// keys of its deletes). Past it the run stops with
+    /// `state_write_budget_exceeded`.
+    #[serde(default = "default_max_state_write_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_state_write_bytes())]
+    pub max_state_write_bytes: u64,
     /// WASI handles (open files and directories, streams, pollables) one
     /// run may hold at once. Every open file is a descriptor of the
     /// agent's, so this bounds what a plugin can take from the agent's own
@@ -177,6 +183,7 @@ impl Default for Limits {
             max_output_bytes: default_max_output_bytes(),
             max_stderr_bytes: default_max_stderr_bytes(),
             max_state_bytes: default_max_state_bytes(),
+            max_state_write_bytes: default_max_state_write_bytes(),
             max_open_handles: default_max_open_handles(),
             tls_timeout_ms: default_tls_timeout_ms(),
             quarantine: QuarantinePolicy::default(),
@@ -214,6 +221,10 @@ fn default_max_state_bytes() -> u64 {
     1 << 20
 }
 
+fn default_max_state_write_bytes() -> u64 {
+    4 << 20
+}
+
 fn default_max_open_handles() -> u32 {
     64
 }
@@ -232,6 +243,9 @@ pub(crate) enum LimitTrap {
     /// The guest made more host calls than its budget allows.
     #[error("more than {0} host calls in one run")]
     HostCalls(u64),
+    /// The guest wrote more to its state than its budget allows.
+    #[error("more than {0} bytes written to the plugin's state in one run")]
+    StateWrites(u64),
 }
 
 /// Memory all running plugins may hold together, shared by every store.
@@ -387,11 +401,14 @@ impl Drop for MemoryLimiter {
     }
 }
 
-/// Per-run counters of host calls and log lines.
+/// Per-run counters of host calls, log lines and state writes.
 #[derive(Debug)]
 pub(crate) struct RunBudget {
     max_host_calls: u64,
     max_log_lines: u64,
+    max_state_write_bytes: u64,
+    /// Bytes written to the state so far.
+    pub(crate) state_written_bytes: u64,
     /// Host calls made so far.
     pub(crate) host_calls: u64,
     /// Log lines kept so far.
@@ -407,6 +424,8 @@ impl RunBudget {
         Self {
             max_host_calls: limits.max_host_calls,
             max_log_lines: limits.max_log_lines,
+            max_state_write_bytes: limits.max_state_write_bytes,
+            state_written_bytes: 0,
             host_calls: 0,
             log_lines: 0,
             logs_dropped: 0,
@@ -418,6 +437,16 @@ impl RunBudget {
         self.host_calls += 1;
         if self.host_calls > self.max_host_calls {
             return Err(LimitTrap::HostCalls(self.max_host_calls).into());
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` written to the state; traps the guest once over
+    /// budget, before the write.
+    pub(crate) fn charge_state_write(&mut self, bytes: u64) -> wasmtime::Result<()> {
+        self.state_written_bytes = self.state_written_bytes.saturating_add(bytes);
+        if self.state_written_bytes > self.max_state_write_bytes {
+            return Err(LimitTrap::StateWrites(self.max_state_write_bytes).into());
         }
         Ok(())
     }

@@ -212,6 +212,7 @@ fn classify(error: &wasmtime::Error, state: &HostState, stderr: &str) -> Failure
             FailureReason::DeadlineExceeded
         }
         (Some(LimitTrap::HostCalls(_)), ..) => FailureReason::HostCallBudgetExceeded,
+        (Some(LimitTrap::StateWrites(_)), ..) => FailureReason::StateWriteBudgetExceeded,
         (_, Some(Trap::OutOfFuel), _) => FailureReason::FuelExhausted,
         // A refused growth, then a trap (the guest's allocator gives up) or a
         // failed instantiation: the cap is what stopped it.

@@ -30,6 +30,15 @@ fn open_descriptors(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// Bytes the process has written through `write(2)` and friends.
+fn written_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar: ")?.parse().ok())
+        .expect("wchar in /proc/<pid>/io")
+}
+
 fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").arg(path).status().unwrap();
     assert!(status.success(), "mkfifo {}", path.display());
@@ -137,6 +146,13 @@ fn descriptor_thread_memory_and_file_attacks_are_contained() {
     jitter_percent: 0
     config: {{mode: huge-error, bytes: 12582912}}
     limits: {{memory_bytes: 33554432}}
+  scribble:
+    type: wasm
+    path: {statehog}
+    interval_secs: 1
+    jitter_percent: 0
+    config: {{mode: rewrite, count: 10000, bytes: 61440}}
+    limits: {{max_state_bytes: 65536}}
   vain:
     type: wasm
     path: {bigdescribe}
@@ -153,14 +169,16 @@ fn descriptor_thread_memory_and_file_attacks_are_contained() {
         fsreader = p("fsreader"),
         badoutput = p("badoutput"),
         bigdescribe = p("bigdescribe"),
+        statehog = p("statehog"),
         granted = granted.path().display(),
         files = files.path().display(),
     );
     let agent = Agent::start(&config(
         &attacks,
-        ", fds, fifo, alias, shout, vain, fifofile, zerofile",
+        ", fds, fifo, alias, shout, scribble, vain, fifofile, zerofile",
     ));
     let pid = agent.child.as_ref().unwrap().id();
+    let written_at_start = written_bytes(pid);
     // Plugins that never load keep the agent from being all-ready.
     wait_for("the admin server", Duration::from_secs(60), || {
         crate::support::net::http_get(agent.admin, "/healthz")
@@ -184,6 +202,7 @@ fn descriptor_thread_memory_and_file_attacks_are_contained() {
                 && fifo_runs >= 10.0
                 && runs(&agent, "alias", "output_too_large") >= 3.0
                 && runs(&agent, "shout", "output_too_large") >= 3.0
+                && runs(&agent, "scribble", "state_write_budget_exceeded") >= 3.0
                 && runs(&agent, "fine", "ok") >= 8.0)
                 .then_some(())
         },
@@ -192,8 +211,11 @@ fn descriptor_thread_memory_and_file_attacks_are_contained() {
     let threads_late = proc_status(pid, "Threads");
     let threads_early = threads_early.unwrap();
     let rss_kb = proc_status(pid, "VmHWM");
+    let written = written_bytes(pid) - written_at_start;
+    let scribbles = runs(&agent, "scribble", "state_write_budget_exceeded");
     eprintln!(
-        "peak RSS: {base_rss_kb} kB without the attacks, {rss_kb} kB with them; \
+        "written by the agent: {written} bytes over {scribbles} state-flooding runs; \
+         peak RSS: {base_rss_kb} kB without the attacks, {rss_kb} kB with them; \
          descriptors: {base_fds} without, at most {max_fds} with; \
          threads after 2 FIFO runs: {threads_early}, after 10: {threads_late}"
     );
@@ -233,6 +255,22 @@ fn descriptor_thread_memory_and_file_attacks_are_contained() {
     assert!(
         rss_kb <= base_rss_kb + 96 * 1024,
         "peak RSS {rss_kb} kB against {base_rss_kb} kB without the attacks"
+    );
+
+    // Disk writes: each flooding run stops at its 4 MiB budget, which the
+    // log takes twice over (values are hex) and compaction at most doubles
+    // again; rewriting the 60 KiB store on every set wrote 1.2 GB per run
+    // (60 KiB hex-encoded, 10,000 times).
+    assert!(
+        written as f64 <= scribbles * 4.5 * 4194304.0 + 16.0 * 1048576.0,
+        "{written} bytes written over {scribbles} runs"
+    );
+    let scribble = last_result(&agent, "scribble");
+    assert!(
+        scribble
+            .to_string()
+            .contains("more than 4194304 bytes written to the plugin's state"),
+        "{scribble}"
     );
 
     // Plugin files that are not files fail to load, at once and clearly.

@@ -203,7 +203,7 @@ async fn state_persists_across_runs_and_restarts_and_is_capped() {
         Some("runs"),
         "the refused write left nothing"
     );
-    assert!(state_dir.join("hostapi.json").is_file());
+    assert!(state_dir.join("hostapi.state.jsonl").is_file());
 }
 
 #[tokio::test]

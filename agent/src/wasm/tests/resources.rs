@@ -187,3 +187,43 @@ async fn describe_info_is_capped_like_output() {
         other => panic!("expected describe to be refused, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn state_writes_are_budgeted_per_run_and_appended_not_rewritten() {
+    let limits_64k = || Limits {
+        max_state_bytes: 64 << 10,
+        ..Limits::default()
+    };
+    let (host, dir) = host();
+    let hog = load(&host, "statehog", limits_64k(), Grants::default()).await;
+    let log = dir.path().join("state/statehog.state.jsonl");
+
+    // 10,000 sets of 60 KiB: stopped once 4 MiB are written.
+    let report = hog.run(r#"{"mode":"rewrite","count":10000}"#).await;
+    let (reason, message) = failure(&report.outcome);
+    assert_eq!(reason, FailureReason::StateWriteBudgetExceeded);
+    assert_eq!(
+        message,
+        "more than 4194304 bytes written to the plugin's state in one run"
+    );
+    // The log holds the last value, compacted: not 4 MiB of history.
+    let len = std::fs::metadata(&log).unwrap().len();
+    assert!(len < 512 << 10, "log of {len} bytes");
+
+    // 3,000 small keys, in a state of their own: each set appends one
+    // short record.
+    let many = host
+        .load(
+            "many",
+            super::support::source("statehog"),
+            limits_64k(),
+            Grants::default(),
+        )
+        .await
+        .unwrap();
+    let report = many.run(r#"{"mode":"many","count":3000}"#).await;
+    assert_eq!(ok_result(&report).summary, "3000 sets");
+    let log = dir.path().join("state/many.state.jsonl");
+    let len = std::fs::metadata(&log).unwrap().len();
+    assert!(len < 512 << 10, "log of {len} bytes");
+}
