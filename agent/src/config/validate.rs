@@ -194,34 +194,12 @@ fn validate_check(check: &CheckConfig, path: &FieldPath, errors: &mut Vec<Config
                 .error(problem.message),
         );
     }
-    for (i, target) in check.grants.tls_targets.iter().enumerate() {
-        let valid = target
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !valid {
-            errors.push(
-                path.field("grants")
-                    .field("tls_targets")
-                    .index(i)
-                    .error(format!(
-                        "`{target}` is not a TLS target: expected `host:port`"
-                    )),
-            );
-        }
-    }
-    for (field, paths) in [
-        ("directories", &check.grants.directories),
-        ("mounts", &check.grants.mounts),
-    ] {
-        for (i, dir) in paths.iter().enumerate() {
-            if !dir.is_absolute() {
-                errors.push(
-                    path.field("grants")
-                        .field(field)
-                        .index(i)
-                        .error(format!("`{}` is not an absolute path", dir.display())),
-                );
-            }
-        }
+    for problem in check.grants.problems() {
+        errors.push(
+            path.field("grants")
+                .field(problem.field)
+                .index(problem.index)
+                .error(problem.message),
+        );
     }
 }

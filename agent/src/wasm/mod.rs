@@ -66,7 +66,7 @@ pub use host::tls::TlsSetupError;
 pub use inspect::{InspectError, Inspection, Item};
 pub use limits::{LimitProblem, Limits};
 pub use loader::{Contract, LoadError, LoadErrorKind, PluginInfo};
-pub use permissions::{GrantError, Grants};
+pub use permissions::{GrantError, GrantProblem, Grants};
 pub use plugin::LoadedPlugin;
 pub use plugin_host::{PluginHost, WasmError};
 pub use quarantine::{QuarantinePolicy, QuarantineStatus};

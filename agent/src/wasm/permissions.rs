@@ -4,7 +4,9 @@
 //! - Directories are preopened read-only through WASI at the same path the
 //!   host sees, so a plugin reads `/etc/ssl/certs` as `/etc/ssl/certs`.
 //! - TLS targets (`host:port`) are the only peers the `tls` import connects
-//!   to; WASI sockets and name lookup are denied outright.
+//!   to; WASI sockets and name lookup are denied outright. The server name
+//!   (SNI) a probe sends is the target's own host name, or one granted with
+//!   it as `name@host:port`: a plugin cannot choose bytes to send.
 //! - Mounts are the only mount points `fs-stats` answers for.
 //! - Environment variables are passed by name, when the agent has them set.
 //! - stdin is empty and stdout is discarded (plugins talk through `log`);
@@ -30,7 +32,9 @@ pub struct Grants {
     #[arg(long = "grant-dir", value_name = "DIR")]
     pub directories: Vec<PathBuf>,
     /// `host:port` targets whose TLS certificate chain the plugin may fetch
-    /// through the `tls` import (`[::1]:443` for IPv6).
+    /// through the `tls` import (`[::1]:443` for IPv6). A probe sends the
+    /// target's host name as its server name (SNI); to send another, grant
+    /// `name@host:port` (for example `example.com@10.0.0.7:443`).
     #[serde(default)]
     #[arg(long = "grant-tls", value_name = "HOST:PORT")]
     pub tls_targets: Vec<String>,
@@ -62,8 +66,8 @@ pub enum GrantError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A TLS target is not `host:port`.
-    #[error("tls_targets: {target:?}: expected host:port")]
+    /// A TLS target is not `host:port` or `name@host:port`.
+    #[error("tls_targets: {target:?}: expected host:port or server-name@host:port")]
     TlsTarget {
         /// The target as granted.
         target: String,
@@ -82,12 +86,37 @@ pub enum GrantError {
     },
 }
 
+/// A grant that cannot work, found without touching the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantProblem {
+    /// The field, as named in the configuration (`tls_targets`).
+    pub field: &'static str,
+    /// The entry's index in that list.
+    pub index: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// A TLS endpoint a plugin may probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TlsTarget {
     /// Host name (lower case, without a trailing dot) or IP address.
     host: String,
     port: u16,
+    /// The server name granted with it (`name@host:port`), canonical; when
+    /// absent, only `host` itself.
+    server_name: Option<String>,
+}
+
+/// A probe the grants allow: where to connect and what to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsProbe {
+    /// The granted host, canonical: what is resolved and connected to,
+    /// whatever spelling the plugin used.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// The server name to send (an IP address sends none).
+    pub(crate) server_name: String,
 }
 
 /// [`Grants`] after validation, ready for each run.
@@ -103,6 +132,45 @@ pub(crate) struct CheckedGrants {
 // === impl Grants ===
 
 impl Grants {
+    /// Every entry that cannot work. Pure: the configuration's validation
+    /// calls it; [`Grants::check`] does too, then opens what is granted.
+    pub fn problems(&self) -> Vec<GrantProblem> {
+        let mut problems = Vec::new();
+        let mut problem = |field, index, message| {
+            problems.push(GrantProblem {
+                field,
+                index,
+                message,
+            })
+        };
+        for (field, paths) in [("directories", &self.directories), ("mounts", &self.mounts)] {
+            for (i, path) in paths.iter().enumerate().filter(|(_, p)| !p.is_absolute()) {
+                problem(
+                    field,
+                    i,
+                    format!("`{}` is not an absolute path", path.display()),
+                );
+            }
+        }
+        for (i, target) in self.tls_targets.iter().enumerate() {
+            if TlsTarget::parse(target).is_none() {
+                problem(
+                    "tls_targets",
+                    i,
+                    format!(
+                        "`{target}` is not a TLS target: expected `host:port` or `server-name@host:port`"
+                    ),
+                );
+            }
+        }
+        for (i, name) in self.env.iter().enumerate() {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                problem("env", i, format!("{name:?} is not a variable name"));
+            }
+        }
+        problems
+    }
+
     /// Validates the grants (directories must exist now).
     pub(crate) fn check(&self) -> Result<CheckedGrants, GrantError> {
         let directories = self
@@ -168,6 +236,14 @@ fn normalize(path: &Path) -> PathBuf {
 
 impl TlsTarget {
     fn parse(target: &str) -> Option<Self> {
+        let (server_name, target) = match target.split_once('@') {
+            Some((name, target)) => {
+                let valid =
+                    !name.is_empty() && rustls::pki_types::ServerName::try_from(name).is_ok();
+                (Some(canonical_host(valid.then_some(name)?)), target)
+            }
+            None => (None, target),
+        };
         let (host, port) = target.rsplit_once(':')?;
         let host = match host.strip_prefix('[') {
             // An IPv6 address must be bracketed, or the port is ambiguous.
@@ -185,6 +261,7 @@ impl TlsTarget {
         Some(Self {
             host: canonical_host(host),
             port: port.parse().ok().filter(|&p| p != 0)?,
+            server_name,
         })
     }
 }
@@ -205,6 +282,30 @@ impl CheckedGrants {
         self.tls_targets
             .iter()
             .any(|t| t.port == port && t.host == host)
+    }
+
+    /// The probe of `host:port` with `server_name` (none: the host's own
+    /// name), if a grant allows exactly that.
+    pub(crate) fn tls_probe(
+        &self,
+        host: &str,
+        port: u16,
+        server_name: Option<&str>,
+    ) -> Option<TlsProbe> {
+        let host = canonical_host(host);
+        let server_name = server_name.map_or_else(|| host.clone(), canonical_host);
+        self.tls_targets
+            .iter()
+            .find(|t| {
+                t.port == port
+                    && t.host == host
+                    && t.server_name.as_ref().unwrap_or(&t.host) == &server_name
+            })
+            .map(|t| TlsProbe {
+                host: t.host.clone(),
+                port,
+                server_name,
+            })
     }
 
     /// Whether any TLS target is granted.
@@ -284,6 +385,47 @@ mod tests {
         assert!(grants.allows_tls("::1", 8443));
         assert!(grants.allows_tls("10.0.0.1", 636));
         assert!(!grants.allows_tls("10.0.0.2", 636));
+    }
+
+    #[test]
+    fn the_server_name_is_the_granted_one() {
+        let grants = Grants {
+            tls_targets: vec!["Example.COM:443".into(), "localhost@127.0.0.1:8443".into()],
+            ..Grants::default()
+        }
+        .check()
+        .unwrap();
+        // The host's own name, in the grant's spelling, whatever the
+        // plugin's.
+        let probe = grants.tls_probe("EXAMPLE.com.", 443, None).unwrap();
+        assert_eq!(
+            (probe.host.as_str(), probe.server_name.as_str()),
+            ("example.com", "example.com")
+        );
+        assert!(
+            grants
+                .tls_probe("example.com", 443, Some("Example.com"))
+                .is_some()
+        );
+        // Any other name is refused: it would carry the plugin's bytes.
+        assert_eq!(
+            grants.tls_probe("example.com", 443, Some("secret.data")),
+            None
+        );
+        // A name granted with the target.
+        let probe = grants
+            .tls_probe("127.0.0.1", 8443, Some("localhost"))
+            .unwrap();
+        assert_eq!(probe.server_name, "localhost");
+        assert_eq!(grants.tls_probe("127.0.0.1", 8443, None), None);
+        assert_eq!(grants.tls_probe("127.0.0.1", 8443, Some("other")), None);
+        for bad in ["@127.0.0.1:443", "bad name@127.0.0.1:443"] {
+            let grants = Grants {
+                tls_targets: vec![bad.into()],
+                ..Grants::default()
+            };
+            assert!(grants.check().is_err(), "{bad}");
+        }
     }
 
     #[test]

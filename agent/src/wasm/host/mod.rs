@@ -48,6 +48,8 @@ pub(crate) struct HostState {
     pub(crate) plugin: Arc<PluginContext>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) budget: RunBudget,
+    /// What the run's TLS probes resolved, kept for the whole run.
+    pub(crate) resolved: tls::Resolved,
     /// When the run must end, checked on every epoch tick.
     pub(crate) deadline: Instant,
 }
@@ -74,6 +76,7 @@ impl HostState {
             plugin,
             limiter,
             budget,
+            resolved: tls::Resolved::default(),
             deadline,
         }
     }
