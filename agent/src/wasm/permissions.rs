@@ -3,6 +3,15 @@
 //!
 //! - Directories are preopened read-only through WASI at the same path the
 //!   host sees, so a plugin reads `/etc/ssl/certs` as `/etc/ssl/certs`.
+//!   Each is opened once, when the plugin is loaded, and every run is given
+//!   that same directory by its descriptor (through `/proc/self/fd`), never
+//!   by its path again: swapping a component of the path for a link later
+//!   does not move the grant. Inside a granted directory, symbolic links
+//!   cannot lead out of it (WASI resolves them within), but hard links are
+//!   files like any other: whoever can make a hard link in a granted
+//!   directory can show the plugin that file (Linux's
+//!   `fs.protected_hardlinks`, on by default, limits that to files they can
+//!   read and write themselves).
 //! - TLS targets (`host:port`) are the only peers the `tls` import connects
 //!   to; WASI sockets and name lookup are denied outright. The server name
 //!   (SNI) a probe sends is the target's own host name, or one granted with
@@ -12,7 +21,11 @@
 //! - stdin is empty and stdout is discarded (plugins talk through `log`);
 //!   stderr is captured, bounded, into the run's report.
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -97,6 +110,15 @@ pub struct GrantProblem {
     pub message: String,
 }
 
+/// A granted directory, opened once.
+#[derive(Debug, Clone)]
+struct GrantedDir {
+    /// The directory as it was when the plugin was loaded.
+    handle: Arc<File>,
+    /// The path the guest sees it at (the granted path).
+    guest: String,
+}
+
 /// A TLS endpoint a plugin may probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TlsTarget {
@@ -122,7 +144,7 @@ pub(crate) struct TlsProbe {
 /// [`Grants`] after validation, ready for each run.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckedGrants {
-    directories: Vec<(PathBuf, String)>,
+    directories: Vec<GrantedDir>,
     tls_targets: Vec<TlsTarget>,
     tls_ca_files: Vec<PathBuf>,
     mounts: Vec<PathBuf>,
@@ -176,7 +198,7 @@ impl Grants {
         let directories = self
             .directories
             .iter()
-            .map(|path| check_dir(path).map(|guest| (path.clone(), guest)))
+            .map(|path| open_dir(path))
             .collect::<Result<_, _>>()?;
         let tls_targets = self
             .tls_targets
@@ -209,7 +231,8 @@ impl Grants {
     }
 }
 
-fn check_dir(path: &Path) -> Result<String, GrantError> {
+/// Opens a granted directory, once for the plugin's lifetime.
+fn open_dir(path: &Path) -> Result<GrantedDir, GrantError> {
     let fail = |reason: String| GrantError::Dir {
         path: path.to_owned(),
         reason,
@@ -220,11 +243,22 @@ fn check_dir(path: &Path) -> Result<String, GrantError> {
     let guest = path
         .to_str()
         .ok_or_else(|| fail("path is not UTF-8".into()))?;
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => Ok(guest.to_owned()),
-        Ok(_) => Err(fail("not a directory".into())),
-        Err(error) => Err(fail(error.to_string())),
-    }
+    let flags = rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        // The flags are a few bits: the cast cannot truncate.
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error() => {
+                fail("not a directory".into())
+            }
+            _ => fail(error.to_string()),
+        })?;
+    Ok(GrantedDir {
+        handle: Arc::new(handle),
+        guest: guest.to_owned(),
+    })
 }
 
 /// Drops trailing slashes (but keeps `/`), so `/data/` grants `/data`.
@@ -333,7 +367,8 @@ impl CheckedGrants {
     }
 
     /// A WASI context with exactly these grants, writing stderr to
-    /// `stderr`. Opens each granted directory, so it fails if one is gone.
+    /// `stderr`. Reopens each granted directory from its handle, so it works
+    /// as long as the directory exists, wherever it was moved.
     pub(crate) fn wasi_ctx(&self, stderr: Capture) -> wasmtime::Result<WasiCtx> {
         let mut builder = WasiCtxBuilder::new();
         builder
@@ -342,8 +377,11 @@ impl CheckedGrants {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }));
-        for (host, guest) in &self.directories {
-            builder.preopened_dir(host, guest, FsPerms::ReadOnly)?;
+        for dir in &self.directories {
+            // The directory opened at load, reopened through its descriptor:
+            // what the path names now does not matter.
+            let by_handle = format!("/proc/self/fd/{}", dir.handle.as_raw_fd());
+            builder.preopened_dir(by_handle, &dir.guest, FsPerms::ReadOnly)?;
         }
         for name in &self.env {
             if let Ok(value) = std::env::var(name) {

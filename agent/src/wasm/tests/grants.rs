@@ -242,3 +242,34 @@ async fn invalid_grants_are_load_errors() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_granted_directory_is_the_one_opened_at_load_whatever_its_path_becomes() {
+    let root = tempfile::tempdir().unwrap();
+    let granted = root.path().join("granted");
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir(&granted).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(granted.join("file.txt"), "granted content").unwrap();
+    std::fs::write(elsewhere.join("file.txt"), "secret").unwrap();
+    let (host, _dir) = host();
+    let grants = Grants {
+        directories: vec![granted.clone()],
+        ..Grants::default()
+    };
+    let reader = load(&host, "fsreader", Limits::default(), grants).await;
+
+    // Whoever can rename in the parent swaps the granted path for a link
+    // to another directory.
+    std::fs::rename(&granted, root.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &granted).unwrap();
+
+    let report = reader
+        .run(&fs_config(&granted.join("file.txt"), false))
+        .await;
+    assert_eq!(
+        ok_result(&report).detail("content"),
+        Some("granted content"),
+        "the run still sees the directory granted at load"
+    );
+}
