@@ -53,7 +53,9 @@ fn runs(agent: &Agent, check: &str, outcome: &str) -> f64 {
 }
 
 fn component_error(agent: &Agent, id: &str) -> Option<String> {
-    let status: serde_json::Value = serde_json::from_str(&agent.get("/status").1).ok()?;
+    // Before the admin server is up there is no status yet.
+    let (_, body) = crate::support::net::http_get(agent.admin, "/status")?;
+    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
     let component = status["components"]
         .as_array()?
         .iter()
@@ -330,4 +332,117 @@ fn plugin_run_on_a_fifo_exits_within_its_deadline() {
     assert!(stdout.contains("\"outcome\": \"failed\""), "{stdout}");
     assert!(stdout.contains("ermission denied"), "{stdout}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn server_names_granted_paths_the_cache_and_the_log_cannot_be_turned_against_the_agent() {
+    // A listener at a granted TLS target: no probe with a server name of
+    // the plugin's choosing may reach it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = listener.local_addr().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let granted = root.path().join("granted");
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir(&granted).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(granted.join("file.txt"), "granted content").unwrap();
+    std::fs::write(elsewhere.join("file.txt"), "secret").unwrap();
+    // A plugin cache directory others may write to: refused, not used.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data/plugin-cache")).unwrap();
+    let forged = "FORGED  INFO neurallog_agent: Configuration reloaded.";
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+log: {{level: info, format: text}}
+checks:
+  beat:
+    type: heartbeat
+    interval_secs: 1
+    jitter_percent: 0
+  exfil:
+    type: wasm
+    path: {tlsprobe}
+    interval_secs: 1
+    jitter_percent: 0
+    config: {{host: 127.0.0.1, port: {port}, server_name: c2VjcmV0LWZpbGU.example}}
+    grants: {{tls_targets: [\"{target}\"]}}
+  swap:
+    type: wasm
+    path: {fsreader}
+    interval_secs: 1
+    jitter_percent: 0
+    config: {{path: \"{granted}/file.txt\"}}
+    grants: {{directories: [\"{granted}\"]}}
+  forge:
+    type: wasm
+    path: {logflood}
+    interval_secs: 1
+    jitter_percent: 0
+    config: {{lines: 1, fail: true, message: \"done\\n{forged}\\r\"}}
+sinks:
+  prom:
+    type: prometheus
+    inputs: [beat, exfil, swap, forge]
+",
+        tlsprobe = test_plugin("tlsprobe").display(),
+        fsreader = test_plugin("fsreader").display(),
+        logflood = test_plugin("logflood").display(),
+        port = target.port(),
+        granted = granted.display(),
+    );
+    std::fs::set_permissions(
+        dir.path().join("data/plugin-cache"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    // Refused at start, as a fatal start-up error that says why.
+    let mut refused = Agent::start_in(dir, &yaml, &[]);
+    let status = refused.wait_exit(Duration::from_secs(60));
+    assert!(!status.success());
+    let stderr = refused.stderr();
+    assert!(
+        stderr.contains("cannot use plugin cache directory")
+            && stderr.contains("with mode 777: expected a directory owned by the agent's user"),
+        "{stderr}"
+    );
+    drop(refused);
+
+    let agent = Agent::start(&yaml);
+    wait_for("the first runs", Duration::from_secs(60), || {
+        (last_result(&agent, "swap")["status"] == "ok"
+            && runs(&agent, "exfil", "ok") >= 1.0
+            && runs(&agent, "forge", "failed") >= 1.0)
+            .then_some(())
+    });
+    // The granted path is swapped for a link to another directory.
+    std::fs::rename(&granted, root.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &granted).unwrap();
+    let swapped_at = runs(&agent, "swap", "ok");
+    wait_for("runs after the swap", Duration::from_secs(30), || {
+        (runs(&agent, "swap", "ok") >= swapped_at + 2.0).then_some(())
+    });
+    let swap = last_result(&agent, "swap");
+    assert!(swap.to_string().contains("granted content"), "{swap}");
+    assert!(!swap.to_string().contains("secret"), "{swap}");
+
+    let exfil = last_result(&agent, "exfil");
+    assert!(
+        exfil.to_string().contains("with that server name"),
+        "{exfil}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "no probe reached the granted target"
+    );
+
+    // The forged line is inside the plugin's own line, escaped.
+    let stderr = agent.stderr();
+    assert!(stderr.contains("done\\n"), "{stderr}");
+    assert!(
+        !stderr.lines().any(|line| line.starts_with("FORGED")),
+        "a plugin started a line of the agent's log:\n{stderr}"
+    );
+    assert!(runs(&agent, "beat", "ok") >= 3.0);
 }
