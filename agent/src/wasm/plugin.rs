@@ -6,6 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::telemetry::escape_controls;
+
 use super::bindings::v0_1;
 use super::host::{HostState, PluginContext};
 use super::limits::Limits;
@@ -127,8 +129,8 @@ impl LoadedPlugin {
         let name = self.name();
         match outcome {
             RunOutcome::Failed { reason, message } if reason.counts_toward_quarantine() => {
-                let message = message.escape_debug();
-                tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run failed.");
+                let escaped = escape_controls(message);
+                tracing::warn!(plugin = name, reason = reason.as_str(), message = %escaped, "Plugin run failed.");
                 let why = format!("{}: {message}", reason.as_str());
                 let quarantined = self.quarantine_state().record_failure(Instant::now(), why);
                 if let Some(backoff) = quarantined {
@@ -140,7 +142,7 @@ impl LoadedPlugin {
                 }
             }
             RunOutcome::Failed { reason, message } => {
-                let message = message.escape_debug();
+                let message = escape_controls(message);
                 tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run could not start.");
             }
             RunOutcome::Ok(_) | RunOutcome::PluginError { .. } => {

@@ -129,7 +129,7 @@ impl CheckRunFinished<'_> {
         if let Some(message) = self.message {
             // A plugin's own error message: escaped, so that it cannot
             // break a line of the text log.
-            let message = message.escape_debug();
+            let message = crate::telemetry::escape_controls(message);
             tracing::warn!(check = %self.metrics.check, outcome = self.outcome, %message, "Check run failed.");
         }
     }

@@ -6,6 +6,7 @@
 //! it off as the agent's.
 
 use super::HostState;
+use crate::telemetry::escape_controls;
 use crate::wasm::bindings::v0_1::neurallog::plugin::log::{Host, Level};
 
 /// Longest message kept from one line, in bytes.
@@ -18,7 +19,7 @@ impl Host for HostState {
             return Ok(());
         }
         truncate(&mut message, MAX_LINE_BYTES);
-        let message = escape_controls(message);
+        let message = escape_controls(&message);
         let plugin = &*self.plugin.name;
         match level {
             Level::Trace => tracing::trace!(plugin, "{message}"),
@@ -29,23 +30,6 @@ impl Host for HostState {
         }
         Ok(())
     }
-}
-
-/// `message` with every control character but tab escaped as Rust does
-/// (`\n`, `\r`, `\u{1b}`).
-fn escape_controls(message: String) -> String {
-    if !message.chars().any(|c| c.is_control() && c != '\t') {
-        return message;
-    }
-    let mut escaped = String::with_capacity(message.len() + 8);
-    for c in message.chars() {
-        match c {
-            '\t' => escaped.push(c),
-            c if c.is_control() => escaped.extend(c.escape_default()),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
@@ -68,13 +52,13 @@ mod tests {
     #[test]
     fn control_characters_cannot_start_a_line() {
         let forged = "done\n2026-01-01T00:00:00Z  INFO neurallog_agent: Config reloaded.\r\x1b[2K";
-        let escaped = escape_controls(forged.to_owned());
+        let escaped = escape_controls(forged);
         assert!(!escaped.contains(['\n', '\r', '\x1b']), "{escaped}");
         assert_eq!(
             escaped,
             "done\\n2026-01-01T00:00:00Z  INFO neurallog_agent: Config reloaded.\\r\\u{1b}[2K"
         );
-        assert_eq!(escape_controls("tab\tand é".into()), "tab\tand é");
+        assert_eq!(escape_controls("tab\tand é"), "tab\tand é");
     }
 
     #[test]
