@@ -68,7 +68,7 @@ pub enum PluginCommand {
     /// result (whatever its status), 1 when the run failed (the plugin's
     /// error, a trap, a limit), 78 when the component cannot be loaded or the
     /// configuration file is invalid.
-    Run(PluginRunArgs),
+    Run(Box<PluginRunArgs>),
     /// Show what a component is: the world and contract version it targets,
     /// its imports and exports, and what it says about itself.
     Inspect(PluginFileArg),
