@@ -153,7 +153,9 @@ pub async fn inspect(args: PluginFileArg) -> u8 {
                     "config_schema": serde_json::from_str::<serde_json::Value>(&info.config_schema).unwrap_or(serde_json::Value::String(info.config_schema.clone())),
                 });
             }
-            Err(error) => doc["describe_error"] = error.to_string().into(),
+            Err(error) => {
+                doc["describe_error"] = format!("{:#}", anyhow::Error::from(error)).into()
+            }
         }
     }
     print_stdout(&serde_json::to_string_pretty(&doc).unwrap_or_default());

@@ -78,7 +78,7 @@ impl PluginRuntime {
 
 /// `error` and its sources, `: `-separated (this message is shown where
 /// only one line fits: `/status`, the log).
-fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -18,7 +18,7 @@ const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
 
 /// A component could not be inspected.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot inspect {source_name}: {kind}")]
+#[error("cannot inspect {source_name}")]
 pub struct InspectError {
     /// The path or embedded name.
     pub source_name: String,

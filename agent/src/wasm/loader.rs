@@ -58,7 +58,7 @@ pub struct PluginInfo {
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot load plugin {plugin:?} from {source_name}: {kind}")]
+#[error("cannot load plugin {plugin:?} from {source_name}")]
 pub struct LoadError {
     /// The check's name.
     pub plugin: String,
@@ -76,7 +76,7 @@ pub enum LoadErrorKind {
     #[error("the name must be 1 to 64 of [A-Za-z0-9_.-] and not start with a dot")]
     InvalidName,
     /// The file could not be read.
-    #[error("cannot read the file: {0}")]
+    #[error("cannot read the file")]
     Read(#[source] std::io::Error),
     /// The path names a FIFO, a device, a socket or a directory.
     #[error("not a regular file but a {kind}")]

@@ -237,7 +237,8 @@ async fn invalid_grants_are_load_errors() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string()
+        err.kind
+            .to_string()
             .contains("directories: /nonexistent/neurallog-test"),
         "{err}"
     );

@@ -286,7 +286,10 @@ async fn fuel_exhaustion_stops_a_run_when_fuel_is_on() {
         )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("fuel metering off"), "{err}");
+    assert!(
+        err.kind.to_string().contains("fuel metering off"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

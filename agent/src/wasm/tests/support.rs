@@ -108,7 +108,7 @@ pub(super) async fn load(
 ) -> Arc<LoadedPlugin> {
     match host.load(name, source(name), limits, grants).await {
         Ok(plugin) => plugin,
-        Err(error) => panic!("{error}"),
+        Err(error) => panic!("{error}: {}", error.kind),
     }
 }
 
