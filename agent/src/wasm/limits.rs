@@ -1,7 +1,14 @@
 //! Per-plugin limits, and the store-side machinery that enforces them: the
 //! memory limiter (one cap over *all* of a plugin's memories and tables,
-//! inside the host-wide budget) and the per-run budget of host calls and log
-//! lines.
+//! inside the host-wide budget) and the per-run budget of host calls, log
+//! lines and state writes.
+//!
+//! [`Limits`] is the one definition of a plugin's limits: the configuration
+//! deserializes it (`checks.<name>.limits`), `plugin run` takes it as flags,
+//! and the host enforces it, all with the same defaults and the same
+//! validation ([`Limits::problems`]). The other limits are enforced where
+//! the resource is: handles by the run's resource table (`host`), the lift
+//! budget by wasmtime's hostcall fuel (`runner`), output by `output`.
 //!
 //! wasmtime's own `StoreLimits` caps each memory separately, so a component
 //! with two memories could use twice its cap; [`MemoryLimiter`] sums them.

@@ -11,8 +11,8 @@ pub struct HostSettings {
     /// Directory for compiled plugin artifacts; `None` compiles every plugin
     /// at every load. Only the agent should be able to write here.
     pub cache_dir: Option<PathBuf>,
-    /// Directory holding each plugin's persisted key-value state, one JSON
-    /// file per plugin.
+    /// Directory holding each plugin's persisted key-value state, one
+    /// append-only log per plugin (`<check>.state.jsonl`).
     pub state_dir: PathBuf,
     /// Linear memory and tables all running plugins may hold together, in
     /// bytes. Runs that would take more fail with `memory_exceeded`; the
