@@ -300,3 +300,51 @@ async fn inspect_shows_world_imports_and_exports() {
     );
     assert!(!evil.loadable());
 }
+
+#[tokio::test]
+async fn reading_and_compiling_have_a_deadline() {
+    // No cache and 1 ms: compiling any component takes longer.
+    let (host, _dir) = host_with(|s| {
+        s.cache_dir = None;
+        s.load_timeout = std::time::Duration::from_millis(1);
+    });
+    let err = host
+        .load("ok", source("ok"), Limits::default(), Grants::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind, LoadErrorKind::LoadTimeout(t) if t.as_millis() == 1),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.kind.to_string(),
+        "reading and compiling took longer than 1ms"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_or_a_link_to_a_device_is_not_a_plugin_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.wasm");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let zero = dir.path().join("zero.wasm");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let (host, _dir) = host_with(|_| {});
+    for (path, kind) in [(fifo, "FIFO"), (zero, "character device")] {
+        let started = std::time::Instant::now();
+        let source = PluginSource::File { path, sha256: None };
+        let err = host
+            .load("x", source, Limits::default(), Grants::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind, LoadErrorKind::NotAFile { kind: k } if k == kind),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+}
