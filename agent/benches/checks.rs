@@ -36,7 +36,7 @@ fn main() {
             "cert_expiry",
             format!(r#"{{"endpoints": [{{"address": "{tls}", "server_name": "localhost"}}]}}"#),
             Grants {
-                tls_targets: vec![tls.to_string()],
+                tls_targets: vec![format!("localhost@{tls}")],
                 ..Grants::default()
             },
         ),
@@ -55,7 +55,7 @@ fn main() {
                 backups.display()
             ),
             Grants {
-                read_dirs: vec![backups.clone()],
+                directories: vec![backups.clone()],
                 ..Grants::default()
             },
         ),

@@ -17,6 +17,8 @@ use clap::{Args, Parser, Subcommand};
 pub const EXIT_OK: u8 = 0;
 /// Exit code for a runtime failure.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for a command-line usage error (as clap's own).
+pub const EXIT_USAGE: u8 = 2;
 /// Exit code for an invalid configuration (`EX_CONFIG`).
 pub const EXIT_CONFIG: u8 = 78;
 
@@ -66,7 +68,7 @@ pub enum PluginCommand {
     /// result (whatever its status), 1 when the run failed (the plugin's
     /// error, a trap, a limit), 78 when the component cannot be loaded or the
     /// configuration file is invalid.
-    Run(PluginRunArgs),
+    Run(Box<PluginRunArgs>),
     /// Show what a component is: the world and contract version it targets,
     /// its imports and exports, and what it says about itself.
     Inspect(PluginFileArg),
@@ -90,30 +92,14 @@ pub struct PluginRunArgs {
     /// check's `config:` section would. `{}` when omitted.
     #[arg(long, value_name = "CONFIG")]
     pub config: Option<PathBuf>,
-    /// Grant read-only access to a directory (repeatable).
-    #[arg(long = "grant-dir", value_name = "DIR")]
-    pub grant_dirs: Vec<PathBuf>,
-    /// Grant the TLS probe of `host:port` (repeatable).
-    #[arg(long = "grant-tls", value_name = "HOST:PORT")]
-    pub grant_tls: Vec<String>,
-    /// Trust an extra CA certificate file for TLS probes (repeatable).
-    #[arg(long = "grant-tls-ca", value_name = "FILE")]
-    pub grant_tls_ca: Vec<PathBuf>,
-    /// Grant filesystem usage of a mount point (repeatable).
-    #[arg(long = "grant-mount", value_name = "PATH")]
-    pub grant_mounts: Vec<PathBuf>,
-    /// Pass an environment variable through (repeatable).
-    #[arg(long = "grant-env", value_name = "NAME")]
-    pub grant_env: Vec<String>,
-    /// Wall-clock deadline of the run, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
-    pub timeout_ms: u64,
-    /// Memory cap over all of the plugin's memories, in bytes.
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
-    pub memory_bytes: u64,
-    /// Fuel limit (roughly, instructions); none when omitted.
-    #[arg(long)]
-    pub fuel: Option<u64>,
+    /// What the plugin may touch (each `--grant-*` is repeatable); the
+    /// same grants as a check's `grants:` in the configuration.
+    #[command(flatten)]
+    pub grants: crate::wasm::Grants,
+    /// Limits of the run: the same fields and defaults as a check's
+    /// `limits:` in the configuration.
+    #[command(flatten)]
+    pub limits: crate::wasm::Limits,
     /// Keep the plugin's key-value state in this directory (so consecutive
     /// runs see it). A fresh temporary directory when omitted.
     #[arg(long, value_name = "DIR")]

@@ -67,7 +67,7 @@ fn plugin(command: PluginCommand) -> u8 {
     };
     runtime.block_on(async {
         match command {
-            PluginCommand::Run(args) => neurallog_agent::plugin_cli::run(args).await,
+            PluginCommand::Run(args) => neurallog_agent::plugin_cli::run(*args).await,
             PluginCommand::Inspect(args) => neurallog_agent::plugin_cli::inspect(args).await,
         }
     })

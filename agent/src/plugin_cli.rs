@@ -2,11 +2,12 @@
 //! the agent, under the same host, sandbox and limits.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, PluginFileArg, PluginRunArgs, print_stdout};
+use crate::cli::{
+    EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PluginFileArg, PluginRunArgs, print_stdout,
+};
 use crate::wasm::{Grants, HostSettings, Limits, PluginHost, PluginSource, RunOutcome};
 
 /// Run one plugin once and print the result; returns the exit code.
@@ -21,6 +22,14 @@ pub async fn run(args: PluginRunArgs) -> u8 {
             }
         },
     };
+    if let Some(problem) = args.limits.problems().into_iter().next() {
+        eprintln!(
+            "error: --{}: {}",
+            problem.field.replace('_', "-"),
+            problem.message
+        );
+        return EXIT_USAGE;
+    }
     let state = match &args.state_dir {
         Some(dir) => Ok(None::<tempfile::TempDir>).map(|t| (t, dir.clone())),
         None => tempfile::tempdir().map(|t| {
@@ -36,7 +45,7 @@ pub async fn run(args: PluginRunArgs) -> u8 {
         }
     };
     let mut settings = HostSettings::new(state_dir);
-    settings.fuel_enabled = args.fuel.is_some();
+    settings.fuel_enabled = args.limits.fuel.is_some();
     let host = match PluginHost::new(settings) {
         Ok(host) => Arc::new(host),
         Err(error) => {
@@ -44,25 +53,15 @@ pub async fn run(args: PluginRunArgs) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let limits = Limits {
-        deadline: Duration::from_millis(args.timeout_ms),
-        max_memory_bytes: args.memory_bytes,
-        fuel: args.fuel,
-        ..Limits::default()
-    };
-    let grants = Grants {
-        read_dirs: args.grant_dirs.clone(),
-        tls_targets: args.grant_tls.clone(),
-        tls_extra_ca_files: args.grant_tls_ca.clone(),
-        mounts: args.grant_mounts.clone(),
-        env: args.grant_env.clone(),
-    };
     let name = plugin_name(&args.file);
     let source = PluginSource::File {
         path: args.file.clone(),
         sha256: None,
     };
-    let plugin = match host.load(&name, source, limits, grants).await {
+    let plugin = match host
+        .load(&name, source, args.limits.clone(), args.grants.clone())
+        .await
+    {
         Ok(plugin) => plugin,
         Err(error) => {
             eprintln!("error: {:#}", anyhow::Error::from(error));
@@ -154,7 +153,9 @@ pub async fn inspect(args: PluginFileArg) -> u8 {
                     "config_schema": serde_json::from_str::<serde_json::Value>(&info.config_schema).unwrap_or(serde_json::Value::String(info.config_schema.clone())),
                 });
             }
-            Err(error) => doc["describe_error"] = error.to_string().into(),
+            Err(error) => {
+                doc["describe_error"] = format!("{:#}", anyhow::Error::from(error)).into()
+            }
         }
     }
     print_stdout(&serde_json::to_string_pretty(&doc).unwrap_or_default());

@@ -76,24 +76,7 @@ impl CheckPlan {
             ));
         }
         let limits = config.limits.clone();
-        let limits = Limits {
-            deadline: Duration::from_millis(limits.timeout_ms),
-            max_memory_bytes: limits.memory_bytes,
-            fuel: limits.fuel,
-            max_host_calls: limits.max_host_calls,
-            max_log_lines: limits.max_log_lines,
-            max_output_bytes: limits.max_output_bytes,
-            max_stderr_bytes: usize::try_from(limits.max_stderr_bytes).unwrap_or(usize::MAX),
-            max_state_bytes: limits.max_state_bytes,
-            ..Limits::default()
-        };
-        let grants = Grants {
-            read_dirs: config.grants.directories.clone(),
-            tls_targets: config.grants.tls_targets.clone(),
-            tls_extra_ca_files: config.grants.tls_ca_files.clone(),
-            mounts: config.grants.mounts.clone(),
-            env: config.grants.env.clone(),
-        };
+        let grants = config.grants.clone();
         Ok(CheckPlan {
             name: Arc::from(name),
             source,

@@ -54,7 +54,7 @@ impl PluginRuntime {
                 settings.fuel_enabled = self.fuel;
                 PluginHost::new(settings)
                     .map(Arc::new)
-                    .map_err(|e| format!("cannot start the plugin host: {e}"))
+                    .map_err(|e| format!("cannot start the plugin host: {}", chain(&e)))
             })
             .clone()
             .map_err(BuildError::new)
@@ -74,4 +74,17 @@ impl PluginRuntime {
     pub fn directory(&self) -> Option<&Path> {
         self.config.directory.as_deref()
     }
+}
+
+/// `error` and its sources, `: `-separated (this message is shown where
+/// only one line fits: `/status`, the log).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }

@@ -129,7 +129,7 @@ impl Scheduler {
                 Some(plugin)
             }
             Err(error) => {
-                let message = error.to_string();
+                let message = super::runtime::chain(&error);
                 PluginLoadFailed {
                     check: &self.plan.name,
                     error: &message,

@@ -117,66 +117,11 @@ pub struct CheckConfig {
     pub config: serde_json::Value,
     /// What the plugin may touch. Everything not granted is denied.
     #[serde(default)]
-    pub grants: Grants,
-    /// Resource limits of one run.
+    pub grants: crate::wasm::Grants,
+    /// Resource limits of one run. A run that hits one fails alone, with
+    /// the limit named in its outcome.
     #[serde(default)]
-    pub limits: PluginLimitsConfig,
-}
-
-/// Capabilities granted to one plugin. Empty means none.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {
-    /// Directories the plugin may read, preopened read-only at the same
-    /// path inside the sandbox.
-    #[serde(default)]
-    pub directories: Vec<PathBuf>,
-    /// `host:port` targets whose TLS certificate chain the plugin may
-    /// fetch through the `tls` import.
-    #[serde(default)]
-    pub tls_targets: Vec<String>,
-    /// Extra CA certificate files (PEM) the `tls` import trusts beside the
-    /// system roots when it verifies chains for this plugin.
-    #[serde(default)]
-    pub tls_ca_files: Vec<PathBuf>,
-    /// Mount points whose usage the plugin may read through `fs-stats`.
-    #[serde(default)]
-    pub mounts: Vec<PathBuf>,
-    /// Environment variables the plugin may read, by name.
-    #[serde(default)]
-    pub env: Vec<String>,
-}
-
-/// Resource limits of one plugin run. A run that hits one fails alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PluginLimitsConfig {
-    /// Wall-clock deadline of one run, in milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Memory cap over all of the plugin's linear memories and tables, in
-    /// bytes.
-    #[serde(default = "default_memory_bytes")]
-    pub memory_bytes: u64,
-    /// Fuel (roughly, WebAssembly instructions) one run may consume; no
-    /// limit when absent.
-    #[serde(default)]
-    pub fuel: Option<u64>,
-    /// Host calls (tls, fs-stats, state, log, clock) one run may make.
-    #[serde(default = "default_max_host_calls")]
-    pub max_host_calls: u64,
-    /// Log lines one run may write; further lines are dropped and counted.
-    #[serde(default = "default_max_log_lines")]
-    pub max_log_lines: u64,
-    /// Largest result a run may return, in bytes.
-    #[serde(default = "default_max_output_bytes")]
-    pub max_output_bytes: u64,
-    /// Bytes of the plugin's stderr kept for diagnostics (a panic message).
-    #[serde(default = "default_max_stderr_bytes")]
-    pub max_stderr_bytes: u64,
-    /// Size cap of the plugin's key-value state, in bytes.
-    #[serde(default = "default_max_state_bytes")]
-    pub max_state_bytes: u64,
+    pub limits: crate::wasm::Limits,
 }
 
 // === impl SourceConfig ===
@@ -310,49 +255,6 @@ fn default_check_jitter_percent() -> u8 {
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
-}
-
-fn default_timeout_ms() -> u64 {
-    10_000
-}
-
-fn default_memory_bytes() -> u64 {
-    64 * 1024 * 1024
-}
-
-fn default_max_host_calls() -> u64 {
-    10_000
-}
-
-fn default_max_log_lines() -> u64 {
-    1_000
-}
-
-fn default_max_output_bytes() -> u64 {
-    1024 * 1024
-}
-
-fn default_max_stderr_bytes() -> u64 {
-    64 * 1024
-}
-
-fn default_max_state_bytes() -> u64 {
-    1024 * 1024
-}
-
-impl Default for PluginLimitsConfig {
-    fn default() -> Self {
-        PluginLimitsConfig {
-            timeout_ms: default_timeout_ms(),
-            memory_bytes: default_memory_bytes(),
-            fuel: None,
-            max_host_calls: default_max_host_calls(),
-            max_log_lines: default_max_log_lines(),
-            max_output_bytes: default_max_output_bytes(),
-            max_stderr_bytes: default_max_stderr_bytes(),
-            max_state_bytes: default_max_state_bytes(),
-        }
-    }
 }
 
 /// Deserialization of `type`-tagged maps with field paths kept.

@@ -18,10 +18,7 @@ mod load;
 mod model;
 mod validate;
 
-pub use components::{
-    CheckConfig, ComponentKind, Grants, PluginLimitsConfig, SinkComponent, SinkConfig,
-    SourceConfig, tagged,
-};
+pub use components::{CheckConfig, ComponentKind, SinkComponent, SinkConfig, SourceConfig, tagged};
 pub use error::{ConfigError, ConfigErrors, FieldPath};
 pub use load::{ConfigSource, EMBEDDED_DEFAULT, load, load_str};
 pub use model::{AdminConfig, Config, LogConfig, LogFormat, PluginsConfig};

@@ -187,46 +187,19 @@ fn validate_check(check: &CheckConfig, path: &FieldPath, errors: &mut Vec<Config
                 .error("expected a map of the plugin's settings"),
         );
     }
-    if check.limits.timeout_ms == 0 {
+    for problem in check.limits.problems() {
         errors.push(
             path.field("limits")
-                .field("timeout_ms")
-                .error("must be at least 1"),
+                .field(problem.field)
+                .error(problem.message),
         );
     }
-    if check.limits.memory_bytes < 1024 * 1024 {
-        errors.push(path.field("limits").field("memory_bytes").error(
-            "must be at least 1048576 (1 MiB): a component needs room for its stack and data",
-        ));
-    }
-    for (i, target) in check.grants.tls_targets.iter().enumerate() {
-        let valid = target
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !valid {
-            errors.push(
-                path.field("grants")
-                    .field("tls_targets")
-                    .index(i)
-                    .error(format!(
-                        "`{target}` is not a TLS target: expected `host:port`"
-                    )),
-            );
-        }
-    }
-    for (field, paths) in [
-        ("directories", &check.grants.directories),
-        ("mounts", &check.grants.mounts),
-    ] {
-        for (i, dir) in paths.iter().enumerate() {
-            if !dir.is_absolute() {
-                errors.push(
-                    path.field("grants")
-                        .field(field)
-                        .index(i)
-                        .error(format!("`{}` is not an absolute path", dir.display())),
-                );
-            }
-        }
+    for problem in check.grants.problems() {
+        errors.push(
+            path.field("grants")
+                .field(problem.field)
+                .index(problem.index)
+                .error(problem.message),
+        );
     }
 }

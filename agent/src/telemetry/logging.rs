@@ -56,3 +56,22 @@ fn filter(config: &LogConfig) -> EnvFilter {
         _ => EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info")),
     }
 }
+
+/// `text` with every control character but tab escaped as Rust does
+/// (`\n`, `\r`, `\u{1b}`): for text that is not the agent's own (a
+/// plugin's log line or error message), so it cannot start a line of its
+/// own in the text log, nor move the cursor of a terminal showing it.
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => escaped.push(c),
+            c if c.is_control() => escaped.extend(c.escape_default()),
+            c => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}

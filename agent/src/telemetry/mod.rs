@@ -10,6 +10,7 @@ pub mod events;
 mod logging;
 mod registry;
 
+pub(crate) use logging::escape_controls;
 pub use logging::init as init_logging;
 pub use registry::{Counter, Gauge, Histogram, Labels, Registry, registry};
 pub(crate) use registry::{escape_label_value, write_value};

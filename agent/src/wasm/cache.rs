@@ -5,16 +5,21 @@
 //! where the engine hash is a SHA-256 over wasmtime's
 //! `Engine::precompile_compatibility_hash` (target, compiler flags,
 //! tunables, features, wasmtime version). Its content is a magic header,
-//! the SHA-256 of the payload, and the payload from
-//! `Component::serialize`. Files are written atomically with mode 0600 in a
-//! 0700 directory.
+//! the SHA-256 of the component it was compiled from, a SHA-256 over that
+//! and the payload, and the payload from `Component::serialize`. Files are
+//! written atomically with mode 0600 in a directory that must be owned by
+//! the agent's user with mode 0700: the cache refuses to open any other, as
+//! whoever can write there could make the agent run their machine code.
 //!
 //! Loading a compiled artifact is `unsafe` in wasmtime: the bytes are
 //! machine code run as is. The one `unsafe` call below is sound because the
-//! cache only deserializes bytes that are exactly what it wrote: the
-//! checksum must match, and the file must be owned by the agent's user and
-//! not writable by anyone else. Anything else (missing, truncated,
-//! corrupted, foreign, from another engine) is recompiled, never fatal.
+//! cache only deserializes bytes that are exactly what it wrote for this
+//! component: the file is opened once (not through a link, never blocking),
+//! its owner and mode are checked on that descriptor and its bytes read
+//! from it, the component hash in the header must be the one being loaded,
+//! and the checksum must match. Anything else (missing, truncated,
+//! corrupted, foreign, for another component or engine) is recompiled,
+//! never fatal.
 
 use std::fmt;
 use std::fs;
@@ -27,12 +32,18 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::fsutil;
+use super::fsutil::{self, Follow, ReadError};
 
 /// Header of a cache file, with the format version.
-const MAGIC: &[u8; 8] = b"NLCWASM1";
-/// Header length: magic plus SHA-256 of the payload.
-const HEADER_LEN: usize = MAGIC.len() + 32;
+const MAGIC: &[u8; 8] = b"NLCWASM2";
+/// Length of a component's SHA-256 in the header (hex).
+const COMPONENT_HASH_LEN: usize = 64;
+/// Header length: magic, the component's SHA-256 (hex), then the SHA-256
+/// of both that and the payload.
+const HEADER_LEN: usize = MAGIC.len() + COMPONENT_HASH_LEN + 32;
+/// Largest cache file read: compiled code is a few times the size of the
+/// component, itself capped at 64 MiB.
+const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
 
 /// Where a loaded plugin's compiled code came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,9 +72,22 @@ pub(crate) struct ArtifactCache {
 // === impl ArtifactCache ===
 
 impl ArtifactCache {
-    /// Opens (creating if needed) the cache in `dir` for `engine`.
+    /// Opens (creating if needed) the cache in `dir` for `engine`. Refuses
+    /// a directory not owned by the agent's user or open to anyone else.
     pub(crate) fn open(dir: &Path, engine: &Engine) -> std::io::Result<Self> {
         fsutil::create_private_dir(dir)?;
+        let meta = fs::symlink_metadata(dir)?;
+        let euid = rustix::process::geteuid().as_raw();
+        if !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o077 != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "owned by uid {} with mode {:o}: expected a directory owned by the agent's user (uid {euid}) with mode 0700",
+                    meta.uid(),
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
         let mut hasher = ShaHasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let digest = hasher.0.finalize();
@@ -88,7 +112,7 @@ impl ArtifactCache {
         wasm_sha256: &str,
     ) -> wasmtime::Result<(Component, CacheStatus)> {
         let path = self.path_for(wasm_sha256);
-        let status = match self.load(engine, &path) {
+        let status = match self.load(engine, &path, wasm_sha256) {
             Ok(component) => return Ok((component, CacheStatus::Hit)),
             Err(Unusable::Missing) => CacheStatus::Miss,
             Err(Unusable::Bad(reason)) => {
@@ -99,7 +123,8 @@ impl ArtifactCache {
         let component = Component::new(engine, wasm)?;
         match component.serialize() {
             Ok(payload) => {
-                if let Err(error) = fsutil::write_atomically(&path, &frame(&payload)) {
+                let framed = frame(wasm_sha256, &payload);
+                if let Err(error) = fsutil::write_atomically(&path, &framed) {
                     tracing::warn!(%error, path = %path.display(), "Failed to write the compiled plugin cache.");
                 }
             }
@@ -108,23 +133,22 @@ impl ArtifactCache {
         Ok((component, status))
     }
 
-    fn load(&self, engine: &Engine, path: &Path) -> Result<Component, Unusable> {
-        let meta = match fs::symlink_metadata(path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unusable::Missing),
-            Err(e) => return Err(Unusable::Bad(e.to_string())),
+    fn load(&self, engine: &Engine, path: &Path, wasm_sha256: &str) -> Result<Component, Unusable> {
+        let bad = |error: ReadError| Unusable::Bad(error.to_string());
+        let (file, meta) = match fsutil::open_regular(path, Follow::No) {
+            Ok(opened) => opened,
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Unusable::Missing);
+            }
+            Err(error) => return Err(bad(error)),
         };
-        if !meta.is_file()
-            || meta.uid() != rustix::process::geteuid().as_raw()
-            || meta.mode() & 0o022 != 0
-        {
+        if meta.uid() != rustix::process::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
             return Err(Unusable::Bad(
                 "not a regular file owned by the agent's user and writable only by it".into(),
             ));
         }
-        let bytes = fs::read(path).map_err(|e| Unusable::Bad(e.to_string()))?;
-        let payload = unframe(&bytes)
-            .ok_or_else(|| Unusable::Bad("checksum mismatch or truncated file".into()))?;
+        let bytes = fsutil::read_capped(file, &meta, MAX_ARTIFACT_BYTES).map_err(bad)?;
+        let payload = unframe(&bytes, wasm_sha256).map_err(|why| Unusable::Bad(why.into()))?;
         deserialize_own_artifact(engine, payload).map_err(|e| Unusable::Bad(format!("{e:#}")))
     }
 }
@@ -151,20 +175,45 @@ fn deserialize_own_artifact(engine: &Engine, payload: &[u8]) -> wasmtime::Result
     unsafe { Component::deserialize(engine, payload) }
 }
 
-/// Header plus payload.
-fn frame(payload: &[u8]) -> Vec<u8> {
+/// Header plus payload, for the component whose SHA-256 (hex) is
+/// `wasm_sha256`.
+fn frame(wasm_sha256: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&Sha256::digest(payload));
+    out.extend_from_slice(wasm_sha256.as_bytes());
+    out.extend_from_slice(&checksum(wasm_sha256.as_bytes(), payload));
     out.extend_from_slice(payload);
     out
 }
 
-/// The payload, if the header is ours and the checksum matches.
-fn unframe(bytes: &[u8]) -> Option<&[u8]> {
-    let (header, payload) = bytes.split_at_checked(HEADER_LEN)?;
-    let (magic, digest) = header.split_at(MAGIC.len());
-    (magic == MAGIC && digest == Sha256::digest(payload).as_slice()).then_some(payload)
+/// The payload, if the header is ours, names component `wasm_sha256`,
+/// and the checksum matches; else why not.
+fn unframe<'a>(bytes: &'a [u8], wasm_sha256: &str) -> Result<&'a [u8], &'static str> {
+    let (header, payload) = bytes
+        .split_at_checked(HEADER_LEN)
+        .ok_or("checksum mismatch or truncated file")?;
+    let (magic, rest) = header.split_at(MAGIC.len());
+    let (component, digest) = rest.split_at(COMPONENT_HASH_LEN);
+    if magic != MAGIC {
+        return Err("not a cache file of this format");
+    }
+    if component != wasm_sha256.as_bytes() {
+        return Err("compiled from another component");
+    }
+    if digest != checksum(component, payload).as_slice() {
+        return Err("checksum mismatch or truncated file");
+    }
+    Ok(payload)
+}
+
+/// SHA-256 over the component's hash and the payload, so a payload is
+/// bound to the component it was compiled from.
+fn checksum(component: &[u8], payload: &[u8]) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(component)
+        .chain_update(payload)
+        .finalize()
+        .into()
 }
 
 /// Lower-case hex of `bytes`.
@@ -203,18 +252,39 @@ impl fmt::Display for CacheStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn frames_round_trip_and_reject_any_change() {
-        let framed = frame(b"compiled code");
-        assert_eq!(unframe(&framed), Some(&b"compiled code"[..]));
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let framed = frame(&a, b"compiled code");
+        assert_eq!(unframe(&framed, &a), Ok(&b"compiled code"[..]));
+        // The artifact of another component, even intact, is not this one's.
+        assert_eq!(unframe(&framed, &b), Err("compiled from another component"));
         let mut flipped = framed.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert_eq!(unframe(&flipped), None);
-        assert_eq!(unframe(&framed[..framed.len() - 1]), None);
-        assert_eq!(unframe(&framed[..10]), None);
+        assert!(unframe(&flipped, &a).is_err());
+        assert!(unframe(&framed[..framed.len() - 1], &a).is_err());
+        assert!(unframe(&framed[..10], &a).is_err());
+        // A header rewritten to name another component fails the checksum.
+        let mut renamed = frame(&b, b"compiled code");
+        renamed[MAGIC.len()..MAGIC.len() + 64].copy_from_slice(a.as_bytes());
+        assert!(unframe(&renamed, &a).is_err());
         let mut foreign = framed;
         foreign[0] = b'X';
-        assert_eq!(unframe(&foreign), None);
+        assert!(unframe(&foreign, &a).is_err());
+    }
+
+    #[test]
+    fn a_directory_open_to_others_is_refused() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        ArtifactCache::open(&cache, &engine).unwrap();
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o755)).unwrap();
+        let error = ArtifactCache::open(&cache, &engine).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(error.to_string().contains("mode 755"), "{error}");
     }
 }

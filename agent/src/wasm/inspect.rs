@@ -18,7 +18,7 @@ const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
 
 /// A component could not be inspected.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot inspect {source_name}: {kind}")]
+#[error("cannot inspect {source_name}")]
 pub struct InspectError {
     /// The path or embedded name.
     pub source_name: String,
@@ -72,8 +72,7 @@ pub(crate) async fn inspect(
         source_name: source.display_name(),
         kind,
     };
-    let (bytes, sha256) = source.read().await.map_err(fail)?;
-    let (component, _) = loader::compile(shared, bytes, &sha256)
+    let (component, sha256, _) = loader::read_and_compile(shared, &source)
         .await
         .map_err(fail)?;
     let ty = component.component_type();

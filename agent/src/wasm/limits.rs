@@ -1,7 +1,14 @@
 //! Per-plugin limits, and the store-side machinery that enforces them: the
 //! memory limiter (one cap over *all* of a plugin's memories and tables,
-//! inside the host-wide budget) and the per-run budget of host calls and log
-//! lines.
+//! inside the host-wide budget) and the per-run budget of host calls, log
+//! lines and state writes.
+//!
+//! [`Limits`] is the one definition of a plugin's limits: the configuration
+//! deserializes it (`checks.<name>.limits`), `plugin run` takes it as flags,
+//! and the host enforces it, all with the same defaults and the same
+//! validation ([`Limits::problems`]). The other limits are enforced where
+//! the resource is: handles by the run's resource table (`host`), the lift
+//! budget by wasmtime's hostcall fuel (`runner`), output by `output`.
 //!
 //! wasmtime's own `StoreLimits` caps each memory separately, so a component
 //! with two memories could use twice its cap; [`MemoryLimiter`] sums them.
@@ -10,6 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use wasmtime::ResourceLimiter;
 
 use super::engine::{
@@ -21,53 +30,214 @@ use super::quarantine::QuarantinePolicy;
 /// pointer per element.
 const TABLE_ELEMENT_BYTES: u64 = size_of::<usize>() as u64;
 
-/// Limits on one plugin. [`Default`] gives the safe defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// Limits on one plugin: the one definition shared by the configuration
+/// (`checks.<name>.limits`), the host, and `plugin run` (its flags), so
+/// they cannot disagree. [`Default`] gives the safe defaults, the same
+/// everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::Args)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Wall-clock time one run (or `describe`) may take. Default 10 s.
-    pub deadline: Duration,
-    /// Linear memory plus tables, over all of the plugin's memories and
-    /// tables, in bytes. Default 64 MiB.
-    pub max_memory_bytes: u64,
-    /// Fuel (roughly, WebAssembly instructions) per run; `None` for no limit.
-    /// Needs [`HostSettings::fuel_enabled`](super::HostSettings). Default `None`.
+    /// Wall-clock deadline of one run (and of `describe` at load), in
+    /// milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    #[arg(long, value_name = "MS", default_value_t = default_timeout_ms())]
+    pub timeout_ms: u64,
+    /// Memory cap over all of the plugin's linear memories and tables, in
+    /// bytes.
+    #[serde(default = "default_memory_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_memory_bytes())]
+    pub memory_bytes: u64,
+    /// Fuel (roughly, WebAssembly instructions) one run may consume; no
+    /// limit when absent. Needs fuel metering in the host.
+    #[serde(default)]
+    #[arg(long)]
     pub fuel: Option<u64>,
-    /// Calls into `neurallog:plugin` imports per run. Default 10,000.
+    /// Calls into `neurallog:plugin` imports (tls, fs-stats, state, log,
+    /// clock) one run may make.
+    #[serde(default = "default_max_host_calls")]
+    #[arg(long, value_name = "N", default_value_t = default_max_host_calls())]
     pub max_host_calls: u64,
-    /// Log lines kept per run; further lines are dropped and counted.
-    /// Default 1,000.
+    /// Log lines one run may write; further lines are dropped and counted.
+    #[serde(default = "default_max_log_lines")]
+    #[arg(long, value_name = "N", default_value_t = default_max_log_lines())]
     pub max_log_lines: u64,
-    /// Size of a run's result (summary, metrics, details), in bytes.
-    /// Default 1 MiB.
+    /// Largest result a run may return, in bytes. Also caps the message of
+    /// a plugin's own error and what `describe` returns.
+    #[serde(default = "default_max_output_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_output_bytes())]
     pub max_output_bytes: u64,
-    /// Bytes of the plugin's stderr kept per run (head and tail). Default 64 KiB.
-    pub max_stderr_bytes: usize,
-    /// Size of the plugin's persisted state (keys plus values), in bytes.
-    /// Default 64 KiB.
+    /// Bytes of the plugin's stderr kept for diagnostics (a panic message).
+    #[serde(default = "default_max_stderr_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_stderr_bytes())]
+    pub max_stderr_bytes: u64,
+    /// Size cap of the plugin's key-value state (keys plus values), in
+    /// bytes.
+    #[serde(default = "default_max_state_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_state_bytes())]
     pub max_state_bytes: u64,
-    /// Time a TLS probe may take to connect and handshake. Default 5 s.
-    pub tls_timeout: Duration,
-    /// When repeated traps quarantine the plugin.
+    /// Bytes one run may write to its state (keys plus values of its sets,
+    /// keys of its deletes). Past it the run stops with
+    /// `state_write_budget_exceeded`.
+    #[serde(default = "default_max_state_write_bytes")]
+    #[arg(long, value_name = "BYTES", default_value_t = default_max_state_write_bytes())]
+    pub max_state_write_bytes: u64,
+    /// WASI handles (open files and directories, streams, pollables) one
+    /// run may hold at once. Every open file is a descriptor of the
+    /// agent's, so this bounds what a plugin can take from the agent's own
+    /// descriptor limit.
+    #[serde(default = "default_max_open_handles")]
+    #[arg(long, value_name = "N", default_value_t = default_max_open_handles())]
+    pub max_open_handles: u32,
+    /// Time one TLS probe may take to connect and handshake, in
+    /// milliseconds.
+    #[serde(default = "default_tls_timeout_ms")]
+    #[arg(long, value_name = "MS", default_value_t = default_tls_timeout_ms())]
+    pub tls_timeout_ms: u64,
+    /// When repeated failures quarantine the plugin. Not configurable.
+    #[serde(skip)]
+    #[schemars(skip)]
+    #[arg(skip)]
     pub quarantine: QuarantinePolicy,
 }
 
+/// A limit whose value cannot work, found without touching the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitProblem {
+    /// The field, as named in the configuration (`timeout_ms`).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Smallest memory cap: a component needs room for its stack and data.
+const MIN_MEMORY_BYTES: u64 = 1 << 20;
+
+/// Fewest WASI handles a run may be given: the guest's standard streams
+/// and its preopened directories take some before it opens anything.
+const MIN_OPEN_HANDLES: u32 = 8;
+
 // === impl Limits ===
+
+impl Limits {
+    /// The run's deadline.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The TLS probe timeout.
+    pub fn tls_timeout(&self) -> Duration {
+        Duration::from_millis(self.tls_timeout_ms)
+    }
+
+    /// Bytes the host may allocate to take one value from the guest (a
+    /// run's result, `describe`'s info, the arguments of one import call):
+    /// wasmtime's "hostcall fuel", charged before anything is copied.
+    ///
+    /// Without it, a result whose strings all point at one guest buffer
+    /// costs the host that buffer's size once per string. A result within
+    /// `max_output_bytes` fits (the host's types take at most a few times the
+    /// counted size: 8 times leaves room), and so does a state value within
+    /// `max_state_bytes`; and the host never copies more in one go than the
+    /// plugin's own memory cap.
+    pub fn lift_budget_bytes(&self) -> u64 {
+        self.max_output_bytes
+            .saturating_mul(8)
+            .saturating_add(self.max_state_bytes)
+            .min(self.memory_bytes)
+    }
+
+    /// Every value that cannot work. Pure: the configuration's validation
+    /// and the host's both call it; what depends on the host (fuel
+    /// metering, its memory budget) the host checks at load.
+    pub fn problems(&self) -> Vec<LimitProblem> {
+        let mut problems = Vec::new();
+        let mut problem = |field, message: &str| {
+            problems.push(LimitProblem {
+                field,
+                message: message.to_owned(),
+            })
+        };
+        if self.timeout_ms == 0 {
+            problem("timeout_ms", "must be at least 1");
+        }
+        if self.memory_bytes < MIN_MEMORY_BYTES {
+            problem(
+                "memory_bytes",
+                "must be at least 1048576 (1 MiB): a component needs room for its stack and data",
+            );
+        }
+        if self.max_open_handles < MIN_OPEN_HANDLES {
+            problem(
+                "max_open_handles",
+                "must be at least 8: the standard streams and preopened directories are handles too",
+            );
+        }
+        if self.tls_timeout_ms == 0 {
+            problem("tls_timeout_ms", "must be at least 1");
+        }
+        problems
+    }
+}
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            deadline: Duration::from_secs(10),
-            max_memory_bytes: 64 << 20,
+            timeout_ms: default_timeout_ms(),
+            memory_bytes: default_memory_bytes(),
             fuel: None,
-            max_host_calls: 10_000,
-            max_log_lines: 1_000,
-            max_output_bytes: 1 << 20,
-            max_stderr_bytes: 64 << 10,
-            max_state_bytes: 64 << 10,
-            tls_timeout: Duration::from_secs(5),
+            max_host_calls: default_max_host_calls(),
+            max_log_lines: default_max_log_lines(),
+            max_output_bytes: default_max_output_bytes(),
+            max_stderr_bytes: default_max_stderr_bytes(),
+            max_state_bytes: default_max_state_bytes(),
+            max_state_write_bytes: default_max_state_write_bytes(),
+            max_open_handles: default_max_open_handles(),
+            tls_timeout_ms: default_tls_timeout_ms(),
             quarantine: QuarantinePolicy::default(),
         }
     }
+}
+
+// === defaults ===
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_memory_bytes() -> u64 {
+    64 << 20
+}
+
+fn default_max_host_calls() -> u64 {
+    10_000
+}
+
+fn default_max_log_lines() -> u64 {
+    1_000
+}
+
+fn default_max_output_bytes() -> u64 {
+    1 << 20
+}
+
+fn default_max_stderr_bytes() -> u64 {
+    64 << 10
+}
+
+fn default_max_state_bytes() -> u64 {
+    1 << 20
+}
+
+fn default_max_state_write_bytes() -> u64 {
+    4 << 20
+}
+
+fn default_max_open_handles() -> u32 {
+    64
+}
+
+fn default_tls_timeout_ms() -> u64 {
+    5_000
 }
 
 /// A limit the host enforced by trapping the guest. Carried inside the
@@ -80,6 +250,9 @@ pub(crate) enum LimitTrap {
     /// The guest made more host calls than its budget allows.
     #[error("more than {0} host calls in one run")]
     HostCalls(u64),
+    /// The guest wrote more to its state than its budget allows.
+    #[error("more than {0} bytes written to the plugin's state in one run")]
+    StateWrites(u64),
 }
 
 /// Memory all running plugins may hold together, shared by every store.
@@ -235,11 +408,14 @@ impl Drop for MemoryLimiter {
     }
 }
 
-/// Per-run counters of host calls and log lines.
+/// Per-run counters of host calls, log lines and state writes.
 #[derive(Debug)]
 pub(crate) struct RunBudget {
     max_host_calls: u64,
     max_log_lines: u64,
+    max_state_write_bytes: u64,
+    /// Bytes written to the state so far.
+    pub(crate) state_written_bytes: u64,
     /// Host calls made so far.
     pub(crate) host_calls: u64,
     /// Log lines kept so far.
@@ -255,6 +431,8 @@ impl RunBudget {
         Self {
             max_host_calls: limits.max_host_calls,
             max_log_lines: limits.max_log_lines,
+            max_state_write_bytes: limits.max_state_write_bytes,
+            state_written_bytes: 0,
             host_calls: 0,
             log_lines: 0,
             logs_dropped: 0,
@@ -266,6 +444,16 @@ impl RunBudget {
         self.host_calls += 1;
         if self.host_calls > self.max_host_calls {
             return Err(LimitTrap::HostCalls(self.max_host_calls).into());
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` written to the state; traps the guest once over
+    /// budget, before the write.
+    pub(crate) fn charge_state_write(&mut self, bytes: u64) -> wasmtime::Result<()> {
+        self.state_written_bytes = self.state_written_bytes.saturating_add(bytes);
+        if self.state_written_bytes > self.max_state_write_bytes {
+            return Err(LimitTrap::StateWrites(self.max_state_write_bytes).into());
         }
         Ok(())
     }

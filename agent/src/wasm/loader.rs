@@ -16,6 +16,7 @@ use super::host::PluginContext;
 use super::host::state::StateOpenError;
 use super::host::tls::{TlsProber, TlsSetupError};
 use super::limits::Limits;
+use super::output;
 use super::permissions::{GrantError, Grants};
 use super::plugin::{Bindings, LoadedPlugin};
 use super::plugin_host::Shared;
@@ -57,7 +58,7 @@ pub struct PluginInfo {
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot load plugin {plugin:?} from {source_name}: {kind}")]
+#[error("cannot load plugin {plugin:?} from {source_name}")]
 pub struct LoadError {
     /// The check's name.
     pub plugin: String,
@@ -75,16 +76,23 @@ pub enum LoadErrorKind {
     #[error("the name must be 1 to 64 of [A-Za-z0-9_.-] and not start with a dot")]
     InvalidName,
     /// The file could not be read.
-    #[error("cannot read the file: {0}")]
+    #[error("cannot read the file")]
     Read(#[source] std::io::Error),
+    /// The path names a FIFO, a device, a socket or a directory.
+    #[error("not a regular file but a {kind}")]
+    NotAFile {
+        /// What it is.
+        kind: &'static str,
+    },
     /// The file is larger than any plugin should be.
-    #[error("the file is {size} bytes, over the limit of {limit}")]
+    #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge {
-        /// Its size.
-        size: u64,
         /// The limit.
         limit: u64,
     },
+    /// Reading and compiling took longer than the host allows.
+    #[error("reading and compiling took longer than {0:?}")]
+    LoadTimeout(Duration),
     /// The sha256 pin is not 64 hex digits.
     #[error("sha256 pin {0:?} is not 64 hex digits")]
     InvalidPin(String),
@@ -152,6 +160,26 @@ pub(crate) async fn compile(
     .map_err(|e| LoadErrorKind::Compile(format!("{e:#}")))
 }
 
+/// Reads and compiles a component within the host's `load_timeout`.
+///
+/// Compiling cannot be interrupted: past the deadline the load fails and
+/// the compiling thread finishes on its own, its result dropped. The size
+/// cap on the component bounds how long that takes.
+pub(crate) async fn read_and_compile(
+    shared: &Arc<Shared>,
+    source: &PluginSource,
+) -> Result<(Component, String, CacheStatus), LoadErrorKind> {
+    let timeout = shared.settings.load_timeout;
+    let work = async {
+        let (bytes, sha256) = source.read().await?;
+        let (component, cache) = compile(shared, bytes, &sha256).await?;
+        Ok((component, sha256, cache))
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or(Err(LoadErrorKind::LoadTimeout(timeout)))
+}
+
 /// See [`PluginHost::load`](super::PluginHost::load).
 pub(crate) async fn load(
     shared: &Arc<Shared>,
@@ -167,8 +195,7 @@ pub(crate) async fn load(
         kind,
     };
     let context = Arc::new(plugin_context(shared, name, limits, grants).map_err(fail)?);
-    let (bytes, sha256) = source.read().await.map_err(fail)?;
-    let (component, cache) = compile(shared, bytes, &sha256).await.map_err(fail)?;
+    let (component, sha256, cache) = read_and_compile(shared, &source).await.map_err(fail)?;
     let pre = shared
         .linker
         .instantiate_pre(&component)
@@ -190,7 +217,8 @@ pub(crate) async fn load(
         cache,
         load_time,
     };
-    tracing::info!(plugin = name, version = %info.version, cache = %info.cache,
+    // The version is the plugin's own text: logged as a quoted string.
+    tracing::info!(plugin = name, version = info.version.as_str(), cache = %info.cache,
         load_ms = load_time.as_millis() as u64, "Plugin loaded.");
     Ok(Arc::new(LoadedPlugin {
         info,
@@ -218,7 +246,7 @@ fn plugin_context(
         true => shared.platform_roots(),
         false => Arc::new(rustls::RootCertStore::empty()),
     };
-    let tls = TlsProber::new(&roots, grants.tls_extra_ca_files(), limits.tls_timeout)?;
+    let tls = TlsProber::new(&roots, grants.tls_ca_files(), limits.tls_timeout())?;
     let state = shared.plugin_state(name, limits.max_state_bytes)?;
     Ok(PluginContext {
         name: Arc::from(name),
@@ -240,7 +268,17 @@ async fn describe(
         .await
         .result
     {
-        Ok(Returned::Describe(info)) => Ok(info),
+        Ok(Returned::Describe(info)) => {
+            // Kept for as long as the plugin is loaded: capped like output.
+            let max = context.limits.max_output_bytes;
+            match output::check_size("plugin-info", output::info_size(&info), max) {
+                Ok(()) => Ok(info),
+                Err(error) => Err(LoadErrorKind::Describe {
+                    reason: FailureReason::OutputTooLarge,
+                    message: error.to_string(),
+                }),
+            }
+        }
         Ok(Returned::Run(_)) => Err(LoadErrorKind::Describe {
             reason: FailureReason::Trap,
             message: "describe returned a run result".into(),
@@ -253,20 +291,23 @@ async fn describe(
 }
 
 fn check_limits(shared: &Shared, limits: &Limits) -> Result<(), LoadErrorKind> {
+    if let Some(problem) = limits.problems().into_iter().next() {
+        return Err(LoadErrorKind::Limits(format!(
+            "{}: {}",
+            problem.field, problem.message
+        )));
+    }
     let settings = &shared.settings;
     if limits.fuel.is_some() && !settings.fuel_enabled {
         return Err(LoadErrorKind::Limits(
             "fuel is set but the plugin host has fuel metering off".into(),
         ));
     }
-    if limits.max_memory_bytes > settings.memory_budget_bytes {
+    if limits.memory_bytes > settings.memory_budget_bytes {
         return Err(LoadErrorKind::Limits(format!(
-            "max_memory_bytes {} is over the host's memory budget of {} bytes",
-            limits.max_memory_bytes, settings.memory_budget_bytes
+            "memory_bytes {} is over the host's memory budget of {} bytes",
+            limits.memory_bytes, settings.memory_budget_bytes
         )));
-    }
-    if limits.deadline.is_zero() {
-        return Err(LoadErrorKind::Limits("deadline must be above zero".into()));
     }
     Ok(())
 }

@@ -22,8 +22,11 @@ const ITEM_OVERHEAD_BYTES: u64 = 16;
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub(crate) enum OutputError {
     /// Over the output cap.
-    #[error("result is {size} bytes, over the limit of {limit}")]
+    #[error("{what} is {size} bytes, over the limit of {limit}")]
     TooLarge {
+        /// What was too large: the result, an error message, the plugin's
+        /// description.
+        what: &'static str,
         /// Size as counted.
         size: u64,
         /// The cap.
@@ -36,16 +39,35 @@ pub(crate) enum OutputError {
 
 /// Converts and validates a plugin's result.
 pub(crate) fn accept(result: wit::CheckResult, max_bytes: u64) -> Result<CheckResult, OutputError> {
-    let size = output_size(&result);
-    if size > max_bytes {
-        return Err(OutputError::TooLarge {
-            size,
-            limit: max_bytes,
-        });
-    }
+    check_size("result", output_size(&result), max_bytes)?;
     let result = convert(result);
     validate(&result)?;
     Ok(result)
+}
+
+/// Refuses `size` bytes of `what` over the cap of `max_bytes`.
+pub(crate) fn check_size(what: &'static str, size: u64, max_bytes: u64) -> Result<(), OutputError> {
+    match size > max_bytes {
+        true => Err(OutputError::TooLarge {
+            what,
+            size,
+            limit: max_bytes,
+        }),
+        false => Ok(()),
+    }
+}
+
+/// Size of what `describe` returned, counted as [`output_size`] counts.
+pub(crate) fn info_size(info: &wit::PluginInfo) -> u64 {
+    [
+        &info.name,
+        &info.version,
+        &info.description,
+        &info.config_schema,
+    ]
+    .iter()
+    .map(|s| s.len() as u64)
+    .sum()
 }
 
 fn output_size(result: &wit::CheckResult) -> u64 {
@@ -281,6 +303,7 @@ mod tests {
         assert_eq!(
             err,
             OutputError::TooLarge {
+                what: "result",
                 size: 2000 + 16 + 2,
                 limit: 1000
             }

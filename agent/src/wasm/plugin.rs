@@ -6,6 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::telemetry::escape_controls;
+
 use super::bindings::v0_1;
 use super::host::{HostState, PluginContext};
 use super::limits::Limits;
@@ -127,7 +129,8 @@ impl LoadedPlugin {
         let name = self.name();
         match outcome {
             RunOutcome::Failed { reason, message } if reason.counts_toward_quarantine() => {
-                tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run failed.");
+                let escaped = escape_controls(message);
+                tracing::warn!(plugin = name, reason = reason.as_str(), message = %escaped, "Plugin run failed.");
                 let why = format!("{}: {message}", reason.as_str());
                 let quarantined = self.quarantine_state().record_failure(Instant::now(), why);
                 if let Some(backoff) = quarantined {
@@ -139,6 +142,7 @@ impl LoadedPlugin {
                 }
             }
             RunOutcome::Failed { reason, message } => {
+                let message = escape_controls(message);
                 tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run could not start.");
             }
             RunOutcome::Ok(_) | RunOutcome::PluginError { .. } => {
@@ -158,14 +162,17 @@ fn outcome_of(returned: Result<Returned, Failure>, max_output: u64) -> RunOutcom
             }
             Err(error @ OutputError::Invalid(_)) => failed(FailureReason::InvalidOutput, error),
         },
-        Ok(Returned::Run(Err(wit::RunError::InvalidConfig(message)))) => RunOutcome::PluginError {
-            kind: PluginErrorKind::InvalidConfig,
-            message,
-        },
-        Ok(Returned::Run(Err(wit::RunError::Failed(message)))) => RunOutcome::PluginError {
-            kind: PluginErrorKind::Failed,
-            message,
-        },
+        Ok(Returned::Run(Err(error))) => {
+            let (kind, message) = match error {
+                wit::RunError::InvalidConfig(message) => (PluginErrorKind::InvalidConfig, message),
+                wit::RunError::Failed(message) => (PluginErrorKind::Failed, message),
+            };
+            // The plugin's error message is output too, under the same cap.
+            match output::check_size("error message", message.len() as u64, max_output) {
+                Ok(()) => RunOutcome::PluginError { kind, message },
+                Err(error) => failed(FailureReason::OutputTooLarge, error),
+            }
+        }
         Ok(Returned::Describe(_)) => failed(FailureReason::Trap, "run returned plugin-info"),
         Err(Failure { reason, message }) => RunOutcome::Failed { reason, message },
     }

@@ -33,7 +33,7 @@ pub enum WasmError {
     #[error("cannot link the plugin host functions: {0:#}")]
     Linker(wasmtime::Error),
     /// A directory the host writes to cannot be created.
-    #[error("cannot create {what} directory {path}: {source}")]
+    #[error("cannot use {what} directory {path}")]
     Dir {
         /// Which directory.
         what: &'static str,

@@ -144,6 +144,11 @@ pub enum FailureReason {
     InvalidOutput,
     /// The run made more host calls than its budget.
     HostCallBudgetExceeded,
+    /// The run wrote more to its state than its `max_state_write_bytes`.
+    StateWriteBudgetExceeded,
+    /// The run held more WASI handles (open files, streams) at once than
+    /// its `max_open_handles`.
+    HandleBudgetExceeded,
     /// The plugin is quarantined; it was not run.
     Quarantined,
     /// The host could not set up the run (a granted directory is gone, the
@@ -164,6 +169,8 @@ impl FailureReason {
             FailureReason::OutputTooLarge => "output_too_large",
             FailureReason::InvalidOutput => "invalid_output",
             FailureReason::HostCallBudgetExceeded => "host_call_budget_exceeded",
+            FailureReason::HandleBudgetExceeded => "handle_budget_exceeded",
+            FailureReason::StateWriteBudgetExceeded => "state_write_budget_exceeded",
             FailureReason::Quarantined => "quarantined",
             FailureReason::Setup => "setup",
         }

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::v0_1;
@@ -64,13 +65,13 @@ pub(crate) async fn execute(
     // `acquire` fails only on a closed semaphore; this one is never closed.
     let _slot = shared.slots.acquire().await.ok();
     let started = Instant::now();
-    let stderr = Capture::new(limits.max_stderr_bytes);
+    let stderr = Capture::new(usize::try_from(limits.max_stderr_bytes).unwrap_or(usize::MAX));
     let (mut store, fuel) = match new_store(shared, plugin, stderr.clone(), started) {
         Ok(store) => store,
         Err(message) => return setup_failed(message, started),
     };
 
-    let outer = limits.deadline + shared.settings.deadline_grace;
+    let outer = limits.deadline() + shared.settings.deadline_grace;
     let called = tokio::time::timeout(outer, call_export(&mut store, bindings, call)).await;
     let stderr = stderr.contents();
     let result = match called {
@@ -83,7 +84,7 @@ pub(crate) async fn execute(
             reason: FailureReason::DeadlineExceeded,
             message: format!(
                 "deadline of {:?} exceeded while waiting in a host call (stopped after {outer:?})",
-                limits.deadline
+                limits.deadline()
             ),
         }),
     };
@@ -114,13 +115,14 @@ fn new_store(
         .grants
         .wasi_ctx(stderr)
         .map_err(|error| format!("cannot prepare the sandbox: {error:#}"))?;
-    let limiter = MemoryLimiter::new(limits.max_memory_bytes, shared.budget.clone());
-    let deadline = started + limits.deadline;
+    let limiter = MemoryLimiter::new(limits.memory_bytes, shared.budget.clone());
+    let deadline = started + limits.deadline();
     let mut store = Store::new(
         &shared.engine,
         HostState::new(plugin.clone(), wasi, limiter, deadline),
     );
     store.limiter(|state| &mut state.limiter);
+    store.set_hostcall_fuel(usize::try_from(limits.lift_budget_bytes()).unwrap_or(usize::MAX));
     let fuel = shared
         .settings
         .fuel_enabled
@@ -130,7 +132,7 @@ fn new_store(
             .set_fuel(fuel)
             .map_err(|error| format!("cannot set fuel: {error:#}"))?;
     }
-    let deadline_len = limits.deadline;
+    let deadline_len = limits.deadline();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |ctx| match Instant::now() >= ctx.data().deadline {
         true => Err(LimitTrap::Deadline(deadline_len).into()),
@@ -180,20 +182,45 @@ fn classify(error: &wasmtime::Error, state: &HostState, stderr: &str) -> Failure
     let limit = error.chain().find_map(|e| e.downcast_ref::<LimitTrap>());
     let trap = error.chain().find_map(|e| e.downcast_ref::<Trap>());
     let root = error.root_cause().to_string();
+    let table_full = error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        )
+    });
+    // wasmtime's error type for this is private: its message is the API.
+    if root.contains(LIFT_BUDGET_MESSAGE) {
+        return Failure {
+            reason: FailureReason::OutputTooLarge,
+            message: format!(
+                "the plugin handed the host more than its lift budget of {} bytes in one value",
+                state.plugin.limits.lift_budget_bytes()
+            ),
+        };
+    }
+    if table_full {
+        return Failure {
+            reason: FailureReason::HandleBudgetExceeded,
+            message: format!(
+                "more than {} WASI handles (open files, streams) held at once",
+                state.plugin.limits.max_open_handles
+            ),
+        };
+    }
     let reason = match (limit, trap, state.limiter.cap_hit()) {
         (Some(LimitTrap::Deadline(_)), ..) | (_, Some(Trap::Interrupt), _) => {
             FailureReason::DeadlineExceeded
         }
         (Some(LimitTrap::HostCalls(_)), ..) => FailureReason::HostCallBudgetExceeded,
+        (Some(LimitTrap::StateWrites(_)), ..) => FailureReason::StateWriteBudgetExceeded,
         (_, Some(Trap::OutOfFuel), _) => FailureReason::FuelExhausted,
         // A refused growth, then a trap (the guest's allocator gives up) or a
         // failed instantiation: the cap is what stopped it.
         (_, _, Some(hit)) => {
             let limit = match hit {
-                CapHit::Plugin => format!(
-                    "memory cap of {} bytes",
-                    state.plugin.limits.max_memory_bytes
-                ),
+                CapHit::Plugin => {
+                    format!("memory cap of {} bytes", state.plugin.limits.memory_bytes)
+                }
                 CapHit::HostBudget => "host-wide plugin memory budget".to_string(),
             };
             return Failure {
@@ -215,6 +242,9 @@ fn classify(error: &wasmtime::Error, state: &HostState, stderr: &str) -> Failure
         message: root,
     }
 }
+
+/// How wasmtime says a lift ran out of hostcall fuel (the lift budget).
+const LIFT_BUDGET_MESSAGE: &str = "too much data is being copied between the host and the guest";
 
 /// Longest stderr excerpt added to a failure message, in bytes.
 const STDERR_HINT_BYTES: usize = 200;

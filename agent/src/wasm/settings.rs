@@ -11,8 +11,8 @@ pub struct HostSettings {
     /// Directory for compiled plugin artifacts; `None` compiles every plugin
     /// at every load. Only the agent should be able to write here.
     pub cache_dir: Option<PathBuf>,
-    /// Directory holding each plugin's persisted key-value state, one JSON
-    /// file per plugin.
+    /// Directory holding each plugin's persisted key-value state, one
+    /// append-only log per plugin (`<check>.state.jsonl`).
     pub state_dir: PathBuf,
     /// Linear memory and tables all running plugins may hold together, in
     /// bytes. Runs that would take more fail with `memory_exceeded`; the
@@ -34,6 +34,9 @@ pub struct HostSettings {
     /// Extra time after a plugin's deadline before the outer timeout drops
     /// the run, for a plugin blocked in a host call where epochs cannot fire.
     pub deadline_grace: Duration,
+    /// Time reading and compiling one component may take (a cache hit
+    /// takes milliseconds; compiling a large component, seconds).
+    pub load_timeout: Duration,
 }
 
 // === impl HostSettings ===
@@ -41,7 +44,8 @@ pub struct HostSettings {
 impl HostSettings {
     /// Safe defaults with the given state directory: no compile cache,
     /// 512 MiB of plugin memory, 8 concurrent instances, `/proc/self/mounts`,
-    /// no fuel, a 10 ms epoch tick and 1 s of grace.
+    /// no fuel, a 10 ms epoch tick, 1 s of grace and 60 s to read and
+    /// compile a component.
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         Self {
             cache_dir: None,
@@ -52,6 +56,7 @@ impl HostSettings {
             fuel_enabled: false,
             epoch_tick: Duration::from_millis(10),
             deadline_grace: Duration::from_secs(1),
+            load_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Where a plugin comes from: bytes built into the agent or a `.wasm` file,
-//! read with a size cap and checked against an optional SHA-256 pin.
+//! read as a regular file with a size cap on the read itself (a FIFO, or a
+//! link to `/dev/zero`, is refused at once) and checked against an
+//! optional SHA-256 pin.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,6 +9,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::cache;
+use super::fsutil::{self, ReadError};
 use super::loader::LoadErrorKind;
 
 /// Where a plugin's component comes from.
@@ -43,26 +46,29 @@ impl PluginSource {
         }
     }
 
-    /// The component's bytes and SHA-256, checked against the pin.
+    /// The component's bytes and SHA-256, checked against the pin. A file
+    /// is read once, as a regular file only, and never past
+    /// [`MAX_COMPONENT_BYTES`]; the digest is of exactly the bytes returned,
+    /// which are the bytes compiled.
     pub(crate) async fn read(&self) -> Result<(Arc<[u8]>, String), LoadErrorKind> {
-        let (bytes, pin): (Arc<[u8]>, _) = match self {
-            PluginSource::Embedded { bytes, .. } => (Arc::from(*bytes), None),
+        let (bytes, pin) = match self {
+            PluginSource::Embedded { bytes, .. } => (Arc::<[u8]>::from(*bytes), None),
             PluginSource::File { path, sha256 } => {
-                let size = tokio::fs::metadata(path)
-                    .await
-                    .map_err(LoadErrorKind::Read)?
-                    .len();
-                if size > MAX_COMPONENT_BYTES {
-                    return Err(LoadErrorKind::TooLarge {
-                        size,
-                        limit: MAX_COMPONENT_BYTES,
-                    });
-                }
-                let bytes = tokio::fs::read(path).await.map_err(LoadErrorKind::Read)?;
-                (bytes.into(), sha256.as_deref())
+                let pin = sha256.as_deref().map(normalize_pin).transpose()?;
+                let path = path.clone();
+                let bytes = tokio::task::spawn_blocking(move || {
+                    fsutil::read_regular(&path, MAX_COMPONENT_BYTES)
+                })
+                .await
+                .map_err(|e| LoadErrorKind::Compile(e.to_string()))?
+                .map_err(|error| match error {
+                    ReadError::Io(error) => LoadErrorKind::Read(error),
+                    ReadError::NotRegular(kind) => LoadErrorKind::NotAFile { kind },
+                    ReadError::TooLarge { limit } => LoadErrorKind::TooLarge { limit },
+                })?;
+                (Arc::from(bytes), pin)
             }
         };
-        let pin = pin.map(normalize_pin).transpose()?;
         let hashed = bytes.clone();
         let actual = tokio::task::spawn_blocking(move || cache::hex(&Sha256::digest(&hashed)))
             .await

@@ -66,7 +66,7 @@ checks:
     config:
       endpoints: [{{address: \"{tls}\", server_name: localhost}}]
     grants:
-      tls_targets: [\"{tls}\"]
+      tls_targets: [\"localhost@{tls}\"]
       tls_ca_files: [\"{ca}\"]
   disks:
     type: disk_usage

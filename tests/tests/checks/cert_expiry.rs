@@ -99,7 +99,7 @@ fn cert_expiry_reports_each_kind_of_certificate_problem() {
     config:
       endpoints: [{{address: \"{addr}\", server_name: localhost}}]
     grants:
-      tls_targets: [\"{addr}\"]
+      tls_targets: [\"localhost@{addr}\"]
       tls_ca_files: [\"{ca}\"]
 ",
             ca = ca_file.display()

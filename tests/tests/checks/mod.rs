@@ -7,6 +7,7 @@ mod alerts;
 mod backup_verify;
 mod cert_expiry;
 mod readme;
+mod resources;
 mod sandbox;
 
 use crate::support::agent::Agent;

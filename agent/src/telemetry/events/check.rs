@@ -127,6 +127,9 @@ impl CheckRunFinished<'_> {
         self.metrics.duration.observe(self.seconds);
         self.metrics.runs(self.outcome).inc();
         if let Some(message) = self.message {
+            // A plugin's own error message: escaped, so that it cannot
+            // break a line of the text log.
+            let message = crate::telemetry::escape_controls(message);
             tracing::warn!(check = %self.metrics.check, outcome = self.outcome, %message, "Check run failed.");
         }
     }

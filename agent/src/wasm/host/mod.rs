@@ -3,9 +3,12 @@
 //!
 //! Every import first charges the run's host-call budget, so a guest that
 //! floods the host traps with a clear reason. WASI p2 comes from
-//! `wasmtime-wasi`, restricted by the plugin's [`Grants`](super::Grants).
+//! `wasmtime-wasi`, restricted by the plugin's [`Grants`](super::Grants),
+//! with `open-at` replaced (`filesystem`) so nothing that can block a host
+//! thread is opened.
 
 mod clock;
+mod filesystem;
 mod fs_stats;
 mod log;
 pub(crate) mod state;
@@ -45,6 +48,8 @@ pub(crate) struct HostState {
     pub(crate) plugin: Arc<PluginContext>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) budget: RunBudget,
+    /// What the run's TLS probes resolved, kept for the whole run.
+    pub(crate) resolved: tls::Resolved,
     /// When the run must end, checked on every epoch tick.
     pub(crate) deadline: Instant,
 }
@@ -59,12 +64,19 @@ impl HostState {
         deadline: Instant,
     ) -> Self {
         let budget = RunBudget::new(&plugin.limits);
+        // Every WASI handle (an open file or directory, a stream, a
+        // pollable) is an entry here, and every open file holds one of the
+        // agent's descriptors: capping the table caps both. A push past the
+        // cap fails with `ResourceTableError::Full`, which traps the guest.
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(plugin.limits.max_open_handles as usize);
         Self {
             wasi,
-            table: ResourceTable::new(),
+            table,
             plugin,
             limiter,
             budget,
+            resolved: tls::Resolved::default(),
             deadline,
         }
     }
@@ -84,5 +96,6 @@ impl v0_1::neurallog::plugin::types::Host for HostState {}
 /// Adds WASI p2 and every `neurallog:plugin@0.1.0` import to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    filesystem::add_to_linker(linker)?;
     v0_1::Check::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }

@@ -1,11 +1,17 @@
 //! `neurallog:plugin/tls`: the certificate chain a granted `host:port`
 //! presents, with the host's own verification of it.
 //!
-//! Only targets in the plugin's grants are contacted. The connect and the
-//! handshake share one timeout. The chain is returned even when the
-//! handshake fails after the certificate arrived (a server that wants a
-//! client certificate, say).
+//! Only targets in the plugin's grants are contacted, with the server name
+//! the grant allows (see `permissions`), at the granted host as the grant
+//! spells it. A host name is resolved once per run: every probe of the run
+//! connects to the addresses that first lookup gave, so a name that
+//! changes its answer mid-run (DNS rebinding) cannot move the run's probes
+//! elsewhere. Resolving, connecting and the handshake share one timeout. The
+//! chain is returned even when the handshake fails after the certificate
+//! arrived (a server that wants a client certificate, say).
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +33,7 @@ use crate::wasm::bindings::v0_1::neurallog::plugin::tls::{Host, PeerChain, Probe
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     /// An extra CA file could not be read or holds no certificate.
-    #[error("tls_extra_ca_files: {path}: {reason}")]
+    #[error("tls_ca_files: {path}: {reason}")]
     CaFile {
         /// The file.
         path: PathBuf,
@@ -38,6 +44,10 @@ pub enum TlsSetupError {
     #[error("cannot build the TLS verifier: {0}")]
     Verifier(String),
 }
+
+/// The addresses each host name resolved to in this run.
+#[derive(Debug, Default)]
+pub(crate) struct Resolved(HashMap<(String, u16), Vec<SocketAddr>>);
 
 /// One plugin's TLS prober: its trust roots and timeout.
 #[derive(Debug)]
@@ -87,14 +97,15 @@ impl TlsProber {
         })
     }
 
-    /// Connects to `host:port`, handshakes with `server_name` (or `host`)
-    /// as SNI, and returns what the server presented. The caller checks
-    /// the grant.
+    /// Connects to `host:port` (resolved once per run, in `resolved`),
+    /// handshakes with `server_name` (or `host`) as SNI, and returns what
+    /// the server presented. The caller checks the grant.
     pub(crate) async fn probe(
         &self,
         host: &str,
         port: u16,
         server_name: Option<&str>,
+        resolved: &mut Resolved,
     ) -> Result<PeerChain, ProbeError> {
         let sni = server_name.unwrap_or(host);
         let name = ServerName::try_from(sni.to_owned()).map_err(|e| {
@@ -109,7 +120,8 @@ impl TlsProber {
             .with_no_client_auth();
         let connector = TlsConnector::from(Arc::new(config));
         let attempt = async {
-            let tcp = TcpStream::connect((host, port))
+            let addrs = resolved.lookup(host, port).await?;
+            let tcp = TcpStream::connect(&addrs[..])
                 .await
                 .map_err(|e| ProbeError::ConnectFailed(format!("{host}:{port}: {e}")))?;
             let handshake = connector.connect(name, tcp).await;
@@ -145,6 +157,30 @@ impl TlsProber {
         tokio::time::timeout(self.timeout, attempt)
             .await
             .unwrap_or(Err(ProbeError::TimedOut))
+    }
+}
+
+// === impl Resolved ===
+
+impl Resolved {
+    /// The addresses of `host:port`: looked up the first time in a run,
+    /// the same ones after.
+    async fn lookup(&mut self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ProbeError> {
+        let key = (host.to_owned(), port);
+        if let Some(addrs) = self.0.get(&key) {
+            return Ok(addrs.clone());
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| ProbeError::ConnectFailed(format!("{host}:{port}: {e}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(ProbeError::ConnectFailed(format!(
+                "{host}:{port}: the name has no address"
+            )));
+        }
+        self.0.insert(key, addrs.clone());
+        Ok(addrs)
     }
 }
 
@@ -187,13 +223,24 @@ impl Host for HostState {
         server_name: Option<String>,
     ) -> wasmtime::Result<Result<PeerChain, ProbeError>> {
         self.budget.charge_host_call()?;
-        if !self.plugin.grants.allows_tls(&host, port) {
-            return Ok(Err(ProbeError::NotAllowed(format!("{host}:{port}"))));
-        }
-        Ok(self
-            .plugin
+        let grants = &self.plugin.grants;
+        let Some(probe) = grants.tls_probe(&host, port, server_name.as_deref()) else {
+            let refused = match grants.allows_tls(&host, port) {
+                // The target is granted, the server name is not.
+                true => format!("{host}:{port} with that server name"),
+                false => format!("{host}:{port}"),
+            };
+            return Ok(Err(ProbeError::NotAllowed(refused)));
+        };
+        let plugin = self.plugin.clone();
+        Ok(plugin
             .tls
-            .probe(&host, port, server_name.as_deref())
+            .probe(
+                &probe.host,
+                probe.port,
+                Some(&probe.server_name),
+                &mut self.resolved,
+            )
             .await)
     }
 }

@@ -29,7 +29,7 @@ async fn files_are_readable_only_inside_granted_directories() {
 
     let (host, _dir) = host();
     let grants = Grants {
-        read_dirs: vec![granted.path().to_owned()],
+        directories: vec![granted.path().to_owned()],
         ..Grants::default()
     };
     let reader = load(&host, "fsreader", Limits::default(), grants).await;
@@ -203,7 +203,7 @@ async fn state_persists_across_runs_and_restarts_and_is_capped() {
         Some("runs"),
         "the refused write left nothing"
     );
-    assert!(state_dir.join("hostapi.json").is_file());
+    assert!(state_dir.join("hostapi.state.jsonl").is_file());
 }
 
 #[tokio::test]
@@ -224,7 +224,7 @@ async fn a_reloaded_plugin_shares_state_with_the_copy_it_replaces() {
 async fn invalid_grants_are_load_errors() {
     let (host, _dir) = host();
     let grants = Grants {
-        read_dirs: vec!["/nonexistent/neurallog-test".into()],
+        directories: vec!["/nonexistent/neurallog-test".into()],
         ..Grants::default()
     };
     let err = host
@@ -237,8 +237,40 @@ async fn invalid_grants_are_load_errors() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("read_dirs: /nonexistent/neurallog-test"),
+        err.kind
+            .to_string()
+            .contains("directories: /nonexistent/neurallog-test"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_granted_directory_is_the_one_opened_at_load_whatever_its_path_becomes() {
+    let root = tempfile::tempdir().unwrap();
+    let granted = root.path().join("granted");
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir(&granted).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(granted.join("file.txt"), "granted content").unwrap();
+    std::fs::write(elsewhere.join("file.txt"), "secret").unwrap();
+    let (host, _dir) = host();
+    let grants = Grants {
+        directories: vec![granted.clone()],
+        ..Grants::default()
+    };
+    let reader = load(&host, "fsreader", Limits::default(), grants).await;
+
+    // Whoever can rename in the parent swaps the granted path for a link
+    // to another directory.
+    std::fs::rename(&granted, root.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &granted).unwrap();
+
+    let report = reader
+        .run(&fs_config(&granted.join("file.txt"), false))
+        .await;
+    assert_eq!(
+        ok_result(&report).detail("content"),
+        Some("granted content"),
+        "the run still sees the directory granted at load"
     );
 }

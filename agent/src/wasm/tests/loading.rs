@@ -23,6 +23,14 @@ fn cache_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// A cache directory the host accepts: owned by the test's user, 0700
+/// (a `TempDir` has the umask's mode).
+fn private_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
 async fn load_ok(host: &PluginHost) -> CacheStatus {
     let plugin = host
         .load("ok", source("ok"), Limits::default(), Grants::default())
@@ -35,7 +43,7 @@ async fn load_ok(host: &PluginHost) -> CacheStatus {
 
 #[tokio::test]
 async fn second_load_is_a_cache_hit_and_much_faster() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = private_dir();
     let (host, _dir) = host_with(|s| s.cache_dir = Some(cache.path().to_owned()));
     let cold = host
         .load("ok", source("ok"), Limits::default(), Grants::default())
@@ -77,7 +85,7 @@ async fn second_load_is_a_cache_hit_and_much_faster() {
 
 #[tokio::test]
 async fn corrupt_or_foreign_cache_files_are_recompiled() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = private_dir();
     let (host, _dir) = host_with(|s| s.cache_dir = Some(cache.path().to_owned()));
     assert_eq!(load_ok(&host).await, CacheStatus::Miss);
     let file = cache_files(cache.path()).remove(0);
@@ -149,10 +157,9 @@ async fn sha256_pins_are_enforced() {
         }
         other => panic!("expected a pin mismatch, got {other:?}"),
     }
-    assert!(
-        err.to_string()
-            .contains(&format!("sha256 is {actual}, but {wrong} is pinned")),
-        "{err}"
+    assert_eq!(
+        err.kind.to_string(),
+        format!("sha256 is {actual}, but {wrong} is pinned")
     );
 
     let pinned = PluginSource::File {
@@ -174,7 +181,7 @@ async fn unusable_components_are_clear_load_errors() {
         .await
         .unwrap_err();
     assert!(matches!(evil.kind, LoadErrorKind::Link(_)), "{evil:?}");
-    let message = evil.to_string();
+    let message = format!("{evil}: {}", evil.kind);
     assert!(message.contains("cannot load plugin \"evil\""), "{message}");
     assert!(message.contains("neurallog:evil/backdoor"), "{message}");
 
@@ -227,7 +234,7 @@ async fn unusable_components_are_clear_load_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err.kind, LoadErrorKind::TooLarge { size, .. } if size == 65 << 20),
+        matches!(err.kind, LoadErrorKind::TooLarge { limit } if limit == 64 << 20),
         "{err:?}"
     );
 
@@ -292,4 +299,52 @@ async fn inspect_shows_world_imports_and_exports() {
             .is_some_and(|e| e.contains("neurallog:evil/backdoor"))
     );
     assert!(!evil.loadable());
+}
+
+#[tokio::test]
+async fn reading_and_compiling_have_a_deadline() {
+    // No cache and 1 ms: compiling any component takes longer.
+    let (host, _dir) = host_with(|s| {
+        s.cache_dir = None;
+        s.load_timeout = std::time::Duration::from_millis(1);
+    });
+    let err = host
+        .load("ok", source("ok"), Limits::default(), Grants::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind, LoadErrorKind::LoadTimeout(t) if t.as_millis() == 1),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.kind.to_string(),
+        "reading and compiling took longer than 1ms"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_or_a_link_to_a_device_is_not_a_plugin_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.wasm");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let zero = dir.path().join("zero.wasm");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let (host, _dir) = host_with(|_| {});
+    for (path, kind) in [(fifo, "FIFO"), (zero, "character device")] {
+        let started = std::time::Instant::now();
+        let source = PluginSource::File { path, sha256: None };
+        let err = host
+            .load("x", source, Limits::default(), Grants::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind, LoadErrorKind::NotAFile { kind: k } if k == kind),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
 }

@@ -4,6 +4,7 @@
 
 mod grants;
 mod loading;
+mod resources;
 mod sandbox;
 mod support;
 mod tls;

@@ -33,8 +33,7 @@ async fn well_behaved_check_returns_its_result_and_sees_its_config() {
     assert_eq!(result.detail("config"), Some(r#"{"greeting":"hello"}"#));
     assert_eq!(report.host_calls, 0);
     assert!(
-        report.peak_memory_bytes > 0
-            && report.peak_memory_bytes <= Limits::default().max_memory_bytes
+        report.peak_memory_bytes > 0 && report.peak_memory_bytes <= Limits::default().memory_bytes
     );
     assert_eq!(host.memory_in_use(), 0, "the run's store is gone");
 }
@@ -61,7 +60,7 @@ async fn plugin_errors_are_results_not_failures() {
 async fn infinite_loop_is_stopped_at_its_deadline() {
     let (host, _dir) = host();
     let limits = Limits {
-        deadline: Duration::from_millis(300),
+        timeout_ms: 300,
         ..Limits::default()
     };
     let looper = load(&host, "looper", limits, Grants::default()).await;
@@ -83,7 +82,7 @@ async fn infinite_loop_is_stopped_at_its_deadline() {
 async fn other_plugins_keep_running_while_one_loops() {
     let (host, _dir) = host();
     let limits = Limits {
-        deadline: Duration::from_secs(3),
+        timeout_ms: 3_000,
         ..Limits::default()
     };
     let looper = load(&host, "looper", limits, Grants::default()).await;
@@ -105,7 +104,7 @@ async fn memory_growth_stops_at_the_cap() {
     let (host, _dir) = host();
     let cap = 16 << 20;
     let limits = Limits {
-        max_memory_bytes: cap,
+        memory_bytes: cap,
         ..Limits::default()
     };
     let memhog = load(&host, "memhog", limits, Grants::default()).await;
@@ -287,7 +286,10 @@ async fn fuel_exhaustion_stops_a_run_when_fuel_is_on() {
         )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("fuel metering off"), "{err}");
+    assert!(
+        err.kind.to_string().contains("fuel metering off"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -77,9 +77,11 @@ pub(super) fn source(name: &str) -> PluginSource {
 /// guest is compiled once per process.
 fn shared_cache() -> PathBuf {
     static DIR: OnceLock<TempDir> = OnceLock::new();
+    // The host creates `cache` itself, private (a `TempDir` has the
+    // umask's mode, which the cache refuses).
     DIR.get_or_init(|| TempDir::new().expect("temp dir"))
         .path()
-        .to_owned()
+        .join("cache")
 }
 
 /// A host with its own state directory (in the returned `TempDir`),
@@ -106,7 +108,7 @@ pub(super) async fn load(
 ) -> Arc<LoadedPlugin> {
     match host.load(name, source(name), limits, grants).await {
         Ok(plugin) => plugin,
-        Err(error) => panic!("{error}"),
+        Err(error) => panic!("{error}: {}", error.kind),
     }
 }
 

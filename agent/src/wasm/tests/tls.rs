@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use super::support::{host, host_with, load, ok_result};
 use crate::wasm::bindings::v0_1::neurallog::plugin::tls::{ProbeError, Verification};
-use crate::wasm::host::tls::{TlsProber, platform_roots};
+use crate::wasm::host::tls::{Resolved, TlsProber, platform_roots};
 use crate::wasm::{FailureReason, Grants, Limits, RunOutcome};
 
 /// A test certificate authority.
@@ -128,7 +128,12 @@ async fn valid_chain_with_the_test_ca_granted() {
     let (addr, _) = serve(vec![leaf.der.clone(), ca.der.clone()], leaf.key).await;
 
     let chain = prober(Some(&ca))
-        .probe("127.0.0.1", addr.port(), Some("localhost"))
+        .probe(
+            "127.0.0.1",
+            addr.port(),
+            Some("localhost"),
+            &mut Resolved::default(),
+        )
         .await
         .unwrap();
     assert!(
@@ -141,7 +146,7 @@ async fn valid_chain_with_the_test_ca_granted() {
 
     // No server name: the host is the name, and the leaf has that IP.
     let by_ip = prober(Some(&ca))
-        .probe("127.0.0.1", addr.port(), None)
+        .probe("127.0.0.1", addr.port(), None, &mut Resolved::default())
         .await
         .unwrap();
     assert!(
@@ -152,7 +157,12 @@ async fn valid_chain_with_the_test_ca_granted() {
 
     // The same chain without the CA granted: platform roots do not know it.
     let untrusted = prober(None)
-        .probe("127.0.0.1", addr.port(), Some("localhost"))
+        .probe(
+            "127.0.0.1",
+            addr.port(),
+            Some("localhost"),
+            &mut Resolved::default(),
+        )
         .await
         .unwrap();
     assert!(
@@ -169,7 +179,12 @@ async fn expired_and_not_yet_valid_chains_are_returned_with_the_reason() {
     let expired = leaf(&["localhost"], (2000, 2001), Some(&ca));
     let (addr, _) = serve(vec![expired.der.clone(), ca.der.clone()], expired.key).await;
     let chain = prober(Some(&ca))
-        .probe("127.0.0.1", addr.port(), Some("localhost"))
+        .probe(
+            "127.0.0.1",
+            addr.port(),
+            Some("localhost"),
+            &mut Resolved::default(),
+        )
         .await
         .unwrap();
     match &chain.verification {
@@ -181,7 +196,12 @@ async fn expired_and_not_yet_valid_chains_are_returned_with_the_reason() {
     let future = leaf(&["localhost"], (2090, 2091), Some(&ca));
     let (addr, _) = serve(vec![future.der.clone(), ca.der.clone()], future.key).await;
     let chain = prober(Some(&ca))
-        .probe("127.0.0.1", addr.port(), Some("localhost"))
+        .probe(
+            "127.0.0.1",
+            addr.port(),
+            Some("localhost"),
+            &mut Resolved::default(),
+        )
         .await
         .unwrap();
     assert!(
@@ -198,7 +218,12 @@ async fn wrong_host_and_self_signed() {
     let other = leaf(&["other.example"], (2020, 2090), Some(&ca));
     let (addr, _) = serve(vec![other.der.clone(), ca.der.clone()], other.key).await;
     let chain = prober(Some(&ca))
-        .probe("127.0.0.1", addr.port(), Some("localhost"))
+        .probe(
+            "127.0.0.1",
+            addr.port(),
+            Some("localhost"),
+            &mut Resolved::default(),
+        )
         .await
         .unwrap();
     match &chain.verification {
@@ -211,7 +236,12 @@ async fn wrong_host_and_self_signed() {
     let selfish = leaf(&["localhost"], (2020, 2090), None);
     let (addr, _) = serve(vec![selfish.der.clone()], selfish.key).await;
     let chain = prober(Some(&ca))
-        .probe("127.0.0.1", addr.port(), Some("localhost"))
+        .probe(
+            "127.0.0.1",
+            addr.port(),
+            Some("localhost"),
+            &mut Resolved::default(),
+        )
         .await
         .unwrap();
     assert!(
@@ -229,7 +259,7 @@ async fn connect_failures_and_timeouts() {
         .local_addr()
         .unwrap();
     let refused = prober(None)
-        .probe("127.0.0.1", closed.port(), None)
+        .probe("127.0.0.1", closed.port(), None, &mut Resolved::default())
         .await
         .unwrap_err();
     assert!(
@@ -241,7 +271,7 @@ async fn connect_failures_and_timeouts() {
     let quick =
         TlsProber::new(&Arc::new(platform_roots()), &[], Duration::from_millis(200)).unwrap();
     let timed_out = quick
-        .probe("127.0.0.1", silent.port(), None)
+        .probe("127.0.0.1", silent.port(), None, &mut Resolved::default())
         .await
         .unwrap_err();
     assert!(matches!(timed_out, ProbeError::TimedOut), "{timed_out:?}");
@@ -265,8 +295,8 @@ async fn plugin_probes_a_granted_target_and_is_refused_others() {
     assert_eq!(accepted.load(Ordering::SeqCst), 0);
 
     let grants = Grants {
-        tls_targets: vec![format!("127.0.0.1:{}", addr.port())],
-        tls_extra_ca_files: vec![ca.pem_file.clone()],
+        tls_targets: vec![format!("localhost@127.0.0.1:{}", addr.port())],
+        tls_ca_files: vec![ca.pem_file.clone()],
         ..Grants::default()
     };
     let granted = load(&host, "tlsprobe", Limits::default(), grants).await;
@@ -277,6 +307,26 @@ async fn plugin_probes_a_granted_target_and_is_refused_others() {
     let lengths = format!("{},{}", leaf.der.len(), ca.der.len());
     assert_eq!(result.detail("chain_der_lengths"), Some(lengths.as_str()));
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    // The target alone does not let the plugin choose the server name,
+    // which would carry whatever it likes to the server.
+    let plain = Grants {
+        tls_targets: vec![format!("127.0.0.1:{}", addr.port())],
+        ..Grants::default()
+    };
+    let plain = load(&host, "tlsprobe", Limits::default(), plain).await;
+    for name in ["localhost", "c2VjcmV0LWZpbGUtY29udGVudA.example"] {
+        let config =
+            serde_json::json!({ "host": "127.0.0.1", "port": addr.port(), "server_name": name })
+                .to_string();
+        let report = plain.run(&config).await;
+        let refused = format!(
+            "not-allowed: 127.0.0.1:{} with that server name",
+            addr.port()
+        );
+        assert_eq!(ok_result(&report).detail("error"), Some(refused.as_str()));
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "no connection was made");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,8 +334,8 @@ async fn outer_timeout_stops_a_plugin_blocked_in_a_host_call() {
     let silent = black_hole().await;
     let (host, _dir) = host_with(|s| s.deadline_grace = Duration::from_millis(200));
     let limits = Limits {
-        deadline: Duration::from_millis(300),
-        tls_timeout: Duration::from_secs(60),
+        timeout_ms: 300,
+        tls_timeout_ms: 60_000,
         ..Limits::default()
     };
     let grants = Grants {

@@ -1,11 +1,14 @@
 //! Hostile: returns results the host must refuse. Config `mode`:
 //! `huge` (a summary of `bytes` bytes), `bad-name` (a metric name that is not
 //! a Prometheus name), `bad-label` (a label name that is not one), `nan` (a
-//! NaN value), `inf` (an infinite value).
+//! NaN value), `inf` (an infinite value), `huge-error` (its own error, with
+//! a message of `bytes` bytes), `alias` (`count` details whose values all
+//! point at one guest buffer of `bytes` bytes: cheap for the guest, `count`
+//! times `bytes` for a host that copies each).
 
 wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
 
-use neurallog::plugin::types::{Label, Metric, MetricKind, Status};
+use neurallog::plugin::types::{Detail, Label, Metric, MetricKind, Status};
 
 struct Badoutput;
 
@@ -58,6 +61,25 @@ impl Guest for Badoutput {
             "inf" => result
                 .metrics
                 .push(metric("inf_metric", f64::INFINITY, "good")),
+            "huge-error" => {
+                let bytes = config["bytes"].as_u64().unwrap_or(100 << 20) as usize;
+                return Err(RunError::Failed("e".repeat(bytes)));
+            }
+            "alias" => {
+                let bytes = config["bytes"].as_u64().unwrap_or(1 << 20) as usize;
+                let count = config["count"].as_u64().unwrap_or(128) as usize;
+                let shared = std::mem::ManuallyDrop::new("a".repeat(bytes).into_bytes());
+                let (ptr, len, cap) = (shared.as_ptr() as *mut u8, shared.len(), shared.capacity());
+                for i in 0..count {
+                    // SAFETY: none. Every value aliases one buffer on
+                    // purpose; the host must not copy it `count` times.
+                    let value = unsafe { String::from_raw_parts(ptr, len, cap) };
+                    result.details.push(Detail {
+                        key: format!("k{i}"),
+                        value,
+                    });
+                }
+            }
             other => return Err(RunError::InvalidConfig(format!("mode: unknown {other:?}"))),
         }
         Ok(result)
