@@ -90,3 +90,19 @@ fn corpus_otlp() {
 fn corpus_kubelet() {
     replay("kubelet");
 }
+
+#[test]
+#[ignore = "replays the files named by FUZZ_REPLAY=target:file,..."]
+fn replay_files() {
+    let Ok(list) = std::env::var("FUZZ_REPLAY") else {
+        return;
+    };
+    for item in list.split(',') {
+        let (target, file) = item.split_once(':').expect("target:file");
+        let (_, harness) = TARGETS
+            .iter()
+            .find(|(name, _)| *name == target)
+            .expect("a target");
+        harness(&std::fs::read(file).expect("the file"));
+    }
+}
