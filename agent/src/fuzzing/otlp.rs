@@ -30,7 +30,7 @@ use crate::sinks::otlp::{CHECK_EVENT_NAME, SCOPE_NAME, SCOPE_VERSION};
 /// Run one input: `[mode: u8]` then events, or bytes for the decoder.
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
-    if input.byte() % 4 == 0 {
+    if input.byte().is_multiple_of(4) {
         let _ = record::decode(input.rest());
         return;
     }
