@@ -81,9 +81,20 @@ fn split_lines(chunk: &Bytes) -> Vec<RawLine<'_>> {
 
 /// What the parser returned must agree with an independent reading.
 fn check_parse(bytes: &[u8], parsed: &ContainerLine) {
+    // Formatting a parsed time and parsing it again is the identity.
+    let text = format_rfc3339_nanos(parsed.time_unix_nano);
+    assert_eq!(
+        parse_rfc3339_nanos(text.as_bytes()),
+        Some(parsed.time_unix_nano),
+        "{text}"
+    );
     if bytes.first() == Some(&b'{') {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).expect("a parsed docker line is JSON");
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            // The parser skips the fields it does not use without checking
+            // their escapes (a lone surrogate in an unknown field): nothing
+            // to compare with.
+            return;
+        };
         let log = value["log"].as_str().expect("docker `log` is a string");
         let mut message = parsed.message.to_string();
         if !parsed.partial {
@@ -107,13 +118,6 @@ fn check_parse(bytes: &[u8], parsed: &ContainerLine) {
             fields[2].split(|b| *b == b':').next() == Some(b"P")
         );
     }
-    // Formatting a parsed time and parsing it again is the identity.
-    let text = format_rfc3339_nanos(parsed.time_unix_nano);
-    assert_eq!(
-        parse_rfc3339_nanos(text.as_bytes()),
-        Some(parsed.time_unix_nano),
-        "{text}"
-    );
 }
 
 /// Feed the lines to a real handler, then let its partial timeout pass.

@@ -92,7 +92,7 @@ fn corpus_kubelet() {
 }
 
 #[test]
-#[ignore = "replays the files named by FUZZ_REPLAY=target:file,..."]
+#[ignore = "replays the files named by FUZZ_REPLAY=target:file,... (see docs/FUZZING.md)"]
 fn replay_files() {
     let Ok(list) = std::env::var("FUZZ_REPLAY") else {
         return;
@@ -103,6 +103,9 @@ fn replay_files() {
             .iter()
             .find(|(name, _)| *name == target)
             .expect("a target");
-        harness(&std::fs::read(file).expect("the file"));
+        // Relative to the repository (tests run in agent/).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        harness(&data);
     }
 }
