@@ -26,17 +26,14 @@ fn replay(target: &str) {
     assert!(!files.is_empty(), "{} has no corpus", dir.display());
     for file in files {
         let data = std::fs::read(&file).unwrap();
-        let result = std::panic::catch_unwind(|| harness(&data));
-        if let Err(panic) = result {
-            std::panic::resume_unwind(Box::new(format!(
-                "{}: {}",
-                file.display(),
-                panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("panic")
-            )));
+        if let Err(panic) = std::panic::catch_unwind(|| harness(&data)) {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            // Panic again, naming the input.
+            panic!("{}: {message}", file.display());
         }
     }
 }
