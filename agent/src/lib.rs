@@ -13,6 +13,11 @@ pub mod cli;
 pub mod config;
 pub mod embedded;
 pub mod event;
+// Fuzz harnesses, for the `fuzz/` crate and the corpus replay tests; not
+// part of the agent's API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kubelet;
 pub mod plugin_cli;
 pub mod sinks;

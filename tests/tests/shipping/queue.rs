@@ -152,7 +152,7 @@ fn damaged_queue_is_skipped_and_counted() {
     let mut segments: Vec<_> = std::fs::read_dir(&queue)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .filter(|p| p.extension().is_some_and(|e| e == "seg2"))
         .filter(|p| std::fs::metadata(p).unwrap().len() > 100)
         .collect();
     segments.sort();

@@ -1,17 +1,20 @@
 //! A bounded, crash-safe, append-only queue of records on disk.
 //!
 //! ```text
-//! <dir>/00000000000000000007.seg   oldest segment still needed
-//! <dir>/00000000000000000008.seg   ...
-//! <dir>/00000000000000000009.seg   the segment being written
+//! <dir>/00000000000000000007.seg2  oldest segment still needed
+//! <dir>/00000000000000000008.seg2  ...
+//! <dir>/00000000000000000009.seg2  the segment being written
 //! <dir>/cursor                      where reading resumes after a restart
 //! ```
 //!
-//! Each segment is a sequence of frames `[len: u32 LE][crc32: u32 LE][len
-//! bytes]`, the CRC (IEEE, `crc32fast`) taken over the payload. Segments are
-//! only ever appended to; a process never appends to a segment an earlier
-//! process wrote, so a torn tail stays at the end of an old segment, where
-//! reading detects and skips it.
+//! Each segment is a sequence of frames `[len: u32 LE][crc32: u32 LE]
+//! [crc32 of len: u32 LE][len bytes]`, the CRCs (IEEE, `crc32fast`) taken
+//! over the payload and over the length's four bytes (see `frame` for why
+//! the length has its own; segments of earlier versions, `<id>.seg`, whose
+//! frames have no length check, are still read). Segments are only ever
+//! appended to; a process never appends to a segment an earlier process
+//! wrote, so a torn tail stays at the end of an old segment, where reading
+//! detects and skips it.
 //!
 //! Records are read in order and *committed* once delivered; the cursor
 //! file records the committed position and segments wholly before it are

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::cursor;
-use super::frame::{self, Frame, HEADER_BYTES, MAX_RECORD_BYTES};
+use super::frame::{self, Format, Frame, MAX_RECORD_BYTES};
 
 /// When appended records are forced to stable storage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -127,6 +127,7 @@ struct Segment {
     id: u64,
     len: u64,
     records: u64,
+    format: Format,
 }
 
 // === impl QueueError ===
@@ -156,13 +157,18 @@ impl DiskQueue {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let mut segments = VecDeque::new();
         let mut corrupt = 0;
-        for id in segment_ids(dir).map_err(io(dir))? {
-            let path = segment_path(dir, id);
+        for (id, format) in segment_ids(dir).map_err(io(dir))? {
+            let path = segment_path(dir, id, format);
             let mut file = File::open(&path).map_err(io(&path))?;
             let len = file.metadata().map_err(io(&path))?.len();
             // Bad frames are counted when reading meets them, not here.
-            let (records, _bad) = frame::scan(&mut file, 0, len).map_err(io(&path))?;
-            segments.push_back(Segment { id, len, records });
+            let (records, _bad) = frame::scan(&mut file, format, 0, len).map_err(io(&path))?;
+            segments.push_back(Segment {
+                id,
+                len,
+                records,
+                format,
+            });
         }
         let start = |segment| Position {
             segment,
@@ -198,6 +204,7 @@ impl DiskQueue {
             id: next,
             len: 0,
             records: 0,
+            format: Format::V2,
         });
         Ok(DiskQueue {
             dir: dir.to_owned(),
@@ -219,7 +226,7 @@ impl DiskQueue {
     /// Append one record. Returns the number of records dropped from the
     /// front to stay under the size cap.
     pub fn append(&mut self, payload: &[u8]) -> Result<u64, QueueError> {
-        let frame_len = payload.len() as u64 + HEADER_BYTES;
+        let frame_len = payload.len() as u64 + Format::V2.header_bytes();
         let max = self.options.max_bytes.min(MAX_RECORD_BYTES);
         if payload.is_empty() || frame_len > max {
             return Err(QueueError::TooLarge {
@@ -241,7 +248,7 @@ impl DiskQueue {
         }
         self.frame.clear();
         frame::encode(payload, &mut self.frame);
-        let path = segment_path(&self.dir, self.active().id);
+        let path = segment_path(&self.dir, self.active().id, Format::V2);
         if let Err(source) = self.write_frame() {
             // A write cut short (ENOSPC above all) leaves part of the frame
             // in the segment: cut it off, so the next record does not
@@ -280,7 +287,7 @@ impl DiskQueue {
                 };
                 continue;
             };
-            let path = segment_path(&self.dir, segment.id);
+            let path = segment_path(&self.dir, segment.id, segment.format);
             let io = |source| QueueError::Io {
                 path: path.clone(),
                 source,
@@ -291,7 +298,7 @@ impl DiskQueue {
             let Some((_, file)) = self.reader.as_mut() else {
                 continue;
             };
-            match frame::read_at(file, self.read.offset, segment.len).map_err(io)? {
+            match frame::read_at(file, segment.format, self.read.offset, segment.len).map_err(io)? {
                 Frame::Record { data, end } => {
                     self.read.offset = end;
                     self.read.index += 1;
@@ -361,7 +368,7 @@ impl DiskQueue {
     pub fn sync(&mut self) -> Result<(), QueueError> {
         if self.dirty {
             self.writer.sync_data().map_err(|source| QueueError::Io {
-                path: segment_path(&self.dir, self.active().id),
+                path: segment_path(&self.dir, self.active().id, Format::V2),
                 source,
             })?;
             self.dirty = false;
@@ -401,6 +408,7 @@ impl DiskQueue {
             id: 0,
             len: 0,
             records: 0,
+            format: Format::V2,
         })
     }
 
@@ -448,6 +456,7 @@ impl DiskQueue {
             id,
             len: 0,
             records: 0,
+            format: Format::V2,
         });
         self.dirty = false;
         self.torn_tail = false;
@@ -500,25 +509,31 @@ impl DiskQueue {
     }
 }
 
-fn segment_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{id:020}.seg"))
+fn segment_path(dir: &Path, id: u64, format: Format) -> PathBuf {
+    dir.join(format!("{id:020}.{}", format.extension()))
 }
 
-fn segment_ids(dir: &Path) -> std::io::Result<Vec<u64>> {
-    let mut ids: Vec<u64> = std::fs::read_dir(dir)?
+/// The segments in `dir`, oldest first, with the format of each.
+fn segment_ids(dir: &Path) -> std::io::Result<Vec<(u64, Format)>> {
+    let mut ids: Vec<(u64, Format)> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let name = entry.file_name();
-            let stem = name.to_str()?.strip_suffix(".seg")?.to_owned();
-            stem.parse().ok()
+            let (stem, extension) = name.to_str()?.rsplit_once('.')?;
+            let format = [Format::V1, Format::V2]
+                .into_iter()
+                .find(|f| f.extension() == extension)?;
+            Some((stem.parse().ok()?, format))
         })
         .collect();
-    ids.sort_unstable();
+    ids.sort_unstable_by_key(|(id, _)| *id);
+    // One segment per id (both names can only come from tampering).
+    ids.dedup_by_key(|(id, _)| *id);
     Ok(ids)
 }
 
 fn create_segment(dir: &Path, id: u64) -> Result<File, QueueError> {
-    let path = segment_path(dir, id);
+    let path = segment_path(dir, id, Format::V2);
     OpenOptions::new()
         .create(true)
         .truncate(true)
@@ -528,10 +543,13 @@ fn create_segment(dir: &Path, id: u64) -> Result<File, QueueError> {
 }
 
 fn remove(dir: &Path, id: u64) -> Result<(), QueueError> {
-    let path = segment_path(dir, id);
-    match std::fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(QueueError::Io { path, source }),
+    for format in [Format::V1, Format::V2] {
+        let path = segment_path(dir, id, format);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(QueueError::Io { path, source }),
+        }
     }
+    Ok(())
 }

@@ -26,7 +26,7 @@ fn segments(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".seg"))
+        .filter(|n| n.ends_with(".seg2") || n.ends_with(".seg"))
         .collect();
     names.sort();
     names
@@ -89,7 +89,7 @@ fn rewind_reads_uncommitted_records_again() {
 #[test]
 fn size_cap_drops_oldest_and_counts_them() {
     let dir = tempfile::tempdir().unwrap();
-    // Frames are 8 + 19 bytes; segments hold 4 of them.
+    // Frames are 12 + 19 bytes; segments hold 3 of them.
     let mut queue = DiskQueue::open(dir.path(), options(300, 110)).unwrap();
     let mut dropped = 0;
     for i in 0..30 {
@@ -124,8 +124,8 @@ fn corrupt_and_torn_records_are_skipped_and_counted() {
     drop(queue);
     let segment = dir.path().join(&segments(dir.path())[0]);
     let mut bytes = std::fs::read(&segment).unwrap();
-    // Flip a payload byte of record 2 (frames are 27 bytes).
-    bytes[2 * 27 + 12] ^= 0xff;
+    // Flip a payload byte of record 2 (frames are 31 bytes).
+    bytes[2 * 31 + 16] ^= 0xff;
     // Tear the last record in half.
     bytes.truncate(bytes.len() - 10);
     std::fs::write(&segment, &bytes).unwrap();
@@ -201,8 +201,11 @@ fn full_disk_refuses_records_whole_and_never_writes_a_torn_one() {
     for i in 0..3 {
         queue.append(&payload(i)).unwrap();
     }
-    // Room for one more frame (27 bytes) and half of the next.
-    queue.space_left = Some(27 + 13);
+    // Room for one more frame and half of the next.
+    let mut frame_bytes = Vec::new();
+    frame::encode(&payload(3), &mut frame_bytes);
+    let frame_len = frame_bytes.len() as u64;
+    queue.space_left = Some(frame_len + frame_len / 2);
     queue.append(&payload(3)).unwrap();
     for i in 4..8 {
         let error = queue.append(&payload(i)).unwrap_err();
@@ -226,4 +229,72 @@ fn full_disk_refuses_records_whole_and_never_writes_a_torn_one() {
     let bodies: Vec<String> = read_all(&mut queue).into_iter().map(|(b, _)| b).collect();
     assert_eq!(bodies, expected);
     assert_eq!(queue.take_corrupt(), 0);
+}
+
+/// Found by the `disk_queue` fuzz harness: with no check on a frame's
+/// length, one damaged length byte made reading skip into the middle of a
+/// payload, and a payload holding bytes that form a frame came back as a
+/// record that was never written.
+#[test]
+fn a_damaged_length_never_returns_bytes_inside_a_payload_as_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    // A payload that holds a whole frame of its own after 4 bytes.
+    let mut inner = Vec::new();
+    frame::encode(b"never written", &mut inner);
+    let mut outer = b"head".to_vec();
+    outer.extend_from_slice(&inner);
+    queue.append(&outer).unwrap();
+    queue.append(&payload(1)).unwrap();
+    drop(queue);
+    let segment = dir.path().join(&segments(dir.path())[0]);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // The outer length now ends the frame where the inner one starts.
+    bytes[0] = 4;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    let read = read_all(&mut queue);
+    assert!(
+        read.iter().all(|(body, _)| body != "never written"),
+        "{read:?}"
+    );
+    assert!(read.is_empty(), "nothing after a damaged length is trusted");
+    assert_eq!(queue.take_corrupt(), 1);
+}
+
+#[test]
+fn segments_of_the_earlier_format_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // `[len][crc32(payload)][payload]` frames in `<id>.seg`.
+    let mut old = Vec::new();
+    for i in 0..3 {
+        let payload = payload(i);
+        old.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        old.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        old.extend_from_slice(&payload);
+    }
+    std::fs::write(dir.path().join("00000000000000000004.seg"), &old).unwrap();
+
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 1 << 16)).unwrap();
+    assert_eq!(queue.stats().records, 3);
+    queue.append(&payload(3)).unwrap();
+    let read = read_all(&mut queue);
+    let bodies: Vec<&str> = read.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        bodies,
+        [
+            "record number 00000",
+            "record number 00001",
+            "record number 00002",
+            "record number 00003"
+        ]
+    );
+    assert_eq!(queue.take_corrupt(), 0);
+    queue.commit(read[3].1).unwrap();
+    assert_eq!(
+        segments(dir.path()),
+        ["00000000000000000005.seg2"],
+        "the old segment is deleted once delivered"
+    );
 }

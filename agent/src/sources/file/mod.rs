@@ -26,7 +26,7 @@ mod handler;
 mod ignored;
 mod multiline;
 mod plain;
-mod reader;
+pub(crate) mod reader;
 mod tailer;
 
 #[cfg(test)]

@@ -134,12 +134,17 @@ impl LineHandler for ContainerHandler {
         }
         match state.partial.as_mut() {
             Some(partial) => {
-                let room = max_merged.saturating_sub(partial.record.body_len());
-                if parsed.message.len() > room {
-                    partial.record.push_str(floor_char(&parsed.message, room));
-                    partial.capped = true;
-                } else {
-                    partial.record.push_str(&parsed.message);
+                // Once cut, the rest of the line is dropped: a later piece
+                // that fits the room a cut on a character boundary left
+                // would be spliced onto text it never followed.
+                if !partial.capped {
+                    let room = max_merged.saturating_sub(partial.record.body_len());
+                    if parsed.message.len() > room {
+                        partial.record.push_str(floor_char(&parsed.message, room));
+                        partial.capped = true;
+                    } else {
+                        partial.record.push_str(&parsed.message);
+                    }
                 }
                 partial.record.record_mut().flags.insert(flags);
                 match partial.spans.last_mut() {

@@ -8,7 +8,7 @@
 
 mod config;
 mod container;
-mod format;
+pub(crate) mod format;
 mod metadata;
 mod path;
 mod service;

@@ -13,9 +13,9 @@
 
 mod cgroup;
 mod config;
-mod convert;
+pub(crate) mod convert;
 mod source;
-mod summary;
+pub(crate) mod summary;
 
 pub use config::PodMetricsConfig;
 pub use source::build;

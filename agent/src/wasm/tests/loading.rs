@@ -42,7 +42,7 @@ async fn load_ok(host: &PluginHost) -> CacheStatus {
 }
 
 #[tokio::test]
-async fn second_load_is_a_cache_hit_and_much_faster() {
+async fn second_load_is_a_cache_hit() {
     let cache = private_dir();
     let (host, _dir) = host_with(|s| s.cache_dir = Some(cache.path().to_owned()));
     let cold = host
@@ -66,13 +66,9 @@ async fn second_load_is_a_cache_hit_and_much_faster() {
         .load("ok", source("ok"), Limits::default(), Grants::default())
         .await
         .unwrap();
+    // A hit, told by the loader (how much faster it is, the `wasm` bench
+    // measures; a test on a busy machine cannot).
     assert_eq!(warm.info().cache, CacheStatus::Hit);
-    assert!(
-        warm.info().load_time * 2 < cold.info().load_time,
-        "cached {:?} vs compiled {:?}",
-        warm.info().load_time,
-        cold.info().load_time
-    );
 
     // Another engine configuration (fuel on) does not use that artifact.
     let (fueled, _dir) = host_with(|s| {

@@ -166,6 +166,23 @@ fn merged_size_is_capped_and_flagged() {
     assert!(records[0].flags.contains(LogFlags::TRUNCATED));
 }
 
+/// Found by the `container_line` fuzz harness: a piece cut on a character
+/// boundary left room for a later, shorter piece, which was appended after
+/// the cut ("abc" + "dé" + "x" capped at 5 bytes gave "abcdx").
+#[test]
+fn capped_partial_drops_later_pieces_instead_of_splicing_them() {
+    let mut h = handler(5, None);
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    feed.line(&mut h, 1, "2024-05-01T00:00:00Z stdout P abc", &mut out);
+    feed.line(&mut h, 1, "2024-05-01T00:00:00Z stdout P dé", &mut out);
+    feed.line(&mut h, 1, "2024-05-01T00:00:00Z stdout F x", &mut out);
+    let records = logs(&mut out);
+    assert_eq!(records.len(), 1);
+    assert_eq!(&*records[0].body, "abcd", "a prefix of the whole line");
+    assert!(records[0].flags.contains(LogFlags::TRUNCATED));
+}
+
 #[test]
 fn unparseable_lines_are_kept_and_marked() {
     let mut h = handler(1 << 20, None);
