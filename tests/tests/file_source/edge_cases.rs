@@ -393,7 +393,7 @@ fn gzip_rotations_are_opt_in_and_a_compressed_copy_is_not_read_twice() {
     // Every record, not only the ones that parse: gzip read as text would
     // show up as records of binary garbage.
     assert_eq!(
-        super::records(agent.dir.path()).len(),
+        records(agent.dir.path()).len(),
         1_000,
         "the .gz file is ignored by default"
     );
@@ -418,7 +418,7 @@ fn gzip_rotations_are_opt_in_and_a_compressed_copy_is_not_read_twice() {
         "a compressed copy of a finished file is recognized"
     );
     assert_eq!(
-        super::records(agent.dir.path()).len(),
+        records(agent.dir.path()).len(),
         1_500,
         "compressed files are decoded, never read as text"
     );

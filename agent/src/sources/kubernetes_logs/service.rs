@@ -105,7 +105,7 @@ mod tests {
         attributes
     }
 
-    fn get<'a>(attributes: &'a Attributes, key: &str) -> Option<String> {
+    fn get(attributes: &Attributes, key: &str) -> Option<String> {
         attributes.get(key).map(ToString::to_string)
     }
 
