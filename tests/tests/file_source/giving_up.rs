@@ -182,7 +182,10 @@ fn wait_for_saved_size(agent: &Agent, size: u64) {
 
 #[test]
 fn a_file_gone_or_rewritten_while_the_agent_was_stopped_counts_what_was_undelivered() {
-    for (rewrite, reason) in [(false, "gone_while_stopped"), (true, "truncated")] {
+    for (rewrite, reason) in [
+        (false, "gone_while_stopped"),
+        (true, "rewritten_while_stopped"),
+    ] {
         let (agent, mut log, _receiver) = start("");
         log.write(1_000);
         wait_for_saved_size(&agent, 200_000);

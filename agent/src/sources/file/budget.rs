@@ -352,11 +352,18 @@ impl Tailer {
 
 /// The path of the file in `dir` with identity `id`, if there is one.
 pub fn find_by_inode(dir: &Path, id: FileId) -> Option<PathBuf> {
+    use std::os::unix::fs::DirEntryExt as _;
     let entries = std::fs::read_dir(dir).ok()?;
-    entries.filter_map(Result::ok).map(|e| e.path()).find(|p| {
-        std::fs::symlink_metadata(p)
-            .is_ok_and(|m| m.is_file() && m.dev() == id.dev && m.ino() == id.ino)
-    })
+    // The inode number comes with the directory entry: only a match is
+    // looked at (`stat`), not every file of a busy directory.
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.ino() == id.ino)
+        .map(|e| e.path())
+        .find(|p| {
+            std::fs::symlink_metadata(p)
+                .is_ok_and(|m| m.is_file() && m.dev() == id.dev && m.ino() == id.ino)
+        })
 }
 
 #[cfg(test)]

@@ -426,7 +426,7 @@ impl Tailer {
             // inode was reused): what was not read may survive in a copy.
             self.checkpoints.remove(id);
             if !gzip && !self.adopt_copy(path, &entry) {
-                self.count_lost_while_stopped(&entry, LossReason::Truncated);
+                self.count_lost_while_stopped(&entry, LossReason::RewrittenWhileStopped);
             }
         }
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();

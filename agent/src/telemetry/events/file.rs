@@ -22,8 +22,13 @@ pub enum LossReason {
     /// source stopped: nothing can open it again.
     DeletedAtStop,
     /// A checkpointed file was gone (deleted, or moved out of reach) when
-    /// the source started, with bytes past its checkpoint undelivered.
+    /// the source started, with bytes past its saved checkpoint (after a
+    /// kill -9, some of them may have been delivered before it).
     GoneWhileStopped,
+    /// A checkpointed file was rewritten or truncated while the agent was
+    /// stopped, with no copy found: the bytes past its saved checkpoint
+    /// (after a kill -9, some may have been delivered before it).
+    RewrittenWhileStopped,
 }
 
 /// How a file changed under the reader.
@@ -164,6 +169,7 @@ impl LossReason {
             LossReason::ReadError => "read_error",
             LossReason::DeletedAtStop => "deleted_at_stop",
             LossReason::GoneWhileStopped => "gone_while_stopped",
+            LossReason::RewrittenWhileStopped => "rewritten_while_stopped",
         }
     }
 }
