@@ -24,8 +24,8 @@
 //! slope of each quantity per hour over the last 20 minutes (the last two
 //! thirds of a shorter run), and the lines written against those the
 //! receiver decoded (distinct per stream and sequence number), lost and
-//! duplicated. The exit status is 1 when a line was lost or the agent
-//! died.
+//! duplicated. The exit status is 1 when a line was lost or arrived
+//! unrecognizable, or the agent died.
 
 #![allow(missing_docs, reason = "a bench binary")]
 
@@ -96,9 +96,12 @@ struct Sample {
 /// What the receiver decoded: per stream, which sequence numbers arrived.
 #[derive(Default)]
 struct Delivered {
+    /// A bit per sequence number, per stream.
     seen: HashMap<String, Vec<u64>>,
     distinct: u64,
     duplicates: u64,
+    /// Log records (or requests) that are none of the writers' lines:
+    /// cut, merged wrongly or not decodable.
     foreign: u64,
 }
 
@@ -109,6 +112,7 @@ struct Outcome {
     written: u64,
     distinct: u64,
     duplicates: u64,
+    foreign: u64,
     died: Option<String>,
     reloads: u32,
 }
@@ -175,10 +179,11 @@ fn main() {
         println!("{name:<8} {}", slopes.join(" "));
         let lost = outcome.written.saturating_sub(outcome.distinct);
         println!(
-            "{name:<8} lines_written={} lines_delivered={} lost={lost} duplicates={} reloads={}{}",
+            "{name:<8} lines_written={} lines_delivered={} lost={lost} duplicates={} unrecognized={} reloads={}{}",
             outcome.written,
             outcome.distinct,
             outcome.duplicates,
+            outcome.foreign,
             outcome.reloads,
             outcome
                 .died
@@ -186,7 +191,7 @@ fn main() {
                 .map(|d| format!(" AGENT DIED: {d}"))
                 .unwrap_or_default(),
         );
-        failed |= lost > 0 || outcome.died.is_some();
+        failed |= lost > 0 || outcome.foreign > 0 || outcome.died.is_some();
     }
     if failed {
         std::process::exit(1);
@@ -356,6 +361,7 @@ fn run(variant: Variant, options: &Options) -> Outcome {
         written,
         distinct: delivered.distinct,
         duplicates: delivered.duplicates,
+        foreign: delivered.foreign,
         died,
         reloads,
     }
