@@ -24,8 +24,8 @@
 //! slope of each quantity per hour over the last 20 minutes (the last two
 //! thirds of a shorter run), and the lines written against those the
 //! receiver decoded (distinct per stream and sequence number), lost and
-//! duplicated. The exit status is 1 when a line was lost or arrived
-//! unrecognizable, or the agent died.
+//! duplicated (bodies checked whole). The exit status is 1 when a line
+//! was lost or arrived corrupt, or the agent died.
 
 #![allow(missing_docs, reason = "a bench binary")]
 
@@ -100,9 +100,11 @@ struct Delivered {
     seen: HashMap<String, Vec<u64>>,
     distinct: u64,
     duplicates: u64,
-    /// Log records (or requests) that are none of the writers' lines:
-    /// cut, merged wrongly or not decodable.
-    foreign: u64,
+    /// Writers' lines that arrived cut or merged wrongly, and requests
+    /// that do not decode.
+    corrupt: u64,
+    /// Log records that are not the writers' (the checks' status events).
+    other: u64,
 }
 
 /// What a variant's run came to.
@@ -112,7 +114,8 @@ struct Outcome {
     written: u64,
     distinct: u64,
     duplicates: u64,
-    foreign: u64,
+    corrupt: u64,
+    other: u64,
     died: Option<String>,
     reloads: u32,
 }
@@ -179,11 +182,12 @@ fn main() {
         println!("{name:<8} {}", slopes.join(" "));
         let lost = outcome.written.saturating_sub(outcome.distinct);
         println!(
-            "{name:<8} lines_written={} lines_delivered={} lost={lost} duplicates={} unrecognized={} reloads={}{}",
+            "{name:<8} lines_written={} lines_delivered={} lost={lost} duplicates={} corrupt={} other_records={} reloads={}{}",
             outcome.written,
             outcome.distinct,
             outcome.duplicates,
-            outcome.foreign,
+            outcome.corrupt,
+            outcome.other,
             outcome.reloads,
             outcome
                 .died
@@ -191,7 +195,7 @@ fn main() {
                 .map(|d| format!(" AGENT DIED: {d}"))
                 .unwrap_or_default(),
         );
-        failed |= lost > 0 || outcome.foreign > 0 || outcome.died.is_some();
+        failed |= lost > 0 || outcome.corrupt > 0 || outcome.died.is_some();
     }
     if failed {
         std::process::exit(1);
@@ -361,7 +365,8 @@ fn run(variant: Variant, options: &Options) -> Outcome {
         written,
         distinct: delivered.distinct,
         duplicates: delivered.duplicates,
-        foreign: delivered.foreign,
+        corrupt: delivered.corrupt,
+        other: delivered.other,
         died,
         reloads,
     }
@@ -546,7 +551,7 @@ fn decode(receiver: &Receiver, delivered: &Mutex<Delivered>) {
             continue;
         }
         let Ok(logs) = ExportLogsServiceRequest::decode(request.body.as_slice()) else {
-            delivered.foreign += 1;
+            delivered.corrupt += 1;
             continue;
         };
         for record in logs
@@ -557,7 +562,7 @@ fn decode(receiver: &Receiver, delivered: &Mutex<Delivered>) {
         {
             match record.body.and_then(|b| b.value) {
                 Some(Value::StringValue(body)) => delivered.record(&body),
-                _ => delivered.foreign += 1,
+                _ => delivered.other += 1,
             }
         }
     }
@@ -567,8 +572,13 @@ fn decode(receiver: &Receiver, delivered: &Mutex<Delivered>) {
 
 impl Delivered {
     fn record(&mut self, body: &str) {
-        let Some((stream, seq)) = lines::parse(body) else {
-            self.foreign += 1;
+        if !body.starts_with("chaos ") {
+            self.other += 1;
+            return;
+        }
+        let Some((stream, seq)) = lines::parse(body).filter(|&(s, n)| lines::body(s, n) == body)
+        else {
+            self.corrupt += 1;
             return;
         };
         let bits = self.seen.entry(stream.to_owned()).or_default();
