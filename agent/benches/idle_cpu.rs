@@ -2,8 +2,11 @@
 //! 10 s exposed on the admin `/metrics`, measured as utime + stime from
 //! `/proc/<pid>/stat` over a minute after a warm-up. Run with `cargo bench
 //! -p neurallog-agent --bench idle_cpu`; `IDLE_SECS` changes the minute.
-//! Exits non-zero above half a percent of one core.
+//! Exits non-zero above half a percent of one core, and when the agent is
+//! not alive and answering at the end (a process that died at start would
+//! measure as idle).
 
+use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -19,6 +22,19 @@ fn cpu_ticks(pid: u32) -> u64 {
     let utime: u64 = fields[11].parse().expect("utime");
     let stime: u64 = fields[12].parse().expect("stime");
     utime + stime
+}
+
+/// The body of `GET /metrics` on the admin address, if it answers 200.
+fn admin_metrics(port: u16) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
 }
 
 fn main() {
@@ -50,8 +66,18 @@ fn main() {
     let before = cpu_ticks(child.id());
     std::thread::sleep(Duration::from_secs(secs));
     let after = cpu_ticks(child.id());
+    let exited = child.try_wait().ok().flatten();
+    let metrics = admin_metrics(port);
     let _ = child.kill();
     let _ = child.wait();
+    if let Some(status) = exited {
+        println!("FAIL: the agent exited ({status}); its CPU use says nothing");
+        std::process::exit(1);
+    }
+    if !metrics.is_some_and(|m| m.contains("neurallog_agent_")) {
+        println!("FAIL: the agent did not answer /metrics at the end");
+        std::process::exit(1);
+    }
     let cpu_secs = (after - before) as f64 / hz;
     let percent = 100.0 * cpu_secs / secs as f64;
     println!(
