@@ -50,14 +50,27 @@ fn main() {
             .unwrap_or(default)
     };
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    for mode in ["plain", "cri", "many"] {
-        let chosen = match only.as_deref() {
+    let chosen: Vec<&str> = ["plain", "cri", "many"]
+        .into_iter()
+        .filter(|mode| match only.as_deref() {
             Some(only) => mode.contains(only),
-            None => mode != "many",
-        };
-        if !chosen {
-            continue;
+            None => *mode != "many",
+        })
+        .collect();
+    if chosen.len() > 1 {
+        // Each mode in a process of its own: peak RSS (`VmHWM`) is the
+        // process's, and one mode's peak must not show up in the next's.
+        let exe = std::env::current_exe().expect("this bench's executable");
+        for mode in chosen {
+            let status = std::process::Command::new(&exe)
+                .arg(mode)
+                .status()
+                .expect("run one mode");
+            assert!(status.success(), "the {mode} run failed: {status}");
         }
+        return;
+    }
+    for mode in chosen {
         let (files, lines_per_file) = match mode {
             "many" => (
                 env("NEURALLOG_BENCH_FILES", 10_000) as usize,
