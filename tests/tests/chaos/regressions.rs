@@ -137,31 +137,14 @@ fn reload_changing_include_sends_no_line_twice() {
         ));
         yaml
     };
-    let paths = [
-        ("s00", dir.path().join("logs/s00.log")),
-        ("e00", dir.path().join("extra/e00.log")),
-    ];
-    let mut files: Vec<std::fs::File> = paths
-        .iter()
-        .map(|(_, path)| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .unwrap()
-        })
-        .collect();
+    let mut writer = KeptFiles::open(dir.path());
     let mut agent = Agent::start_in(dir, &include(0), &[]);
     agent.wait_ready();
     let mut seq = 0;
     for round in 0..80 {
         // 10 lines per file every 50 ms, steady across the reloads.
-        for _ in 0..10 {
-            for ((stream, _), file) in paths.iter().zip(&mut files) {
-                std::io::Write::write_all(file, lines::plain(stream, seq).as_bytes()).unwrap();
-            }
-            seq += 1;
-        }
+        writer.write(seq, 10);
+        seq += 10;
         if round % 20 == 10 {
             // A backlog in flight when the reload comes.
             receiver.set_fault(Fault::Status {
@@ -176,20 +159,7 @@ fn reload_changing_include_sends_no_line_twice() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let bodies = wait_for("every line", Duration::from_secs(30), || {
-        let bodies = receiver.log_bodies();
-        let all = paths
-            .iter()
-            .all(|(stream, _)| (0..seq).all(|s| bodies.contains(&lines::body(stream, s))));
-        all.then_some(bodies)
-    });
-    let copies = bodies.len() as u64 - 2 * seq;
-    let (_, metrics) = agent.get("/metrics");
-    let rewinds: f64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("neurallog_agent_file_rewinds_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let (copies, rewinds) = writer.copies_once_all_arrived(&receiver, &agent, seq);
     assert!(
         copies == 0 || rewinds > 0.0,
         "{copies} lines sent twice with no rewind counted"
@@ -201,9 +171,9 @@ fn reload_changing_include_sends_no_line_twice() {
 /// second changes the sink's batch settings. Once the ingest accepts
 /// again, no line may arrive twice unless a rewind was counted. Chaos seed
 /// 104 (and 203 with a 401 hold) saw the lines of the added directory
-/// arrive twice at the same moment once the hold ended. The same open
-/// bug as [`reload_changing_include_sends_no_line_twice`]; this reduction
-/// has not reproduced it yet.
+/// arrive twice at the same moment once the hold ended: the same bug as
+/// [`reload_changing_include_sends_no_line_twice`] (a rebuilt source read
+/// stale checkpoints), which this reduction guards from another side.
 #[test]
 fn reloads_while_the_sink_holds_batches_send_no_line_twice() {
     let receiver = Receiver::start();
@@ -227,31 +197,14 @@ fn reloads_while_the_sink_holds_batches_send_no_line_twice() {
         }
         yaml
     };
-    let paths = [
-        ("s00", dir.path().join("logs/s00.log")),
-        ("e00", dir.path().join("extra/e00.log")),
-    ];
-    let mut files: Vec<std::fs::File> = paths
-        .iter()
-        .map(|(_, path)| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .unwrap()
-        })
-        .collect();
+    let mut writer = KeptFiles::open(dir.path());
     let mut agent = Agent::start_in(dir, &yaml(0), &[]);
     agent.wait_ready();
     let mut seq = 0;
     for round in 0..100 {
         // 10 lines per file every 50 ms.
-        for _ in 0..10 {
-            for ((stream, _), file) in paths.iter().zip(&mut files) {
-                std::io::Write::write_all(file, lines::plain(stream, seq).as_bytes()).unwrap();
-            }
-            seq += 1;
-        }
+        writer.write(seq, 10);
+        seq += 10;
         match round {
             10 => receiver.set_fault(Fault::Status {
                 status: 503,
@@ -266,22 +219,65 @@ fn reloads_while_the_sink_holds_batches_send_no_line_twice() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let bodies = wait_for("every line", Duration::from_secs(30), || {
-        let bodies = receiver.log_bodies();
-        let all = paths
-            .iter()
-            .all(|(stream, _)| (0..seq).all(|s| bodies.contains(&lines::body(stream, s))));
-        all.then_some(bodies)
-    });
-    let copies = bodies.len() as u64 - 2 * seq;
-    let (_, metrics) = agent.get("/metrics");
-    let rewinds: f64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("neurallog_agent_file_rewinds_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let (copies, rewinds) = writer.copies_once_all_arrived(&receiver, &agent, seq);
     assert!(
         copies == 0 || rewinds > 0.0,
         "{copies} lines sent twice with no rewind counted"
     );
+}
+
+/// The two files both reload tests keep writing: `logs/s00.log`, matched
+/// by every include variant, and `extra/e00.log`, always included.
+struct KeptFiles {
+    files: Vec<(&'static str, std::fs::File)>,
+}
+
+impl KeptFiles {
+    fn open(root: &std::path::Path) -> KeptFiles {
+        let open = |path: std::path::PathBuf| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap()
+        };
+        KeptFiles {
+            files: vec![
+                ("s00", open(root.join("logs/s00.log"))),
+                ("e00", open(root.join("extra/e00.log"))),
+            ],
+        }
+    }
+
+    /// Wait until lines `0..written` of each file reached `receiver`;
+    /// return how many arrived more than once, and the rewinds counted.
+    fn copies_once_all_arrived(
+        &self,
+        receiver: &Receiver,
+        agent: &Agent,
+        written: u64,
+    ) -> (u64, f64) {
+        let bodies = wait_for("every line", Duration::from_secs(30), || {
+            let bodies = receiver.log_bodies();
+            let all = self
+                .files
+                .iter()
+                .all(|(stream, _)| (0..written).all(|s| bodies.contains(&lines::body(stream, s))));
+            all.then_some(bodies)
+        });
+        let copies = bodies.len() as u64 - self.files.len() as u64 * written;
+        (
+            copies,
+            agent.metric_sum("neurallog_agent_file_rewinds_total", &[]),
+        )
+    }
+
+    /// Lines `from..from + count` to each file.
+    fn write(&mut self, from: u64, count: u64) {
+        for seq in from..from + count {
+            for (stream, file) in &mut self.files {
+                std::io::Write::write_all(file, lines::plain(stream, seq).as_bytes()).unwrap();
+            }
+        }
+    }
 }

@@ -20,6 +20,18 @@ fn handler(max_merged: usize, multiline: Option<MultilineConfig>) -> ContainerHa
     )
 }
 
+/// Java stack traces grouped, one second to wait for a group's end.
+fn java() -> MultilineConfig {
+    MultilineConfig {
+        preset: Some(MultilinePreset::Java),
+        start_pattern: None,
+        continuation_pattern: None,
+        timeout_ms: 1000,
+        max_lines: 100,
+        max_bytes: 1 << 20,
+    }
+}
+
 struct Feed {
     offsets: std::collections::HashMap<FileKey, u64>,
 }
@@ -204,15 +216,7 @@ fn unparseable_lines_are_kept_and_marked() {
 
 #[test]
 fn multiline_groups_after_partials_are_joined() {
-    let config = MultilineConfig {
-        preset: Some(MultilinePreset::Java),
-        start_pattern: None,
-        continuation_pattern: None,
-        timeout_ms: 1000,
-        max_lines: 100,
-        max_bytes: 1 << 20,
-    };
-    let mut h = handler(1 << 20, Some(config));
+    let mut h = handler(1 << 20, Some(java()));
     let mut out = Emitter::default();
     let mut feed = Feed::new();
     feed.line(&mut h, 1, "2024-05-01T00:00:00Z stderr F Exception in thread \"main\" java.lang.IllegalStateException: x", &mut out);
@@ -248,15 +252,7 @@ fn multiline_groups_after_partials_are_joined() {
 
 #[test]
 fn a_partial_across_a_rotation_held_by_multiline_keeps_the_rotated_file_unconsumed() {
-    let config = MultilineConfig {
-        preset: Some(MultilinePreset::Java),
-        start_pattern: None,
-        continuation_pattern: None,
-        timeout_ms: 1000,
-        max_lines: 100,
-        max_bytes: 1 << 20,
-    };
-    let mut h = handler(1 << 20, Some(config));
+    let mut h = handler(1 << 20, Some(java()));
     let mut out = Emitter::default();
     let mut feed = Feed::new();
     feed.line(
