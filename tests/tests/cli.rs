@@ -165,6 +165,138 @@ fn schema_is_json_schema_of_the_config() {
 }
 
 #[test]
+fn neurallog_config_names_the_configuration_file_and_config_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let named = dir.path().join("named.yaml");
+    std::fs::write(&named, "shutdown_timeout_secs: 7\n").unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "shutdown_timeout_secs: soon\n").unwrap();
+    let with_env = |file: &Path, args: &[&str]| {
+        std::process::Command::new(crate::support::agent::binary())
+            .args(args)
+            .env("NEURALLOG_CONFIG", file)
+            .output()
+            .unwrap()
+    };
+
+    let printed = with_env(&named, &["print-config"]);
+    assert_eq!(printed.status.code(), Some(0));
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_slice(&printed.stdout).unwrap();
+    assert_eq!(yaml["shutdown_timeout_secs"], serde_yaml_ng::Value::from(7));
+
+    let rejected = with_env(&broken, &["validate"]);
+    assert_eq!(rejected.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains(&format!("{}: shutdown_timeout_secs", broken.display())),
+        "{stderr}"
+    );
+
+    // `--config` wins over the variable.
+    let overridden = with_env(&broken, &["validate", "--config", named.to_str().unwrap()]);
+    assert_eq!(
+        overridden.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&overridden.stderr)
+    );
+}
+
+/// Every object property in `schema` (following `$ref`s), as a field path,
+/// that has no description, itself or through the definition it refers to.
+fn undocumented(schema: &serde_json::Value) -> Vec<String> {
+    fn walk(
+        node: &serde_json::Value,
+        defs: &serde_json::Value,
+        path: &str,
+        seen: &mut std::collections::HashSet<String>,
+        missing: &mut Vec<String>,
+    ) {
+        let described = |node: &serde_json::Value| {
+            node.get("description").is_some()
+                || node
+                    .get("$ref")
+                    .and_then(|r| r.as_str())
+                    .and_then(|r| r.rsplit('/').next())
+                    .is_some_and(|name| defs[name].get("description").is_some())
+        };
+        if let Some(name) = node
+            .get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.rsplit('/').next())
+            && seen.insert(name.to_owned())
+        {
+            walk(&defs[name], defs, path, seen, missing);
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            for (i, variant) in node[key].as_array().into_iter().flatten().enumerate() {
+                // A variant of a `type`-tagged family says what it is.
+                if key == "oneOf" && !described(variant) {
+                    missing.push(format!("{path} (variant {i})"));
+                }
+                walk(variant, defs, path, seen, missing);
+            }
+        }
+        for (name, property) in node["properties"].as_object().into_iter().flatten() {
+            let path = format!("{path}.{name}");
+            // The tag of a tagged family (`type: file`) is a constant; the
+            // variant it selects is described.
+            let tag = property.get("const").is_some();
+            if !tag && !described(property) {
+                missing.push(path.clone());
+            }
+            walk(property, defs, &path, seen, missing);
+        }
+        if node["additionalProperties"].is_object() {
+            walk(
+                &node["additionalProperties"],
+                defs,
+                &format!("{path}.*"),
+                seen,
+                missing,
+            );
+        }
+        if node["items"].is_object() {
+            walk(&node["items"], defs, &format!("{path}[]"), seen, missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(
+        schema,
+        &schema["$defs"],
+        "",
+        &mut std::collections::HashSet::new(),
+        &mut missing,
+    );
+    missing
+}
+
+#[test]
+fn schema_documents_every_field() {
+    let out = run(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(undocumented(&schema), Vec::<String>::new());
+    // The walk sees the fields of the components, not only the top level.
+    let mut fields = 0;
+    let mut count =
+        |node: &serde_json::Value| fields += node["properties"].as_object().map_or(0, |p| p.len());
+    for def in schema["$defs"].as_object().unwrap().values() {
+        count(def);
+    }
+    assert!(
+        fields > 100,
+        "only {fields} fields in the schema's definitions"
+    );
+    // And it finds one that is not documented.
+    let mut broken = schema.clone();
+    broken["$defs"]["FileSourceConfig"]["properties"]["include"]
+        .as_object_mut()
+        .unwrap()
+        .remove("description");
+    assert_eq!(undocumented(&broken), [".sources.*.include"]);
+}
+
+#[test]
 fn help_on_every_subcommand() {
     for args in [
         &["--help"][..],

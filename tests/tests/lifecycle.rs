@@ -1,9 +1,11 @@
 //! Start-up, the admin endpoints, reload and shutdown of the real binary.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use crate::support::agent::Agent;
+use crate::support::logs::{SeqLog, assert_complete, seqs_in};
 use crate::support::wait_for;
 
 const METRICS_ONLY: &str = "
@@ -141,6 +143,110 @@ fn sighup_with_a_good_config_rebuilds_what_changed() {
     assert_eq!(status["components"].as_array().unwrap().len(), 3);
 }
 
+/// Each component of `/status` as id → (started_at, events_sent).
+fn started(agent: &Agent) -> BTreeMap<String, (String, u64)> {
+    let status: serde_json::Value = serde_json::from_str(&agent.get("/status").1).unwrap();
+    status["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                (
+                    c["started_at"].as_str().unwrap().to_owned(),
+                    c["events_sent"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_reload_that_changes_one_sink_leaves_every_other_component_running() {
+    let config = |changed_path: &str| {
+        format!(
+            "
+data_dir: {{data_dir}}
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/app.log']
+  self:
+    type: internal_metrics
+    interval_secs: 1
+sinks:
+  keep:
+    type: file
+    path: {{dir}}/keep.jsonl
+    inputs: [app, self]
+  changed:
+    type: file
+    path: {{dir}}/{changed_path}
+    inputs: [app]
+"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = SeqLog::create(&dir.path().join("app.log"));
+    let mut agent = Agent::start_in(dir, &config("before.jsonl"), &[]);
+    agent.wait_ready();
+    let out = |name: &str| agent.dir.path().join(name);
+    log.write(1_000);
+    wait_for("the first lines", Duration::from_secs(20), || {
+        (seqs_in(&[out("keep.jsonl")]).len() == 1_000).then_some(())
+    });
+    let before = started(&agent);
+    assert_eq!(before.len(), 4, "{before:?}");
+
+    agent.write_config(&config("after.jsonl"));
+    agent.signal("HUP");
+    wait_for("the reload", Duration::from_secs(10), || {
+        (agent.metric("neurallog_agent_config_reloads_total{result=\"success\"}") >= Some(1.0))
+            .then_some(())
+    });
+    log.write(1_000);
+    wait_for(
+        "the lines after the reload",
+        Duration::from_secs(20),
+        || {
+            (seqs_in(&[out("keep.jsonl")]).len() == 2_000
+                && seqs_in(&[out("after.jsonl")]).len() == 1_000)
+                .then_some(())
+        },
+    );
+    let after = started(&agent);
+    for id in ["app", "self", "keep"] {
+        assert_eq!(
+            before[id].0, after[id].0,
+            "{id} was rebuilt though its configuration did not change"
+        );
+        assert!(
+            after[id].1 >= before[id].1,
+            "{id}'s counters started again: {:?} then {:?}",
+            before[id],
+            after[id]
+        );
+    }
+    assert_ne!(
+        before["changed"].0, after["changed"].0,
+        "the changed sink was not rebuilt"
+    );
+    // The source was not restarted: the sink it kept feeding has every line
+    // once, and the rebuilt sink got only what came after the reload.
+    assert_eq!(assert_complete(&seqs_in(&[out("keep.jsonl")]), 2_000), 0);
+    let after_reload = seqs_in(&[out("after.jsonl")]);
+    assert_eq!(
+        after_reload.keys().next(),
+        Some(&1_000),
+        "the new sink was sent lines from before the reload"
+    );
+    assert_eq!(
+        seqs_in(&[out("before.jsonl")]).len() + after_reload.len(),
+        2_000
+    );
+}
+
 #[test]
 fn a_changed_config_file_is_reloaded_without_a_signal() {
     let mut agent = Agent::start(METRICS_ONLY);
@@ -203,9 +309,6 @@ fn checkpoint_offset(data_dir: &std::path::Path) -> u64 {
 #[test]
 fn sigterm_under_load_exits_zero_in_time_acknowledges_only_what_was_delivered_and_a_restart_sends_the_rest()
  {
-    use std::collections::BTreeMap;
-
-    use crate::support::logs::SeqLog;
     use crate::support::receiver::{Fault, Receiver};
 
     // Sequence numbers the receiver accepted, with how often.

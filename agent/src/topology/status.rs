@@ -7,7 +7,9 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use crate::config::ComponentKind;
+use crate::event::now_unix_nanos;
 use crate::telemetry::events::ComponentMetrics;
+use crate::time::format_rfc3339_nanos;
 
 type Reporter = Box<dyn Fn() -> Value + Send + Sync>;
 
@@ -39,6 +41,9 @@ struct Entry {
     id: String,
     component_type: &'static str,
     metrics: ComponentMetrics,
+    /// When this instance was built: a reload that leaves the component
+    /// alone keeps it, one that rebuilds it shows a new one.
+    started_at_unix_nanos: u64,
     state: Mutex<(ComponentState, Instant)>,
     /// An error worth showing while the component runs (a new
     /// configuration that did not build, so this one stayed).
@@ -62,6 +67,7 @@ impl StatusRegistry {
             id: id.to_owned(),
             component_type,
             metrics,
+            started_at_unix_nanos: now_unix_nanos(),
             state: Mutex::new((ComponentState::Starting, Instant::now())),
             last_error: Mutex::new(None),
             reporter: Mutex::new(None),
@@ -149,6 +155,7 @@ impl Entry {
             "id": self.id,
             "kind": kind_name(self.kind),
             "type": self.component_type,
+            "started_at": format_rfc3339_nanos(self.started_at_unix_nanos),
             "state": state_name(&state),
             "state_seconds": since.elapsed().as_secs(),
             "events_received": self.metrics.received_events(),

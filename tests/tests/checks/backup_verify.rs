@@ -161,3 +161,83 @@ sinks:
         );
     }
 }
+
+/// The check events a file sink wrote, as their statuses in order.
+fn check_events(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["kind"] == "check")
+        .map(|event| event["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_check_sends_an_event_when_its_status_changes_and_only_then() {
+    let root = tempfile::tempdir().unwrap();
+    let set = root.path().join("nightly");
+    let good = gzip(&dump());
+    write_set(&set, "db.sql.gz", &good, None);
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+checks:
+  backups:
+    type: backup_verify
+    interval_secs: 1
+    config:
+      sets:
+      - {{name: nightly, directory: \"{set}\", glob: \"*.gz\", max_age_secs: 86400}}
+    grants:
+      directories: [\"{set}\"]
+sinks:
+  out:
+    type: file
+    path: {{dir}}/events.jsonl
+    inputs: [backups]
+",
+        set = set.display(),
+    );
+    let mut agent = Agent::start(&yaml);
+    agent.wait_ready();
+    let events = agent.dir.path().join("events.jsonl");
+    let runs = |agent: &Agent| agent.metric_sum("neurallog_agent_check_runs_total", &[]);
+    // Several runs at each status, so that an event per run would show.
+    let settle = |agent: &Agent, status: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while last_result(agent, "backups")["status"] != status {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "status {status} not reached: {}",
+                last_result(agent, "backups")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let seen = runs(agent);
+        wait_for("three more runs", Duration::from_secs(30), || {
+            (runs(agent) >= seen + 3.0).then_some(())
+        });
+    };
+    settle(&agent, "ok");
+    let mut corrupted = good.clone();
+    corrupted[good.len() / 3] ^= 0x40;
+    write_set(&set, "db.sql.gz", &corrupted, None);
+    settle(&agent, "critical");
+    write_set(&set, "db.sql.gz", &good, None);
+    settle(&agent, "ok");
+
+    wait_for("the events in the sink", Duration::from_secs(10), || {
+        (check_events(&events).len() >= 3).then_some(())
+    });
+    assert!(runs(&agent) >= 9.0);
+    assert_eq!(check_events(&events), ["ok", "critical", "ok"]);
+    let stderr = agent.stderr();
+    for change in [
+        "from=\"none\" to=\"ok\"",
+        "from=\"ok\" to=\"critical\"",
+        "from=\"critical\" to=\"ok\"",
+    ] {
+        assert!(stderr.contains(change), "no log of {change} in:\n{stderr}");
+    }
+}
