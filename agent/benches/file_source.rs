@@ -126,8 +126,7 @@ fn run(mode: &str, files: usize, lines_per_file: u64) {
             metrics: metrics.clone(),
             status: status.register(ComponentKind::Source, "bench", "bench", metrics),
         };
-        let source =
-            tokio::spawn(neurallog_agent::sources::build(&config, cx).expect("build source"));
+        let source = tokio::spawn(config.build(cx).expect("build source"));
         let sink_count = Arc::clone(&counted);
         let sink = tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {

@@ -14,16 +14,17 @@
 //!   result for `/status`.
 //! - `results`: a run's report as events.
 
+mod config;
 mod plan;
 mod results;
 mod runtime;
 mod scheduler;
 
+pub use config::CheckConfig;
 pub use plan::CheckPlan;
 pub use results::report_events;
 pub use runtime::PluginRuntime;
 
-use crate::config::CheckConfig;
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
 
 /// Build the scheduler of one check.

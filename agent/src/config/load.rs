@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 
-use super::components::tagged::{self, MARK};
 use super::error::{ConfigError, ConfigErrors, FieldPath};
 use super::interpolate::interpolate_tree;
 use super::model::Config;
+use super::tagged::{self, MARK};
 
 /// The default configuration, `config/agent.yaml`, built into the binary and
 /// used when no `--config` is given.

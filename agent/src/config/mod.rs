@@ -16,10 +16,16 @@ mod error;
 mod interpolate;
 mod load;
 mod model;
+mod registry;
+pub mod tagged;
 mod validate;
 
-pub use components::{CheckConfig, ComponentKind, SinkComponent, SinkConfig, SourceConfig, tagged};
+pub use crate::checks::CheckConfig;
+pub use crate::sinks::SinkConfig;
+pub use crate::sources::SourceConfig;
+pub use components::{ComponentKind, SinkComponent};
 pub use error::{ConfigError, ConfigErrors, FieldPath};
 pub use load::{ConfigSource, EMBEDDED_DEFAULT, load, load_str};
 pub use model::{AdminConfig, Config, LogConfig, LogFormat, PluginsConfig};
+pub(crate) use registry::components;
 pub use validate::{Validate, validate};

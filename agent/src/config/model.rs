@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::components::{CheckConfig, SinkComponent, SourceConfig};
+use super::{CheckConfig, SinkComponent, SourceConfig};
 
 /// The agent's configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

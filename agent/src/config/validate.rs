@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use super::components::CheckConfig;
 use super::error::{ConfigError, ConfigErrors, FieldPath};
 use super::model::Config;
 
@@ -62,7 +61,7 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
                 "the name `{name}` is already used by a source: sink inputs must name one component"
             )));
         }
-        validate_check(check, &path, &mut errors);
+        check.validate(&path, &mut errors);
     }
 
     let mut consumed: HashSet<&str> = HashSet::new();
@@ -124,82 +123,5 @@ fn check_name(name: &str, path: &FieldPath, errors: &mut Vec<ConfigError>) {
         errors.push(path.error(format!(
             "`{name}` is not a valid component name: expected 1 to 128 letters, digits, `_` or `-`"
         )));
-    }
-}
-
-fn validate_check(check: &CheckConfig, path: &FieldPath, errors: &mut Vec<ConfigError>) {
-    let first_party = crate::embedded::FIRST_PARTY;
-    match check.kind.as_str() {
-        "wasm" => {
-            if check.plugin.is_none() == check.path.is_none() {
-                errors.push(path.error(
-                    "a `type: wasm` check needs exactly one of `plugin` (a name in plugins.directory) or `path` (a .wasm file)",
-                ));
-            }
-            if let Some(name) = &check.plugin
-                && (name.is_empty() || name.contains('/') || name.contains(".."))
-            {
-                errors.push(path.field("plugin").error(format!(
-                    "`{name}` is not a plugin name: expected the file name without `.wasm`, no directories"
-                )));
-            }
-        }
-        kind if first_party.iter().any(|p| p.check_type == kind) => {
-            for field in ["plugin", "path", "sha256"] {
-                let set = match field {
-                    "plugin" => check.plugin.is_some(),
-                    "path" => check.path.is_some(),
-                    _ => check.sha256.is_some(),
-                };
-                if set {
-                    errors.push(path.field(field).error(format!(
-                        "only applies to `type: wasm`; `{kind}` is built into the agent"
-                    )));
-                }
-            }
-        }
-        other => {
-            let mut types: Vec<&str> = first_party.iter().map(|p| p.check_type).collect();
-            types.push("wasm");
-            errors.push(path.field("type").error(format!(
-                "unknown check type `{other}`, expected one of {}",
-                types.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
-            )));
-        }
-    }
-    if let Some(sha) = &check.sha256
-        && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
-    {
-        errors.push(path.field("sha256").error("expected 64 hexadecimal digits"));
-    }
-    if check.interval_secs == 0 {
-        errors.push(path.field("interval_secs").error("must be at least 1"));
-    }
-    if check.jitter_percent > 100 {
-        errors.push(
-            path.field("jitter_percent")
-                .error("must be between 0 and 100"),
-        );
-    }
-    if !check.config.is_object() {
-        errors.push(
-            path.field("config")
-                .error("expected a map of the plugin's settings"),
-        );
-    }
-    for problem in check.limits.problems() {
-        errors.push(
-            path.field("limits")
-                .field(problem.field)
-                .error(problem.message),
-        );
-    }
-    for problem in check.grants.problems() {
-        errors.push(
-            path.field("grants")
-                .field(problem.field)
-                .index(problem.index)
-                .error(problem.message),
-        );
     }
 }

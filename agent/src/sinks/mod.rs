@@ -12,16 +12,22 @@ pub mod prometheus;
 pub mod prometheus_remote_write;
 pub mod util;
 
-use crate::config::SinkConfig;
-use crate::topology::{BoxedComponent, BuildError, SinkContext};
+use crate::config::components;
+use crate::topology::SinkContext;
 
-/// Build the sink `config` describes.
-pub fn build(config: &SinkConfig, cx: SinkContext) -> Result<BoxedComponent, BuildError> {
-    match config {
-        SinkConfig::Console(c) => console::build(c, cx),
-        SinkConfig::File(c) => file::build(c, cx),
-        SinkConfig::OtlpHttp(c) => otlp::build(c, cx),
-        SinkConfig::PrometheusRemoteWrite(c) => prometheus_remote_write::build(c, cx),
-        SinkConfig::Prometheus(c) => prometheus::build(c, cx),
+components! {
+    /// A sink, by `type`.
+    pub enum SinkConfig, built with SinkContext {
+        /// JSON lines on standard output.
+        Console("console", console::ConsoleSinkConfig) => console::build,
+        /// JSON lines in a local file, rotated by size.
+        File("file", file::FileSinkConfig) => file::build,
+        /// Logs, metrics and check results to an OTLP/HTTP receiver.
+        OtlpHttp("otlp_http", otlp::OtlpHttpSinkConfig) => otlp::build,
+        /// Metrics served for Prometheus to scrape, on the admin server's
+        /// `/metrics` or an address of its own.
+        Prometheus("prometheus", prometheus::PrometheusSinkConfig) => prometheus::build,
+        /// Metrics to a Prometheus remote-write receiver.
+        PrometheusRemoteWrite("prometheus_remote_write", prometheus_remote_write::PrometheusRemoteWriteSinkConfig) => prometheus_remote_write::build,
     }
 }

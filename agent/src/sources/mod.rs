@@ -13,16 +13,23 @@ mod resource;
 
 pub use resource::{host_resource, workload_resource};
 
-use crate::config::SourceConfig;
-use crate::topology::{BoxedComponent, BuildError, SourceContext};
+use crate::config::components;
+use crate::topology::SourceContext;
 
-/// Build the source `config` describes.
-pub fn build(config: &SourceConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
-    match config {
-        SourceConfig::File(c) => file::build(c, cx),
-        SourceConfig::InternalMetrics(c) => internal_metrics::build(c, cx),
-        SourceConfig::KubernetesLogs(c) => kubernetes_logs::build(c, cx),
-        SourceConfig::HostMetrics(c) => host_metrics::build(c, cx),
-        SourceConfig::PodMetrics(c) => pod_metrics::build(c, cx),
+components! {
+    /// A source, by `type`.
+    pub enum SourceConfig, built with SourceContext {
+        /// Log files, tailed without losing a line.
+        File("file", file::FileSourceConfig) => file::build,
+        /// The agent's own metrics, as metric events.
+        InternalMetrics("internal_metrics", internal_metrics::InternalMetricsConfig) => internal_metrics::build,
+        /// Kubernetes container logs under `/var/log/pods`.
+        KubernetesLogs("kubernetes_logs", kubernetes_logs::KubernetesLogsConfig) => kubernetes_logs::build,
+        /// CPU, memory, load, filesystems, disks, network and processes of the
+        /// host, read from procfs, sysfs and statvfs.
+        HostMetrics("host_metrics", Box<host_metrics::HostMetricsConfig>) => host_metrics::build,
+        /// Node, pod, container and volume usage from the kubelet's
+        /// `/stats/summary`, with a cgroup fallback.
+        PodMetrics("pod_metrics", Box<pod_metrics::PodMetricsConfig>) => pod_metrics::build,
     }
 }

@@ -319,7 +319,7 @@ impl Topology {
             metrics,
             status: status.clone(),
         };
-        let component = crate::sinks::build(config, cx).map_err(|error| {
+        let component = config.build(cx).map_err(|error| {
             status.set_state(ComponentState::Failed(error.to_string()));
             BuildError::new(format!("sinks.{name}: {error}"))
         })?;
@@ -354,7 +354,7 @@ impl Topology {
             status: status.clone(),
         };
         let built = match &config {
-            ProducerConfig::Source(source) => crate::sources::build(source, cx),
+            ProducerConfig::Source(source) => source.build(cx),
             ProducerConfig::Check(check) => crate::checks::build(check, cx),
         };
         let component = built.map_err(|error| {

@@ -218,7 +218,7 @@ fn start(data_dir: &Path, config: &SourceConfig, tx: &mpsc::Sender<EventBatch>) 
         metrics,
         status,
     };
-    let component = crate::sources::build(config, cx).unwrap();
+    let component = config.build(cx).unwrap();
     Running {
         status: registry,
         control,
