@@ -16,8 +16,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::exposition::Exposition;
-use crate::telemetry::registry;
+use crate::telemetry::{Exposition, registry};
 use crate::topology::StatusRegistry;
 
 /// What the admin endpoints read.

@@ -8,7 +8,9 @@
 //!   running pipeline carries on untouched. A good one replaces only the
 //!   components that changed.
 
+mod pipeline;
 mod run;
 mod watch;
 
+pub use pipeline::Pipeline;
 pub use run::{RunError, run};

@@ -10,13 +10,15 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::pipeline::Pipeline;
 use super::watch::ConfigWatcher;
-use crate::admin::{self, AdminState, Exposition};
+use crate::admin::{self, AdminState};
 use crate::checks::PluginRuntime;
 use crate::config::{self, Config, ConfigErrors, ConfigSource};
 use crate::sources::host_resource;
+use crate::telemetry::Exposition;
 use crate::telemetry::events::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
-use crate::topology::{BuildError, Globals, StatusRegistry, Topology};
+use crate::topology::{BuildError, Globals, StatusRegistry};
 
 /// Why the agent could not run.
 #[derive(Debug, thiserror::Error)]
@@ -88,13 +90,13 @@ pub async fn run(source: ConfigSource) -> Result<(), RunError> {
         host: Arc::new(host_resource()),
         status,
         exposition,
-        plugins: Arc::new(PluginRuntime::new(
-            config.plugins.clone(),
-            &config.data_dir,
-            config.checks.values().any(|c| c.limits.fuel.is_some()),
-        )),
     });
-    let mut topology = Topology::start(config.clone(), globals)
+    let plugins = Arc::new(PluginRuntime::new(
+        config.plugins.clone(),
+        &config.data_dir,
+        config.checks.values().any(|c| c.limits.fuel.is_some()),
+    ));
+    let mut pipeline = Pipeline::start(config.clone(), globals, plugins)
         .await
         .map_err(RunError::Build)?;
     admin_state.pipeline_up.store(true, Ordering::Release);
@@ -120,7 +122,7 @@ pub async fn run(source: ConfigSource) -> Result<(), RunError> {
         match load_valid(&source) {
             Ok(new) => {
                 crate::telemetry::init_logging(&new.log);
-                if new.admin != topology.config().admin {
+                if new.admin != pipeline.config().admin {
                     admin.stop().await;
                     admin = Admin::start(&new, &admin_state).await.unwrap_or_else(|error| {
                         tracing::error!(error = %anyhow::Error::from(error), "Admin server not restarted.");
@@ -128,7 +130,7 @@ pub async fn run(source: ConfigSource) -> Result<(), RunError> {
                     });
                 }
                 let deadline = Duration::from_secs(new.shutdown_timeout_secs);
-                topology.reload(new, deadline).await;
+                pipeline.reload(new, deadline).await;
                 ConfigReloaded { trigger }.emit();
             }
             Err(errors) => ConfigReloadFailed {
@@ -141,8 +143,8 @@ pub async fn run(source: ConfigSource) -> Result<(), RunError> {
 
     tracing::info!("Shutting down: draining in-flight batches.");
     admin_state.pipeline_up.store(false, Ordering::Release);
-    let deadline = Duration::from_secs(topology.config().shutdown_timeout_secs);
-    topology.shutdown(deadline).await;
+    let deadline = Duration::from_secs(pipeline.config().shutdown_timeout_secs);
+    pipeline.shutdown(deadline).await;
     admin.stop().await;
     tracing::info!("Stopped.");
     Ok(())

@@ -27,10 +27,14 @@ pub use runtime::PluginRuntime;
 
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
 
-/// Build the scheduler of one check.
-pub fn build(config: &CheckConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
-    let plan = CheckPlan::new(&cx.id, config, &cx.globals.plugins)?;
-    let host = cx.globals.plugins.host()?;
-    let slots = cx.globals.plugins.slots();
+/// Build the scheduler of one check, whose runs take place on `plugins`.
+pub fn build(
+    config: &CheckConfig,
+    cx: SourceContext,
+    plugins: &PluginRuntime,
+) -> Result<BoxedComponent, BuildError> {
+    let plan = CheckPlan::new(&cx.id, config, plugins)?;
+    let host = plugins.host()?;
+    let slots = plugins.slots();
     Ok(Box::pin(scheduler::run(plan, host, slots, cx)))
 }

@@ -7,9 +7,11 @@
 //! never drift apart.
 
 pub mod events;
+mod exposition;
 mod logging;
 mod registry;
 
+pub use exposition::Exposition;
 pub(crate) use logging::escape_controls;
 pub use logging::init as init_logging;
 pub use registry::{Counter, Gauge, Histogram, Labels, Registry, registry};

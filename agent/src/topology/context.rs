@@ -34,10 +34,9 @@ pub struct Globals {
     pub host: Arc<Resource>,
     /// Component states for `/status` and `/readyz`.
     pub status: Arc<StatusRegistry>,
-    /// Extra sections of the admin server's `/metrics`.
-    pub exposition: Arc<crate::admin::Exposition>,
-    /// The plugin host and the check run slots.
-    pub plugins: Arc<crate::checks::PluginRuntime>,
+    /// Extra sections of the admin server's `/metrics` (where a
+    /// `prometheus` sink without an address of its own serves).
+    pub exposition: Arc<crate::telemetry::Exposition>,
 }
 
 /// What a source (or a check) gets when it is built.
@@ -94,19 +93,14 @@ pub struct SinkInput {
 // === impl Globals ===
 
 impl Globals {
-    /// Globals with an empty host resource and no checks configured, for
-    /// tests, benchmarks and one-off tools.
+    /// Globals with an empty host resource, for tests, benchmarks and
+    /// one-off tools.
     pub fn standalone(data_dir: &std::path::Path) -> Globals {
         Globals {
             data_dir: data_dir.to_owned(),
             host: Arc::new(Resource::default()),
             status: Arc::new(StatusRegistry::default()),
             exposition: Default::default(),
-            plugins: Arc::new(crate::checks::PluginRuntime::new(
-                Default::default(),
-                data_dir,
-                false,
-            )),
         }
     }
 }

@@ -7,16 +7,15 @@
 //! ```
 //!
 //! A full sink channel makes the source wait: backpressure reaches the
-//! reader, and nothing queues without bound. [`Topology`] starts the
-//! components, reloads them when the configuration changes (rebuilding only
-//! what changed) and shuts them down within a deadline.
+//! reader, and nothing queues without bound. This is the kernel components
+//! import; assembling them from a configuration (start, reload, shutdown)
+//! is `crate::app::pipeline`, above it.
 
 mod context;
 mod fanout;
-mod running;
 mod status;
 
 pub use context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
 pub use fanout::{Fanout, FanoutControl, PendingSend, SINK_CHANNEL_BATCHES, SinkSender};
-pub use running::Topology;
+pub(crate) use fanout::{TargetSet, Targets};
 pub use status::{ComponentState, StatusHandle, StatusRegistry};

@@ -12,8 +12,8 @@ use super::node_exporter;
 use super::render::{Families, Kind, Sample, labels, otel_name};
 use super::server::{self, Render};
 use super::store::Store;
-use crate::admin::Exposition;
 use crate::event::{AckStatus, Event, Resource};
+use crate::telemetry::Exposition;
 use crate::telemetry::events::{
     ComponentMetrics, PrometheusExporterListening, PrometheusMetricSkipped,
     PrometheusSeriesExpired, PrometheusSeriesStored,

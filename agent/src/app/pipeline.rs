@@ -1,4 +1,6 @@
-//! Starting, reloading and stopping the pipeline.
+//! Assembling the pipeline from a configuration: starting, reloading and
+//! stopping its components, which know nothing of how they are assembled.
+//! The kernel they share (contexts, fan-out, status) is `crate::topology`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +11,14 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
-use super::fanout::{Fanout, SINK_CHANNEL_BATCHES, SinkSender, TargetSet, Targets};
-use super::status::{ComponentState, StatusHandle};
+use crate::checks::PluginRuntime;
 use crate::config::{CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig};
 use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage};
 use crate::telemetry::registry;
+use crate::topology::{
+    BoxedComponent, BuildError, ComponentState, Fanout, Globals, SINK_CHANNEL_BATCHES, SinkContext,
+    SinkInput, SinkSender, SourceContext, StatusHandle, TargetSet, Targets,
+};
 
 /// How long a source may take to write its last checkpoints once its sinks
 /// are done.
@@ -22,9 +26,11 @@ const SOURCE_FINAL_GRACE: Duration = Duration::from_secs(3);
 
 /// The running pipeline.
 #[derive(Debug)]
-pub struct Topology {
+pub struct Pipeline {
     config: Config,
     globals: Arc<Globals>,
+    /// The plugin host, handed to the checks' builder only.
+    plugins: Arc<PluginRuntime>,
     producers: IndexMap<String, RunningProducer>,
     sinks: IndexMap<String, SinkSlot>,
 }
@@ -73,20 +79,26 @@ struct Supervised {
     component: AbortHandle,
 }
 
-// === impl Topology ===
+// === impl Pipeline ===
 
-impl Topology {
+impl Pipeline {
     /// Build and start every component of `config`, which must be valid.
-    pub async fn start(config: Config, globals: Arc<Globals>) -> Result<Self, BuildError> {
-        let mut topology = Topology {
+    /// Checks run their plugins on `plugins`.
+    pub async fn start(
+        config: Config,
+        globals: Arc<Globals>,
+        plugins: Arc<PluginRuntime>,
+    ) -> Result<Self, BuildError> {
+        let mut pipeline = Pipeline {
             config: config.clone(),
             globals,
+            plugins,
             producers: IndexMap::new(),
             sinks: IndexMap::new(),
         };
         for (name, sink) in &config.sinks {
-            let running = topology.build_sink(name, &sink.sink)?;
-            topology.sinks.insert(
+            let running = pipeline.build_sink(name, &sink.sink)?;
+            pipeline.sinks.insert(
                 name.clone(),
                 SinkSlot {
                     config: sink.sink.clone(),
@@ -96,9 +108,9 @@ impl Topology {
             );
         }
         for (name, producer) in producers_of(&config) {
-            topology.start_producer(&name, producer)?;
+            pipeline.start_producer(&name, producer)?;
         }
-        Ok(topology)
+        Ok(pipeline)
     }
 
     /// The configuration the pipeline runs.
@@ -355,7 +367,7 @@ impl Topology {
         };
         let built = match &config {
             ProducerConfig::Source(source) => source.build(cx),
-            ProducerConfig::Check(check) => crate::checks::build(check, cx),
+            ProducerConfig::Check(check) => crate::checks::build(check, cx, &self.plugins),
         };
         let component = built.map_err(|error| {
             status.set_state(ComponentState::Failed(error.to_string()));
