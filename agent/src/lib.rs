@@ -12,6 +12,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod embedded;
+pub mod error;
 pub mod event;
 // Fuzz harnesses, for the `fuzz/` crate and the corpus replay tests; not
 // part of the agent's API.

@@ -8,6 +8,7 @@ use neurallog_agent::cli::{
     Cli, Command, ConfigArg, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, PluginCommand, print_stdout,
 };
 use neurallog_agent::config::{self, ConfigSource};
+use neurallog_agent::error::Chain;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,7 +49,7 @@ fn run(arg: &ConfigArg) -> u8 {
             EXIT_CONFIG
         }
         Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::from(error));
+            eprintln!("error: {}", Chain(&error));
             EXIT_FAILURE
         }
     }

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::cli::{
     EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PluginFileArg, PluginRunArgs, print_stdout,
 };
+use crate::error::Chain;
 use crate::wasm::{Grants, HostSettings, Limits, PluginHost, PluginSource, RunOutcome};
 
 /// Run one plugin once and print the result; returns the exit code.
@@ -49,7 +50,7 @@ pub async fn run(args: PluginRunArgs) -> u8 {
     let host = match PluginHost::new(settings) {
         Ok(host) => Arc::new(host),
         Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::from(error));
+            eprintln!("error: {}", Chain(&error));
             return EXIT_FAILURE;
         }
     };
@@ -64,7 +65,7 @@ pub async fn run(args: PluginRunArgs) -> u8 {
     {
         Ok(plugin) => plugin,
         Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::from(error));
+            eprintln!("error: {}", Chain(&error));
             return EXIT_CONFIG;
         }
     };
@@ -116,7 +117,7 @@ pub async fn inspect(args: PluginFileArg) -> u8 {
     let host = match PluginHost::new(HostSettings::new(temp.path())) {
         Ok(host) => host,
         Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::from(error));
+            eprintln!("error: {}", Chain(&error));
             return EXIT_FAILURE;
         }
     };
@@ -127,7 +128,7 @@ pub async fn inspect(args: PluginFileArg) -> u8 {
     let inspection = match host.inspect(source.clone()).await {
         Ok(inspection) => inspection,
         Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::from(error));
+            eprintln!("error: {}", Chain(&error));
             return EXIT_CONFIG;
         }
     };
@@ -153,9 +154,7 @@ pub async fn inspect(args: PluginFileArg) -> u8 {
                     "config_schema": serde_json::from_str::<serde_json::Value>(&info.config_schema).unwrap_or(serde_json::Value::String(info.config_schema.clone())),
                 });
             }
-            Err(error) => {
-                doc["describe_error"] = format!("{:#}", anyhow::Error::from(error)).into()
-            }
+            Err(error) => doc["describe_error"] = Chain(&error).to_string().into(),
         }
     }
     print_stdout(&serde_json::to_string_pretty(&doc).unwrap_or_default());

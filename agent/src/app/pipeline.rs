@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::PluginRuntime;
 use crate::config::{CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig};
+use crate::error::Chain;
 use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage};
 use crate::telemetry::registry;
 use crate::topology::{
@@ -225,7 +226,7 @@ impl Pipeline {
             if !self.producers.contains_key(&name)
                 && let Err(error) = self.start_producer(&name, producer)
             {
-                tracing::error!(component_id = %name, %error, "Failed to build source on reload.");
+                tracing::error!(component_id = %name, error = %Chain(&error), "Failed to build source on reload.");
             }
         }
         self.config = new;
@@ -290,23 +291,25 @@ impl Pipeline {
             component: &metrics,
             error_type: "build_failed",
             stage: ErrorStage::Building,
-            error: &error,
+            error: Chain(&error),
         }
         .emit();
         let Some(fallback) = fallback else {
-            tracing::error!(component_id = %name, %error, "Sink not built on reload; its inputs wait for it (fix the configuration and reload).");
+            tracing::error!(component_id = %name, error = %Chain(&error), "Sink not built on reload; its inputs wait for it (fix the configuration and reload).");
             return;
         };
         match self.build_sink(name, fallback) {
             Ok(running) => {
-                tracing::error!(component_id = %name, %error, "New sink configuration not built on reload; the previous one runs again.");
-                running.status.set_last_error(format!("reload: {error}"));
+                tracing::error!(component_id = %name, error = %Chain(&error), "New sink configuration not built on reload; the previous one runs again.");
+                running
+                    .status
+                    .set_last_error(format!("reload: {}", Chain(&error)));
                 if let Some(slot) = self.sinks.get_mut(name) {
                     slot.running = Some(running);
                 }
             }
             Err(again) => {
-                tracing::error!(component_id = %name, %error, previous = %again, "Neither the new nor the previous sink configuration builds; its inputs wait for it.");
+                tracing::error!(component_id = %name, error = %Chain(&error), previous = %Chain(&again), "Neither the new nor the previous sink configuration builds; its inputs wait for it.");
             }
         }
     }
@@ -332,8 +335,8 @@ impl Pipeline {
             status: status.clone(),
         };
         let component = config.build(cx).map_err(|error| {
-            status.set_state(ComponentState::Failed(error.to_string()));
-            BuildError::new(format!("sinks.{name}: {error}"))
+            status.set_state(ComponentState::Failed(Chain(&error).to_string()));
+            BuildError::caused(format!("sinks.{name}"), error)
         })?;
         Ok(RunningSink {
             config: config.clone(),
@@ -370,13 +373,13 @@ impl Pipeline {
             ProducerConfig::Check(check) => crate::checks::build(check, cx, &self.plugins),
         };
         let component = built.map_err(|error| {
-            status.set_state(ComponentState::Failed(error.to_string()));
+            status.set_state(ComponentState::Failed(Chain(&error).to_string()));
             let section = if kind == ComponentKind::Check {
                 "checks"
             } else {
                 "sources"
             };
-            BuildError::new(format!("{section}.{name}: {error}"))
+            BuildError::caused(format!("{section}.{name}"), error)
         })?;
         self.producers.insert(
             name.to_owned(),

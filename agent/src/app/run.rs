@@ -15,6 +15,7 @@ use super::watch::ConfigWatcher;
 use crate::admin::{self, AdminState};
 use crate::checks::PluginRuntime;
 use crate::config::{self, Config, ConfigErrors, ConfigSource};
+use crate::error::Chain;
 use crate::sources::host_resource;
 use crate::telemetry::Exposition;
 use crate::telemetry::events::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
@@ -124,10 +125,12 @@ pub async fn run(source: ConfigSource) -> Result<(), RunError> {
                 crate::telemetry::init_logging(&new.log);
                 if new.admin != pipeline.config().admin {
                     admin.stop().await;
-                    admin = Admin::start(&new, &admin_state).await.unwrap_or_else(|error| {
-                        tracing::error!(error = %anyhow::Error::from(error), "Admin server not restarted.");
-                        Admin::none()
-                    });
+                    admin = Admin::start(&new, &admin_state)
+                        .await
+                        .unwrap_or_else(|error| {
+                            tracing::error!(error = %Chain(&error), "Admin server not restarted.");
+                            Admin::none()
+                        });
                 }
                 let deadline = Duration::from_secs(new.shutdown_timeout_secs);
                 pipeline.reload(new, deadline).await;

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
 use crate::config::PluginsConfig;
+use crate::error::Chain;
 use crate::topology::BuildError;
 use crate::wasm::{HostSettings, PluginHost};
 
@@ -54,10 +55,10 @@ impl PluginRuntime {
                 settings.fuel_enabled = self.fuel;
                 PluginHost::new(settings)
                     .map(Arc::new)
-                    .map_err(|e| format!("cannot start the plugin host: {}", chain(&e)))
+                    .map_err(|e| Chain(&e).to_string())
             })
             .clone()
-            .map_err(BuildError::new)
+            .map_err(|cause| BuildError::caused("cannot start the plugin host", cause))
     }
 
     /// Whether fuel metering is on.
@@ -74,17 +75,4 @@ impl PluginRuntime {
     pub fn directory(&self) -> Option<&Path> {
         self.config.directory.as_deref()
     }
-}
-
-/// `error` and its sources, `: `-separated (this message is shown where
-/// only one line fits: `/status`, the log).
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

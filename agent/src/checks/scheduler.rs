@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::plan::CheckPlan;
 use super::results::report_events;
+use crate::error::Chain;
 use crate::event::{Ack, CheckStatus, Event, EventBatch};
 use crate::telemetry::events::{
     CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
@@ -129,7 +130,7 @@ impl Scheduler {
                 Some(plugin)
             }
             Err(error) => {
-                let message = super::runtime::chain(&error);
+                let message = Chain(&error).to_string();
                 PluginLoadFailed {
                     check: &self.plan.name,
                     error: &message,

@@ -13,6 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::tls::client_config;
+use crate::error::Chain;
 
 /// Largest summary accepted (a node with hundreds of pods sends a few MB).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -48,7 +49,7 @@ pub enum KubeletError {
     #[error("kubelet's answer is not valid: {0}")]
     BadResponse(String),
     /// The token file could not be read.
-    #[error("cannot read the token file {}: {source}", path.display())]
+    #[error("cannot read the token file {}", path.display())]
     Token {
         /// The file.
         path: PathBuf,
@@ -165,7 +166,7 @@ impl Kubelet {
                     .await
                     .map_err(|e| KubeletError::Unreachable {
                         endpoint: self.endpoint.clone(),
-                        message: error_chain(&e),
+                        message: Chain(&e).to_string(),
                     })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
@@ -206,16 +207,4 @@ impl Kubelet {
             }),
         }
     }
-}
-
-/// An error and its causes, one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -6,6 +6,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::encoding::json::encode_line;
 use crate::config::{ConfigError, FieldPath, Validate};
+use crate::error::Chain;
 use crate::event::AckStatus;
 use crate::telemetry::events::{ComponentError, ErrorStage};
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
@@ -65,7 +66,7 @@ async fn run(target: ConsoleTarget, mut cx: SinkContext) {
                     component: &cx.metrics,
                     error_type: "write_failed",
                     stage: ErrorStage::Sending,
-                    error,
+                    error: Chain(&error),
                 }
                 .emit();
                 batch.resolve(AckStatus::Dropped);

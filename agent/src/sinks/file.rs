@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::encoding::json::encode_line;
 use crate::config::{ConfigError, FieldPath, Validate};
+use crate::error::Chain;
 use crate::event::AckStatus;
 use crate::telemetry::events::{ComponentError, ErrorStage};
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
@@ -65,7 +66,7 @@ pub fn build(config: &FileSinkConfig, cx: SinkContext) -> Result<BoxedComponent,
         .create(true)
         .append(true)
         .open(&config.path)
-        .map_err(|e| BuildError::new(format!("cannot open {}: {e}", config.path.display())))?;
+        .map_err(|e| BuildError::caused(format!("cannot open {}", config.path.display()), e))?;
     let size = std_file.metadata().map(|m| m.len()).unwrap_or(0);
     let writer = Writer {
         config: config.clone(),
@@ -102,7 +103,7 @@ async fn run(mut writer: Writer, mut cx: SinkContext) {
                     component: &cx.metrics,
                     error_type: "write_failed",
                     stage: ErrorStage::Sending,
-                    error,
+                    error: Chain(&error),
                 }
                 .emit();
                 batch.resolve(AckStatus::Dropped);

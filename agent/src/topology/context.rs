@@ -18,10 +18,24 @@ pub type BoxedComponent = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A component could not be built (a file it needs is missing, a port is
 /// taken). Fatal at start-up; on reload, that component is marked failed.
+/// The message says what could not be done; the cause, when there is one,
+/// is its source (see [`crate::error`]).
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct BuildError {
-    message: String,
+#[error(transparent)]
+pub struct BuildError(BuildErrorRepr);
+
+#[derive(Debug, thiserror::Error)]
+enum BuildErrorRepr {
+    #[error("{0}")]
+    Message(String),
+    #[error("{what}")]
+    Caused {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Error(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// What every component shares.
@@ -108,11 +122,26 @@ impl Globals {
 // === impl BuildError ===
 
 impl BuildError {
-    /// A build error with `message`.
+    /// A build error with `message` and no other cause.
     pub fn new(message: impl Into<String>) -> Self {
-        BuildError {
-            message: message.into(),
-        }
+        BuildError(BuildErrorRepr::Message(message.into()))
+    }
+
+    /// `what` could not be done because of `source`.
+    pub fn caused(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        BuildError(BuildErrorRepr::Caused {
+            what: what.into(),
+            source: source.into(),
+        })
+    }
+
+    /// A typed error that says all there is to say: its message and its
+    /// sources, unchanged.
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        BuildError(BuildErrorRepr::Error(Box::new(error)))
     }
 }
 

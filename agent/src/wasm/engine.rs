@@ -43,7 +43,7 @@ pub enum EngineError {
     #[error("cannot create the WebAssembly engine: {0:#}")]
     Config(wasmtime::Error),
     /// The epoch ticker thread could not be started.
-    #[error("cannot start the epoch ticker thread: {0}")]
+    #[error("cannot start the epoch ticker thread")]
     Ticker(#[source] std::io::Error),
 }
 

@@ -74,7 +74,7 @@ pub struct QueueStats {
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// A file operation failed.
-    #[error("disk queue {path}: {source}")]
+    #[error("disk queue {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,

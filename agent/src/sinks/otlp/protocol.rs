@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResp
 use prost::Message as _;
 
 use super::record::{self, RecordKind};
+use crate::error::Chain;
 use crate::event::{Event, EventBatch};
 use crate::sinks::util::service::{Protocol, Route};
 
@@ -49,7 +50,7 @@ impl Protocol for Otlp {
     }
 
     fn queue_decode(&self, data: &[u8]) -> Result<Option<(Signal, Vec<Event>)>, String> {
-        let (kind, events) = record::decode(data).map_err(|e| e.to_string())?;
+        let (kind, events) = record::decode(data).map_err(|e| Chain(&e).to_string())?;
         let signal = match kind {
             RecordKind::Logs => Signal::Logs,
             RecordKind::Metrics => Signal::Metrics,

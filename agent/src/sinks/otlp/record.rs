@@ -38,7 +38,7 @@ pub enum RecordError {
     #[error("unknown record kind {0}")]
     Kind(u8),
     /// Not a valid OTLP message.
-    #[error("invalid OTLP payload: {0}")]
+    #[error("invalid OTLP payload")]
     Decode(#[from] prost::DecodeError),
 }
 

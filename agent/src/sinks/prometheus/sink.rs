@@ -48,11 +48,13 @@ struct Registration {
 pub fn build(config: &PrometheusSinkConfig, cx: SinkContext) -> Result<BoxedComponent, BuildError> {
     let listener = match config.socket_address() {
         None => None,
-        Some(Err(error)) => return Err(BuildError::new(format!("address: {error}"))),
+        Some(Err(error)) => return Err(BuildError::caused("address", error)),
         Some(Ok(address)) => {
             let listener = std::net::TcpListener::bind(address)
                 .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(|error| BuildError::new(format!("cannot listen on {address}: {error}")))?;
+                .map_err(|error| {
+                    BuildError::caused(format!("cannot listen on {address}"), error)
+                })?;
             Some(listener)
         }
     };

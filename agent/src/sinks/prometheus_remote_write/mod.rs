@@ -20,6 +20,7 @@ pub use encoder::write_request;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use prost::Message as _;
 
+use crate::error::Chain;
 use crate::event::{Event, EventBatch};
 use crate::sinks::otlp::record::{self, RecordKind};
 use crate::sinks::util::build::{self, ServiceSettings, parse_endpoint};
@@ -60,7 +61,7 @@ impl Protocol for RemoteWrite {
     }
 
     fn queue_decode(&self, data: &[u8]) -> Result<Option<(Write, Vec<Event>)>, String> {
-        match record::decode(data).map_err(|e| e.to_string())? {
+        match record::decode(data).map_err(|e| Chain(&e).to_string())? {
             (RecordKind::Metrics, events) => Ok(Some((Write, events))),
             (RecordKind::Logs, _) => Ok(None),
         }

@@ -86,7 +86,7 @@ pub fn join_path(base: &Uri, suffix: &str) -> Result<Uri, BuildError> {
         base.authority().map(|a| a.as_str()).unwrap_or_default()
     );
     text.parse()
-        .map_err(|e| BuildError::new(format!("cannot build the URL {text}: {e}")))
+        .map_err(|e| BuildError::caused(format!("cannot build the URL {text}"), e))
 }
 
 /// Validate the endpoint and its TLS settings together.
@@ -132,9 +132,9 @@ pub fn service<P: Protocol>(
         Duration::from_millis(settings.timeout_ms),
         settings.concurrency + 1,
     )
-    .map_err(|e| BuildError::new(e.to_string()))?;
+    .map_err(BuildError::from_error)?;
     let headers = RequestHeaders::new(settings.headers, settings.auth, settings.tenant)
-        .map_err(|e| BuildError::new(e.to_string()))?;
+        .map_err(BuildError::from_error)?;
     let dead_letter = DeadLetter::new(
         settings.dead_letter.resolve(&cx.globals.data_dir, &cx.id),
         &cx.id,
@@ -159,9 +159,7 @@ pub fn queue<S: Copy + PartialEq>(
     telemetry: &SinkTelemetry,
 ) -> Result<QueueSide<S>, BuildError> {
     let dir = cx.globals.data_dir.join("queues").join(&*cx.id);
-    let mut queue = config
-        .open(&dir)
-        .map_err(|e| BuildError::new(e.to_string()))?;
+    let mut queue = config.open(&dir).map_err(BuildError::from_error)?;
     QueueRecordsCorrupt {
         sink: telemetry,
         records: queue.take_corrupt(),

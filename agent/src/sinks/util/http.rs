@@ -16,6 +16,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::retry::parse_retry_after;
 use super::tls::{TlsConfig, TlsError, client_config};
+use crate::error::Chain;
 
 /// How much of a response body is read: enough for an OTLP partial-success
 /// message or an error text.
@@ -98,7 +99,7 @@ impl HttpClient {
 
     async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<Response, SendError> {
         let response = self.client.request(request).await.map_err(|error| {
-            let text = chain(&error);
+            let text = Chain(&error).to_string();
             if error.is_connect() {
                 SendError::Connect(text)
             } else {
@@ -147,19 +148,6 @@ impl SendError {
             SendError::Io(_) => "io",
         }
     }
-}
-
-/// An error and its sources, `: `-joined (hyper's top-level messages alone
-/// say little).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 /// Time one attempt.

@@ -13,6 +13,7 @@ use super::batch::{BatchConfig, Pending};
 use super::service::Protocol;
 use crate::buffers::disk_queue::{DiskQueue, FsyncPolicy, Position, QueueError, QueueOptions};
 use crate::config::{ConfigError, FieldPath};
+use crate::error::Chain;
 use crate::event::{AckReceiver, AckStatus, BatchId, Event, EventBatch};
 use crate::telemetry::events::{
     ComponentError, ErrorStage, QueueRecordsCorrupt, SinkEventsDropped, SinkTelemetry,
@@ -127,7 +128,7 @@ impl<S: Copy + PartialEq> QueueSide<S> {
                         component: telemetry.component(),
                         error_type: "queue_disk_full",
                         stage: ErrorStage::Processing,
-                        error,
+                        error: Chain(&error),
                     }
                     .emit();
                 }
@@ -137,7 +138,7 @@ impl<S: Copy + PartialEq> QueueSide<S> {
                         component: telemetry.component(),
                         error_type: "queue_write_failed",
                         stage: ErrorStage::Processing,
-                        error,
+                        error: Chain(&error),
                     }
                     .emit();
                 }
@@ -191,7 +192,7 @@ impl<S: Copy + PartialEq> QueueSide<S> {
                             component: telemetry.component(),
                             error_type: "queue_read_failed",
                             stage: ErrorStage::Receiving,
-                            error,
+                            error: Chain(&error),
                         }
                         .emit();
                         break;
@@ -255,7 +256,7 @@ impl<S: Copy + PartialEq> QueueSide<S> {
                 component: telemetry.component(),
                 error_type: "queue_sync_failed",
                 stage: ErrorStage::Processing,
-                error,
+                error: Chain(&error),
             }
             .emit();
         }
@@ -287,7 +288,7 @@ impl<S: Copy + PartialEq> QueueSide<S> {
                 component: telemetry.component(),
                 error_type: "queue_commit_failed",
                 stage: ErrorStage::Processing,
-                error,
+                error: Chain(&error),
             }
             .emit();
         }

@@ -31,6 +31,7 @@ use super::compression::Codec;
 use super::dead_letter::DeadLetter;
 use super::http::{HttpClient, Response, timed};
 use super::retry::RetryConfig;
+use crate::error::Chain;
 use crate::event::{AckStatus, Event, EventBatch};
 use crate::telemetry::events::{
     BearerTokenReloaded, ComponentError, ErrorStage, SinkAuthAccepted, SinkAuthFailed,
@@ -174,7 +175,7 @@ impl<P: Protocol> Service<P> {
                         component: self.telemetry.component(),
                         error_type: "compression_failed",
                         stage: ErrorStage::Processing,
-                        error,
+                        error: Chain(&error),
                     }
                     .emit();
                     self.dead_letter(signal, &batches, 0, "compression failed");
@@ -283,7 +284,7 @@ impl<P: Protocol> Service<P> {
                 SinkRequestFailed {
                     sink: &self.telemetry,
                     error_type,
-                    error,
+                    error: Chain(&error),
                     elapsed,
                 }
                 .emit();
@@ -360,7 +361,7 @@ impl<P: Protocol> Service<P> {
                 component: self.telemetry.component(),
                 error_type: "bearer_token_unreadable",
                 stage: ErrorStage::Sending,
-                error,
+                error: Chain(&error),
             }
             .emit(),
         }

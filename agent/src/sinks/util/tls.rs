@@ -53,7 +53,7 @@ pub enum TlsError {
         message: String,
     },
     /// rustls refused the settings (a key that does not match, no roots).
-    #[error("invalid TLS settings: {0}")]
+    #[error("invalid TLS settings")]
     Rustls(#[from] rustls::Error),
     /// `server_name` is not a DNS name or IP address.
     #[error("tls.server_name {0:?} is not a DNS name or IP address")]

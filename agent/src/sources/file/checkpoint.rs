@@ -65,7 +65,7 @@ struct OnDisk {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Reading or writing failed.
-    #[error("checkpoint file {path}: {source}")]
+    #[error("checkpoint file {path}")]
     Io {
         /// The file.
         path: PathBuf,

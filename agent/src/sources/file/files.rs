@@ -16,6 +16,7 @@ use super::handler::{FileKey, StreamSpec};
 use super::ignored::Stamp;
 use super::reader::Reader;
 use super::tailer::Tailer;
+use crate::error::Chain;
 use crate::event::BatchId;
 use crate::telemetry::events::{
     FileBytesLost, FileClosed, FileOpened, FileRotated, FileSourceError, LossReason, RotationKind,
@@ -308,7 +309,7 @@ impl Tailer {
                         metrics: &self.metrics,
                         error_type: "open_failed",
                         path,
-                        error,
+                        error: Chain(&error),
                     }
                     .emit();
                 }
@@ -383,7 +384,7 @@ impl Tailer {
                         metrics: &self.metrics,
                         error_type: "gzip_failed",
                         path,
-                        error,
+                        error: Chain(&error),
                     }
                     .emit();
                     if let Ok(meta) = file_meta {

@@ -54,8 +54,8 @@ use crate::topology::{BoxedComponent, BuildError, SourceContext};
 /// Build the source: compile the patterns, load the checkpoints, and run
 /// the engine on its own thread.
 pub fn build(config: &FileSourceConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
-    let discovery = Discovery::new(&config.include, &config.exclude)
-        .map_err(|e| BuildError::new(e.to_string()))?;
+    let discovery =
+        Discovery::new(&config.include, &config.exclude).map_err(BuildError::from_error)?;
     let attributes: Attributes = config
         .attributes
         .iter()
@@ -85,8 +85,8 @@ pub fn spawn_tailer(
 ) -> Result<BoxedComponent, BuildError> {
     // Loaded here too, so that an unusable checkpoint directory fails the
     // build with its reason.
-    let checkpoints = Checkpoints::load(&cx.globals.data_dir, &cx.id)
-        .map_err(|e| BuildError::new(e.to_string()))?;
+    let checkpoints =
+        Checkpoints::load(&cx.globals.data_dir, &cx.id).map_err(BuildError::from_error)?;
     let metrics = FileSourceMetrics::new(cx.metrics.clone());
     let status = Arc::new(Mutex::new(serde_json::Value::Null));
     let report = Arc::clone(&status);
@@ -128,7 +128,7 @@ pub fn spawn_tailer(
             }));
             let _ = done_tx.send(ran);
         })
-        .map_err(|e| BuildError::new(format!("cannot start the tailing thread: {e}")))?;
+        .map_err(|e| BuildError::caused("cannot start the tailing thread", e))?;
     Ok(Box::pin(async move {
         if let Ok(Err(panic)) = done_rx.await {
             // Carried to the task, whose supervisor marks the source failed.

@@ -24,6 +24,7 @@ use super::fingerprint::FileId;
 use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
 use super::ignored::Ignored;
 use super::reader::Framed;
+use crate::error::Chain;
 use crate::event::{AckReceiver, AckStatus, BatchId, EventBatch, now_unix_nanos};
 use crate::telemetry::events::{
     FileBytesLost, FileRewound, FileSourceError, FileSourceMetrics, LossReason,
@@ -267,7 +268,7 @@ impl Tailer {
                         metrics: &self.metrics,
                         error_type: "read_failed",
                         path: &file.path,
-                        error,
+                        error: Chain(&error),
                     }
                     .emit();
                     file.eof = true;
@@ -501,7 +502,7 @@ impl Tailer {
                     metrics: &self.metrics,
                     error_type: "rewind_failed",
                     path: &file.path,
-                    error,
+                    error: Chain(&error),
                 }
                 .emit();
                 continue;
@@ -558,7 +559,7 @@ impl Tailer {
                 metrics: &self.metrics,
                 error_type: "checkpoint_write_failed",
                 path: &PathBuf::from("checkpoints"),
-                error,
+                error: Chain(&error),
             }
             .emit();
         }

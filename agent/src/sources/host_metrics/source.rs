@@ -12,6 +12,7 @@ use super::collector::{Collector, Cycle};
 use super::config::{CollectorKind, HostMetricsConfig};
 use super::error::HostMetricsError;
 use super::filesystem::{self, Mount, Usage};
+use crate::error::Chain;
 use crate::event::{Ack, Event, EventBatch, now_unix_nanos};
 use crate::telemetry::events::{CollectorFailed, MetricsCollected};
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
@@ -19,7 +20,7 @@ use crate::topology::{BoxedComponent, BuildError, SourceContext};
 /// Build the source.
 pub fn build(config: &HostMetricsConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
     let collector = Collector::new(config, Arc::clone(&cx.globals.host))
-        .map_err(|error| BuildError::new(format!("invalid filter: {error}")))?;
+        .map_err(|error| BuildError::caused("invalid filter", error))?;
     let task = Task {
         collector,
         interval: Duration::from_secs(config.interval_secs),
@@ -144,7 +145,7 @@ impl Task {
                 collector: kind.as_str(),
                 error_type: error.error_type(),
                 repeated: self.failing.contains(&kind),
-                error,
+                error: Chain(&error),
             }
             .emit();
             now_failing.insert(kind);

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 use super::config::KubeletMetadataConfig;
+use crate::error::Chain;
 use crate::event::{Attributes, Resource};
 use crate::kubelet::{Kubelet, KubeletSettings};
 use crate::telemetry::events::{FileSourceMetrics, KubeletMetadataFailed};
@@ -324,7 +325,7 @@ pub fn poller(
         insecure_skip_verify: config.insecure_skip_verify,
         timeout: Duration::from_millis(config.timeout_ms),
     })
-    .map_err(|e| BuildError::new(format!("kubelet: {e}")))?;
+    .map_err(|e| BuildError::caused("kubelet", e))?;
     let metrics = FileSourceMetrics::new(cx.metrics.clone());
     let refresh = Duration::from_secs(config.refresh_secs);
     let shutdown = cx.shutdown.clone();
@@ -346,7 +347,7 @@ pub fn poller(
                 Err(error) => {
                     KubeletMetadataFailed {
                         metrics: &metrics,
-                        error,
+                        error: Chain(&error),
                         first: !failing,
                     }
                     .emit();

@@ -39,8 +39,7 @@ pub fn build(
     cx: SourceContext,
 ) -> Result<BoxedComponent, BuildError> {
     let include = format!("{}/*/*/*.log*", config.pods_dir.display());
-    let discovery =
-        Discovery::new(&[include], &config.exclude).map_err(|e| BuildError::new(e.to_string()))?;
+    let discovery = Discovery::new(&[include], &config.exclude).map_err(BuildError::from_error)?;
     let node_name = config
         .node_name
         .clone()

@@ -12,6 +12,7 @@ use super::cgroup;
 use super::config::PodMetricsConfig;
 use super::convert::{Converter, CpuSample, extend, usage_between};
 use super::summary::Summary;
+use crate::error::Chain;
 use crate::event::{
     Ack, Attributes, Event, EventBatch, Metric, MetricValue, Resource, now_unix_nanos,
 };
@@ -34,8 +35,8 @@ pub fn build(config: &PodMetricsConfig, cx: SourceContext) -> Result<BoxedCompon
             ));
         }
     };
-    let kubelet = Kubelet::new(&config.kubelet_settings(endpoint.clone()))
-        .map_err(|e| BuildError::new(e.to_string()))?;
+    let kubelet =
+        Kubelet::new(&config.kubelet_settings(endpoint.clone())).map_err(BuildError::from_error)?;
     if config.insecure_skip_verify {
         KubeletVerificationDisabled {
             component: &cx.metrics,
@@ -140,12 +141,12 @@ impl Task {
     fn after_failure(&mut self, cx: &SourceContext, error: KubeletError, now: u64) -> Vec<Metric> {
         let repeated = self.failing == Some(error.error_type());
         self.failing = Some(error.error_type());
-        let message = error.to_string();
+        let message = Chain(&error).to_string();
         CollectorFailed {
             component: &cx.metrics,
             collector: "kubelet",
             error_type: error.error_type(),
-            error,
+            error: Chain(&error),
             repeated,
         }
         .emit();

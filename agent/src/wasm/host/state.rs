@@ -49,7 +49,7 @@ const RECORD_OVERHEAD_BYTES: u64 = 32;
 
 /// A plugin's state could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot open plugin state {path}: {source}")]
+#[error("cannot open plugin state {path}")]
 pub struct StateOpenError {
     path: PathBuf,
     #[source]
