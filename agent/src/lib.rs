@@ -23,6 +23,7 @@ pub mod kubelet;
 pub mod plugin_cli;
 pub mod sinks;
 pub mod sources;
+pub(crate) mod sync;
 pub mod telemetry;
 pub mod time;
 pub(crate) mod tls;

@@ -35,9 +35,7 @@ impl Exposition {
     }
 
     fn lock(&self) -> MutexGuard<'_, IndexMap<String, Section>> {
-        self.sections
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.sections)
     }
 }
 

@@ -10,9 +10,9 @@ pub mod events;
 mod exposition;
 mod logging;
 mod registry;
+pub(crate) mod text_format;
 
 pub use exposition::Exposition;
 pub(crate) use logging::escape_controls;
 pub use logging::init as init_logging;
 pub use registry::{Counter, Gauge, Histogram, Labels, Registry, registry};
-pub(crate) use registry::{escape_label_value, write_value};

@@ -6,9 +6,10 @@
 //! (<https://prometheus.io/docs/instrumenting/exposition_formats/>).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use super::text_format;
 
 /// Label pairs of one series, sorted by name.
 pub type Labels = Vec<(&'static str, String)>;
@@ -127,12 +128,12 @@ impl Registry {
                 Kind::Gauge => "gauge",
                 Kind::Histogram => "histogram",
             };
-            let _ = writeln!(out, "# HELP {name} {}", family.help);
-            let _ = writeln!(out, "# TYPE {name} {kind}");
+            text_format::family_header(out, name, family.help, kind);
             for (labels, series) in &family.series {
+                let pairs = labels.iter().map(|(k, v)| (*k, v.as_str()));
                 match series {
-                    Series::Counter(c) => sample(out, name, "", labels, None, c.get() as f64),
-                    Series::Gauge(g) => sample(out, name, "", labels, None, g.get()),
+                    Series::Counter(c) => text_format::sample(out, name, "", pairs, c.get() as f64),
+                    Series::Gauge(g) => text_format::sample(out, name, "", pairs, g.get()),
                     Series::Histogram(h) => h.render(out, name, labels),
                 }
             }
@@ -179,66 +180,7 @@ impl Registry {
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<&'static str, Family>> {
-        // A panic while holding the lock leaves plain maps of atomics behind;
-        // they are still consistent, so keep serving them.
-        self.families
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-fn sample(
-    out: &mut String,
-    name: &str,
-    suffix: &str,
-    labels: &Labels,
-    extra: Option<(&str, &str)>,
-    value: f64,
-) {
-    out.push_str(name);
-    out.push_str(suffix);
-    if !labels.is_empty() || extra.is_some() {
-        out.push('{');
-        let mut first = true;
-        for (k, v) in labels.iter().map(|(k, v)| (*k, v.as_str())).chain(extra) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(k);
-            out.push_str("=\"");
-            escape_label_value(out, v);
-            out.push('"');
-        }
-        out.push('}');
-    }
-    out.push(' ');
-    write_value(out, value);
-    out.push('\n');
-}
-
-/// Append `value` escaped for a Prometheus label value.
-pub(crate) fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Append `value` as Prometheus writes floats.
-pub(crate) fn write_value(out: &mut String, value: f64) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value == f64::INFINITY {
-        out.push_str("+Inf");
-    } else if value == f64::NEG_INFINITY {
-        out.push_str("-Inf");
-    } else {
-        let _ = write!(out, "{value}");
+        crate::sync::lock(&self.families)
     }
 }
 
@@ -320,39 +262,23 @@ impl Histogram {
 
     fn render(&self, out: &mut String, name: &str, labels: &Labels) {
         let cell = &self.0;
-        let mut cumulative = 0;
-        let mut le = String::new();
-        for (i, bound) in cell.bounds.iter().enumerate() {
-            cumulative += cell.buckets[i].load(Ordering::Relaxed);
-            le.clear();
-            write_value(&mut le, *bound);
-            sample(
-                out,
-                name,
-                "_bucket",
-                labels,
-                Some(("le", &le)),
-                cumulative as f64,
-            );
-        }
-        cumulative += cell.buckets[cell.bounds.len()].load(Ordering::Relaxed);
-        sample(
+        let counts: Vec<u64> = cell
+            .buckets
+            .iter()
+            .map(|bucket| bucket.load(Ordering::Relaxed))
+            .collect();
+        // `+Inf` and `_count` from the buckets read, so that they agree
+        // with the buckets even while observations land.
+        let total = counts.iter().sum();
+        text_format::histogram(
             out,
             name,
-            "_bucket",
-            labels,
-            Some(("le", "+Inf")),
-            cumulative as f64,
-        );
-        sample(
-            out,
-            name,
-            "_sum",
-            labels,
-            None,
+            labels.iter().map(|(k, v)| (*k, v.as_str())),
+            cell.bounds,
+            counts,
             f64::from_bits(cell.sum_bits.load(Ordering::Relaxed)),
+            total,
         );
-        sample(out, name, "_count", labels, None, cumulative as f64);
     }
 }
 

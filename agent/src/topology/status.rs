@@ -1,6 +1,6 @@
 //! What `/status` and `/readyz` report: every component and its state.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use indexmap::IndexMap;
@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::config::ComponentKind;
 use crate::event::now_unix_nanos;
+use crate::sync::lock;
 use crate::telemetry::events::ComponentMetrics;
 use crate::time::format_rfc3339_nanos;
 
@@ -188,11 +189,4 @@ fn state_name(state: &ComponentState) -> &'static str {
         ComponentState::Stopping => "stopping",
         ComponentState::Failed(_) => "failed",
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Status data stays usable after a panic elsewhere: serve what is there.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

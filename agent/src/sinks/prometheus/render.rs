@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::names::{NameKind, label_name, metric_name};
 use super::store::{SeriesKey, Stored};
 use crate::event::{Histogram, MetricValue};
-use crate::telemetry::{escape_label_value, write_value};
+use crate::telemetry::text_format;
 
 /// Label pairs of a sample, sorted by name.
 pub type Labels = Vec<(String, String)>;
@@ -139,24 +139,25 @@ impl Families {
             if family.samples.is_empty() {
                 continue;
             }
-            out.push_str("# HELP ");
-            out.push_str(name);
-            out.push(' ');
             let help = if family.help.is_empty() {
                 &family.fallback_help
             } else {
                 &family.help
             };
-            escape_help(out, help);
-            out.push_str("\n# TYPE ");
-            out.push_str(name);
-            out.push(' ');
-            out.push_str(family.kind.as_str());
-            out.push('\n');
+            text_format::family_header(out, name, help, family.kind.as_str());
             for (labels, sample) in &family.samples {
+                let pairs = labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
                 match sample {
-                    Sample::Value(value) => line(out, name, "", labels, None, *value),
-                    Sample::Histogram(h) => histogram(out, name, labels, h),
+                    Sample::Value(value) => text_format::sample(out, name, "", pairs, *value),
+                    Sample::Histogram(h) => text_format::histogram(
+                        out,
+                        name,
+                        pairs,
+                        &h.bounds,
+                        h.bucket_counts.iter().copied(),
+                        h.sum,
+                        h.count,
+                    ),
                 }
             }
         }
@@ -209,55 +210,6 @@ pub fn labels<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Labels {
     }
     out.sort();
     out
-}
-
-fn histogram(out: &mut String, name: &str, labels: &Labels, h: &Histogram) {
-    let mut cumulative = 0u64;
-    let mut le = String::new();
-    for (i, bound) in h.bounds.iter().enumerate() {
-        cumulative += h.bucket_counts.get(i).copied().unwrap_or(0);
-        le.clear();
-        write_value(&mut le, *bound);
-        line(out, name, "_bucket", labels, Some(&le), cumulative as f64);
-    }
-    line(out, name, "_bucket", labels, Some("+Inf"), h.count as f64);
-    line(out, name, "_sum", labels, None, h.sum);
-    line(out, name, "_count", labels, None, h.count as f64);
-}
-
-fn line(out: &mut String, name: &str, suffix: &str, labels: &Labels, le: Option<&str>, value: f64) {
-    out.push_str(name);
-    out.push_str(suffix);
-    if !labels.is_empty() || le.is_some() {
-        out.push('{');
-        let pairs = labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .chain(le.map(|le| ("le", le)));
-        for (i, (k, v)) in pairs.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(k);
-            out.push_str("=\"");
-            escape_label_value(out, v);
-            out.push('"');
-        }
-        out.push('}');
-    }
-    out.push(' ');
-    write_value(out, value);
-    out.push('\n');
-}
-
-fn escape_help(out: &mut String, help: &str) {
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! stale, and render the page when it is scraped.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -13,6 +13,7 @@ use super::render::{Families, Kind, Sample, labels, otel_name};
 use super::server::{self, Render};
 use super::store::Store;
 use crate::event::{AckStatus, Event, Resource};
+use crate::sync::lock;
 use crate::telemetry::Exposition;
 use crate::telemetry::events::{
     ComponentMetrics, PrometheusExporterListening, PrometheusMetricSkipped,
@@ -211,13 +212,6 @@ impl Drop for Registration {
     fn drop(&mut self) {
         self.exposition.unregister(&self.id);
     }
-}
-
-fn lock(exporter: &Mutex<Exporter>) -> MutexGuard<'_, Exporter> {
-    // The store is plain data; after a panic elsewhere it is still usable.
-    exporter
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An exporter over `store` for tests: renders as the admin section would.

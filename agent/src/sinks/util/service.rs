@@ -17,7 +17,7 @@
 //! (`hard_stop`) abandons a request, whose acknowledgements then resolve as
 //! dropped so that the source reads the data again after the restart.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,6 +33,7 @@ use super::http::{HttpClient, Response, timed};
 use super::retry::RetryConfig;
 use crate::error::Chain;
 use crate::event::{AckStatus, Event, EventBatch};
+use crate::sync::lock;
 use crate::telemetry::events::{
     BearerTokenReloaded, ComponentError, ErrorStage, SinkAuthAccepted, SinkAuthFailed,
     SinkDeadLettered, SinkDelivered, SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted,
@@ -438,12 +439,4 @@ fn split(mut batches: Vec<EventBatch>) -> (Vec<EventBatch>, Vec<EventBatch>) {
         }
         None => (Vec::new(), Vec::new()),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Both guarded values stay consistent across a panic (a header map, a
-    // file handle); keep using them.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -45,7 +45,7 @@ pub use tailer::Tailer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, TryLockError, Weak};
 
 use crate::event::{Attributes, Resource};
 use crate::telemetry::events::FileSourceMetrics;
@@ -107,7 +107,7 @@ pub fn spawn_tailer(
                     Err(TryLockError::Poisoned(poisoned)) => (poisoned.into_inner(), checkpoints),
                     Err(TryLockError::WouldBlock) => {
                         tracing::info!(component_id = %id, "Waiting for the engine this one replaces to end.");
-                        let guard = engine.lock().unwrap_or_else(PoisonError::into_inner);
+                        let guard = crate::sync::lock(&engine);
                         let latest = Checkpoints::load(&data_dir, &id).unwrap_or(checkpoints);
                         (guard, latest)
                     }
@@ -142,7 +142,7 @@ fn engine_lock(data_dir: &Path, id: &str) -> Arc<Mutex<()>> {
     static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Weak<Mutex<()>>>>> =
         LazyLock::new(Default::default);
     let key = data_dir.join("checkpoints").join(id);
-    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut locks = crate::sync::lock(&LOCKS);
     if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
         return lock;
     }

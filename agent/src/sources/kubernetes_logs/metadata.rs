@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
@@ -20,6 +20,7 @@ use super::config::KubeletMetadataConfig;
 use crate::error::Chain;
 use crate::event::{Attributes, Resource};
 use crate::kubelet::{Kubelet, KubeletSettings};
+use crate::sync::lock;
 use crate::telemetry::events::{FileSourceMetrics, KubeletMetadataFailed};
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
 
@@ -366,12 +367,6 @@ pub fn poller(
             }
         }
     })))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 //! gauge `neurallog_agent_sink_auth_failing` and a warning that does not
 //! repeat with every retry.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::sink::{SinkTelemetry, retries_counter};
+use crate::sync::lock;
 use crate::telemetry::{Counter, Labels, registry};
 
 /// The shortest time between two warnings about refused credentials: a
@@ -129,11 +129,6 @@ impl AuthHold {
         self.since
             .map_or(Duration::ZERO, |at| now.duration_since(at))
     }
-}
-
-fn lock(hold: &Mutex<AuthHold>) -> MutexGuard<'_, AuthHold> {
-    // Three plain fields, consistent after any panic.
-    hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
