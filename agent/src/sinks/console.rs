@@ -4,11 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
-use super::encoding::json::encode_line;
+use super::encoding::lines::{LineWriter, write_batches};
 use crate::config::{ConfigError, FieldPath, Validate};
-use crate::error::Chain;
-use crate::event::AckStatus;
-use crate::telemetry::events::{ComponentError, ErrorStage};
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
 
 /// Configuration of the `console` sink.
@@ -42,35 +39,18 @@ pub fn build(config: &ConsoleSinkConfig, cx: SinkContext) -> Result<BoxedCompone
 }
 
 async fn run(target: ConsoleTarget, mut cx: SinkContext) {
-    let mut out: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match target {
+    let mut out = Stream(match target {
         ConsoleTarget::Stdout => Box::new(tokio::io::stdout()),
         ConsoleTarget::Stderr => Box::new(tokio::io::stderr()),
-    };
-    let mut buf = Vec::with_capacity(64 * 1024);
-    while let Some(batch) = cx.input.recv().await {
-        buf.clear();
-        for event in batch.events() {
-            encode_line(event, &mut buf);
-        }
-        let written = tokio::select! {
-            result = async { out.write_all(&buf).await?; out.flush().await } => result,
-            () = cx.hard_stop.cancelled() => return,
-        };
-        match written {
-            Ok(()) => {
-                cx.metrics.sent(batch.len(), buf.len());
-                batch.resolve(AckStatus::Delivered);
-            }
-            Err(error) => {
-                ComponentError {
-                    component: &cx.metrics,
-                    error_type: "write_failed",
-                    stage: ErrorStage::Sending,
-                    error: Chain(&error),
-                }
-                .emit();
-                batch.resolve(AckStatus::Dropped);
-            }
-        }
+    });
+    write_batches(&mut cx, &mut out).await;
+}
+
+struct Stream(Box<dyn tokio::io::AsyncWrite + Send + Unpin>);
+
+impl LineWriter for Stream {
+    async fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf).await?;
+        self.0.flush().await
     }
 }

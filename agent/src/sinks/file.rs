@@ -12,11 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt as _;
 
-use super::encoding::json::encode_line;
+use super::encoding::lines::{LineWriter, write_batches};
 use crate::config::{ConfigError, FieldPath, Validate};
-use crate::error::Chain;
-use crate::event::AckStatus;
-use crate::telemetry::events::{ComponentError, ErrorStage};
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
 
 /// Configuration of the `file` sink.
@@ -83,39 +80,13 @@ struct Writer {
 }
 
 async fn run(mut writer: Writer, mut cx: SinkContext) {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    while let Some(batch) = cx.input.recv().await {
-        buf.clear();
-        for event in batch.events() {
-            encode_line(event, &mut buf);
-        }
-        let result = tokio::select! {
-            result = writer.write(&buf) => result,
-            () = cx.hard_stop.cancelled() => return,
-        };
-        match result {
-            Ok(()) => {
-                cx.metrics.sent(batch.len(), buf.len());
-                batch.resolve(AckStatus::Delivered);
-            }
-            Err(error) => {
-                ComponentError {
-                    component: &cx.metrics,
-                    error_type: "write_failed",
-                    stage: ErrorStage::Sending,
-                    error: Chain(&error),
-                }
-                .emit();
-                batch.resolve(AckStatus::Dropped);
-            }
-        }
-    }
+    write_batches(&mut cx, &mut writer).await;
     let _ = writer.file.flush().await;
 }
 
 // === impl Writer ===
 
-impl Writer {
+impl LineWriter for Writer {
     async fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
         if self.size > 0 && self.size + buf.len() as u64 > self.config.max_bytes {
             self.rotate().await?;
@@ -128,7 +99,9 @@ impl Writer {
         self.size += buf.len() as u64;
         Ok(())
     }
+}
 
+impl Writer {
     async fn rotate(&mut self) -> std::io::Result<()> {
         self.file.flush().await?;
         let path = &self.config.path;
@@ -173,7 +146,9 @@ mod tests {
 
     use super::*;
     use crate::config::ComponentKind;
-    use crate::event::{AckReceiver, Attributes, Event, EventBatch, LogRecord, Resource};
+    use crate::event::{
+        AckReceiver, AckStatus, Attributes, Event, EventBatch, LogRecord, Resource,
+    };
     use crate::telemetry::events::ComponentMetrics;
     use crate::topology::{Globals, SinkInput, StatusRegistry};
 

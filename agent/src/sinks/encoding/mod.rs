@@ -1,3 +1,4 @@
 //! Encodings shared by sinks.
 
 pub mod json;
+pub mod lines;

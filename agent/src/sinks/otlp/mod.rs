@@ -22,9 +22,7 @@ pub use config::OtlpHttpSinkConfig;
 pub use logs::{CHECK_EVENT_NAME, SCOPE_NAME, SCOPE_VERSION};
 pub use protocol::{Otlp, Signal};
 
-use crate::sinks::util::build::{self, ServiceSettings, join_path, parse_endpoint};
-use crate::sinks::util::driver::{self, DriverOptions};
-use crate::telemetry::events::SinkTelemetry;
+use crate::sinks::util::build::{ServiceSettings, http_sink, join_path, parse_endpoint};
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
 
 /// Build the sink: reads TLS and token files, opens the disk queue.
@@ -34,7 +32,6 @@ pub fn build(config: &OtlpHttpSinkConfig, cx: SinkContext) -> Result<BoxedCompon
         logs: join_path(&endpoint, "/v1/logs")?,
         metrics: join_path(&endpoint, "/v1/metrics")?,
     };
-    let telemetry = SinkTelemetry::new(&cx.metrics);
     let settings = ServiceSettings {
         endpoint: &endpoint,
         tls: config.tls.as_ref(),
@@ -46,15 +43,8 @@ pub fn build(config: &OtlpHttpSinkConfig, cx: SinkContext) -> Result<BoxedCompon
         retry: &config.retry,
         dead_letter: &config.dead_letter,
         codec: config.compression.codec(),
+        queue: &config.queue,
+        batch: &config.batch,
     };
-    let service = build::service(protocol, settings, &cx, &telemetry)?;
-    let queue = build::queue(&config.queue, &cx, &telemetry)?;
-    let queue_dir = cx.globals.data_dir.join("queues").join(&*cx.id);
-    build::report_status(&cx, &endpoint, &queue_dir, &telemetry);
-    let options = DriverOptions {
-        batch: config.batch.clone(),
-        concurrency: config.concurrency,
-        fsync: config.queue.fsync,
-    };
-    Ok(Box::pin(driver::run(service, queue, options, cx)))
+    http_sink(protocol, settings, cx)
 }

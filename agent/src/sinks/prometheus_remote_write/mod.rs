@@ -23,11 +23,9 @@ use prost::Message as _;
 use crate::error::Chain;
 use crate::event::{Event, EventBatch};
 use crate::sinks::otlp::record::{self, RecordKind};
-use crate::sinks::util::build::{self, ServiceSettings, parse_endpoint};
+use crate::sinks::util::build::{ServiceSettings, http_sink, parse_endpoint};
 use crate::sinks::util::compression::Codec;
-use crate::sinks::util::driver::{self, DriverOptions};
 use crate::sinks::util::service::{Protocol, Route};
-use crate::telemetry::events::SinkTelemetry;
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
 
 /// The one endpoint of a remote-write sink.
@@ -115,7 +113,6 @@ pub fn build(
         uri: endpoint.clone(),
         resource_labels: config.resource_labels.clone(),
     };
-    let telemetry = SinkTelemetry::new(&cx.metrics);
     let settings = ServiceSettings {
         endpoint: &endpoint,
         tls: config.tls.as_ref(),
@@ -127,17 +124,10 @@ pub fn build(
         retry: &config.retry,
         dead_letter: &config.dead_letter,
         codec: Codec::Snappy,
+        queue: &config.queue,
+        batch: &config.batch,
     };
-    let service = build::service(protocol, settings, &cx, &telemetry)?;
-    let queue = build::queue(&config.queue, &cx, &telemetry)?;
-    let queue_dir = cx.globals.data_dir.join("queues").join(&*cx.id);
-    build::report_status(&cx, &endpoint, &queue_dir, &telemetry);
-    let options = DriverOptions {
-        batch: config.batch.clone(),
-        concurrency: 1,
-        fsync: config.queue.fsync,
-    };
-    Ok(Box::pin(driver::run(service, queue, options, cx)))
+    http_sink(protocol, settings, cx)
 }
 
 #[cfg(test)]

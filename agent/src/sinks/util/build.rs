@@ -2,7 +2,7 @@
 //! endpoint, HTTP client, headers, dead-letter file, disk queue, and its
 //! `/status` details.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,8 +11,10 @@ use indexmap::IndexMap;
 use serde_json::json;
 
 use super::auth::{AuthConfig, RequestHeaders, Secret, TenantConfig};
+use super::batch::BatchConfig;
 use super::compression::Codec;
 use super::dead_letter::{DeadLetter, DeadLetterConfig};
+use super::driver::{self, DriverOptions};
 use super::http::HttpClient;
 use super::queue::{QueueConfig, QueueSide};
 use super::retry::RetryConfig;
@@ -20,9 +22,9 @@ use super::service::{Protocol, Service};
 use super::tls::TlsConfig;
 use crate::config::{ConfigError, FieldPath};
 use crate::telemetry::events::{InsecureTlsEnabled, QueueRecordsCorrupt, SinkTelemetry};
-use crate::topology::{BuildError, SinkContext};
+use crate::topology::{BoxedComponent, BuildError, SinkContext};
 
-/// The settings of a sink's service, borrowed from its configuration.
+/// The settings of a shipping sink, borrowed from its configuration.
 pub struct ServiceSettings<'a> {
     /// The endpoint.
     pub endpoint: &'a Uri,
@@ -44,6 +46,10 @@ pub struct ServiceSettings<'a> {
     pub dead_letter: &'a DeadLetterConfig,
     /// Body compression.
     pub codec: Codec,
+    /// The disk queue.
+    pub queue: &'a QueueConfig,
+    /// Request sizes.
+    pub batch: &'a BatchConfig,
 }
 
 /// Parse and check an endpoint URL: `http` or `https`, a host, no
@@ -112,9 +118,30 @@ pub fn validate_endpoint(
     }
 }
 
-/// Build the service: HTTP client (TLS files are read here), headers (the
-/// token file is read here), dead-letter file.
-pub fn service<P: Protocol>(
+/// Build a shipping sink speaking `protocol`: its HTTP client (TLS files
+/// are read here), headers (the token file is read here), dead-letter file
+/// and disk queue, its `/status` details, and the driver that runs them.
+pub fn http_sink<P: Protocol>(
+    protocol: P,
+    settings: ServiceSettings<'_>,
+    cx: SinkContext,
+) -> Result<BoxedComponent, BuildError> {
+    let telemetry = SinkTelemetry::new(&cx.metrics);
+    let options = DriverOptions {
+        batch: settings.batch.clone(),
+        concurrency: settings.concurrency,
+        fsync: settings.queue.fsync,
+    };
+    let queue_config = settings.queue;
+    let endpoint = settings.endpoint.clone();
+    let service = service(protocol, settings, &cx, &telemetry)?;
+    let (queue, queue_dir) = queue(queue_config, &cx, &telemetry)?;
+    report_status(&cx, &endpoint, &queue_dir, &telemetry);
+    Ok(Box::pin(driver::run(service, queue, options, cx)))
+}
+
+/// The service: HTTP client, headers, dead-letter file.
+fn service<P: Protocol>(
     protocol: P,
     settings: ServiceSettings<'_>,
     cx: &SinkContext,
@@ -153,11 +180,11 @@ pub fn service<P: Protocol>(
 }
 
 /// Open the sink's disk queue under `data_dir/queues/<sink>`.
-pub fn queue<S: Copy + PartialEq>(
+fn queue<S: Copy + PartialEq>(
     config: &QueueConfig,
     cx: &SinkContext,
     telemetry: &SinkTelemetry,
-) -> Result<QueueSide<S>, BuildError> {
+) -> Result<(QueueSide<S>, PathBuf), BuildError> {
     let dir = cx.globals.data_dir.join("queues").join(&*cx.id);
     let mut queue = config.open(&dir).map_err(BuildError::from_error)?;
     QueueRecordsCorrupt {
@@ -166,17 +193,12 @@ pub fn queue<S: Copy + PartialEq>(
         dir: &dir,
     }
     .emit();
-    Ok(QueueSide::new(queue, telemetry))
+    Ok((QueueSide::new(queue, telemetry), dir))
 }
 
 /// Report the endpoint, the queue, the dead letters and whether the
 /// receiver refuses the credentials on `/status`.
-pub fn report_status(
-    cx: &SinkContext,
-    endpoint: &Uri,
-    queue_dir: &Path,
-    telemetry: &SinkTelemetry,
-) {
+fn report_status(cx: &SinkContext, endpoint: &Uri, queue_dir: &Path, telemetry: &SinkTelemetry) {
     let endpoint = endpoint.to_string();
     let dir = queue_dir.display().to_string();
     let telemetry = telemetry.clone();
