@@ -11,7 +11,7 @@
 //! (`$NEURALLOG_TEST_PLUGINS_DIR` to use prebuilt files).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use neurallog_agent::wasm::{CacheStatus, Grants, HostSettings, Limits, PluginHost, PluginSource};
@@ -173,40 +173,13 @@ fn resident_bytes() -> u64 {
     kib * 1024
 }
 
+#[path = "../../tests/plugins/guests.rs"]
+mod guests;
+
 /// Path of test guest `name`, building `tests/plugins` if needed.
 fn guest(name: &str) -> PathBuf {
-    let dir = match std::env::var_os("NEURALLOG_TEST_PLUGINS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("agent/ has a parent");
-            let target = match (
-                std::env::var_os("NEURALLOG_TEST_PLUGINS_TARGET"),
-                std::env::var_os("HOME"),
-            ) {
-                (Some(dir), _) => PathBuf::from(dir),
-                (None, Some(home)) => {
-                    Path::new(&home).join(".cache/neurallog-agent/test-plugins-target")
-                }
-                (None, None) => repo.join("target/test-plugins"),
-            };
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--release",
-                    "--target",
-                    "wasm32-wasip2",
-                    "--manifest-path",
-                ])
-                .arg(repo.join("tests/plugins/Cargo.toml"))
-                .env("CARGO_TARGET_DIR", &target)
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building tests/plugins failed");
-            target.join("wasm32-wasip2/release")
-        }
-    };
-    dir.join(format!("{name}.wasm"))
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("agent/ has a parent");
+    guests::built_dir(repo).join(format!("{name}.wasm"))
 }

@@ -1,60 +1,25 @@
-//! Builds the test guests in `tests/plugins/` once per test process and
-//! makes hosts to load them into.
-//!
-//! The guests are built with `cargo build --release --target
-//! wasm32-wasip2` into `$NEURALLOG_TEST_PLUGINS_TARGET` (default
-//! `$HOME/.cache/neurallog-agent/test-plugins-target`, else
-//! `target/test-plugins` in the repository). Set
-//! `$NEURALLOG_TEST_PLUGINS_DIR` to a directory of prebuilt `.wasm` files
-//! to skip the build.
+//! The test guests in `tests/plugins/`, built once per test process (see
+//! `tests/plugins/guests.rs`), and hosts to load them into.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use tempfile::TempDir;
 
 use crate::wasm::{Grants, HostSettings, Limits, LoadedPlugin, PluginHost, PluginSource};
 
+#[path = "../../../../tests/plugins/guests.rs"]
+mod guests;
+
 /// Directory holding the built `<name>.wasm` files.
 fn plugins_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("NEURALLOG_TEST_PLUGINS_DIR") {
-            return PathBuf::from(dir);
-        }
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("agent/ has a parent");
-        let target = match (
-            std::env::var_os("NEURALLOG_TEST_PLUGINS_TARGET"),
-            std::env::var_os("HOME"),
-        ) {
-            (Some(dir), _) => PathBuf::from(dir),
-            (None, Some(home)) => {
-                Path::new(&home).join(".cache/neurallog-agent/test-plugins-target")
-            }
-            (None, None) => repo.join("target/test-plugins"),
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(repo.join("tests/plugins/Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "building tests/plugins failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        target.join("wasm32-wasip2/release")
+        guests::built_dir(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("agent/ has a parent"),
+        )
     })
 }
 
