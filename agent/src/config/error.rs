@@ -1,11 +1,20 @@
 //! Configuration errors that name the file, the field path and what was
-//! expected: `agent.yaml: sources.app.include[0]: glob "[" is invalid: ...`.
+//! expected: `agent.yaml: sources.app.include[0]: glob "[" is invalid: ...`,
+//! and [`Validate`], which each component's configuration implements to
+//! report them below its own path.
 
 use std::fmt;
 
 /// A path to a field inside the configuration, e.g. `sinks.out.inputs[0]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldPath(String);
+
+/// A component configuration that can check itself.
+pub trait Validate {
+    /// Push an error for every problem found, with its field path below
+    /// `path`.
+    fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>);
+}
 
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

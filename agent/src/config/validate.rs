@@ -3,15 +3,8 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-use super::error::{ConfigError, ConfigErrors, FieldPath};
+use super::error::{ConfigError, ConfigErrors, FieldPath, Validate};
 use super::model::Config;
-
-/// A component configuration that can check itself.
-pub trait Validate {
-    /// Push an error for every problem found, with its field path below
-    /// `path`.
-    fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>);
-}
 
 /// Check `config` as a whole. Returns warnings (things that work but are
 /// probably not meant) or every error found; `label` names the file.

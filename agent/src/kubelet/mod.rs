@@ -3,6 +3,8 @@
 //! node's own kubelet is ever asked; nothing watches the cluster's API.
 
 mod client;
+mod error;
 mod tls;
 
-pub use client::{Kubelet, KubeletError, KubeletSettings};
+pub use client::{Kubelet, KubeletSettings};
+pub use error::KubeletError;

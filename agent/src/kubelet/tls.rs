@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rustls::{ClientConfig, RootCertStore};
 
-use super::client::KubeletError;
+use super::error::KubeletError;
 
 /// The client configuration for `ca_file` (or the system roots) or, with
 /// `insecure`, for any certificate.

@@ -1,4 +1,4 @@
-//! The committed read position, persisted in `<dir>/cursor` as
+//! A place in the queue, and the committed read position, persisted in `<dir>/cursor` as
 //! `segment offset index crc32` text, replaced atomically (write a
 //! temporary file, rename over).
 
@@ -6,7 +6,17 @@ use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
 
-use super::queue::Position;
+/// A place in the queue: just past record number `index` (counting good
+/// records from 0) of `segment`, at byte `offset`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// The segment's id.
+    pub segment: u64,
+    /// The byte offset inside it.
+    pub offset: u64,
+    /// Good records before `offset` in the segment.
+    pub index: u64,
+}
 
 const FILE: &str = "cursor";
 const TMP: &str = "cursor.tmp";

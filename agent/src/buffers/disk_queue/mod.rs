@@ -38,4 +38,5 @@ mod queue;
 #[cfg(test)]
 mod tests;
 
-pub use queue::{DiskQueue, FsyncPolicy, Position, QueueError, QueueOptions, QueueStats, Record};
+pub use cursor::Position;
+pub use queue::{DiskQueue, FsyncPolicy, QueueError, QueueOptions, QueueStats, Record};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::cursor;
+use super::cursor::{self, Position};
 use super::frame::{self, Format, Frame, MAX_RECORD_BYTES};
 
 /// When appended records are forced to stable storage.
@@ -38,18 +38,6 @@ pub struct QueueOptions {
     pub segment_bytes: u64,
     /// When writes are synced.
     pub fsync: FsyncPolicy,
-}
-
-/// A place in the queue: just past record number `index` (counting good
-/// records from 0) of `segment`, at byte `offset`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    /// The segment's id.
-    pub segment: u64,
-    /// The byte offset inside it.
-    pub offset: u64,
-    /// Good records before `offset` in the segment.
-    pub index: u64,
 }
 
 /// A record read from the queue.
