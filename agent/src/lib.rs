@@ -9,7 +9,7 @@ pub mod admin;
 pub mod app;
 pub mod buffers;
 pub mod checks;
-pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod embedded;
 pub mod error;
@@ -20,7 +20,6 @@ pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod kubelet;
-pub mod plugin_cli;
 pub mod sinks;
 pub mod sources;
 pub(crate) mod sync;

@@ -5,14 +5,29 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::cli::{
-    EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PluginFileArg, PluginRunArgs, print_stdout,
+use super::{
+    EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PluginCommand, PluginFileArg, PluginRunArgs,
+    print_stdout, runtime,
 };
 use crate::error::Chain;
 use crate::wasm::{Grants, HostSettings, Limits, PluginHost, PluginSource, RunOutcome};
 
+/// Run a `plugin` subcommand.
+pub(super) fn plugin(command: PluginCommand) -> u8 {
+    let runtime = match runtime(None) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        match command {
+            PluginCommand::Run(args) => run(*args).await,
+            PluginCommand::Inspect(args) => inspect(args).await,
+        }
+    })
+}
+
 /// Run one plugin once and print the result; returns the exit code.
-pub async fn run(args: PluginRunArgs) -> u8 {
+async fn run(args: PluginRunArgs) -> u8 {
     let config_json = match &args.config {
         None => "{}".to_owned(),
         Some(path) => match read_config(path) {
@@ -106,7 +121,7 @@ pub async fn run(args: PluginRunArgs) -> u8 {
 }
 
 /// Describe a component; returns the exit code.
-pub async fn inspect(args: PluginFileArg) -> u8 {
+async fn inspect(args: PluginFileArg) -> u8 {
     let temp = match tempfile::tempdir() {
         Ok(temp) => temp,
         Err(error) => {

@@ -1,4 +1,5 @@
-//! Command-line interface.
+//! The command line, in one place: the arguments (here) and one module
+//! per subcommand, each returning its exit code.
 //!
 //! Exit codes:
 //!
@@ -12,6 +13,14 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::ConfigSource;
+
+mod plugin;
+mod print_config;
+mod run;
+mod schema;
+mod validate;
 
 /// Exit code for a graceful run or a successful command.
 pub const EXIT_OK: u8 = 0;
@@ -119,6 +128,40 @@ pub struct ConfigArg {
         global = true
     )]
     pub config: Option<PathBuf>,
+}
+
+/// Parse the command line and run it; returns the exit code.
+pub fn main() -> u8 {
+    let cli = Cli::parse();
+    match cli.command {
+        None => run::run(&cli.config),
+        Some(Command::Run(arg)) => run::run(&arg),
+        Some(Command::Validate(arg)) => validate::validate(&arg),
+        Some(Command::PrintConfig(arg)) => print_config::print_config(&arg),
+        Some(Command::Schema) => schema::schema(),
+        Some(Command::Plugin(command)) => plugin::plugin(command),
+    }
+}
+
+/// The configuration `arg` names: its file, or the embedded default.
+fn source(arg: &ConfigArg) -> ConfigSource {
+    match &arg.config {
+        Some(path) => ConfigSource::File(path.clone()),
+        None => ConfigSource::Embedded,
+    }
+}
+
+/// A multi-threaded async runtime, or the exit code when there is none.
+fn runtime(thread_name: Option<&str>) -> Result<tokio::runtime::Runtime, u8> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(name) = thread_name {
+        builder.thread_name(name);
+    }
+    builder.build().map_err(|error| {
+        eprintln!("error: cannot start the async runtime: {error}");
+        EXIT_FAILURE
+    })
 }
 
 /// Write `text` and a newline to standard output. A closed pipe (`| head`)
