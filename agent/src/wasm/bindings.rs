@@ -7,7 +7,7 @@
 //! `neurallog:plugin@0.1.0`). A breaking `0.2.0` becomes a frozen copy of
 //! the old WIT (`wit/v0.1/`), a second module `v0_2` generated here, host
 //! trait impls for it under `host/`, and a second variant of
-//! `loader::Bindings`; components built against 0.1 keep loading.
+//! `plugin::Bindings`; components built against 0.1 keep loading.
 
 /// Bindings for `neurallog:plugin@0.1.0`, world `check`.
 #[allow(

@@ -112,8 +112,8 @@ pub use schemars;
 ///
 /// It expands to nothing outside `wasm32` builds, so the crate still builds
 /// and tests natively. The crate must be a `cdylib` (`[lib] crate-type =
-/// ["cdylib", "rlib"]`) for `cargo build --target wasm32-wasip2` to emit a
-/// component.
+/// ["cdylib"]`, as in `plugins/template`) for `cargo build --target
+/// wasm32-wasip2` to emit a component.
 #[macro_export]
 macro_rules! export_check {
     ($check:ty) => {
