@@ -19,11 +19,13 @@ mod plan;
 mod results;
 mod runtime;
 mod scheduler;
+mod schemas;
 
 pub use config::CheckConfig;
 pub use plan::CheckPlan;
 pub use results::report_events;
 pub use runtime::PluginRuntime;
+pub use schemas::{check_plugin_configs, first_party_schemas, merge_into};
 
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
 

@@ -1,6 +1,6 @@
 //! What a check's configuration resolves to.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,36 +40,7 @@ impl CheckPlan {
         config: &CheckConfig,
         runtime: &PluginRuntime,
     ) -> Result<CheckPlan, BuildError> {
-        let (source, file) = match embedded::find(&config.kind) {
-            Some(plugin) => (
-                PluginSource::Embedded {
-                    name: plugin.name,
-                    bytes: plugin.bytes,
-                },
-                None,
-            ),
-            None => {
-                let path = match (&config.path, &config.plugin) {
-                    (Some(path), _) => path.clone(),
-                    (None, Some(plugin)) => runtime
-                        .directory()
-                        .ok_or_else(|| {
-                            BuildError::new(format!(
-                                "`plugin: {plugin}` names a file in plugins.directory, which is not set"
-                            ))
-                        })?
-                        .join(format!("{plugin}.wasm")),
-                    (None, None) => return Err(BuildError::new("a `type: wasm` check needs `plugin` or `path`")),
-                };
-                (
-                    PluginSource::File {
-                        path: path.clone(),
-                        sha256: config.sha256.clone(),
-                    },
-                    Some(path),
-                )
-            }
-        };
+        let (source, file) = plugin_source(config, runtime.directory())?;
         if config.limits.fuel.is_some() && !runtime.fuel() {
             return Err(BuildError::new(
                 "limits.fuel needs fuel metering, which is chosen when the agent starts: restart the agent to apply it",
@@ -88,4 +59,40 @@ impl CheckPlan {
             config_json: config.config.to_string(),
         })
     }
+}
+
+/// The component `config` names: a first-party plugin built into the
+/// agent, or a file (`path`, or `plugin` in the plugins `directory`), which
+/// is returned too.
+pub fn plugin_source(
+    config: &CheckConfig,
+    directory: Option<&Path>,
+) -> Result<(PluginSource, Option<PathBuf>), BuildError> {
+    if let Some(plugin) = embedded::find(&config.kind) {
+        let source = PluginSource::Embedded {
+            name: plugin.name,
+            bytes: plugin.bytes,
+        };
+        return Ok((source, None));
+    }
+    let path = match (&config.path, &config.plugin) {
+        (Some(path), _) => path.clone(),
+        (None, Some(plugin)) => directory
+            .ok_or_else(|| {
+                BuildError::new(format!(
+                    "`plugin: {plugin}` names a file in plugins.directory, which is not set"
+                ))
+            })?
+            .join(format!("{plugin}.wasm")),
+        (None, None) => {
+            return Err(BuildError::new(
+                "a `type: wasm` check needs `plugin` or `path`",
+            ));
+        }
+    };
+    let source = PluginSource::File {
+        path: path.clone(),
+        sha256: config.sha256.clone(),
+    };
+    Ok((source, Some(path)))
 }

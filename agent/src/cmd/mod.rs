@@ -56,9 +56,10 @@ pub enum Command {
     /// configuration.
     Run(ConfigArg),
     /// Parse and validate a configuration, then exit: 0 when valid, 78 with
-    /// every problem listed when not. Touches nothing (safe in
-    /// `ExecStartPre` and CI).
-    Validate(ConfigArg),
+    /// every problem listed when not. Each check's `config:` is checked
+    /// against the schema its plugin publishes (the plugin is loaded, not
+    /// run). Writes nothing (safe in `ExecStartPre` and CI).
+    Validate(ValidateArgs),
     /// Print the effective configuration, defaults filled in, as YAML.
     /// Secrets are redacted.
     PrintConfig(ConfigArg),
@@ -115,6 +116,18 @@ pub struct PluginRunArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// `validate` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The configuration.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Do not load the checks' plugins to check their `config:` (for a
+    /// machine where third-party plugin files are not deployed yet).
+    #[arg(long)]
+    pub skip_plugins: bool,
+}
+
 /// Which configuration to use.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArg {
@@ -136,7 +149,7 @@ pub fn main() -> u8 {
     match cli.command {
         None => run::run(&cli.config),
         Some(Command::Run(arg)) => run::run(&arg),
-        Some(Command::Validate(arg)) => validate::validate(&arg),
+        Some(Command::Validate(args)) => validate::validate(&args),
         Some(Command::PrintConfig(arg)) => print_config::print_config(&arg),
         Some(Command::Schema) => schema::schema(),
         Some(Command::Plugin(command)) => plugin::plugin(command),
