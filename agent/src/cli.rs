@@ -58,6 +58,18 @@ pub enum Command {
     /// Work with check plugins (Wasm components).
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The plugin worker process, started by the agent itself with its
+    /// socket as stdin. Not for use by hand.
+    #[command(hide = true)]
+    PluginWorker(PluginWorkerArgs),
+}
+
+/// `plugin-worker` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct PluginWorkerArgs {
+    /// The agent's process id: the worker refuses to start as an orphan.
+    #[arg(long)]
+    pub parent: u32,
 }
 
 /// `plugin` subcommands.

@@ -12,6 +12,11 @@ use neurallog_agent::config::{self, ConfigSource};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
+        // Before anything else: the worker confines itself while it has a
+        // single thread.
+        Some(Command::PluginWorker(args)) => {
+            return neurallog_agent::wasm::worker::serve(args.parent);
+        }
         None => run(&cli.config),
         Some(Command::Run(arg)) => run(&arg),
         Some(Command::Validate(arg)) => validate(&arg),

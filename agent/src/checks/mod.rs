@@ -10,16 +10,19 @@
 //!   and the limit on runs in flight (`plugins.max_concurrent_runs`).
 //! - `plan`: what a check's configuration resolves to (which component,
 //!   limits, grants).
+//! - `plugin`: a loaded plugin, in the agent's process or in a worker.
 //! - `scheduler`: interval with jitter, loading and reloading, the last
 //!   result for `/status`.
 //! - `results`: a run's report as events.
 
 mod plan;
+mod plugin;
 mod results;
 mod runtime;
 mod scheduler;
 
 pub use plan::CheckPlan;
+pub use plugin::CheckPlugin;
 pub use results::report_events;
 pub use runtime::PluginRuntime;
 
@@ -31,5 +34,6 @@ pub fn build(config: &CheckConfig, cx: SourceContext) -> Result<BoxedComponent, 
     let plan = CheckPlan::new(&cx.id, config, &cx.globals.plugins)?;
     let host = cx.globals.plugins.host()?;
     let slots = cx.globals.plugins.slots();
-    Ok(Box::pin(scheduler::run(plan, host, slots, cx)))
+    let worker = cx.globals.plugins.worker_options();
+    Ok(Box::pin(scheduler::run(plan, host, worker, slots, cx)))
 }

@@ -21,5 +21,8 @@ mod validate;
 pub use components::{CheckConfig, ComponentKind, SinkComponent, SinkConfig, SourceConfig, tagged};
 pub use error::{ConfigError, ConfigErrors, FieldPath};
 pub use load::{ConfigSource, EMBEDDED_DEFAULT, load, load_str};
-pub use model::{AdminConfig, Config, LogConfig, LogFormat, PluginsConfig};
+pub use model::{
+    AdminConfig, Config, Isolation, IsolationConfig, LogConfig, LogFormat, PluginsConfig,
+    WorkerConfig,
+};
 pub use validate::{Validate, validate};
