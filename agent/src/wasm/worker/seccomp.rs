@@ -97,6 +97,7 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_fstatfs,
     libc::SYS_statfs,
     libc::SYS_openat,
+    libc::SYS_openat2,
     libc::SYS_readlinkat,
     libc::SYS_faccessat,
     libc::SYS_faccessat2,

@@ -83,7 +83,7 @@ async fn session(
         return Err(std::io::Error::other("the first message is not a load request").into());
     };
     let (outbox, queued) = mpsc::channel(OUTBOX);
-    tokio::spawn(send_all(writer, queued));
+    let sender = tokio::spawn(send_all(writer, queued));
     let targets = tracing_subscriber::filter::Targets::new()
         .with_default(tracing::Level::WARN)
         .with_target("neurallog_agent", logs::filter(request.log_level));
@@ -100,7 +100,9 @@ async fn session(
     let plugin = match load(*request, &outbox, acked).await {
         Ok(plugin) => plugin,
         Err(message) => {
+            // The writer stops after this frame; wait until it is out.
             let _ = outbox.send(FromWorker::LoadFailed { message }).await;
+            let _ = sender.await;
             return Ok(());
         }
     };
@@ -175,10 +177,12 @@ async fn load(
     Ok(plugin)
 }
 
-/// Writes queued frames to the agent until every sender is gone.
+/// Writes queued frames to the agent until every sender is gone or a
+/// `LoadFailed` is out (the worker's last word).
 async fn send_all(mut writer: WriteHalf<UnixStream>, mut queued: mpsc::Receiver<FromWorker>) {
     while let Some(frame) = queued.recv().await {
-        if protocol::write(&mut writer, &frame).await.is_err() {
+        let last = matches!(frame, FromWorker::LoadFailed { .. });
+        if protocol::write(&mut writer, &frame).await.is_err() || last {
             break;
         }
     }
