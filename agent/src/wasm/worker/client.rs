@@ -384,8 +384,9 @@ impl WorkerPlugin {
         protocol::write(&mut connection.writer, &run)
             .await
             .map_err(died)?;
-        let max_lines = self.request.limits.max_log_lines + WORKER_LOG_LINES;
-        let (mut lines, mut dropped) = (0u64, 0u64);
+        let limits = &self.request.limits;
+        let max_lines = limits.max_log_lines + WORKER_LOG_LINES;
+        let (mut lines, mut dropped, mut state_written) = (0u64, 0u64, 0u64);
         loop {
             let frame = tokio::time::timeout_at(deadline, protocol::read(&mut connection.reader))
                 .await
@@ -405,7 +406,16 @@ impl WorkerPlugin {
                     }
                 }
                 Some(FromWorker::StateWrite { key, value }) => {
-                    let result = self.state.apply(key, value).await;
+                    // The worker enforces the run's write budget; a worker
+                    // that does not is refused here too.
+                    state_written += (key.len() + value.as_ref().map_or(0, Vec::len)) as u64;
+                    let result = match state_written <= limits.max_state_write_bytes {
+                        true => self.state.apply(key, value).await,
+                        false => Err(format!(
+                            "the run's state write budget of {} bytes is spent",
+                            limits.max_state_write_bytes
+                        )),
+                    };
                     let answer = ToWorker::StateWritten(result);
                     protocol::write(&mut connection.writer, &answer)
                         .await
@@ -465,11 +475,19 @@ async fn spawn(
     request.state = state.snapshot();
     let load = ToWorker::Load(Box::new(request.clone()));
     let wait = request.host.load_timeout + START_GRACE;
+    // `describe` runs guest code: its lines are capped like a run's.
+    let max_lines = request.limits.max_log_lines + WORKER_LOG_LINES;
     let answer = async {
         protocol::write(&mut writer, &load).await?;
+        let mut lines = 0u64;
         loop {
             match protocol::read(&mut reader).await? {
-                Some(FromWorker::Log(line)) => logs::emit(name, pid, &line),
+                Some(FromWorker::Log(line)) => {
+                    lines += 1;
+                    if lines <= max_lines {
+                        logs::emit(name, pid, &line);
+                    }
+                }
                 other => return Ok::<_, FrameError>(other),
             }
         }
@@ -565,7 +583,8 @@ fn signal_name(signal: i32) -> &'static str {
 /// One line about a worker's confinement.
 fn summary(confinement: &Confinement, cgroup: &str) -> String {
     format!(
-        "uid={} gid={} no_new_privs={} seccomp={} {} cgroup={cgroup}",
+        "{}: uid={} gid={} no_new_privs={} seccomp={} {} cgroup={cgroup}",
+        confinement.identity,
         confinement.uid,
         confinement.gid,
         confinement.no_new_privs,

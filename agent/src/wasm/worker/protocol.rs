@@ -154,6 +154,8 @@ pub(crate) enum FromWorker {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Confinement {
+    /// How the worker's user was chosen.
+    pub identity: String,
     /// User id the worker runs as.
     pub uid: u32,
     /// Group id the worker runs as.
@@ -329,6 +331,64 @@ mod tests {
             format!("{decoded:?}"),
             format!("{:?}", messages.to_vec()),
             "same messages, same order"
+        );
+    }
+
+    #[test]
+    fn a_load_request_keeps_every_limit_and_grant() {
+        let limits = Limits {
+            timeout_ms: 1234,
+            memory_bytes: 5 << 20,
+            max_open_handles: 7,
+            ..Limits::default()
+        };
+        let grants = Grants {
+            directories: vec!["/var/backups".into()],
+            tls_targets: vec!["example.com:443".into()],
+            ..Grants::default()
+        };
+        let request = ToWorker::Load(Box::new(LoadRequest {
+            name: "backups".into(),
+            source: WorkerSource::File {
+                path: "/plugins/b.wasm".into(),
+                sha256: Some("ab".repeat(32)),
+            },
+            limits: limits.clone(),
+            grants: grants.clone(),
+            state: BTreeMap::from([("k".to_owned(), vec![1, 2, 3])]),
+            host: HostConfig {
+                cache_dir: Some("/cache".into()),
+                state_dir: "/state".into(),
+                mounts_file: "/proc/self/mounts".into(),
+                fuel_enabled: true,
+                deadline_grace: Duration::from_millis(1500),
+                load_timeout: Duration::from_secs(60),
+            },
+            confinement: ConfinementRequest {
+                user: "nobody".into(),
+                group: "nogroup".into(),
+                cpu_secs: 60,
+            },
+            log_level: LogLevel::Debug,
+        }));
+        let frame = encode(&request).unwrap();
+        let decoded: ToWorker = block_on(read(&mut &frame[..])).unwrap().unwrap();
+        let ToWorker::Load(decoded) = decoded else {
+            panic!("a load request, got {decoded:?}")
+        };
+        assert_eq!(decoded.limits, limits);
+        assert_eq!(decoded.grants, grants);
+        assert_eq!(decoded.state["k"], vec![1, 2, 3]);
+        assert_eq!(decoded.host.deadline_grace, Duration::from_millis(1500));
+        assert_eq!(
+            format!("{:?}", decoded.source),
+            format!(
+                "{:?}",
+                WorkerSource::File {
+                    path: "/plugins/b.wasm".into(),
+                    sha256: Some("ab".repeat(32)),
+                }
+            )
         );
     }
 

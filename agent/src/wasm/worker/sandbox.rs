@@ -3,7 +3,8 @@
 //! [`early`], first thing in the process, before any thread exists (so what
 //! it sets is inherited by every thread): die with the agent
 //! (`PR_SET_PDEATHSIG`), never gain privileges (`PR_SET_NO_NEW_PRIVS`), and,
-//! when not root, drop every capability.
+//! unless it is root able to switch users later, drop every capability (a
+//! container's root without `CAP_SETUID` keeps uid 0 but nothing else).
 //!
 //! [`confine`], once the plugin is loaded (its file read, its granted
 //! directories opened as handles, the compiled-artifact cache used):
@@ -15,6 +16,7 @@
 use std::io;
 
 use rustix::process::{Resource, Rlimit, Signal};
+use rustix::thread::{CapabilitySet, CapabilitySets};
 
 use super::protocol::{Confinement, ConfinementRequest};
 use super::seccomp;
@@ -22,7 +24,8 @@ use crate::wasm::Limits;
 
 /// Address space beyond the plugin's own memory the Wasm host needs: the
 /// runtime, compiled code, thread stacks, a result being lifted. Sized from
-/// the largest the checks test suite saw (about 40 MiB), with room.
+/// what workers of the checks test suite held beyond their plugin's memory
+/// (`VmData` 18 to 35 MiB), with room.
 const HOST_DATA_BYTES: u64 = 256 << 20;
 
 /// Descriptors beyond the plugin's handles: the socket, the runtime's
@@ -93,21 +96,38 @@ pub(crate) fn early(parent: u32) -> Result<(), ConfineError> {
         return Err(ConfineError::Orphaned(parent));
     }
     rustix::thread::set_no_new_privs(true).map_err(prctl("set no_new_privs"))?;
-    if !rustix::process::getuid().is_root() {
-        rustix::thread::clear_ambient_capability_set()
-            .map_err(prctl("clear the ambient capabilities"))?;
-        let none = rustix::thread::CapabilitySet::empty();
-        rustix::thread::set_capabilities(
-            None,
-            rustix::thread::CapabilitySets {
-                effective: none,
-                permitted: none,
-                inheritable: none,
-            },
-        )
-        .map_err(prctl("drop capabilities"))?;
+    if !can_switch_user() {
+        drop_capabilities().map_err(prctl("drop capabilities"))?;
     }
     Ok(())
+}
+
+/// Whether this process can become another user later: root with
+/// `CAP_SETUID` and `CAP_SETGID` (a container's root may lack them).
+fn can_switch_user() -> bool {
+    let needed = CapabilitySet::SETUID | CapabilitySet::SETGID;
+    rustix::process::getuid().is_root()
+        && rustix::thread::capabilities(None).is_ok_and(|caps| caps.effective.contains(needed))
+}
+
+/// Drops every capability of this thread (and of the threads it starts
+/// later). Setting none when none are held is skipped: an outer seccomp
+/// filter (systemd's `~@privileged`) may refuse `capset` itself.
+fn drop_capabilities() -> Result<(), rustix::io::Errno> {
+    rustix::thread::clear_ambient_capability_set()?;
+    let none = CapabilitySet::empty();
+    let held = rustix::thread::capabilities(None)?;
+    if held.effective.is_empty() && held.permitted.is_empty() && held.inheritable.is_empty() {
+        return Ok(());
+    }
+    rustix::thread::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: none,
+            permitted: none,
+            inheritable: none,
+        },
+    )
 }
 
 /// The second step, once the plugin is loaded: see the module docs.
@@ -140,11 +160,19 @@ pub(crate) fn confine(
         })?;
         confinement.rlimits.push(format!("{name}={soft}"));
     }
-    if rustix::process::getuid().is_root() {
-        let uid = lookup("/etc/passwd", "user", &request.user)?;
-        let gid = lookup("/etc/group", "group", &request.group)?;
-        switch_identity(uid, gid, request)?;
-    }
+    confinement.identity = match (rustix::process::getuid().is_root(), can_switch_user()) {
+        (true, true) => {
+            let uid = lookup("/etc/passwd", "user", &request.user)?;
+            let gid = lookup("/etc/group", "group", &request.group)?;
+            switch_identity(uid, gid, request)?;
+            format!("switched to {}:{}", request.user, request.group)
+        }
+        (true, false) => {
+            "kept uid 0 without CAP_SETUID/CAP_SETGID to switch; dropped every capability instead"
+                .into()
+        }
+        (false, _) => "kept the agent's user; dropped every capability".into(),
+    };
     confinement.uid = rustix::process::getuid().as_raw();
     confinement.gid = rustix::process::getgid().as_raw();
     seccomp::install().map_err(ConfineError::Seccomp)?;

@@ -32,6 +32,10 @@ pub const ESCAPE_TEST_ENV: &str = "NEURALLOG_PLUGIN_WORKER_TEST_ESCAPE";
 /// Frames waiting for the socket.
 const OUTBOX: usize = 1024;
 
+/// Threads for blocking work (reading the component, compiling, DNS): one
+/// plugin needs few, and the worker's cgroup caps its tasks.
+const BLOCKING_THREADS: usize = 8;
+
 /// Runs the worker until the agent closes the socket. `parent` is the
 /// agent's pid. Called from `main` before anything else.
 pub fn serve(parent: u32) -> ExitCode {
@@ -55,6 +59,7 @@ pub fn serve(parent: u32) -> ExitCode {
     // blocking pool add theirs.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
     {
         Ok(runtime) => runtime,
