@@ -5,8 +5,10 @@
 //! x32 ABI) kills the whole process (`SECCOMP_RET_KILL_PROCESS`, seen by
 //! the agent as SIGSYS).
 //!
-//! The list was found by tracing the worker through the checks test suite
-//! (`strace -f -c`); each group below says who needs it. A few calls are
+//! The list was checked by running the checks test suite with the
+//! filter's last action set to `ENOSYS` under `strace -f -Z` (failed calls
+//! only): nothing but `clone3` (below) failed. Each group says who needs
+//! it; `tests/tests/checks/worker.rs` runs real workers under it. A few calls are
 //! narrowed by argument: `clone` only for threads, `tgkill` only to this
 //! process, `prctl` only to name a thread, `socket` only for IPv4 and IPv6
 //! (anything else fails with `EAFNOSUPPORT`, so glibc's resolver falls back
