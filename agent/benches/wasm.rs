@@ -1,7 +1,11 @@
 //! Plugin host benchmark: cold load (compile) against cached load, the
 //! per-run overhead of a trivial check (fresh store, instantiate, call),
-//! and memory per loaded plugin. Prints plain lines; exits non-zero when a
-//! floor is missed (cached load under 10 ms, trivial run under 1 ms).
+//! and memory per loaded plugin; then the same cached load and trivial run
+//! through a plugin worker process (the agent's binary, confined as it is
+//! in the agent), from the same sitting. Prints plain lines; exits non-zero
+//! when a floor is missed (in process: cached load under 10 ms, trivial run
+//! under 1 ms; through a worker: cached load, which starts the process,
+//! under 20 ms, trivial run under 1 ms).
 //!
 //! ```text
 //! cargo bench -p neurallog-agent --bench wasm
@@ -14,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use neurallog_agent::wasm::worker::{WorkerOptions, WorkerPlugin};
 use neurallog_agent::wasm::{CacheStatus, Grants, HostSettings, Limits, PluginHost, PluginSource};
 
 const COLD_LOAD_ROUNDS: usize = 10;
@@ -22,6 +27,9 @@ const RUN_ROUNDS: usize = 2000;
 const RESIDENT_PLUGINS: usize = 50;
 const CACHED_LOAD_FLOOR: Duration = Duration::from_millis(10);
 const TRIVIAL_RUN_FLOOR: Duration = Duration::from_millis(1);
+const WORKER_LOAD_ROUNDS: usize = 30;
+const WORKER_CACHED_LOAD_FLOOR: Duration = Duration::from_millis(20);
+const WORKER_RUN_FLOOR: Duration = Duration::from_millis(1);
 
 fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -120,9 +128,67 @@ async fn bench() -> ExitCode {
     );
     drop(resident);
 
+    // Through a worker process: a cached load starts the process, loads
+    // from the cache and confines it; a run is a socket round trip more.
+    let options = WorkerOptions {
+        executable: PathBuf::from(env!("CARGO_BIN_EXE_neurallog-agent")),
+        ..WorkerOptions::default()
+    };
+    let start_worker = || {
+        WorkerPlugin::start(
+            &warm_host,
+            "ok",
+            source(),
+            Limits::default(),
+            Grants::default(),
+            options.clone(),
+        )
+    };
+    let mut worker_loads = Vec::with_capacity(WORKER_LOAD_ROUNDS);
+    for _ in 0..WORKER_LOAD_ROUNDS {
+        let started = Instant::now();
+        let worker = start_worker().await.expect("worker load");
+        worker_loads.push(started.elapsed());
+        assert_eq!(worker.info().cache, CacheStatus::Hit);
+    }
+    let worker_load_median = print_stats(
+        "worker: load, from cache (process start)",
+        &mut worker_loads,
+    );
+    let worker = start_worker().await.expect("worker load");
+    let confinement = worker.status().confinement.expect("a confined worker");
+    println!(
+        "worker: uid={} seccomp={} {}",
+        confinement.uid,
+        confinement.seccomp,
+        confinement.rlimits.join(" ")
+    );
+    for _ in 0..100 {
+        worker.run("{}").await;
+    }
+    let mut worker_runs = Vec::with_capacity(RUN_ROUNDS);
+    for _ in 0..RUN_ROUNDS {
+        let started = Instant::now();
+        let report = worker.run("{}").await;
+        worker_runs.push(started.elapsed());
+        assert_eq!(report.outcome.label(), "ok");
+    }
+    let worker_run_median = print_stats("worker: run, trivial check", &mut worker_runs);
+    println!(
+        "worker overhead per trivial run (median): {:?}",
+        worker_run_median.saturating_sub(run_median)
+    );
+    drop(worker);
+
     let mut ok = true;
     ok &= floor("cached load", cached_median, CACHED_LOAD_FLOOR);
     ok &= floor("trivial run", run_median, TRIVIAL_RUN_FLOOR);
+    ok &= floor(
+        "worker cached load",
+        worker_load_median,
+        WORKER_CACHED_LOAD_FLOOR,
+    );
+    ok &= floor("worker trivial run", worker_run_median, WORKER_RUN_FLOOR);
     if ok {
         ExitCode::SUCCESS
     } else {

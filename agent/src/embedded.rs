@@ -20,3 +20,8 @@ include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
 pub fn find(check_type: &str) -> Option<&'static FirstPartyPlugin> {
     FIRST_PARTY.iter().find(|p| p.check_type == check_type)
 }
+
+/// The first-party plugin named `name` (its own name, e.g. `cert-expiry`).
+pub fn by_name(name: &str) -> Option<&'static FirstPartyPlugin> {
+    FIRST_PARTY.iter().find(|p| p.name == name)
+}

@@ -3,5 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ExitCode::from(neurallog_agent::cmd::main())
+    neurallog_agent::cmd::main()
 }

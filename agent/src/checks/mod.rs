@@ -10,12 +10,14 @@
 //!   and the limit on runs in flight (`plugins.max_concurrent_runs`).
 //! - `plan`: what a check's configuration resolves to (which component,
 //!   limits, grants).
+//! - `plugin`: a loaded plugin, in the agent's process or in a worker.
 //! - `scheduler`: interval with jitter, loading and reloading, the last
 //!   result for `/status`.
 //! - `results`: a run's report as events.
 
 mod config;
 mod plan;
+mod plugin;
 mod results;
 mod runtime;
 mod scheduler;
@@ -23,6 +25,7 @@ mod schemas;
 
 pub use config::CheckConfig;
 pub use plan::CheckPlan;
+pub use plugin::CheckPlugin;
 pub use results::report_events;
 pub use runtime::PluginRuntime;
 pub use schemas::{check_plugin_configs, first_party_schemas, merge_into};
@@ -38,5 +41,6 @@ pub fn build(
     let plan = CheckPlan::new(&cx.id, config, plugins)?;
     let host = plugins.host()?;
     let slots = plugins.slots();
-    Ok(Box::pin(scheduler::run(plan, host, slots, cx)))
+    let worker = plugins.worker_options();
+    Ok(Box::pin(scheduler::run(plan, host, worker, slots, cx)))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::runtime::PluginRuntime;
-use crate::config::CheckConfig;
+use crate::config::{CheckConfig, Isolation};
 use crate::embedded;
 use crate::topology::BuildError;
 use crate::wasm::{Grants, Limits, PluginSource};
@@ -29,6 +29,8 @@ pub struct CheckPlan {
     pub jitter: f64,
     /// The plugin's configuration as JSON.
     pub config_json: String,
+    /// Where the plugin runs.
+    pub isolation: Isolation,
 }
 
 // === impl CheckPlan ===
@@ -47,6 +49,7 @@ impl CheckPlan {
             ));
         }
         let limits = config.limits.clone();
+        let isolation = runtime.isolation(file.is_none());
         let grants = config.grants.clone();
         Ok(CheckPlan {
             name: Arc::from(name),
@@ -57,6 +60,7 @@ impl CheckPlan {
             interval: Duration::from_secs(config.interval_secs),
             jitter: f64::from(config.jitter_percent.min(100)) / 100.0,
             config_json: config.config.to_string(),
+            isolation,
         })
     }
 }

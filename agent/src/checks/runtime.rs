@@ -7,9 +7,10 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Semaphore;
 
-use crate::config::PluginsConfig;
+use crate::config::{Isolation, PluginsConfig};
 use crate::error::Chain;
 use crate::topology::BuildError;
+use crate::wasm::worker::WorkerOptions;
 use crate::wasm::{HostSettings, PluginHost};
 
 /// Shared by every check of the agent.
@@ -69,6 +70,26 @@ impl PluginRuntime {
     /// Permits for running checks, `plugins.max_concurrent_runs` of them.
     pub fn slots(&self) -> Arc<Semaphore> {
         Arc::clone(&self.slots)
+    }
+
+    /// Where a plugin runs: first-party (built in) or third-party.
+    pub fn isolation(&self, first_party: bool) -> Isolation {
+        match first_party {
+            true => self.config.isolation.first_party,
+            false => self.config.isolation.third_party,
+        }
+    }
+
+    /// How plugin workers are started and confined.
+    pub fn worker_options(&self) -> WorkerOptions {
+        let worker = &self.config.worker;
+        WorkerOptions {
+            user: worker.user.clone(),
+            group: worker.group.clone(),
+            cpu_secs: worker.cpu_secs,
+            cgroup: worker.cgroup,
+            ..WorkerOptions::default()
+        }
     }
 
     /// The directory third-party plugins are named in, if configured.

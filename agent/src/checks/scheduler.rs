@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::plan::CheckPlan;
+use super::plugin::CheckPlugin;
 use super::results::report_events;
 use crate::error::Chain;
 use crate::event::{Ack, CheckStatus, Event, EventBatch};
@@ -16,7 +17,8 @@ use crate::telemetry::events::{
     CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
 };
 use crate::topology::{ComponentState, SourceContext};
-use crate::wasm::{LoadedPlugin, PluginHost, RunOutcome, RunReport};
+use crate::wasm::worker::WorkerOptions;
+use crate::wasm::{PluginHost, RunOutcome, RunReport};
 
 /// How long after start-up the first run waits at most: spread out so a
 /// restart does not run every check at the same instant.
@@ -31,7 +33,8 @@ type FileStamp = (u64, u64, Option<SystemTime>);
 struct Scheduler {
     plan: CheckPlan,
     host: Arc<PluginHost>,
-    plugin: Option<Arc<LoadedPlugin>>,
+    worker: WorkerOptions,
+    plugin: Option<CheckPlugin>,
     stamp: Option<FileStamp>,
     last_status: Option<CheckStatus>,
     metrics: CheckMetrics,
@@ -42,6 +45,7 @@ struct Scheduler {
 pub async fn run(
     plan: CheckPlan,
     host: Arc<PluginHost>,
+    worker: WorkerOptions,
     slots: Arc<Semaphore>,
     mut cx: SourceContext,
 ) {
@@ -54,6 +58,7 @@ pub async fn run(
     let mut scheduler = Scheduler {
         plan,
         host,
+        worker,
         plugin: None,
         stamp: None,
         last_status: None,
@@ -95,7 +100,7 @@ pub async fn run(
 
 impl Scheduler {
     /// The loaded plugin, loading or reloading it first if needed.
-    async fn ensure_loaded(&mut self, cx: &SourceContext) -> Option<Arc<LoadedPlugin>> {
+    async fn ensure_loaded(&mut self, cx: &SourceContext) -> Option<CheckPlugin> {
         let stamp = self.plan.file.as_deref().and_then(|path| {
             std::fs::metadata(path).ok().map(|m| {
                 use std::os::unix::fs::MetadataExt as _;
@@ -105,18 +110,10 @@ impl Scheduler {
         if self.plugin.is_some() && (self.plan.file.is_none() || stamp == self.stamp) {
             return self.plugin.clone();
         }
-        let result = self
-            .host
-            .load(
-                &self.plan.name,
-                self.plan.source.clone(),
-                self.plan.limits.clone(),
-                self.plan.grants.clone(),
-            )
-            .await;
+        let result = CheckPlugin::load(&self.host, &self.plan, &self.worker).await;
         match result {
             Ok(plugin) => {
-                let info = plugin.info();
+                let info = &plugin.info();
                 PluginLoaded {
                     check: &self.plan.name,
                     plugin: &info.name,
@@ -126,7 +123,7 @@ impl Scheduler {
                 .emit();
                 cx.status.set_state(ComponentState::Running);
                 self.stamp = stamp;
-                self.plugin = Some(Arc::clone(&plugin));
+                self.plugin = Some(plugin.clone());
                 Some(plugin)
             }
             Err(error) => {
@@ -139,7 +136,7 @@ impl Scheduler {
                 // With a working plugin loaded, a bad new file keeps the old
                 // one running.
                 if let Some(plugin) = &self.plugin {
-                    return Some(Arc::clone(plugin));
+                    return Some(plugin.clone());
                 }
                 cx.status.set_state(ComponentState::Failed(format!(
                     "plugin failed to load: {message}"
@@ -153,8 +150,9 @@ impl Scheduler {
     }
 
     /// Send the run's events and remember its result.
-    async fn publish(&mut self, plugin: &LoadedPlugin, report: &RunReport, cx: &mut SourceContext) {
-        let plugin_name: Arc<str> = Arc::from(plugin.info().name.as_str());
+    async fn publish(&mut self, plugin: &CheckPlugin, report: &RunReport, cx: &mut SourceContext) {
+        let info = plugin.info();
+        let plugin_name: Arc<str> = Arc::from(info.name.as_str());
         let events = report_events(&self.plan.name, &plugin_name, report, &cx.globals.host);
         let failure = match &report.outcome {
             RunOutcome::Ok(_) => None,
@@ -180,10 +178,11 @@ impl Scheduler {
             .emit();
         }
         self.last_status = Some(events.status);
+        let (quarantine, worker) = plugin.status_json();
         if let Ok(mut last) = self.last.lock() {
             *last = json!({
-                "plugin": plugin.info().name,
-                "plugin_version": plugin.info().version,
+                "plugin": info.name,
+                "plugin_version": info.version,
                 "status": events.status.as_str(),
                 "summary": events.summary,
                 "outcome": report.outcome.label(),
@@ -191,7 +190,8 @@ impl Scheduler {
                 "last_run_unix_secs": SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
                 "metrics": events.metrics.len() - 1,
                 "logs_dropped": report.logs_dropped,
-                "quarantine": quarantine_json(plugin),
+                "quarantine": quarantine,
+                "worker": worker,
                 "result": match &report.outcome { RunOutcome::Ok(result) => serde_json::to_value(result).unwrap_or_default(), _ => serde_json::Value::Null },
             });
         }
@@ -213,14 +213,4 @@ impl Scheduler {
                 .interval
                 .mul_f64(self.plan.jitter * fastrand::f64())
     }
-}
-
-fn quarantine_json(plugin: &LoadedPlugin) -> serde_json::Value {
-    let q = plugin.quarantine();
-    json!({
-        "consecutive_failures": q.consecutive_failures,
-        "quarantined_for_secs": q.remaining.map(|d| d.as_secs_f64()),
-        "level": q.level,
-        "last_failure": q.last_failure,
-    })
 }

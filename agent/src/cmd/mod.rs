@@ -11,6 +11,7 @@
 //! | 78   | the configuration is invalid (`EX_CONFIG` from sysexits.h) |
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -68,6 +69,18 @@ pub enum Command {
     /// Work with check plugins (Wasm components).
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The plugin worker process, started by the agent itself with its
+    /// socket as stdin. Not for use by hand.
+    #[command(hide = true)]
+    PluginWorker(PluginWorkerArgs),
+}
+
+/// `plugin-worker` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct PluginWorkerArgs {
+    /// The agent's process id: the worker refuses to start as an orphan.
+    #[arg(long)]
+    pub parent: u32,
 }
 
 /// `plugin` subcommands.
@@ -144,16 +157,20 @@ pub struct ConfigArg {
 }
 
 /// Parse the command line and run it; returns the exit code.
-pub fn main() -> u8 {
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let code = match cli.command {
+        // Before anything else: the worker confines itself while it has a
+        // single thread.
+        Some(Command::PluginWorker(args)) => return crate::wasm::worker::serve(args.parent),
         None => run::run(&cli.config),
         Some(Command::Run(arg)) => run::run(&arg),
         Some(Command::Validate(args)) => validate::validate(&args),
         Some(Command::PrintConfig(arg)) => print_config::print_config(&arg),
         Some(Command::Schema) => schema::schema(),
         Some(Command::Plugin(command)) => plugin::plugin(command),
-    }
+    };
+    ExitCode::from(code)
 }
 
 /// The configuration `arg` names: its file, or the embedded default.

@@ -26,6 +26,9 @@ pub use crate::sources::SourceConfig;
 pub use components::{ComponentKind, SinkComponent};
 pub use error::{ConfigError, ConfigErrors, FieldPath, Validate};
 pub use load::{ConfigSource, EMBEDDED_DEFAULT, load, load_str};
-pub use model::{AdminConfig, Config, LogConfig, LogFormat, PluginsConfig};
+pub use model::{
+    AdminConfig, Config, Isolation, IsolationConfig, LogConfig, LogFormat, PluginsConfig,
+    WorkerConfig,
+};
 pub(crate) use registry::components;
 pub use validate::validate;

@@ -116,6 +116,63 @@ pub struct PluginsConfig {
     /// types from. In a container, the host's: `/host/proc/1/mounts`.
     #[serde(default = "default_mounts_file")]
     pub mounts_file: PathBuf,
+    /// Which process runs plugins: `worker` (a separate, confined process
+    /// per check: unprivileged user, `no_new_privs`, seccomp, rlimits) or
+    /// `in_process` (inside the agent, faster, but a sandbox escape would
+    /// be the agent's). Third-party plugins default to `worker`, the
+    /// first-party ones built into the agent to `in_process`.
+    #[serde(default)]
+    pub isolation: IsolationConfig,
+    /// How plugin worker processes are confined.
+    #[serde(default)]
+    pub worker: WorkerConfig,
+}
+
+/// Where plugins run, by origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IsolationConfig {
+    /// Plugins loaded from files (`plugin:` or `path:`).
+    #[serde(default = "default_third_party_isolation")]
+    pub third_party: Isolation,
+    /// The checks built into the agent (`cert_expiry`, `disk_usage`,
+    /// `backup_verify`).
+    #[serde(default = "default_first_party_isolation")]
+    pub first_party: Isolation,
+}
+
+/// Where a plugin runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// In a plugin worker process of its own.
+    Worker,
+    /// In the agent's process.
+    InProcess,
+}
+
+/// The plugin worker process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// User the worker runs as when the agent runs as root (a name in
+    /// `/etc/passwd`, or a numeric id). It reads granted directories as
+    /// this user. When the agent is not root the worker keeps the agent's
+    /// user and drops every capability.
+    #[serde(default = "default_worker_user")]
+    pub user: String,
+    /// Group the worker runs as when the agent runs as root (a name in
+    /// `/etc/group`, or a numeric id); also its only supplementary group.
+    #[serde(default = "default_worker_group")]
+    pub group: String,
+    /// CPU time one worker may use over its life, in seconds
+    /// (`RLIMIT_CPU`); past it the worker is killed and restarted.
+    #[serde(default = "default_worker_cpu_secs")]
+    pub cpu_secs: u64,
+    /// Put each worker in a cgroup of its own under the agent's, when the
+    /// agent's cgroup (v2) is writable.
+    #[serde(default = "default_true")]
+    pub cgroup: bool,
 }
 
 // === defaults ===
@@ -142,6 +199,46 @@ fn default_log_level() -> String {
 
 fn default_plugin_memory_budget_bytes() -> u64 {
     256 * 1024 * 1024
+}
+
+fn default_third_party_isolation() -> Isolation {
+    Isolation::Worker
+}
+
+fn default_first_party_isolation() -> Isolation {
+    Isolation::InProcess
+}
+
+fn default_worker_user() -> String {
+    "nobody".to_owned()
+}
+
+fn default_worker_group() -> String {
+    "nogroup".to_owned()
+}
+
+fn default_worker_cpu_secs() -> u64 {
+    3600
+}
+
+impl Default for IsolationConfig {
+    fn default() -> Self {
+        IsolationConfig {
+            third_party: default_third_party_isolation(),
+            first_party: default_first_party_isolation(),
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            user: default_worker_user(),
+            group: default_worker_group(),
+            cpu_secs: default_worker_cpu_secs(),
+            cgroup: true,
+        }
+    }
 }
 
 fn default_mounts_file() -> PathBuf {
@@ -178,6 +275,8 @@ impl Default for PluginsConfig {
             max_concurrent_runs: default_plugin_max_concurrent_runs(),
             cache: true,
             mounts_file: default_mounts_file(),
+            isolation: IsolationConfig::default(),
+            worker: WorkerConfig::default(),
         }
     }
 }

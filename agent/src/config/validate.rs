@@ -38,6 +38,21 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
                 .error("must be at least 1"),
         );
     }
+    let worker = root.field("plugins").field("worker");
+    for (field, value) in [
+        ("user", &config.plugins.worker.user),
+        ("group", &config.plugins.worker.group),
+    ] {
+        if !valid_account_name(value) {
+            errors.push(worker.field(field).error(format!(
+                "{value:?} is not a {field} name: expected a name from /etc/{} or a numeric id",
+                if field == "user" { "passwd" } else { "group" }
+            )));
+        }
+    }
+    if config.plugins.worker.cpu_secs == 0 {
+        errors.push(worker.field("cpu_secs").error("must be at least 1"));
+    }
 
     let mut producers: HashSet<&str> = HashSet::new();
     for (name, source) in &config.sources {
@@ -117,4 +132,13 @@ fn check_name(name: &str, path: &FieldPath, errors: &mut Vec<ConfigError>) {
             "`{name}` is not a valid component name: expected 1 to 128 letters, digits, `_` or `-`"
         )));
     }
+}
+
+/// A user or group name as `/etc/passwd` and `/etc/group` hold them.
+fn valid_account_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$'))
 }

@@ -27,7 +27,7 @@ use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -46,7 +46,7 @@ const HEADER_LEN: usize = MAGIC.len() + COMPONENT_HASH_LEN + 32;
 const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
 
 /// Where a loaded plugin's compiled code came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "cache")]
 pub enum CacheStatus {
     /// No cache directory is configured: compiled.

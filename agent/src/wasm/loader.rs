@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::component::Component;
 
 use super::bindings::v0_1;
@@ -26,7 +26,7 @@ use super::runner::{self, Call, Returned};
 use super::source::PluginSource;
 
 /// The contract version a component targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Contract {
     /// `neurallog:plugin@0.1.0`, world `check`.
     #[serde(rename = "neurallog:plugin@0.1.0")]
@@ -34,7 +34,7 @@ pub enum Contract {
 }
 
 /// What a loaded plugin is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// Name the plugin gives itself (`describe`).
     pub name: String,
@@ -125,6 +125,10 @@ pub enum LoadErrorKind {
     /// Its state could not be opened.
     #[error(transparent)]
     State(#[from] StateOpenError),
+    /// The plugin worker process could not load it: what the worker said,
+    /// or why it could not be started or did not answer.
+    #[error("in the plugin worker: {0}")]
+    Worker(String),
     /// `describe` failed.
     #[error("describe failed ({}): {message}", reason.as_str())]
     Describe {
@@ -135,7 +139,7 @@ pub enum LoadErrorKind {
     },
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && !name.starts_with('.')
         && name

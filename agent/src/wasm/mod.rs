@@ -34,7 +34,8 @@
 //! ticker), `cache` (compiled artifacts), `limits` and `permissions` (what a
 //! plugin may use), `host/` (one file per WIT interface), `source` and
 //! `loader` (loading), `plugin` and `runner` (running), `output` (result
-//! validation), `report` (result types), `quarantine`, `inspect`.
+//! validation), `report` (result types), `quarantine`, `inspect`, and
+//! `worker` (a plugin in a confined process of its own).
 //! Versioning is described in `bindings`.
 
 mod bindings;
@@ -55,6 +56,7 @@ mod report;
 mod runner;
 mod settings;
 mod source;
+pub mod worker;
 
 #[cfg(test)]
 mod tests;

@@ -83,28 +83,20 @@ impl LoadedPlugin {
     pub async fn run(&self, config_json: &str) -> RunReport {
         // Bind first: the quarantine lock must not be held into the body.
         let status = self.quarantine();
-        if let Some(remaining) = status.remaining {
-            let message = format!(
-                "quarantined for another {remaining:.0?} after {} failed runs; last: {}",
-                status.consecutive_failures,
-                status.last_failure.as_deref().unwrap_or("unknown")
-            );
-            return RunReport {
-                outcome: failed(FailureReason::Quarantined, message),
-                duration: Duration::ZERO,
-                stderr: String::new(),
-                log_lines: 0,
-                logs_dropped: 0,
-                host_calls: 0,
-                fuel_consumed: None,
-                peak_memory_bytes: 0,
-            };
+        if let Some(report) = quarantined_report(&status) {
+            return report;
         }
+        let report = self.run_once(config_json).await;
+        record(self.name(), &self.quarantine, &report.outcome);
+        report
+    }
 
+    /// One run without the quarantine: what a plugin worker does for the
+    /// agent, which keeps the quarantine on its side.
+    pub(crate) async fn run_once(&self, config_json: &str) -> RunReport {
         let call = Call::Run(config_json);
         let run = runner::execute(&self.shared, &self.context, &self.bindings, call).await;
         let outcome = outcome_of(run.result, self.context.limits.max_output_bytes);
-        self.record(&outcome);
         if run.logs_dropped > 0 {
             tracing::warn!(
                 plugin = self.name(),
@@ -123,31 +115,52 @@ impl LoadedPlugin {
             peak_memory_bytes: run.peak_memory_bytes,
         }
     }
+}
 
-    /// Logs a failed run and feeds the quarantine.
-    fn record(&self, outcome: &RunOutcome) {
-        let name = self.name();
-        match outcome {
-            RunOutcome::Failed { reason, message } if reason.counts_toward_quarantine() => {
-                let escaped = escape_controls(message);
-                tracing::warn!(plugin = name, reason = reason.as_str(), message = %escaped, "Plugin run failed.");
-                let why = format!("{}: {message}", reason.as_str());
-                let quarantined = self.quarantine_state().record_failure(Instant::now(), why);
-                if let Some(backoff) = quarantined {
-                    tracing::warn!(
-                        plugin = name,
-                        backoff_s = backoff.as_secs(),
-                        "Plugin quarantined after repeated failures."
-                    );
-                }
+/// The report of a run refused because the plugin is quarantined, if it is.
+pub(crate) fn quarantined_report(status: &QuarantineStatus) -> Option<RunReport> {
+    let remaining = status.remaining?;
+    let message = format!(
+        "quarantined for another {remaining:.0?} after {} failed runs; last: {}",
+        status.consecutive_failures,
+        status.last_failure.as_deref().unwrap_or("unknown")
+    );
+    Some(RunReport {
+        outcome: failed(FailureReason::Quarantined, message),
+        duration: Duration::ZERO,
+        stderr: String::new(),
+        log_lines: 0,
+        logs_dropped: 0,
+        host_calls: 0,
+        fuel_consumed: None,
+        peak_memory_bytes: 0,
+    })
+}
+
+/// Logs a failed run of plugin `name` and feeds its quarantine.
+pub(crate) fn record(name: &str, quarantine: &Mutex<Quarantine>, outcome: &RunOutcome) {
+    // Quarantine updates are single assignments: never half-done.
+    let state = || quarantine.lock().unwrap_or_else(PoisonError::into_inner);
+    match outcome {
+        RunOutcome::Failed { reason, message } if reason.counts_toward_quarantine() => {
+            let escaped = escape_controls(message);
+            tracing::warn!(plugin = name, reason = reason.as_str(), message = %escaped, "Plugin run failed.");
+            let why = format!("{}: {message}", reason.as_str());
+            let quarantined = state().record_failure(Instant::now(), why);
+            if let Some(backoff) = quarantined {
+                tracing::warn!(
+                    plugin = name,
+                    backoff_s = backoff.as_secs(),
+                    "Plugin quarantined after repeated failures."
+                );
             }
-            RunOutcome::Failed { reason, message } => {
-                let message = escape_controls(message);
-                tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run could not start.");
-            }
-            RunOutcome::Ok(_) | RunOutcome::PluginError { .. } => {
-                self.quarantine_state().record_success();
-            }
+        }
+        RunOutcome::Failed { reason, message } => {
+            let message = escape_controls(message);
+            tracing::warn!(plugin = name, reason = reason.as_str(), %message, "Plugin run could not start.");
+        }
+        RunOutcome::Ok(_) | RunOutcome::PluginError { .. } => {
+            state().record_success();
         }
     }
 }

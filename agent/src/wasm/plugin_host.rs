@@ -164,6 +164,28 @@ impl PluginHost {
         self.shared.budget.used()
     }
 
+    /// The persisted state of check `name` (shared with any loaded copy),
+    /// for a plugin worker's changes.
+    pub(crate) fn plugin_state(
+        &self,
+        name: &str,
+        cap: u64,
+    ) -> Result<Arc<PluginState>, StateOpenError> {
+        self.shared.plugin_state(name, cap)
+    }
+
+    /// Makes `state` the state of check `name` for as long as it lives: a
+    /// worker's forwarded copy, used by the next load instead of a file.
+    pub(crate) fn preset_state(&self, name: &str, state: &Arc<PluginState>) {
+        // The map is only ever updated whole-entry: a poisoned lock is fine.
+        let mut states = self
+            .shared
+            .states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        states.insert(name.to_owned(), Arc::downgrade(state));
+    }
+
     /// The settings the host was built with.
     pub fn settings(&self) -> &HostSettings {
         &self.shared.settings

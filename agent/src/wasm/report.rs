@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Overall status of a check, from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// All is well.
@@ -45,7 +45,7 @@ impl Status {
 }
 
 /// How a metric's value behaves over time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricKind {
     /// Goes up and down.
@@ -55,7 +55,7 @@ pub enum MetricKind {
 }
 
 /// A metric label.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Label {
     /// Label name (a valid Prometheus label name).
     pub key: String,
@@ -64,7 +64,7 @@ pub struct Label {
 }
 
 /// One measurement of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     /// Metric name (a valid Prometheus metric name).
     pub name: String,
@@ -81,7 +81,7 @@ pub struct Metric {
 }
 
 /// A free-form key/value detail of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detail {
     /// Detail name.
     pub key: String,
@@ -90,7 +90,7 @@ pub struct Detail {
 }
 
 /// What a successful run found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// Overall status.
     pub status: Status,
@@ -115,7 +115,7 @@ impl CheckResult {
 }
 
 /// Which error the plugin itself returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginErrorKind {
     /// The configuration is not valid for the plugin.
@@ -126,7 +126,7 @@ pub enum PluginErrorKind {
 
 /// Why the sandbox stopped or refused a run. Each is a distinct status the
 /// agent counts (see [`FailureReason::as_str`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     /// The guest trapped on its own (a panic, `unreachable`, a bad access).
@@ -154,6 +154,12 @@ pub enum FailureReason {
     /// The host could not set up the run (a granted directory is gone, the
     /// instance pool is exhausted): not the plugin's fault.
     Setup,
+    /// The plugin worker process died during the run (killed, crashed, or
+    /// stopped by its seccomp filter), or is being restarted after that.
+    WorkerCrashed,
+    /// The plugin worker did not answer within the run's deadline plus
+    /// grace; it was killed and is restarted.
+    WorkerUnresponsive,
 }
 
 // === impl FailureReason ===
@@ -173,6 +179,8 @@ impl FailureReason {
             FailureReason::StateWriteBudgetExceeded => "state_write_budget_exceeded",
             FailureReason::Quarantined => "quarantined",
             FailureReason::Setup => "setup",
+            FailureReason::WorkerCrashed => "worker_crashed",
+            FailureReason::WorkerUnresponsive => "worker_unresponsive",
         }
     }
 
@@ -184,7 +192,7 @@ impl FailureReason {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum RunOutcome {
     /// The plugin returned a valid result.
@@ -235,7 +243,7 @@ impl RunOutcome {
 }
 
 /// Everything about one run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     /// How it ended.
     pub outcome: RunOutcome,

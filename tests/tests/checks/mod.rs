@@ -9,6 +9,7 @@ mod cert_expiry;
 mod readme;
 mod resources;
 mod sandbox;
+mod worker;
 
 use crate::support::agent::Agent;
 

@@ -150,3 +150,41 @@ fn validation_reports_every_problem() {
         ]
     );
 }
+
+#[test]
+fn plugin_isolation_and_worker_settings_name_their_field() {
+    let errors =
+        errors("plugins:\n  worker:\n    user: \"no body\"\n    group: \"\"\n    cpu_secs: 0\n");
+    let locations: Vec<&str> = errors.iter().map(|e| e.location.as_str()).collect();
+    assert_eq!(
+        locations,
+        [
+            "plugins.worker.user",
+            "plugins.worker.group",
+            "plugins.worker.cpu_secs"
+        ]
+    );
+    let wrong = one_error("plugins:\n  isolation:\n    third_party: sandboxed\n");
+    assert!(wrong.contains("plugins.isolation.third_party"), "{wrong}");
+    assert!(
+        wrong.contains("worker") && wrong.contains("in_process"),
+        "{wrong}"
+    );
+
+    let config = load_str(
+        "plugins:\n  isolation:\n    first_party: worker\n  worker:\n    user: \"65534\"\n",
+        "agent.yaml",
+        &env,
+    )
+    .unwrap();
+    validate(&config, "agent.yaml").unwrap();
+    assert_eq!(
+        config.plugins.isolation.first_party,
+        crate::config::Isolation::Worker
+    );
+    assert_eq!(
+        config.plugins.isolation.third_party,
+        crate::config::Isolation::Worker,
+        "third-party plugins run in a worker by default"
+    );
+}

@@ -37,6 +37,42 @@ pub struct PluginLoadFailed<'a, E: fmt::Display> {
     pub error: E,
 }
 
+/// A plugin worker process started, loaded its plugin and confined itself.
+#[derive(Debug)]
+pub struct PluginWorkerStarted<'a> {
+    /// The check.
+    pub check: &'a str,
+    /// The worker's process id.
+    pub pid: u32,
+    /// What the confinement did, one line.
+    pub confinement: &'a str,
+}
+
+/// A plugin worker process died or stopped answering; its run failed and
+/// it is restarted after a backoff.
+#[derive(Debug)]
+pub struct PluginWorkerDied<'a> {
+    /// The check.
+    pub check: &'a str,
+    /// The worker's process id.
+    pub pid: u32,
+    /// `worker_crashed` or `worker_unresponsive`.
+    pub error_type: &'static str,
+    /// How it ended (the signal, the exit status).
+    pub cause: &'a str,
+    /// When the next worker starts at the earliest.
+    pub restart_in: std::time::Duration,
+}
+
+/// A plugin worker was started again after one died.
+#[derive(Debug)]
+pub struct PluginWorkerRestarted<'a> {
+    /// The check.
+    pub check: &'a str,
+    /// The new worker's process id.
+    pub pid: u32,
+}
+
 /// One run ended.
 #[derive(Debug)]
 pub struct CheckRunFinished<'a> {
@@ -113,6 +149,66 @@ impl<E: fmt::Display> PluginLoadFailed<'_, E> {
             .counter(
                 "neurallog_agent_plugin_load_failures_total",
                 "Plugins that failed to load (missing file, sha256 mismatch, not a component, a missing import).",
+                vec![("check", self.check.to_owned())],
+            )
+            .inc();
+    }
+}
+
+// === impl PluginWorkerStarted ===
+
+impl PluginWorkerStarted<'_> {
+    /// Log the start.
+    pub fn emit(self) {
+        tracing::info!(
+            check = self.check,
+            pid = self.pid,
+            confinement = self.confinement,
+            "Plugin worker started."
+        );
+    }
+}
+
+// === impl PluginWorkerDied ===
+
+impl PluginWorkerDied<'_> {
+    /// Log and count the death.
+    pub fn emit(self) {
+        tracing::warn!(
+            check = self.check,
+            pid = self.pid,
+            error_type = self.error_type,
+            cause = self.cause,
+            restart_in_ms = self.restart_in.as_millis() as u64,
+            "Plugin worker died; its run failed and it is restarted."
+        );
+        registry()
+            .counter(
+                "neurallog_agent_plugin_worker_failures_total",
+                "Plugin worker processes that died (killed, crashed, stopped by seccomp) or stopped answering.",
+                vec![
+                    ("check", self.check.to_owned()),
+                    ("error_type", self.error_type.to_owned()),
+                ],
+            )
+            .inc();
+    }
+}
+
+// === impl PluginWorkerRestarted ===
+
+impl PluginWorkerRestarted<'_> {
+    /// Log and count the restart.
+    pub fn emit(self) {
+        tracing::info!(
+            check = self.check,
+            pid = self.pid,
+            "Plugin worker restarted."
+        );
+        registry()
+            .counter(
+                "neurallog_agent_plugin_worker_restarts_total",
+                "Plugin worker processes started again after one died.",
                 vec![("check", self.check.to_owned())],
             )
             .inc();

@@ -16,6 +16,7 @@ mod sink;
 pub use auth::{SinkAuthAccepted, SinkAuthFailed};
 pub use check::{
     CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
+    PluginWorkerDied, PluginWorkerRestarted, PluginWorkerStarted,
 };
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{

@@ -17,6 +17,11 @@
 //! On disk a run costs at most about four times its budget: values are
 //! hex-encoded in the log, and compaction writes at most what was appended.
 //!
+//! In a plugin worker (see `wasm::worker`) the store is a copy: each change
+//! is forwarded to the agent, which appends it to its log and answers
+//! before the plugin is told it succeeded; the worker never touches the
+//! state directory.
+//!
 //! A record cut short by a crash at the end of the log is dropped when the
 //! log is read. A log that cannot be read otherwise is moved aside to
 //! `<plugin>.state.jsonl.corrupt` and the plugin starts empty rather than
@@ -24,10 +29,13 @@
 //! whole store as one JSON document) is read once and carried over.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::OpenOptions;
+use std::future::Future;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -81,11 +89,23 @@ struct Entries {
     used: u64,
 }
 
+/// Where a worker's state changes go: the agent, which persists them.
+pub(crate) trait ForwardState: Send + Sync {
+    /// Persists `key` set to `value` (`None`: deleted); an error is the
+    /// message the plugin sees.
+    fn forward(
+        &self,
+        key: String,
+        value: Option<Vec<u8>>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+}
+
 /// One plugin's persisted key-value state, shared by all its runs (and by
 /// a reloaded copy of the plugin while the old one is still around).
-#[derive(Debug)]
 pub(crate) struct PluginState {
     path: PathBuf,
+    /// In a worker: where changes are persisted instead of the log.
+    forward: Option<Box<dyn ForwardState>>,
     cap: AtomicU64,
     entries: Mutex<Entries>,
     /// Serializes writers so records land in the order changes were made;
@@ -139,10 +159,43 @@ impl PluginState {
         let used = map.iter().map(|(k, v)| entry_bytes(k, v)).sum();
         Ok(Self {
             path,
+            forward: None,
             cap: AtomicU64::new(cap),
             entries: Mutex::new(Entries { map, used }),
             writer: tokio::sync::Mutex::new(log_len),
             sync_scheduled: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// A worker's copy of a plugin's state: `map` as the agent has it, every
+    /// change forwarded to `forward` before it counts.
+    pub(crate) fn forwarded(
+        map: BTreeMap<String, Vec<u8>>,
+        cap: u64,
+        forward: Box<dyn ForwardState>,
+    ) -> Self {
+        let used = map.iter().map(|(k, v)| entry_bytes(k, v)).sum();
+        Self {
+            path: PathBuf::from("(the agent's copy)"),
+            forward: Some(forward),
+            cap: AtomicU64::new(cap),
+            entries: Mutex::new(Entries { map, used }),
+            writer: tokio::sync::Mutex::new(0),
+            sync_scheduled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Every entry, for a worker's copy.
+    pub(crate) fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        self.entries().map.clone()
+    }
+
+    /// Applies a change a worker forwarded, as the plugin's own `set`
+    /// (`Some`) or `delete` (`None`) would.
+    pub(crate) async fn apply(&self, key: String, value: Option<Vec<u8>>) -> Result<(), String> {
+        self.update(key, value).await.map_err(|error| match error {
+            StateError::QuotaExceeded(cap) => format!("the state is over its cap of {cap} bytes"),
+            StateError::Failed(message) => message,
         })
     }
 
@@ -205,7 +258,18 @@ impl PluginState {
             }
             previous
         };
-        match self.append(&record, *log_len).await {
+        let written = match &self.forward {
+            Some(forward) => {
+                let value = self.get(&key);
+                forward
+                    .forward(key.clone(), value)
+                    .await
+                    .map(|()| *log_len)
+                    .map_err(std::io::Error::other)
+            }
+            None => self.append(&record, *log_len).await,
+        };
+        match written {
             Ok(len) => *log_len = len,
             Err(error) => {
                 let mut entries = self.entries();
@@ -228,8 +292,10 @@ impl PluginState {
                 )));
             }
         }
-        self.compact_if_worth_it(&mut log_len).await;
-        self.schedule_sync();
+        if self.forward.is_none() {
+            self.compact_if_worth_it(&mut log_len).await;
+            self.schedule_sync();
+        }
         Ok(())
     }
 
@@ -279,6 +345,15 @@ impl PluginState {
             }
             Err(error) => tracing::warn!(%error, "Plugin state compaction panicked."),
         }
+    }
+}
+
+impl fmt::Debug for PluginState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginState")
+            .field("path", &self.path)
+            .field("forwarded", &self.forward.is_some())
+            .finish_non_exhaustive()
     }
 }
 

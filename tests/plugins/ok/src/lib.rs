@@ -2,6 +2,8 @@
 //! back as a detail, so tests can see the config reached the guest. The
 //! config `{"mode":"invalid"}` answers `invalid-config`, `{"mode":"fail"}`
 //! answers `failed`: the two plugin errors a well-behaved check can return.
+//! `{"mode":"slow"}` sleeps three seconds first (in a host wait, not a
+//! busy loop), so tests can act while a run is in flight.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
 
@@ -24,6 +26,9 @@ impl Guest for Echo {
             return Err(RunError::InvalidConfig(
                 "mode: \"invalid\" asked for".into(),
             ));
+        }
+        if config.contains("\"slow\"") {
+            std::thread::sleep(std::time::Duration::from_secs(3));
         }
         if config.contains("\"fail\"") {
             return Err(RunError::Failed("mode: \"fail\" asked for".into()));
