@@ -320,3 +320,150 @@ fn help_on_every_subcommand() {
     let out = run(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
+
+/// A first-party plugin as a file, as a third-party one would be deployed:
+/// the component the agent's build made (`<target>/wasm-plugins/`).
+fn plugin_file(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target/<profile>/deps layout");
+    let path = target.join(format!("wasm-plugins/wasm32-wasip2/release/{name}.wasm"));
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+#[test]
+fn validate_checks_a_first_party_check_config_against_the_plugin_schema() {
+    let yaml = "
+checks:
+  certs:
+    type: cert_expiry
+    config:
+      endpoints:
+        - example.com:443
+        - {adress: \"example.org:443\"}
+      warning_dayz: 30
+    grants:
+      tls_targets: [\"example.com:443\"]
+sinks:
+  prom:
+    type: prometheus
+    inputs: [certs]
+";
+    let (code, stderr) = validate(yaml);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(
+        stderr.contains("agent.yaml: checks.certs.config.endpoints[1].adress: unknown field `adress` (did you mean `address`?), expected one of `address`, `server_name`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("agent.yaml: checks.certs.config.warning_dayz: unknown field `warning_dayz` (did you mean `warning_days`?)"),
+        "{stderr}"
+    );
+    // Without the typos the same configuration is valid.
+    let fixed = yaml
+        .replace("adress", "address")
+        .replace("warning_dayz", "warning_days");
+    let (code, stderr) = validate(&fixed);
+    assert_eq!(code, 0, "{stderr}");
+    // A wrong type is named with what the schema expects.
+    let (code, stderr) = validate(&fixed.replace("warning_days: 30", "warning_days: soon"));
+    assert_eq!(code, 78);
+    assert!(
+        stderr.contains("agent.yaml: checks.certs.config.warning_days: \"soon\" is not of type"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_checks_a_third_party_check_config_from_the_plugins_directory() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(plugin_file("heartbeat"), plugins.path().join("beat.wasm")).unwrap();
+    let yaml = |config: &str| {
+        format!(
+            "
+plugins:
+  directory: {}
+checks:
+  beat:
+    type: wasm
+    plugin: beat
+    config: {config}
+sinks:
+  prom:
+    type: prometheus
+    inputs: [beat]
+",
+            plugins.path().display()
+        )
+    };
+    let (code, stderr) = validate(&yaml("{directroy: /tmp}"));
+    assert_eq!(code, 78, "{stderr}");
+    assert!(
+        stderr.contains("agent.yaml: checks.beat.config.directroy: unknown field `directroy`"),
+        "{stderr}"
+    );
+    let (code, stderr) = validate(&yaml("{directory: /tmp}"));
+    assert_eq!(code, 0, "{stderr}");
+    // A plugin that is not there is found now, not at the first run...
+    let missing = yaml("{}").replace("plugin: beat", "plugin: gone");
+    let (code, stderr) = validate(&missing);
+    assert_eq!(code, 78);
+    assert!(
+        stderr.contains("agent.yaml: checks.beat.plugin: "),
+        "{stderr}"
+    );
+    // ...unless plugins are left out on purpose.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(&path, &missing).unwrap();
+    let out = run(&[
+        "validate",
+        "--skip-plugins",
+        "--config",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn schema_completes_the_first_party_checks_settings() {
+    let out = run(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let defs = &schema["$defs"];
+    let branches = defs["CheckConfig"]["allOf"].as_array().unwrap();
+    for check_type in ["cert_expiry", "disk_usage", "backup_verify", "heartbeat"] {
+        let branch = branches
+            .iter()
+            .find(|b| b["if"]["properties"]["type"]["const"] == check_type)
+            .unwrap_or_else(|| panic!("no branch for {check_type}"));
+        let reference = branch["then"]["properties"]["config"]["$ref"]
+            .as_str()
+            .unwrap();
+        let name = reference.strip_prefix("#/$defs/").unwrap();
+        assert!(
+            defs[name]["properties"].is_object(),
+            "{check_type}: {}",
+            defs[name]
+        );
+    }
+    assert!(
+        defs["CertExpiryConfig"]["properties"]["warning_days"]["description"].is_string(),
+        "{}",
+        defs["CertExpiryConfig"]
+    );
+    // Every reference points at a definition that exists.
+    let text = serde_json::to_string(&schema).unwrap();
+    for reference in text.split("\"$ref\":\"#/$defs/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(defs.get(name).is_some(), "dangling reference to {name}");
+    }
+}

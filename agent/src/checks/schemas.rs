@@ -46,7 +46,12 @@ impl SchemaReader {
             .load(name, source, Limits::default(), Grants::default())
             .await
             .map_err(|e| Chain(&e).to_string())?;
-        serde_json::from_str(&plugin.info().config_schema)
+        let schema = plugin.info().config_schema.trim();
+        if schema.is_empty() {
+            // No schema published: any settings are the plugin's to judge.
+            return Ok(Value::Bool(true));
+        }
+        serde_json::from_str(schema)
             .map_err(|e| format!("the plugin's config schema is not JSON: {e}"))
     }
 }
