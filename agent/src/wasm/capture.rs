@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -46,7 +46,7 @@ impl Capture {
     fn lock(&self) -> MutexGuard<'_, Buffer> {
         // The buffer holds plain bytes: a panic elsewhere cannot leave it
         // inconsistent, so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.inner)
     }
 
     fn push(&self, bytes: &[u8]) {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use wasmtime::component::types::ComponentItem;
 
-use super::loader::{self, LoadErrorKind};
-use super::plugin_host::Shared;
+use super::error::LoadErrorKind;
+use super::loader;
+use super::shared::Shared;
 use super::source::PluginSource;
 
 /// Package of the plugin contract.

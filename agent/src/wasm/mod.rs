@@ -33,8 +33,10 @@
 //! Layout: `plugin_host` and `settings` (the API), `engine` (engine and
 //! ticker), `cache` (compiled artifacts), `limits` and `permissions` (what a
 //! plugin may use), `host/` (one file per WIT interface), `source` and
-//! `loader` (loading), `plugin` and `runner` (running), `output` (result
-//! validation), `report` (result types), `quarantine`, `inspect`, and
+//! `loader` (loading) and `error` (why it failed), `shared` (what the host
+//! and its plugins share), `plugin` and `runner` (running), `output`
+//! (result validation), `report` (what a plugin is and what a run
+//! yields), `quarantine`, `inspect`, and
 //! `worker` (a plugin in a confined process of its own).
 //! Versioning is described in `bindings`.
 
@@ -42,6 +44,7 @@ mod bindings;
 mod cache;
 mod capture;
 mod engine;
+mod error;
 mod fsutil;
 mod host;
 mod inspect;
@@ -55,6 +58,7 @@ mod quarantine;
 mod report;
 mod runner;
 mod settings;
+mod shared;
 mod source;
 pub mod worker;
 
@@ -63,18 +67,18 @@ mod tests;
 
 pub use cache::CacheStatus;
 pub use engine::EngineError;
+pub use error::{LoadError, LoadErrorKind};
 pub use host::state::StateOpenError;
 pub use host::tls::TlsSetupError;
 pub use inspect::{InspectError, Inspection, Item};
 pub use limits::{LimitProblem, Limits};
-pub use loader::{Contract, LoadError, LoadErrorKind, PluginInfo};
 pub use permissions::{GrantError, GrantProblem, Grants};
 pub use plugin::LoadedPlugin;
 pub use plugin_host::{PluginHost, WasmError};
 pub use quarantine::{QuarantinePolicy, QuarantineStatus};
 pub use report::{
-    CheckResult, Detail, FailureReason, Label, Metric, MetricKind, PluginErrorKind, RunOutcome,
-    RunReport, Status,
+    CheckResult, Contract, Detail, FailureReason, Label, Metric, MetricKind, PluginErrorKind,
+    PluginInfo, RunOutcome, RunReport, Status,
 };
 pub use settings::HostSettings;
 pub use source::PluginSource;

@@ -3,27 +3,22 @@
 //! its failures logged and fed to the quarantine.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::telemetry::escape_controls;
 
 use super::bindings::v0_1;
-use super::host::{HostState, PluginContext};
+use super::host::PluginContext;
 use super::limits::Limits;
-use super::loader::PluginInfo;
 use super::output::{self, OutputError};
-use super::plugin_host::Shared;
 use super::quarantine::{Quarantine, QuarantineStatus};
+use super::report::PluginInfo;
 use super::report::{FailureReason, PluginErrorKind, RunOutcome, RunReport};
-use super::runner::{self, Call, Failure, Returned};
+use super::runner::{self, Bindings, Call, Failure, Returned};
+use super::shared::Shared;
 
 use v0_1::neurallog::plugin::types as wit;
-
-/// The pre-linked component, by contract version.
-pub(crate) enum Bindings {
-    V0_1(v0_1::CheckPre<HostState>),
-}
 
 /// A plugin ready to run: compiled, linked, described.
 pub struct LoadedPlugin {
@@ -59,9 +54,7 @@ impl LoadedPlugin {
 
     pub(crate) fn quarantine_state(&self) -> MutexGuard<'_, Quarantine> {
         // Quarantine updates are single assignments: never half-done.
-        self.quarantine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.quarantine)
     }
 }
 
@@ -140,7 +133,7 @@ pub(crate) fn quarantined_report(status: &QuarantineStatus) -> Option<RunReport>
 /// Logs a failed run of plugin `name` and feeds its quarantine.
 pub(crate) fn record(name: &str, quarantine: &Mutex<Quarantine>, outcome: &RunOutcome) {
     // Quarantine updates are single assignments: never half-done.
-    let state = || quarantine.lock().unwrap_or_else(PoisonError::into_inner);
+    let state = || crate::sync::lock(quarantine);
     match outcome {
         RunOutcome::Failed { reason, message } if reason.counts_toward_quarantine() => {
             let escaped = escape_controls(message);

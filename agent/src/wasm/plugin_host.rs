@@ -3,24 +3,24 @@
 //! memory budget, and loads plugins into [`LoadedPlugin`]s.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use rustls::RootCertStore;
 use tokio::sync::Semaphore;
-use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 use super::cache::ArtifactCache;
 use super::engine::{self, EngineError, EpochTicker};
+use super::error::LoadError;
 use super::fsutil;
 use super::host::state::{PluginState, StateOpenError};
-use super::host::{self, HostState};
+use super::host::{self};
 use super::inspect::{self, InspectError, Inspection};
 use super::limits::{Limits, MemoryBudget};
-use super::loader::{self, LoadError};
+use super::loader;
 use super::permissions::Grants;
 use super::plugin::LoadedPlugin;
 use super::settings::HostSettings;
+use super::shared::Shared;
 use super::source::PluginSource;
 
 /// The plugin host could not start.
@@ -43,53 +43,6 @@ pub enum WasmError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// What the host and all its loaded plugins share.
-pub(crate) struct Shared {
-    pub(crate) engine: Engine,
-    pub(crate) linker: Linker<HostState>,
-    pub(crate) cache: Option<ArtifactCache>,
-    pub(crate) settings: HostSettings,
-    pub(crate) budget: Arc<MemoryBudget>,
-    /// One permit per instance slot of the pooling allocator.
-    pub(crate) slots: Semaphore,
-    /// Platform trust roots, read on the first plugin granted a TLS target.
-    roots: OnceLock<Arc<RootCertStore>>,
-    /// Live plugin states by check name, so a reloaded plugin shares its
-    /// state with the copy it replaces instead of racing it on disk.
-    states: Mutex<HashMap<String, Weak<PluginState>>>,
-    /// Stops (and joins) the ticker once the last plugin is gone.
-    _ticker: EpochTicker,
-}
-
-// === impl Shared ===
-
-impl Shared {
-    pub(crate) fn platform_roots(&self) -> Arc<RootCertStore> {
-        self.roots
-            .get_or_init(|| Arc::new(host::tls::platform_roots()))
-            .clone()
-    }
-
-    /// The state of check `name`: the live one if a loaded copy has it,
-    /// else opened from disk.
-    pub(crate) fn plugin_state(
-        &self,
-        name: &str,
-        cap: u64,
-    ) -> Result<Arc<PluginState>, StateOpenError> {
-        // The map is only ever updated whole-entry: a poisoned lock is fine.
-        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(state) = states.get(name).and_then(Weak::upgrade) {
-            state.set_cap(cap);
-            return Ok(state);
-        }
-        let state = Arc::new(PluginState::open(&self.settings.state_dir, name, cap)?);
-        states.retain(|_, weak| weak.strong_count() > 0);
-        states.insert(name.to_owned(), Arc::downgrade(&state));
-        Ok(state)
-    }
 }
 
 /// The plugin host: one per agent.
@@ -177,12 +130,7 @@ impl PluginHost {
     /// Makes `state` the state of check `name` for as long as it lives: a
     /// worker's forwarded copy, used by the next load instead of a file.
     pub(crate) fn preset_state(&self, name: &str, state: &Arc<PluginState>) {
-        // The map is only ever updated whole-entry: a poisoned lock is fine.
-        let mut states = self
-            .shared
-            .states
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut states = crate::sync::lock(&self.shared.states);
         states.insert(name.to_owned(), Arc::downgrade(state));
     }
 

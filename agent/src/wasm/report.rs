@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::cache::CacheStatus;
+
 /// Overall status of a check, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,4 +263,35 @@ pub struct RunReport {
     pub fuel_consumed: Option<u64>,
     /// Highest total of the plugin's memories and tables, in bytes.
     pub peak_memory_bytes: u64,
+}
+
+/// The contract version a component targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Contract {
+    /// `neurallog:plugin@0.1.0`, world `check`.
+    #[serde(rename = "neurallog:plugin@0.1.0")]
+    V0_1,
+}
+
+/// What a loaded plugin is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Name the plugin gives itself (`describe`).
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// What it checks.
+    pub description: String,
+    /// JSON Schema of its config, or empty.
+    pub config_schema: String,
+    /// The contract version it was loaded as.
+    pub contract: Contract,
+    /// SHA-256 of the component (hex).
+    pub sha256: String,
+    /// Where it was loaded from (a path or an embedded name).
+    pub source: String,
+    /// Whether its compiled code came from the cache.
+    pub cache: CacheStatus,
+    /// Time to read, compile (or load from cache) and link it.
+    pub load_time: Duration,
 }

@@ -17,11 +17,15 @@ use super::bindings::v0_1;
 use super::capture::Capture;
 use super::host::{HostState, PluginContext};
 use super::limits::{CapHit, LimitTrap, MemoryLimiter};
-use super::plugin::Bindings;
-use super::plugin_host::Shared;
 use super::report::FailureReason;
+use super::shared::Shared;
 
 use v0_1::neurallog::plugin::types as wit;
+
+/// The pre-linked component, by contract version.
+pub(crate) enum Bindings {
+    V0_1(v0_1::CheckPre<HostState>),
+}
 
 /// Which export to call.
 pub(crate) enum Call<'a> {

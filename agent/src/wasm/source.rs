@@ -9,8 +9,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::cache;
+use super::error::LoadErrorKind;
 use super::fsutil::{self, ReadError};
-use super::loader::LoadErrorKind;
 
 /// Where a plugin's component comes from.
 #[derive(Debug, Clone)]

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -208,7 +208,7 @@ impl PluginState {
     fn entries(&self) -> MutexGuard<'_, Entries> {
         // Every update below is a single map operation and its size: never
         // half-done.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.entries)
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {

@@ -6,7 +6,7 @@
 //! peer did hold the leaf's key. Nothing is ever sent over such a
 //! connection.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -53,7 +53,7 @@ impl RecordingVerifier {
 
 /// Takes what a verifier recorded.
 pub(crate) fn take(record: &Mutex<Option<Recorded>>) -> Option<Recorded> {
-    record.lock().unwrap_or_else(PoisonError::into_inner).take()
+    crate::sync::lock(record).take()
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -84,7 +84,7 @@ impl ServerCertVerifier for RecordingVerifier {
             .chain(intermediates)
             .map(|c| c.as_ref().to_vec())
             .collect();
-        *self.record.lock().unwrap_or_else(PoisonError::into_inner) = Some(Recorded {
+        *crate::sync::lock(&self.record) = Some(Recorded {
             chain,
             verification,
         });

@@ -17,7 +17,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -32,8 +32,9 @@ use super::protocol::{
     ToWorker, WorkerSource,
 };
 use crate::telemetry::events::{PluginWorkerDied, PluginWorkerRestarted, PluginWorkerStarted};
+use crate::wasm::error::{LoadError, LoadErrorKind};
 use crate::wasm::host::state::PluginState;
-use crate::wasm::loader::{LoadError, LoadErrorKind, valid_name};
+use crate::wasm::loader::valid_name;
 use crate::wasm::plugin::{quarantined_report, record};
 use crate::wasm::quarantine::{Quarantine, QuarantineStatus};
 use crate::wasm::{
@@ -219,26 +220,17 @@ impl WorkerPlugin {
 
     /// What the plugin is (as its latest worker described it).
     pub fn info(&self) -> PluginInfo {
-        self.info
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        crate::sync::lock(&self.info).clone()
     }
 
     /// Its quarantine state now.
     pub fn quarantine(&self) -> QuarantineStatus {
-        self.quarantine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .status(Instant::now())
+        crate::sync::lock(&self.quarantine).status(Instant::now())
     }
 
     /// The worker's state now.
     pub fn status(&self) -> WorkerStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        crate::sync::lock(&self.status).clone()
     }
 
     /// Runs the check once in the worker, starting a new worker first if
@@ -328,7 +320,7 @@ impl WorkerPlugin {
             Ok((connection, info)) => {
                 status.restarts += 1;
                 *self.status_mut() = status;
-                *self.info.lock().unwrap_or_else(PoisonError::into_inner) = info;
+                *crate::sync::lock(&self.info) = info;
                 slot.restart_at = None;
                 PluginWorkerRestarted {
                     check: &self.name,
@@ -366,7 +358,7 @@ impl WorkerPlugin {
     }
 
     fn status_mut(&self) -> std::sync::MutexGuard<'_, WorkerStatus> {
-        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.status)
     }
 
     /// One run's conversation: the request, then log lines and state writes
