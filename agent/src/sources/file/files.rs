@@ -150,6 +150,21 @@ impl Tailer {
         self.mark_scanned();
     }
 
+    /// Note how far each tracked file has grown, without reading it
+    /// (`fstat`): while a sink holds the engine back, a file truncated in
+    /// place is then measured against the size it reached, and what it
+    /// held unread is counted lost, not silently gone.
+    pub(super) fn note_sizes(&mut self) {
+        for file in self.files.values_mut() {
+            if file.reader.is_gzip() {
+                continue;
+            }
+            if let Ok(size) = file.reader.size() {
+                file.size = file.size.max(size);
+            }
+        }
+    }
+
     /// Notice rotation, deletion and truncation of tracked files. Cheap
     /// (`stat` and `fstat`), so it runs whenever the reader is idle; with
     /// `full`, a rewrite in place is looked for too (a read of the first

@@ -386,6 +386,7 @@ impl Tailer {
             }
             self.process_acks();
             self.housekeeping();
+            self.note_sizes();
             let wake = self.discovery.wait(Duration::ZERO);
             let scan_due =
                 self.last_scan.elapsed() >= Duration::from_millis(self.config.scan_interval_ms);
