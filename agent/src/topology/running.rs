@@ -10,7 +10,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
-use super::fanout::{Fanout, SINK_CHANNEL_BATCHES, SinkSender, TargetSet, Targets};
+use super::fanout::{
+    Fanout, LOG_CHANNEL_BATCHES, SINK_CHANNEL_BATCHES, SinkSender, TargetSet, Targets,
+};
 use super::status::{ComponentState, StatusHandle};
 use crate::config::{CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig};
 use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage};
@@ -301,7 +303,7 @@ impl Topology {
 
     /// Build and start one sink. Its failure is recorded in `/status`.
     fn build_sink(&mut self, name: &str, config: &SinkConfig) -> Result<RunningSink, BuildError> {
-        let (tx, logs, buffered) = SinkSender::channel(SINK_CHANNEL_BATCHES);
+        let (tx, logs, buffered) = SinkSender::channel(LOG_CHANNEL_BATCHES, SINK_CHANNEL_BATCHES);
         let stop = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let metrics = ComponentMetrics::new(name, ComponentKind::Sink, config.type_name());
