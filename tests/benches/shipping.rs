@@ -3,15 +3,23 @@
 //! sends to a receiver on 127.0.0.1 (in this process).
 //!
 //! ```text
-//! cargo bench -p neurallog-agent-tests --bench shipping [-- --lines N] [-- --only none|gzip|zstd|latency]
+//! cargo bench -p neurallog-agent-tests --bench shipping -- [--lines N] [--line-bytes B]
+//!     [--only none,gzip,zstd,latency,rate] [--rates 1000,10000,50000] [--seconds S]
+//!     [--min-lines-per-cpu-s N | none=N,zstd=N,gzip=N] [--compression none|zstd|gzip]
 //! ```
 //!
 //! For each compression it prints the agent's CPU time (utime + stime from
 //! `/proc/<pid>/stat`), lines per CPU-second, wall time and peak RSS
 //! (`VmHWM`). Then, with the sink's defaults, it writes 10k lines/s for
 //! 10 s, each stamped with its write time, and prints the line-written →
-//! received latency percentiles. Plain lines, no assertions: floors are
-//! checked by reading them.
+//! received latency percentiles. The `rate` mode (only when named) writes
+//! each of `--rates` lines/s for `--seconds` (default 30) and prints the
+//! share of one core the agent used meanwhile, with its idle and loaded
+//! RSS. `--compression` sets the sink's for those two (default: the
+//! sink's default, gzip). The log file is in a directory of its own. Plain lines; floors are checked by reading them. The only failures
+//! are a crash or lines that never arrive, and, with
+//! `--min-lines-per-cpu-s`, a drain slower than that (a smoke check in CI,
+//! set an order of magnitude under the floors, so noise never trips it).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -28,22 +36,76 @@ use hyper::{Request, Response, body::Incoming};
 use hyper_util::rt::TokioIo;
 use prost::encoding::{WireType, decode_key, decode_varint};
 
-const LINE_BYTES: usize = 200;
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let lines: usize = flag(&args, "--lines").map_or(1_000_000, |v| v.parse().expect("--lines N"));
+    let line_bytes: usize =
+        flag(&args, "--line-bytes").map_or(200, |v| v.parse().expect("--line-bytes B"));
+    assert!(line_bytes >= 2, "--line-bytes is at least 2");
     let only = flag(&args, "--only");
+    let rates: Vec<usize> = flag(&args, "--rates").map_or(vec![1_000, 10_000, 50_000], |v| {
+        v.split(',')
+            .map(|r| r.trim().parse().expect("--rates N,N,..."))
+            .collect()
+    });
+    let seconds: u64 = flag(&args, "--seconds").map_or(30, |v| v.parse().expect("--seconds S"));
+    // One floor for all, or one per compression (`none=N,zstd=N,gzip=N`).
+    let min_rate = |compression: &str| -> Option<f64> {
+        let value = flag(&args, "--min-lines-per-cpu-s")?;
+        let parse = |v: &str| v.parse::<f64>().expect("--min-lines-per-cpu-s N");
+        if !value.contains('=') {
+            return Some(parse(&value));
+        }
+        value
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == compression)
+            .map(|(_, v)| parse(v))
+    };
+    let sink_compression = flag(&args, "--compression");
+    let chosen = |mode: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|m| m == mode))
+    };
     let agent = agent_binary();
     println!("agent binary: {}", agent.display());
-    println!("lines: {lines} of {LINE_BYTES} bytes");
+    println!("lines: {lines} of {line_bytes} bytes");
+    let mut failed = false;
     for compression in ["none", "zstd", "gzip"] {
-        if only.as_deref().is_none_or(|o| o == compression) {
-            throughput(&agent, compression, lines);
+        if chosen(compression) {
+            let rate = throughput(&agent, compression, lines, line_bytes);
+            if let Some(min) = min_rate(compression)
+                && rate < min
+            {
+                println!(
+                    "FAIL: compression={compression} drained {rate:.0} lines per CPU-second, under {min:.0}"
+                );
+                failed = true;
+            }
         }
     }
-    if only.as_deref().is_none_or(|o| o == "latency") {
-        latency(&agent, 10_000, Duration::from_secs(10));
+    if chosen("latency") {
+        failed |= !latency(
+            &agent,
+            10_000,
+            Duration::from_secs(10),
+            line_bytes,
+            sink_compression.as_deref(),
+        );
+    }
+    if only.as_deref().is_some() && chosen("rate") {
+        for rate in rates {
+            failed |= !steady(
+                &agent,
+                rate,
+                Duration::from_secs(seconds),
+                line_bytes,
+                sink_compression.as_deref(),
+            );
+        }
+    }
+    if failed {
+        std::process::exit(1);
     }
 }
 
@@ -127,8 +189,8 @@ const WORDS: &[&str] = &[
     "search",
 ];
 
-/// One log line of exactly `LINE_BYTES` bytes (without the newline).
-fn line(rng: &mut Rng, i: usize, prefix: &str, out: &mut String) {
+/// One log line of exactly `line_bytes` bytes (without the newline).
+fn line(rng: &mut Rng, i: usize, prefix: &str, line_bytes: usize, out: &mut String) {
     let start = out.len();
     let level = ["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"][(rng.next() % 6) as usize];
     out.push_str(&format!(
@@ -143,11 +205,11 @@ fn line(rng: &mut Rng, i: usize, prefix: &str, out: &mut String) {
         rng.next() % 2000,
         rng.next() % 10,
     ));
-    while out.len() - start < LINE_BYTES {
+    while out.len() - start < line_bytes {
         out.push_str(WORDS[(rng.next() % WORDS.len() as u64) as usize]);
         out.push(' ');
     }
-    out.truncate(start + LINE_BYTES - 1);
+    out.truncate(start + line_bytes - 1);
     out.push('"');
 }
 
@@ -316,6 +378,15 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// The log file, in a directory of its own under `dir`, as on a real host:
+/// beside the configuration file, every append would also wake the
+/// agent's configuration watcher (it watches the file's directory).
+fn log_path(dir: &Path) -> PathBuf {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).expect("create the log directory");
+    logs.join("bench.log")
+}
+
 /// Start the agent and return once its `/readyz` answers 200.
 fn start_agent(agent: &Path, dir: &Path, receiver: SocketAddr, compression: Option<&str>) -> Child {
     let admin = free_port();
@@ -336,7 +407,7 @@ log:
 sources:
   app:
     type: file
-    include: ['{dir}/bench.log']
+    include: ['{dir}/logs/bench.log']
 sinks:
   ingest:
     type: otlp_http
@@ -416,15 +487,26 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn throughput(agent: &Path, compression: &str, lines: usize) {
+/// Current resident set, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Drain `lines` lines written beforehand; returns lines per CPU-second.
+fn throughput(agent: &Path, compression: &str, lines: usize, line_bytes: usize) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut file =
-        std::io::BufWriter::new(std::fs::File::create(dir.path().join("bench.log")).expect("log"));
-    let mut text = String::with_capacity(LINE_BYTES + 1);
+        std::io::BufWriter::new(std::fs::File::create(log_path(dir.path())).expect("log"));
+    let mut text = String::with_capacity(line_bytes + 1);
     for i in 0..lines {
         text.clear();
-        line(&mut rng, i, "", &mut text);
+        line(&mut rng, i, "", line_bytes, &mut text);
         text.push('\n');
         file.write_all(text.as_bytes()).expect("write");
     }
@@ -447,37 +529,40 @@ fn throughput(agent: &Path, compression: &str, lines: usize) {
     let wall = started.elapsed();
     let cpu = cpu_seconds(pid);
     let rss = peak_rss_mib(pid);
+    let exited = child.try_wait().ok().flatten();
     let _ = child.kill();
     let _ = child.wait();
     let received = counts.records.load(Ordering::Relaxed);
+    let rate = received as f64 / cpu.max(1e-9);
     println!(
-        "compression={compression:<5} lines={received} cpu_s={cpu:.3} lines_per_cpu_s={:.0} wall_s={:.3} peak_rss_mib={rss:.1} requests={} sent_mib={:.1}",
-        received as f64 / cpu.max(1e-9),
+        "compression={compression:<5} line_bytes={line_bytes} lines={received} cpu_s={cpu:.3} lines_per_cpu_s={rate:.0} wall_s={:.3} peak_rss_mib={rss:.1} requests={} sent_mib={:.1}",
         wall.as_secs_f64(),
         counts.requests.load(Ordering::Relaxed),
         counts.bytes.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0),
     );
+    if let Some(status) = exited {
+        println!("compression={compression:<5} FAIL: the agent exited ({status})");
+        return 0.0;
+    }
     if received < lines as u64 {
         println!("compression={compression:<5} INCOMPLETE: {received} of {lines} lines arrived");
+        return 0.0;
     }
+    rate
 }
 
-fn latency(agent: &Path, rate: usize, duration: Duration) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let log = dir.path().join("bench.log");
-    std::fs::write(&log, "").expect("create log");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (addr, counts) = receiver(&runtime, true);
-    let mut child = start_agent(agent, dir.path(), addr, None);
-
-    // 100 writes a second of rate/100 lines each, stamped when written.
+/// Write `rate` lines/s to `log` in 100 writes a second until `until`,
+/// each line starting with `prefix(now)`; returns how many were written.
+fn write_at_rate(
+    log: &Path,
+    rate: usize,
+    duration: Duration,
+    line_bytes: usize,
+    prefix: &dyn Fn() -> String,
+) -> u64 {
     let mut file = std::fs::OpenOptions::new()
         .append(true)
-        .open(&log)
+        .open(log)
         .expect("open log");
     let mut rng = Rng(42);
     let per_tick = rate / 100;
@@ -490,18 +575,106 @@ fn latency(agent: &Path, rate: usize, duration: Duration) {
             std::thread::sleep(wait);
         }
         text.clear();
-        let stamp = format!("ts={} ", now_nanos());
+        let stamp = prefix();
         for i in 0..per_tick {
-            line(&mut rng, tick * per_tick + i, &stamp, &mut text);
+            line(&mut rng, tick * per_tick + i, &stamp, line_bytes, &mut text);
             text.push('\n');
         }
         file.write_all(text.as_bytes()).expect("write");
     }
-    let total = (ticks * per_tick) as u64;
+    (ticks * per_tick) as u64
+}
+
+/// The agent's share of one core while `rate` lines/s are written for
+/// `duration` (the first 2 s not counted), and its RSS idle and loaded.
+/// Returns false when the agent died or lines did not arrive.
+fn steady(
+    agent: &Path,
+    rate: usize,
+    duration: Duration,
+    line_bytes: usize,
+    compression: Option<&str>,
+) -> bool {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = log_path(dir.path());
+    std::fs::write(&log, "").expect("create log");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (addr, counts) = receiver(&runtime, false);
+    let mut child = start_agent(agent, dir.path(), addr, compression);
+    let pid = child.id();
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_rss = rss_mib(pid);
+    let warm_up = Duration::from_secs(2);
+    let writer = {
+        let log = log.clone();
+        let total = duration + warm_up;
+        std::thread::spawn(move || write_at_rate(&log, rate, total, line_bytes, &String::new))
+    };
+    std::thread::sleep(warm_up);
+    let (cpu_before, at_before) = (cpu_seconds(pid), Instant::now());
+    let written = writer.join().expect("writer");
+    let (cpu_after, at_after) = (cpu_seconds(pid), Instant::now());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts.records.load(Ordering::Relaxed) < written && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let loaded_rss = rss_mib(pid);
+    let peak = peak_rss_mib(pid);
+    let exited = child.try_wait().ok().flatten();
+    let _ = child.kill();
+    let _ = child.wait();
+    let received = counts.records.load(Ordering::Relaxed);
+    let cpu = cpu_after - cpu_before;
+    let wall = (at_after - at_before).as_secs_f64();
+    println!(
+        "rate={rate}/s compression={} line_bytes={line_bytes} seconds={wall:.1} cpu_s={cpu:.3} core_percent={:.2} idle_rss_mib={idle_rss:.1} loaded_rss_mib={loaded_rss:.1} peak_rss_mib={peak:.1} requests={} lines={written} received={received}",
+        compression.unwrap_or("default"),
+        100.0 * cpu / wall.max(1e-9),
+        counts.requests.load(Ordering::Relaxed),
+    );
+    if let Some(status) = exited {
+        println!("rate={rate}/s FAIL: the agent exited ({status})");
+        return false;
+    }
+    if received < written {
+        println!("rate={rate}/s INCOMPLETE: {received} of {written} lines arrived");
+        return false;
+    }
+    true
+}
+
+/// Returns false when the agent died or lines did not arrive.
+fn latency(
+    agent: &Path,
+    rate: usize,
+    duration: Duration,
+    line_bytes: usize,
+    compression: Option<&str>,
+) -> bool {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = log_path(dir.path());
+    std::fs::write(&log, "").expect("create log");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (addr, counts) = receiver(&runtime, true);
+    let mut child = start_agent(agent, dir.path(), addr, compression);
+
+    // 100 writes a second of rate/100 lines each, stamped when written.
+    let total = write_at_rate(&log, rate, duration, line_bytes, &|| {
+        format!("ts={} ", now_nanos())
+    });
     let deadline = Instant::now() + Duration::from_secs(30);
     while counts.records.load(Ordering::Relaxed) < total && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    let exited = child.try_wait().ok().flatten();
     let _ = child.kill();
     let _ = child.wait();
     let mut latencies = counts.latencies.lock().expect("latencies").clone();
@@ -514,12 +687,25 @@ fn latency(agent: &Path, rate: usize, duration: Duration) {
         latencies[i] as f64 / 1000.0
     };
     println!(
-        "latency rate={rate}/s lines={} received={} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1} (default batching, compression gzip)",
+        "latency rate={rate}/s lines={} received={} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1} (default batching, compression {})",
         total,
         latencies.len(),
         pct(0.50),
         pct(0.90),
         pct(0.99),
         pct(1.0),
+        compression.unwrap_or("default (gzip)"),
     );
+    if let Some(status) = exited {
+        println!("latency FAIL: the agent exited ({status})");
+        return false;
+    }
+    if (latencies.len() as u64) < total {
+        println!(
+            "latency INCOMPLETE: {} of {total} lines arrived",
+            latencies.len()
+        );
+        return false;
+    }
+    true
 }

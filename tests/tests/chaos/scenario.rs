@@ -538,12 +538,7 @@ impl Shared {
         (!candidates.is_empty()).then(|| candidates[(pick % candidates.len() as u64) as usize])
     }
 
-    fn agent_fault(
-        &self,
-        agent: &mut AgentProc,
-        tmpfs: Option<&Tmpfs>,
-        fault: Planned,
-    ) {
+    fn agent_fault(&self, agent: &mut AgentProc, tmpfs: Option<&Tmpfs>, fault: Planned) {
         let Planned {
             kind,
             duration,

@@ -17,6 +17,7 @@
 //! (`hard_stop`) abandons a request, whose acknowledgements then resolve as
 //! dropped so that the source reads the data again after the restart.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,30 @@ use crate::telemetry::events::{
     SinkDeadLettered, SinkDelivered, SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted,
     SinkRequestFailed, SinkRequestSplit, SinkRetrying, SinkTelemetry,
 };
+
+/// The largest scratch buffer a worker thread keeps between requests
+/// (requests are cut at `max_bytes`, 1 MiB by default).
+const SCRATCH_KEEP_BYTES: usize = 4 * 1024 * 1024;
+
+thread_local! {
+    /// The buffer the next request is encoded into, per worker thread.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Keep `buf` as this thread's scratch buffer, unless it grew too big.
+fn keep_scratch(buf: Vec<u8>) {
+    if buf.capacity() <= SCRATCH_KEEP_BYTES {
+        SCRATCH.set(buf);
+    }
+}
+
+/// Take a sent body's buffer back as scratch, if nothing else holds it
+/// any more (the HTTP client has let go of it once the answer came).
+fn reclaim(body: Bytes) {
+    if let Ok(buf) = body.try_into_mut() {
+        keep_scratch(buf.into());
+    }
+}
 
 /// Where a sink sends an input event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,15 +186,28 @@ impl<P: Protocol> Service<P> {
         // Halves of split requests wait here, first half on top.
         let mut work = vec![pending.batches];
         while let Some(batches) = work.pop() {
-            // The encoders compute exact sizes and reserve once.
-            let mut raw = Vec::new();
+            // The encoders compute exact sizes and reserve once, into this
+            // thread's scratch buffer: a fresh one per request was
+            // allocated and faulted in every time. An uncompressed body is
+            // the buffer itself, taken back once sent (`reclaim`).
+            let compressed = self.codec != Codec::Identity;
+            let mut raw = SCRATCH.take();
+            raw.clear();
             let events = self.protocol.encode(signal, &batches, &mut raw);
             if events == 0 {
+                keep_scratch(raw);
                 resolve(batches, AckStatus::Delivered);
                 continue;
             }
             let uncompressed = raw.len();
-            let body = match self.codec.compress(raw) {
+            let body = if compressed {
+                let body = self.codec.compress(&raw);
+                keep_scratch(raw);
+                body
+            } else {
+                Ok(raw)
+            };
+            let body = match body {
                 Ok(body) => Bytes::from(body),
                 Err(error) => {
                     ComponentError {
@@ -184,13 +222,18 @@ impl<P: Protocol> Service<P> {
                     continue;
                 }
             };
-            match self.send_until_answered(signal, &body).await {
+            let answer = self.send_until_answered(signal, &body).await;
+            let sent = body.len();
+            if !compressed {
+                reclaim(body);
+            }
+            match answer {
                 None => return, // hard stop: the batches drop unresolved
                 Some(Answer::Delivered) => {
                     SinkDelivered {
                         sink: &self.telemetry,
                         events,
-                        bytes: body.len(),
+                        bytes: sent,
                         uncompressed_bytes: uncompressed,
                     }
                     .emit();
@@ -200,7 +243,7 @@ impl<P: Protocol> Service<P> {
                     SinkRequestSplit {
                         sink: &self.telemetry,
                         events,
-                        bytes: body.len(),
+                        bytes: sent,
                     }
                     .emit();
                     let (head, tail) = split(batches);

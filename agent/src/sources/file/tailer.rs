@@ -37,6 +37,19 @@ const SEND_SLICE: Duration = Duration::from_millis(200);
 /// A batch that holds records is sent after at most this long.
 const MAX_BATCH_AGE: Duration = Duration::from_millis(100);
 
+/// How long lines read from a file at its end wait for more before their
+/// batch is sent. A file appended to in many small writes is then read and
+/// sent once per linger, not once per write: each send wakes the sink, and
+/// at 10k lines/s in 100 writes a second those wake-ups cost more than the
+/// lines. The sink's own batching (`timeout_ms`) still bounds the rest.
+const LINGER: Duration = Duration::from_millis(50);
+
+/// The read buffer, and so the most bytes one chunk holds. Records are
+/// views into their chunk, which lives until the last of them is sent:
+/// smaller chunks pin less memory. 128 KiB reads cost no more CPU than
+/// 256 KiB ones in the shipping benchmark, and lowered its peak RSS.
+const READ_CHUNK_BYTES: usize = 128 * 1024;
+
 /// How long a file waits before it is read again after its first rewind;
 /// the wait doubles with each rewind in a row, up to [`REWIND_BACKOFF_MAX`].
 const REWIND_BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -136,7 +149,7 @@ impl Tailer {
             orphaned: HashMap::new(),
             next_batch: 1,
             batch_started: None,
-            buf: vec![0u8; 256 * 1024],
+            buf: vec![0u8; READ_CHUNK_BYTES],
             last_scan: Instant::now(),
             last_save: Instant::now(),
             status,
@@ -153,15 +166,25 @@ impl Tailer {
             self.process_acks();
             let read_any = self.read_round();
             self.tick();
-            let batch_due = self
-                .batch_started
-                .is_some_and(|t| t.elapsed() >= MAX_BATCH_AGE);
-            if !self.emitter.is_empty() && (!read_any || batch_due) {
+            let age = self.batch_started.map(|t| t.elapsed());
+            let batch_due = age.is_some_and(|a| a >= MAX_BATCH_AGE);
+            let lingered = age.is_some_and(|a| a >= LINGER);
+            if !self.emitter.is_empty() && (batch_due || (!read_any && lingered)) {
                 self.flush_batch();
             }
             self.housekeeping();
             if self.last_scan.elapsed() >= scan_every {
                 self.scan();
+            }
+            if !read_any
+                && !self.emitter.is_empty()
+                && let Some(age) = self.batch_started.map(|t| t.elapsed())
+            {
+                // Every file is at its end and lines wait for more: let
+                // writers append meanwhile (their notifications queue up),
+                // then read everything at once.
+                std::thread::sleep(LINGER.saturating_sub(age));
+                continue;
             }
             if !read_any {
                 self.check_tracked(false);
