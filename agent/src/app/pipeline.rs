@@ -477,7 +477,9 @@ impl Supervised {
         let inner = tokio::spawn(component);
         let component = inner.abort_handle();
         let name = name.to_owned();
-        status.set_state(ComponentState::Running);
+        if !status.is_deferred() {
+            status.set_state(ComponentState::Running);
+        }
         let supervisor = tokio::spawn(async move {
             match inner.await {
                 Ok(()) => status.set_state(ComponentState::Stopping),

@@ -46,6 +46,9 @@ struct Entry {
     /// alone keeps it, one that rebuilds it shows a new one.
     started_at_unix_nanos: u64,
     state: Mutex<(ComponentState, Instant)>,
+    /// The component says itself when it runs (see
+    /// [`StatusHandle::defer_running`]).
+    deferred: std::sync::atomic::AtomicBool,
     /// An error worth showing while the component runs (a new
     /// configuration that did not build, so this one stayed).
     last_error: Mutex<Option<String>>,
@@ -69,6 +72,7 @@ impl StatusRegistry {
             component_type,
             metrics,
             started_at_unix_nanos: now_unix_nanos(),
+            deferred: Default::default(),
             state: Mutex::new((ComponentState::Starting, Instant::now())),
             last_error: Mutex::new(None),
             reporter: Mutex::new(None),
@@ -127,6 +131,21 @@ impl StatusHandle {
     /// Set the component's state.
     pub fn set_state(&self, state: ComponentState) {
         *lock(&self.0.state) = (state, Instant::now());
+    }
+
+    /// Keep the component `starting` (and `/readyz` unready) once it is
+    /// spawned, until it sets itself running: for a source whose first
+    /// look at its inputs is what an operator waits for (the file source
+    /// has opened every file that exists). Called before it is spawned.
+    pub fn defer_running(&self) {
+        self.0
+            .deferred
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the component sets itself running.
+    pub fn is_deferred(&self) -> bool {
+        self.0.deferred.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Record an error that did not stop the component.

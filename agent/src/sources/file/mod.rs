@@ -49,7 +49,7 @@ use std::sync::{Arc, LazyLock, Mutex, TryLockError, Weak};
 
 use crate::event::{Attributes, Resource};
 use crate::telemetry::events::FileSourceMetrics;
-use crate::topology::{BoxedComponent, BuildError, SourceContext};
+use crate::topology::{BoxedComponent, BuildError, ComponentState, SourceContext};
 
 /// Build the source: compile the patterns, load the checkpoints, and run
 /// the engine on its own thread.
@@ -96,6 +96,10 @@ pub fn spawn_tailer(
     let id = cx.id.clone();
     let data_dir = cx.globals.data_dir.clone();
     let engine = engine_lock(&data_dir, &id);
+    // Ready once the first scan has opened every file that exists: what
+    // is written after `/readyz` answers is not missed.
+    let ready = cx.status.clone();
+    ready.defer_running();
     let SourceContext { out, shutdown, .. } = cx;
     let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
@@ -113,7 +117,7 @@ pub fn spawn_tailer(
                     }
                 };
                 let _guard = runtime.enter();
-                let tailer = Tailer::new(
+                let mut tailer = Tailer::new(
                     tail,
                     discovery,
                     factory,
@@ -124,6 +128,7 @@ pub fn spawn_tailer(
                     status,
                 );
                 drop(_guard);
+                tailer.on_first_scan(move || ready.set_state(ComponentState::Running));
                 tailer.run();
             }));
             let _ = done_tx.send(ran);

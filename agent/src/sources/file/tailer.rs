@@ -37,13 +37,6 @@ const SEND_SLICE: Duration = Duration::from_millis(200);
 /// A batch that holds records is sent after at most this long.
 const MAX_BATCH_AGE: Duration = Duration::from_millis(100);
 
-/// How long lines read from a file at its end wait for more before their
-/// batch is sent. A file appended to in many small writes is then read and
-/// sent once per linger, not once per write: each send wakes the sink, and
-/// at 10k lines/s in 100 writes a second those wake-ups cost more than the
-/// lines. The sink's own batching (`timeout_ms`) still bounds the rest.
-const LINGER: Duration = Duration::from_millis(50);
-
 /// The read buffer, and so the most bytes one chunk holds. Records are
 /// views into their chunk, which lives until the last of them is sent:
 /// smaller chunks pin less memory. 128 KiB reads cost no more CPU than
@@ -81,6 +74,8 @@ pub struct Tailer {
     /// applies to the files of the first scan only then).
     pub(super) fresh_start: bool,
     pub(super) first_scan_done: bool,
+    /// Called once the first scan has opened every file found.
+    on_first_scan: Option<Box<dyn FnOnce() + Send>>,
     /// Files whose stream is not known yet (their pod's metadata is still
     /// loading), opened and kept by descriptor: a pod deleted meanwhile
     /// loses nothing. Looked at again at every scan.
@@ -123,6 +118,7 @@ impl Tailer {
     ) -> Self {
         let fresh_start = !checkpoints.existed();
         Tailer {
+            on_first_scan: None,
             emitter: Emitter::with_capacity(config.batch_max_events),
             config,
             discovery,
@@ -156,35 +152,34 @@ impl Tailer {
         }
     }
 
+    /// Call `ready` once the first scan is done: every file that exists
+    /// is open (or waiting for a descriptor).
+    pub fn on_first_scan(&mut self, ready: impl FnOnce() + Send + 'static) {
+        self.on_first_scan = Some(Box::new(ready));
+    }
+
     /// Run until shutdown, then wait for the last acknowledgements and save
     /// the checkpoints.
     pub fn run(mut self) {
         self.scan();
+        if let Some(ready) = self.on_first_scan.take() {
+            ready();
+        }
         let poll = Duration::from_millis(self.config.poll_interval_ms);
         let scan_every = Duration::from_millis(self.config.scan_interval_ms);
         while !self.shutdown.is_cancelled() {
             self.process_acks();
             let read_any = self.read_round();
             self.tick();
-            let age = self.batch_started.map(|t| t.elapsed());
-            let batch_due = age.is_some_and(|a| a >= MAX_BATCH_AGE);
-            let lingered = age.is_some_and(|a| a >= LINGER);
-            if !self.emitter.is_empty() && (batch_due || (!read_any && lingered)) {
+            let batch_due = self
+                .batch_started
+                .is_some_and(|t| t.elapsed() >= MAX_BATCH_AGE);
+            if !self.emitter.is_empty() && (!read_any || batch_due) {
                 self.flush_batch();
             }
             self.housekeeping();
             if self.last_scan.elapsed() >= scan_every {
                 self.scan();
-            }
-            if !read_any
-                && !self.emitter.is_empty()
-                && let Some(age) = self.batch_started.map(|t| t.elapsed())
-            {
-                // Every file is at its end and lines wait for more: let
-                // writers append meanwhile (their notifications queue up),
-                // then read everything at once.
-                std::thread::sleep(LINGER.saturating_sub(age));
-                continue;
             }
             if !read_any {
                 self.check_tracked(false);
