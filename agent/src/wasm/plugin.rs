@@ -118,16 +118,11 @@ pub(crate) fn quarantined_report(status: &QuarantineStatus) -> Option<RunReport>
         status.consecutive_failures,
         status.last_failure.as_deref().unwrap_or("unknown")
     );
-    Some(RunReport {
-        outcome: failed(FailureReason::Quarantined, message),
-        duration: Duration::ZERO,
-        stderr: String::new(),
-        log_lines: 0,
-        logs_dropped: 0,
-        host_calls: 0,
-        fuel_consumed: None,
-        peak_memory_bytes: 0,
-    })
+    Some(RunReport::failed(
+        FailureReason::Quarantined,
+        message,
+        Duration::ZERO,
+    ))
 }
 
 /// Logs a failed run of plugin `name` and feeds its quarantine.

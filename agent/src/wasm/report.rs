@@ -265,6 +265,25 @@ pub struct RunReport {
     pub peak_memory_bytes: u64,
 }
 
+// === impl RunReport ===
+
+impl RunReport {
+    /// The report of a run that failed before the plugin ran (or without
+    /// a trace of it): nothing logged, no host calls, no memory.
+    pub(crate) fn failed(reason: FailureReason, message: String, duration: Duration) -> Self {
+        RunReport {
+            outcome: RunOutcome::Failed { reason, message },
+            duration,
+            stderr: String::new(),
+            log_lines: 0,
+            logs_dropped: 0,
+            host_calls: 0,
+            fuel_consumed: None,
+            peak_memory_bytes: 0,
+        }
+    }
+}
+
 /// The contract version a component targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Contract {

@@ -37,9 +37,7 @@ use crate::wasm::host::state::PluginState;
 use crate::wasm::loader::valid_name;
 use crate::wasm::plugin::{quarantined_report, record};
 use crate::wasm::quarantine::{Quarantine, QuarantineStatus};
-use crate::wasm::{
-    FailureReason, Grants, Limits, PluginHost, PluginInfo, PluginSource, RunOutcome, RunReport,
-};
+use crate::wasm::{FailureReason, Grants, Limits, PluginHost, PluginInfo, PluginSource, RunReport};
 
 /// Time beyond a run's deadline plus the host's grace for the worker's
 /// answer to arrive, before it counts as unresponsive.
@@ -586,14 +584,5 @@ fn summary(confinement: &Confinement, cgroup: &str) -> String {
 }
 
 fn failed_report(reason: FailureReason, message: String, duration: Duration) -> RunReport {
-    RunReport {
-        outcome: RunOutcome::Failed { reason, message },
-        duration,
-        stderr: String::new(),
-        log_lines: 0,
-        logs_dropped: 0,
-        host_calls: 0,
-        fuel_consumed: None,
-        peak_memory_bytes: 0,
-    }
+    RunReport::failed(reason, message, duration)
 }
