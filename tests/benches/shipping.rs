@@ -606,6 +606,8 @@ fn steady(
     let (addr, counts) = receiver(&runtime, false);
     let mut child = start_agent(agent, dir.path(), addr, compression);
     let pid = child.id();
+    // Idle RSS is taken once start-up has settled (first scan, admin
+    // server, connection pool), before any line is written.
     std::thread::sleep(Duration::from_secs(2));
     let idle_rss = rss_mib(pid);
     let warm_up = Duration::from_secs(2);
