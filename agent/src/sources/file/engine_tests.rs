@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::config::ComponentKind;
+use crate::event::EventBatch;
 use crate::telemetry::events::ComponentMetrics;
 use crate::topology::{Fanout, Globals, StatusRegistry};
 
@@ -131,4 +132,93 @@ async fn a_replacement_engine_waits_for_the_one_it_replaces() {
         .await
         .expect("the replacement ends")
         .unwrap();
+}
+
+/// An engine over `dir/logs/app.log*` driven step by step by the test,
+/// its batches kept in the returned receiver.
+fn stepped(dir: &Path) -> (Tailer, mpsc::Receiver<EventBatch>) {
+    let (tx, rx) = mpsc::channel(1024);
+    let (fanout, _control) = Fanout::fixed(vec![("sink".into(), tx)]);
+    let metrics = ComponentMetrics::new("engine", ComponentKind::Source, "file");
+    let checkpoints = Checkpoints::load(&dir.join("data"), "engine").unwrap();
+    let discovery = Discovery::new(&[format!("{}/logs/app.log*", dir.display())], &[]).unwrap();
+    let tailer = Tailer::new(
+        TailConfig::default(),
+        discovery,
+        Box::new(PlainFactory::new(
+            Arc::default(),
+            Attributes::default(),
+            None,
+        )),
+        checkpoints,
+        FileSourceMetrics::new(metrics),
+        fanout,
+        CancellationToken::new(),
+        Arc::default(),
+    );
+    (tailer, rx)
+}
+
+fn bodies(rx: &mut mpsc::Receiver<EventBatch>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(batch) = rx.try_recv() {
+        for event in batch.events() {
+            if let crate::event::Event::Log(record) = event {
+                out.push(record.body.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `copytruncate` finishing between a scan's look at the tracked files and
+/// its discovery of the copy (a scan preempted there, as under load): the
+/// copy is taken for what it is and read on from where the original
+/// stopped, not from its start.
+#[test]
+fn copy_found_after_its_original_was_truncated_within_one_scan_is_not_read_again() {
+    // The engine blocks on its sends: it runs on a thread of its own
+    // beside a runtime, as it does in the agent.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("app.log");
+    let lines: String = (0..300)
+        .map(|n| format!("line {n:05} of the first generation\n"))
+        .collect();
+    std::fs::write(&live, &lines).unwrap();
+
+    let (mut tailer, mut rx) = stepped(dir.path());
+    tailer.scan();
+    while tailer.read_round() {}
+    tailer.flush_batch();
+    let first = bodies(&mut rx);
+    assert_eq!(first.len(), 300);
+
+    // logrotate: copy, truncate; the application writes on.
+    let copy = logs.join("app.log.1");
+    std::fs::copy(&live, &copy).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    std::fs::write(&live, "the second generation begins\n").unwrap();
+
+    // The scan's discovery of the copy, as if its look at the tracked
+    // files came just before the truncation.
+    tailer.consider(&copy, false);
+    tailer.scan();
+    while tailer.read_round() {}
+    tailer.flush_batch();
+    let after = bodies(&mut rx);
+    let again = after
+        .iter()
+        .filter(|b| b.contains("first generation"))
+        .count();
+    assert_eq!(again, 0, "{again} of the copy's lines were sent again");
+    assert_eq!(after, ["the second generation begins"]);
 }

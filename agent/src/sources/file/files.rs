@@ -447,6 +447,14 @@ impl Tailer {
         }
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         if !gzip
+            && self.see_to_truncated_originals(fingerprint, &dir)
+            && self.by_id.contains_key(&id)
+        {
+            // The copy of an original truncated since the look at tracked
+            // files: adopted, from where the original stopped.
+            return None;
+        }
+        if !gzip
             && let Some(i) = self.truncations.iter().position(|t| {
                 t.dir == dir && size >= t.offset && t.fingerprint.matches(file).unwrap_or(false)
             })
@@ -488,6 +496,39 @@ impl Tailer {
             return Some(size);
         }
         Some(0)
+    }
+
+    /// A new file in `dir` begins like a file this source reads at its
+    /// path: if that one was truncated since it was last looked at
+    /// (`copytruncate` finished between the look at tracked files and this
+    /// file's discovery), see to the truncation now, so that the copy is
+    /// read on from where the original stopped rather than from its start.
+    /// Whether one was.
+    fn see_to_truncated_originals(&mut self, fingerprint: Fingerprint, dir: &Path) -> bool {
+        let originals: Vec<(FileKey, u64)> = self
+            .files
+            .iter()
+            .filter(|(_, f)| {
+                f.held.is_none()
+                    && !f.reader.is_gzip()
+                    && f.fingerprint == fingerprint
+                    && f.path.parent() == Some(dir)
+            })
+            .filter_map(|(key, f)| {
+                let reached = f.size.max(f.reader.position());
+                let size = f.reader.size().ok()?;
+                let rewritten = !f.fingerprint.matches(f.reader.file()).unwrap_or(true);
+                (size < reached || rewritten).then_some((*key, reached))
+            })
+            .collect();
+        let found = !originals.is_empty();
+        for (key, reached) in originals {
+            self.truncated(key, reached);
+        }
+        if found {
+            self.save_checkpoints();
+        }
+        found
     }
 
     /// Whether a new file is a copy of one this source reads at its path

@@ -198,7 +198,7 @@ impl Tailer {
     /// Read every file once, round-robin, within its budget. Within a
     /// stream, a newer file is read only once the older ones are at their
     /// end, so records stay in order across rotations.
-    fn read_round(&mut self) -> bool {
+    pub(super) fn read_round(&mut self) -> bool {
         self.rotate_open_files();
         let mut order: Vec<(u64, FileKey)> = self.files.iter().map(|(k, f)| (f.seq, *k)).collect();
         order.sort_unstable();
