@@ -17,8 +17,9 @@ use crate::error::Chain;
 use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage};
 use crate::telemetry::registry;
 use crate::topology::{
-    BoxedComponent, BuildError, ComponentState, Fanout, Globals, SINK_CHANNEL_BATCHES, SinkContext,
-    SinkInput, SinkSender, SourceContext, StatusHandle, TargetSet, Targets,
+    BoxedComponent, BuildError, ComponentState, Fanout, Globals, LOG_CHANNEL_BATCHES,
+    SINK_CHANNEL_BATCHES, SinkContext, SinkInput, SinkSender, SourceContext, StatusHandle,
+    TargetSet, Targets,
 };
 
 /// How long a source may take to write its last checkpoints once its sinks
@@ -316,7 +317,7 @@ impl Pipeline {
 
     /// Build and start one sink. Its failure is recorded in `/status`.
     fn build_sink(&mut self, name: &str, config: &SinkConfig) -> Result<RunningSink, BuildError> {
-        let (tx, logs, buffered) = SinkSender::channel(SINK_CHANNEL_BATCHES);
+        let (tx, logs, buffered) = SinkSender::channel(LOG_CHANNEL_BATCHES, SINK_CHANNEL_BATCHES);
         let stop = CancellationToken::new();
         let hard_stop = CancellationToken::new();
         let metrics = ComponentMetrics::new(name, ComponentKind::Sink, config.type_name());

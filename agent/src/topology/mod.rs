@@ -16,6 +16,8 @@ mod fanout;
 mod status;
 
 pub use context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
-pub use fanout::{Fanout, FanoutControl, PendingSend, SINK_CHANNEL_BATCHES, SinkSender};
+pub use fanout::{
+    Fanout, FanoutControl, LOG_CHANNEL_BATCHES, PendingSend, SINK_CHANNEL_BATCHES, SinkSender,
+};
 pub(crate) use fanout::{TargetSet, Targets};
 pub use status::{ComponentState, StatusHandle, StatusRegistry};

@@ -37,6 +37,12 @@ const SEND_SLICE: Duration = Duration::from_millis(200);
 /// A batch that holds records is sent after at most this long.
 const MAX_BATCH_AGE: Duration = Duration::from_millis(100);
 
+/// The read buffer, and so the most bytes one chunk holds. Records are
+/// views into their chunk, which lives until the last of them is sent:
+/// smaller chunks pin less memory. 128 KiB reads cost no more CPU than
+/// 256 KiB ones in the shipping benchmark, and lowered its peak RSS.
+const READ_CHUNK_BYTES: usize = 128 * 1024;
+
 /// How long a file waits before it is read again after its first rewind;
 /// the wait doubles with each rewind in a row, up to [`REWIND_BACKOFF_MAX`].
 const REWIND_BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -139,7 +145,7 @@ impl Tailer {
             orphaned: HashMap::new(),
             next_batch: 1,
             batch_started: None,
-            buf: vec![0u8; 256 * 1024],
+            buf: vec![0u8; READ_CHUNK_BYTES],
             last_scan: Instant::now(),
             last_save: Instant::now(),
             status,
