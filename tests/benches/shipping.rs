@@ -6,6 +6,7 @@
 //! cargo bench -p neurallog-agent-tests --bench shipping -- [--lines N] [--line-bytes B]
 //!     [--only none,gzip,zstd,latency,rate] [--rates 1000,10000,50000] [--seconds S]
 //!     [--min-lines-per-cpu-s N | none=N,zstd=N,gzip=N] [--compression none|zstd|gzip]
+//!     [--peer fluent-bit=PATH]
 //! ```
 //!
 //! For each compression it prints the agent's CPU time (utime + stime from
@@ -20,6 +21,13 @@
 //! are a crash or lines that never arrive, and, with
 //! `--min-lines-per-cpu-s`, a drain slower than that (a smoke check in CI,
 //! set an order of magnitude under the floors, so noise never trips it).
+//!
+//! `--peer fluent-bit=PATH` measures a Fluent Bit binary instead, on the
+//! same lines, receiver and machine: its `tail` input (from the head of
+//! the file, offsets in its SQLite database, as operators run it) into its
+//! `opentelemetry` output, with the same compression; everything else at
+//! Fluent Bit's defaults. Run it in the same sitting as the agent and
+//! compare the ratios.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -67,8 +75,11 @@ fn main() {
         only.as_deref()
             .is_none_or(|o| o.split(',').any(|m| m == mode))
     };
-    let agent = agent_binary();
-    println!("agent binary: {}", agent.display());
+    let agent = match flag(&args, "--peer") {
+        Some(peer) => Subject::peer(&peer),
+        None => Subject::Agent(agent_binary()),
+    };
+    println!("{}", agent.describe());
     println!("lines: {lines} of {line_bytes} bytes");
     let mut failed = false;
     for compression in ["none", "zstd", "gzip"] {
@@ -146,6 +157,111 @@ fn agent_binary() -> PathBuf {
         .expect("cargo build");
     assert!(status.success(), "building the agent failed");
     target_dir.join("release/neurallog-agent")
+}
+
+/// What is measured: the agent, or a peer doing the same work.
+enum Subject {
+    Agent(PathBuf),
+    /// Fluent Bit: `tail` into `opentelemetry`.
+    FluentBit(PathBuf),
+}
+
+impl Subject {
+    /// From `--peer NAME=PATH`.
+    fn peer(spec: &str) -> Subject {
+        match spec.split_once('=') {
+            Some(("fluent-bit", path)) => Subject::FluentBit(PathBuf::from(path)),
+            _ => panic!("--peer fluent-bit=PATH, not {spec:?}"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Subject::Agent(path) => format!("agent binary: {}", path.display()),
+            Subject::FluentBit(path) => {
+                let version = Command::new(path)
+                    .arg("--version")
+                    .output()
+                    .map(|o| {
+                        String::from_utf8_lossy(&o.stdout)
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_owned()
+                    })
+                    .unwrap_or_default();
+                format!("peer: {} ({version})", path.display())
+            }
+        }
+    }
+
+    /// Start it on `dir`'s log, shipping to `receiver`; returns once it
+    /// answers on its HTTP port.
+    fn start(&self, dir: &Path, receiver: SocketAddr, compression: Option<&str>) -> Child {
+        match self {
+            Subject::Agent(path) => start_agent(path, dir, receiver, compression),
+            Subject::FluentBit(path) => start_fluent_bit(path, dir, receiver, compression),
+        }
+    }
+}
+
+/// Start Fluent Bit with the same input and output as the agent's
+/// configuration, and return once its HTTP server answers.
+fn start_fluent_bit(
+    binary: &Path,
+    dir: &Path,
+    receiver: SocketAddr,
+    compression: Option<&str>,
+) -> Child {
+    let http = free_port();
+    std::fs::create_dir_all(dir.join("data")).expect("data dir");
+    let compress = match compression {
+        Some("none") | None => String::new(),
+        Some(codec) => format!("    compress       {codec}\n"),
+    };
+    let config = format!(
+        "[SERVICE]
+    log_level      warn
+    http_server    on
+    http_listen    127.0.0.1
+    http_port      {http}
+
+[INPUT]
+    name           tail
+    path           {dir}/logs/bench.log
+    read_from_head on
+    db             {dir}/data/tail.db
+
+[OUTPUT]
+    name           opentelemetry
+    match          *
+    host           {host}
+    port           {port}
+    logs_uri       /v1/logs
+{compress}",
+        dir = dir.display(),
+        host = receiver.ip(),
+        port = receiver.port(),
+    );
+    let path = dir.join("fluent-bit.conf");
+    std::fs::write(&path, config).expect("write config");
+    let child = Command::new(binary)
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("peer.log")).expect("log file"))
+        .spawn()
+        .expect("start fluent-bit");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !answers(http, "/") {
+        assert!(
+            Instant::now() < deadline,
+            "fluent-bit does not answer after 30 s; see {}",
+            dir.join("peer.log").display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 /// A xorshift generator: varied, reproducible content.
@@ -427,7 +543,7 @@ sinks:
         .spawn()
         .expect("start the agent");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready(admin) {
+    while !answers(admin, "/readyz") {
         assert!(
             Instant::now() < deadline,
             "the agent is not ready after 30 s; see {}",
@@ -438,13 +554,13 @@ sinks:
     child
 }
 
-/// Whether the admin server on `port` answers `/readyz` with 200.
-fn ready(port: u16) -> bool {
+/// Whether the HTTP server on `port` answers `path` with 200.
+fn answers(port: u16, path: &str) -> bool {
     use std::io::Read as _;
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
-    let request = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     let mut answer = String::new();
     stream.write_all(request.as_bytes()).is_ok()
         && stream.read_to_string(&mut answer).is_ok()
@@ -498,7 +614,7 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 /// Drain `lines` lines written beforehand; returns lines per CPU-second.
-fn throughput(agent: &Path, compression: &str, lines: usize, line_bytes: usize) -> f64 {
+fn throughput(agent: &Subject, compression: &str, lines: usize, line_bytes: usize) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut file =
@@ -520,7 +636,7 @@ fn throughput(agent: &Path, compression: &str, lines: usize, line_bytes: usize) 
         .expect("runtime");
     let (addr, counts) = receiver(&runtime, false);
     let started = Instant::now();
-    let mut child = start_agent(agent, dir.path(), addr, Some(compression));
+    let mut child = agent.start(dir.path(), addr, Some(compression));
     let pid = child.id();
     let deadline = started + Duration::from_secs(300);
     while counts.records.load(Ordering::Relaxed) < lines as u64 && Instant::now() < deadline {
@@ -589,7 +705,7 @@ fn write_at_rate(
 /// `duration` (the first 2 s not counted), and its RSS idle and loaded.
 /// Returns false when the agent died or lines did not arrive.
 fn steady(
-    agent: &Path,
+    agent: &Subject,
     rate: usize,
     duration: Duration,
     line_bytes: usize,
@@ -604,7 +720,7 @@ fn steady(
         .build()
         .expect("runtime");
     let (addr, counts) = receiver(&runtime, false);
-    let mut child = start_agent(agent, dir.path(), addr, compression);
+    let mut child = agent.start(dir.path(), addr, compression);
     let pid = child.id();
     // Idle RSS is taken once start-up has settled (first scan, admin
     // server, connection pool), before any line is written.
@@ -651,7 +767,7 @@ fn steady(
 
 /// Returns false when the agent died or lines did not arrive.
 fn latency(
-    agent: &Path,
+    agent: &Subject,
     rate: usize,
     duration: Duration,
     line_bytes: usize,
@@ -666,7 +782,7 @@ fn latency(
         .build()
         .expect("runtime");
     let (addr, counts) = receiver(&runtime, true);
-    let mut child = start_agent(agent, dir.path(), addr, compression);
+    let mut child = agent.start(dir.path(), addr, compression);
 
     // 100 writes a second of rate/100 lines each, stamped when written.
     let total = write_at_rate(&log, rate, duration, line_bytes, &|| {
