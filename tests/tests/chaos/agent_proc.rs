@@ -239,6 +239,16 @@ impl AgentProc {
     }
 
     fn end_life(&mut self, stderr: String) {
+        // For a replay's post-mortem: every life's log, appended to the
+        // file `CHAOS_AGENT_LOG` names.
+        if let Some(path) = std::env::var_os("CHAOS_AGENT_LOG") {
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open CHAOS_AGENT_LOG");
+            std::io::Write::write_all(&mut log, stderr.as_bytes()).expect("write CHAOS_AGENT_LOG");
+        }
         let mut current = std::mem::take(&mut self.current);
         // Bytes given up as the agent stopped (batches never answered) are
         // counted after the last sample: the log has every give-up of this

@@ -222,3 +222,54 @@ fn copy_found_after_its_original_was_truncated_within_one_scan_is_not_read_again
     assert_eq!(again, 0, "{again} of the copy's lines were sent again");
     assert_eq!(after, ["the second generation begins"]);
 }
+
+/// A file truncated in place while a stopping engine waits for its last
+/// acknowledgements (a reload that rebuilds the source while the ingest is
+/// down): what was written after its last read and destroyed by the
+/// truncation is counted by its successor, not silently gone.
+#[test]
+fn truncation_while_the_engine_waits_for_its_last_acks_is_counted() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("app.log");
+    let line = |n: usize| format!("line {n:05} written before the reload\n");
+    std::fs::write(&live, (0..100).map(line).collect::<String>()).unwrap();
+
+    let (mut tailer, mut rx) = stepped(dir.path());
+    tailer.scan();
+    while tailer.read_round() {}
+    tailer.flush_batch();
+    let held = rx.try_recv().expect("a batch in flight");
+
+    let stopping = std::thread::spawn(move || tailer.finish());
+    // Written while the engine waits, then destroyed by a truncation.
+    std::thread::sleep(Duration::from_millis(200));
+    let unread: String = (100..150).map(line).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&live)
+        .unwrap();
+    std::io::Write::write_all(&mut file, unread.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    file.set_len(0).unwrap();
+    held.resolve(crate::event::AckStatus::Delivered);
+    stopping.join().unwrap();
+
+    let (mut successor, _rx) = stepped(dir.path());
+    successor.scan();
+    let lost = crate::telemetry::registry()
+        .counter(
+            "neurallog_agent_file_bytes_lost_total",
+            "Bytes of tailed files given up unread, by path and reason.",
+            vec![
+                ("component_id", "engine".to_owned()),
+                ("path", live.display().to_string()),
+                ("reason", "rewritten_while_stopped".to_owned()),
+            ],
+        )
+        .get();
+    assert_eq!(lost, unread.len() as u64, "bytes counted lost");
+}

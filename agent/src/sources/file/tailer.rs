@@ -54,6 +54,10 @@ const REWIND_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// (the topology resolves them well before: its sinks end or give up).
 const FINAL_ACK_WAIT: Duration = Duration::from_secs(120);
 
+/// While it waits for its last acknowledgements, how often the engine
+/// looks at its files' sizes.
+const FINAL_LOOK_EVERY: Duration = Duration::from_millis(50);
+
 /// The engine of one `file` or `kubernetes_logs` source.
 pub struct Tailer {
     pub(super) config: TailConfig,
@@ -625,15 +629,22 @@ impl Tailer {
     /// acknowledgements, save checkpoints. Records still held by handlers
     /// (an open multiline group, a partial) are not sent: their bytes stay
     /// after the checkpoint and are read again, whole, after the restart.
-    fn finish(mut self) {
+    pub(super) fn finish(mut self) {
         self.flush_batch();
         drop(self.out.take());
         let start = Instant::now();
         while !self.in_flight.is_empty() && start.elapsed() < FINAL_ACK_WAIT {
+            // Files still grow, and may be truncated, while the sinks hold
+            // the last batches (a reload that rebuilds the source while the
+            // ingest is down waits here, and its successor starts only
+            // after): keep noting how far they reached. The checkpoints
+            // saved at the end carry it, so the successor counts what a
+            // truncation destroyed meanwhile instead of losing it silently.
+            self.note_sizes();
             let acks = &mut self.acks;
-            let next = self.runtime.block_on(async {
-                tokio::time::timeout(Duration::from_millis(200), acks.recv()).await
-            });
+            let next = self
+                .runtime
+                .block_on(async { tokio::time::timeout(FINAL_LOOK_EVERY, acks.recv()).await });
             if let Ok(Some((id, status))) = next
                 && let Some(keys) = self.in_flight.remove(&id)
             {
