@@ -273,3 +273,54 @@ fn truncation_while_the_engine_waits_for_its_last_acks_is_counted() {
         .get();
     assert_eq!(lost, unread.len() as u64, "bytes counted lost");
 }
+
+/// Records read from a file but not yet cut into a batch when its
+/// `copytruncate` is seen: their batch settles the copy, so when it is not
+/// delivered the copy is read again from before them.
+#[test]
+fn records_collected_before_a_copytruncate_settle_the_copy() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("app.log");
+    let lines: String = (0..100)
+        .map(|n| format!("line {n:05} before the rotation\n"))
+        .collect();
+    std::fs::write(&live, &lines).unwrap();
+
+    let (mut tailer, mut rx) = stepped(dir.path());
+    tailer.scan();
+    while tailer.read_round() {}
+    // Not cut into a batch yet: logrotate copies and truncates.
+    std::fs::copy(&live, logs.join("app.log.1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    tailer.scan();
+    tailer.flush_batch();
+    let batch = rx.try_recv().expect("the batch of the collected records");
+    assert_eq!(batch.len(), 100);
+    batch.resolve(crate::event::AckStatus::Dropped);
+
+    // The copy is read again from before the undelivered records.
+    std::thread::sleep(Duration::from_millis(300));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut again = Vec::new();
+    while again.len() < 100 && std::time::Instant::now() < deadline {
+        tailer.process_acks();
+        while tailer.read_round() {}
+        tailer.flush_batch();
+        again.extend(bodies(&mut rx));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        again.len(),
+        100,
+        "lines read again after the undelivered batch: {again:?}"
+    );
+}

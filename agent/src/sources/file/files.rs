@@ -685,12 +685,14 @@ impl Tailer {
                     Some((Instant::now(), RotationKind::CopyTruncate)),
                     Some(old.seq),
                 );
-                // Batches in flight now settle the copy's checkpoint: the
-                // bytes they cover are there.
+                // Batches in flight, and the records collected for the
+                // next one, now settle the copy's checkpoint: the bytes
+                // they cover are there.
                 if let Some(copy) = self.files.get_mut(&copy_key) {
                     copy.pending = old.pending;
                 }
                 self.rekey_in_flight(key, copy_key);
+                self.emitter.rekey(key, copy_key);
             }
             None => {
                 FileRotated {
@@ -711,6 +713,12 @@ impl Tailer {
                             .or_default()
                             .push((old.path.clone(), bytes));
                     }
+                }
+                // So do the records collected for the next batch.
+                if let Some(end) = self.emitter.take_end(key)
+                    && end > from
+                {
+                    self.unsent_orphans.push((old.path.clone(), end - from));
                 }
                 FileBytesLost {
                     metrics: &self.metrics,

@@ -168,6 +168,20 @@ impl Emitter {
         self.ends.remove(&file);
     }
 
+    /// The records collected from `old` now settle `new` (a copy that
+    /// holds the same bytes at the same offsets).
+    pub fn rekey(&mut self, old: FileKey, new: FileKey) {
+        if let Some(end) = self.ends.remove(&old) {
+            self.consumed(new, end);
+        }
+    }
+
+    /// How far the records collected from `file` reach, no longer tracked:
+    /// its bytes are gone, so the records settle nothing.
+    pub fn take_end(&mut self, file: FileKey) -> Option<u64> {
+        self.ends.remove(&file)
+    }
+
     /// Records collected so far.
     pub fn len(&self) -> usize {
         self.events.len()

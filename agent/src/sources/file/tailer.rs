@@ -93,6 +93,9 @@ pub struct Tailer {
     /// (truncated in place with no copy): lost if the batch is not
     /// delivered.
     pub(super) orphaned: HashMap<BatchId, Vec<(PathBuf, u64)>>,
+    /// The same, for records collected but not yet cut into a batch: they
+    /// join `orphaned` with the next batch.
+    pub(super) unsent_orphans: Vec<(PathBuf, u64)>,
     next_batch: BatchId,
     pub(super) emitter: Emitter,
     batch_started: Option<Instant>,
@@ -147,6 +150,7 @@ impl Tailer {
             acks: AckReceiver::new(),
             in_flight: HashMap::new(),
             orphaned: HashMap::new(),
+            unsent_orphans: Vec::new(),
             next_batch: 1,
             batch_started: None,
             buf: vec![0u8; READ_CHUNK_BYTES],
@@ -349,6 +353,12 @@ impl Tailer {
         let (events, ends) = self.emitter.take(self.config.batch_max_events);
         let id = self.next_batch;
         self.next_batch += 1;
+        if !self.unsent_orphans.is_empty() {
+            self.orphaned
+                .entry(id)
+                .or_default()
+                .append(&mut self.unsent_orphans);
+        }
         let mut keys = Vec::with_capacity(ends.len());
         for (key, end) in ends {
             let Some(file) = self.files.get_mut(&key) else {
