@@ -1,11 +1,13 @@
 //! Checks in the real agent: hostile plugins fail alone, the first-party
 //! checks against real TLS servers, gzip backups and a filled filesystem,
-//! the platform's alerts in a real Prometheus, and a plugin written by
-//! following plugins/README.md.
+//! the platform's alerts in a real Prometheus, a plugin written by
+//! following plugins/README.md, and one made by `plugin new` outside the
+//! repository.
 
 mod alerts;
 mod backup_verify;
 mod cert_expiry;
+mod plugin_new;
 mod readme;
 mod resources;
 mod sandbox;
