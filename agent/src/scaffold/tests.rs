@@ -34,7 +34,10 @@ fn the_sdk_carries_the_same_wit_as_the_agent() {
 fn the_sdk_manifest_stands_alone() {
     let manifest = sdk_file("Cargo.toml").expect("the SDK's manifest is embedded");
     for line in manifest.lines().filter(|l| !l.starts_with('#')) {
-        assert!(!line.contains("workspace"), "inherits from a workspace: {line}");
+        assert!(
+            !line.contains("workspace"),
+            "inherits from a workspace: {line}"
+        );
         assert!(!line.contains("publish = false"), "{line}");
     }
     assert_eq!(sdk_version(), "0.1.0");
