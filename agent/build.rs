@@ -1,6 +1,8 @@
 //! Builds the first-party check plugins in `plugins/` for `wasm32-wasip2`
 //! and generates the table `src/embedded.rs` includes, so they ship inside
-//! the binary.
+//! the binary; and generates the list of files `src/scaffold/` includes
+//! (the plugin SDK as it is packaged, the template's code and the plugins'
+//! lock file), which `neurallog-agent plugin new` writes out.
 //!
 //! The plugins are their own cargo workspace, built here with a nested
 //! cargo into a target directory beside this build's (wasmtime's
@@ -41,6 +43,7 @@ fn main() {
         println!("cargo:rerun-if-changed=../plugins/{dir}/src");
         println!("cargo:rerun-if-changed=../plugins/{dir}/Cargo.toml");
     }
+    println!("cargo:rerun-if-changed=../plugins/template/src");
     println!("cargo:rerun-if-changed=../wit");
     println!("cargo:rerun-if-env-changed=NEURALLOG_PLUGINS_DIR");
 
@@ -64,6 +67,59 @@ fn main() {
     }
     table.push_str("];\n");
     fs::write(out.join("embedded_plugins.rs"), table).expect("OUT_DIR is writable");
+    fs::write(out.join("scaffold_files.rs"), scaffold_files(&plugins))
+        .expect("OUT_DIR is writable");
+}
+
+/// The table of files `plugin new` writes: the SDK's packaged files (those
+/// its manifest's `include` names: the manifest, README, sources and WIT
+/// copy), the template's `src/lib.rs` and the plugins' `Cargo.lock`.
+fn scaffold_files(plugins: &Path) -> String {
+    let sdk = plugins.join("sdk");
+    let mut files = Vec::new();
+    for name in ["Cargo.toml", "README.md"] {
+        files.push(sdk.join(name));
+    }
+    collect(&sdk.join("src"), "rs", &mut files);
+    collect(&sdk.join("wit"), "wit", &mut files);
+    files.sort();
+    let mut table = String::from(
+        "/// The SDK's packaged files: (path inside the crate, contents).\npub(super) static SDK_FILES: &[(&str, &str)] = &[\n",
+    );
+    for file in &files {
+        let relative = file.strip_prefix(&sdk).expect("collected under sdk/");
+        let _ = writeln!(
+            table,
+            "    ({:?}, include_str!({:?})),",
+            relative.display().to_string(),
+            file.display().to_string()
+        );
+    }
+    table.push_str("];\n");
+    for (name, path) in [
+        ("TEMPLATE_LIB_RS", plugins.join("template/src/lib.rs")),
+        ("PLUGINS_CARGO_LOCK", plugins.join("Cargo.lock")),
+    ] {
+        let _ = writeln!(
+            table,
+            "pub(super) static {name}: &str = include_str!({:?});",
+            path.display().to_string()
+        );
+    }
+    table
+}
+
+/// Every file under `dir` (recursively) ending in `.{extension}`.
+fn collect(dir: &Path, extension: &str, files: &mut Vec<PathBuf>) {
+    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("read a directory entry").path();
+        if path.is_dir() {
+            collect(&path, extension, files);
+        } else if path.extension().is_some_and(|e| e == extension) {
+            files.push(path);
+        }
+    }
 }
 
 /// Build the plugins workspace; returns the directory of the components.

@@ -20,6 +20,7 @@ pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod kubelet;
+pub mod scaffold;
 pub mod sinks;
 pub mod sources;
 pub(crate) mod sync;

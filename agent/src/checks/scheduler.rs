@@ -179,10 +179,15 @@ impl Scheduler {
         }
         self.last_status = Some(events.status);
         let (quarantine, worker) = plugin.status_json();
+        // How the plugin's compiled code was had: `{"cache": "hit"}` and
+        // the time to read, compile or load it, and link it.
+        let mut load = serde_json::to_value(&info.cache).unwrap_or_default();
+        load["load_ms"] = (info.load_time.as_secs_f64() * 1000.0).into();
         if let Ok(mut last) = self.last.lock() {
             *last = json!({
                 "plugin": info.name,
                 "plugin_version": info.version,
+                "plugin_load": load,
                 "status": events.status.as_str(),
                 "summary": events.summary,
                 "outcome": report.outcome.label(),

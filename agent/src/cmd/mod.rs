@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::ConfigSource;
 
 mod plugin;
+mod plugin_new;
 mod print_config;
 mod run;
 mod schema;
@@ -95,6 +96,29 @@ pub enum PluginCommand {
     /// Show what a component is: the world and contract version it targets,
     /// its imports and exports, and what it says about itself.
     Inspect(PluginFileArg),
+    /// Write a new check plugin to start from: a standalone Rust crate with
+    /// the template check, its unit tests, a README and the plugin SDK
+    /// vendored in, which `cargo build --release --target wasm32-wasip2`
+    /// builds anywhere.
+    New(PluginNewArgs),
+}
+
+/// `plugin new` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct PluginNewArgs {
+    /// The plugin's crate name, for example `my-check`: ASCII letters,
+    /// digits, `-` and `_`, starting with a letter.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The directory to create for the crate (with its parents); `./NAME`
+    /// when omitted. It must not exist.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Depend on this version of `neurallog-plugin-sdk` from crates.io
+    /// (for example `0.1`) instead of vendoring the SDK built into this
+    /// agent under `vendor/neurallog-plugin-sdk`.
+    #[arg(long, value_name = "VERSION")]
+    pub sdk_version: Option<String>,
 }
 
 /// A component file.

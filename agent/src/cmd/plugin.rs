@@ -1,5 +1,6 @@
 //! `neurallog-agent plugin run` and `plugin inspect`: one plugin, outside
-//! the agent, under the same host, sandbox and limits.
+//! the agent, under the same host, sandbox and limits. (`plugin new` is
+//! `plugin_new`.)
 
 use std::sync::Arc;
 
@@ -14,16 +15,19 @@ use crate::wasm::{Grants, HostSettings, Limits, PluginHost, PluginSource, RunOut
 
 /// Run a `plugin` subcommand.
 pub(super) fn plugin(command: PluginCommand) -> u8 {
-    let runtime = match runtime(None) {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
-        match command {
-            PluginCommand::Run(args) => run(*args).await,
-            PluginCommand::Inspect(args) => inspect(args).await,
-        }
-    })
+    match command {
+        PluginCommand::New(args) => super::plugin_new::plugin_new(&args),
+        PluginCommand::Run(args) => block_on(run(*args)),
+        PluginCommand::Inspect(args) => block_on(inspect(args)),
+    }
+}
+
+/// Runs `work` on a new async runtime; returns its exit code.
+fn block_on(work: impl Future<Output = u8>) -> u8 {
+    match runtime(None) {
+        Ok(runtime) => runtime.block_on(work),
+        Err(code) => code,
+    }
 }
 
 /// Run one plugin once and print the result; returns the exit code.

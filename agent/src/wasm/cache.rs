@@ -112,6 +112,11 @@ impl ArtifactCache {
         wasm_sha256: &str,
     ) -> wasmtime::Result<(Component, CacheStatus)> {
         let path = self.path_for(wasm_sha256);
+        // One compile per component at a time, across processes: checks of
+        // one plugin start their workers together, and a large component
+        // (a Python one takes tens of seconds) would be compiled by each.
+        // The others wait here and then load what the first stored.
+        let _compiling = self.lock(&path);
         let status = match self.load(engine, &path, wasm_sha256) {
             Ok(component) => return Ok((component, CacheStatus::Hit)),
             Err(Unusable::Missing) => CacheStatus::Miss,
@@ -131,6 +136,32 @@ impl ArtifactCache {
             Err(error) => tracing::warn!(%error, "Failed to serialize a compiled plugin."),
         }
         Ok((component, status))
+    }
+
+    /// Takes the lock file beside the cache file `path` (blocking), held
+    /// until the returned file is dropped. Best effort: without it, two
+    /// loads may both compile, which is slower but correct.
+    fn lock(&self, path: &Path) -> Option<fs::File> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let lock = path.with_extension("lock");
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&lock);
+        let locked = file.and_then(|file| {
+            rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+            Ok(file)
+        });
+        match locked {
+            Ok(file) => Some(file),
+            Err(error) => {
+                tracing::warn!(%error, path = %lock.display(), "Cannot lock the compiled plugin cache; compiling without the lock.");
+                None
+            }
+        }
     }
 
     fn load(&self, engine: &Engine, path: &Path, wasm_sha256: &str) -> Result<Component, Unusable> {

@@ -2,7 +2,7 @@
 //!
 //! A plugin is a WebAssembly component (built for `wasm32-wasip2`) that
 //! targets the world `check` of the WIT package `neurallog:plugin@0.1.0`
-//! (`wit/plugin.wit` in the agent's repository). The agent calls its
+//! (`wit/plugin.wit`, shipped inside this crate). The agent calls its
 //! `describe` once when it loads it, and `run` on every scheduled run, each
 //! time in a fresh instance. This crate hides the bindings: implement
 //! [`Check`], export it with [`export_check!`], and use the typed wrappers
@@ -15,6 +15,9 @@
 //!
 //! /// Configuration of the `answer` check.
 //! #[derive(Deserialize, JsonSchema)]
+//! // The derive names `schemars` paths: through the SDK's re-export, the
+//! // plugin needs no `schemars` dependency of its own.
+//! #[schemars(crate = "neurallog_plugin_sdk::schemars")]
 //! #[serde(deny_unknown_fields)]
 //! struct Config {
 //!     /// The value below which the check turns critical.

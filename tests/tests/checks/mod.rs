@@ -1,11 +1,14 @@
 //! Checks in the real agent: hostile plugins fail alone, the first-party
 //! checks against real TLS servers, gzip backups and a filled filesystem,
-//! the platform's alerts in a real Prometheus, and a plugin written by
-//! following plugins/README.md.
+//! the platform's alerts in a real Prometheus, a plugin written by
+//! following plugins/README.md, one made by `plugin new` outside the
+//! repository, and one written in Python.
 
 mod alerts;
 mod backup_verify;
 mod cert_expiry;
+mod plugin_new;
+mod python;
 mod readme;
 mod resources;
 mod sandbox;
