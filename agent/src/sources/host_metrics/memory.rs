@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::event::{AnyValue, Attributes};
 
 use super::error::HostMetricsError;
-use super::points::{Def, Points, attrs};
+use super::points::{Def, Points, attrs, intern};
 use super::procfs::parse_error;
 
 const USAGE: Def = Def {
@@ -138,6 +138,64 @@ impl MemInfo {
     }
 }
 
+/// The fields that reach node_exporter's names through the OpenTelemetry
+/// series above (the prometheus sink maps them back).
+const MAPPED: [&str; 8] = [
+    "MemTotal",
+    "MemFree",
+    "MemAvailable",
+    "Buffers",
+    "Cached",
+    "SReclaimable",
+    "SwapTotal",
+    "SwapFree",
+];
+
+/// Every other field of `/proc/meminfo` under node_exporter's name
+/// (collector `meminfo`): `Active(anon)` becomes `Active_anon`, and a field
+/// in kB is multiplied by 1024 and named `…_bytes`
+/// (`node_memory_Active_anon_bytes`); a field without a unit keeps its name
+/// (`node_memory_HugePages_Total`). Malformed lines are skipped.
+pub fn collect_fields(text: &str, points: &mut Points) {
+    let mut name = String::with_capacity(64);
+    let mut help = String::with_capacity(96);
+    for line in text.lines() {
+        let mut parts = line.split_ascii_whitespace();
+        let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Some(key) = key.strip_suffix(':') else {
+            continue;
+        };
+        if MAPPED.contains(&key) {
+            continue;
+        }
+        let Ok(mut value) = value.parse::<f64>() else {
+            continue;
+        };
+        name.clear();
+        name.push_str("node_memory_");
+        match key.split_once('(') {
+            Some((head, tail)) => {
+                name.push_str(head);
+                name.push('_');
+                name.push_str(tail.trim_end_matches(')'));
+            }
+            None => name.push_str(key),
+        }
+        if parts.next().is_some() {
+            // node_exporter presumes kB.
+            value *= 1024.0;
+            name.push_str("_bytes");
+        }
+        help.clear();
+        help.push_str("Memory information field ");
+        help.push_str(&name["node_memory_".len()..]);
+        help.push('.');
+        points.node_gauge(intern(&name), intern(&help), value, Attributes::new());
+    }
+}
+
 fn state_attr(state: &'static str) -> Attributes {
     attrs([("state", AnyValue::from(state))])
 }
@@ -204,6 +262,34 @@ HugePages_Total:       0
             })
             .and_then(|m| m.scalar());
         assert_eq!(swap_used, Some(750000.0 * 1024.0));
+    }
+
+    /// `/proc/meminfo` of the machine the node_exporter comparison ran on
+    /// (Linux 6.18).
+    const MEMINFO_6_18: &str = include_str!("fixtures/meminfo");
+
+    #[test]
+    fn other_fields_keep_node_exporters_names() {
+        let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 64);
+        collect_fields(MEMINFO_6_18, &mut points);
+        let get = |name: &str| {
+            points
+                .metrics
+                .iter()
+                .find(|m| m.name == name)
+                .and_then(|m| m.scalar())
+        };
+        assert_eq!(get("node_memory_Active_anon_bytes"), Some(68.0 * 1024.0));
+        assert_eq!(get("node_memory_HugePages_Total"), Some(0.0));
+        assert_eq!(get("node_memory_Hugepagesize_bytes"), Some(2048.0 * 1024.0));
+        assert_eq!(get("node_memory_MemTotal_bytes"), None, "mapped from OpenTelemetry");
+        let active = points
+            .metrics
+            .iter()
+            .find(|m| m.name == "node_memory_Active_bytes")
+            .unwrap();
+        assert_eq!(active.description, "Memory information field Active_bytes.");
+        assert_eq!(points.metrics.len(), MEMINFO_6_18.lines().count() - MAPPED.len());
     }
 
     #[test]
