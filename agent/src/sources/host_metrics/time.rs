@@ -32,6 +32,10 @@ pub fn collect_time(points: &mut Points) {
 
 /// The abbreviation and UTC offset of the local time zone at `unix`
 /// (`TZ`, else `/etc/localtime`), from `localtime_r(3)`.
+#[allow(
+    unsafe_code,
+    reason = "localtime_r(3) is the C library's zone database; see the SAFETY note"
+)]
 fn local_zone(unix: i64) -> (String, i64) {
     // SAFETY: `tm` is plain data that `localtime_r` fills; `tm_zone` then
     // points to a static string of the C library (or is null).
@@ -139,6 +143,10 @@ pub struct Timex {
 
 /// `adjtimex(2)` without changing anything (`modes` 0, which needs no
 /// privilege).
+#[allow(
+    unsafe_code,
+    reason = "adjtimex(2) has no safe wrapper in rustix; see the SAFETY note"
+)]
 pub fn adjtimex() -> std::io::Result<Timex> {
     // SAFETY: a zeroed `struct timex` with `modes == 0` only reads.
     let (state, t) = unsafe {
