@@ -18,43 +18,145 @@ use crate::support::wait_for;
 /// "node_exporter naming" says the same.
 pub const LEFT_OUT: &[(&str, &str)] = &[
     // node_exporter about itself.
-    ("node_exporter_build_info", "node_exporter's own build; the agent reports neurallog_agent_build_info"),
-    ("node_scrape_collector_duration_seconds", "node_exporter's per-scrape meta-metric; the agent reports neurallog_agent_metrics_collection_seconds"),
-    ("node_scrape_collector_success", "node_exporter's per-scrape meta-metric; a failing collector is logged, counted in neurallog_agent_component_errors_total and listed on /status"),
-    ("node_textfile_*", "textfile collector: metrics written by other programs into a directory are not host metrics the agent reads"),
+    (
+        "node_exporter_build_info",
+        "node_exporter's own build; the agent reports neurallog_agent_build_info",
+    ),
+    (
+        "node_scrape_collector_duration_seconds",
+        "node_exporter's per-scrape meta-metric; the agent reports neurallog_agent_metrics_collection_seconds",
+    ),
+    (
+        "node_scrape_collector_success",
+        "node_exporter's per-scrape meta-metric; a failing collector is logged, counted in neurallog_agent_component_errors_total and listed on /status",
+    ),
+    (
+        "node_textfile_*",
+        "textfile collector: metrics written by other programs into a directory are not host metrics the agent reads",
+    ),
     // Needs more than procfs and sysfs.
-    ("node_systemd_*", "systemd collector: needs systemd's D-Bus API"),
-    ("node_selinux_config_mode", "needs libselinux's policy files; the agent reports node_selinux_enabled only"),
-    ("node_selinux_current_mode", "needs libselinux's policy files; the agent reports node_selinux_enabled only"),
-    ("node_disk_filesystem_info", "udev filesystem properties; not implemented (node_disk_info carries the udev identity)"),
-    ("node_disk_device_mapper_info", "udev device-mapper properties; not implemented"),
-    ("node_disk_ata_*", "udev ATA properties of physical disks; not implemented"),
+    (
+        "node_systemd_*",
+        "systemd collector: needs systemd's D-Bus API",
+    ),
+    (
+        "node_selinux_config_mode",
+        "needs libselinux's policy files; the agent reports node_selinux_enabled only",
+    ),
+    (
+        "node_selinux_current_mode",
+        "needs libselinux's policy files; the agent reports node_selinux_enabled only",
+    ),
+    (
+        "node_disk_filesystem_info",
+        "udev filesystem properties; not implemented (node_disk_info carries the udev identity)",
+    ),
+    (
+        "node_disk_device_mapper_info",
+        "udev device-mapper properties; not implemented",
+    ),
+    (
+        "node_disk_ata_*",
+        "udev ATA properties of physical disks; not implemented",
+    ),
     // Hardware and filesystems this machine kind does not have; not
     // implemented.
-    ("node_hwmon_*", "hardware sensors (/sys/class/hwmon): none on this machine kind; not implemented"),
-    ("node_thermal_zone_*", "thermal zones: none on this machine kind; not implemented"),
-    ("node_cooling_device_*", "thermal cooling devices: none on this machine kind; not implemented"),
-    ("node_cpu_frequency_*", "cpufreq: no frequency scaling on this machine kind; not implemented"),
-    ("node_cpu_scaling_*", "cpufreq: no frequency scaling on this machine kind; not implemented"),
-    ("node_cpu_core_throttles_total", "thermal throttling of physical CPUs; not implemented"),
-    ("node_cpu_package_throttles_total", "thermal throttling of physical CPUs; not implemented"),
-    ("node_schedstat_*", "/proc/schedstat: absent from this machine kind's kernel; not implemented"),
-    ("node_edac_*", "memory error correction controllers: none on this machine kind; not implemented"),
-    ("node_bonding_*", "bonded interfaces: none on this machine kind; not implemented"),
-    ("node_power_supply_*", "power supplies: none on this machine kind; not implemented"),
-    ("node_rapl_*", "RAPL power counters (root-only on recent kernels): not implemented"),
-    ("node_nvme_*", "NVMe devices: none on this machine kind; not implemented"),
-    ("node_infiniband_*", "InfiniBand: none on this machine kind; not implemented"),
-    ("node_fibrechannel_*", "Fibre Channel: none on this machine kind; not implemented"),
-    ("node_tape_*", "tape drives: none on this machine kind; not implemented"),
-    ("node_md_*", "software RAID (mdadm): none on this machine kind; not implemented"),
-    ("node_bcache_*", "bcache: none on this machine kind; not implemented"),
-    ("node_btrfs_*", "btrfs: none on this machine kind; not implemented"),
-    ("node_xfs_*", "XFS: none on this machine kind; not implemented"),
-    ("node_zfs_*", "ZFS: none on this machine kind; not implemented"),
-    ("node_nfs_*", "NFS client statistics: no NFS mounts on this machine kind; not implemented"),
-    ("node_nfsd_*", "NFS server statistics: no NFS server on this machine kind; not implemented"),
-    ("node_ipvs_*", "IPVS load balancer: not loaded on this machine kind; not implemented"),
+    (
+        "node_hwmon_*",
+        "hardware sensors (/sys/class/hwmon): none on this machine kind; not implemented",
+    ),
+    (
+        "node_thermal_zone_*",
+        "thermal zones: none on this machine kind; not implemented",
+    ),
+    (
+        "node_cooling_device_*",
+        "thermal cooling devices: none on this machine kind; not implemented",
+    ),
+    (
+        "node_cpu_frequency_*",
+        "cpufreq: no frequency scaling on this machine kind; not implemented",
+    ),
+    (
+        "node_cpu_scaling_*",
+        "cpufreq: no frequency scaling on this machine kind; not implemented",
+    ),
+    (
+        "node_cpu_core_throttles_total",
+        "thermal throttling of physical CPUs; not implemented",
+    ),
+    (
+        "node_cpu_package_throttles_total",
+        "thermal throttling of physical CPUs; not implemented",
+    ),
+    (
+        "node_schedstat_*",
+        "/proc/schedstat: absent from this machine kind's kernel; not implemented",
+    ),
+    (
+        "node_edac_*",
+        "memory error correction controllers: none on this machine kind; not implemented",
+    ),
+    (
+        "node_bonding_*",
+        "bonded interfaces: none on this machine kind; not implemented",
+    ),
+    (
+        "node_power_supply_*",
+        "power supplies: none on this machine kind; not implemented",
+    ),
+    (
+        "node_rapl_*",
+        "RAPL power counters (root-only on recent kernels): not implemented",
+    ),
+    (
+        "node_nvme_*",
+        "NVMe devices: none on this machine kind; not implemented",
+    ),
+    (
+        "node_infiniband_*",
+        "InfiniBand: none on this machine kind; not implemented",
+    ),
+    (
+        "node_fibrechannel_*",
+        "Fibre Channel: none on this machine kind; not implemented",
+    ),
+    (
+        "node_tape_*",
+        "tape drives: none on this machine kind; not implemented",
+    ),
+    (
+        "node_md_*",
+        "software RAID (mdadm): none on this machine kind; not implemented",
+    ),
+    (
+        "node_bcache_*",
+        "bcache: none on this machine kind; not implemented",
+    ),
+    (
+        "node_btrfs_*",
+        "btrfs: none on this machine kind; not implemented",
+    ),
+    (
+        "node_xfs_*",
+        "XFS: none on this machine kind; not implemented",
+    ),
+    (
+        "node_zfs_*",
+        "ZFS: none on this machine kind; not implemented",
+    ),
+    (
+        "node_nfs_*",
+        "NFS client statistics: no NFS mounts on this machine kind; not implemented",
+    ),
+    (
+        "node_nfsd_*",
+        "NFS server statistics: no NFS server on this machine kind; not implemented",
+    ),
+    (
+        "node_ipvs_*",
+        "IPVS load balancer: not loaded on this machine kind; not implemented",
+    ),
     ("node_dmi_info", "DMI (firmware) identity: not implemented"),
 ];
 
@@ -92,7 +194,11 @@ impl NodeExporter {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let child = Command::new("prometheus-node-exporter")
             .arg(format!("--web.listen-address={addr}"))
-            .args(FILTERS.iter().map(|(flag, value)| format!("{flag}={value}")))
+            .args(
+                FILTERS
+                    .iter()
+                    .map(|(flag, value)| format!("{flag}={value}")),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -106,7 +212,9 @@ impl NodeExporter {
 
     /// Its page now.
     pub fn page(&self) -> String {
-        http_get(self.addr, "/metrics").expect("node_exporter answers").1
+        http_get(self.addr, "/metrics")
+            .expect("node_exporter answers")
+            .1
     }
 }
 
@@ -273,7 +381,9 @@ fn every_node_exporter_family_is_exposed_alike_or_left_out_on_purpose() {
         };
         if let Some(reason) = left_out(name) {
             if mine.is_some() {
-                failures.push(format!("{name}: listed as left out, but the agent exposes it"));
+                failures.push(format!(
+                    "{name}: listed as left out, but the agent exposes it"
+                ));
                 rows.push(row("LISTED BUT EXPOSED".into()));
             } else {
                 omitted += 1;
@@ -288,7 +398,10 @@ fn every_node_exporter_family_is_exposed_alike_or_left_out_on_purpose() {
         };
         let mut problems = Vec::new();
         if mine.kind != theirs.kind {
-            problems.push(format!("type {} vs node_exporter's {}", mine.kind, theirs.kind));
+            problems.push(format!(
+                "type {} vs node_exporter's {}",
+                mine.kind, theirs.kind
+            ));
         }
         if mine.label_names != theirs.label_names {
             problems.push(format!(
@@ -301,7 +414,9 @@ fn every_node_exporter_family_is_exposed_alike_or_left_out_on_purpose() {
         for (labels, first) in &theirs.series {
             let second = later.and_then(|f| f.series.get(labels)).unwrap_or(first);
             let (lo, hi) = (first.min(*second), first.max(*second));
-            let margin = abs + rel * hi.abs().max(lo.abs());
+            // And a rounding error's worth: node_exporter may divide in
+            // another order (ms × 0.001 against ms / 1000).
+            let margin = abs + (rel + 1e-12) * hi.abs().max(lo.abs());
             match mine.series.get(labels) {
                 None => problems.push(format!("no series {labels}")),
                 Some(v) if *v >= lo - margin && *v <= hi + margin => {}
@@ -327,7 +442,9 @@ fn every_node_exporter_family_is_exposed_alike_or_left_out_on_purpose() {
         "-".repeat(width + 2)
     );
     for [family, theirs, mine, result] in &rows {
-        table.push_str(&format!("| {family:width$} | {theirs} | {mine} | {result} |\n"));
+        table.push_str(&format!(
+            "| {family:width$} | {theirs} | {mine} | {result} |\n"
+        ));
     }
     println!("{table}");
     println!(
@@ -353,7 +470,7 @@ fn label_names_are_read_past_escaped_quotes() {
         ["a", "b", "c"]
     );
     assert!(label_names("").is_empty());
-    assert_eq!(left_out("node_hwmon_temp_celsius").is_some(), true);
+    assert!(left_out("node_hwmon_temp_celsius").is_some());
     assert_eq!(left_out("node_memory_MemFree_bytes"), None);
 }
 

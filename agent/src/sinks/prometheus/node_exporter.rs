@@ -30,13 +30,20 @@ pub fn add(families: &mut Families, key: &SeriesKey, stored: &Stored) -> bool {
         MetricValue::Histogram(_) => return false,
     };
     if is_node_only(&key.name) {
-        let kind = if key.name.starts_with("node_netstat_") || key.name.starts_with("node_vmstat_") {
+        let kind = if key.name.starts_with("node_netstat_") || key.name.starts_with("node_vmstat_")
+        {
             Kind::Untyped
         } else {
             Kind::of(&stored.value)
         };
         let labels = render::labels(key.labels.iter().map(|(k, v)| (k.as_ref(), v.as_str())));
-        families.set(&key.name, kind, &stored.description, labels, Sample::Value(value));
+        families.set(
+            &key.name,
+            kind,
+            &stored.description,
+            labels,
+            Sample::Value(value),
+        );
         return true;
     }
     let state = key.label("state");

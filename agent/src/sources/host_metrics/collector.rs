@@ -182,11 +182,12 @@ impl Collector {
                 CollectorKind::Conntrack => self.conntrack(points),
                 CollectorKind::Netclass => {
                     let class_net = self.paths.sys("class/net");
-                    netclass::collect(&class_net, &self.interfaces, &mut self.buf, points)
-                        .map_err(|source| HostMetricsError::Read {
+                    netclass::collect(&class_net, &self.interfaces, &mut self.buf, points).map_err(
+                        |source| HostMetricsError::Read {
                             path: class_net,
                             source,
-                        })
+                        },
+                    )
                 }
                 CollectorKind::Filefd => self
                     .read("sys/fs/file-nr")
@@ -329,10 +330,12 @@ impl Collector {
     fn entropy(&mut self, points: &mut Points) -> Result<(), HostMetricsError> {
         let available = self
             .read_number("sys/kernel/random/entropy_avail")?
-            .ok_or_else(|| super::procfs::parse_error(
-                &self.paths.proc("sys/kernel/random/entropy_avail"),
-                "missing",
-            ))?;
+            .ok_or_else(|| {
+                super::procfs::parse_error(
+                    &self.paths.proc("sys/kernel/random/entropy_avail"),
+                    "missing",
+                )
+            })?;
         let pool_size = self.read_number("sys/kernel/random/poolsize")?;
         kernel::collect_entropy(available, pool_size, points);
         Ok(())

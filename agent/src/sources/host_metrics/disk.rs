@@ -57,12 +57,42 @@ const PENDING: Def = Def {
 /// index after the device name, name, help, and whether the value is in
 /// milliseconds.
 const EXTRA: [(usize, &str, &str, bool); 6] = [
-    (11, "node_disk_discards_completed_total", "The total number of discards completed successfully.", false),
-    (12, "node_disk_discards_merged_total", "The total number of discards merged.", false),
-    (13, "node_disk_discarded_sectors_total", "The total number of sectors discarded successfully.", false),
-    (14, "node_disk_discard_time_seconds_total", "This is the total number of seconds spent by all discards.", true),
-    (15, "node_disk_flush_requests_total", "The total number of flush requests completed successfully", false),
-    (16, "node_disk_flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests.", true),
+    (
+        11,
+        "node_disk_discards_completed_total",
+        "The total number of discards completed successfully.",
+        false,
+    ),
+    (
+        12,
+        "node_disk_discards_merged_total",
+        "The total number of discards merged.",
+        false,
+    ),
+    (
+        13,
+        "node_disk_discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        false,
+    ),
+    (
+        14,
+        "node_disk_discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        true,
+    ),
+    (
+        15,
+        "node_disk_flush_requests_total",
+        "The total number of flush requests completed successfully",
+        false,
+    ),
+    (
+        16,
+        "node_disk_flush_requests_time_seconds_total",
+        "This is the total number of seconds spent by all flush requests.",
+        true,
+    ),
 ];
 
 /// The udev properties `node_disk_info` carries: label and key.
@@ -150,9 +180,17 @@ pub fn collect(
             ("minor", AnyValue::from(minor.to_owned())),
         ]);
         for (label, key) in UDEV_INFO {
-            info.insert(label, AnyValue::from(udev_property(properties, key).to_owned()));
+            info.insert(
+                label,
+                AnyValue::from(udev_property(properties, key).to_owned()),
+            );
         }
-        points.node_gauge("node_disk_info", "Info of /sys/block/<block_device>.", 1.0, info);
+        points.node_gauge(
+            "node_disk_info",
+            "Info of /sys/block/<block_device>.",
+            1.0,
+            info,
+        );
     }
     Ok(())
 }
@@ -210,8 +248,14 @@ mod tests {
         );
         assert_eq!(find("system.disk.io_time", None), Some(89.212));
         assert_eq!(find("system.disk.pending_operations", None), Some(2.0));
-        assert_eq!(find("node_disk_discarded_sectors_total", None), Some(4795264.0));
-        assert_eq!(find("node_disk_flush_requests_time_seconds_total", None), Some(0.251));
+        assert_eq!(
+            find("node_disk_discarded_sectors_total", None),
+            Some(4795264.0)
+        );
+        assert_eq!(
+            find("node_disk_flush_requests_time_seconds_total", None),
+            Some(0.251)
+        );
     }
 
     #[test]
@@ -233,20 +277,39 @@ mod tests {
         assert_eq!(label("serial"), Some("abc"));
         assert_eq!(label("model"), Some(""));
         assert_eq!(label("major"), Some("254"));
-        assert!(collect(Path::new("d"), "254 0 vda 1 2\n", &filter, None, &mut points).is_err());
+        assert!(
+            collect(
+                Path::new("d"),
+                "254 0 vda 1 2\n",
+                &filter,
+                None,
+                &mut points
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn the_recorded_file_of_the_comparison_machine() {
         let filter = DiskConfig::default().devices.compile().unwrap();
         let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 64);
-        collect(Path::new("d"), include_str!("fixtures/diskstats"), &filter, None, &mut points)
-            .unwrap();
+        collect(
+            Path::new("d"),
+            include_str!("fixtures/diskstats"),
+            &filter,
+            None,
+            &mut points,
+        )
+        .unwrap();
         let devices: std::collections::BTreeSet<&str> = points
             .metrics
             .iter()
             .filter_map(|m| m.attributes.get("device").and_then(AnyValue::as_str))
             .collect();
-        assert_eq!(devices.into_iter().collect::<Vec<_>>(), ["vda"], "{points:?}");
+        assert_eq!(
+            devices.into_iter().collect::<Vec<_>>(),
+            ["vda"],
+            "{points:?}"
+        );
     }
 }

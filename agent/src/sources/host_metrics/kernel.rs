@@ -13,7 +13,11 @@ use super::points::{Points, attrs};
 use super::procfs::{number, parse_error};
 
 /// `/proc/sys/fs/file-nr`: `allocated  unused  maximum`.
-pub fn collect_filefd(path: &Path, text: &str, points: &mut Points) -> Result<(), HostMetricsError> {
+pub fn collect_filefd(
+    path: &Path,
+    text: &str,
+    points: &mut Points,
+) -> Result<(), HostMetricsError> {
     let mut fields = text.split_ascii_whitespace();
     let allocated = number(path, "allocated", fields.next())?;
     let maximum = number(path, "maximum", fields.nth(1))?;
@@ -70,7 +74,8 @@ pub fn collect_pressure(
         let total: u64 = total
             .parse()
             .map_err(|_| parse_error(path, format!("{kind}: {total:?} is not a number")))?;
-        let seconds = total as f64 / 1e6;
+        // As node_exporter divides, to the last bit.
+        let seconds = total as f64 / 1000.0 / 1000.0;
         let (name, help) = match (resource, kind) {
             ("cpu", "some") => (
                 "node_pressure_cpu_waiting_seconds_total",
@@ -185,7 +190,10 @@ mod tests {
         let mut p = points();
         collect_uname(&mut p);
         let m = &p.metrics[0];
-        assert_eq!(m.attributes.get("sysname").and_then(AnyValue::as_str), Some("Linux"));
+        assert_eq!(
+            m.attributes.get("sysname").and_then(AnyValue::as_str),
+            Some("Linux")
+        );
         assert_eq!(m.attributes.iter().count(), 6);
     }
 }

@@ -282,14 +282,21 @@ HugePages_Total:       0
         assert_eq!(get("node_memory_Active_anon_bytes"), Some(68.0 * 1024.0));
         assert_eq!(get("node_memory_HugePages_Total"), Some(0.0));
         assert_eq!(get("node_memory_Hugepagesize_bytes"), Some(2048.0 * 1024.0));
-        assert_eq!(get("node_memory_MemTotal_bytes"), None, "mapped from OpenTelemetry");
+        assert_eq!(
+            get("node_memory_MemTotal_bytes"),
+            None,
+            "mapped from OpenTelemetry"
+        );
         let active = points
             .metrics
             .iter()
             .find(|m| m.name == "node_memory_Active_bytes")
             .unwrap();
         assert_eq!(active.description, "Memory information field Active_bytes.");
-        assert_eq!(points.metrics.len(), MEMINFO_6_18.lines().count() - MAPPED.len());
+        assert_eq!(
+            points.metrics.len(),
+            MEMINFO_6_18.lines().count() - MAPPED.len()
+        );
     }
 
     #[test]

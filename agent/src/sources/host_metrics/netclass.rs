@@ -17,31 +17,119 @@ use super::procfs::read_into;
 
 /// Numeric files: file, node_exporter's name, whether it is a counter.
 const NUMERIC: [(&str, &str, &str, bool); 15] = [
-    ("addr_assign_type", "node_network_address_assign_type", "Network device property: address_assign_type", false),
-    ("carrier", "node_network_carrier", "Network device property: carrier", false),
-    ("carrier_changes", "node_network_carrier_changes_total", "Network device property: carrier_changes_total", true),
-    ("carrier_up_count", "node_network_carrier_up_changes_total", "Network device property: carrier_up_changes_total", true),
-    ("carrier_down_count", "node_network_carrier_down_changes_total", "Network device property: carrier_down_changes_total", true),
-    ("dev_id", "node_network_device_id", "Network device property: device_id", false),
-    ("dormant", "node_network_dormant", "Network device property: dormant", false),
-    ("flags", "node_network_flags", "Network device property: flags", false),
-    ("ifindex", "node_network_iface_id", "Network device property: iface_id", false),
-    ("iflink", "node_network_iface_link", "Network device property: iface_link", false),
-    ("link_mode", "node_network_iface_link_mode", "Network device property: iface_link_mode", false),
-    ("mtu", "node_network_mtu_bytes", "Network device property: mtu_bytes", false),
-    ("name_assign_type", "node_network_name_assign_type", "Network device property: name_assign_type", false),
-    ("netdev_group", "node_network_net_dev_group", "Network device property: net_dev_group", false),
-    ("speed", "node_network_speed_bytes", "Network device property: speed_bytes", false),
+    (
+        "addr_assign_type",
+        "node_network_address_assign_type",
+        "Network device property: address_assign_type",
+        false,
+    ),
+    (
+        "carrier",
+        "node_network_carrier",
+        "Network device property: carrier",
+        false,
+    ),
+    (
+        "carrier_changes",
+        "node_network_carrier_changes_total",
+        "Network device property: carrier_changes_total",
+        true,
+    ),
+    (
+        "carrier_up_count",
+        "node_network_carrier_up_changes_total",
+        "Network device property: carrier_up_changes_total",
+        true,
+    ),
+    (
+        "carrier_down_count",
+        "node_network_carrier_down_changes_total",
+        "Network device property: carrier_down_changes_total",
+        true,
+    ),
+    (
+        "dev_id",
+        "node_network_device_id",
+        "Network device property: device_id",
+        false,
+    ),
+    (
+        "dormant",
+        "node_network_dormant",
+        "Network device property: dormant",
+        false,
+    ),
+    (
+        "flags",
+        "node_network_flags",
+        "Network device property: flags",
+        false,
+    ),
+    (
+        "ifindex",
+        "node_network_iface_id",
+        "Network device property: iface_id",
+        false,
+    ),
+    (
+        "iflink",
+        "node_network_iface_link",
+        "Network device property: iface_link",
+        false,
+    ),
+    (
+        "link_mode",
+        "node_network_iface_link_mode",
+        "Network device property: iface_link_mode",
+        false,
+    ),
+    (
+        "mtu",
+        "node_network_mtu_bytes",
+        "Network device property: mtu_bytes",
+        false,
+    ),
+    (
+        "name_assign_type",
+        "node_network_name_assign_type",
+        "Network device property: name_assign_type",
+        false,
+    ),
+    (
+        "netdev_group",
+        "node_network_net_dev_group",
+        "Network device property: net_dev_group",
+        false,
+    ),
+    (
+        "speed",
+        "node_network_speed_bytes",
+        "Network device property: speed_bytes",
+        false,
+    ),
 ];
 /// After `speed`, as node_exporter orders them.
 const TAIL: [(&str, &str, &str); 2] = [
-    ("tx_queue_len", "node_network_transmit_queue_length", "Network device property: transmit_queue_length"),
-    ("type", "node_network_protocol_type", "Network device property: protocol_type"),
+    (
+        "tx_queue_len",
+        "node_network_transmit_queue_length",
+        "Network device property: transmit_queue_length",
+    ),
+    (
+        "type",
+        "node_network_protocol_type",
+        "Network device property: protocol_type",
+    ),
 ];
 
 /// Add the points of every interface below `class_net`
 /// (`/sys/class/net`) that `filter` allows.
-pub fn collect(class_net: &Path, filter: &NameFilter, buf: &mut String, points: &mut Points) -> std::io::Result<()> {
+pub fn collect(
+    class_net: &Path,
+    filter: &NameFilter,
+    buf: &mut String,
+    points: &mut Points,
+) -> std::io::Result<()> {
     let mut names: Vec<String> = std::fs::read_dir(class_net)?
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| !t.is_file()))
@@ -193,10 +281,20 @@ mod tests {
             .iter()
             .find(|m| m.name == "node_network_info")
             .unwrap();
-        assert_eq!(info.attributes.get("duplex").and_then(AnyValue::as_str), Some("unknown"));
-        assert_eq!(info.attributes.get("address").and_then(AnyValue::as_str), Some("02:fc:00:00:00:01"));
         assert_eq!(
-            points.metrics.iter().filter(|m| m.name == "node_network_up").count(),
+            info.attributes.get("duplex").and_then(AnyValue::as_str),
+            Some("unknown")
+        );
+        assert_eq!(
+            info.attributes.get("address").and_then(AnyValue::as_str),
+            Some("02:fc:00:00:00:01")
+        );
+        assert_eq!(
+            points
+                .metrics
+                .iter()
+                .filter(|m| m.name == "node_network_up")
+                .count(),
             2,
             "files are not interfaces"
         );

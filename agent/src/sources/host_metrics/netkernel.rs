@@ -29,7 +29,11 @@ const CONNTRACK_MAX: Def = Def {
 /// `/proc/net/softnet_stat`: one line of hexadecimal counters per CPU
 /// (processed, dropped, time squeezed, …), `cpu` being the line's index as
 /// in node_exporter 1.5.
-pub fn collect_softnet(path: &Path, text: &str, points: &mut Points) -> Result<(), HostMetricsError> {
+pub fn collect_softnet(
+    path: &Path,
+    text: &str,
+    points: &mut Points,
+) -> Result<(), HostMetricsError> {
     for (cpu, line) in text.lines().enumerate() {
         let mut fields = line.split_ascii_whitespace();
         let mut next = |what: &str| {
@@ -38,11 +42,20 @@ pub fn collect_softnet(path: &Path, text: &str, points: &mut Points) -> Result<(
                 .and_then(|f| u64::from_str_radix(f, 16).ok())
                 .ok_or_else(|| parse_error(path, format!("line {}: no {what}", cpu + 1)))
         };
-        let (processed, dropped, squeezed) = (next("processed")?, next("dropped")?, next("time_squeeze")?);
+        let (processed, dropped, squeezed) =
+            (next("processed")?, next("dropped")?, next("time_squeeze")?);
         let cpu = AnyValue::from(cpu.to_string());
         for (name, help, value) in [
-            ("node_softnet_processed_total", "Number of processed packets", processed),
-            ("node_softnet_dropped_total", "Number of dropped packets", dropped),
+            (
+                "node_softnet_processed_total",
+                "Number of processed packets",
+                processed,
+            ),
+            (
+                "node_softnet_dropped_total",
+                "Number of dropped packets",
+                dropped,
+            ),
             (
                 "node_softnet_times_squeezed_total",
                 "Number of times processing packets ran out of quota",
@@ -89,14 +102,46 @@ pub fn collect_conntrack(count: u64, max: Option<u64>, points: &mut Points) {
 /// counters per CPU, summed by column name.
 pub fn collect_conntrack_stat(text: &str, points: &mut Points) {
     const STATS: [(&str, &str, &str); 8] = [
-        ("found", "node_nf_conntrack_stat_found", "Number of searched entries which were successful."),
-        ("invalid", "node_nf_conntrack_stat_invalid", "Number of packets seen which can not be tracked."),
-        ("ignore", "node_nf_conntrack_stat_ignore", "Number of packets seen which are already connected to a conntrack entry."),
-        ("insert", "node_nf_conntrack_stat_insert", "Number of entries inserted into the list."),
-        ("insert_failed", "node_nf_conntrack_stat_insert_failed", "Number of entries for which list insertion was attempted but failed."),
-        ("drop", "node_nf_conntrack_stat_drop", "Number of packets dropped due to conntrack failure."),
-        ("early_drop", "node_nf_conntrack_stat_early_drop", "Number of dropped conntrack entries to make room for new ones, if maximum table size was reached."),
-        ("search_restart", "node_nf_conntrack_stat_search_restart", "Number of conntrack table lookups which had to be restarted due to hashtable resizes."),
+        (
+            "found",
+            "node_nf_conntrack_stat_found",
+            "Number of searched entries which were successful.",
+        ),
+        (
+            "invalid",
+            "node_nf_conntrack_stat_invalid",
+            "Number of packets seen which can not be tracked.",
+        ),
+        (
+            "ignore",
+            "node_nf_conntrack_stat_ignore",
+            "Number of packets seen which are already connected to a conntrack entry.",
+        ),
+        (
+            "insert",
+            "node_nf_conntrack_stat_insert",
+            "Number of entries inserted into the list.",
+        ),
+        (
+            "insert_failed",
+            "node_nf_conntrack_stat_insert_failed",
+            "Number of entries for which list insertion was attempted but failed.",
+        ),
+        (
+            "drop",
+            "node_nf_conntrack_stat_drop",
+            "Number of packets dropped due to conntrack failure.",
+        ),
+        (
+            "early_drop",
+            "node_nf_conntrack_stat_early_drop",
+            "Number of dropped conntrack entries to make room for new ones, if maximum table size was reached.",
+        ),
+        (
+            "search_restart",
+            "node_nf_conntrack_stat_search_restart",
+            "Number of conntrack table lookups which had to be restarted due to hashtable resizes.",
+        ),
     ];
     let mut lines = text.lines();
     let Some(header) = lines.next() else {
@@ -139,12 +184,23 @@ mod tests {
     #[test]
     fn softnet_counters_per_cpu_line() {
         let mut p = points();
-        collect_softnet(Path::new("s"), include_str!("fixtures/softnet_stat"), &mut p).unwrap();
+        collect_softnet(
+            Path::new("s"),
+            include_str!("fixtures/softnet_stat"),
+            &mut p,
+        )
+        .unwrap();
         assert_eq!(p.metrics.len(), 6);
         assert_eq!(p.metrics[0].scalar(), Some(0x002bea19 as f64));
         assert_eq!(p.metrics[2].name, "node_softnet_times_squeezed_total");
         assert_eq!(p.metrics[2].scalar(), Some(3.0));
-        assert_eq!(p.metrics[3].attributes.get("cpu").and_then(AnyValue::as_str), Some("1"));
+        assert_eq!(
+            p.metrics[3]
+                .attributes
+                .get("cpu")
+                .and_then(AnyValue::as_str),
+            Some("1")
+        );
         assert!(collect_softnet(Path::new("s"), "zz 1 2\n", &mut p).is_err());
     }
 
@@ -158,7 +214,13 @@ mod tests {
         collect_arp(&text, &mut p);
         assert_eq!(p.metrics.len(), 2);
         assert_eq!(p.metrics[0].scalar(), Some(2.0));
-        assert_eq!(p.metrics[1].attributes.get("device").and_then(AnyValue::as_str), Some("eth1"));
+        assert_eq!(
+            p.metrics[1]
+                .attributes
+                .get("device")
+                .and_then(AnyValue::as_str),
+            Some("eth1")
+        );
     }
 
     #[test]
@@ -172,7 +234,12 @@ mod tests {
             "entries found invalid drop\n00000001 0000000a 00000001 00000002\n00000001 00000001 00000000 00000003\n",
             &mut p,
         );
-        let get = |n: &str| p.metrics.iter().find(|m| m.name == n).and_then(|m| m.scalar());
+        let get = |n: &str| {
+            p.metrics
+                .iter()
+                .find(|m| m.name == n)
+                .and_then(|m| m.scalar())
+        };
         assert_eq!(get("node_nf_conntrack_stat_found"), Some(11.0));
         assert_eq!(get("node_nf_conntrack_stat_drop"), Some(5.0));
         assert_eq!(get("node_nf_conntrack_stat_insert"), None, "no such column");

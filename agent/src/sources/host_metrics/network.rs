@@ -36,14 +36,46 @@ const DROPPED: Def = Def {
 /// The other columns of `/proc/net/dev`, under node_exporter's names (no
 /// OpenTelemetry convention covers them): column, name, help.
 const EXTRA: [(usize, &str, &str); 8] = [
-    (4, "node_network_receive_fifo_total", "Network device statistic receive_fifo."),
-    (5, "node_network_receive_frame_total", "Network device statistic receive_frame."),
-    (6, "node_network_receive_compressed_total", "Network device statistic receive_compressed."),
-    (7, "node_network_receive_multicast_total", "Network device statistic receive_multicast."),
-    (12, "node_network_transmit_fifo_total", "Network device statistic transmit_fifo."),
-    (13, "node_network_transmit_colls_total", "Network device statistic transmit_colls."),
-    (14, "node_network_transmit_carrier_total", "Network device statistic transmit_carrier."),
-    (15, "node_network_transmit_compressed_total", "Network device statistic transmit_compressed."),
+    (
+        4,
+        "node_network_receive_fifo_total",
+        "Network device statistic receive_fifo.",
+    ),
+    (
+        5,
+        "node_network_receive_frame_total",
+        "Network device statistic receive_frame.",
+    ),
+    (
+        6,
+        "node_network_receive_compressed_total",
+        "Network device statistic receive_compressed.",
+    ),
+    (
+        7,
+        "node_network_receive_multicast_total",
+        "Network device statistic receive_multicast.",
+    ),
+    (
+        12,
+        "node_network_transmit_fifo_total",
+        "Network device statistic transmit_fifo.",
+    ),
+    (
+        13,
+        "node_network_transmit_colls_total",
+        "Network device statistic transmit_colls.",
+    ),
+    (
+        14,
+        "node_network_transmit_carrier_total",
+        "Network device statistic transmit_carrier.",
+    ),
+    (
+        15,
+        "node_network_transmit_compressed_total",
+        "Network device statistic transmit_compressed.",
+    ),
 ];
 
 /// Add the points of every interface of `/proc/net/dev` that `filter`
@@ -164,6 +196,15 @@ mod tests {
             .find(|m| m.name == "node_network_receive_nohandler_total")
             .and_then(|m| m.scalar());
         assert_eq!(nohandler, Some(7.0));
-        assert!(collect(Path::new("d"), "h\nh\n x: 1 2\n", &filter, |_| None, &mut points).is_err());
+        assert!(
+            collect(
+                Path::new("d"),
+                "h\nh\n x: 1 2\n",
+                &filter,
+                |_| None,
+                &mut points
+            )
+            .is_err()
+        );
     }
 }

@@ -87,10 +87,10 @@ impl OsState {
     fn parse(&mut self, text: &str) {
         let value = |key: &str| -> String {
             text.lines()
+                .rev()
                 .filter_map(|line| line.trim().split_once('='))
-                .filter(|(k, _)| k.trim() == key)
+                .find(|(k, _)| k.trim() == key)
                 .map(|(_, v)| unquote(v.trim()))
-                .last()
                 .unwrap_or_default()
         };
         self.info = INFO
@@ -136,7 +136,9 @@ fn major_minor(version_id: &str) -> f64 {
         return 0.0;
     };
     let rest = &version_id[start..];
-    let int_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let int_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let mut end = int_end;
     if rest[int_end..].starts_with('.') {
         end = int_end + 1;

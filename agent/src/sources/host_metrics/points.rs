@@ -145,9 +145,11 @@ fn node_def(name: &'static str, help: &'static str) -> Def {
 /// of every cycle borrow them instead of allocating.
 pub fn intern(text: &str) -> &'static str {
     static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-    let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut names = NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(name) = names.get(text) {
-        return *name;
+        return name;
     }
     let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
     names.insert(name);

@@ -114,7 +114,10 @@ mod tests {
         assert_eq!(get(&points, "node_sockstat_sockets_used"), Some(21.0));
         assert_eq!(get(&points, "node_sockstat_TCP_inuse"), Some(2.0));
         assert_eq!(get(&points, "node_sockstat_TCP_mem"), Some(206.0));
-        assert_eq!(get(&points, "node_sockstat_TCP_mem_bytes"), Some(206.0 * 4096.0));
+        assert_eq!(
+            get(&points, "node_sockstat_TCP_mem_bytes"),
+            Some(206.0 * 4096.0)
+        );
         assert_eq!(get(&points, "node_sockstat_FRAG_memory"), Some(0.0));
         assert_eq!(get(&points, "node_sockstat_UDPLITE6_inuse"), Some(0.0));
         // sockets_used, TCP ×6, UDP ×3, UDPLITE, RAW, FRAG ×2, and the
@@ -144,7 +147,10 @@ mod tests {
         let rx = points.metrics[1].scalar();
         assert_eq!((tx, rx), (Some(257.0), Some(2561.0)));
         assert_eq!(
-            points.metrics[1].attributes.get("queue").and_then(AnyValue::as_str),
+            points.metrics[1]
+                .attributes
+                .get("queue")
+                .and_then(AnyValue::as_str),
             Some("rx")
         );
     }

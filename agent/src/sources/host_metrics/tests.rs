@@ -44,10 +44,18 @@ fn fake_host() -> tempfile::TempDir {
     std::fs::create_dir_all(host.join("proc/4242")).unwrap();
     write(host, "sys/devices/system/cpu/online", "0\n");
     // node_exporter's other collectors.
-    write(host, "proc/vmstat", "pgfault 100\npgmajfault 10\noom_kill 1\n");
+    write(
+        host,
+        "proc/vmstat",
+        "pgfault 100\npgmajfault 10\noom_kill 1\n",
+    );
     write(host, "proc/net/netstat", "TcpExt: ListenDrops\nTcpExt: 3\n");
     write(host, "proc/net/snmp", "Tcp: InSegs\nTcp: 4\n");
-    write(host, "proc/net/softnet_stat", "0000000a 00000000 00000001\n");
+    write(
+        host,
+        "proc/net/softnet_stat",
+        "0000000a 00000000 00000001\n",
+    );
     write(host, "proc/sys/fs/file-nr", "5\t0\t100\n");
     write(host, "proc/sys/kernel/random/entropy_avail", "256\n");
     write(host, "proc/mounts", "proc /proc proc rw 0 0\n");
@@ -95,7 +103,11 @@ fn a_cycle_reads_every_file_below_the_configured_paths() {
         ("node_network_mtu_bytes", 1400.0),
         ("node_os_version", 1.5),
     ] {
-        assert_eq!(find(m, name, &[]).and_then(Metric::scalar), Some(value), "{name}");
+        assert_eq!(
+            find(m, name, &[]).and_then(Metric::scalar),
+            Some(value),
+            "{name}"
+        );
     }
 
     let idle = find(m, "system.cpu.time", &[("cpu", "0"), ("state", "idle")]).unwrap();
@@ -185,9 +197,13 @@ fn a_missing_proc_fails_every_collector_without_panicking() {
     let cycle = collector.collect_blocking(1);
     // Only what system calls give: the clock and the kernel's name.
     assert!(
-        cycle.points.metrics.iter().all(|m| ["node_time_", "node_timex_", "node_uname_"]
+        cycle
+            .points
+            .metrics
             .iter()
-            .any(|p| m.name.starts_with(p))),
+            .all(|m| ["node_time_", "node_timex_", "node_uname_"]
+                .iter()
+                .any(|p| m.name.starts_with(p))),
         "{:?}",
         cycle.points.metrics
     );

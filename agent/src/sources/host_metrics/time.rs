@@ -36,7 +36,7 @@ pub fn collect_time(points: &mut Points) {
     unsafe_code,
     reason = "localtime_r(3) is the C library's zone database; see the SAFETY note"
 )]
-fn local_zone(unix: i64) -> (String, i64) {
+fn local_zone(unix: i64) -> (String, libc::c_long) {
     // SAFETY: `tm` is plain data that `localtime_r` fills; `tm_zone` then
     // points to a static string of the C library (or is null).
     unsafe {
@@ -52,7 +52,7 @@ fn local_zone(unix: i64) -> (String, i64) {
                 .to_string_lossy()
                 .into_owned()
         };
-        (zone, i64::from(tm.tm_gmtoff))
+        (zone, tm.tm_gmtoff)
     }
 }
 
@@ -106,39 +106,39 @@ pub fn collect_clocksources(dir: &Path, buf: &mut String, points: &mut Points) {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timex {
     /// The call's return value (the clock state; 5 is `TIME_ERROR`).
-    pub state: i32,
+    pub state: libc::c_int,
     /// `struct timex` fields, as the kernel gives them.
-    pub offset: i64,
+    pub offset: libc::c_long,
     /// Frequency offset, ppm with a 16-bit fraction.
-    pub freq: i64,
+    pub freq: libc::c_long,
     /// Microseconds.
-    pub maxerror: i64,
+    pub maxerror: libc::c_long,
     /// Microseconds.
-    pub esterror: i64,
+    pub esterror: libc::c_long,
     /// `STA_*` bits.
-    pub status: i32,
+    pub status: libc::c_int,
     /// PLL time constant.
-    pub constant: i64,
+    pub constant: libc::c_long,
     /// Microseconds between ticks.
-    pub tick: i64,
+    pub tick: libc::c_long,
     /// ppm with a 16-bit fraction.
-    pub ppsfreq: i64,
+    pub ppsfreq: libc::c_long,
     /// Microseconds, nanoseconds with `STA_NANO`.
-    pub jitter: i64,
+    pub jitter: libc::c_long,
     /// Interval duration, seconds as a power of two.
-    pub shift: i32,
+    pub shift: libc::c_int,
     /// ppm with a 16-bit fraction.
-    pub stabil: i64,
+    pub stabil: libc::c_long,
     /// Counters of PPS events.
-    pub jitcnt: i64,
+    pub jitcnt: libc::c_long,
     /// Calibration intervals.
-    pub calcnt: i64,
+    pub calcnt: libc::c_long,
     /// Calibration errors.
-    pub errcnt: i64,
+    pub errcnt: libc::c_long,
     /// Stability limit exceeded.
-    pub stbcnt: i64,
+    pub stbcnt: libc::c_long,
     /// TAI offset.
-    pub tai: i32,
+    pub tai: libc::c_int,
 }
 
 /// `adjtimex(2)` without changing anything (`modes` 0, which needs no
@@ -158,21 +158,21 @@ pub fn adjtimex() -> std::io::Result<Timex> {
     }
     Ok(Timex {
         state,
-        offset: t.offset as i64,
-        freq: t.freq as i64,
-        maxerror: t.maxerror as i64,
-        esterror: t.esterror as i64,
+        offset: t.offset,
+        freq: t.freq,
+        maxerror: t.maxerror,
+        esterror: t.esterror,
         status: t.status,
-        constant: t.constant as i64,
-        tick: t.tick as i64,
-        ppsfreq: t.ppsfreq as i64,
-        jitter: t.jitter as i64,
+        constant: t.constant,
+        tick: t.tick,
+        ppsfreq: t.ppsfreq,
+        jitter: t.jitter,
         shift: t.shift,
-        stabil: t.stabil as i64,
-        jitcnt: t.jitcnt as i64,
-        calcnt: t.calcnt as i64,
-        errcnt: t.errcnt as i64,
-        stbcnt: t.stbcnt as i64,
+        stabil: t.stabil,
+        jitcnt: t.jitcnt,
+        calcnt: t.calcnt,
+        errcnt: t.errcnt,
+        stbcnt: t.stbcnt,
         tai: t.tai,
     })
 }
@@ -322,7 +322,10 @@ mod tests {
         assert_eq!(get(&points, "node_timex_sync_status"), Some(0.0));
         assert_eq!(get(&points, "node_timex_tick_seconds"), Some(0.01));
         assert_eq!(get(&points, "node_timex_maxerror_seconds"), Some(16.0));
-        assert_eq!(get(&points, "node_timex_frequency_adjustment_ratio"), Some(1.00001));
+        assert_eq!(
+            get(&points, "node_timex_frequency_adjustment_ratio"),
+            Some(1.00001)
+        );
         assert_eq!(get(&points, "node_timex_status"), Some(64.0));
         assert!(adjtimex().is_ok(), "reading needs no privilege");
     }
@@ -340,13 +343,27 @@ mod tests {
         assert_eq!(points.metrics.len(), 3);
         let current = &points.metrics[2];
         assert_eq!(current.name, "node_time_clocksource_current_info");
-        assert_eq!(current.attributes.get("clocksource").and_then(AnyValue::as_str), Some("tsc"));
-        assert_eq!(current.attributes.get("device").and_then(AnyValue::as_str), Some("0"));
+        assert_eq!(
+            current
+                .attributes
+                .get("clocksource")
+                .and_then(AnyValue::as_str),
+            Some("tsc")
+        );
+        assert_eq!(
+            current.attributes.get("device").and_then(AnyValue::as_str),
+            Some("0")
+        );
     }
 
     #[test]
     fn time_is_the_collections() {
-        let mut points = Points::new(Arc::new(Resource::default()), 1_700_000_000_500_000_000, 0, 2);
+        let mut points = Points::new(
+            Arc::new(Resource::default()),
+            1_700_000_000_500_000_000,
+            0,
+            2,
+        );
         collect_time(&mut points);
         assert_eq!(get(&points, "node_time_seconds"), Some(1_700_000_000.5));
         assert_eq!(points.metrics[1].name, "node_time_zone_offset_seconds");

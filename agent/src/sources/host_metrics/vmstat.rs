@@ -138,7 +138,10 @@ mod tests {
                 && m.attributes.get("type").and_then(AnyValue::as_str) == Some("major")
                 && m.attributes.get("direction").and_then(AnyValue::as_str) == Some("in")
         });
-        assert_eq!(swap_in.next().and_then(|m| m.scalar()), Some(field("pswpin")));
+        assert_eq!(
+            swap_in.next().and_then(|m| m.scalar()),
+            Some(field("pswpin"))
+        );
         assert_eq!(
             value(&points, "node_vmstat_oom_kill", None),
             Some(field("oom_kill"))
@@ -148,10 +151,22 @@ mod tests {
 
     #[test]
     fn the_default_field_filter_is_node_exporters() {
-        for yes in ["oom_kill", "pgpgin", "pswpout", "pgfault", "pgmajfault", "pgmajfault_s"] {
+        for yes in [
+            "oom_kill",
+            "pgpgin",
+            "pswpout",
+            "pgfault",
+            "pgmajfault",
+            "pgmajfault_s",
+        ] {
             assert!(default_field(yes), "{yes}");
         }
-        for no in ["nr_free_pages", "pgalloc_normal", "thp_fault_alloc", "workingset_refault"] {
+        for no in [
+            "nr_free_pages",
+            "pgalloc_normal",
+            "thp_fault_alloc",
+            "workingset_refault",
+        ] {
             assert!(!default_field(no), "{no}");
         }
     }
