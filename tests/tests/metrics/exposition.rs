@@ -70,6 +70,8 @@ sinks:
     );
     for name in [
         "system_paging_faults_total{type=\"major\"}",
+        "system_memory_shared_bytes",
+        "system_linux_memory_slab_usage_bytes{state=\"unreclaimable\"}",
         "system_cpu_time_seconds_total{cpu=\"0\",state=\"user\"}",
         "system_memory_usage_bytes{state=\"used\"}",
         "system_linux_memory_available_bytes",

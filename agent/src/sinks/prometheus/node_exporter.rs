@@ -72,6 +72,12 @@ pub fn add(families: &mut Families, key: &SeriesKey, stored: &Stored) -> bool {
         }
         "system.memory.limit" => out.meminfo("MemTotal"),
         "system.linux.memory.available" => out.meminfo("MemAvailable"),
+        "system.memory.shared" => out.meminfo("Shmem"),
+        "system.linux.memory.slab.usage" => match state {
+            Some("reclaimable") => out.meminfo("SReclaimable"),
+            Some("unreclaimable") => out.meminfo("SUnreclaim"),
+            _ => {}
+        },
         "system.memory.usage" => match state {
             Some("free") => out.meminfo("MemFree"),
             Some("buffered") => out.meminfo("Buffers"),

@@ -31,6 +31,16 @@ const AVAILABLE: Def = Def {
     unit: "By",
     description: "Memory available for starting new applications without swapping (MemAvailable).",
 };
+const SHARED: Def = Def {
+    name: "system.memory.shared",
+    unit: "By",
+    description: "Shared memory, mostly tmpfs (Shmem).",
+};
+const SLAB: Def = Def {
+    name: "system.linux.memory.slab.usage",
+    unit: "By",
+    description: "Kernel slab memory, reclaimable (SReclaimable) and not (SUnreclaim).",
+};
 const PAGING: Def = Def {
     name: "system.paging.usage",
     unit: "By",
@@ -58,6 +68,10 @@ pub struct MemInfo {
     pub cached: u64,
     /// `SReclaimable`.
     pub slab_reclaimable: u64,
+    /// `SUnreclaim`.
+    pub slab_unreclaimable: Option<u64>,
+    /// `Shmem`.
+    pub shared: Option<u64>,
     /// `SwapTotal`.
     pub swap_total: Option<u64>,
     /// `SwapFree`.
@@ -85,6 +99,8 @@ impl MemInfo {
                 "Cached" => &mut info.cached,
                 "SReclaimable" => &mut info.slab_reclaimable,
                 "MemAvailable" => info.available.insert(0),
+                "SUnreclaim" => info.slab_unreclaimable.insert(0),
+                "Shmem" => info.shared.insert(0),
                 "SwapTotal" => info.swap_total.insert(0),
                 "SwapFree" => info.swap_free.insert(0),
                 _ => continue,
@@ -122,6 +138,17 @@ impl MemInfo {
         }
         points.up_down(&LIMIT, self.total as f64, Attributes::new());
         points.up_down(&AVAILABLE, self.available() as f64, Attributes::new());
+        if let Some(shared) = self.shared {
+            points.up_down(&SHARED, shared as f64, Attributes::new());
+        }
+        if let Some(unreclaimable) = self.slab_unreclaimable {
+            points.up_down(
+                &SLAB,
+                self.slab_reclaimable as f64,
+                state_attr("reclaimable"),
+            );
+            points.up_down(&SLAB, unreclaimable as f64, state_attr("unreclaimable"));
+        }
         if let (Some(total), Some(free)) = (self.swap_total, self.swap_free) {
             points.up_down(
                 &PAGING,
@@ -140,8 +167,10 @@ impl MemInfo {
 
 /// The fields that reach node_exporter's names through the OpenTelemetry
 /// series above (the prometheus sink maps them back).
-const MAPPED: [&str; 8] = [
+const MAPPED: [&str; 10] = [
     "MemTotal",
+    "Shmem",
+    "SUnreclaim",
     "MemFree",
     "MemAvailable",
     "Buffers",
