@@ -16,7 +16,7 @@ use super::filesystem::{self, Mount, Usage};
 use super::memory::{self, MemInfo};
 use super::netstat::Scratch;
 use super::os::OsState;
-use super::points::Points;
+use super::points::{Names, Points};
 use super::procfs::{Paths, read_into};
 use super::stat::{ProcStat, user_hz};
 use super::{
@@ -44,6 +44,9 @@ pub struct Collector {
     /// A second buffer, for files read while `buf` is being parsed.
     small: String,
     netstat: Scratch,
+    meminfo_names: Names,
+    vmstat_names: Names,
+    sockstat_names: Names,
     os: OsState,
     page_size: u64,
     boot_time_unix_nano: u64,
@@ -84,6 +87,9 @@ impl Collector {
             buf: String::with_capacity(16 * 1024),
             small: String::with_capacity(256),
             netstat: Scratch::default(),
+            meminfo_names: Names::default(),
+            vmstat_names: Names::default(),
+            sockstat_names: Names::default(),
             os: OsState::default(),
             page_size: rustix::param::page_size() as u64,
             boot_time_unix_nano: 0,
@@ -137,7 +143,7 @@ impl Collector {
                     .and_then(|path| MemInfo::parse(&path, &self.buf))
                     .map(|info| {
                         info.collect(points);
-                        memory::collect_fields(&self.buf, points);
+                        memory::collect_fields(&self.buf, &mut self.meminfo_names, points);
                     }),
                 CollectorKind::Load => self
                     .read("loadavg")
@@ -167,7 +173,7 @@ impl Collector {
                 .map(|found| mounts = Some(found)),
                 CollectorKind::Vmstat => self
                     .read("vmstat")
-                    .map(|_| vmstat::collect(&self.buf, points)),
+                    .map(|_| vmstat::collect(&self.buf, &mut self.vmstat_names, points)),
                 CollectorKind::Netstat => self.netstat(points),
                 CollectorKind::Sockstat => self.sockstat(points),
                 CollectorKind::UdpQueues => self.udp_queues(points),
@@ -299,7 +305,7 @@ impl Collector {
     fn sockstat(&mut self, points: &mut Points) -> Result<(), HostMetricsError> {
         for file in ["net/sockstat", "net/sockstat6"] {
             if self.read_optional(file)? {
-                sockstat::collect(&self.buf, self.page_size, points);
+                sockstat::collect(&self.buf, self.page_size, &mut self.sockstat_names, points);
             }
         }
         Ok(())

@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::event::{AnyValue, Attributes};
 
 use super::error::HostMetricsError;
-use super::points::{Def, Points, attrs, intern};
+use super::points::{Def, Names, Points, attrs};
 use super::procfs::parse_error;
 
 const USAGE: Def = Def {
@@ -185,43 +185,50 @@ const MAPPED: [&str; 10] = [
 /// in kB is multiplied by 1024 and named `…_bytes`
 /// (`node_memory_Active_anon_bytes`); a field without a unit keeps its name
 /// (`node_memory_HugePages_Total`). Malformed lines are skipped.
-pub fn collect_fields(text: &str, points: &mut Points) {
-    let mut name = String::with_capacity(64);
-    let mut help = String::with_capacity(96);
+pub fn collect_fields(text: &str, names: &mut Names, points: &mut Points) {
     for line in text.lines() {
         let mut parts = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
             continue;
         };
-        let Some(key) = key.strip_suffix(':') else {
+        let Some(field) = key.strip_suffix(':') else {
             continue;
         };
-        if MAPPED.contains(&key) {
-            continue;
-        }
         let Ok(mut value) = value.parse::<f64>() else {
             continue;
         };
-        name.clear();
-        name.push_str("node_memory_");
-        match key.split_once('(') {
-            Some((head, tail)) => {
-                name.push_str(head);
-                name.push('_');
-                name.push_str(tail.trim_end_matches(')'));
-            }
-            None => name.push_str(key),
-        }
-        if parts.next().is_some() {
-            // node_exporter presumes kB.
+        // node_exporter presumes kB.
+        let in_kb = parts.next().is_some();
+        if in_kb {
             value *= 1024.0;
-            name.push_str("_bytes");
         }
-        help.clear();
-        help.push_str("Memory information field ");
-        help.push_str(&name["node_memory_".len()..]);
-        help.push('.');
-        points.node_gauge(intern(&name), intern(&help), value, Attributes::new());
+        // The key with its colon stands for a field without unit.
+        let cache_key = if in_kb { field } else { key };
+        let Some((name, help)) = names.get(cache_key, || {
+            if MAPPED.contains(&field) {
+                return None;
+            }
+            let mut name = String::from("node_memory_");
+            match field.split_once('(') {
+                Some((head, tail)) => {
+                    name.push_str(head);
+                    name.push('_');
+                    name.push_str(tail.trim_end_matches(')'));
+                }
+                None => name.push_str(field),
+            }
+            if in_kb {
+                name.push_str("_bytes");
+            }
+            let help = format!(
+                "Memory information field {}.",
+                &name["node_memory_".len()..]
+            );
+            Some((name, help))
+        }) else {
+            continue;
+        };
+        points.node_gauge(name, help, value, Attributes::new());
     }
 }
 
@@ -300,7 +307,9 @@ HugePages_Total:       0
     #[test]
     fn other_fields_keep_node_exporters_names() {
         let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 64);
-        collect_fields(MEMINFO_6_18, &mut points);
+        let mut names = Names::default();
+        collect_fields(MEMINFO_6_18, &mut names, &mut points);
+        collect_fields(MEMINFO_6_18, &mut names, &mut points);
         let get = |name: &str| {
             points
                 .metrics
@@ -322,9 +331,10 @@ HugePages_Total:       0
             .find(|m| m.name == "node_memory_Active_bytes")
             .unwrap();
         assert_eq!(active.description, "Memory information field Active_bytes.");
+        // Twice, the second time from the cache.
         assert_eq!(
             points.metrics.len(),
-            MEMINFO_6_18.lines().count() - MAPPED.len()
+            2 * (MEMINFO_6_18.lines().count() - MAPPED.len())
         );
     }
 

@@ -10,7 +10,7 @@ use regex::Regex;
 
 use crate::event::Attributes;
 
-use super::points::{Points, intern};
+use super::points::{Names, Points};
 
 /// node_exporter's default `--collector.netstat.fields`.
 pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -20,11 +20,12 @@ fn fields() -> &'static Regex {
     FIELDS.get_or_init(|| Regex::new(DEFAULT_FIELDS).expect("valid pattern"))
 }
 
-/// Reused between files: the name and help being built.
+/// Kept between cycles: the names of the fields seen, and the key being
+/// built.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    name: String,
-    help: String,
+    names: Names,
+    key: String,
 }
 
 /// Add the fields of `/proc/net/netstat` or `/proc/net/snmp`: pairs of
@@ -61,28 +62,25 @@ pub fn collect_snmp6(text: &str, scratch: &mut Scratch, points: &mut Points) {
 
 impl Scratch {
     fn add(&mut self, protocol: &str, field: &str, value: &str, points: &mut Points) {
-        self.name.clear();
-        self.name.push_str(protocol);
-        self.name.push('_');
-        self.name.push_str(field);
-        if !fields().is_match(&self.name) {
+        self.key.clear();
+        self.key.push_str(protocol);
+        self.key.push('_');
+        self.key.push_str(field);
+        let key = &self.key;
+        let Some((name, help)) = self.names.get(key, || {
+            fields().is_match(key).then(|| {
+                (
+                    format!("node_netstat_{key}"),
+                    format!("Statistic {protocol}{field}."),
+                )
+            })
+        }) else {
             return;
-        }
+        };
         let Ok(value) = value.parse::<f64>() else {
             return;
         };
-        self.name.insert_str(0, "node_netstat_");
-        self.help.clear();
-        self.help.push_str("Statistic ");
-        self.help.push_str(protocol);
-        self.help.push_str(field);
-        self.help.push('.');
-        points.node_gauge(
-            intern(&self.name),
-            intern(&self.help),
-            value,
-            Attributes::new(),
-        );
+        points.node_gauge(name, help, value, Attributes::new());
     }
 }
 

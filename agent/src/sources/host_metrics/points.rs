@@ -2,7 +2,7 @@
 //! shares its timestamp and resource, and cumulative points start at boot.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::event::{AnyValue, Attributes, Metric, MetricValue, Resource};
@@ -154,6 +154,32 @@ pub fn intern(text: &str) -> &'static str {
     let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
     names.insert(name);
     name
+}
+
+/// The node_exporter name and help text of each field of a kernel file,
+/// built and [`intern`]ed the first time the field is seen: later cycles
+/// look the field up instead of formatting and filtering it again. `None`
+/// remembers a field that is not reported.
+#[derive(Debug, Default)]
+pub struct Names {
+    map: HashMap<String, Option<(&'static str, &'static str)>>,
+}
+
+impl Names {
+    /// The name and help of `key`, from `make` (name, help; `None` to
+    /// skip the field) the first time.
+    pub fn get(
+        &mut self,
+        key: &str,
+        make: impl FnOnce() -> Option<(String, String)>,
+    ) -> Option<(&'static str, &'static str)> {
+        if let Some(found) = self.map.get(key) {
+            return *found;
+        }
+        let made = make().map(|(name, help)| (intern(&name), intern(&help)));
+        self.map.insert(key.to_owned(), made);
+        made
+    }
 }
 
 /// Attributes from static keys and values.

@@ -6,14 +6,13 @@
 
 use crate::event::{AnyValue, Attributes};
 
-use super::points::{Points, attrs, intern};
+use super::points::{Names, Points, attrs};
 
 /// Add the counts of one sockstat file: `sockets: used 21`, then
 /// `TCP: inuse 2 orphan 0 tw 0 alloc 2 mem 206` lines. `mem` is in pages
 /// and is also reported in bytes (`…_mem_bytes`).
-pub fn collect(text: &str, page_size: u64, points: &mut Points) {
-    let mut name = String::with_capacity(48);
-    let mut help = String::with_capacity(64);
+pub fn collect(text: &str, page_size: u64, names: &mut Names, points: &mut Points) {
+    let mut key = String::with_capacity(32);
     for line in text.lines() {
         let Some((protocol, rest)) = line.split_once(": ") else {
             continue;
@@ -35,23 +34,19 @@ pub fn collect(text: &str, page_size: u64, points: &mut Points) {
                 continue;
             }
             let mut add = |state: &str, value: u64| {
-                name.clear();
-                name.push_str("node_sockstat_");
-                name.push_str(protocol);
-                name.push('_');
-                name.push_str(state);
-                help.clear();
-                help.push_str("Number of ");
-                help.push_str(protocol);
-                help.push_str(" sockets in state ");
-                help.push_str(state);
-                help.push('.');
-                points.node_gauge(
-                    intern(&name),
-                    intern(&help),
-                    value as f64,
-                    Attributes::new(),
-                );
+                key.clear();
+                key.push_str(protocol);
+                key.push('_');
+                key.push_str(state);
+                let made = names.get(&key, || {
+                    Some((
+                        format!("node_sockstat_{protocol}_{state}"),
+                        format!("Number of {protocol} sockets in state {state}."),
+                    ))
+                });
+                if let Some((name, help)) = made {
+                    points.node_gauge(name, help, value as f64, Attributes::new());
+                }
             };
             add(state, value);
             if state == "mem" {
@@ -109,8 +104,9 @@ mod tests {
     #[test]
     fn every_protocol_and_state_and_mem_in_bytes() {
         let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 32);
-        collect(SOCKSTAT, 4096, &mut points);
-        collect(SOCKSTAT6, 4096, &mut points);
+        let mut names = Names::default();
+        collect(SOCKSTAT, 4096, &mut names, &mut points);
+        collect(SOCKSTAT6, 4096, &mut names, &mut points);
         assert_eq!(get(&points, "node_sockstat_sockets_used"), Some(21.0));
         assert_eq!(get(&points, "node_sockstat_TCP_inuse"), Some(2.0));
         assert_eq!(get(&points, "node_sockstat_TCP_mem"), Some(206.0));

@@ -6,7 +6,7 @@
 
 use crate::event::{AnyValue, Attributes};
 
-use super::points::{Def, Points, attrs, intern};
+use super::points::{Def, Names, Points, attrs};
 
 const FAULTS: Def = Def {
     name: "system.paging.faults",
@@ -31,17 +31,22 @@ pub fn default_field(name: &str) -> bool {
 }
 
 /// Add the paging points of the text of `/proc/vmstat`.
-pub fn collect(text: &str, points: &mut Points) {
+pub fn collect(text: &str, names: &mut Names, points: &mut Points) {
     let (mut faults, mut major_faults) = (None, None);
-    let mut name = String::with_capacity(48);
-    let mut help = String::with_capacity(80);
     for line in text.lines() {
         let Some((field, value)) = line.split_once(' ') else {
             continue;
         };
-        if !default_field(field) {
+        let Some((name, help)) = names.get(field, || {
+            default_field(field).then(|| {
+                (
+                    format!("node_vmstat_{field}"),
+                    format!("/proc/vmstat information field {field}."),
+                )
+            })
+        }) else {
             continue;
-        }
+        };
         let Ok(value) = value.trim().parse::<u64>() else {
             continue;
         };
@@ -59,19 +64,7 @@ pub fn collect(text: &str, points: &mut Points) {
             "pswpin" => ("in", "major"),
             "pswpout" => ("out", "major"),
             _ => {
-                name.clear();
-                name.push_str("node_vmstat_");
-                name.push_str(field);
-                help.clear();
-                help.push_str("/proc/vmstat information field ");
-                help.push_str(field);
-                help.push('.');
-                points.node_gauge(
-                    intern(&name),
-                    intern(&help),
-                    value as f64,
-                    Attributes::new(),
-                );
+                points.node_gauge(name, help, value as f64, Attributes::new());
                 continue;
             }
         };
@@ -122,7 +115,7 @@ mod tests {
     #[test]
     fn faults_split_into_minor_and_major_and_the_rest_keep_node_names() {
         let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 16);
-        collect(VMSTAT, &mut points);
+        collect(VMSTAT, &mut Names::default(), &mut points);
         let field = |name: &str| -> f64 {
             VMSTAT
                 .lines()
