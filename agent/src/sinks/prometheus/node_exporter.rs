@@ -1,8 +1,14 @@
 //! `naming: node_exporter`: host metrics under the names and labels of
 //! Prometheus' node_exporter (<https://github.com/prometheus/node_exporter>,
-//! collectors `cpu`, `meminfo`, `loadavg`, `filesystem`, `diskstats`,
-//! `netdev`, `stat`), so that dashboards and alerts written for it keep
-//! working.
+//! its default Linux collectors that read procfs and sysfs), so that
+//! dashboards and alerts written for it keep working.
+//!
+//! Host metrics that follow an OpenTelemetry convention are renamed here;
+//! the families no convention covers already carry node_exporter's name
+//! (`node_…`, with its help text and labels) and pass through as they are,
+//! `untyped` for the raw kernel fields of `netstat` and `vmstat` as there.
+//! Under `naming: otel` those `node_…` families are left out: they have no
+//! OpenTelemetry name ([`is_node_only`]).
 //!
 //! Some node_exporter values are sums of OpenTelemetry states
 //! (`node_filesystem_size_bytes` = used + free + reserved); those are added
@@ -11,7 +17,7 @@
 //! are left out, and metrics this module does not know keep their
 //! OpenTelemetry-derived names.
 
-use super::render::{Families, Kind, Labels, Sample};
+use super::render::{self, Families, Kind, Labels, Sample};
 use super::store::{SeriesKey, Stored};
 use crate::event::MetricValue;
 
@@ -23,6 +29,23 @@ pub fn add(families: &mut Families, key: &SeriesKey, stored: &Stored) -> bool {
         MetricValue::Gauge(v) | MetricValue::Sum { value: v, .. } => v,
         MetricValue::Histogram(_) => return false,
     };
+    if is_node_only(&key.name) {
+        let kind = if key.name.starts_with("node_netstat_") || key.name.starts_with("node_vmstat_")
+        {
+            Kind::Untyped
+        } else {
+            Kind::of(&stored.value)
+        };
+        let labels = render::labels(key.labels.iter().map(|(k, v)| (k.as_ref(), v.as_str())));
+        families.set(
+            &key.name,
+            kind,
+            &stored.description,
+            labels,
+            Sample::Value(value),
+        );
+        return true;
+    }
     let state = key.label("state");
     let direction = key.label("direction");
     let mut out = Out {
@@ -49,6 +72,12 @@ pub fn add(families: &mut Families, key: &SeriesKey, stored: &Stored) -> bool {
         }
         "system.memory.limit" => out.meminfo("MemTotal"),
         "system.linux.memory.available" => out.meminfo("MemAvailable"),
+        "system.memory.shared" => out.meminfo("Shmem"),
+        "system.linux.memory.slab.usage" => match state {
+            Some("reclaimable") => out.meminfo("SReclaimable"),
+            Some("unreclaimable") => out.meminfo("SUnreclaim"),
+            _ => {}
+        },
         "system.memory.usage" => match state {
             Some("free") => out.meminfo("MemFree"),
             Some("buffered") => out.meminfo("Buffers"),
@@ -178,9 +207,36 @@ pub fn add(families: &mut Families, key: &SeriesKey, stored: &Stored) -> bool {
             _ => {}
         },
         "system.processes.created" => out.counter("node_forks_total", "Total number of forks."),
+        "system.paging.faults" => {
+            out.untyped_add("pgfault");
+            if key.label("type") == Some("major") {
+                out.untyped_add("pgmajfault");
+            }
+        }
+        "system.paging.operations" => match (key.label("type"), direction) {
+            (Some("minor"), Some("in")) => out.untyped_add("pgpgin"),
+            (Some("minor"), Some("out")) => out.untyped_add("pgpgout"),
+            (Some("major"), Some("in")) => out.untyped_add("pswpin"),
+            (Some("major"), Some("out")) => out.untyped_add("pswpout"),
+            _ => {}
+        },
+        "system.network.conntrack.count" => out.gauge(
+            "node_nf_conntrack_entries",
+            "Number of currently allocated flow entries for connection tracking.",
+        ),
+        "system.network.conntrack.max" => out.gauge(
+            "node_nf_conntrack_entries_limit",
+            "Maximum size of connection tracking table.",
+        ),
         _ => return false,
     }
     true
+}
+
+/// Whether metric `name` is a host family under node_exporter's own name,
+/// one that no OpenTelemetry convention covers (`node_vmstat_oom_kill`).
+pub fn is_node_only(name: &str) -> bool {
+    name.starts_with("node_")
 }
 
 /// Where one series' value goes.
@@ -209,6 +265,15 @@ impl Out<'_> {
             .add(name, Kind::Gauge, help, labels, self.value);
     }
 
+    /// A `/proc/vmstat` field, summed over the series that make it up.
+    fn untyped_add(&mut self, field: &str) {
+        let name = format!("node_vmstat_{field}");
+        let help = format!("/proc/vmstat information field {field}.");
+        let labels = self.labels.clone();
+        self.families
+            .add(&name, Kind::Untyped, &help, labels, self.value);
+    }
+
     fn meminfo(&mut self, field: &str) {
         let name = format!("node_memory_{field}_bytes");
         let help = format!("Memory information field {field}_bytes.");
@@ -233,6 +298,12 @@ fn filesystem(out: &mut Out<'_>, key: &SeriesKey, state: Option<&str>) {
         let read_only = key.label("mode") == Some("ro");
         let value = std::mem::replace(&mut out.value, if read_only { 1.0 } else { 0.0 });
         out.gauge("node_filesystem_readonly", "Filesystem read-only status.");
+        // A filesystem with points was measured without error.
+        out.value = 0.0;
+        out.gauge(
+            "node_filesystem_device_error",
+            "Whether an error occurred while getting statistics for the given device.",
+        );
         out.value = value;
     }
 }

@@ -22,6 +22,9 @@ pub enum Kind {
     Gauge,
     /// `histogram`.
     Histogram,
+    /// `untyped`: node_exporter's type for the raw kernel fields of its
+    /// `netstat` and `vmstat` collectors.
+    Untyped,
 }
 
 /// The value of one sample.
@@ -71,7 +74,7 @@ impl Kind {
     fn name_kind(self) -> NameKind {
         match self {
             Kind::Counter => NameKind::Counter,
-            Kind::Gauge => NameKind::Gauge,
+            Kind::Gauge | Kind::Untyped => NameKind::Gauge,
             Kind::Histogram => NameKind::Histogram,
         }
     }
@@ -81,6 +84,7 @@ impl Kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
             Kind::Histogram => "histogram",
+            Kind::Untyped => "untyped",
         }
     }
 }

@@ -171,6 +171,9 @@ impl Exporter {
             {
                 continue;
             }
+            if self.naming != Naming::NodeExporter && node_exporter::is_node_only(&key.name) {
+                continue;
+            }
             let (name, kind) = otel_name(key, stored);
             if self.on_admin_page && name.starts_with(RESERVED_PREFIX) {
                 skipped.push((name, "reserved_name"));

@@ -60,6 +60,39 @@ fn host_points(host: &Arc<Resource>) -> Vec<Metric> {
             Arc::clone(host),
         ),
         uptime,
+        Metric::counter("system.paging.faults", "{fault}", 90.0, Arc::clone(host))
+            .with_attribute("type", "minor"),
+        Metric::counter("system.paging.faults", "{fault}", 10.0, Arc::clone(host))
+            .with_attribute("type", "major"),
+        Metric::counter(
+            "system.paging.operations",
+            "{operation}",
+            7.0,
+            Arc::clone(host),
+        )
+        .with_attribute("direction", "in")
+        .with_attribute("type", "major"),
+        Metric::up_down(
+            "system.network.conntrack.max",
+            "{entry}",
+            262144.0,
+            Arc::clone(host),
+        ),
+        Metric::up_down("system.memory.shared", "By", 2048.0, Arc::clone(host)),
+        Metric::up_down(
+            "system.linux.memory.slab.usage",
+            "By",
+            64.0,
+            Arc::clone(host),
+        )
+        .with_attribute("state", "unreclaimable"),
+        Metric::gauge("node_vmstat_oom_kill", "", 3.0, Arc::clone(host))
+            .with_description("/proc/vmstat information field oom_kill."),
+        Metric::gauge("node_netstat_Tcp_InSegs", "", 11.0, Arc::clone(host))
+            .with_description("Statistic TcpInSegs."),
+        Metric::counter("node_softnet_processed_total", "", 5.0, Arc::clone(host))
+            .with_description("Number of processed packets")
+            .with_attribute("cpu", "1"),
         Metric::gauge("cpu_usage_percent", "%", 42.0, Arc::clone(host))
             .with_description("Percentage of CPU time."),
         Metric::counter(
@@ -101,6 +134,15 @@ fn otel_naming_adds_units_and_total_and_keeps_platform_names() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+    for line in [
+        "system_paging_faults_total{type=\"major\"} 10\n",
+        "system_memory_shared_bytes 2048\n",
+        "system_network_conntrack_max 262144\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    // Families with no OpenTelemetry name are node_exporter's only.
+    assert!(!text.contains("node_"), "{text}");
     assert!(!text.contains("host_name"), "{text}");
     // The agent's own names belong to the admin page's registry.
     assert!(!text.contains("neurallog_agent_"), "{text}");
@@ -125,9 +167,20 @@ fn node_exporter_naming_matches_node_exporter() {
         "# TYPE node_load1 gauge\nnode_load1 0.5\n",
         "node_boot_time_seconds 1700000000\n",
         "cpu_usage_percent 42\n",
+        "node_filesystem_device_error{device=\"/dev/vda\",fstype=\"ext4\",mountpoint=\"/\"} 0\n",
+        "# TYPE node_vmstat_pgfault untyped\nnode_vmstat_pgfault 100\n",
+        "# TYPE node_vmstat_pgmajfault untyped\nnode_vmstat_pgmajfault 10\n",
+        "node_vmstat_pswpin 7\n",
+        "# HELP node_vmstat_oom_kill /proc/vmstat information field oom_kill.\n# TYPE node_vmstat_oom_kill untyped\nnode_vmstat_oom_kill 3\n",
+        "# TYPE node_netstat_Tcp_InSegs untyped\nnode_netstat_Tcp_InSegs 11\n",
+        "# HELP node_softnet_processed_total Number of processed packets\n# TYPE node_softnet_processed_total counter\nnode_softnet_processed_total{cpu=\"1\"} 5\n",
+        "# TYPE node_nf_conntrack_entries_limit gauge\nnode_nf_conntrack_entries_limit 262144\n",
+        "node_memory_Shmem_bytes 2048\n",
+        "node_memory_SUnreclaim_bytes 64\n",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+    assert!(!text.contains("system_paging"), "{text}");
     // No node_exporter counterpart: the all-CPU total is dropped, and
     // utilization keeps its OpenTelemetry name.
     assert!(!text.contains("mode=\"idle\""), "{text}");

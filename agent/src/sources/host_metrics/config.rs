@@ -74,6 +74,41 @@ pub enum CollectorKind {
     Network,
     /// Uptime and process counts (`/proc/stat`, `/proc`).
     System,
+    /// Paging and the other default fields of node_exporter's `vmstat`
+    /// collector (`/proc/vmstat`).
+    Vmstat,
+    /// Protocol counters (`/proc/net/netstat`, `snmp`, `snmp6`).
+    Netstat,
+    /// Socket counts (`/proc/net/sockstat`, `sockstat6`).
+    Sockstat,
+    /// UDP queue sizes (`/proc/net/udp`, `udp6`).
+    UdpQueues,
+    /// Per-CPU packet processing (`/proc/net/softnet_stat`).
+    Softnet,
+    /// ARP entries per interface (`/proc/net/arp`).
+    Arp,
+    /// Connection tracking (`/proc/sys/net/netfilter`,
+    /// `/proc/net/stat/nf_conntrack`).
+    Conntrack,
+    /// Interface properties (`/sys/class/net`).
+    Netclass,
+    /// File handles (`/proc/sys/fs/file-nr`).
+    Filefd,
+    /// Entropy (`/proc/sys/kernel/random`).
+    Entropy,
+    /// Pressure stall information (`/proc/pressure`).
+    Pressure,
+    /// Time, time zone and clock sources
+    /// (`/sys/devices/system/clocksource`).
+    Time,
+    /// The kernel's clock discipline (`adjtimex(2)`).
+    Timex,
+    /// Kernel and host name (`uname(2)`).
+    Uname,
+    /// The distribution (`os-release(5)` below `root_path`).
+    Os,
+    /// Whether SELinux is enabled (the mount table).
+    Selinux,
 }
 
 /// CPU series.
@@ -194,7 +229,7 @@ impl Validate for HostMetricsConfig {
         }
         if self.collectors.is_empty() {
             errors.push(path.field("collectors").error(
-                "is empty: expected some of cpu, memory, load, filesystem, disk, network, system",
+                "is empty: expected some of cpu, memory, load, filesystem, disk, network, system, vmstat, netstat, sockstat, udp_queues, softnet, arp, conntrack, netclass, filefd, entropy, pressure, time, timex, uname, os, selinux",
             ));
         }
         let fs = path.field("filesystem");
@@ -289,6 +324,22 @@ fn default_collectors() -> Vec<CollectorKind> {
         CollectorKind::Disk,
         CollectorKind::Network,
         CollectorKind::System,
+        CollectorKind::Vmstat,
+        CollectorKind::Netstat,
+        CollectorKind::Sockstat,
+        CollectorKind::UdpQueues,
+        CollectorKind::Softnet,
+        CollectorKind::Arp,
+        CollectorKind::Conntrack,
+        CollectorKind::Netclass,
+        CollectorKind::Filefd,
+        CollectorKind::Entropy,
+        CollectorKind::Pressure,
+        CollectorKind::Time,
+        CollectorKind::Timex,
+        CollectorKind::Uname,
+        CollectorKind::Os,
+        CollectorKind::Selinux,
     ]
 }
 

@@ -70,6 +70,7 @@ impl CpuState {
             for (id, times) in &stat.cpus {
                 let label = self.label(*id);
                 time_points(points, times, options.user_hz, Some(&label));
+                guest_points(points, times, options.user_hz, &label);
                 let previous = self.previous.iter().find(|(p, _)| p == id).map(|(_, t)| *t);
                 if let Some(previous) = previous {
                     utilization_points(points, &previous, times, Some(&label));
@@ -130,6 +131,20 @@ fn time_points(points: &mut Points, times: &CpuTimes, user_hz: f64, cpu: Option<
     for (state, get) in STATES {
         let seconds = get(times) as f64 / user_hz;
         points.counter(&TIME, seconds, attributes(cpu, state));
+    }
+}
+
+/// `node_cpu_guest_seconds_total`: time spent running guests' virtual
+/// CPUs (already inside `user` and `nice`), per CPU. No OpenTelemetry
+/// convention covers it.
+fn guest_points(points: &mut Points, times: &CpuTimes, user_hz: f64, cpu: &AnyValue) {
+    for (mode, ticks) in [("user", times.guest), ("nice", times.guest_nice)] {
+        points.node_counter(
+            "node_cpu_guest_seconds_total",
+            "Seconds the CPUs spent in guests (VMs) for each mode.",
+            ticks as f64 / user_hz,
+            attrs([("cpu", cpu.clone()), ("mode", AnyValue::from(mode))]),
+        );
     }
 }
 

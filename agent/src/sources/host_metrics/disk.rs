@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use crate::event::AnyValue;
+use crate::event::{AnyValue, Attributes};
 
 use super::config::NameFilter;
 use super::error::HostMetricsError;
 use super::points::{Def, Points, attrs};
-use super::procfs::parse_error;
+use super::procfs::{parse_error, read_into};
 
 /// `/proc/diskstats` counts sectors of 512 bytes whatever the device's
 /// own sector size.
@@ -52,16 +52,73 @@ const PENDING: Def = Def {
 
 /// Parse `/proc/diskstats` and add the counters of every device `filter`
 /// allows to `points`.
+/// Discard and flush columns of newer kernels (Linux 4.18, 5.5), under
+/// node_exporter's names (no OpenTelemetry convention covers them): column
+/// index after the device name, name, help, and whether the value is in
+/// milliseconds.
+const EXTRA: [(usize, &str, &str, bool); 6] = [
+    (
+        11,
+        "node_disk_discards_completed_total",
+        "The total number of discards completed successfully.",
+        false,
+    ),
+    (
+        12,
+        "node_disk_discards_merged_total",
+        "The total number of discards merged.",
+        false,
+    ),
+    (
+        13,
+        "node_disk_discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        false,
+    ),
+    (
+        14,
+        "node_disk_discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        true,
+    ),
+    (
+        15,
+        "node_disk_flush_requests_total",
+        "The total number of flush requests completed successfully",
+        false,
+    ),
+    (
+        16,
+        "node_disk_flush_requests_time_seconds_total",
+        "This is the total number of seconds spent by all flush requests.",
+        true,
+    ),
+];
+
+/// The udev properties `node_disk_info` carries: label and key.
+const UDEV_INFO: [(&str, &str); 5] = [
+    ("model", "ID_MODEL"),
+    ("path", "ID_PATH"),
+    ("revision", "ID_REVISION"),
+    ("serial", "ID_SERIAL_SHORT"),
+    ("wwn", "ID_WWN"),
+];
+
+/// Add the points of every device of `/proc/diskstats` that `filter`
+/// allows. `udev` is udev's database (`/run/udev/data`), where
+/// `node_disk_info` finds model, serial and path; without it they are
+/// empty, as in node_exporter.
 pub fn collect(
     path: &Path,
     text: &str,
     filter: &NameFilter,
+    udev: Option<&Path>,
     points: &mut Points,
 ) -> Result<(), HostMetricsError> {
+    let mut udev_buf = String::new();
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
-        let (Some(_major), Some(_minor), Some(name)) =
-            (fields.next(), fields.next(), fields.next())
+        let (Some(major), Some(minor), Some(name)) = (fields.next(), fields.next(), fields.next())
         else {
             continue;
         };
@@ -70,16 +127,21 @@ pub fn collect(
         }
         // reads, reads merged, sectors read, ms reading, writes, writes
         // merged, sectors written, ms writing, in flight, ms doing I/O,
-        // weighted ms doing I/O; newer kernels append discard and flush
-        // columns, which are not used.
-        let mut v = [0u64; 11];
-        for slot in &mut v {
-            let field = fields
-                .next()
-                .ok_or_else(|| parse_error(path, format!("{name}: too few columns")))?;
+        // weighted ms doing I/O; newer kernels append discard (4) and
+        // flush (2) columns.
+        let mut v = [0u64; 17];
+        let mut columns = 0;
+        for (i, slot) in v.iter_mut().enumerate() {
+            let Some(field) = fields.next() else {
+                if i < 11 {
+                    return Err(parse_error(path, format!("{name}: too few columns")));
+                }
+                break;
+            };
             *slot = field
                 .parse()
                 .map_err(|_| parse_error(path, format!("{name}: {field:?} is not a number")))?;
+            columns = i + 1;
         }
         let device = AnyValue::from(name.to_owned());
         let dir = |direction: &'static str| {
@@ -100,8 +162,46 @@ pub fn collect(
         points.up_down(&PENDING, v[8] as f64, only_device());
         points.counter(&IO_TIME, v[9] as f64 / 1000.0, only_device());
         points.counter(&WEIGHTED_IO_TIME, v[10] as f64 / 1000.0, only_device());
+        for (column, metric, help, millis) in EXTRA {
+            if column < columns {
+                let value = v[column] as f64;
+                let value = if millis { value / 1000.0 } else { value };
+                points.node_counter(metric, help, value, only_device());
+            }
+        }
+        let udev_file = udev.map(|dir| dir.join(format!("b{major}:{minor}")));
+        let properties = match udev_file {
+            Some(file) if read_into(&file, &mut udev_buf).is_ok() => udev_buf.as_str(),
+            _ => "",
+        };
+        let mut info: Attributes = attrs([
+            ("device", device.clone()),
+            ("major", AnyValue::from(major.to_owned())),
+            ("minor", AnyValue::from(minor.to_owned())),
+        ]);
+        for (label, key) in UDEV_INFO {
+            info.insert(
+                label,
+                AnyValue::from(udev_property(properties, key).to_owned()),
+            );
+        }
+        points.node_gauge(
+            "node_disk_info",
+            "Info of /sys/block/<block_device>.",
+            1.0,
+            info,
+        );
     }
     Ok(())
+}
+
+/// `E:KEY=value` of a udev database file, or `""`.
+fn udev_property<'a>(properties: &'a str, key: &str) -> &'a str {
+    properties
+        .lines()
+        .filter_map(|line| line.strip_prefix("E:")?.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, v)| v)
 }
 
 #[cfg(test)]
@@ -121,8 +221,8 @@ mod tests {
     fn sectors_become_bytes_and_partitions_are_skipped() {
         let filter = DiskConfig::default().devices.compile().unwrap();
         let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 16);
-        collect(Path::new("d"), DISKSTATS, &filter, &mut points).unwrap();
-        assert_eq!(points.metrics.len(), 11, "only vda");
+        collect(Path::new("d"), DISKSTATS, &filter, None, &mut points).unwrap();
+        assert_eq!(points.metrics.len(), 11 + 6 + 1, "only vda");
         let find = |name: &str, direction: Option<&str>| {
             points
                 .metrics
@@ -148,5 +248,68 @@ mod tests {
         );
         assert_eq!(find("system.disk.io_time", None), Some(89.212));
         assert_eq!(find("system.disk.pending_operations", None), Some(2.0));
+        assert_eq!(
+            find("node_disk_discarded_sectors_total", None),
+            Some(4795264.0)
+        );
+        assert_eq!(
+            find("node_disk_flush_requests_time_seconds_total", None),
+            Some(0.251)
+        );
+    }
+
+    #[test]
+    fn disk_info_reads_udev_and_old_kernels_have_no_discard_columns() {
+        let filter = DiskConfig::default().devices.compile().unwrap();
+        let udev = tempfile::tempdir().unwrap();
+        std::fs::write(
+            udev.path().join("b254:0"),
+            "S:disk/by-path/virtio-pci-0000:00:04.0\nE:ID_PATH=virtio-pci-0000:00:04.0\nE:ID_SERIAL_SHORT=abc\n",
+        )
+        .unwrap();
+        let old = "254 0 vda 1 2 3 4 5 6 7 8 9 10 11\n";
+        let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 16);
+        collect(Path::new("d"), old, &filter, Some(udev.path()), &mut points).unwrap();
+        assert_eq!(points.metrics.len(), 12);
+        let info = &points.metrics[11].attributes;
+        let label = |k: &str| info.get(k).and_then(AnyValue::as_str);
+        assert_eq!(label("path"), Some("virtio-pci-0000:00:04.0"));
+        assert_eq!(label("serial"), Some("abc"));
+        assert_eq!(label("model"), Some(""));
+        assert_eq!(label("major"), Some("254"));
+        assert!(
+            collect(
+                Path::new("d"),
+                "254 0 vda 1 2\n",
+                &filter,
+                None,
+                &mut points
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_recorded_file_of_the_comparison_machine() {
+        let filter = DiskConfig::default().devices.compile().unwrap();
+        let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 64);
+        collect(
+            Path::new("d"),
+            include_str!("fixtures/diskstats"),
+            &filter,
+            None,
+            &mut points,
+        )
+        .unwrap();
+        let devices: std::collections::BTreeSet<&str> = points
+            .metrics
+            .iter()
+            .filter_map(|m| m.attributes.get("device").and_then(AnyValue::as_str))
+            .collect();
+        assert_eq!(
+            devices.into_iter().collect::<Vec<_>>(),
+            ["vda"],
+            "{points:?}"
+        );
     }
 }

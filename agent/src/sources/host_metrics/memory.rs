@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::event::{AnyValue, Attributes};
 
 use super::error::HostMetricsError;
-use super::points::{Def, Points, attrs};
+use super::points::{Def, Names, Points, attrs};
 use super::procfs::parse_error;
 
 const USAGE: Def = Def {
@@ -30,6 +30,16 @@ const AVAILABLE: Def = Def {
     name: "system.linux.memory.available",
     unit: "By",
     description: "Memory available for starting new applications without swapping (MemAvailable).",
+};
+const SHARED: Def = Def {
+    name: "system.memory.shared",
+    unit: "By",
+    description: "Shared memory, mostly tmpfs (Shmem).",
+};
+const SLAB: Def = Def {
+    name: "system.linux.memory.slab.usage",
+    unit: "By",
+    description: "Kernel slab memory, reclaimable (SReclaimable) and not (SUnreclaim).",
 };
 const PAGING: Def = Def {
     name: "system.paging.usage",
@@ -58,6 +68,10 @@ pub struct MemInfo {
     pub cached: u64,
     /// `SReclaimable`.
     pub slab_reclaimable: u64,
+    /// `SUnreclaim`.
+    pub slab_unreclaimable: Option<u64>,
+    /// `Shmem`.
+    pub shared: Option<u64>,
     /// `SwapTotal`.
     pub swap_total: Option<u64>,
     /// `SwapFree`.
@@ -85,6 +99,8 @@ impl MemInfo {
                 "Cached" => &mut info.cached,
                 "SReclaimable" => &mut info.slab_reclaimable,
                 "MemAvailable" => info.available.insert(0),
+                "SUnreclaim" => info.slab_unreclaimable.insert(0),
+                "Shmem" => info.shared.insert(0),
                 "SwapTotal" => info.swap_total.insert(0),
                 "SwapFree" => info.swap_free.insert(0),
                 _ => continue,
@@ -122,6 +138,17 @@ impl MemInfo {
         }
         points.up_down(&LIMIT, self.total as f64, Attributes::new());
         points.up_down(&AVAILABLE, self.available() as f64, Attributes::new());
+        if let Some(shared) = self.shared {
+            points.up_down(&SHARED, shared as f64, Attributes::new());
+        }
+        if let Some(unreclaimable) = self.slab_unreclaimable {
+            points.up_down(
+                &SLAB,
+                self.slab_reclaimable as f64,
+                state_attr("reclaimable"),
+            );
+            points.up_down(&SLAB, unreclaimable as f64, state_attr("unreclaimable"));
+        }
         if let (Some(total), Some(free)) = (self.swap_total, self.swap_free) {
             points.up_down(
                 &PAGING,
@@ -135,6 +162,73 @@ impl MemInfo {
             let percent = 100.0 * in_use as f64 / self.total as f64;
             points.gauge(&USAGE_PERCENT, percent, Attributes::new());
         }
+    }
+}
+
+/// The fields that reach node_exporter's names through the OpenTelemetry
+/// series above (the prometheus sink maps them back).
+const MAPPED: [&str; 10] = [
+    "MemTotal",
+    "Shmem",
+    "SUnreclaim",
+    "MemFree",
+    "MemAvailable",
+    "Buffers",
+    "Cached",
+    "SReclaimable",
+    "SwapTotal",
+    "SwapFree",
+];
+
+/// Every other field of `/proc/meminfo` under node_exporter's name
+/// (collector `meminfo`): `Active(anon)` becomes `Active_anon`, and a field
+/// in kB is multiplied by 1024 and named `…_bytes`
+/// (`node_memory_Active_anon_bytes`); a field without a unit keeps its name
+/// (`node_memory_HugePages_Total`). Malformed lines are skipped.
+pub fn collect_fields(text: &str, names: &mut Names, points: &mut Points) {
+    for line in text.lines() {
+        let mut parts = line.split_ascii_whitespace();
+        let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Some(field) = key.strip_suffix(':') else {
+            continue;
+        };
+        let Ok(mut value) = value.parse::<f64>() else {
+            continue;
+        };
+        // node_exporter presumes kB.
+        let in_kb = parts.next().is_some();
+        if in_kb {
+            value *= 1024.0;
+        }
+        // The key with its colon stands for a field without unit.
+        let cache_key = if in_kb { field } else { key };
+        let Some((name, help)) = names.get(cache_key, || {
+            if MAPPED.contains(&field) {
+                return None;
+            }
+            let mut name = String::from("node_memory_");
+            match field.split_once('(') {
+                Some((head, tail)) => {
+                    name.push_str(head);
+                    name.push('_');
+                    name.push_str(tail.trim_end_matches(')'));
+                }
+                None => name.push_str(field),
+            }
+            if in_kb {
+                name.push_str("_bytes");
+            }
+            let help = format!(
+                "Memory information field {}.",
+                &name["node_memory_".len()..]
+            );
+            Some((name, help))
+        }) else {
+            continue;
+        };
+        points.node_gauge(name, help, value, Attributes::new());
     }
 }
 
@@ -204,6 +298,44 @@ HugePages_Total:       0
             })
             .and_then(|m| m.scalar());
         assert_eq!(swap_used, Some(750000.0 * 1024.0));
+    }
+
+    /// `/proc/meminfo` of the machine the node_exporter comparison ran on
+    /// (Linux 6.18).
+    const MEMINFO_6_18: &str = include_str!("fixtures/meminfo");
+
+    #[test]
+    fn other_fields_keep_node_exporters_names() {
+        let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 64);
+        let mut names = Names::default();
+        collect_fields(MEMINFO_6_18, &mut names, &mut points);
+        collect_fields(MEMINFO_6_18, &mut names, &mut points);
+        let get = |name: &str| {
+            points
+                .metrics
+                .iter()
+                .find(|m| m.name == name)
+                .and_then(|m| m.scalar())
+        };
+        assert_eq!(get("node_memory_Active_anon_bytes"), Some(68.0 * 1024.0));
+        assert_eq!(get("node_memory_HugePages_Total"), Some(0.0));
+        assert_eq!(get("node_memory_Hugepagesize_bytes"), Some(2048.0 * 1024.0));
+        assert_eq!(
+            get("node_memory_MemTotal_bytes"),
+            None,
+            "mapped from OpenTelemetry"
+        );
+        let active = points
+            .metrics
+            .iter()
+            .find(|m| m.name == "node_memory_Active_bytes")
+            .unwrap();
+        assert_eq!(active.description, "Memory information field Active_bytes.");
+        // Twice, the second time from the cache.
+        assert_eq!(
+            points.metrics.len(),
+            2 * (MEMINFO_6_18.lines().count() - MAPPED.len())
+        );
     }
 
     #[test]

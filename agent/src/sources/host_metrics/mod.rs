@@ -14,7 +14,13 @@
 //! that the `prometheus` sink's `naming: node_exporter` matches it.
 //!
 //! One file per collector: [`cpu`], [`memory`], [`load`], [`filesystem`],
-//! [`disk`], [`network`], [`system`] (uptime and processes).
+//! [`disk`], [`network`], [`system`] (uptime and processes), and for
+//! node_exporter's other default collectors [`vmstat`], [`netstat`],
+//! [`sockstat`] (with `udp_queues`), [`netkernel`] (softnet, ARP,
+//! conntrack), [`netclass`], [`kernel`] (filefd, entropy, pressure, uname,
+//! SELinux), [`time`] (time and timex) and [`os`]. Families that no
+//! OpenTelemetry convention covers are emitted under node_exporter's own
+//! names (`node_…`, see [`points::Points::node_gauge`]).
 
 mod collector;
 mod config;
@@ -22,14 +28,22 @@ mod cpu;
 mod disk;
 mod error;
 mod filesystem;
+mod kernel;
 mod load;
 mod memory;
+mod netclass;
+mod netkernel;
+mod netstat;
 mod network;
+mod os;
 mod points;
 mod procfs;
+mod sockstat;
 mod source;
 mod stat;
 mod system;
+mod time;
+mod vmstat;
 
 pub use collector::{Collector, Cycle};
 pub use config::{

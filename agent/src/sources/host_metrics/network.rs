@@ -33,10 +33,60 @@ const DROPPED: Def = Def {
 
 /// Parse `/proc/net/dev` and add the counters of every interface `filter`
 /// allows to `points`.
+/// The other columns of `/proc/net/dev`, under node_exporter's names (no
+/// OpenTelemetry convention covers them): column, name, help.
+const EXTRA: [(usize, &str, &str); 8] = [
+    (
+        4,
+        "node_network_receive_fifo_total",
+        "Network device statistic receive_fifo.",
+    ),
+    (
+        5,
+        "node_network_receive_frame_total",
+        "Network device statistic receive_frame.",
+    ),
+    (
+        6,
+        "node_network_receive_compressed_total",
+        "Network device statistic receive_compressed.",
+    ),
+    (
+        7,
+        "node_network_receive_multicast_total",
+        "Network device statistic receive_multicast.",
+    ),
+    (
+        12,
+        "node_network_transmit_fifo_total",
+        "Network device statistic transmit_fifo.",
+    ),
+    (
+        13,
+        "node_network_transmit_colls_total",
+        "Network device statistic transmit_colls.",
+    ),
+    (
+        14,
+        "node_network_transmit_carrier_total",
+        "Network device statistic transmit_carrier.",
+    ),
+    (
+        15,
+        "node_network_transmit_compressed_total",
+        "Network device statistic transmit_compressed.",
+    ),
+];
+
+/// Add the points of every interface of `/proc/net/dev` that `filter`
+/// allows. `no_handler` gives an interface's `rx_nohandler` (from
+/// `/sys/class/net/<iface>/statistics`; node_exporter reads it over
+/// netlink), `None` where it cannot be read.
 pub fn collect(
     path: &Path,
     text: &str,
     filter: &NameFilter,
+    mut no_handler: impl FnMut(&str) -> Option<u64>,
     points: &mut Points,
 ) -> Result<(), HostMetricsError> {
     // Two header lines, then `  eth0: rx_bytes rx_packets rx_errs rx_drop
@@ -50,7 +100,7 @@ pub fn collect(
         if name.is_empty() || !filter.allows(name) {
             continue;
         }
-        let mut values = [0u64; 12];
+        let mut values = [0u64; 16];
         let mut fields = counters.split_ascii_whitespace();
         for slot in &mut values {
             let field = fields
@@ -77,6 +127,18 @@ pub fn collect(
                     ]),
                 );
             }
+        }
+        let only_device = || attrs([("device", device.clone())]);
+        for (column, name, help) in EXTRA {
+            points.node_counter(name, help, values[column] as f64, only_device());
+        }
+        if let Some(value) = no_handler(name) {
+            points.node_counter(
+                "node_network_receive_nohandler_total",
+                "Network device statistic receive_nohandler.",
+                value as f64,
+                only_device(),
+            );
         }
     }
     Ok(())
@@ -105,8 +167,8 @@ mod tests {
         .compile()
         .unwrap();
         let mut points = Points::new(Arc::new(Resource::default()), 1, 0, 16);
-        collect(Path::new("d"), NET_DEV, &filter, &mut points).unwrap();
-        assert_eq!(points.metrics.len(), 8);
+        collect(Path::new("d"), NET_DEV, &filter, |_| Some(7), &mut points).unwrap();
+        assert_eq!(points.metrics.len(), 8 + 8 + 1);
         let get = |name: &str, direction: &str| {
             points
                 .metrics
@@ -128,6 +190,21 @@ mod tests {
         assert_eq!(get("system.network.io", "transmit"), Some(3084684.0));
         assert_eq!(get("system.network.errors", "transmit"), Some(5.0));
         assert_eq!(get("system.network.dropped", "receive"), Some(4.0));
-        assert!(collect(Path::new("d"), "h\nh\n x: 1 2\n", &filter, &mut points).is_err());
+        let nohandler = points
+            .metrics
+            .iter()
+            .find(|m| m.name == "node_network_receive_nohandler_total")
+            .and_then(|m| m.scalar());
+        assert_eq!(nohandler, Some(7.0));
+        assert!(
+            collect(
+                Path::new("d"),
+                "h\nh\n x: 1 2\n",
+                &filter,
+                |_| None,
+                &mut points
+            )
+            .is_err()
+        );
     }
 }

@@ -35,6 +35,10 @@ pub struct CpuTimes {
     pub softirq: u64,
     /// Stolen by the hypervisor.
     pub steal: u64,
+    /// Running a guest's virtual CPU (part of `user`).
+    pub guest: u64,
+    /// Running a niced guest's virtual CPU (part of `nice`).
+    pub guest_nice: u64,
 }
 
 /// What the collectors use from `/proc/stat`.
@@ -52,6 +56,10 @@ pub struct ProcStat {
     pub procs_running: Option<u64>,
     /// Processes blocked on I/O.
     pub procs_blocked: Option<u64>,
+    /// Context switches since boot (`ctxt`).
+    pub context_switches: Option<u64>,
+    /// Interrupts serviced since boot (the first number of `intr`).
+    pub interrupts: Option<u64>,
 }
 
 /// Reads one mode's ticks.
@@ -122,6 +130,8 @@ impl ProcStat {
                 "processes" => stat.forks = Some(number(path, key, value)?),
                 "procs_running" => stat.procs_running = Some(number(path, key, value)?),
                 "procs_blocked" => stat.procs_blocked = Some(number(path, key, value)?),
+                "ctxt" => stat.context_switches = Some(number(path, key, value)?),
+                "intr" => stat.interrupts = Some(number(path, key, value)?),
                 _ => {}
             }
         }
@@ -138,13 +148,24 @@ fn cpu_times<'a>(
     fields: impl Iterator<Item = &'a str>,
 ) -> Result<CpuTimes, HostMetricsError> {
     // Older kernels have fewer columns; missing ones are zero.
-    let mut values = [0u64; 8];
+    let mut values = [0u64; 10];
     for (slot, field) in values.iter_mut().zip(fields) {
         *slot = field
             .parse()
             .map_err(|_| parse_error(path, format!("{key}: {field:?} is not a number")))?;
     }
-    let [user, nice, system, idle, iowait, irq, softirq, steal] = values;
+    let [
+        user,
+        nice,
+        system,
+        idle,
+        iowait,
+        irq,
+        softirq,
+        steal,
+        guest,
+        guest_nice,
+    ] = values;
     Ok(CpuTimes {
         user,
         nice,
@@ -154,6 +175,8 @@ fn cpu_times<'a>(
         irq,
         softirq,
         steal,
+        guest,
+        guest_nice,
     })
 }
 
@@ -185,11 +208,22 @@ softirq 1 2 3
         assert_eq!(stat.forks, Some(22616));
         assert_eq!(stat.procs_running, Some(7));
         assert_eq!(stat.procs_blocked, Some(1));
+        assert_eq!(stat.context_switches, Some(2254703));
+        assert_eq!(stat.interrupts, Some(1816497));
+        assert_eq!((stat.total.guest, stat.total.guest_nice), (7, 1));
         // guest (7) and guest_nice (1) are inside user and nice already.
         assert_eq!(
             stat.total.total(),
             261159 + 105895 + 34256 + 52260 + 1716 + 283 + 238
         );
+    }
+
+    #[test]
+    fn the_recorded_file_of_the_comparison_machine() {
+        let stat = ProcStat::parse(Path::new("/proc/stat"), include_str!("fixtures/stat")).unwrap();
+        assert_eq!(stat.cpus.len(), 2);
+        assert!(stat.context_switches.is_some() && stat.interrupts.is_some());
+        assert!(stat.boot_time > 1_700_000_000);
     }
 
     #[test]

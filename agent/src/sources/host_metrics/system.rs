@@ -1,5 +1,5 @@
-//! Uptime and process counts: `btime`, `procs_running`, `procs_blocked`
-//! and `processes` from `/proc/stat`, and the number of processes (the
+//! Uptime and process counts: `btime`, `procs_running`, `procs_blocked`,
+//! `processes`, `ctxt` and `intr` from `/proc/stat`, and the number of processes (the
 //! numeric directories of `/proc`).
 
 use std::path::Path;
@@ -54,6 +54,23 @@ pub fn collect_stat(stat: &ProcStat, points: &mut Points) {
     }
     if let Some(forks) = stat.forks {
         points.counter(&CREATED, forks as f64, Attributes::new());
+    }
+    // No OpenTelemetry convention: node_exporter's names.
+    if let Some(switches) = stat.context_switches {
+        points.node_counter(
+            "node_context_switches_total",
+            "Total number of context switches.",
+            switches as f64,
+            Attributes::new(),
+        );
+    }
+    if let Some(interrupts) = stat.interrupts {
+        points.node_counter(
+            "node_intr_total",
+            "Total number of interrupts serviced.",
+            interrupts as f64,
+            Attributes::new(),
+        );
     }
 }
 

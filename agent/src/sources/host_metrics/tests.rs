@@ -43,6 +43,25 @@ fn fake_host() -> tempfile::TempDir {
     );
     std::fs::create_dir_all(host.join("proc/4242")).unwrap();
     write(host, "sys/devices/system/cpu/online", "0\n");
+    // node_exporter's other collectors.
+    write(
+        host,
+        "proc/vmstat",
+        "pgfault 100\npgmajfault 10\noom_kill 1\n",
+    );
+    write(host, "proc/net/netstat", "TcpExt: ListenDrops\nTcpExt: 3\n");
+    write(host, "proc/net/snmp", "Tcp: InSegs\nTcp: 4\n");
+    write(
+        host,
+        "proc/net/softnet_stat",
+        "0000000a 00000000 00000001\n",
+    );
+    write(host, "proc/sys/fs/file-nr", "5\t0\t100\n");
+    write(host, "proc/sys/kernel/random/entropy_avail", "256\n");
+    write(host, "proc/mounts", "proc /proc proc rw 0 0\n");
+    write(host, "sys/class/net/eth0/mtu", "1400\n");
+    write(host, "sys/class/net/eth0/operstate", "up\n");
+    write(host, "etc/os-release", "ID=testos\nVERSION_ID=1.5\n");
     dir
 }
 
@@ -73,6 +92,23 @@ fn a_cycle_reads_every_file_below_the_configured_paths() {
     let failed: Vec<&str> = cycle.errors.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(failed, ["disk"], "{:?}", cycle.errors);
     let m = &cycle.points.metrics;
+    for (name, value) in [
+        ("node_vmstat_oom_kill", 1.0),
+        ("node_netstat_TcpExt_ListenDrops", 3.0),
+        ("node_netstat_Tcp_InSegs", 4.0),
+        ("node_softnet_processed_total", 10.0),
+        ("node_filefd_maximum", 100.0),
+        ("node_entropy_available_bits", 256.0),
+        ("node_selinux_enabled", 0.0),
+        ("node_network_mtu_bytes", 1400.0),
+        ("node_os_version", 1.5),
+    ] {
+        assert_eq!(
+            find(m, name, &[]).and_then(Metric::scalar),
+            Some(value),
+            "{name}"
+        );
+    }
 
     let idle = find(m, "system.cpu.time", &[("cpu", "0"), ("state", "idle")]).unwrap();
     assert_eq!(idle.scalar(), Some(8.0));
@@ -159,7 +195,18 @@ fn a_missing_proc_fails_every_collector_without_panicking() {
     )
     .unwrap();
     let cycle = collector.collect_blocking(1);
-    assert!(cycle.points.metrics.is_empty());
+    // Only what system calls give: the clock and the kernel's name.
+    assert!(
+        cycle
+            .points
+            .metrics
+            .iter()
+            .all(|m| ["node_time_", "node_timex_", "node_uname_"]
+                .iter()
+                .any(|p| m.name.starts_with(p))),
+        "{:?}",
+        cycle.points.metrics
+    );
     let mut failed: Vec<&str> = cycle.errors.iter().map(|(k, _)| k.as_str()).collect();
     failed.sort_unstable();
     assert_eq!(
@@ -167,11 +214,19 @@ fn a_missing_proc_fails_every_collector_without_panicking() {
         [
             "cpu",
             "disk",
+            "entropy",
+            "filefd",
             "filesystem",
             "load",
             "memory",
+            "netclass",
+            "netstat",
             "network",
-            "system"
+            "os",
+            "selinux",
+            "softnet",
+            "system",
+            "vmstat",
         ]
     );
     assert!(
