@@ -15,7 +15,9 @@ mod context;
 mod fanout;
 mod status;
 
-pub use context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
+pub use context::{
+    BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext, TransformContext,
+};
 pub use fanout::{Fanout, FanoutControl, PendingSend, SINK_CHANNEL_BATCHES, SinkSender};
 pub(crate) use fanout::{TargetSet, Targets};
 pub use status::{ComponentState, StatusHandle, StatusRegistry};
