@@ -622,11 +622,10 @@ fn transform_order(transforms: &IndexMap<String, TransformSlot>) -> Vec<String> 
         let mut progressed = false;
         for (i, (name, slot)) in transforms.iter().enumerate() {
             let ready = !placed[i]
-                && slot.inputs.iter().all(|input| {
-                    transforms
-                        .get_index_of(input)
-                        .is_none_or(|j| placed[j])
-                });
+                && slot
+                    .inputs
+                    .iter()
+                    .all(|input| transforms.get_index_of(input).is_none_or(|j| placed[j]));
             if ready {
                 placed[i] = true;
                 order.push(name.clone());

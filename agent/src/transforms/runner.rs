@@ -46,7 +46,11 @@ pub fn run(mut transform: impl Transform, cx: TransformContext) -> BoxedComponen
 }
 
 /// Apply `transform` to one batch, keeping the acknowledgement rule.
-pub fn apply(transform: &mut impl Transform, batch: EventBatch, metrics: &TransformMetrics) -> Outcome {
+pub fn apply(
+    transform: &mut impl Transform,
+    batch: EventBatch,
+    metrics: &TransformMetrics,
+) -> Outcome {
     let received = batch.len();
     let (mut events, ack) = batch.into_parts();
     transform.process(&mut events);
@@ -172,7 +176,11 @@ mod tests {
             metrics.component().sent_events(),
             metrics.dropped(),
         );
-        let outcome = apply(&mut Mask(vec![true, false, true]), batch(&acks, 3), &metrics);
+        let outcome = apply(
+            &mut Mask(vec![true, false, true]),
+            batch(&acks, 3),
+            &metrics,
+        );
         let Outcome::Forward(batch) = outcome else {
             panic!("two records are left");
         };

@@ -127,10 +127,18 @@ impl Compiled {
     /// Compile a condition that validated.
     pub fn new(condition: &Condition) -> Result<Compiled, String> {
         if let Some(all) = &condition.all {
-            return all.iter().map(Compiled::new).collect::<Result<_, _>>().map(Compiled::All);
+            return all
+                .iter()
+                .map(Compiled::new)
+                .collect::<Result<_, _>>()
+                .map(Compiled::All);
         }
         if let Some(any) = &condition.any {
-            return any.iter().map(Compiled::new).collect::<Result<_, _>>().map(Compiled::Any);
+            return any
+                .iter()
+                .map(Compiled::new)
+                .collect::<Result<_, _>>()
+                .map(Compiled::Any);
         }
         if let Some(not) = &condition.not {
             return Compiled::new(not).map(|inner| Compiled::Not(Box::new(inner)));

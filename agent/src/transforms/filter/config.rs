@@ -15,11 +15,11 @@ pub struct FilterConfig {
     /// Records that match this condition go on; the others are dropped
     /// (and acknowledged: dropping them was the point).
     #[serde(default)]
-    pub keep: Option<Condition>,
+    pub keep: Option<Box<Condition>>,
     /// Records that match this condition are dropped (and acknowledged);
     /// the others go on.
     #[serde(default)]
-    pub drop: Option<Condition>,
+    pub drop: Option<Box<Condition>>,
 }
 
 /// A condition on a log record: either a combination (`all`, `any`, `not`)
@@ -102,12 +102,13 @@ impl Validate for FilterConfig {
         match (&self.keep, &self.drop) {
             (Some(condition), None) => condition.validate(&path.field("keep"), errors),
             (None, Some(condition)) => condition.validate(&path.field("drop"), errors),
-            (Some(_), Some(_)) => errors.push(path.field("drop").error(
-                "is set beside `keep`: expected exactly one of `keep` and `drop`",
-            )),
-            (None, None) => errors.push(path.error(
-                "has neither `keep` nor `drop`: expected a condition in one of them",
-            )),
+            (Some(_), Some(_)) => errors.push(
+                path.field("drop")
+                    .error("is set beside `keep`: expected exactly one of `keep` and `drop`"),
+            ),
+            (None, None) => errors.push(
+                path.error("has neither `keep` nor `drop`: expected a condition in one of them"),
+            ),
         }
     }
 }
@@ -116,10 +117,15 @@ impl Validate for FilterConfig {
 
 impl Condition {
     fn combinations(&self) -> usize {
-        [self.all.is_some(), self.any.is_some(), self.not.is_some(), self.field.is_some()]
-            .into_iter()
-            .filter(|set| *set)
-            .count()
+        [
+            self.all.is_some(),
+            self.any.is_some(),
+            self.not.is_some(),
+            self.field.is_some(),
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count()
     }
 
     fn tests(&self) -> usize {
@@ -139,9 +145,7 @@ impl Condition {
 impl Validate for Condition {
     fn validate(&self, path: &FieldPath, errors: &mut Vec<ConfigError>) {
         if self.combinations() != 1 {
-            errors.push(path.error(
-                "expected exactly one of `all`, `any`, `not` and `field`",
-            ));
+            errors.push(path.error("expected exactly one of `all`, `any`, `not` and `field`"));
             return;
         }
         for (name, list) in [("all", &self.all), ("any", &self.any)] {
@@ -171,7 +175,10 @@ impl Validate for Condition {
         if let Some(pattern) = &self.regex
             && let Err(error) = regex::Regex::new(pattern)
         {
-            errors.push(path.field("regex").error(format!("{pattern:?} is not a valid regex: {error}")));
+            errors.push(
+                path.field("regex")
+                    .error(format!("{pattern:?} is not a valid regex: {error}")),
+            );
         }
         // Whatever validation missed, compiling finds: keep the two in step.
         if errors.is_empty()

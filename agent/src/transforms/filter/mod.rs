@@ -49,7 +49,11 @@ impl Filter {
         let (condition, keep_matching) = match (&config.keep, &config.drop) {
             (Some(keep), None) => (keep, true),
             (None, Some(drop)) => (drop, false),
-            _ => return Err(BuildError::new("a filter needs exactly one of `keep` and `drop`")),
+            _ => {
+                return Err(BuildError::new(
+                    "a filter needs exactly one of `keep` and `drop`",
+                ));
+            }
         };
         let condition = Compiled::new(condition).map_err(BuildError::new)?;
         Ok(Filter {

@@ -17,7 +17,10 @@ fn filter(yaml: &str) -> Filter {
 fn errors(yaml: &str) -> Vec<String> {
     let config: FilterConfig = serde_yaml_ng::from_str(yaml).unwrap();
     let mut errors = Vec::new();
-    config.validate(&FieldPath::root().field("transforms").field("f"), &mut errors);
+    config.validate(
+        &FieldPath::root().field("transforms").field("f"),
+        &mut errors,
+    );
     errors
         .iter()
         .map(|e| format!("{}: {}", e.location, e.message))
@@ -100,14 +103,20 @@ keep:
     let mut f = filter("keep: { field: attributes.user.name, exists: false }");
     assert_eq!(kept(&mut f, sample()).len(), 4);
     let mut f = filter("keep: { any: [] }");
-    assert!(kept(&mut f, sample()).is_empty(), "an empty `any` never matches");
+    assert!(
+        kept(&mut f, sample()).is_empty(),
+        "an empty `any` never matches"
+    );
 }
 
 #[test]
 fn metrics_and_check_results_pass_untouched() {
     let mut f = filter("keep: { field: body, equals: nothing-matches }");
     let metric = crate::event::Metric::gauge("m", "1", 1.0, Arc::new(Resource::default()));
-    assert_eq!(kept(&mut f, vec![access(200, "/"), metric.into()]), ["other"]);
+    assert_eq!(
+        kept(&mut f, vec![access(200, "/"), metric.into()]),
+        ["other"]
+    );
 }
 
 #[test]
@@ -115,7 +124,9 @@ fn a_condition_must_say_one_thing() {
     let problems = errors("keep: { field: body, equals: a, regex: b }");
     assert_eq!(
         problems,
-        ["transforms.f.keep: expected exactly one test of `body`: `equals`, `regex`, `gt`, `lt` or `exists`"]
+        [
+            "transforms.f.keep: expected exactly one test of `body`: `equals`, `regex`, `gt`, `lt` or `exists`"
+        ]
     );
     let problems = errors("keep: { all: [], field: body }");
     assert_eq!(
@@ -137,7 +148,8 @@ fn a_condition_must_say_one_thing() {
         problems,
         ["transforms.f: has neither `keep` nor `drop`: expected a condition in one of them"]
     );
-    let problems = errors("{ keep: { field: body, exists: true }, drop: { field: body, exists: true } }");
+    let problems =
+        errors("{ keep: { field: body, exists: true }, drop: { field: body, exists: true } }");
     assert_eq!(
         problems,
         ["transforms.f.drop: is set beside `keep`: expected exactly one of `keep` and `drop`"]

@@ -122,7 +122,10 @@ impl Validate for ParseConfig {
             ("severity_field", &self.severity_field),
         ] {
             if field.as_deref() == Some("") {
-                errors.push(path.field(name).error("is empty: expected an attribute name"));
+                errors.push(
+                    path.field(name)
+                        .error("is empty: expected an attribute name"),
+                );
             }
         }
     }

@@ -159,7 +159,11 @@ pub fn seconds_of(year: i64, month: u32, day: u32, hms: &[u8]) -> Option<i64> {
     if hms.len() != 8 || hms[2] != b':' || hms[5] != b':' || !(1..=31).contains(&day) {
         return None;
     }
-    let (h, m, s) = (digits(&hms[0..2])?, digits(&hms[3..5])?, digits(&hms[6..8])?);
+    let (h, m, s) = (
+        digits(&hms[0..2])?,
+        digits(&hms[3..5])?,
+        digits(&hms[6..8])?,
+    );
     if h > 23 || m > 59 || s > 60 {
         return None;
     }
@@ -230,7 +234,11 @@ mod tests {
             AnyValue::from("1700000000"),
             AnyValue::Double(1_700_000_000.0),
         ] {
-            assert_eq!(time_of_value(&value), Some(second * 1_000_000_000), "{value:?}");
+            assert_eq!(
+                time_of_value(&value),
+                Some(second * 1_000_000_000),
+                "{value:?}"
+            );
         }
         assert_eq!(
             time_of_value(&AnyValue::from("2023-11-14T22:13:20Z")),

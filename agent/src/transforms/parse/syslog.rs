@@ -19,7 +19,7 @@ fn priority(line: &str) -> Option<(Option<(u32, u8)>, &str)> {
         return Some((None, line));
     };
     let end = rest.find('>').filter(|end| (1..=3).contains(end))?;
-    let pri = digits(rest[..end].as_bytes()).filter(|pri| *pri <= 191)?;
+    let pri = digits(&rest.as_bytes()[..end]).filter(|pri| *pri <= 191)?;
     Some((Some((pri / 8, (pri % 8) as u8)), &rest[end + 1..]))
 }
 
@@ -90,9 +90,7 @@ fn tag(message: &str, attributes: &mut Attributes) {
 /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`.
 pub fn rfc5424(line: &str) -> Option<Parsed> {
     let (pri, rest) = priority(line)?;
-    if pri.is_none() {
-        return None;
-    }
+    pri?;
     let rest = rest.strip_prefix("1 ")?;
     let mut fields = rest.splitn(6, ' ');
     let time = fields.next()?;
@@ -139,9 +137,7 @@ fn structured_data(text: &str) -> Option<Attributes> {
     }
     let mut rest = text;
     while let Some(element) = rest.strip_prefix('[') {
-        let (id, mut params_text) = element.split_at(
-            element.find([' ', ']'])?,
-        );
+        let (id, mut params_text) = element.split_at(element.find([' ', ']'])?);
         let mut params = Attributes::new();
         loop {
             params_text = params_text.trim_start_matches(' ');

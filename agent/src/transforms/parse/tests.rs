@@ -62,24 +62,40 @@ fn apache_combined_reads_every_field_of_a_real_line() {
     let line = std::fs::read_to_string(ACCESS_LOG).unwrap();
     let first = line.lines().next().unwrap();
     let log = parsed(&mut parser(ParseFormat::ApacheCombined), first);
-    assert_eq!(attr(&log, "client.address"), &AnyValue::from("83.149.9.216"));
+    assert_eq!(
+        attr(&log, "client.address"),
+        &AnyValue::from("83.149.9.216")
+    );
     assert_eq!(attr(&log, "http.request.method"), &AnyValue::from("GET"));
     assert_eq!(
         attr(&log, "url.path"),
         &AnyValue::from("/presentations/logstash-monitorama-2013/images/kibana-search.png")
     );
     assert_eq!(attr(&log, "network.protocol.name"), &AnyValue::from("http"));
-    assert_eq!(attr(&log, "network.protocol.version"), &AnyValue::from("1.1"));
+    assert_eq!(
+        attr(&log, "network.protocol.version"),
+        &AnyValue::from("1.1")
+    );
     assert_eq!(attr(&log, "http.response.status_code"), &AnyValue::Int(200));
-    assert_eq!(attr(&log, "http.response.body.size"), &AnyValue::Int(203023));
+    assert_eq!(
+        attr(&log, "http.response.body.size"),
+        &AnyValue::Int(203023)
+    );
     assert_eq!(
         attr(&log, "http.request.header.referer"),
         &AnyValue::from("http://semicomplete.com/presentations/logstash-monitorama-2013/")
     );
-    assert!(attr(&log, "user_agent.original").to_string().starts_with("Mozilla/5.0 (Macintosh"));
+    assert!(
+        attr(&log, "user_agent.original")
+            .to_string()
+            .starts_with("Mozilla/5.0 (Macintosh")
+    );
     assert_eq!(log.attributes.get("user.name"), None, "`-` is no user");
     assert_eq!(time(&log), "2015-05-17T10:05:03.000000000Z");
-    assert_eq!((log.severity_number, log.severity_text.as_deref()), (9, Some("INFO")));
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_deref()),
+        (9, Some("INFO"))
+    );
     assert_eq!(log.body, first, "the body stays the line");
 }
 
@@ -115,8 +131,14 @@ fn access_lines_with_a_query_no_size_a_user_and_escaped_quotes() {
     assert_eq!(attr(&log, "url.query"), &AnyValue::from("a=1"));
     assert_eq!(log.attributes.get("http.response.body.size"), None);
     assert_eq!(log.attributes.get("http.request.header.referer"), None);
-    assert_eq!(attr(&log, "user_agent.original"), &AnyValue::from(r#"Sogou "web" spider/4.0"#));
-    assert_eq!((log.severity_number, log.severity_text.as_deref()), (17, Some("ERROR")));
+    assert_eq!(
+        attr(&log, "user_agent.original"),
+        &AnyValue::from(r#"Sogou "web" spider/4.0"#)
+    );
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_deref()),
+        (17, Some("ERROR"))
+    );
 
     let mut common = parser(ParseFormat::ApacheCommon);
     let log = parsed(
@@ -130,7 +152,10 @@ fn access_lines_with_a_query_no_size_a_user_and_escaped_quotes() {
         &mut common,
         r#"10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "\x16\x03\x01" 400 226"#,
     );
-    assert_eq!(attr(&log, "http.request.line"), &AnyValue::from(r"\x16\x03\x01"));
+    assert_eq!(
+        attr(&log, "http.request.line"),
+        &AnyValue::from(r"\x16\x03\x01")
+    );
     for bad in [
         "",
         "not an access line",
@@ -155,16 +180,26 @@ fn syslog_rfc3164_as_rsyslog_writes_it_to_files() {
     assert_eq!(time(&log), "2026-02-28T06:25:31.000000000Z");
     assert_eq!(log.severity_number, 0, "no <PRI>, no severity");
 
-    let log = parsed(&mut p, "<34>Oct  1 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8");
+    let log = parsed(
+        &mut p,
+        "<34>Oct  1 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+    );
     assert_eq!(attr(&log, "syslog.facility"), &AnyValue::Int(4));
-    assert_eq!((log.severity_number, log.severity_text.as_deref()), (22, Some("crit")));
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_deref()),
+        (22, Some("crit"))
+    );
     assert_eq!(attr(&log, "syslog.appname"), &AnyValue::from("su"));
     // October is after March: the line is from last year.
     assert_eq!(time(&log), "2025-10-01T22:14:15.000000000Z");
 
     let log = parsed(&mut p, "2026-02-28T06:25:31.5+01:00 web-1 kernel: eth0 up");
     assert_eq!(time(&log), "2026-02-28T05:25:31.500000000Z");
-    for bad in ["", "Foo 28 06:25:31 web-1 x: y", "<999>Feb 28 06:25:31 h a: b"] {
+    for bad in [
+        "",
+        "Foo 28 06:25:31 web-1 x: y",
+        "<999>Feb 28 06:25:31 h a: b",
+    ] {
         assert!(p.parse_body(bad, 0).is_none(), "{bad}");
     }
 }
@@ -177,8 +212,14 @@ fn syslog_rfc5424_with_structured_data() {
         r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] An application event"#,
     );
     assert_eq!(attr(&log, "syslog.facility"), &AnyValue::Int(20));
-    assert_eq!((log.severity_number, log.severity_text.as_deref()), (10, Some("notice")));
-    assert_eq!(attr(&log, "syslog.hostname"), &AnyValue::from("mymachine.example.com"));
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_deref()),
+        (10, Some("notice"))
+    );
+    assert_eq!(
+        attr(&log, "syslog.hostname"),
+        &AnyValue::from("mymachine.example.com")
+    );
     assert_eq!(attr(&log, "syslog.appname"), &AnyValue::from("evntslog"));
     assert_eq!(log.attributes.get("syslog.procid"), None);
     assert_eq!(attr(&log, "syslog.msgid"), &AnyValue::from("ID47"));
@@ -191,9 +232,15 @@ fn syslog_rfc5424_with_structured_data() {
     };
     assert_eq!(params.get("eventID"), Some(&AnyValue::from("1011")));
 
-    let log = parsed(&mut p, "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - 'su root' failed");
+    let log = parsed(
+        &mut p,
+        "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - 'su root' failed",
+    );
     assert_eq!(log.attributes.get("syslog.structured_data"), None);
-    assert!(p.parse_body("<34>2 2003-10-11T22:14:15Z h a - - -", 0).is_none());
+    assert!(
+        p.parse_body("<34>2 2003-10-11T22:14:15Z h a - - -", 0)
+            .is_none()
+    );
     assert!(p.parse_body("Oct 11 22:14:15 h a: b", 0).is_none());
 }
 
@@ -204,12 +251,18 @@ fn klog_header() {
         &mut p,
         r#"E0227 13:55:36.123456    1234 reflector.go:138] k8s.io/client-go: Failed to watch *v1.Pod: unknown"#,
     );
-    assert_eq!((log.severity_number, log.severity_text.as_deref()), (17, Some("ERROR")));
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_deref()),
+        (17, Some("ERROR"))
+    );
     assert_eq!(time(&log), "2026-02-27T13:55:36.123456000Z");
     assert_eq!(attr(&log, "thread.id"), &AnyValue::Int(1234));
     assert_eq!(attr(&log, "code.filepath"), &AnyValue::from("reflector.go"));
     assert_eq!(attr(&log, "code.lineno"), &AnyValue::Int(138));
-    assert!(p.parse_body("X0227 13:55:36.123456 1 a.go:1] x", 0).is_none());
+    assert!(
+        p.parse_body("X0227 13:55:36.123456 1 a.go:1] x", 0)
+            .is_none()
+    );
 }
 
 #[test]
@@ -226,11 +279,17 @@ fn json_with_timestamp_and_severity_fields() {
         r#"{"ts":"2024-05-01T12:00:00.25Z","level":"warning","msg":"disk slow","ms":12,"ratio":0.5,"ok":false,"tags":["a","b"],"req":{"id":"x"},"gone":null}"#,
     );
     assert_eq!(time(&log), "2024-05-01T12:00:00.250000000Z");
-    assert_eq!((log.severity_number, log.severity_text.as_deref()), (13, Some("warning")));
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_deref()),
+        (13, Some("warning"))
+    );
     assert_eq!(attr(&log, "ms"), &AnyValue::Int(12));
     assert_eq!(attr(&log, "ratio"), &AnyValue::Double(0.5));
     assert_eq!(attr(&log, "ok"), &AnyValue::Bool(false));
-    assert_eq!(attr(&log, "tags"), &AnyValue::Array(vec!["a".into(), "b".into()]));
+    assert_eq!(
+        attr(&log, "tags"),
+        &AnyValue::Array(vec!["a".into(), "b".into()])
+    );
     assert_eq!(attr(&log, "req").to_string(), r#"{"id":"x"}"#);
     assert_eq!(log.attributes.get("gone"), None);
     for bad in ["[1,2]", "{\"a\":", "plain text"] {
@@ -272,7 +331,10 @@ fn regex_named_captures_become_attributes() {
         severity_field: None,
         on_failure: OnFailure::Pass,
     });
-    let log = parsed(&mut p, "Failed password for invalid user admin from 203.0.113.7 port 51122 ssh2");
+    let log = parsed(
+        &mut p,
+        "Failed password for invalid user admin from 203.0.113.7 port 51122 ssh2",
+    );
     assert_eq!(attr(&log, "user"), &AnyValue::from("admin"));
     assert_eq!(attr(&log, "source_ip"), &AnyValue::from("203.0.113.7"));
     assert_eq!(attr(&log, "port"), &AnyValue::from("51122"));
