@@ -110,14 +110,20 @@ fn start(yaml: &str, lines: &[String]) -> (Agent, PathBuf) {
 fn checkpoint(agent: &Agent) -> Option<u64> {
     let path = agent.data_dir().join("checkpoints/apache.json");
     let doc: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    doc["files"].as_array()?.iter().filter_map(|f| f["offset"].as_u64()).max()
+    doc["files"]
+        .as_array()?
+        .iter()
+        .filter_map(|f| f["offset"].as_u64())
+        .max()
 }
 
 fn wait_for_checkpoint_at_end(agent: &Agent, log: &Path) {
     let size = std::fs::metadata(log).unwrap().len();
-    wait_for("the checkpoint at the end of the file", Duration::from_secs(30), || {
-        (checkpoint(agent) == Some(size)).then_some(())
-    });
+    wait_for(
+        "the checkpoint at the end of the file",
+        Duration::from_secs(30),
+        || (checkpoint(agent) == Some(size)).then_some(()),
+    );
 }
 
 /// What the golden file pins down of a record written by the file sink.
@@ -150,14 +156,20 @@ fn the_real_access_log_parsed_field_by_field_matches_the_golden_file() {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     };
-    wait_for("every record in the file sink", Duration::from_secs(30), || {
-        (read().len() >= lines.len()).then_some(())
-    });
+    wait_for(
+        "every record in the file sink",
+        Duration::from_secs(30),
+        || (read().len() >= lines.len()).then_some(()),
+    );
     wait_for_checkpoint_at_end(&agent, &log);
     let records = read();
     assert_eq!(records.len(), lines.len());
     for (record, line) in records.iter().zip(&lines) {
-        assert_eq!(record["body"], line.as_str(), "the body stays the line, in order");
+        assert_eq!(
+            record["body"],
+            line.as_str(),
+            "the body stays the line, in order"
+        );
     }
     let got: Vec<Value> = records.iter().map(project).collect();
     let expected: Vec<Value> = std::fs::read_to_string(golden())
@@ -183,9 +195,11 @@ fn parsed_and_filtered_records_decode_with_severity_time_and_attributes() {
     // 62 redirects, 37 not-modified and 35 not-found (awk '{print $9}').
     assert_eq!(kept.len(), 134);
     let (agent, log) = start(&yaml, &lines);
-    wait_for("the kept records at the receiver", Duration::from_secs(30), || {
-        (receiver.log_bodies().len() >= kept.len()).then_some(())
-    });
+    wait_for(
+        "the kept records at the receiver",
+        Duration::from_secs(30),
+        || (receiver.log_bodies().len() >= kept.len()).then_some(()),
+    );
     // The last line is a 200, dropped: the checkpoint reaching the end
     // shows dropped records are acknowledged, not held.
     assert_eq!(status(lines.last().unwrap()), 200);
@@ -229,10 +243,7 @@ fn parsed_and_filtered_records_decode_with_severity_time_and_attributes() {
                         "{body}"
                     );
                     assert_eq!(get(&attributes, "http.request.method").is_some(), true);
-                    assert_eq!(
-                        get(&attributes, "client.address"),
-                        body.split(' ').next()
-                    );
+                    assert_eq!(get(&attributes, "client.address"), body.split(' ').next());
                     assert_eq!(get(&attributes, "log.file.name"), Some("access.log"));
                     seen.push(body);
                 }
@@ -245,8 +256,14 @@ fn parsed_and_filtered_records_decode_with_severity_time_and_attributes() {
     assert_eq!(seen, want, "exactly the kept records, once each");
 
     let series = |name: &str| agent.metric_sum(name, &["component_id=\"interesting\""]);
-    assert_eq!(series("neurallog_agent_transform_dropped_events_total"), 1866.0);
-    assert_eq!(series("neurallog_agent_component_received_events_total"), 2000.0);
+    assert_eq!(
+        series("neurallog_agent_transform_dropped_events_total"),
+        1866.0
+    );
+    assert_eq!(
+        series("neurallog_agent_component_received_events_total"),
+        2000.0
+    );
     assert_eq!(series("neurallog_agent_component_sent_events_total"), 134.0);
     assert_eq!(
         agent.metric_sum(
@@ -288,7 +305,10 @@ fn a_restart_and_a_filter_reload_while_the_ingest_is_down_lose_nothing() {
     let (after_restart, rest) = rest.split_at(600);
     let (during_outage, after_reload) = rest.split_at(300);
 
-    let (mut agent, log) = start(&config(errors_only, &otlp_sink(&receiver.endpoint())), before_restart);
+    let (mut agent, log) = start(
+        &config(errors_only, &otlp_sink(&receiver.endpoint())),
+        before_restart,
+    );
     let want: Vec<&String> = before_restart.iter().filter(|l| status(l) >= 400).collect();
     expect_arrived(&receiver, &want, Duration::from_secs(30));
     wait_for_checkpoint_at_end(&agent, &log);
@@ -297,7 +317,11 @@ fn a_restart_and_a_filter_reload_while_the_ingest_is_down_lose_nothing() {
     agent.terminate(Duration::from_secs(10));
     let dir = agent.into_dir();
     write_lines(&log, after_restart);
-    let mut agent = Agent::start_in(dir, &config(errors_only, &otlp_sink(&receiver.endpoint())), &[]);
+    let mut agent = Agent::start_in(
+        dir,
+        &config(errors_only, &otlp_sink(&receiver.endpoint())),
+        &[],
+    );
     agent.wait_ready();
     let want: Vec<&String> = before_restart
         .iter()
@@ -321,7 +345,10 @@ fn a_restart_and_a_filter_reload_while_the_ingest_is_down_lose_nothing() {
     agent.write_config(&config(not_ok, &otlp_sink(&receiver.endpoint())));
     agent.signal("HUP");
     wait_for("the reload", Duration::from_secs(20), || {
-        (agent.metric_sum("neurallog_agent_config_reloads_total", &["result=\"success\""]) >= 1.0)
+        (agent.metric_sum(
+            "neurallog_agent_config_reloads_total",
+            &["result=\"success\""],
+        ) >= 1.0)
             .then_some(())
     });
     write_lines(&log, after_reload);
@@ -334,7 +361,10 @@ fn a_restart_and_a_filter_reload_while_the_ingest_is_down_lose_nothing() {
         .filter(|l| status(l) >= 400)
         .collect();
     // Read after the reload: the new filter's choice.
-    let redirects: Vec<&String> = after_reload.iter().filter(|l| (300..400).contains(&status(l))).collect();
+    let redirects: Vec<&String> = after_reload
+        .iter()
+        .filter(|l| (300..400).contains(&status(l)))
+        .collect();
     assert!(!redirects.is_empty());
     want.extend(after_reload.iter().filter(|l| status(l) >= 300));
     let bodies = expect_arrived(&receiver, &want, Duration::from_secs(60));

@@ -39,7 +39,12 @@ sinks:
 ";
 
 /// Run the Python decoder over the accepted bodies of `path`.
-pub(crate) fn python_decode(kind: &str, receiver: &Receiver, path: &str, dir: &std::path::Path) -> Vec<Value> {
+pub(crate) fn python_decode(
+    kind: &str,
+    receiver: &Receiver,
+    path: &str,
+    dir: &std::path::Path,
+) -> Vec<Value> {
     let mut files = Vec::new();
     for (i, request) in receiver.accepted(path).iter().enumerate() {
         let encoding = request
