@@ -242,7 +242,10 @@ fn parsed_and_filtered_records_decode_with_severity_time_and_attributes() {
                         time_of(&body).to_string(),
                         "{body}"
                     );
-                    assert_eq!(get(&attributes, "http.request.method").is_some(), true);
+                    assert_eq!(
+                        get(&attributes, "http.request.method"),
+                        body.split('"').nth(1).and_then(|r| r.split(' ').next())
+                    );
                     assert_eq!(get(&attributes, "client.address"), body.split(' ').next());
                     assert_eq!(get(&attributes, "log.file.name"), Some("access.log"));
                     seen.push(body);
