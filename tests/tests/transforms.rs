@@ -207,6 +207,11 @@ fn parsed_and_filtered_records_decode_with_severity_time_and_attributes() {
 
     let work = tempfile::tempdir().unwrap();
     let decoded = python_decode("logs", &receiver, "/v1/logs", work.path());
+    // One record as the decoder printed it, for the eye (`--nocapture`).
+    eprintln!(
+        "decoded: {:#}",
+        decoded[0]["resource_logs"][0]["scope_logs"][0]["log_records"][0]
+    );
     let mut seen = Vec::new();
     for request in &decoded {
         for resource_logs in request["resource_logs"].as_array().unwrap() {
