@@ -28,4 +28,5 @@ pub mod telemetry;
 pub mod time;
 pub(crate) mod tls;
 pub mod topology;
+pub mod transforms;
 pub mod wasm;

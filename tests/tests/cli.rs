@@ -54,7 +54,22 @@ fn validate_rejects_an_unknown_component_type() {
 fn validate_rejects_a_sink_input_naming_no_source() {
     assert_rejected(
         "sources:\n  m:\n    type: internal_metrics\nsinks:\n  o:\n    type: console\n    inputs: [metrics]\n",
-        "agent.yaml: sinks.o.inputs[0]: `metrics` names no source or check (expected one of: m)",
+        "agent.yaml: sinks.o.inputs[0]: `metrics` names no source, check or transform (expected one of: m)",
+    );
+}
+
+#[test]
+fn validate_rejects_transforms_in_a_cycle_and_a_bad_pattern() {
+    let transforms = "sources:\n  m:\n    type: file\n    include: [/var/log/a.log]\ntransforms:\n  a:\n    type: parse\n    inputs: [m, b]\n    format: json\n  b:\n    type: filter\n    inputs: [a]\n    keep: { field: body, regex: 'x' }\nsinks:\n  o:\n    type: console\n    inputs: [b]\n";
+    assert_rejected(
+        transforms,
+        "agent.yaml: transforms.b.inputs[0]: `a` makes a cycle (a -> b -> a): a transform cannot read its own output",
+    );
+    assert_rejected(
+        &transforms
+            .replace("inputs: [m, b]", "inputs: [m]")
+            .replace("regex: 'x'", "regex: '(x'"),
+        "agent.yaml: transforms.b.keep.regex: \"(x\" is not a valid regex",
     );
 }
 

@@ -13,3 +13,4 @@ mod lifecycle;
 mod metrics;
 mod packaging;
 mod shipping;
+mod transforms;

@@ -1,6 +1,13 @@
 //! Assembling the pipeline from a configuration: starting, reloading and
 //! stopping its components, which know nothing of how they are assembled.
 //! The kernel they share (contexts, fan-out, status) is `crate::topology`.
+//!
+//! A transform sits in both roles: its inputs feed it like a sink (they
+//! wait for it while it is not running), and it feeds its consumers like a
+//! source. A transform being replaced stops taking batches, hands what it
+//! holds on to its consumers while its successor already runs ("retiring"),
+//! and ends; if it cannot hand them on by the shutdown, they stay
+//! unacknowledged and are read again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,14 +19,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::PluginRuntime;
-use crate::config::{CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig};
+use crate::config::{
+    CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig, TransformConfig,
+};
 use crate::error::Chain;
 use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage};
 use crate::telemetry::registry;
 use crate::topology::{
     BoxedComponent, BuildError, ComponentState, Fanout, Globals, LOG_CHANNEL_BATCHES,
     SINK_CHANNEL_BATCHES, SinkContext, SinkInput, SinkSender, SourceContext, StatusHandle,
-    TargetSet, Targets,
+    TargetSet, Targets, TransformContext,
 };
 
 /// How long a source may take to write its last checkpoints once its sinks
@@ -34,6 +43,9 @@ pub struct Pipeline {
     /// The plugin host, handed to the checks' builder only.
     plugins: Arc<PluginRuntime>,
     producers: IndexMap<String, RunningProducer>,
+    transforms: IndexMap<String, TransformSlot>,
+    /// Replaced or removed transforms handing on what they still hold.
+    retiring: Vec<(String, RunningTransform)>,
     sinks: IndexMap<String, SinkSlot>,
 }
 
@@ -60,6 +72,23 @@ struct SinkSlot {
     config: SinkConfig,
     inputs: Vec<String>,
     running: Option<RunningSink>,
+}
+
+/// A configured transform: its inputs and the transform running in its
+/// place. While none runs (it failed to build), its inputs wait for it.
+#[derive(Debug)]
+struct TransformSlot {
+    inputs: Vec<String>,
+    running: Option<RunningTransform>,
+}
+
+#[derive(Debug)]
+struct RunningTransform {
+    config: TransformConfig,
+    tx: Option<SinkSender>,
+    stop: CancellationToken,
+    control: watch::Sender<Targets>,
+    task: Supervised,
 }
 
 #[derive(Debug)]
@@ -96,6 +125,8 @@ impl Pipeline {
             globals,
             plugins,
             producers: IndexMap::new(),
+            transforms: IndexMap::new(),
+            retiring: Vec::new(),
             sinks: IndexMap::new(),
         };
         for (name, sink) in &config.sinks {
@@ -109,6 +140,17 @@ impl Pipeline {
                 },
             );
         }
+        for (name, transform) in &config.transforms {
+            let running = pipeline.build_transform(name, &transform.transform)?;
+            pipeline.transforms.insert(
+                name.clone(),
+                TransformSlot {
+                    inputs: transform.inputs.clone(),
+                    running: Some(running),
+                },
+            );
+        }
+        pipeline.retarget();
         for (name, producer) in producers_of(&config) {
             pipeline.start_producer(&name, producer)?;
         }
@@ -130,6 +172,7 @@ impl Pipeline {
             self.config = Config {
                 sources: Default::default(),
                 checks: Default::default(),
+                transforms: Default::default(),
                 sinks: Default::default(),
                 ..new.clone()
             };
@@ -153,7 +196,12 @@ impl Pipeline {
             }
         }
 
-        // 2. Remove the sinks that are gone: their sources stop feeding
+        // 2. Replace the transforms that changed and retire the ones that
+        //    are gone. Nothing they need is exclusive, so a successor starts
+        //    at once and the old one hands on what it holds meanwhile.
+        self.replace_transforms(&new);
+
+        // 3. Remove the sinks that are gone: their sources stop feeding
         //    them first; what they hold is delivered until `deadline`, and
         //    what is given up is read again (and goes to the other sinks).
         let gone: Vec<String> = self
@@ -174,7 +222,7 @@ impl Pipeline {
             self.forget(ComponentKind::Sink, name);
         }
 
-        // 3. Swap the changed sinks. The old one holds what the new one
+        // 4. Swap the changed sinks. The old one holds what the new one
         //    needs exclusively (its disk queue, its address, its output
         //    file), so it stops first; meanwhile its sources wait
         //    (backpressure): no batch is acknowledged past it. A new sink
@@ -222,7 +270,7 @@ impl Pipeline {
         }
         self.retarget();
 
-        // 4. Start new producers.
+        // 5. Start new producers.
         for (name, producer) in new_producers {
             if !self.producers.contains_key(&name)
                 && let Err(error) = self.start_producer(&name, producer)
@@ -254,12 +302,33 @@ impl Pipeline {
             producer.control.send_replace(TargetSet::stopping());
             let _ = tokio::time::timeout_at(end, producer.control.closed()).await;
         }
+        // Then the transforms, upstream first, each handing on what it holds.
+        let mut transforms: Vec<(String, RunningTransform)> = self.retiring.drain(..).collect();
+        for name in transform_order(&self.transforms) {
+            if let Some(running) = self
+                .transforms
+                .get_mut(&name)
+                .and_then(|slot| slot.running.take())
+            {
+                transforms.push((name, running));
+            }
+        }
+        self.transforms.clear();
+        let mut stopped = Vec::new();
+        for (name, mut transform) in transforms {
+            transform.close();
+            let _ = tokio::time::timeout_at(end, transform.task.wait()).await;
+            stopped.push((name, transform));
+        }
         let sinks: Vec<(String, RunningSink)> = self
             .sinks
             .drain(..)
             .filter_map(|(name, slot)| slot.running.map(|sink| (name, sink)))
             .collect();
         stop_sinks(sinks, end.saturating_duration_since(Instant::now())).await;
+        for (name, transform) in stopped {
+            transform.task.join(&name, Duration::ZERO).await;
+        }
         for (name, producer) in producers {
             producer.task.join(&name, SOURCE_FINAL_GRACE).await;
         }
@@ -349,6 +418,95 @@ impl Pipeline {
         })
     }
 
+    /// Step 2 of a reload: replace changed transforms, retire gone ones,
+    /// start new ones.
+    fn replace_transforms(&mut self, new: &Config) {
+        self.retiring.retain(|(_, t)| !t.task.is_finished());
+        let gone: Vec<String> = self
+            .transforms
+            .keys()
+            .filter(|name| !new.transforms.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(slot) = self.transforms.shift_remove(&name) {
+                self.retire(&name, slot.running);
+            }
+            self.forget(ComponentKind::Transform, &name);
+        }
+        for (name, transform) in &new.transforms {
+            let slot = self
+                .transforms
+                .entry(name.clone())
+                .or_insert_with(|| TransformSlot {
+                    inputs: Vec::new(),
+                    running: None,
+                });
+            slot.inputs.clone_from(&transform.inputs);
+            let current = slot.running.as_ref().map(|r| &r.config);
+            if current == Some(&transform.transform) {
+                continue;
+            }
+            let old = slot.running.take();
+            self.retire(name, old);
+            match self.build_transform(name, &transform.transform) {
+                Ok(running) => {
+                    if let Some(slot) = self.transforms.get_mut(name) {
+                        slot.running = Some(running);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(component_id = %name, error = %Chain(&error), "Transform not built on reload; its inputs wait for it (fix the configuration and reload).");
+                }
+            }
+        }
+        self.retarget();
+    }
+
+    /// Stop `running` taking batches; it hands on what it holds and ends.
+    fn retire(&mut self, name: &str, running: Option<RunningTransform>) {
+        if let Some(mut running) = running {
+            running.close();
+            self.retiring.push((name.to_owned(), running));
+        }
+    }
+
+    /// Build and start one transform. Its failure is recorded in `/status`.
+    fn build_transform(
+        &mut self,
+        name: &str,
+        config: &TransformConfig,
+    ) -> Result<RunningTransform, BuildError> {
+        let (tx, logs, buffered) = SinkSender::channel(LOG_CHANNEL_BATCHES, SINK_CHANNEL_BATCHES);
+        let stop = CancellationToken::new();
+        let (control, control_rx) = watch::channel(self.targets_for(name));
+        let metrics = ComponentMetrics::new(name, ComponentKind::Transform, config.type_name());
+        let status = self.globals.status.register(
+            ComponentKind::Transform,
+            name,
+            config.type_name(),
+            metrics.clone(),
+        );
+        let cx = TransformContext {
+            id: Arc::from(name),
+            input: SinkInput::new(logs, buffered, stop.clone()),
+            out: Fanout::new(control_rx),
+            metrics,
+            status: status.clone(),
+        };
+        let component = config.build(cx).map_err(|error| {
+            status.set_state(ComponentState::Failed(Chain(&error).to_string()));
+            BuildError::caused(format!("transforms.{name}"), error)
+        })?;
+        Ok(RunningTransform {
+            config: config.clone(),
+            tx: Some(tx),
+            stop,
+            control,
+            task: Supervised::spawn(name, component, status),
+        })
+    }
+
     fn start_producer(&mut self, name: &str, config: ProducerConfig) -> Result<(), BuildError> {
         let (kind, type_name) = match &config {
             ProducerConfig::Source(source) => (ComponentKind::Source, source.type_name()),
@@ -394,14 +552,27 @@ impl Pipeline {
         Ok(())
     }
 
+    /// The sinks and transforms that read from `producer` (a source, check
+    /// or transform): the running ones to feed, the others to wait for.
     fn targets_for(&self, producer: &str) -> Targets {
         let mut sinks = Vec::new();
         let mut waiting_for = Vec::new();
-        for (name, slot) in &self.sinks {
-            if !slot.inputs.iter().any(|i| i == producer) {
+        let consumers = self
+            .sinks
+            .iter()
+            .map(|(name, slot)| {
+                let tx = slot.running.as_ref().and_then(|r| r.tx.clone());
+                (name, &slot.inputs, tx)
+            })
+            .chain(self.transforms.iter().map(|(name, slot)| {
+                let tx = slot.running.as_ref().and_then(|r| r.tx.clone());
+                (name, &slot.inputs, tx)
+            }));
+        for (name, inputs, tx) in consumers {
+            if !inputs.iter().any(|i| i == producer) {
                 continue;
             }
-            match slot.running.as_ref().and_then(|r| r.tx.clone()) {
+            match tx {
                 Some(tx) => sinks.push((Arc::from(name.as_str()), tx)),
                 None => waiting_for.push(Arc::from(name.as_str())),
             }
@@ -412,6 +583,14 @@ impl Pipeline {
     fn retarget(&self) {
         for (name, producer) in &self.producers {
             producer.control.send_replace(self.targets_for(name));
+        }
+        let transforms = self
+            .transforms
+            .iter()
+            .filter_map(|(name, slot)| Some((name, slot.running.as_ref()?)))
+            .chain(self.retiring.iter().map(|(name, running)| (name, running)));
+        for (name, transform) in transforms {
+            transform.control.send_replace(self.targets_for(name));
         }
     }
 
@@ -431,6 +610,39 @@ fn producers_of(config: &Config) -> impl Iterator<Item = (String, ProducerConfig
         .iter()
         .map(|(name, check)| (name.clone(), ProducerConfig::Check(check.clone())));
     sources.chain(checks)
+}
+
+/// Transform names with every transform after those it reads from, so
+/// stopping in this order lets each hand on what it holds to a consumer
+/// that still runs. The configuration has no cycles (validation refuses
+/// them); were there one, its members come last, in configuration order.
+fn transform_order(transforms: &IndexMap<String, TransformSlot>) -> Vec<String> {
+    let mut order: Vec<String> = Vec::with_capacity(transforms.len());
+    let mut placed = vec![false; transforms.len()];
+    loop {
+        let mut progressed = false;
+        for (i, (name, slot)) in transforms.iter().enumerate() {
+            let ready = !placed[i]
+                && slot
+                    .inputs
+                    .iter()
+                    .all(|input| transforms.get_index_of(input).is_none_or(|j| placed[j]));
+            if ready {
+                placed[i] = true;
+                order.push(name.clone());
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    for (i, name) in transforms.keys().enumerate() {
+        if !placed[i] {
+            order.push(name.clone());
+        }
+    }
+    order
 }
 
 fn producer_kind(config: &Config, name: &str) -> ComponentKind {
@@ -470,9 +682,25 @@ async fn stop_sinks(sinks: Vec<(String, RunningSink)>, deadline: Duration) {
     }
 }
 
+// === impl RunningTransform ===
+
+impl RunningTransform {
+    /// Take no more batches: what is queued is still handed out, then the
+    /// transform's input ends and so does it.
+    fn close(&mut self) {
+        self.tx = None;
+        self.stop.cancel();
+    }
+}
+
 // === impl Supervised ===
 
 impl Supervised {
+    /// Whether the component and its supervisor have ended.
+    fn is_finished(&self) -> bool {
+        self.supervisor.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
     fn spawn(name: &str, component: BoxedComponent, status: StatusHandle) -> Self {
         let inner = tokio::spawn(component);
         let component = inner.abort_handle();

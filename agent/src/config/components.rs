@@ -1,4 +1,4 @@
-//! What the three families of named components share: their kind, and a
+//! What the four families of named components share: their kind, and a
 //! sink's `inputs` beside its own `type`-tagged configuration. The families
 //! themselves are registered next to their components (`sources/mod.rs`,
 //! `sinks/mod.rs`, `checks/config.rs`).
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tagged;
 use crate::sinks::SinkConfig;
+use crate::transforms::TransformConfig;
 
 /// What kind of component a name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -20,12 +21,15 @@ pub enum ComponentKind {
     Check,
     /// A sink.
     Sink,
+    /// A transform.
+    Transform,
 }
 
 /// A sink and the components it reads from.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct SinkComponent {
-    /// Names of the sources and checks whose events this sink receives.
+    /// Names of the sources, checks and transforms whose events this sink
+    /// receives.
     pub inputs: Vec<String>,
     /// The sink itself.
     #[serde(flatten)]
@@ -41,12 +45,42 @@ impl<'de> Deserialize<'de> for SinkComponent {
             Some(value) => tagged::inner_at("inputs", value)?,
             None => {
                 return Err(D::Error::custom(
-                    "missing field `inputs`: a sink names the sources and checks it reads from",
+                    "missing field `inputs`: a sink names the sources, checks or transforms it reads from",
                 ));
             }
         };
         let sink = SinkConfig::deserialize(serde_yaml_ng::Value::Mapping(map))
             .map_err(D::Error::custom)?;
         Ok(SinkComponent { inputs, sink })
+    }
+}
+
+/// A transform and the components it reads from.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TransformComponent {
+    /// Names of the sources, checks and other transforms whose events this
+    /// transform receives.
+    pub inputs: Vec<String>,
+    /// The transform itself.
+    #[serde(flatten)]
+    pub transform: TransformConfig,
+}
+
+// === impl TransformComponent ===
+
+impl<'de> Deserialize<'de> for TransformComponent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut map = tagged::mapping(deserializer)?;
+        let inputs = match map.remove("inputs") {
+            Some(value) => tagged::inner_at("inputs", value)?,
+            None => {
+                return Err(D::Error::custom(
+                    "missing field `inputs`: a transform names the sources, checks or transforms it reads from",
+                ));
+            }
+        };
+        let transform = TransformConfig::deserialize(serde_yaml_ng::Value::Mapping(map))
+            .map_err(D::Error::custom)?;
+        Ok(TransformComponent { inputs, transform })
     }
 }

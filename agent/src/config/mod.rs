@@ -23,7 +23,8 @@ mod validate;
 pub use crate::checks::CheckConfig;
 pub use crate::sinks::SinkConfig;
 pub use crate::sources::SourceConfig;
-pub use components::{ComponentKind, SinkComponent};
+pub use crate::transforms::TransformConfig;
+pub use components::{ComponentKind, SinkComponent, TransformComponent};
 pub use error::{ConfigError, ConfigErrors, FieldPath, Validate};
 pub use load::{ConfigSource, EMBEDDED_DEFAULT, load, load_str};
 pub use model::{

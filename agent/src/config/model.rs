@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckConfig, SinkComponent, SourceConfig};
+use super::{CheckConfig, SinkComponent, SourceConfig, TransformComponent};
 
 /// The agent's configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -49,6 +49,12 @@ pub struct Config {
     /// be named as sink inputs like sources.
     #[serde(default)]
     pub checks: IndexMap<String, CheckConfig>,
+
+    /// Transforms, by name: parse, filter and change events between their
+    /// `inputs` (sources, checks or other transforms) and the sinks or
+    /// transforms that name them.
+    #[serde(default)]
+    pub transforms: IndexMap<String, TransformComponent>,
 
     /// Sinks, by name: where events go. Each names its `inputs`.
     #[serde(default)]

@@ -103,9 +103,13 @@ mod tests {
     use tokio::sync::mpsc;
     use tokio_util::sync::CancellationToken;
 
-    use crate::config::{ComponentKind, FieldPath, SinkConfig, SourceConfig, Validate};
+    use crate::config::{
+        ComponentKind, FieldPath, SinkConfig, SourceConfig, TransformConfig, Validate,
+    };
     use crate::telemetry::events::ComponentMetrics;
-    use crate::topology::{Fanout, Globals, SinkContext, SinkInput, SourceContext};
+    use crate::topology::{
+        Fanout, Globals, SinkContext, SinkInput, SourceContext, TransformContext,
+    };
 
     /// The smallest configuration of each type (`{dir}` is a scratch
     /// directory). A type registered without an entry here fails the test.
@@ -125,6 +129,11 @@ mod tests {
             "prometheus_remote_write",
             "endpoint: http://127.0.0.1:9/api/v1/write",
         ),
+    ];
+
+    const TRANSFORMS: &[(&str, &str)] = &[
+        ("parse", "format: json"),
+        ("filter", "keep: { field: body, exists: true }"),
     ];
 
     fn parse<T: serde::de::DeserializeOwned>(tag: &str, fields: &str, dir: &std::path::Path) -> T {
@@ -221,6 +230,40 @@ mod tests {
                 globals: Arc::clone(&globals),
                 status: globals.status.register(
                     ComponentKind::Sink,
+                    tag,
+                    config.type_name(),
+                    metrics.clone(),
+                ),
+                metrics,
+            };
+            if let Err(error) = config.build(cx) {
+                panic!("{tag} does not build: {error}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_transform_type_deserializes_validates_and_builds() {
+        assert_eq!(listed(TRANSFORMS), registered(TransformConfig::TYPES));
+        assert_eq!(
+            schema_types::<TransformConfig>(),
+            registered(TransformConfig::TYPES)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let globals = Arc::new(Globals::standalone(dir.path()));
+        for (tag, fields) in TRANSFORMS {
+            let config: TransformConfig = parse(tag, fields, dir.path());
+            assert_eq!(config.type_name(), *tag);
+            assert_valid(tag, &config);
+            let (_tx, rx) = mpsc::channel(1);
+            let (out, _control) = Fanout::fixed(Vec::new());
+            let metrics = ComponentMetrics::new(tag, ComponentKind::Transform, config.type_name());
+            let cx = TransformContext {
+                id: Arc::from(*tag),
+                input: SinkInput::from_receiver(rx),
+                out,
+                status: globals.status.register(
+                    ComponentKind::Transform,
                     tag,
                     config.type_name(),
                     metrics.clone(),

@@ -66,46 +66,58 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
         check_name(name, &path, &mut errors);
         if !producers.insert(name) {
             errors.push(path.error(format!(
-                "the name `{name}` is already used by a source: sink inputs must name one component"
+                "the name `{name}` is already used by a source: inputs must name one component"
             )));
         }
         check.validate(&path, &mut errors);
     }
+    for (name, transform) in &config.transforms {
+        let path = root.field("transforms").field(name);
+        check_name(name, &path, &mut errors);
+        if !producers.insert(name) {
+            errors.push(path.error(format!(
+                "the name `{name}` is already used by a source or check: inputs must name one component"
+            )));
+        }
+        transform.transform.validate(&path, &mut errors);
+    }
 
     let mut consumed: HashSet<&str> = HashSet::new();
+    for (name, transform) in &config.transforms {
+        let path = root.field("transforms").field(name);
+        check_inputs(
+            "transform",
+            &transform.inputs,
+            &producers,
+            &path,
+            &mut consumed,
+            &mut errors,
+        );
+    }
+    errors.extend(cycles(config));
     for (name, sink) in &config.sinks {
         let path = root.field("sinks").field(name);
         check_name(name, &path, &mut errors);
-        if sink.inputs.is_empty() {
-            errors.push(path.field("inputs").error(
-                "is empty: expected the names of the sources or checks this sink reads from",
-            ));
-        }
-        for (i, input) in sink.inputs.iter().enumerate() {
-            if producers.contains(input.as_str()) {
-                consumed.insert(input);
-            } else {
-                let mut known: Vec<&str> = producers.iter().copied().collect();
-                known.sort_unstable();
-                let known = if known.is_empty() {
-                    "no sources or checks are defined".to_owned()
-                } else {
-                    format!("expected one of: {}", known.join(", "))
-                };
-                errors.push(
-                    path.field("inputs")
-                        .index(i)
-                        .error(format!("`{input}` names no source or check ({known})")),
-                );
-            }
-        }
+        check_inputs(
+            "sink",
+            &sink.inputs,
+            &producers,
+            &path,
+            &mut consumed,
+            &mut errors,
+        );
         sink.sink.validate(&path, &mut errors);
     }
 
-    for name in config.sources.keys().chain(config.checks.keys()) {
+    for name in config
+        .sources
+        .keys()
+        .chain(config.checks.keys())
+        .chain(config.transforms.keys())
+    {
         if !consumed.contains(name.as_str()) {
             warnings.push(format!(
-                "{name} is not an input of any sink: its events go nowhere"
+                "{name} is not an input of any sink or transform: its events go nowhere"
             ));
         }
     }
@@ -117,6 +129,101 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
             errors.into_iter().map(|e| e.in_file(label)).collect(),
         ))
     }
+}
+
+/// Check that each of a component's `inputs` names a source, check or
+/// transform, and note it as consumed.
+fn check_inputs<'a>(
+    what: &str,
+    inputs: &'a [String],
+    producers: &HashSet<&str>,
+    path: &FieldPath,
+    consumed: &mut HashSet<&'a str>,
+    errors: &mut Vec<ConfigError>,
+) {
+    if inputs.is_empty() {
+        errors.push(path.field("inputs").error(format!(
+            "is empty: expected the names of the sources, checks or transforms this {what} reads from"
+        )));
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        if producers.contains(input.as_str()) {
+            consumed.insert(input);
+            continue;
+        }
+        let mut known: Vec<&str> = producers.iter().copied().collect();
+        known.sort_unstable();
+        let known = if known.is_empty() {
+            "no sources, checks or transforms are defined".to_owned()
+        } else {
+            format!("expected one of: {}", known.join(", "))
+        };
+        errors.push(path.field("inputs").index(i).error(format!(
+            "`{input}` names no source, check or transform ({known})"
+        )));
+    }
+}
+
+/// Transforms that feed themselves, directly or through others: one error
+/// per cycle, at the input that closes it.
+fn cycles(config: &Config) -> Vec<ConfigError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut marks: Vec<Mark> = vec![Mark::New; config.transforms.len()];
+    let mut errors = Vec::new();
+    for start in 0..config.transforms.len() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        // Depth-first over inputs, with the path from `start` on a stack.
+        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+        marks[start] = Mark::Open;
+        while let Some((node, next)) = stack.pop() {
+            let Some((name, transform)) = config.transforms.get_index(node) else {
+                continue;
+            };
+            let Some(input) = transform.inputs.get(next) else {
+                marks[node] = Mark::Done;
+                continue;
+            };
+            stack.push((node, next + 1));
+            let Some(target) = config.transforms.get_index_of(input) else {
+                continue;
+            };
+            match marks[target] {
+                Mark::New => {
+                    marks[target] = Mark::Open;
+                    stack.push((target, 0));
+                }
+                Mark::Open => {
+                    let from = stack.iter().position(|(n, _)| *n == target).unwrap_or(0);
+                    let mut names: Vec<&str> = stack[from..]
+                        .iter()
+                        .filter_map(|(n, _)| config.transforms.get_index(*n))
+                        .map(|(name, _)| name.as_str())
+                        .collect();
+                    names.push(input);
+                    errors.push(
+                        FieldPath::root()
+                            .field("transforms")
+                            .field(name)
+                            .field("inputs")
+                            .index(next)
+                            .error(format!(
+                                "`{input}` makes a cycle ({}): a transform cannot read its own output",
+                                names.join(" -> ")
+                            )),
+                    );
+                }
+                Mark::Done => {}
+            }
+        }
+    }
+    errors
 }
 
 /// Component names become metric labels and file names (checkpoints,

@@ -71,6 +71,19 @@ impl EventBatch {
         self.ack.is_tracked()
     }
 
+    /// The events to change, and the acknowledgement that covers them. The
+    /// events are moved out when this batch is their only holder and whole;
+    /// cloned otherwise (a batch fanned out to several consumers).
+    pub fn into_parts(self) -> (Vec<Event>, Ack) {
+        let whole = self.range.start == 0 && self.range.end == self.events.len();
+        let events = match Arc::try_unwrap(self.events) {
+            Ok(events) if whole => events,
+            Ok(events) => events[self.range].to_vec(),
+            Err(shared) => shared[self.range].to_vec(),
+        };
+        (events, self.ack)
+    }
+
     /// Give up the events, keeping the acknowledgement to resolve later.
     pub fn into_ack(self) -> Ack {
         self.ack
@@ -100,6 +113,28 @@ mod tests {
             Event::Log(log) => &log.body,
             _ => unreachable!("test batches hold logs"),
         }
+    }
+
+    #[test]
+    fn into_parts_moves_a_whole_batch_and_copies_a_shared_one() {
+        let mut rx = AckReceiver::new();
+        let batch = EventBatch::new(logs(3), rx.ack(1));
+        let first = match &batch.events()[0] {
+            Event::Log(log) => log.body.as_ptr(),
+            _ => unreachable!("test batches hold logs"),
+        };
+        let (events, ack) = batch.clone().into_parts();
+        assert_eq!(events.iter().map(body).collect::<Vec<_>>(), ["0", "1", "2"]);
+        let (head, tail) = batch.split_at(1);
+        head.resolve(AckStatus::Delivered);
+        let (rest, tail_ack) = tail.into_parts();
+        assert_eq!(rest.iter().map(body).collect::<Vec<_>>(), ["1", "2"]);
+        // Bodies are shared, never copied.
+        assert!(matches!(&events[0], Event::Log(log) if log.body.as_ptr() == first));
+        ack.resolve(AckStatus::Delivered);
+        assert_eq!(rx.try_recv(), None, "the tail still holds its share");
+        tail_ack.resolve(AckStatus::Delivered);
+        assert_eq!(rx.try_recv(), Some((1, AckStatus::Delivered)));
     }
 
     #[test]

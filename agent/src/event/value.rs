@@ -122,6 +122,15 @@ impl Serialize for AnyValue {
 
 // === impl Attributes ===
 
+impl IntoIterator for Attributes {
+    type Item = (Cow<'static, str>, AnyValue);
+    type IntoIter = std::vec::IntoIter<(Cow<'static, str>, AnyValue)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 impl Attributes {
     /// An empty attribute list.
     pub const fn new() -> Self {

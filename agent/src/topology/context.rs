@@ -90,6 +90,23 @@ pub struct SinkContext {
     pub status: StatusHandle,
 }
 
+/// What a transform gets when it is built: an input like a sink's and an
+/// output like a source's.
+#[derive(Debug)]
+pub struct TransformContext {
+    /// The component's name.
+    pub id: Arc<str>,
+    /// Batches from its inputs. It ends once the topology stops the
+    /// transform and what was queued is handed out.
+    pub input: SinkInput,
+    /// Where its batches go.
+    pub out: Fanout,
+    /// Its metrics.
+    pub metrics: ComponentMetrics,
+    /// Its `/status` entry.
+    pub status: StatusHandle,
+}
+
 /// A sink's input: batches until every source has let go or the topology
 /// asks the sink to stop, then what was already queued. Logs and buffered
 /// signals (metrics, check results) arrive on separate lanes (see

@@ -15,7 +15,9 @@ mod context;
 mod fanout;
 mod status;
 
-pub use context::{BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext};
+pub use context::{
+    BoxedComponent, BuildError, Globals, SinkContext, SinkInput, SourceContext, TransformContext,
+};
 pub use fanout::{
     Fanout, FanoutControl, LOG_CHANNEL_BATCHES, PendingSend, SINK_CHANNEL_BATCHES, SinkSender,
 };

@@ -198,6 +198,7 @@ fn kind_name(kind: ComponentKind) -> &'static str {
         ComponentKind::Source => "source",
         ComponentKind::Check => "check",
         ComponentKind::Sink => "sink",
+        ComponentKind::Transform => "transform",
     }
 }
 

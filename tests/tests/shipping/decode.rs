@@ -39,7 +39,12 @@ sinks:
 ";
 
 /// Run the Python decoder over the accepted bodies of `path`.
-fn python_decode(kind: &str, receiver: &Receiver, path: &str, dir: &std::path::Path) -> Vec<Value> {
+pub(crate) fn python_decode(
+    kind: &str,
+    receiver: &Receiver,
+    path: &str,
+    dir: &std::path::Path,
+) -> Vec<Value> {
     let mut files = Vec::new();
     for (i, request) in receiver.accepted(path).iter().enumerate() {
         let encoding = request
@@ -72,7 +77,7 @@ fn python_decode(kind: &str, receiver: &Receiver, path: &str, dir: &std::path::P
 }
 
 /// `[{key, value: {stringValue|...}}]` as (key, value) strings.
-fn attrs(list: &Value) -> Vec<(String, String)> {
+pub(crate) fn attrs(list: &Value) -> Vec<(String, String)> {
     list.as_array()
         .map(|a| a.as_slice())
         .unwrap_or_default()
@@ -95,7 +100,7 @@ fn attrs(list: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == key)

@@ -3,7 +3,7 @@
 //! decoder, a real Prometheus, and real TLS.
 
 mod auth;
-mod decode;
+pub(crate) mod decode;
 mod faults;
 mod prometheus;
 mod queue;

@@ -74,7 +74,7 @@ fn sink_input_naming_no_source() {
     );
     assert!(
         message.starts_with(
-            "agent.yaml: sinks.out.inputs[1]: `nope` names no source or check (expected one of: m)"
+            "agent.yaml: sinks.out.inputs[1]: `nope` names no source, check or transform (expected one of: m)"
         ),
         "{message}"
     );
@@ -186,5 +186,81 @@ fn plugin_isolation_and_worker_settings_name_their_field() {
         config.plugins.isolation.third_party,
         crate::config::Isolation::Worker,
         "third-party plugins run in a worker by default"
+    );
+}
+
+const TRANSFORMS: &str = "
+sources:
+  app:
+    type: file
+    include: [/var/log/app.log]
+transforms:
+  parsed:
+    type: parse
+    inputs: [app]
+    format: apache_combined
+  errors:
+    type: filter
+    inputs: [parsed]
+    keep: { field: attributes.http.response.status_code, gt: 499 }
+sinks:
+  out:
+    type: console
+    inputs: [errors]
+";
+
+#[test]
+fn transforms_read_from_sources_and_each_other_and_feed_sinks() {
+    let config = load_str(TRANSFORMS, "agent.yaml", &env).unwrap();
+    let warnings = validate(&config, "agent.yaml").unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.transforms["errors"].inputs, ["parsed"]);
+    assert_eq!(config.transforms["parsed"].transform.type_name(), "parse");
+}
+
+#[test]
+fn a_transform_naming_nothing_or_itself_through_others_is_refused() {
+    let message = one_error(&TRANSFORMS.replace("inputs: [parsed]", "inputs: [parsd]"));
+    assert!(
+        message.starts_with(
+            "agent.yaml: transforms.errors.inputs[0]: `parsd` names no source, check or transform (expected one of: app, errors, parsed)"
+        ),
+        "{message}"
+    );
+    let message = one_error(&TRANSFORMS.replace("inputs: [app]", "inputs: [app, errors]"));
+    assert_eq!(
+        message,
+        "agent.yaml: transforms.errors.inputs[0]: `parsed` makes a cycle (parsed -> errors -> parsed): a transform cannot read its own output"
+    );
+    let message = one_error(&TRANSFORMS.replace("inputs: [parsed]", "inputs: [errors]"));
+    assert!(
+        message.contains("transforms.errors.inputs[0]: `errors` makes a cycle (errors -> errors)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_transform_field_error_names_its_path() {
+    let message = one_error(&TRANSFORMS.replace("format: apache_combined", "format: apache"));
+    assert!(
+        message.starts_with("agent.yaml: transforms.parsed.format: unknown variant `apache`"),
+        "{message}"
+    );
+    let message = one_error(&TRANSFORMS.replace("gt: 499", "gt: 499, lt: 600"));
+    assert!(
+        message.starts_with("agent.yaml: transforms.errors.keep: expected exactly one test"),
+        "{message}"
+    );
+    let errors = errors(&TRANSFORMS.replace("errors:\n    type", "app:\n    type"));
+    assert!(
+        errors[0]
+            .to_string()
+            .starts_with("agent.yaml: transforms.app: the name `app` is already used"),
+        "{errors:?}"
+    );
+    let message = one_error(&TRANSFORMS.replace("    inputs: [app]\n", ""));
+    assert!(
+        message.starts_with("agent.yaml: transforms.parsed: missing field `inputs`"),
+        "{message}"
     );
 }

@@ -130,6 +130,7 @@ fn labels(id: &str, kind: ComponentKind, component_type: &str) -> Labels {
         ComponentKind::Source => "source",
         ComponentKind::Check => "check",
         ComponentKind::Sink => "sink",
+        ComponentKind::Transform => "transform",
     };
     vec![
         ("component_id", id.to_owned()),

@@ -12,6 +12,7 @@ mod lifecycle;
 mod metrics;
 mod prometheus;
 mod sink;
+mod transform;
 
 pub use auth::{SinkAuthAccepted, SinkAuthFailed};
 pub use check::{
@@ -37,3 +38,4 @@ pub use sink::{
     SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed,
     SinkRequestSplit, SinkRetrying, SinkTelemetry,
 };
+pub use transform::{TransformEventsDropped, TransformMetrics, TransformParseFailed};

@@ -1,0 +1,189 @@
+//! Conditions compiled for evaluation: fields resolved to where they live
+//! in a [`LogRecord`], regexes built once.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+
+use crate::event::{AnyValue, LogRecord};
+
+use super::config::Condition;
+
+/// Where a condition's field lives in a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldRef {
+    /// The body.
+    Body,
+    /// The severity number.
+    Severity,
+    /// The severity text.
+    SeverityText,
+    /// An attribute: the record's own, then its source's shared ones.
+    Attribute(String),
+    /// A resource attribute.
+    Resource(String),
+}
+
+/// A condition ready to evaluate.
+#[derive(Debug)]
+pub enum Compiled {
+    /// Every one matches.
+    All(Vec<Compiled>),
+    /// At least one matches.
+    Any(Vec<Compiled>),
+    /// The inner one does not match.
+    Not(Box<Compiled>),
+    /// The field's text equals this.
+    Equals(FieldRef, String),
+    /// The field's text contains a match.
+    Regex(FieldRef, Regex),
+    /// The field's number is greater.
+    Gt(FieldRef, f64),
+    /// The field's number is less.
+    Lt(FieldRef, f64),
+    /// The field is present (`true`) or absent (`false`).
+    Exists(FieldRef, bool),
+}
+
+/// A field's value in a record, borrowed where it can be.
+enum Found<'a> {
+    Text(&'a str),
+    Number(f64),
+    Value(&'a AnyValue),
+}
+
+// === impl FieldRef ===
+
+impl FieldRef {
+    /// Read a field reference: `body`, `severity`, `severity_text`,
+    /// `attributes.NAME` or `resource.NAME`.
+    pub fn parse(field: &str) -> Result<FieldRef, String> {
+        let named = |prefix: &str| {
+            field
+                .strip_prefix(prefix)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+        };
+        match field {
+            "body" => Ok(FieldRef::Body),
+            "severity" => Ok(FieldRef::Severity),
+            "severity_text" => Ok(FieldRef::SeverityText),
+            _ => {
+                if let Some(name) = named("attributes.") {
+                    Ok(FieldRef::Attribute(name))
+                } else if let Some(name) = named("resource.") {
+                    Ok(FieldRef::Resource(name))
+                } else {
+                    Err(format!(
+                        "`{field}` is not a field: expected `body`, `severity`, `severity_text`, `attributes.NAME` or `resource.NAME`"
+                    ))
+                }
+            }
+        }
+    }
+
+    fn find<'a>(&self, log: &'a LogRecord) -> Option<Found<'a>> {
+        match self {
+            FieldRef::Body => Some(Found::Text(&log.body)),
+            FieldRef::Severity => Some(Found::Number(f64::from(log.severity_number))),
+            FieldRef::SeverityText => log.severity_text.as_deref().map(Found::Text),
+            FieldRef::Attribute(name) => log
+                .attributes
+                .get(name)
+                .or_else(|| log.shared_attributes.get(name))
+                .map(Found::Value),
+            FieldRef::Resource(name) => log.resource.attributes.get(name).map(Found::Value),
+        }
+    }
+}
+
+// === impl Found ===
+
+impl Found<'_> {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Found::Text(text) => Cow::Borrowed(text),
+            Found::Number(n) => Cow::Owned(n.to_string()),
+            Found::Value(AnyValue::String(s)) => Cow::Borrowed(s),
+            Found::Value(value) => Cow::Owned(value.to_string()),
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            Found::Number(n) => Some(*n),
+            Found::Value(AnyValue::Int(i)) => Some(*i as f64),
+            Found::Value(AnyValue::Double(d)) => Some(*d),
+            Found::Text(text) => text.trim().parse().ok(),
+            Found::Value(AnyValue::String(s)) => s.trim().parse().ok(),
+            Found::Value(_) => None,
+        }
+    }
+}
+
+// === impl Compiled ===
+
+impl Compiled {
+    /// Compile a condition that validated.
+    pub fn new(condition: &Condition) -> Result<Compiled, String> {
+        if let Some(all) = &condition.all {
+            return all
+                .iter()
+                .map(Compiled::new)
+                .collect::<Result<_, _>>()
+                .map(Compiled::All);
+        }
+        if let Some(any) = &condition.any {
+            return any
+                .iter()
+                .map(Compiled::new)
+                .collect::<Result<_, _>>()
+                .map(Compiled::Any);
+        }
+        if let Some(not) = &condition.not {
+            return Compiled::new(not).map(|inner| Compiled::Not(Box::new(inner)));
+        }
+        let Some(field) = &condition.field else {
+            return Err("expected one of `all`, `any`, `not` and `field`".to_owned());
+        };
+        let field = FieldRef::parse(field)?;
+        if let Some(value) = &condition.equals {
+            Ok(Compiled::Equals(field, value.to_text()))
+        } else if let Some(pattern) = &condition.regex {
+            Regex::new(pattern)
+                .map(|regex| Compiled::Regex(field, regex))
+                .map_err(|error| format!("{pattern:?} is not a valid regex: {error}"))
+        } else if let Some(limit) = condition.gt {
+            Ok(Compiled::Gt(field, limit))
+        } else if let Some(limit) = condition.lt {
+            Ok(Compiled::Lt(field, limit))
+        } else if let Some(present) = condition.exists {
+            Ok(Compiled::Exists(field, present))
+        } else {
+            Err("expected a test: `equals`, `regex`, `gt`, `lt` or `exists`".to_owned())
+        }
+    }
+
+    /// Whether `log` matches. A test of an absent field does not match
+    /// (except `exists: false`).
+    pub fn matches(&self, log: &LogRecord) -> bool {
+        match self {
+            Compiled::All(all) => all.iter().all(|c| c.matches(log)),
+            Compiled::Any(any) => any.iter().any(|c| c.matches(log)),
+            Compiled::Not(inner) => !inner.matches(log),
+            Compiled::Equals(field, value) => field.find(log).is_some_and(|f| f.text() == *value),
+            Compiled::Regex(field, regex) => {
+                field.find(log).is_some_and(|f| regex.is_match(&f.text()))
+            }
+            Compiled::Gt(field, limit) => field
+                .find(log)
+                .and_then(|f| f.number())
+                .is_some_and(|n| n > *limit),
+            Compiled::Lt(field, limit) => field
+                .find(log)
+                .and_then(|f| f.number())
+                .is_some_and(|n| n < *limit),
+            Compiled::Exists(field, present) => field.find(log).is_some() == *present,
+        }
+    }
+}
