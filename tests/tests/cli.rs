@@ -35,6 +35,18 @@ fn validate_rejects_an_unknown_field() {
 }
 
 #[test]
+fn validate_unknown_field_beside_shared_tail_fields_lists_them_all() {
+    assert_rejected(
+        "sources:\n  app:\n    type: file\n    include: [/var/log/*.log]\n    read_form: beginning\nsinks:\n  o:\n    type: console\n    inputs: [app]\n",
+        "agent.yaml: sources.app.read_form: unknown field `read_form` (did you mean `read_from`?), \
+         expected one of `attributes`, `batch_max_events`, `checkpoint_interval_ms`, `exclude`, \
+         `fingerprint_bytes`, `ignore_older_than_secs`, `include`, `max_held_bytes`, `max_hold_secs`, \
+         `max_line_bytes`, `max_open_files`, `multiline`, `poll_interval_ms`, `read_budget_bytes`, \
+         `read_from`, `read_gzip`, `resource`, `scan_interval_ms`, `unterminated_timeout_ms`\n",
+    );
+}
+
+#[test]
 fn validate_rejects_a_wrong_type() {
     assert_rejected(
         "shutdown_timeout_secs: soon\n",

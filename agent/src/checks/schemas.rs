@@ -15,6 +15,7 @@ use jsonschema::paths::LocationSegment;
 use serde_json::Value;
 
 use super::plan::plugin_source;
+use crate::config::tagged::unknown_field;
 use crate::config::{CheckConfig, Config, ConfigError, FieldPath};
 use crate::embedded::FIRST_PARTY;
 use crate::error::Chain;
@@ -240,39 +241,6 @@ fn object_branch<'a>(root: &'a Value, node: &'a Value, value: &Value) -> &'a Val
     node
 }
 
-fn unknown_field(field: &str, known: &[String]) -> String {
-    if known.is_empty() {
-        return format!("unknown field `{field}`");
-    }
-    let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
-    match known.iter().find(|k| close(k, field)) {
-        Some(close) => format!(
-            "unknown field `{field}` (did you mean `{close}`?), expected one of {}",
-            list.join(", ")
-        ),
-        None => format!(
-            "unknown field `{field}`, expected one of {}",
-            list.join(", ")
-        ),
-    }
-}
-
-/// Whether `a` and `b` differ by at most one edit (a typo).
-fn close(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len().abs_diff(b.len()) > 1 {
-        return false;
-    }
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    a.len().max(b.len()) - prefix - suffix <= 1
-}
-
 /// The first-party checks' configuration schemas, by check `type`.
 pub async fn first_party_schemas() -> Result<Vec<(&'static str, Value)>, String> {
     let reader = SchemaReader::new()?;
@@ -355,14 +323,6 @@ fn camel(snake: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_typo_is_one_edit() {
-        assert!(close("address", "adress"));
-        assert!(close("address", "addresss"));
-        assert!(close("warn_days", "warm_days"));
-        assert!(!close("address", "server_name"));
-    }
 
     #[test]
     fn unknown_fields_are_found_through_refs_items_and_choices() {

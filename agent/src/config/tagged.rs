@@ -81,6 +81,67 @@ pub(crate) fn unknown_type<E: serde::de::Error>(tag: &str, types: &[&str]) -> E 
     ))
 }
 
+/// Check that every key of a map whose struct is split by hand (flattened
+/// parts beside its own fields) is one of `fields`. serde would name only
+/// the fields of the part a key was handed to; this names them all.
+pub(crate) fn known_fields<E: serde::de::Error>(map: &Mapping, fields: &[&str]) -> Result<(), E> {
+    match map
+        .keys()
+        .find(|k| !k.as_str().is_some_and(|k| fields.contains(&k)))
+    {
+        None => Ok(()),
+        Some(Value::String(key)) => {
+            let mut known = fields.to_vec();
+            known.sort_unstable();
+            Err(E::custom(format!(
+                "{MARK}{key}{MARK}{}",
+                unknown_field(key, &known)
+            )))
+        }
+        Some(other) => Err(E::custom(format!(
+            "expected field names, found {} as a key",
+            describe(other)
+        ))),
+    }
+}
+
+/// "unknown field `x`", with the field it probably meant and the fields
+/// allowed.
+pub(crate) fn unknown_field(field: &str, known: &[impl AsRef<str>]) -> String {
+    if known.is_empty() {
+        return format!("unknown field `{field}`");
+    }
+    let list: Vec<String> = known.iter().map(|k| format!("`{}`", k.as_ref())).collect();
+    match known.iter().map(AsRef::as_ref).find(|k| close(k, field)) {
+        Some(close) => format!(
+            "unknown field `{field}` (did you mean `{close}`?), expected one of {}",
+            list.join(", ")
+        ),
+        None => format!(
+            "unknown field `{field}`, expected one of {}",
+            list.join(", ")
+        ),
+    }
+}
+
+/// Whether `a` and `b` differ by at most one edit or one swap of
+/// neighbouring letters (a typo).
+fn close(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a, b) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    a.len().max(b.len()) <= 1 || (a.len() == 2 && b.len() == 2 && a[0] == b[1] && a[1] == b[0])
+}
+
 fn join(inner: &str) -> String {
     if inner.starts_with('[') {
         inner.to_owned()
@@ -118,5 +179,33 @@ pub(crate) fn describe(value: &Value) -> &'static str {
         Value::Sequence(_) => "a list",
         Value::Mapping(_) => "a map",
         Value::Tagged(_) => "a tagged value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_is_one_edit() {
+        assert!(close("address", "adress"));
+        assert!(close("address", "addresss"));
+        assert!(close("warn_days", "warm_days"));
+        assert!(!close("address", "server_name"));
+        assert!(close("read_from", "read_form"));
+        assert!(!close("read_from", "raed_fomr"));
+    }
+
+    #[test]
+    fn known_fields_names_every_field_sorted() {
+        let map: Mapping = serde_yaml_ng::from_str("b: 1\nzz: 2\n").unwrap();
+        let error = known_fields::<serde_yaml_ng::Error>(&map, &["c", "b", "a"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "\u{1}zz\u{1}unknown field `zz`, expected one of `a`, `b`, `c`"
+        );
+        known_fields::<serde_yaml_ng::Error>(&map, &["zz", "b"]).unwrap();
     }
 }

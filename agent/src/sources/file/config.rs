@@ -54,10 +54,14 @@ struct FileOwnFields {
     resource: BTreeMap<String, String>,
 }
 
+impl FileOwnFields {
+    const FIELDS: &[&str] = &["include", "exclude", "multiline", "attributes", "resource"];
+}
+
 impl<'de> Deserialize<'de> for FileSourceConfig {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let map = serde_yaml_ng::Mapping::deserialize(deserializer)?;
-        let (tail, own) = split_tail_fields(map);
+        let (tail, own) = split_tail_fields(map, FileOwnFields::FIELDS)?;
         let own: FileOwnFields = tagged::inner(own)?;
         let tail: TailConfig = tagged::inner(tail)?;
         Ok(FileSourceConfig {
@@ -71,10 +75,14 @@ impl<'de> Deserialize<'de> for FileSourceConfig {
     }
 }
 
-/// Split a source's map into the [`TailConfig`] fields and the rest.
-pub fn split_tail_fields(
+/// Split a source's map into the [`TailConfig`] fields and the rest, the
+/// source's `own` fields. A key that is neither is an error naming every
+/// field of the source.
+pub fn split_tail_fields<E: serde::de::Error>(
     map: serde_yaml_ng::Mapping,
-) -> (serde_yaml_ng::Mapping, serde_yaml_ng::Mapping) {
+    own: &[&str],
+) -> Result<(serde_yaml_ng::Mapping, serde_yaml_ng::Mapping), E> {
+    tagged::known_fields(&map, &[own, TailConfig::FIELDS].concat())?;
     let mut tail = serde_yaml_ng::Mapping::new();
     let mut rest = serde_yaml_ng::Mapping::new();
     for (key, value) in map {
@@ -87,7 +95,7 @@ pub fn split_tail_fields(
             rest.insert(key, value);
         }
     }
-    (tail, rest)
+    Ok((tail, rest))
 }
 
 /// How files are found, read, checkpointed and let go.
@@ -342,18 +350,51 @@ pub fn validate_globs(
 mod tests {
     use super::*;
 
-    #[test]
-    fn fields_list_matches_the_struct() {
-        let schema = schemars::schema_for!(TailConfig);
-        let mut names: Vec<&str> = schema.as_object().unwrap()["properties"]
+    /// The names in a struct's schema, sorted.
+    fn schema_fields(schema: &schemars::Schema) -> Vec<String> {
+        let mut names: Vec<String> = schema.as_object().unwrap()["properties"]
             .as_object()
             .unwrap()
             .keys()
-            .map(String::as_str)
+            .cloned()
             .collect();
         names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn own_and_tail_fields_are_all_the_fields_of_the_file_source() {
+        let mut fields = [FileOwnFields::FIELDS, TailConfig::FIELDS].concat();
+        fields.sort_unstable();
+        assert_eq!(
+            schema_fields(&schemars::schema_for!(FileSourceConfig)),
+            fields
+        );
+    }
+
+    #[test]
+    fn unknown_field_lists_own_and_tail_fields_sorted() {
+        let error = serde_yaml_ng::from_str::<FileSourceConfig>(
+            "include: [/var/log/*.log]\nread_form: beginning\n",
+        )
+        .unwrap_err()
+        .to_string();
+        let mut fields = [FileOwnFields::FIELDS, TailConfig::FIELDS].concat();
+        fields.sort_unstable();
+        let list: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+        assert_eq!(
+            error,
+            format!(
+                "\u{1}read_form\u{1}unknown field `read_form` (did you mean `read_from`?), expected one of {}",
+                list.join(", ")
+            )
+        );
+    }
+
+    #[test]
+    fn fields_list_matches_the_struct() {
         let mut fields = TailConfig::FIELDS.to_vec();
         fields.sort_unstable();
-        assert_eq!(names, fields);
+        assert_eq!(schema_fields(&schemars::schema_for!(TailConfig)), fields);
     }
 }

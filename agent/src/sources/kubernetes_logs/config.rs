@@ -153,10 +153,21 @@ struct OwnFields {
     kubelet: KubeletMetadataConfig,
 }
 
+impl OwnFields {
+    const FIELDS: &[&str] = &[
+        "pods_dir",
+        "exclude",
+        "node_name",
+        "max_merged_line_bytes",
+        "multiline",
+        "kubelet",
+    ];
+}
+
 impl<'de> Deserialize<'de> for KubernetesLogsConfig {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let map = serde_yaml_ng::Mapping::deserialize(deserializer)?;
-        let (tail, own) = split_tail_fields(map);
+        let (tail, own) = split_tail_fields(map, OwnFields::FIELDS)?;
         let own: OwnFields = tagged::inner(own)?;
         let tail: TailConfig = tagged::inner(tail)?;
         Ok(KubernetesLogsConfig {
@@ -213,5 +224,44 @@ impl Validate for KubernetesLogsConfig {
         if let Some(multiline) = &self.multiline {
             multiline.validate(&path.field("multiline"), errors);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_fields() -> Vec<&'static str> {
+        let mut fields = [OwnFields::FIELDS, TailConfig::FIELDS].concat();
+        fields.sort_unstable();
+        fields
+    }
+
+    #[test]
+    fn own_and_tail_fields_are_all_the_fields_of_the_source() {
+        let schema = schemars::schema_for!(KubernetesLogsConfig);
+        let mut names: Vec<&str> = schema.as_object().unwrap()["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, all_fields());
+    }
+
+    #[test]
+    fn unknown_field_lists_own_and_tail_fields_sorted() {
+        let error = serde_yaml_ng::from_str::<KubernetesLogsConfig>("pod_dir: /var/log/pods\n")
+            .unwrap_err()
+            .to_string();
+        let list: Vec<String> = all_fields().iter().map(|f| format!("`{f}`")).collect();
+        assert_eq!(
+            error,
+            format!(
+                "\u{1}pod_dir\u{1}unknown field `pod_dir` (did you mean `pods_dir`?), expected one of {}",
+                list.join(", ")
+            )
+        );
     }
 }
