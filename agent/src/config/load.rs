@@ -97,7 +97,7 @@ pub fn load_str(
         ));
     }
 
-    serde_path_to_error::deserialize::<_, Config>(value).map_err(|error| {
+    let mut config = serde_path_to_error::deserialize::<_, Config>(value).map_err(|error| {
         let outer = error.path().to_string();
         let (location, message) = join_path(&outer, &error.into_inner().to_string());
         ConfigErrors::from(ConfigError {
@@ -105,7 +105,9 @@ pub fn load_str(
             location,
             message,
         })
-    })
+    })?;
+    config.share_kubelet();
+    Ok(config)
 }
 
 /// Join the path serde tracked with a path carried inside the message.

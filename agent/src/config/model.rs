@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{CheckConfig, SinkComponent, SourceConfig, TransformComponent};
+use crate::kubelet::KubeletConfig;
 
 /// The agent's configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -41,6 +42,13 @@ pub struct Config {
     #[serde(default)]
     pub plugins: PluginsConfig,
 
+    /// How to reach this node's kubelet, for the `kubernetes_logs` and
+    /// `pod_metrics` sources. A source may set any of these fields itself
+    /// (`kubernetes_logs` under its own `kubelet:`), overriding this
+    /// block's value for that source.
+    #[serde(default)]
+    pub kubelet: KubeletConfig,
+
     /// Sources, by name: where events come from.
     #[serde(default)]
     pub sources: IndexMap<String, SourceConfig>,
@@ -59,6 +67,26 @@ pub struct Config {
     /// Sinks, by name: where events go. Each names its `inputs`.
     #[serde(default)]
     pub sinks: IndexMap<String, SinkComponent>,
+}
+
+// === impl Config ===
+
+impl Config {
+    /// Hand the top-level `kubelet:` block to the sources that reach the
+    /// kubelet, so that their configuration, which a reload compares,
+    /// holds the settings they use: a change to the block rebuilds the
+    /// sources it reaches, and only those.
+    pub(super) fn share_kubelet(&mut self) {
+        for source in self.sources.values_mut() {
+            match source {
+                SourceConfig::KubernetesLogs(config) => config.kubelet.share(&self.kubelet),
+                SourceConfig::PodMetrics(config) => config.share(&self.kubelet),
+                SourceConfig::File(_)
+                | SourceConfig::InternalMetrics(_)
+                | SourceConfig::HostMetrics(_) => {}
+            }
+        }
+    }
 }
 
 /// The admin HTTP server.

@@ -31,6 +31,7 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
                 .error("must not be empty: expected a directory path"),
         );
     }
+    config.kubelet.validate(&root.field("kubelet"), &mut errors);
     if config.plugins.max_concurrent_runs == 0 {
         errors.push(
             root.field("plugins")

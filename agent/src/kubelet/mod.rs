@@ -3,8 +3,10 @@
 //! node's own kubelet is ever asked; nothing watches the cluster's API.
 
 mod client;
+mod config;
 mod error;
 mod tls;
 
 pub use client::{Kubelet, KubeletSettings};
+pub use config::{KubeletConfig, KubeletOverrides, present, validate_overrides};
 pub use error::KubeletError;

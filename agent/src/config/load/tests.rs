@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::config::validate;
@@ -262,5 +262,153 @@ fn a_transform_field_error_names_its_path() {
     assert!(
         message.starts_with("agent.yaml: transforms.parsed: missing field `inputs`"),
         "{message}"
+    );
+}
+
+const KUBELET: &str = "\
+kubelet:
+  endpoint: https://node-1:10250
+  token_file: /run/token
+  timeout_ms: 2000
+sources:
+  logs:
+    type: kubernetes_logs
+    kubelet:
+      timeout_ms: 300
+  pods:
+    type: pod_metrics
+    token_file: null
+sinks:
+  out:
+    type: console
+    inputs: [logs, pods]
+";
+
+/// The connection each kubelet source uses, by source name.
+fn connections(config: &Config) -> Vec<(String, crate::kubelet::KubeletConfig)> {
+    use crate::sources::SourceConfig;
+    config
+        .sources
+        .iter()
+        .filter_map(|(name, source)| match source {
+            SourceConfig::KubernetesLogs(c) => Some((name.clone(), c.kubelet.connection())),
+            SourceConfig::PodMetrics(c) => Some((name.clone(), c.connection())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn kubelet_sources_use_the_top_level_block_with_their_own_fields_in_its_place() {
+    let config = load_str(KUBELET, "agent.yaml", &env).unwrap();
+    validate(&config, "agent.yaml").unwrap();
+    let shared = crate::kubelet::KubeletConfig {
+        endpoint: Some("https://node-1:10250".to_owned()),
+        token_file: Some(PathBuf::from("/run/token")),
+        timeout_ms: 2000,
+        ..Default::default()
+    };
+    assert_eq!(
+        connections(&config),
+        [
+            (
+                "logs".to_owned(),
+                crate::kubelet::KubeletConfig {
+                    timeout_ms: 300,
+                    ..shared.clone()
+                }
+            ),
+            (
+                "pods".to_owned(),
+                crate::kubelet::KubeletConfig {
+                    token_file: None,
+                    ..shared.clone()
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn kubelet_sources_without_a_top_level_block_keep_their_defaults() {
+    let yaml = "\
+sources:
+  logs:
+    type: kubernetes_logs
+    kubelet:
+      endpoint: https://10.0.0.1:10250
+  pods:
+    type: pod_metrics
+";
+    let config = load_str(yaml, "agent.yaml", &env).unwrap();
+    let defaults = crate::kubelet::KubeletConfig::default();
+    assert_eq!(
+        defaults.token_file.as_deref(),
+        Some(Path::new(
+            "/var/run/secrets/kubernetes.io/serviceaccount/token"
+        ))
+    );
+    assert_eq!(
+        connections(&config),
+        [
+            (
+                "logs".to_owned(),
+                crate::kubelet::KubeletConfig {
+                    endpoint: Some("https://10.0.0.1:10250".to_owned()),
+                    ..defaults.clone()
+                }
+            ),
+            ("pods".to_owned(), defaults),
+        ]
+    );
+}
+
+#[test]
+fn a_change_to_the_top_level_kubelet_block_changes_the_sources_that_use_it() {
+    let before = load_str(KUBELET, "agent.yaml", &env).unwrap();
+    let after = load_str(
+        &KUBELET.replace("https://node-1:10250", "https://node-2:10250"),
+        "agent.yaml",
+        &env,
+    )
+    .unwrap();
+    assert_ne!(before.sources["logs"], after.sources["logs"]);
+    assert_ne!(before.sources["pods"], after.sources["pods"]);
+    let overridden = KUBELET.replace(
+        "type: pod_metrics\n",
+        "type: pod_metrics\n    endpoint: https://10.0.0.1:10250\n",
+    );
+    let before = load_str(&overridden, "agent.yaml", &env).unwrap();
+    let after = load_str(
+        &overridden.replace("https://node-1:10250", "https://node-2:10250"),
+        "agent.yaml",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(
+        before.sources["pods"].clone(),
+        after.sources["pods"].clone(),
+        "a source that sets its own endpoint does not depend on the block's"
+    );
+}
+
+#[test]
+fn kubelet_errors_name_the_block_or_the_source_field() {
+    let errors: Vec<String> = errors(
+        &KUBELET
+            .replace("endpoint: https://node-1:10250", "endpoint: node-1")
+            .replace("timeout_ms: 300", "timeout_ms: 0")
+            .replace("token_file: null", "endpoint: \"https://\""),
+    )
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(
+        errors,
+        [
+            "agent.yaml: kubelet.endpoint: \"node-1\" is not a URL: expected for example `https://${NODE_NAME}:10250`",
+            "agent.yaml: sources.logs.kubelet.timeout_ms: must be at least 1",
+            "agent.yaml: sources.pods.endpoint: \"https://\" is not a URL: expected for example `https://${NODE_NAME}:10250`",
+        ]
     );
 }

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, FieldPath, Validate, tagged};
+use crate::kubelet::{KubeletConfig, KubeletOverrides, present, validate_overrides};
 use crate::sources::file::{MultilineConfig, TailConfig, split_tail_fields, validate_globs};
 
 /// Configuration of the `kubernetes_logs` source.
@@ -48,22 +49,35 @@ pub struct KubeletMetadataConfig {
     /// (namespace, pod, UID, container) and no pod can opt out.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// The kubelet's base URL. Default: `https://${NODE_NAME}:10250`.
-    #[serde(default)]
+    /// The kubelet's base URL. Overrides the top-level
+    /// `kubelet.endpoint` for this source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Bearer token file, read again before every request.
-    #[serde(default = "default_token_file")]
-    pub token_file: Option<PathBuf>,
-    /// CA certificates (PEM) of the kubelet's serving certificate; the
-    /// system roots when the file does not exist.
-    #[serde(default = "default_ca_file")]
-    pub ca_file: Option<PathBuf>,
-    /// Do not verify the kubelet's certificate. Warned about at start-up.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// Deadline of one request, in milliseconds.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// Bearer token file, read again before every request; `null` sends
+    /// no token. Overrides the top-level `kubelet.token_file` for this
+    /// source.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_file: Option<Option<PathBuf>>,
+    /// CA certificates (PEM) of the kubelet's serving certificate.
+    /// Overrides the top-level `kubelet.ca_file` for this source.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ca_file: Option<Option<PathBuf>>,
+    /// Do not verify the kubelet's certificate. Overrides the top-level
+    /// `kubelet.insecure_skip_verify` for this source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
+    /// Deadline of one request, in milliseconds. Overrides the top-level
+    /// `kubelet.timeout_ms` for this source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
     /// Seconds between refreshes of the pod list.
     #[serde(default = "default_refresh_secs")]
     pub refresh_secs: u64,
@@ -86,24 +100,15 @@ pub struct KubeletMetadataConfig {
     /// owning workload's name, then the pod's.
     #[serde(default = "default_true")]
     pub service_from_labels: bool,
+    /// The top-level `kubelet:` block with the fields above in its place,
+    /// set when the configuration is loaded: what a reload compares.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub shared: KubeletConfig,
 }
-
-const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 fn default_true() -> bool {
     true
-}
-
-fn default_token_file() -> Option<PathBuf> {
-    Some(PathBuf::from(SERVICE_ACCOUNT).join("token"))
-}
-
-fn default_ca_file() -> Option<PathBuf> {
-    Some(PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"))
-}
-
-fn default_timeout_ms() -> u64 {
-    5_000
 }
 
 fn default_refresh_secs() -> u64 {
@@ -115,15 +120,41 @@ impl Default for KubeletMetadataConfig {
         KubeletMetadataConfig {
             enabled: true,
             endpoint: None,
-            token_file: default_token_file(),
-            ca_file: default_ca_file(),
-            insecure_skip_verify: false,
-            timeout_ms: default_timeout_ms(),
+            token_file: None,
+            ca_file: None,
+            insecure_skip_verify: None,
+            timeout_ms: None,
             refresh_secs: default_refresh_secs(),
             labels: true,
             annotations: false,
             owner: true,
             service_from_labels: true,
+            shared: KubeletConfig::default(),
+        }
+    }
+}
+
+// === impl KubeletMetadataConfig ===
+
+impl KubeletMetadataConfig {
+    /// How to reach the kubelet: the top-level block with this source's
+    /// own fields in its place.
+    pub fn connection(&self) -> KubeletConfig {
+        self.shared.overridden(&self.overrides())
+    }
+
+    /// Take the top-level `kubelet:` block, as this source uses it.
+    pub fn share(&mut self, block: &KubeletConfig) {
+        self.shared = block.overridden(&self.overrides());
+    }
+
+    fn overrides(&self) -> KubeletOverrides {
+        KubeletOverrides {
+            endpoint: self.endpoint.clone(),
+            token_file: self.token_file.clone(),
+            ca_file: self.ca_file.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            timeout_ms: self.timeout_ms,
         }
     }
 }
@@ -204,22 +235,7 @@ impl Validate for KubernetesLogsConfig {
                     .error("must be at least 1"),
             );
         }
-        if self.kubelet.timeout_ms == 0 {
-            errors.push(
-                path.field("kubelet")
-                    .field("timeout_ms")
-                    .error("must be at least 1"),
-            );
-        }
-        if let Some(endpoint) = &self.kubelet.endpoint
-            && !endpoint.parse::<http::Uri>().is_ok_and(|u| {
-                matches!(u.scheme_str(), Some("https" | "http")) && u.host().is_some()
-            })
-        {
-            errors.push(path.field("kubelet").field("endpoint").error(format!(
-                "{endpoint:?} is not a URL: expected for example `https://${{NODE_NAME}}:10250`"
-            )));
-        }
+        validate_overrides(&self.kubelet.overrides(), &path.field("kubelet"), errors);
         self.tail.validate(path, errors);
         if let Some(multiline) = &self.multiline {
             multiline.validate(&path.field("multiline"), errors);

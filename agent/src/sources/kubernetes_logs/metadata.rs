@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::config::KubeletMetadataConfig;
 use crate::error::Chain;
 use crate::event::{Attributes, Resource};
-use crate::kubelet::{Kubelet, KubeletSettings};
+use crate::kubelet::Kubelet;
 use crate::sync::lock;
 use crate::telemetry::events::{FileSourceMetrics, KubeletMetadataFailed};
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
@@ -307,26 +307,17 @@ pub fn poller(
         cache.set_state(CacheState::Disabled);
         return Ok(None);
     }
-    let endpoint = match (&config.endpoint, node_name) {
-        (Some(endpoint), _) => endpoint.clone(),
-        (None, Some(node)) => format!("https://{node}:10250"),
-        (None, None) => {
-            tracing::warn!(component_id = %cx.id, "No kubelet endpoint and no NODE_NAME: pod metadata is off.");
-            cache.set_state(CacheState::Disabled);
-            return Ok(None);
-        }
+    let connection = config.connection();
+    let Some(endpoint) = connection.endpoint_for(node_name) else {
+        tracing::warn!(component_id = %cx.id, "No kubelet endpoint and no NODE_NAME: pod metadata is off.");
+        cache.set_state(CacheState::Disabled);
+        return Ok(None);
     };
-    if config.insecure_skip_verify {
+    if connection.insecure_skip_verify {
         tracing::warn!(component_id = %cx.id, %endpoint, "kubelet.insecure_skip_verify is set: the kubelet's certificate is not verified.");
     }
-    let kubelet = Kubelet::new(&KubeletSettings {
-        endpoint,
-        token_file: config.token_file.clone(),
-        ca_file: config.ca_file.clone(),
-        insecure_skip_verify: config.insecure_skip_verify,
-        timeout: Duration::from_millis(config.timeout_ms),
-    })
-    .map_err(|e| BuildError::caused("kubelet", e))?;
+    let kubelet = Kubelet::new(&connection.settings(endpoint))
+        .map_err(|e| BuildError::caused("kubelet", e))?;
     let metrics = FileSourceMetrics::new(cx.metrics.clone());
     let refresh = Duration::from_secs(config.refresh_secs);
     let shutdown = cx.shutdown.clone();

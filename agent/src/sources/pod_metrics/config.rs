@@ -6,9 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, FieldPath, Validate};
-
-/// Where a pod's service-account credentials are mounted.
-const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+use crate::kubelet::{KubeletConfig, KubeletOverrides, present, validate_overrides};
 
 /// Configuration of the `pod_metrics` source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -18,27 +16,36 @@ pub struct PodMetricsConfig {
     /// scrapes.
     #[serde(default = "default_interval_secs")]
     pub interval_secs: u64,
-    /// The kubelet's base URL. Default: `https://${NODE_NAME}:10250`, with
-    /// `NODE_NAME` from the downward API.
-    #[serde(default)]
+    /// The kubelet's base URL. Overrides the top-level `kubelet.endpoint`
+    /// for this source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Bearer token file, read again before every scrape (projected
-    /// service-account tokens rotate). `null` sends no token.
-    #[serde(default = "default_token_file")]
-    pub token_file: Option<PathBuf>,
+    /// Bearer token file, read again before every scrape; `null` sends no
+    /// token. Overrides the top-level `kubelet.token_file` for this
+    /// source.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_file: Option<Option<PathBuf>>,
     /// CA certificates (PEM) that sign the kubelet's serving certificate.
-    /// When the file does not exist the system roots are used.
-    #[serde(default = "default_ca_file")]
-    pub ca_file: Option<PathBuf>,
-    /// Do not verify the kubelet's certificate (self-signed kubelet serving
-    /// certificates). Anyone on the path can then impersonate the kubelet;
-    /// a warning is logged at start-up.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
+    /// Overrides the top-level `kubelet.ca_file` for this source.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ca_file: Option<Option<PathBuf>>,
+    /// Do not verify the kubelet's certificate. Overrides the top-level
+    /// `kubelet.insecure_skip_verify` for this source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
     /// How long one request may take, connecting included, in
-    /// milliseconds. A slower kubelet counts as an error.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// milliseconds. Overrides the top-level `kubelet.timeout_ms` for this
+    /// source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
     /// Report memory page faults of nodes, pods and containers.
     #[serde(default = "default_true")]
     pub page_faults: bool,
@@ -54,19 +61,34 @@ pub struct PodMetricsConfig {
     /// UID.
     #[serde(default = "default_pod_logs_dir")]
     pub pod_logs_dir: PathBuf,
+    /// The top-level `kubelet:` block with the fields above in its place,
+    /// set when the configuration is loaded: what a reload compares.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub shared: KubeletConfig,
 }
 
 // === impl PodMetricsConfig ===
 
 impl PodMetricsConfig {
-    /// How to reach the kubelet at `endpoint`.
-    pub fn kubelet_settings(&self, endpoint: String) -> crate::kubelet::KubeletSettings {
-        crate::kubelet::KubeletSettings {
-            endpoint,
+    /// How to reach the kubelet: the top-level block with this source's
+    /// own fields in its place.
+    pub fn connection(&self) -> KubeletConfig {
+        self.shared.overridden(&self.overrides())
+    }
+
+    /// Take the top-level `kubelet:` block, as this source uses it.
+    pub fn share(&mut self, block: &KubeletConfig) {
+        self.shared = block.overridden(&self.overrides());
+    }
+
+    fn overrides(&self) -> KubeletOverrides {
+        KubeletOverrides {
+            endpoint: self.endpoint.clone(),
             token_file: self.token_file.clone(),
             ca_file: self.ca_file.clone(),
             insecure_skip_verify: self.insecure_skip_verify,
-            timeout: std::time::Duration::from_millis(self.timeout_ms),
+            timeout_ms: self.timeout_ms,
         }
     }
 }
@@ -76,21 +98,7 @@ impl Validate for PodMetricsConfig {
         if self.interval_secs == 0 {
             errors.push(path.field("interval_secs").error("must be at least 1"));
         }
-        if self.timeout_ms == 0 {
-            errors.push(path.field("timeout_ms").error("must be at least 1"));
-        }
-        if let Some(endpoint) = &self.endpoint {
-            let ok = endpoint
-                .parse::<http::Uri>()
-                .ok()
-                .filter(|uri| matches!(uri.scheme_str(), Some("https" | "http")))
-                .filter(|uri| uri.host().is_some());
-            if ok.is_none() {
-                errors.push(path.field("endpoint").error(format!(
-                    "{endpoint:?} is not a URL: expected for example `https://${{NODE_NAME}}:10250`"
-                )));
-            }
-        }
+        validate_overrides(&self.overrides(), path, errors);
     }
 }
 
@@ -99,14 +107,15 @@ impl Default for PodMetricsConfig {
         PodMetricsConfig {
             interval_secs: default_interval_secs(),
             endpoint: None,
-            token_file: default_token_file(),
-            ca_file: default_ca_file(),
-            insecure_skip_verify: false,
-            timeout_ms: default_timeout_ms(),
+            token_file: None,
+            ca_file: None,
+            insecure_skip_verify: None,
+            timeout_ms: None,
             page_faults: true,
             cgroup_fallback: true,
             sys_path: default_sys_path(),
             pod_logs_dir: default_pod_logs_dir(),
+            shared: KubeletConfig::default(),
         }
     }
 }
@@ -115,18 +124,6 @@ impl Default for PodMetricsConfig {
 
 fn default_interval_secs() -> u64 {
     15
-}
-
-fn default_token_file() -> Option<PathBuf> {
-    Some(PathBuf::from(SERVICE_ACCOUNT).join("token"))
-}
-
-fn default_ca_file() -> Option<PathBuf> {
-    Some(PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"))
-}
-
-fn default_timeout_ms() -> u64 {
-    5_000
 }
 
 fn default_true() -> bool {

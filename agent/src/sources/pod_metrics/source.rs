@@ -22,22 +22,19 @@ use crate::telemetry::events::{
 };
 use crate::topology::{BoxedComponent, BuildError, SourceContext};
 
-/// Build the source: the endpoint is `endpoint` or
-/// `https://$NODE_NAME:10250`, and the TLS configuration must load.
+/// Build the source: the endpoint is `endpoint` (the source's or the
+/// top-level `kubelet` block's) or `https://$NODE_NAME:10250`, and the TLS configuration must load.
 pub fn build(config: &PodMetricsConfig, cx: SourceContext) -> Result<BoxedComponent, BuildError> {
     let node_name = std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty());
-    let endpoint = match (&config.endpoint, &node_name) {
-        (Some(endpoint), _) => endpoint.clone(),
-        (None, Some(node)) => format!("https://{node}:10250"),
-        (None, None) => {
-            return Err(BuildError::new(
-                "no kubelet endpoint: set `endpoint`, or NODE_NAME from the downward API",
-            ));
-        }
+    let connection = config.connection();
+    let Some(endpoint) = connection.endpoint_for(node_name.as_deref()) else {
+        return Err(BuildError::new(
+            "no kubelet endpoint: set `kubelet.endpoint`, or NODE_NAME from the downward API",
+        ));
     };
     let kubelet =
-        Kubelet::new(&config.kubelet_settings(endpoint.clone())).map_err(BuildError::from_error)?;
-    if config.insecure_skip_verify {
+        Kubelet::new(&connection.settings(endpoint.clone())).map_err(BuildError::from_error)?;
+    if connection.insecure_skip_verify {
         KubeletVerificationDisabled {
             component: &cx.metrics,
             endpoint: &endpoint,
