@@ -354,6 +354,109 @@ fn a_pod_deleted_while_its_metadata_is_awaited_loses_no_line() {
     assert_eq!(resource["k8s.pod.name"], "short-job-x7k2p");
 }
 
+#[test]
+fn top_level_kubelet_block_reaches_both_sources_and_a_source_field_overrides_it() {
+    use crate::metrics::kubelet::FakeKubelet;
+    let dir = tempfile::tempdir().unwrap();
+    let (shared_dir, own_dir) = (dir.path().join("shared"), dir.path().join("own"));
+    std::fs::create_dir_all(&shared_dir).unwrap();
+    std::fs::create_dir_all(&own_dir).unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret").unwrap();
+    let summary = std::fs::read(fixtures().join("kubelet/k8s-1.35_stats-summary.json")).unwrap();
+    let pods = std::fs::read(fixtures().join("kubelet/k8s-1.35_pods.json")).unwrap();
+    // Two kubelets, each with a CA of its own: a source reaches one only
+    // with that one's endpoint and CA, and either only with the token.
+    let shared = FakeKubelet::start(&shared_dir, summary.clone(), "s3cret", Duration::ZERO);
+    shared.set_pods(pods);
+    let own = FakeKubelet::start(&own_dir, summary, "s3cret", Duration::ZERO);
+    let pod: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("kubelet/k8s-1.35_pods.json")).unwrap(),
+    )
+    .unwrap();
+    let hpa = pod["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["metadata"]["name"] == "e2e-hpa-6cd8d99884-tggnr")
+        .unwrap();
+    let m = &hpa["metadata"];
+    let container = dir
+        .path()
+        .join("pods")
+        .join(format!(
+            "{}_{}_{}",
+            m["namespace"].as_str().unwrap(),
+            m["name"].as_str().unwrap(),
+            m["uid"].as_str().unwrap()
+        ))
+        .join("app");
+    std::fs::create_dir_all(&container).unwrap();
+    std::fs::write(
+        container.join("0.log"),
+        "2026-06-26T10:13:00.000000001Z stdout F a line\n",
+    )
+    .unwrap();
+    // Only the top-level block says where the kubelet is and how to trust
+    // it; `own_pods` sets its own endpoint and CA and keeps the block's
+    // token.
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+kubelet:
+  endpoint: https://{shared_addr}
+  token_file: {token}
+  ca_file: {shared_ca}
+sources:
+  logs:
+    type: kubernetes_logs
+    pods_dir: {{dir}}/pods
+    node_name: node-7
+    scan_interval_ms: 200
+    kubelet:
+      refresh_secs: 1
+  pods:
+    type: pod_metrics
+    interval_secs: 1
+    cgroup_fallback: false
+  own_pods:
+    type: pod_metrics
+    endpoint: https://{own_addr}
+    ca_file: {own_ca}
+    interval_secs: 1
+    cgroup_fallback: false
+sinks:
+  out:
+    type: file
+    path: {{dir}}/out.jsonl
+    inputs: [logs, pods, own_pods]
+",
+        shared_addr = shared.addr,
+        own_addr = own.addr,
+        token = token.display(),
+        shared_ca = shared.ca_file.display(),
+        own_ca = own.ca_file.display(),
+    );
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    // The pod's metadata came from the block's kubelet.
+    let record = wait_for("the log record", Duration::from_secs(20), || {
+        records(agent.dir.path())
+            .into_iter()
+            .find(|r| r["body"] == "a line")
+    });
+    assert_eq!(record["resource"]["k8s.deployment.name"], "e2e-hpa");
+    assert!(shared.served_pods() >= 1);
+    // Summaries are asked for by the pod_metrics sources only, and each
+    // knows one of the addresses: `pods` the block's, `own_pods` its own.
+    wait_for(
+        "a summary from each kubelet",
+        Duration::from_secs(20),
+        || (shared.served() >= 1 && own.served() >= 1).then_some(()),
+    );
+    assert_eq!(own.served_pods(), 0, "only kubernetes_logs asks for /pods");
+}
+
 /// A `kubernetes_logs` source with pod metadata from `kubelet`, `extra`
 /// source settings, into a file sink.
 fn kubelet_config(
