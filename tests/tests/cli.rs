@@ -47,6 +47,14 @@ fn validate_unknown_field_beside_shared_tail_fields_lists_them_all() {
 }
 
 #[test]
+fn validate_unknown_sink_field_lists_inputs_beside_the_sink_fields() {
+    assert_rejected(
+        "sources:\n  m:\n    type: internal_metrics\nsinks:\n  o:\n    type: console\n    inputs: [m]\n    inptus: [m]\n",
+        "agent.yaml: sinks.o.inptus: unknown field `inptus` (did you mean `inputs`?), expected one of `inputs`, `target`\n",
+    );
+}
+
+#[test]
 fn validate_rejects_a_wrong_type() {
     assert_rejected(
         "shutdown_timeout_secs: soon\n",

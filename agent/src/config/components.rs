@@ -50,7 +50,7 @@ impl<'de> Deserialize<'de> for SinkComponent {
             }
         };
         let sink = SinkConfig::deserialize(serde_yaml_ng::Value::Mapping(map))
-            .map_err(D::Error::custom)?;
+            .map_err(|e| D::Error::custom(tagged::with_taken_field(e.to_string(), "inputs")))?;
         Ok(SinkComponent { inputs, sink })
     }
 }
@@ -80,7 +80,7 @@ impl<'de> Deserialize<'de> for TransformComponent {
             }
         };
         let transform = TransformConfig::deserialize(serde_yaml_ng::Value::Mapping(map))
-            .map_err(D::Error::custom)?;
+            .map_err(|e| D::Error::custom(tagged::with_taken_field(e.to_string(), "inputs")))?;
         Ok(TransformComponent { inputs, transform })
     }
 }

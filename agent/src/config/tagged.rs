@@ -105,6 +105,24 @@ pub(crate) fn known_fields<E: serde::de::Error>(map: &Mapping, fields: &[&str]) 
     }
 }
 
+/// Add `taken`, a field the caller removed from the map before handing the
+/// rest to serde (a sink's `inputs`), to the fields an unknown-field error
+/// of that map lists, sorted. serde's wording ("unknown field `x`,
+/// expected `a`" or "expected one of `a`, `b`") is parsed back; any other
+/// message, or one about a nested map, is returned as it is.
+pub(crate) fn with_taken_field(message: String, taken: &str) -> String {
+    let Some((path, rest)) = message.strip_prefix(MARK).and_then(|m| m.split_once(MARK)) else {
+        return message;
+    };
+    let Some(listed) = rest.strip_prefix(&format!("unknown field `{path}`, ")) else {
+        return message;
+    };
+    let mut known: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+    known.push(taken);
+    known.sort_unstable();
+    format!("{MARK}{path}{MARK}{}", unknown_field(path, &known))
+}
+
 /// "unknown field `x`", with the field it probably meant and the fields
 /// allowed.
 pub(crate) fn unknown_field(field: &str, known: &[impl AsRef<str>]) -> String {
@@ -194,6 +212,28 @@ mod tests {
         assert!(!close("address", "server_name"));
         assert!(close("read_from", "read_form"));
         assert!(!close("read_from", "raed_fomr"));
+    }
+
+    #[test]
+    fn a_taken_field_joins_the_list_of_a_top_level_unknown_field() {
+        assert_eq!(
+            with_taken_field(
+                "\u{1}inptus\u{1}unknown field `inptus`, expected `target`".to_owned(),
+                "inputs"
+            ),
+            "\u{1}inptus\u{1}unknown field `inptus` (did you mean `inputs`?), expected one of `inputs`, `target`"
+        );
+        assert_eq!(
+            with_taken_field(
+                "\u{1}foo\u{1}unknown field `foo`, expected one of `path`, `encoding`".to_owned(),
+                "inputs"
+            ),
+            "\u{1}foo\u{1}unknown field `foo`, expected one of `encoding`, `inputs`, `path`"
+        );
+        let nested = "\u{1}auth.foo\u{1}unknown field `foo`, expected `token`".to_owned();
+        assert_eq!(with_taken_field(nested.clone(), "inputs"), nested);
+        let other = "\u{1}path\u{1}invalid type: integer `1`, expected a string".to_owned();
+        assert_eq!(with_taken_field(other.clone(), "inputs"), other);
     }
 
     #[test]
