@@ -531,3 +531,63 @@ sinks:
     });
     assert!(usage.is_finite());
 }
+
+#[test]
+fn a_reload_changing_only_the_top_level_kubelet_block_moves_pod_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first_dir, second_dir) = (dir.path().join("first"), dir.path().join("second"));
+    std::fs::create_dir_all(&first_dir).unwrap();
+    std::fs::create_dir_all(&second_dir).unwrap();
+    std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+    let summary = std::fs::read(&summaries()[0]).unwrap();
+    let first = FakeKubelet::start(&first_dir, summary.clone(), TOKEN, Duration::ZERO);
+    let second = FakeKubelet::start(&second_dir, summary, TOKEN, Duration::ZERO);
+    let config = |kubelet: &FakeKubelet| {
+        format!(
+            "
+data_dir: {{data_dir}}
+kubelet:
+  endpoint: https://127.0.0.1:{port}
+  ca_file: {ca}
+  token_file: {token}
+sources:
+  pods:
+    type: pod_metrics
+    interval_secs: 1
+    cgroup_fallback: false
+sinks:
+  out:
+    type: file
+    path: {{dir}}/out.jsonl
+    inputs: [pods]
+",
+            port = kubelet.addr.port(),
+            ca = kubelet.ca_file.display(),
+            token = dir.path().join("token").display(),
+        )
+    };
+    let mut agent = Agent::start(&config(&first));
+    agent.wait_ready();
+    wait_for(
+        "a scrape of the first kubelet",
+        Duration::from_secs(20),
+        || (first.served() >= 1).then_some(()),
+    );
+    assert_eq!(second.served(), 0);
+    // The sources section is the same text: only the block changed.
+    agent.write_config(&config(&second));
+    agent.signal("HUP");
+    wait_for(
+        "a scrape of the second kubelet",
+        Duration::from_secs(20),
+        || (second.served() >= 2).then_some(()),
+    );
+    // The old source is gone: the first kubelet is asked no more.
+    let asked = first.served();
+    wait_for(
+        "two more scrapes of the second kubelet",
+        Duration::from_secs(20),
+        || (second.served() >= 4).then_some(()),
+    );
+    assert_eq!(first.served(), asked, "the first kubelet is still scraped");
+}
