@@ -257,7 +257,8 @@ fn unknown_field(field: &str, known: &[String]) -> String {
     }
 }
 
-/// Whether `a` and `b` differ by at most one edit (a typo).
+/// Whether `a` and `b` differ by at most one edit (a typo): a character
+/// added, removed or replaced, or two neighbours swapped.
 fn close(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     if a.len().abs_diff(b.len()) > 1 {
@@ -270,7 +271,12 @@ fn close(a: &str, b: &str) -> bool {
         .zip(b[prefix..].iter().rev())
         .take_while(|(x, y)| x == y)
         .count();
-    a.len().max(b.len()) - prefix - suffix <= 1
+    let differing = a.len().max(b.len()) - prefix - suffix;
+    let swapped = a.len() == b.len()
+        && differing == 2
+        && a[prefix] == b[prefix + 1]
+        && a[prefix + 1] == b[prefix];
+    differing <= 1 || swapped
 }
 
 /// The first-party checks' configuration schemas, by check `type`.
@@ -362,6 +368,9 @@ mod tests {
         assert!(close("address", "addresss"));
         assert!(close("warn_days", "warm_days"));
         assert!(!close("address", "server_name"));
+        assert!(close("directory", "directroy"));
+        assert!(close("env", "nev"));
+        assert!(!close("directory", "dircetroy"));
     }
 
     #[test]
