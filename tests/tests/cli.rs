@@ -412,6 +412,65 @@ sinks:
     );
 }
 
+/// Each first-party check, with one field misspelt in its `config:`, is
+/// refused by `validate` with the file, the field path and what the
+/// plugin's schema allows there; spelt right, it passes.
+#[test]
+fn validate_refuses_a_misspelt_field_in_every_first_party_check() {
+    let cases = [
+        (
+            "cert_expiry",
+            "endpoints: [\"example.com:443\"]\n      warning_dayz: 30",
+            "warning_dayz",
+            "warning_days",
+        ),
+        (
+            "disk_usage",
+            "mounts: [\"/\"]\n      warning_percnt: 80",
+            "warning_percnt",
+            "warning_percent",
+        ),
+        (
+            "backup_verify",
+            "sets:\n        - {name: db, directory: /tmp, glob: \"*.gz\", max_age_sec: 86400}",
+            "max_age_sec",
+            "max_age_secs",
+        ),
+        ("heartbeat", "directroy: /tmp", "directroy", "directory"),
+    ];
+    for (kind, config, wrong, right) in cases {
+        let yaml = format!(
+            "
+checks:
+  c:
+    type: {kind}
+    config:
+      {config}
+    grants:
+      tls_targets: [\"example.com:443\"]
+      directories: [/tmp]
+      mounts: [/]
+sinks:
+  prom:
+    type: prometheus
+    inputs: [c]
+"
+        );
+        let (code, stderr) = validate(&yaml);
+        println!("{kind}: {}", stderr.trim());
+        assert_eq!(code, 78, "{kind}: {stderr}");
+        assert!(
+            stderr.contains("agent.yaml: checks.c.config.")
+                && stderr.contains(&format!(
+                    "unknown field `{wrong}` (did you mean `{right}`?)"
+                )),
+            "{kind}: {stderr}"
+        );
+        let (code, stderr) = validate(&yaml.replace(wrong, right));
+        assert_eq!(code, 0, "{kind} spelt right: {stderr}");
+    }
+}
+
 #[test]
 fn validate_checks_a_third_party_check_config_from_the_plugins_directory() {
     let plugins = tempfile::tempdir().unwrap();

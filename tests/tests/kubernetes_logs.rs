@@ -489,3 +489,153 @@ sinks:
         ca = kubelet.ca_file.display(),
     )
 }
+
+/// The service a recorded pod's containers belong to, derived here from
+/// the OpenTelemetry conventions for Kubernetes on its own: the
+/// `resource.opentelemetry.io/service.name` annotation, the
+/// `app.kubernetes.io/instance` then `app.kubernetes.io/name` labels, the
+/// owning workload (a ReplicaSet with a `pod-template-hash` is its
+/// Deployment's), then the pod.
+fn conventional_service_name(pod: &serde_json::Value) -> String {
+    let meta = &pod["metadata"];
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    if let Some(name) = text(&meta["annotations"]["resource.opentelemetry.io/service.name"]) {
+        return name;
+    }
+    for label in ["app.kubernetes.io/instance", "app.kubernetes.io/name"] {
+        if let Some(name) = text(&meta["labels"][label]) {
+            return name;
+        }
+    }
+    if let Some(owner) = meta["ownerReferences"].as_array().and_then(|o| o.first()) {
+        let name = text(&owner["name"]).unwrap();
+        return match (
+            owner["kind"].as_str(),
+            text(&meta["labels"]["pod-template-hash"]),
+        ) {
+            (Some("ReplicaSet"), Some(hash)) => name
+                .strip_suffix(&format!("-{hash}"))
+                .map_or(name.clone(), str::to_owned),
+            _ => name,
+        };
+    }
+    text(&meta["name"]).unwrap()
+}
+
+/// Every container of the recorded pod list (Deployments, a bare
+/// ReplicaSet owner, StatefulSets, DaemonSets, Jobs, static pods, Helm
+/// labels, one pod annotated) ships logs that name its workload, as the
+/// OpenTelemetry conventions say, decoded from the OTLP requests by the
+/// independent decoder; the agent's own metrics name the agent.
+#[test]
+fn every_recorded_container_names_its_workload_over_otlp() {
+    use crate::metrics::kubelet::FakeKubelet;
+    use crate::shipping::decode::{attrs, get, python_decode};
+    use crate::support::receiver::Receiver;
+
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pods: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("kubelet/k8s-1.35_pods.json")).unwrap(),
+    )
+    .unwrap();
+    let items = pods["items"].as_array_mut().unwrap();
+    // One pod names its service and namespace itself.
+    let annotations = &mut items[0]["metadata"]["annotations"];
+    if annotations.is_null() {
+        *annotations = serde_json::json!({});
+    }
+    annotations["resource.opentelemetry.io/service.name"] = "checkout".into();
+    annotations["resource.opentelemetry.io/service.namespace"] = "shop".into();
+
+    // service.instance.id → (service.name, service.namespace)
+    let mut expected = std::collections::BTreeMap::new();
+    for pod in items.iter() {
+        let meta = &pod["metadata"];
+        let (namespace, name, uid) = (
+            meta["namespace"].as_str().unwrap(),
+            meta["name"].as_str().unwrap(),
+            meta["uid"].as_str().unwrap(),
+        );
+        let service_namespace = meta["annotations"]["resource.opentelemetry.io/service.namespace"]
+            .as_str()
+            .unwrap_or(namespace);
+        for container in pod["spec"]["containers"].as_array().unwrap() {
+            let container = container["name"].as_str().unwrap();
+            let logs = dir
+                .path()
+                .join("pods")
+                .join(format!("{namespace}_{name}_{uid}"))
+                .join(container);
+            std::fs::create_dir_all(&logs).unwrap();
+            std::fs::write(
+                logs.join("0.log"),
+                format!("2026-06-26T10:13:00.000000001Z stdout F from {name}/{container}\n"),
+            )
+            .unwrap();
+            expected.insert(
+                format!("{namespace}.{name}.{container}"),
+                (conventional_service_name(pod), service_namespace.to_owned()),
+            );
+        }
+    }
+    assert!(expected.len() >= 20, "{expected:?}");
+
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret").unwrap();
+    let kubelet = FakeKubelet::start(dir.path(), b"{}".to_vec(), "s3cret", Duration::ZERO);
+    kubelet.set_pods(serde_json::to_vec(&pods).unwrap());
+    let yaml = kubelet_config(
+        &kubelet,
+        &token,
+        "",
+    )
+    .replace(
+        "sinks:\n  out:\n    type: file\n    path: {dir}/out.jsonl\n    inputs: [pods]\n",
+        &format!(
+            "  self:\n    type: internal_metrics\n    interval_secs: 1\nsinks:\n  ingest:\n    type: otlp_http\n    inputs: [pods, self]\n    endpoint: {}\n",
+            receiver.endpoint()
+        ),
+    );
+    assert!(yaml.contains("otlp_http"), "{yaml}");
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for("every container's line", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() >= expected.len()).then_some(())
+    });
+    wait_for("a metrics request", Duration::from_secs(30), || {
+        (!receiver.accepted("/v1/metrics").is_empty()).then_some(())
+    });
+
+    let work = tempfile::tempdir().unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for request in python_decode("logs", &receiver, "/v1/logs", work.path()) {
+        for resource_logs in request["resource_logs"].as_array().unwrap() {
+            let resource = attrs(&resource_logs["resource"]["attributes"]);
+            let field = |key: &str| get(&resource, key).unwrap_or_default().to_owned();
+            seen.insert(
+                field("service.instance.id"),
+                (field("service.name"), field("service.namespace")),
+            );
+        }
+    }
+    for (instance, (name, namespace)) in &seen {
+        println!("{instance:<72} service.name={name:<28} service.namespace={namespace}");
+    }
+    assert_eq!(seen, expected);
+
+    let mut own = Vec::new();
+    for request in python_decode("metrics", &receiver, "/v1/metrics", work.path()) {
+        for resource_metrics in request["resource_metrics"].as_array().unwrap() {
+            let resource = attrs(&resource_metrics["resource"]["attributes"]);
+            own.push(get(&resource, "service.name").map(str::to_owned));
+        }
+    }
+    println!("the agent's own metrics: service.name={own:?}");
+    assert!(!own.is_empty());
+    assert!(
+        own.iter()
+            .all(|name| name.as_deref() == Some("neurallog-agent")),
+        "{own:?}"
+    );
+}

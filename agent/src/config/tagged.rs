@@ -142,8 +142,8 @@ pub(crate) fn unknown_field(field: &str, known: &[impl AsRef<str>]) -> String {
     }
 }
 
-/// Whether `a` and `b` differ by at most one edit or one swap of
-/// neighbouring letters (a typo).
+/// Whether `a` and `b` differ by at most one edit (a typo): a character
+/// added, removed or replaced, or two neighbours swapped.
 fn close(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     if a.len().abs_diff(b.len()) > 1 {
@@ -156,8 +156,12 @@ fn close(a: &str, b: &str) -> bool {
         .zip(b[prefix..].iter().rev())
         .take_while(|(x, y)| x == y)
         .count();
-    let (a, b) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-    a.len().max(b.len()) <= 1 || (a.len() == 2 && b.len() == 2 && a[0] == b[1] && a[1] == b[0])
+    let differing = a.len().max(b.len()) - prefix - suffix;
+    let swapped = a.len() == b.len()
+        && differing == 2
+        && a[prefix] == b[prefix + 1]
+        && a[prefix + 1] == b[prefix];
+    differing <= 1 || swapped
 }
 
 fn join(inner: &str) -> String {
@@ -211,6 +215,9 @@ mod tests {
         assert!(close("warn_days", "warm_days"));
         assert!(!close("address", "server_name"));
         assert!(close("read_from", "read_form"));
+        assert!(close("directory", "directroy"));
+        assert!(close("env", "nev"));
+        assert!(!close("directory", "dircetroy"));
         assert!(!close("read_from", "raed_fomr"));
     }
 

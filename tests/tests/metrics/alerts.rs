@@ -2,7 +2,7 @@
 //! the rules load, and `cpu_usage_percent` and `memory_usage_percent` are
 //! queryable with values that match /proc.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::seed_alerts;
 use crate::support::agent::Agent;
@@ -120,20 +120,29 @@ scrape_configs:
     assert_eq!(cpu_rule["query"], "cpu_usage_percent > 80");
     assert_eq!(cpu_rule["lastError"].as_str().unwrap_or(""), "");
 
-    // memory_usage_percent within half a point of /proc/meminfo around the
-    // query.
+    // memory_usage_percent within half a point of /proc/meminfo over the
+    // time its value was collected. The machine's memory moves while other
+    // tests run, so /proc/meminfo is read every 20 ms from well before the
+    // collection behind the scraped value (the agent collects each second,
+    // Prometheus scrapes each second) until after the query.
     wait_for(
         "memory_usage_percent in Prometheus",
         Duration::from_secs(30),
         || value(&prometheus.query("memory_usage_percent")),
     );
-    let before = memory_percent();
+    let mut readings = Vec::new();
+    let window = Instant::now();
+    while window.elapsed() < Duration::from_secs(4) {
+        readings.push(memory_percent());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let scraped = value(&prometheus.query("memory_usage_percent")).unwrap();
-    let after = memory_percent();
-    let (lo, hi) = (before.min(after) - 0.5, before.max(after) + 0.5);
+    readings.push(memory_percent());
+    let low = readings.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = readings.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     assert!(
-        (lo..=hi).contains(&scraped),
-        "memory_usage_percent {scraped}, /proc/meminfo {before}..{after}"
+        (low - 0.5..=high + 0.5).contains(&scraped),
+        "memory_usage_percent {scraped}, /proc/meminfo {low}..{high}"
     );
 
     // cpu_usage_percent averaged over a window equals /proc/stat's busy

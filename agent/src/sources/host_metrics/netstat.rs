@@ -15,9 +15,13 @@ use super::points::{Names, Points};
 /// node_exporter's default `--collector.netstat.fields`.
 pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
-fn fields() -> &'static Regex {
-    static FIELDS: OnceLock<Regex> = OnceLock::new();
-    FIELDS.get_or_init(|| Regex::new(DEFAULT_FIELDS).expect("valid pattern"))
+/// The default fields' pattern, compiled once (`None` only if it did not
+/// compile, which `the_default_fields_pattern_compiles` rules out).
+fn fields() -> Option<&'static Regex> {
+    static FIELDS: OnceLock<Option<Regex>> = OnceLock::new();
+    FIELDS
+        .get_or_init(|| Regex::new(DEFAULT_FIELDS).ok())
+        .as_ref()
 }
 
 /// Kept between cycles: the names of the fields seen, and the key being
@@ -68,7 +72,7 @@ impl Scratch {
         self.key.push_str(field);
         let key = &self.key;
         let Some((name, help)) = self.names.get(key, || {
-            fields().is_match(key).then(|| {
+            fields().is_some_and(|f| f.is_match(key)).then(|| {
                 (
                     format!("node_netstat_{key}"),
                     format!("Statistic {protocol}{field}."),
@@ -90,6 +94,11 @@ mod tests {
 
     use super::*;
     use crate::event::Resource;
+
+    #[test]
+    fn the_default_fields_pattern_compiles() {
+        assert!(fields().is_some());
+    }
 
     /// The files of the machine the node_exporter comparison ran on.
     const NETSTAT: &str = include_str!("fixtures/netstat");

@@ -46,42 +46,44 @@ impl OsState {
         buf: &mut String,
         points: &mut Points,
     ) -> Result<(), HostMetricsError> {
-        let mut last_error = None;
-        for relative in ["etc/os-release", "usr/lib/os-release"] {
-            let path = root.join(relative);
-            let modified = match std::fs::metadata(&path).and_then(|m| m.modified()) {
-                Ok(modified) => modified,
+        let modified_at = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
+        let [first, second] = ["etc/os-release", "usr/lib/os-release"].map(|r| root.join(r));
+        let (path, modified) = match modified_at(&first) {
+            Ok(modified) => (first, modified),
+            Err(_) => match modified_at(&second) {
+                Ok(modified) => (second, modified),
                 Err(source) => {
-                    last_error = Some(HostMetricsError::Read { path, source });
-                    continue;
+                    return Err(HostMetricsError::Read {
+                        path: second,
+                        source,
+                    });
                 }
-            };
-            let fresh = self
-                .read
-                .as_ref()
-                .is_some_and(|(p, t)| *p == path && *t == modified);
-            if !fresh {
-                read_into(&path, buf)?;
-                self.parse(buf);
-                self.read = Some((path, modified));
-            }
-            points.node_gauge(
-                "node_os_info",
-                "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.",
-                1.0,
-                self.info.clone(),
-            );
-            if self.version > 0.0 {
-                points.node_gauge(
-                    "node_os_version",
-                    "Metric containing the major.minor part of the OS version.",
-                    self.version,
-                    self.version_labels.clone(),
-                );
-            }
-            return Ok(());
+            },
+        };
+        let fresh = self
+            .read
+            .as_ref()
+            .is_some_and(|(p, t)| *p == path && *t == modified);
+        if !fresh {
+            read_into(&path, buf)?;
+            self.parse(buf);
+            self.read = Some((path, modified));
         }
-        Err(last_error.expect("two candidates"))
+        points.node_gauge(
+            "node_os_info",
+            "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.",
+            1.0,
+            self.info.clone(),
+        );
+        if self.version > 0.0 {
+            points.node_gauge(
+                "node_os_version",
+                "Metric containing the major.minor part of the OS version.",
+                self.version,
+                self.version_labels.clone(),
+            );
+        }
+        Ok(())
     }
 
     fn parse(&mut self, text: &str) {
