@@ -40,17 +40,7 @@ pub struct SinkComponent {
 
 impl<'de> Deserialize<'de> for SinkComponent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut map = tagged::mapping(deserializer)?;
-        let inputs = match map.remove("inputs") {
-            Some(value) => tagged::inner_at("inputs", value)?,
-            None => {
-                return Err(D::Error::custom(
-                    "missing field `inputs`: a sink names the sources, checks or transforms it reads from",
-                ));
-            }
-        };
-        let sink = SinkConfig::deserialize(serde_yaml_ng::Value::Mapping(map))
-            .map_err(|e| D::Error::custom(tagged::with_taken_field(e.to_string(), "inputs")))?;
+        let (inputs, sink) = with_inputs(deserializer, "sink")?;
         Ok(SinkComponent { inputs, sink })
     }
 }
@@ -70,17 +60,29 @@ pub struct TransformComponent {
 
 impl<'de> Deserialize<'de> for TransformComponent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut map = tagged::mapping(deserializer)?;
-        let inputs = match map.remove("inputs") {
-            Some(value) => tagged::inner_at("inputs", value)?,
-            None => {
-                return Err(D::Error::custom(
-                    "missing field `inputs`: a transform names the sources, checks or transforms it reads from",
-                ));
-            }
-        };
-        let transform = TransformConfig::deserialize(serde_yaml_ng::Value::Mapping(map))
-            .map_err(|e| D::Error::custom(tagged::with_taken_field(e.to_string(), "inputs")))?;
+        let (inputs, transform) = with_inputs(deserializer, "transform")?;
         Ok(TransformComponent { inputs, transform })
     }
+}
+
+/// A component's `inputs` and the rest of its mapping as `T`; `kind` names
+/// the component when `inputs` is missing. An unknown field in the rest
+/// lists `inputs` among the fields expected.
+fn with_inputs<'de, D, T>(deserializer: D, kind: &str) -> Result<(Vec<String>, T), D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let mut map = tagged::mapping(deserializer)?;
+    let inputs = match map.remove("inputs") {
+        Some(value) => tagged::inner_at("inputs", value)?,
+        None => {
+            return Err(D::Error::custom(format!(
+                "missing field `inputs`: a {kind} names the sources, checks or transforms it reads from"
+            )));
+        }
+    };
+    let rest = T::deserialize(serde_yaml_ng::Value::Mapping(map))
+        .map_err(|e| D::Error::custom(tagged::with_taken_field(e.to_string(), "inputs")))?;
+    Ok((inputs, rest))
 }

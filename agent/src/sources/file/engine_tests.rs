@@ -1,7 +1,7 @@
 //! The tailing engine as a component: a panic fails it, and a replacement
 //! never runs beside the engine it replaces.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc as std_mpsc};
 use std::time::Duration;
@@ -171,6 +171,28 @@ fn bodies(rx: &mut mpsc::Receiver<EventBatch>) -> Vec<String> {
     out
 }
 
+/// A directory whose `logs/app.log` holds `text`, and an engine that has
+/// read all of it (collected, not yet cut into a batch). Call within a
+/// runtime: the engine sends through it.
+fn read_log(
+    text: &str,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    Tailer,
+    mpsc::Receiver<EventBatch>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("app.log");
+    std::fs::write(&live, text).unwrap();
+    let (mut tailer, rx) = stepped(dir.path());
+    tailer.scan();
+    while tailer.read_round() {}
+    (dir, live, tailer, rx)
+}
+
 /// `copytruncate` finishing between a scan's look at the tracked files and
 /// its discovery of the copy (a scan preempted there, as under load): the
 /// copy is taken for what it is and read on from where the original
@@ -181,18 +203,11 @@ fn copy_found_after_its_original_was_truncated_within_one_scan_is_not_read_again
     // beside a runtime, as it does in the agent.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let live = logs.join("app.log");
     let lines: String = (0..300)
         .map(|n| format!("line {n:05} of the first generation\n"))
         .collect();
-    std::fs::write(&live, &lines).unwrap();
-
-    let (mut tailer, mut rx) = stepped(dir.path());
-    tailer.scan();
-    while tailer.read_round() {}
+    let (_dir, live, mut tailer, mut rx) = read_log(&lines);
+    let logs = live.parent().unwrap().to_owned();
     tailer.flush_batch();
     let first = bodies(&mut rx);
     assert_eq!(first.len(), 300);
@@ -231,16 +246,8 @@ fn copy_found_after_its_original_was_truncated_within_one_scan_is_not_read_again
 fn truncation_while_the_engine_waits_for_its_last_acks_is_counted() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let live = logs.join("app.log");
     let line = |n: usize| format!("line {n:05} written before the reload\n");
-    std::fs::write(&live, (0..100).map(line).collect::<String>()).unwrap();
-
-    let (mut tailer, mut rx) = stepped(dir.path());
-    tailer.scan();
-    while tailer.read_round() {}
+    let (dir, live, mut tailer, mut rx) = read_log(&(0..100).map(line).collect::<String>());
     tailer.flush_batch();
     let held = rx.try_recv().expect("a batch in flight");
 
@@ -281,18 +288,11 @@ fn truncation_while_the_engine_waits_for_its_last_acks_is_counted() {
 fn records_collected_before_a_copytruncate_settle_the_copy() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let live = logs.join("app.log");
     let lines: String = (0..100)
         .map(|n| format!("line {n:05} before the rotation\n"))
         .collect();
-    std::fs::write(&live, &lines).unwrap();
-
-    let (mut tailer, mut rx) = stepped(dir.path());
-    tailer.scan();
-    while tailer.read_round() {}
+    let (_dir, live, mut tailer, mut rx) = read_log(&lines);
+    let logs = live.parent().unwrap().to_owned();
     // Not cut into a batch yet: logrotate copies and truncates.
     std::fs::copy(&live, logs.join("app.log.1")).unwrap();
     std::fs::OpenOptions::new()
