@@ -324,3 +324,44 @@ fn records_collected_before_a_copytruncate_settle_the_copy() {
         "lines read again after the undelivered batch: {again:?}"
     );
 }
+
+/// A `copytruncate` while no engine reads the file (a reload rebuilding
+/// the source waits for the old engine; the agent is stopped): the next
+/// engine finds the copy before the original (it is older) and reads it on
+/// from the original's checkpoint, not from its start.
+#[test]
+fn copy_found_before_its_original_after_a_stop_is_read_from_the_checkpoint() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let lines: String = (0..200)
+        .map(|n| format!("line {n:05} read before the stop\n"))
+        .collect();
+    let (dir, live, mut tailer, mut rx) = read_log(&lines);
+    tailer.flush_batch();
+    let batch = rx.try_recv().expect("the batch of the first lines");
+    batch.resolve(crate::event::AckStatus::Delivered);
+    tailer.finish();
+
+    // logrotate while no engine reads: the copy is the older file.
+    std::fs::copy(&live, live.with_extension("log.1")).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    std::fs::write(&live, "the next generation begins\n").unwrap();
+
+    let (mut successor, mut rx) = stepped(dir.path());
+    successor.scan();
+    while successor.read_round() {}
+    successor.flush_batch();
+    let after = bodies(&mut rx);
+    let again = after
+        .iter()
+        .filter(|b| b.contains("before the stop"))
+        .count();
+    assert_eq!(again, 0, "{again} of the copy's lines were sent again");
+    assert_eq!(after, ["the next generation begins"]);
+}

@@ -464,6 +464,19 @@ impl Tailer {
             return Some(self.truncations.swap_remove(i).offset);
         }
         if !gzip
+            && fingerprint.len as usize >= self.config.fingerprint_bytes
+            && let Some(entry) =
+                self.checkpoint_of_a_rewritten_original(id, fingerprint, size, &dir)
+        {
+            // The copy of a file truncated or rewritten while no engine
+            // read it (the agent stopped, or a reload was rebuilding the
+            // source), found before its original: go on from the
+            // original's checkpoint, which is the copy's now. The original
+            // is read from its new beginning.
+            self.checkpoints.remove(entry.id);
+            return Some(entry.offset);
+        }
+        if !gzip
             && (fingerprint.len as usize) < self.config.fingerprint_bytes
             && self.may_be_a_copy_being_written(file, size, &dir)
         {
@@ -531,13 +544,40 @@ impl Tailer {
         found
     }
 
+    /// The checkpoint of a file in `dir` no engine reads now, whose content
+    /// no longer begins as it did while a new file `id` of `size` bytes
+    /// begins that way: `id` is its `copytruncate` copy.
+    fn checkpoint_of_a_rewritten_original(
+        &self,
+        id: FileId,
+        fingerprint: Fingerprint,
+        size: u64,
+        dir: &Path,
+    ) -> Option<Entry> {
+        self.checkpoints
+            .entries()
+            .find(|e| {
+                !e.done
+                    && e.id != id
+                    && e.fingerprint == fingerprint
+                    && e.offset <= size
+                    && e.path.parent() == Some(dir)
+                    && !self.by_id.contains_key(&e.id)
+                    && File::open(&e.path).is_ok_and(|original| {
+                        FileId::of(&original).is_ok_and(|(oid, _)| oid == e.id)
+                            && !e.fingerprint.matches(&original).unwrap_or(false)
+                    })
+            })
+            .cloned()
+    }
+
     /// Whether a new file is a copy of one this source reads at its path
     /// (`copytruncate` with a pattern that matches the copy too,
     /// `app.log*`), read now or checkpointed before a restart: the same
     /// first bytes (a full fingerprint), in the same directory, and the
     /// same bytes where the copy ends. Two files that only share a header
-    /// differ there. A copy of an original truncated while the agent was
-    /// stopped is not recognised: it is read whole (duplicates, not loss).
+    /// differ there. (A copy of an original truncated while no engine read
+    /// it is recognised by `checkpoint_of_a_rewritten_original`.)
     fn is_copy_of_known(
         &self,
         id: FileId,
