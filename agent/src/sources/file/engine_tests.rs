@@ -365,3 +365,44 @@ fn copy_found_before_its_original_after_a_stop_is_read_from_the_checkpoint() {
     assert_eq!(again, 0, "{again} of the copy's lines were sent again");
     assert_eq!(after, ["the next generation begins"]);
 }
+
+/// A rotated file read to its end while its last records wait to be cut
+/// into a batch is not closed (its checkpoint done) before they are: when
+/// their batch is not delivered, they are read again.
+#[test]
+fn a_rotated_file_is_not_closed_while_its_records_wait_for_a_batch() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let lines: String = (0..100)
+        .map(|n| format!("line {n:05} of the rotated file\n"))
+        .collect();
+    let (_dir, live, mut tailer, mut rx) = read_log(&lines);
+    std::fs::rename(&live, live.with_extension("log.1")).unwrap();
+    tailer.check_tracked(false);
+    // Past the grace a rotated file at its end is given before it closes.
+    std::thread::sleep(Duration::from_millis(1100));
+    while tailer.read_round() {}
+    tailer.housekeeping();
+    tailer.flush_batch();
+    let batch = rx
+        .try_recv()
+        .expect("the batch of the rotated file's records");
+    assert_eq!(batch.len(), 100);
+    batch.resolve(crate::event::AckStatus::Dropped);
+
+    std::thread::sleep(Duration::from_millis(300));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut again = Vec::new();
+    while again.len() < 100 && std::time::Instant::now() < deadline {
+        tailer.process_acks();
+        while tailer.read_round() {}
+        tailer.flush_batch();
+        again.extend(bodies(&mut rx));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        again.len(),
+        100,
+        "lines read again after the undelivered batch"
+    );
+}

@@ -964,9 +964,13 @@ impl Tailer {
         let ready: Vec<FileKey> = self
             .files
             .iter()
-            .filter(|(_, f)| {
+            .filter(|(key, f)| {
                 f.eof
                     && !f.reader.has_partial()
+                    // Records read from it and not yet in a batch: closed
+                    // now, its checkpoint would say done before they are
+                    // delivered.
+                    && !self.emitter.holds(**key)
                     && (f.reader.is_gzip()
                         || f.held
                             .is_some_and(|(since, _)| since.elapsed() >= ROTATION_GRACE)

@@ -176,6 +176,12 @@ impl Emitter {
         }
     }
 
+    /// Whether records (or consumed bytes) of `file` wait to be cut into a
+    /// batch.
+    pub fn holds(&self, file: FileKey) -> bool {
+        self.ends.contains_key(&file)
+    }
+
     /// How far the records collected from `file` reach, no longer tracked:
     /// its bytes are gone, so the records settle nothing.
     pub fn take_end(&mut self, file: FileKey) -> Option<u64> {
