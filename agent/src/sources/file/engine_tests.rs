@@ -171,6 +171,27 @@ fn bodies(rx: &mut mpsc::Receiver<EventBatch>) -> Vec<String> {
     out
 }
 
+/// After an undelivered batch: run the engine (acknowledgements, reads,
+/// batches) until `expected` records came again or 5 s passed, past the
+/// first rewind's backoff.
+fn read_again(
+    tailer: &mut Tailer,
+    rx: &mut mpsc::Receiver<EventBatch>,
+    expected: usize,
+) -> Vec<String> {
+    std::thread::sleep(Duration::from_millis(300));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut again = Vec::new();
+    while again.len() < expected && std::time::Instant::now() < deadline {
+        tailer.process_acks();
+        while tailer.read_round() {}
+        tailer.flush_batch();
+        again.extend(bodies(rx));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    again
+}
+
 /// A directory whose `logs/app.log` holds `text`, and an engine that has
 /// read all of it (collected, not yet cut into a batch). Call within a
 /// runtime: the engine sends through it.
@@ -308,16 +329,7 @@ fn records_collected_before_a_copytruncate_settle_the_copy() {
     batch.resolve(crate::event::AckStatus::Dropped);
 
     // The copy is read again from before the undelivered records.
-    std::thread::sleep(Duration::from_millis(300));
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut again = Vec::new();
-    while again.len() < 100 && std::time::Instant::now() < deadline {
-        tailer.process_acks();
-        while tailer.read_round() {}
-        tailer.flush_batch();
-        again.extend(bodies(&mut rx));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let again = read_again(&mut tailer, &mut rx, 100);
     assert_eq!(
         again.len(),
         100,
@@ -390,16 +402,7 @@ fn a_rotated_file_is_not_closed_while_its_records_wait_for_a_batch() {
     assert_eq!(batch.len(), 100);
     batch.resolve(crate::event::AckStatus::Dropped);
 
-    std::thread::sleep(Duration::from_millis(300));
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut again = Vec::new();
-    while again.len() < 100 && std::time::Instant::now() < deadline {
-        tailer.process_acks();
-        while tailer.read_round() {}
-        tailer.flush_batch();
-        again.extend(bodies(&mut rx));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let again = read_again(&mut tailer, &mut rx, 100);
     assert_eq!(
         again.len(),
         100,
