@@ -90,9 +90,9 @@ fn scaffold_files(plugins: &Path) -> String {
         let relative = file.strip_prefix(&sdk).expect("collected under sdk/");
         let _ = writeln!(
             table,
-            "    ({:?}, include_str!({:?})),",
+            "    ({:?}, {}),",
             relative.display().to_string(),
-            file.display().to_string()
+            include_from_checkout(plugins, file)
         );
     }
     table.push_str("];\n");
@@ -102,11 +102,23 @@ fn scaffold_files(plugins: &Path) -> String {
     ] {
         let _ = writeln!(
             table,
-            "pub(super) static {name}: &str = include_str!({:?});",
-            path.display().to_string()
+            "pub(super) static {name}: &str = {};",
+            include_from_checkout(plugins, &path)
         );
     }
     table
+}
+
+/// `include_str!` of `file` (under `plugins/`) relative to the agent crate
+/// being compiled, not by the absolute path of the checkout this script
+/// ran in: a target directory shared by two checkouts may reuse this
+/// script's output for the other one, whose files are elsewhere.
+fn include_from_checkout(plugins: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(plugins).expect("a file under plugins/");
+    format!(
+        "include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))",
+        format!("/../plugins/{}", relative.display())
+    )
 }
 
 /// Every file under `dir` (recursively) ending in `.{extension}`.
