@@ -29,6 +29,12 @@ pub struct Checkpoints {
     /// found then are not "new on first start".
     existed: bool,
     dirty: bool,
+    /// Whether a file was added since the last save. Its entry is saved
+    /// at once, not at the next interval: a file that appeared (a
+    /// rotation's new file) and was read, then rotated away while the
+    /// agent was down (killed before the interval), is found again only
+    /// through its entry.
+    added: bool,
 }
 
 /// Where one file stands.
@@ -93,6 +99,7 @@ impl Checkpoints {
             entries: HashMap::new(),
             existed: false,
             dirty: false,
+            added: false,
         };
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -138,9 +145,15 @@ impl Checkpoints {
             .find(|e| e.done && e.fingerprint == fingerprint)
     }
 
+    /// Whether a file was added since the last save (to be saved now).
+    pub fn added(&self) -> bool {
+        self.added
+    }
+
     /// Record `entry`.
     pub fn set(&mut self, mut entry: Entry) {
         if self.entries.get(&entry.id) != Some(&entry) {
+            self.added |= !self.entries.contains_key(&entry.id);
             entry.updated_unix_secs = now_secs();
             self.entries.insert(entry.id, entry);
             self.dirty = true;
@@ -215,6 +228,7 @@ impl Checkpoints {
             source,
         })?;
         self.dirty = false;
+        self.added = false;
         Ok(())
     }
 }

@@ -147,6 +147,10 @@ impl Tailer {
         }
         self.truncations
             .retain(|t| t.at.elapsed() < TRUNCATION_MEMORY);
+        if self.checkpoints.added() {
+            // Before any of the files found is read (see `Checkpoints::added`).
+            self.save_checkpoints();
+        }
         self.mark_scanned();
     }
 

@@ -575,7 +575,9 @@ impl Tailer {
     pub(super) fn housekeeping(&mut self) {
         self.enforce_hold_budget();
         self.close_drained();
-        if self.last_save.elapsed() >= Duration::from_millis(self.config.checkpoint_interval_ms) {
+        if self.checkpoints.added()
+            || self.last_save.elapsed() >= Duration::from_millis(self.config.checkpoint_interval_ms)
+        {
             self.save_checkpoints();
             self.publish_status();
         }
