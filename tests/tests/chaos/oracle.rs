@@ -23,7 +23,11 @@
 //! (a request delivered whose answer the agent never got), or shortly
 //! before the agent counted a rewind (`neurallog_agent_file_rewinds_total`)
 //! or a retry after a timeout or connection error
-//! (`neurallog_agent_sink_retries_total{reason="timeout"|"io"}`).
+//! (`neurallog_agent_sink_retries_total{reason="timeout"|"io"}`), or a
+//! copy of a line written before such a rewind or retry was counted and
+//! first arrived after it: it was in the unacknowledged window then (read
+//! again from where the undelivered batch began, while a later batch, or
+//! the same batch's share at another sink, was still on its way).
 //! Any other copy is an *unexplained duplicate*: something read twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -54,6 +58,9 @@ pub struct Oracle {
     excused_until: Option<Instant>,
     /// Copies not explained yet: stream, sequence number, arrival.
     suspects: Vec<(String, u64, Instant)>,
+    /// Per stream, the lines written when the agent last counted a rewind
+    /// or a resend: copies of lines below are explained.
+    written_at_rewind: HashMap<String, u64>,
     /// Copies nothing explained: stream, sequence number, when the first
     /// and this copy arrived (seconds since the oracle began).
     pub unexplained: Vec<(String, u64, f64, f64)>,
@@ -189,12 +196,26 @@ impl Oracle {
     /// The agent counted a rewind since the last look: copies that arrived
     /// shortly before are its doing. Copies older than `horizon` that
     /// nothing explained are unexplained for good.
-    pub fn settle_suspects(&mut self, rewound: bool, horizon: Duration) {
+    /// `written` is, per stream, how many lines were written by now.
+    pub fn settle_suspects(
+        &mut self,
+        rewound: bool,
+        written: impl IntoIterator<Item = (String, u64)>,
+        horizon: Duration,
+    ) {
+        if rewound {
+            self.written_at_rewind.extend(written);
+        }
         let now = Instant::now();
         let began = now - self.elapsed();
         let suspects = std::mem::take(&mut self.suspects);
         for (stream, seq, at) in suspects {
-            if rewound {
+            if rewound
+                || self
+                    .written_at_rewind
+                    .get(&stream)
+                    .is_some_and(|&n| seq < n)
+            {
                 continue;
             }
             if now.duration_since(at) > horizon {
@@ -371,7 +392,7 @@ fn oracle_tells_lost_from_destroyed_and_counted() {
         oracle.record(&lines::body("s00", seq), Instant::now());
     }
     oracle.record(&lines::body("s00", 3), Instant::now());
-    oracle.settle_suspects(false, Duration::ZERO);
+    oracle.settle_suspects(false, [], Duration::ZERO);
     // Lines 10..20 go to a file that is then deleted; 20..30 to a new one.
     world.tick(1.0, 10.0);
     world.delete_recreate(0);
@@ -392,4 +413,26 @@ fn oracle_tells_lost_from_destroyed_and_counted() {
     // A body cut short is corrupt, whatever it claims.
     oracle.record(&lines::body("s00", 26)[..100], Instant::now());
     assert_eq!(oracle.corrupt, 1);
+}
+
+/// A rewind counted while lines were on their way explains their later
+/// copies, and only theirs: a line written after it arriving twice is
+/// still unexplained.
+#[test]
+fn a_rewind_explains_copies_of_the_lines_written_before_it() {
+    let mut oracle = Oracle::default();
+    // Lines 0..10 written; the agent counts a rewind before any arrived.
+    oracle.settle_suspects(true, [("s00".to_owned(), 10)], Duration::ZERO);
+    // Then the batch still on its way and the lines read again arrive,
+    // and a line written later arrives twice.
+    for seq in (0..10).chain(0..10).chain([12, 12]) {
+        oracle.record(&lines::body("s00", seq), Instant::now());
+    }
+    oracle.settle_suspects(false, [("s00".to_owned(), 13)], Duration::ZERO);
+    let unexplained: Vec<u64> = oracle
+        .unexplained
+        .iter()
+        .map(|(_, seq, _, _)| *seq)
+        .collect();
+    assert_eq!(unexplained, [12]);
 }

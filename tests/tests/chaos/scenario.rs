@@ -267,7 +267,8 @@ impl Shared {
     /// Sample the agent's counters. A rewind counted since the last look,
     /// or a request retried after a timeout or a connection error (it may
     /// have been delivered: a CPU-starved debug build times out without
-    /// any fault), explains the copies that arrived shortly before.
+    /// any fault), explains the copies that arrived shortly before, and
+    /// later copies of the lines written by then.
     fn watch(&self, agent: &mut AgentProc) {
         const RESENDS: [&str; 3] = [
             "neurallog_agent_file_rewinds_total",
@@ -281,9 +282,10 @@ impl Shared {
         let before = resends(agent);
         agent.sample();
         let rewound = resends(agent) > before;
-        self.state()
-            .oracle
-            .settle_suspects(rewound, Duration::from_millis(1500));
+        let mut state = self.state();
+        let State { world, oracle } = &mut *state;
+        let written = world.streams.iter().map(|s| (s.id.clone(), s.next));
+        oracle.settle_suspects(rewound, written, Duration::from_millis(1500));
     }
 
     /// Copies arriving within `window` from now are expected.
