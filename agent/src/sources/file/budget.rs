@@ -16,11 +16,13 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::fingerprint::FileId;
+use super::fingerprint::{FileId, Fingerprint};
 use super::handler::FileKey;
 use super::reader::Reader;
 use super::tailer::Tailer;
-use crate::telemetry::events::{FileIdleClosed, FileRotated, OpenFileBudgetReached, RotationKind};
+use crate::telemetry::events::{
+    FileBytesLost, FileIdleClosed, FileRotated, LossReason, OpenFileBudgetReached, RotationKind,
+};
 
 /// Files waiting for a descriptor and files closed while idle.
 #[derive(Debug, Default)]
@@ -40,6 +42,8 @@ pub struct OpenBudget {
 struct Waiting {
     path: PathBuf,
     id: FileId,
+    /// Its size when found.
+    size: u64,
     /// Found by the first scan (`read_from` applies).
     initial: bool,
 }
@@ -98,6 +102,7 @@ impl OpenBudget {
         self.waiting.push_back(Waiting {
             path: path.to_owned(),
             id,
+            size,
             initial,
         });
         Admission::Wait
@@ -187,7 +192,7 @@ impl Tailer {
             .emit();
         }
         let max = self.config.max_open_files;
-        let free = max.saturating_sub(self.files.len());
+        let free = max.saturating_sub(self.live_files());
         let need = self.budget.waiting().saturating_sub(free);
         if need > 0 {
             let idle: Vec<(Instant, FileKey)> = self
@@ -200,12 +205,22 @@ impl Tailer {
                 self.close_idle(key);
             }
         }
-        while self.files.len() < max {
+        while self.live_files() < max {
             let Some(next) = self.budget.next_waiting() else {
                 break;
             };
-            self.open_waiting(&next.path, next.id, next.initial);
+            self.open_waiting(next);
         }
+    }
+
+    /// Files open at a path (not rotated ones being drained): what
+    /// `max_open_files` bounds. Rotated files hold their descriptors until
+    /// drained (`max_hold_secs`, `max_held_bytes` bound them); counted
+    /// here, a backlog of them would keep the next generation of every
+    /// file waiting for a descriptor, and a generation rotated away and
+    /// deleted meanwhile would never be read.
+    pub(super) fn live_files(&self) -> usize {
+        self.files.values().filter(|f| f.held.is_none()).count()
     }
 
     /// Files written to, as filesystem events tell: one closed while idle
@@ -270,18 +285,63 @@ impl Tailer {
         self.budget.closed_idle(file.path, file.id, file.committed);
     }
 
-    /// Open a file that waited for a descriptor, if it is still the file
-    /// at its path.
-    fn open_waiting(&mut self, path: &Path, id: FileId, initial: bool) {
-        let same = std::fs::metadata(path).is_ok_and(|m| m.dev() == id.dev && m.ino() == id.ino);
+    /// Open a file that waited for a descriptor: at its path if it is
+    /// still there, else where it was rotated to in its directory (drained
+    /// from its checkpoint, or from where a new file starts); gone, what
+    /// it held when found is counted lost.
+    fn open_waiting(&mut self, waiting: Waiting) {
+        let Waiting {
+            path,
+            id,
+            size,
+            initial,
+        } = waiting;
+        let same = std::fs::metadata(&path).is_ok_and(|m| m.dev() == id.dev && m.ino() == id.ino);
         if same {
-            self.open_found(path, id, initial);
-        } else {
-            // Rotated while it waited: drained from its checkpoint if it is
-            // still in its directory (what is at the path now is another
-            // file, for the next scan).
-            tracing::debug!(path = %path.display(), "A file waiting for a descriptor left its path.");
-            self.drain_rotated_while_closed(id, path);
+            self.open_found(&path, id, initial);
+            return;
+        }
+        // What is at the path now is another file, for the next scan.
+        tracing::debug!(path = %path.display(), "A file waiting for a descriptor left its path.");
+        if self.checkpoints.get(id).is_some() {
+            self.drain_rotated_while_closed(id, &path);
+            return;
+        }
+        let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let rotated = find_by_inode(&dir, id).and_then(|at| File::open(&at).ok().map(|f| (at, f)));
+        let spec = self.factory.stream_for(&path);
+        match (rotated, spec) {
+            (Some((at, file)), Some(spec)) => {
+                let start = self.start_of_new_file(initial, size);
+                let fingerprint =
+                    Fingerprint::read(&file, self.config.fingerprint_bytes).unwrap_or_default();
+                FileRotated {
+                    metrics: &self.metrics,
+                    path: &path,
+                    kind: RotationKind::Rename,
+                }
+                .emit();
+                let reader = Reader::new(file, self.next_key, start);
+                self.track(
+                    &at,
+                    reader,
+                    id,
+                    fingerprint,
+                    spec,
+                    start,
+                    Some((Instant::now(), RotationKind::Rename)),
+                    // Before whatever is at its path now.
+                    Some(0),
+                );
+            }
+            (None, Some(_)) if size > 0 => FileBytesLost {
+                metrics: &self.metrics,
+                path: &path,
+                bytes: size,
+                reason: LossReason::GoneWhileWaiting,
+            }
+            .emit(),
+            _ => {}
         }
     }
 

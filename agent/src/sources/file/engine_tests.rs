@@ -142,13 +142,22 @@ fn stepped(dir: &Path) -> (Tailer, mpsc::Receiver<EventBatch>) {
 
 /// An engine over `dir/logs/PATTERN`, driven step by step.
 fn stepped_over(dir: &Path, pattern: &str) -> (Tailer, mpsc::Receiver<EventBatch>) {
+    stepped_with(dir, pattern, TailConfig::default())
+}
+
+/// An engine over `dir/logs/PATTERN` with `config`, driven step by step.
+fn stepped_with(
+    dir: &Path,
+    pattern: &str,
+    config: TailConfig,
+) -> (Tailer, mpsc::Receiver<EventBatch>) {
     let (tx, rx) = mpsc::channel(1024);
     let (fanout, _control) = Fanout::fixed(vec![("sink".into(), tx)]);
     let metrics = ComponentMetrics::new("engine", ComponentKind::Source, "file");
     let checkpoints = Checkpoints::load(&dir.join("data"), "engine").unwrap();
     let discovery = Discovery::new(&[format!("{}/logs/{pattern}", dir.display())], &[]).unwrap();
     let tailer = Tailer::new(
-        TailConfig::default(),
+        config,
         discovery,
         Box::new(PlainFactory::new(
             Arc::default(),
@@ -483,4 +492,125 @@ fn a_new_file_killed_before_its_checkpoint_interval_is_found_after_rotation() {
     let again = &after[..after.len() - unread.len()];
     let unsaved: Vec<String> = (50..100).map(body).collect();
     assert!(unsaved.ends_with(again), "sent again: {again:?}");
+}
+
+/// The open-file budget bounds the files open at a path, not the rotated
+/// ones still being drained: with the budget spent on a backlog of
+/// rotated files, the next generation of a file is still opened when
+/// found, so that rotated away and deleted before the engine reads it,
+/// its lines are read from the descriptor.
+#[test]
+fn rotated_files_being_drained_do_not_keep_the_next_generation_waiting() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("app.log");
+    let line = |n: usize| format!("line {n:05}\n");
+    std::fs::write(&live, (0..10).map(line).collect::<String>()).unwrap();
+    let config = TailConfig {
+        max_open_files: 1,
+        ..TailConfig::default()
+    };
+    let (mut tailer, mut rx) = stepped_with(dir.path(), "app.log", config);
+    tailer.scan();
+    // Rotated before it was read: held, to be drained.
+    std::fs::rename(&live, logs.join("app.log.1")).unwrap();
+    std::fs::write(&live, (10..20).map(line).collect::<String>()).unwrap();
+    tailer.scan();
+    // The next generation is rotated away and deleted before any read.
+    std::fs::rename(&live, logs.join("app.log.2")).unwrap();
+    std::fs::remove_file(logs.join("app.log.2")).unwrap();
+    while tailer.read_round() {}
+    tailer.flush_batch();
+    let bodies = bodies(&mut rx);
+    let expected: Vec<String> = (0..20).map(|n| line(n).trim_end().to_owned()).collect();
+    assert_eq!(bodies, expected);
+}
+
+/// A file that waited for a descriptor and was rotated meanwhile is read
+/// where it went; one rotated away and deleted is counted lost, by the
+/// size it had when found, not silently forgotten.
+#[test]
+fn a_file_waiting_for_a_descriptor_is_followed_or_counted() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let line = |name: &str, n: usize| format!("{name} line {n:05}\n");
+    let text = |name: &str| (0..10).map(|n| line(name, n)).collect::<String>();
+    for name in ["a", "b", "c"] {
+        std::fs::write(logs.join(format!("{name}.log")), text(name)).unwrap();
+    }
+    let config = TailConfig {
+        max_open_files: 1,
+        ..TailConfig::default()
+    };
+    let (mut tailer, mut rx) = stepped_with(dir.path(), "*.log", config);
+    tailer.scan();
+    // One of them is open; the other two wait. Rotate one of the waiting
+    // files within its directory and delete the other.
+    let delivered = |rx: &mut mpsc::Receiver<EventBatch>, into: &mut Vec<String>| {
+        while let Ok(batch) = rx.try_recv() {
+            for event in batch.events() {
+                if let crate::event::Event::Log(record) = event {
+                    into.push(record.body.to_string());
+                }
+            }
+            batch.resolve(crate::event::AckStatus::Delivered);
+        }
+    };
+    let mut opened = Vec::new();
+    while tailer.read_round() {}
+    tailer.flush_batch();
+    delivered(&mut rx, &mut opened);
+    let first = opened[0].split(' ').next().unwrap().to_owned();
+    let waiting: Vec<&str> = ["a", "b", "c"]
+        .into_iter()
+        .filter(|n| *n != first)
+        .collect();
+    let (moved, deleted) = (waiting[0], waiting[1]);
+    std::fs::rename(
+        logs.join(format!("{moved}.log")),
+        logs.join(format!("{moved}.log.1")),
+    )
+    .unwrap();
+    std::fs::remove_file(logs.join(format!("{deleted}.log"))).unwrap();
+    // The open file's lines are delivered: it is idle, and closed to give
+    // the waiting files their turn.
+    tailer.process_acks();
+    let mut all = opened;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while all.len() < 20 && std::time::Instant::now() < deadline {
+        tailer.process_acks();
+        tailer.housekeeping();
+        tailer.rotate_open_files();
+        while tailer.read_round() {}
+        tailer.flush_batch();
+        delivered(&mut rx, &mut all);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let of = |name: &str| {
+        all.iter()
+            .filter(|b| b.starts_with(&format!("{name} ")))
+            .count()
+    };
+    assert_eq!((of(&first), of(moved), of(deleted)), (10, 10, 0), "{all:?}");
+    let lost = crate::telemetry::registry()
+        .counter(
+            "neurallog_agent_file_bytes_lost_total",
+            "Bytes of tailed files given up unread, by path and reason.",
+            vec![
+                ("component_id", "engine".to_owned()),
+                (
+                    "path",
+                    logs.join(format!("{deleted}.log")).display().to_string(),
+                ),
+                ("reason", "gone_while_waiting".to_owned()),
+            ],
+        )
+        .get();
+    assert_eq!(lost, text(deleted).len() as u64);
 }

@@ -302,12 +302,18 @@ impl Tailer {
         {
             return;
         }
+        // Counting the files at a path only when the budget may be spent
+        // keeps a scan of many files linear.
+        let mut open = self.files.len() + self.awaiting_stream.len();
+        if open >= self.config.max_open_files {
+            open = self.live_files() + self.awaiting_stream.len();
+        }
         let admission = self.budget.admit(
             path,
             id,
             meta.len(),
             initial,
-            self.files.len() + self.awaiting_stream.len(),
+            open,
             self.config.max_open_files,
         );
         if admission == Admission::Open {
@@ -509,10 +515,17 @@ impl Tailer {
             }
             return Some(0);
         }
+        Some(self.start_of_new_file(initial, size))
+    }
+
+    /// Where reading a file no checkpoint knows starts: at its end on the
+    /// first scan of a first start with `read_from: end`, else at 0.
+    pub(super) fn start_of_new_file(&self, initial: bool, size: u64) -> u64 {
         if initial && self.fresh_start && self.config.read_from == ReadFrom::End {
-            return Some(size);
+            size
+        } else {
+            0
         }
-        Some(0)
     }
 
     /// A new file in `dir` begins like a file this source reads at its

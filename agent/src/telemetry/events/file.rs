@@ -29,6 +29,10 @@ pub enum LossReason {
     /// stopped, with no copy found: the bytes past its saved checkpoint
     /// (after a kill -9, some may have been delivered before it).
     RewrittenWhileStopped,
+    /// A file found while the open-file budget was spent left every path
+    /// before it got a descriptor (rotated away and deleted): its size
+    /// when found, none of it read.
+    GoneWhileWaiting,
 }
 
 /// How a file changed under the reader.
@@ -170,6 +174,7 @@ impl LossReason {
             LossReason::DeletedAtStop => "deleted_at_stop",
             LossReason::GoneWhileStopped => "gone_while_stopped",
             LossReason::RewrittenWhileStopped => "rewritten_while_stopped",
+            LossReason::GoneWhileWaiting => "gone_while_waiting",
         }
     }
 }
