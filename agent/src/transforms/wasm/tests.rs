@@ -1,0 +1,249 @@
+//! The `wasm` transform against the real test guest `processor`
+//! (`tests/plugins/processor`): records through it, its instance reused,
+//! and every way it can fail handled by the policy without losing records.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use super::*;
+use crate::config::ComponentKind;
+use crate::event::{AnyValue, Attributes, LogRecord, Resource};
+use crate::telemetry::events::ComponentMetrics;
+use crate::wasm::{FailureReason, HostSettings, ProcessFailureReason};
+
+#[path = "../../../../tests/plugins/guests.rs"]
+mod guests;
+
+fn guest(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        guests::built_dir(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("agent/ has a parent"),
+        )
+    });
+    dir.join(format!("{name}.wasm"))
+}
+
+fn host() -> (Arc<PluginHost>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = PluginHost::new(HostSettings::new(dir.path().join("state"))).unwrap();
+    (Arc::new(host), dir)
+}
+
+fn plan(path: PathBuf, mode: &str, on_error: OnError, limits: Limits) -> ProcessorPlan {
+    let config = WasmTransformConfig {
+        plugin: None,
+        path: Some(path),
+        sha256: None,
+        config: serde_json::json!({ "mode": mode }),
+        grants: Grants::default(),
+        limits,
+        on_error,
+        max_output_records_per_input: 16,
+        max_output_bytes_per_input: 8,
+    };
+    ProcessorPlan::new("proc", &config, None).unwrap()
+}
+
+fn events(bodies: &[&str]) -> Vec<Event> {
+    let shared = Arc::new(Attributes::new().with("log.file.path", "/var/log/app.log"));
+    let resource = Arc::new(Resource::new(Attributes::new().with("host.name", "node-1")));
+    bodies
+        .iter()
+        .map(|body| {
+            let mut record = LogRecord::new(body.to_string(), shared.clone(), resource.clone());
+            record.severity_number = 9;
+            record.time_unix_nano = 1_700_000_000_000_000_000;
+            record.into()
+        })
+        .collect()
+}
+
+fn metrics() -> TransformMetrics {
+    TransformMetrics::new(ComponentMetrics::new(
+        "proc",
+        ComponentKind::Transform,
+        "wasm",
+    ))
+}
+
+fn logs(events: &[Event]) -> Vec<&LogRecord> {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Log(log) => log,
+            other => panic!("not a log: {other:?}"),
+        })
+        .collect()
+}
+
+fn bodies(events: &[Event]) -> Vec<String> {
+    logs(events).iter().map(|l| l.body.to_string()).collect()
+}
+
+fn batch_tag(event: &Event) -> Option<i64> {
+    match event {
+        Event::Log(log) => match log.attributes.get("processor.batch") {
+            Some(AnyValue::Int(n)) => Some(*n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn records_go_through_and_the_instance_serves_batch_after_batch() {
+    let (host, _dir) = host();
+    let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let metrics = metrics();
+    let out = process(&plan, &host, &mut instance, events(&["a", "b"]), &metrics).await;
+    assert_eq!(bodies(&out), ["a", "b"]);
+    assert_eq!(
+        out.iter().map(batch_tag).collect::<Vec<_>>(),
+        [Some(1), Some(1)]
+    );
+    // What the processor did not change survives the round trip: the
+    // source's attributes (flattened into the record's), severity, time
+    // and resource.
+    let first = logs(&out)[0];
+    assert_eq!(
+        first
+            .attributes
+            .get("log.file.path")
+            .and_then(AnyValue::as_str),
+        Some("/var/log/app.log")
+    );
+    assert_eq!(first.severity_number, 9);
+    assert_eq!(first.time_unix_nano, 1_700_000_000_000_000_000);
+    assert_eq!(
+        first
+            .resource
+            .attributes
+            .get("host.name")
+            .and_then(AnyValue::as_str),
+        Some("node-1")
+    );
+    let out = process(&plan, &host, &mut instance, events(&["c"]), &metrics).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(2)]);
+}
+
+#[tokio::test]
+async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
+    let (host, _dir) = host();
+    let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let metrics = metrics();
+    let out = process(&plan, &host, &mut instance, events(&["a"]), &metrics).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["x", "TRAP"]),
+        &metrics,
+    )
+    .await;
+    assert_eq!(bodies(&out), ["x", "TRAP"], "the batch goes on as it came");
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [None, None]);
+    // A fresh instance: the count of the trapped one is gone.
+    let out = process(&plan, &host, &mut instance, events(&["b"]), &metrics).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
+}
+
+#[tokio::test]
+async fn each_hostile_batch_fails_for_its_own_reason() {
+    let (host, _dir) = host();
+    let limits = Limits {
+        timeout_ms: 300,
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let plan = plan(guest("processor"), "tag", OnError::Pass, limits);
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let cases = [
+        ("TRAP", ProcessFailureReason::Sandbox(FailureReason::Trap)),
+        (
+            "LOOP",
+            ProcessFailureReason::Sandbox(FailureReason::DeadlineExceeded),
+        ),
+        (
+            "GROW",
+            ProcessFailureReason::Sandbox(FailureReason::MemoryExceeded),
+        ),
+        (
+            "HUGE",
+            ProcessFailureReason::Sandbox(FailureReason::OutputTooLarge),
+        ),
+        (
+            "ORIGIN",
+            ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
+        ),
+        ("ERROR", ProcessFailureReason::PluginError),
+    ];
+    for (word, reason) in cases {
+        let prepared = prepare(&events(&["ok", word]));
+        let failure = instance
+            .process(&plan.config_json, &prepared.batch, plan.bound)
+            .await
+            .expect_err(word);
+        assert_eq!(failure.reason, reason, "{word}: {failure}");
+        // And through the policy, the batch goes on whole.
+        let out = process(
+            &plan,
+            &host,
+            &mut instance,
+            events(&["ok", word]),
+            &metrics(),
+        )
+        .await;
+        assert_eq!(bodies(&out), ["ok", word]);
+    }
+    // After all that, the processor still works.
+    let out = process(&plan, &host, &mut instance, events(&["fine"]), &metrics()).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
+}
+
+#[tokio::test]
+async fn records_the_processor_leaves_out_are_dropped() {
+    let (host, _dir) = host();
+    let plan = plan(
+        guest("processor"),
+        "drop_half",
+        OnError::Pass,
+        Limits::default(),
+    );
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["1 keep=yes", "2 keep=no", "3 keep=yes", "4 keep=no"]),
+        &metrics(),
+    )
+    .await;
+    assert_eq!(bodies(&out), ["1 keep=yes", "3 keep=yes"]);
+}
+
+#[tokio::test]
+async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
+    let (host, _dir) = host();
+    let plugins = tempfile::tempdir().unwrap();
+    let path = plugins.path().join("p.wasm");
+    std::fs::copy(guest("processor"), &path).unwrap();
+    let plan = plan(path.clone(), "tag", OnError::Retry, Limits::default());
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let metrics = metrics();
+    let held = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["a", "ERROR"]),
+        &metrics,
+    );
+    // Three tries (200 + 400 ms of backoff) and it is still held.
+    let timed_out = tokio::time::timeout(Duration::from_millis(900), held).await;
+    assert!(timed_out.is_err(), "the batch was let go: {timed_out:?}");
+}
