@@ -11,7 +11,9 @@ use super::{
     print_stdout, runtime,
 };
 use crate::error::Chain;
-use crate::wasm::{Grants, HostSettings, Limits, PluginHost, PluginSource, RunOutcome};
+use crate::wasm::{
+    Grants, HostSettings, Limits, LoadErrorKind, PluginHost, PluginSource, RunOutcome,
+};
 
 /// Run a `plugin` subcommand.
 pub(super) fn plugin(command: PluginCommand) -> u8 {
@@ -78,11 +80,23 @@ async fn run(args: PluginRunArgs) -> u8 {
         path: args.file.clone(),
         sha256: None,
     };
+    if args.input.is_some() {
+        return run_processor(&host, &name, source, &args, &config_json).await;
+    }
     let plugin = match host
-        .load(&name, source, args.limits.clone(), args.grants.clone())
+        .load(
+            &name,
+            source.clone(),
+            args.limits.clone(),
+            args.grants.clone(),
+        )
         .await
     {
         Ok(plugin) => plugin,
+        // A processor: records from stdin.
+        Err(error) if matches!(error.kind, LoadErrorKind::NotACheck(_)) => {
+            return run_processor(&host, &name, source, &args, &config_json).await;
+        }
         Err(error) => {
             eprintln!("error: {}", Chain(&error));
             return EXIT_CONFIG;
@@ -122,6 +136,29 @@ async fn run(args: PluginRunArgs) -> u8 {
     };
     print_stdout(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     code
+}
+
+/// Run a processor over the records of `--input` (stdin when omitted);
+/// returns the exit code.
+async fn run_processor(
+    host: &PluginHost,
+    name: &str,
+    source: PluginSource,
+    args: &PluginRunArgs,
+    config_json: &str,
+) -> u8 {
+    let plugin = match host
+        .load_processor(name, source, args.limits.clone(), args.grants.clone())
+        .await
+    {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            eprintln!("error: {}", Chain(&error));
+            return EXIT_CONFIG;
+        }
+    };
+    let input = args.input.as_deref().unwrap_or(std::path::Path::new("-"));
+    super::plugin_process::run(&plugin, config_json, input, args.batch_size).await
 }
 
 /// Describe a component; returns the exit code.
