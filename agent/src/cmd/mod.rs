@@ -101,8 +101,9 @@ pub enum PluginCommand {
     /// Show what a component is: the world and contract version it targets,
     /// its imports and exports, and what it says about itself.
     Inspect(PluginFileArg),
-    /// Write a new check plugin to start from: a standalone Rust crate with
-    /// the template check, its unit tests, a README and the plugin SDK
+    /// Write a new plugin to start from (a check, or with `--kind
+    /// processor` a log processor): a standalone Rust crate with the
+    /// template, its unit tests, a README and the plugin SDK
     /// vendored in, which `cargo build --release --target wasm32-wasip2`
     /// builds anywhere.
     New(PluginNewArgs),
@@ -124,6 +125,10 @@ pub struct PluginNewArgs {
     /// agent under `vendor/neurallog-plugin-sdk`.
     #[arg(long, value_name = "VERSION")]
     pub sdk_version: Option<String>,
+    /// What to write: a check (run on a schedule) or a log processor
+    /// (records in, records out, used by a `type: wasm` transform).
+    #[arg(long, value_enum, default_value_t = crate::scaffold::PluginKind::Check)]
+    pub kind: crate::scaffold::PluginKind,
 }
 
 /// A component file.
