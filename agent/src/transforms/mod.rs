@@ -30,6 +30,6 @@ components! {
         /// and resource.
         Filter("filter", filter::FilterConfig) => filter::build,
         /// Run each batch through a Wasm processor plugin.
-        Wasm("wasm", wasm::WasmTransformConfig) => wasm::build,
+        Wasm("wasm", Box<wasm::WasmTransformConfig>) => wasm::build,
     }
 }

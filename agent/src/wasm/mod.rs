@@ -65,7 +65,7 @@ mod source;
 pub mod worker;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use cache::CacheStatus;
 pub use engine::EngineError;

@@ -121,7 +121,8 @@ mod tests {
 
     #[test]
     fn an_unknown_field_is_refused() {
-        let error = run_processor::<LineProcessor>(r#"{"drop": []}"#, Batch::default()).unwrap_err();
+        let error =
+            run_processor::<LineProcessor>(r#"{"drop": []}"#, Batch::default()).unwrap_err();
         assert!(matches!(error, ProcessError::InvalidConfig(_)), "{error:?}");
     }
 }

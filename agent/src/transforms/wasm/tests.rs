@@ -2,8 +2,8 @@
 //! (`tests/plugins/processor`): records through it, its instance reused,
 //! and every way it can fail handled by the policy without losing records.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::*;
 use crate::config::ComponentKind;
@@ -11,19 +11,9 @@ use crate::event::{AnyValue, Attributes, LogRecord, Resource};
 use crate::telemetry::events::ComponentMetrics;
 use crate::wasm::{FailureReason, HostSettings, ProcessFailureReason};
 
-#[path = "../../../../tests/plugins/guests.rs"]
-mod guests;
-
+/// The built test guest `name`.
 fn guest(name: &str) -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        guests::built_dir(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("agent/ has a parent"),
-        )
-    });
-    dir.join(format!("{name}.wasm"))
+    crate::wasm::tests::support::plugin_path(name)
 }
 
 fn host() -> (Arc<PluginHost>, tempfile::TempDir) {

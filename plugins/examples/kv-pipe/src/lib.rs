@@ -169,13 +169,14 @@ mod tests {
         .unwrap();
         assert_eq!(
             bodies(&out),
-            ["a=1", "req=GET /healthzx|status=200", "req=GET /api|status=200"]
+            [
+                "a=1",
+                "req=GET /healthzx|status=200",
+                "req=GET /api|status=200"
+            ]
         );
         // Each kept record still names the record it came from.
-        assert_eq!(
-            out.iter().map(|r| r.origin).collect::<Vec<_>>(),
-            [0, 3, 4]
-        );
+        assert_eq!(out.iter().map(|r| r.origin).collect::<Vec<_>>(), [0, 3, 4]);
     }
 
     #[test]
@@ -187,8 +188,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(bodies(&out), ["hello world", "plain line"]);
-        assert_eq!(out[0].attributes, [("level".to_owned(), Value::from("info"))]);
-        assert!(out[1].attributes.is_empty(), "a line without pairs is untouched");
+        assert_eq!(
+            out[0].attributes,
+            [("level".to_owned(), Value::from("info"))]
+        );
+        assert!(
+            out[1].attributes.is_empty(),
+            "a line without pairs is untouched"
+        );
     }
 
     #[test]

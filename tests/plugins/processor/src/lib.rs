@@ -64,7 +64,10 @@ impl Guest for Processor {
             return Err(ProcessError::Failed("an ERROR record".into()));
         }
         if has("HUGE") {
-            let copies = batch.records.iter().flat_map(|r| std::iter::repeat_n(r.clone(), 1000));
+            let copies = batch
+                .records
+                .iter()
+                .flat_map(|r| std::iter::repeat_n(r.clone(), 1000));
             return Ok(copies.collect());
         }
         if has("ORIGIN") {
