@@ -192,17 +192,24 @@ async fn inspect(args: PluginFileArg) -> u8 {
     doc["file"] = args.file.display().to_string().into();
     doc["loadable"] = inspection.loadable().into();
     if inspection.loadable() {
-        match host
-            .load(
-                &plugin_name(&args.file),
-                source,
-                Limits::default(),
-                Grants::default(),
-            )
-            .await
-        {
-            Ok(plugin) => {
-                let info = plugin.info();
+        let name = plugin_name(&args.file);
+        let (limits, grants) = (Limits::default(), Grants::default());
+        let processor = inspection
+            .world
+            .as_deref()
+            .is_some_and(|world| world.contains("/processor@"));
+        let info = match processor {
+            true => host
+                .load_processor(&name, source, limits, grants)
+                .await
+                .map(|plugin| plugin.info().clone()),
+            false => host
+                .load(&name, source, limits, grants)
+                .await
+                .map(|plugin| plugin.info().clone()),
+        };
+        match info {
+            Ok(info) => {
                 doc["describe"] = json!({
                     "name": info.name,
                     "version": info.version,
