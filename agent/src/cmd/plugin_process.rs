@@ -14,7 +14,9 @@ use std::path::Path;
 use serde_json::{Map, Value as Json, json};
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK};
-use crate::wasm::{Attribute, Batch, LoadedProcessor, LogRecord, OutputBound, Resource, Value};
+use crate::wasm::{
+    Attribute, Batch, LoadedProcessor, LogRecord, OutputBound, ProcessedRecord, Resource, Value,
+};
 
 /// How much a processor may return under `plugin run`: the agent's
 /// defaults for a `wasm` transform.
@@ -94,8 +96,10 @@ struct Pending {
 impl Default for Pending {
     fn default() -> Self {
         Pending {
+            // One empty shared set: records read here share nothing.
             batch: Batch {
                 resources: Vec::new(),
+                shared_attributes: vec![Vec::new()],
                 records: Vec::new(),
             },
             resources: Vec::new(),
@@ -133,6 +137,7 @@ impl Pending {
             severity_text: text("severity_text"),
             body: text("body"),
             attributes: attributes(object.get("attributes").unwrap_or(&Json::Null)),
+            shared_attributes: 0,
             resource: u32::try_from(resource).unwrap_or(u32::MAX),
         });
     }
@@ -162,7 +167,8 @@ fn attributes(object: &Json) -> Vec<Attribute> {
         .collect()
 }
 
-fn to_json(record: &LogRecord, batch: &Batch) -> Json {
+/// A returned record as JSON: what it changed, the rest from its origin.
+fn to_json(record: &ProcessedRecord, batch: &Batch) -> Json {
     let object = |attributes: &[Attribute]| {
         Json::Object(
             attributes
@@ -179,16 +185,20 @@ fn to_json(record: &LogRecord, batch: &Batch) -> Json {
                 .collect(),
         )
     };
+    // `check_output` made sure the origin is in the batch.
+    let Some(origin) = batch.records.get(record.origin as usize) else {
+        return Json::Null;
+    };
     let resource = batch
         .resources
-        .get(record.resource as usize)
+        .get(origin.resource as usize)
         .map(|r| object(&r.attributes))
         .unwrap_or(json!({}));
     json!({
-        "body": record.body,
-        "attributes": object(&record.attributes),
+        "body": record.body.as_ref().unwrap_or(&origin.body),
+        "attributes": object(record.attributes.as_deref().unwrap_or(&origin.attributes)),
         "severity_number": record.severity_number,
-        "severity_text": record.severity_text,
+        "severity_text": record.severity_text.as_ref().unwrap_or(&origin.severity_text),
         "timestamp": record.timestamp,
         "resource": resource,
     })

@@ -79,7 +79,7 @@ pub use plugin::LoadedPlugin;
 pub use plugin_host::{PluginHost, WasmError};
 pub use processor::{
     Attribute, Batch, LoadedProcessor, LogRecord, OutputBound, ProcessFailure,
-    ProcessFailureReason, ProcessorInstance, Resource, Value, record_bytes,
+    ProcessFailureReason, ProcessedRecord, ProcessorInstance, Resource, Value, record_bytes,
 };
 pub use quarantine::{QuarantinePolicy, QuarantineStatus};
 pub use report::{

@@ -10,7 +10,7 @@
 //! the next batch.
 //!
 //! What comes back is checked before anyone uses it: each record must name
-//! a record and a resource of the batch, and the whole may not exceed the
+//! a record of the batch, and the whole may not exceed the
 //! output bound (a multiple of the input, in records and in bytes).
 
 use std::sync::Arc;
@@ -34,7 +34,7 @@ use super::source::PluginSource;
 
 /// The record types a processor exchanges with the agent, as generated from
 /// the WIT: the transform builds them directly, one copy per record.
-pub use processing::{Attribute, Batch, LogRecord, Resource, Value};
+pub use processing::{Attribute, Batch, LogRecord, ProcessedRecord, Resource, Value};
 
 /// How much a processor may return, relative to what it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,7 +262,7 @@ impl ProcessorInstance {
         config: &str,
         batch: &Batch,
         bound: OutputBound,
-    ) -> Result<Vec<LogRecord>, ProcessFailure> {
+    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
         let live = match self.live.take() {
             Some(live) => live,
             None => self.plugin.instantiate().await?,
@@ -281,7 +281,7 @@ async fn call(
     config: &str,
     batch: &Batch,
     bound: OutputBound,
-) -> (Option<Live>, Result<Vec<LogRecord>, ProcessFailure>) {
+) -> (Option<Live>, Result<Vec<ProcessedRecord>, ProcessFailure>) {
     let limits = &plugin.context.limits;
     let input_bytes = batch_bytes(batch);
     let max_bytes = input_bytes.saturating_mul(u64::from(bound.max_bytes_per_input));
@@ -404,10 +404,21 @@ fn deadline_in_host_call(limits: &Limits, outer: std::time::Duration) -> Process
 }
 
 /// Bytes of what a processor may change in `record`: body, severity text
-/// and attributes.
+/// and own attributes.
 pub fn record_bytes(record: &LogRecord) -> u64 {
-    let attributes: usize = record
-        .attributes
+    (record.body.len() + record.severity_text.len()) as u64 + attributes_bytes(&record.attributes)
+}
+
+/// Bytes a processor sent back for `record`: what it changed.
+fn processed_bytes(record: &ProcessedRecord) -> u64 {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len) as u64;
+    text(&record.body)
+        + text(&record.severity_text)
+        + record.attributes.as_deref().map_or(0, attributes_bytes)
+}
+
+fn attributes_bytes(attributes: &[Attribute]) -> u64 {
+    attributes
         .iter()
         .map(|a| {
             a.key.len()
@@ -417,8 +428,7 @@ pub fn record_bytes(record: &LogRecord) -> u64 {
                     Value::Boolean(_) => 1,
                 }
         })
-        .sum();
-    (record.body.len() + record.severity_text.len() + attributes) as u64
+        .sum::<usize>() as u64
 }
 
 /// Bytes of a batch's records, at least one page so that a tiny batch may
@@ -434,7 +444,7 @@ fn batch_bytes(batch: &Batch) -> u64 {
 
 /// Checks what `process` returned against the batch it was given.
 fn check_output(
-    records: &[LogRecord],
+    records: &[ProcessedRecord],
     batch: &Batch,
     bound: OutputBound,
     max_bytes: u64,
@@ -460,7 +470,7 @@ fn check_output(
             bound.max_records_per_input
         )));
     }
-    let bytes: u64 = records.iter().map(record_bytes).sum();
+    let bytes: u64 = records.iter().map(processed_bytes).sum();
     if bytes > max_bytes {
         return Err(too_large(format!(
             "{bytes} bytes returned, over the bound of {max_bytes} ({} times the batch)",
@@ -473,13 +483,6 @@ fn check_output(
                 "record {i} names origin {} in a batch of {} records",
                 record.origin,
                 batch.records.len()
-            )));
-        }
-        if record.resource as usize >= batch.resources.len() {
-            return Err(invalid(format!(
-                "record {i} names resource {} of {}",
-                record.resource,
-                batch.resources.len()
             )));
         }
         if record.severity_number > 24 {
@@ -496,15 +499,14 @@ fn check_output(
 mod tests {
     use super::*;
 
-    fn record(origin: u32, body: &str) -> LogRecord {
-        LogRecord {
+    fn record(origin: u32, body: &str) -> ProcessedRecord {
+        ProcessedRecord {
             origin,
             timestamp: 0,
             severity_number: 0,
-            severity_text: String::new(),
-            body: body.to_owned(),
-            attributes: Vec::new(),
-            resource: 0,
+            severity_text: None,
+            body: Some(body.to_owned()),
+            attributes: None,
         }
     }
 
@@ -513,7 +515,19 @@ mod tests {
             resources: vec![Resource {
                 attributes: Vec::new(),
             }],
-            records: (0..n).map(|i| record(i, "x")).collect(),
+            shared_attributes: vec![Vec::new()],
+            records: (0..n)
+                .map(|origin| LogRecord {
+                    origin,
+                    timestamp: 0,
+                    severity_number: 0,
+                    severity_text: String::new(),
+                    body: "x".to_owned(),
+                    attributes: Vec::new(),
+                    shared_attributes: 0,
+                    resource: 0,
+                })
+                .collect(),
         }
     }
 
@@ -548,7 +562,7 @@ mod tests {
     }
 
     #[test]
-    fn an_origin_or_resource_outside_the_batch_is_invalid() {
+    fn an_origin_outside_the_batch_or_a_bad_severity_is_invalid() {
         let input = batch(2);
         let error = check_output(&[record(2, "a")], &input, BOUND, 16_384).unwrap_err();
         assert_eq!(
@@ -556,10 +570,6 @@ mod tests {
             ProcessFailureReason::Sandbox(FailureReason::InvalidOutput)
         );
         assert!(error.message.contains("origin 2"), "{error}");
-        let mut other = record(0, "a");
-        other.resource = 1;
-        let error = check_output(&[other], &input, BOUND, 16_384).unwrap_err();
-        assert!(error.message.contains("resource 1 of 1"), "{error}");
         let mut loud = record(0, "a");
         loud.severity_number = 25;
         let error = check_output(&[loud], &input, BOUND, 16_384).unwrap_err();

@@ -174,7 +174,7 @@ macro_rules! export_processor {
                     config: ::std::string::String,
                     batch: $crate::__private::WitBatch,
                 ) -> ::std::result::Result<
-                    ::std::vec::Vec<$crate::__private::WitLogRecord>,
+                    ::std::vec::Vec<$crate::__private::WitProcessedRecord>,
                     $crate::__private::WitProcessError,
                 > {
                     $crate::__private::process::<$processor>(&config, batch)
@@ -201,7 +201,7 @@ pub mod __private {
     pub use crate::host::processor_bindings;
     pub use crate::host::processor_bindings::Guest as ProcessorGuest;
     pub use crate::host::processor_bindings::neurallog::plugin::processing::{
-        Batch as WitBatch, LogRecord as WitLogRecord, ProcessError as WitProcessError,
+        Batch as WitBatch, ProcessError as WitProcessError, ProcessedRecord as WitProcessedRecord,
     };
     pub use crate::host::wasm::{describe, describe_processor, process, run};
     pub use wit_bindgen;

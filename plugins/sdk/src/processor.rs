@@ -114,9 +114,16 @@ pub struct Record {
     pub severity_text: String,
     /// The message.
     pub body: String,
-    /// The record's attributes.
+    /// The record's own attributes. Those it shares with the other records
+    /// of its source are in [`Batch::shared_attributes`] (see
+    /// [`Batch::shared_of`]); they stay with the record, and an own
+    /// attribute of the same name overrides one of them.
     pub attributes: Vec<(String, Value)>,
-    /// Position of the record's resource in [`Batch::resources`].
+    /// Position of the record's shared attributes in
+    /// [`Batch::shared_attributes`].
+    pub shared_attributes: u32,
+    /// Position of the record's resource in [`Batch::resources`]. The
+    /// agent keeps the resource of the record's origin.
     pub resource: u32,
 }
 
@@ -125,6 +132,8 @@ pub struct Record {
 pub struct Batch {
     /// The resources the records belong to, each listed once.
     pub resources: Vec<Resource>,
+    /// The attribute sets records share (a file's path), each listed once.
+    pub shared_attributes: Vec<Vec<(String, Value)>>,
     /// The records, in the order they were read.
     pub records: Vec<Record>,
 }
@@ -212,8 +221,8 @@ impl Record {
 // === impl Batch ===
 
 impl Batch {
-    /// A batch of records with the given bodies, one empty resource, and
-    /// nothing else set: for tests.
+    /// A batch of records with the given bodies, one empty resource, one
+    /// empty set of shared attributes, and nothing else set: for tests.
     #[must_use]
     pub fn of_bodies<S: Into<String>>(bodies: impl IntoIterator<Item = S>) -> Batch {
         let records = bodies
@@ -227,8 +236,19 @@ impl Batch {
             .collect();
         Batch {
             resources: vec![Resource::default()],
+            shared_attributes: vec![Vec::new()],
             records,
         }
+    }
+
+    /// The attributes `record` shares with the others of its source (none
+    /// when its index is out of range).
+    #[must_use]
+    pub fn shared_of(&self, record: &Record) -> &[(String, Value)] {
+        usize::try_from(record.shared_attributes)
+            .ok()
+            .and_then(|i| self.shared_attributes.get(i))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The resource of `record` (an empty one when its index is out of

@@ -1,19 +1,24 @@
 //! Between the agent's events and the records a processor sees.
 //!
-//! A batch goes to the processor as its log records, each with its own and
-//! its source's attributes (flattened: the processor sees and returns one
-//! list), and the resources they belong to, each once. Values the WIT cannot
-//! carry (bytes, arrays, maps) go as their text and come back as strings.
-//! Metrics and check results do not go to the processor: they pass by it.
+//! A batch goes to the processor as its log records with their own
+//! attributes, and, each listed once, the attribute sets they share with
+//! their source (a file's path) and the resources they belong to. Values the
+//! WIT cannot carry (bytes, arrays, maps) go as their text and come back as
+//! strings. Metrics and check results do not go to the processor: they pass
+//! by it.
 //!
-//! What comes back is rebuilt from the records it names as `origin`: their
-//! observation time, flags and resource stay the agent's, everything the
-//! processor can change is taken from its answer.
+//! What comes back names, for each record, the record it came from
+//! (`origin`): the new record is that one, with what the processor changed.
+//! A body or attribute list it left unchanged is not sent back at all, so
+//! the agent's own copy (its body still a view into the read buffer) goes
+//! on.
 
 use std::sync::Arc;
 
-use crate::event::{AnyValue, Attributes, Event, LogRecord, Resource};
-use crate::wasm::{Attribute, Batch, LogRecord as WitRecord, Resource as WitResource, Value};
+use crate::event::{AnyValue, Attributes, Event, LogRecord};
+use crate::wasm::{
+    Attribute, Batch, LogRecord as WitRecord, ProcessedRecord, Resource as WitResource, Value,
+};
 
 /// A batch ready for the processor.
 #[derive(Debug)]
@@ -22,96 +27,129 @@ pub struct Prepared {
     pub batch: Batch,
     /// Position in the events of each log record, by origin.
     positions: Vec<usize>,
-    /// The resources, by the index the processor sees.
-    resources: Vec<Arc<Resource>>,
 }
 
 /// The processor's view of the log records in `events`.
 pub fn prepare(events: &[Event]) -> Prepared {
     let mut positions = Vec::with_capacity(events.len());
-    let mut resources: Vec<Arc<Resource>> = Vec::new();
-    let mut wit_resources = Vec::new();
-    let mut records = Vec::with_capacity(events.len());
+    // Records of one batch nearly always share one resource and one
+    // attribute set: a linear search over a handful beats hashing.
+    let mut resources: Vec<*const crate::event::Resource> = Vec::new();
+    let mut shared: Vec<*const Attributes> = Vec::new();
+    let mut batch = Batch {
+        resources: Vec::new(),
+        shared_attributes: Vec::new(),
+        records: Vec::with_capacity(events.len()),
+    };
     for (position, event) in events.iter().enumerate() {
         let Event::Log(log) = event else { continue };
-        // Records of one batch nearly always share one resource: a linear
-        // search over a handful beats hashing.
-        let resource = match resources.iter().position(|r| Arc::ptr_eq(r, &log.resource)) {
-            Some(index) => index,
-            None => {
-                resources.push(Arc::clone(&log.resource));
-                wit_resources.push(WitResource {
-                    attributes: to_wit_attributes(&log.resource.attributes, None),
-                });
-                resources.len() - 1
-            }
-        };
-        records.push(WitRecord {
+        let resource = index_of(&mut resources, Arc::as_ptr(&log.resource), || {
+            batch.resources.push(WitResource {
+                attributes: to_wit_attributes(&log.resource.attributes),
+            });
+        });
+        let shared_attributes = index_of(&mut shared, Arc::as_ptr(&log.shared_attributes), || {
+            batch
+                .shared_attributes
+                .push(to_wit_attributes(&log.shared_attributes));
+        });
+        batch.records.push(WitRecord {
             origin: u32::try_from(positions.len()).unwrap_or(u32::MAX),
             timestamp: log.time_unix_nano,
             severity_number: u8::try_from(log.severity_number.clamp(0, 24)).unwrap_or(0),
             severity_text: log.severity_text.as_deref().unwrap_or("").to_owned(),
             body: log.body.to_string(),
-            attributes: to_wit_attributes(&log.attributes, Some(&log.shared_attributes)),
-            resource: u32::try_from(resource).unwrap_or(u32::MAX),
+            attributes: to_wit_attributes(&log.attributes),
+            shared_attributes,
+            resource,
         });
         positions.push(position);
     }
-    Prepared {
-        batch: Batch {
-            resources: wit_resources,
-            records,
-        },
-        positions,
-        resources,
-    }
+    Prepared { batch, positions }
+}
+
+/// The position of `ptr` among `seen`, adding it (and calling `add`) when
+/// it is new.
+fn index_of<T>(seen: &mut Vec<*const T>, ptr: *const T, add: impl FnOnce()) -> u32 {
+    let index = match seen.iter().position(|p| *p == ptr) {
+        Some(index) => index,
+        None => {
+            seen.push(ptr);
+            add();
+            seen.len() - 1
+        }
+    };
+    u32::try_from(index).unwrap_or(u32::MAX)
 }
 
 /// The events to send on: what the processor returned (already checked to
-/// name records and resources of the batch), then the events that were not
-/// log records, in their order.
-pub fn finish(prepared: Prepared, events: Vec<Event>, returned: Vec<WitRecord>) -> Vec<Event> {
-    let no_shared = Arc::new(Attributes::new());
-    let mut out = Vec::with_capacity(returned.len() + events.len() - prepared.positions.len());
+/// name records of the batch), then the events that were not log records,
+/// in their order.
+pub fn finish(
+    prepared: Prepared,
+    events: Vec<Event>,
+    returned: Vec<ProcessedRecord>,
+) -> Vec<Event> {
+    let logs = prepared.positions.len();
+    let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
+    // How many returned records name each origin: the last takes the
+    // record, the others a copy.
+    let mut uses = vec![0u32; logs];
+    for record in &returned {
+        if let Some(n) = uses.get_mut(record.origin as usize) {
+            *n += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(returned.len() + slots.len() - logs);
     for record in returned {
-        let origin = prepared
-            .positions
-            .get(record.origin as usize)
-            .and_then(|&position| match events.get(position) {
-                Some(Event::Log(log)) => Some(log),
-                _ => None,
-            });
-        let resource = prepared.resources.get(record.resource as usize);
-        // Both were checked against the batch; a record that still names
-        // nothing is skipped rather than invented.
-        let (Some(origin), Some(resource)) = (origin, resource) else {
+        let origin = record.origin as usize;
+        let (Some(&position), Some(n)) = (prepared.positions.get(origin), uses.get_mut(origin))
+        else {
+            // Checked against the batch: never here.
             continue;
         };
-        out.push(Event::Log(LogRecord {
-            time_unix_nano: record.timestamp,
-            observed_time_unix_nano: origin.observed_time_unix_nano,
-            severity_number: i32::from(record.severity_number),
-            severity_text: (!record.severity_text.is_empty())
-                .then(|| record.severity_text.into_boxed_str()),
-            body: record.body.into(),
-            shared_attributes: Arc::clone(&no_shared),
-            attributes: record
-                .attributes
-                .into_iter()
-                .map(|attribute| (attribute.key, from_wit_value(attribute.value)))
-                .collect(),
-            flags: origin.flags,
-            resource: Arc::clone(resource),
-        }));
+        *n -= 1;
+        let log = match (&mut slots[position], *n) {
+            (slot @ Some(Event::Log(_)), 0) => match slot.take() {
+                Some(Event::Log(log)) => log,
+                _ => continue,
+            },
+            (Some(Event::Log(log)), _) => log.clone(),
+            _ => continue,
+        };
+        out.push(Event::Log(apply(log, record)));
     }
-    out.extend(events.into_iter().filter(|e| !matches!(e, Event::Log(_))));
+    out.extend(
+        slots
+            .into_iter()
+            .flatten()
+            .filter(|e| !matches!(e, Event::Log(_))),
+    );
     out
 }
 
-fn to_wit_attributes(own: &Attributes, shared: Option<&Attributes>) -> Vec<Attribute> {
-    let shared = shared.into_iter().flat_map(Attributes::iter);
-    own.iter()
-        .chain(shared)
+/// `log` with what the processor returned for it.
+fn apply(mut log: LogRecord, record: ProcessedRecord) -> LogRecord {
+    log.time_unix_nano = record.timestamp;
+    log.severity_number = i32::from(record.severity_number);
+    if let Some(text) = record.severity_text {
+        log.severity_text = (!text.is_empty()).then(|| text.into_boxed_str());
+    }
+    if let Some(body) = record.body {
+        log.body = body.into();
+    }
+    if let Some(attributes) = record.attributes {
+        log.attributes = attributes
+            .into_iter()
+            .map(|attribute| (attribute.key, from_wit_value(attribute.value)))
+            .collect();
+    }
+    log
+}
+
+fn to_wit_attributes(attributes: &Attributes) -> Vec<Attribute> {
+    attributes
+        .iter()
         .map(|(key, value)| Attribute {
             key: key.to_owned(),
             value: to_wit_value(value),

@@ -96,12 +96,11 @@ async fn records_go_through_and_the_instance_serves_batch_after_batch() {
         [Some(1), Some(1)]
     );
     // What the processor did not change survives the round trip: the
-    // source's attributes (flattened into the record's), severity, time
-    // and resource.
+    // body, the source's attributes, severity, time and resource.
     let first = logs(&out)[0];
     assert_eq!(
         first
-            .attributes
+            .shared_attributes
             .get("log.file.path")
             .and_then(AnyValue::as_str),
         Some("/var/log/app.log")
@@ -118,6 +117,49 @@ async fn records_go_through_and_the_instance_serves_batch_after_batch() {
     );
     let out = process(&plan, &host, &mut instance, events(&["c"]), &metrics).await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(2)]);
+}
+
+#[test]
+fn a_batch_lists_shared_attributes_and_resources_once_and_changes_come_back() {
+    let mut input = events(&["a", "b"]);
+    input.push(events(&["c"]).remove(0));
+    let prepared = prepare(&input);
+    // Two sources' worth (the third record was made apart), each once.
+    assert_eq!(prepared.batch.shared_attributes.len(), 2);
+    assert_eq!(prepared.batch.resources.len(), 2);
+    let shared: Vec<u32> = prepared
+        .batch
+        .records
+        .iter()
+        .map(|r| r.shared_attributes)
+        .collect();
+    assert_eq!(shared, [0, 0, 1]);
+    let unchanged = |origin| crate::wasm::ProcessedRecord {
+        origin,
+        timestamp: 7,
+        severity_number: 13,
+        severity_text: None,
+        body: None,
+        attributes: None,
+    };
+    let mut split = unchanged(0);
+    split.body = Some("a, second half".into());
+    split.attributes = Some(vec![crate::wasm::Attribute {
+        key: "part".into(),
+        value: crate::wasm::Value::Int(2),
+    }]);
+    let out = finish(prepared, input, vec![unchanged(2), unchanged(0), split]);
+    assert_eq!(bodies(&out), ["c", "a", "a, second half"]);
+    let logs = logs(&out);
+    assert_eq!(logs[1].time_unix_nano, 7);
+    assert_eq!(logs[1].severity_number, 13);
+    assert!(logs[1].attributes.is_empty());
+    assert_eq!(logs[2].attributes.get("part"), Some(&AnyValue::Int(2)));
+    // Both parts keep the source's attributes.
+    assert!(Arc::ptr_eq(
+        &logs[1].shared_attributes,
+        &logs[2].shared_attributes
+    ));
 }
 
 #[tokio::test]

@@ -205,13 +205,28 @@ pub fn describe_processor<P: Processor>() -> wit::types::PluginInfo {
 pub fn process<P: Processor>(
     config: &str,
     batch: pw::Batch,
-) -> Result<Vec<pw::LogRecord>, pw::ProcessError> {
+) -> Result<Vec<pw::ProcessedRecord>, pw::ProcessError> {
     let into_wit_error = |error| match error {
         ProcessError::InvalidConfig(message) => pw::ProcessError::InvalidConfig(message),
         ProcessError::Failed(message) => pw::ProcessError::Failed(message),
     };
     let config = parse_config::<P::Config>(config)
         .map_err(|error| into_wit_error(ProcessError::from(error)))?;
+    // What each record was, to send back only what the processor changed.
+    let mut originals = Vec::with_capacity(batch.records.len());
+    let records = batch
+        .records
+        .into_iter()
+        .map(|record| {
+            let record = from_wit_record(record);
+            originals.push(Original {
+                body: record.body.clone(),
+                severity_text: record.severity_text.clone(),
+                attributes: record.attributes.clone(),
+            });
+            record
+        })
+        .collect();
     let batch = Batch {
         resources: batch
             .resources
@@ -220,11 +235,28 @@ pub fn process<P: Processor>(
                 attributes: from_wit_attributes(resource.attributes),
             })
             .collect(),
-        records: batch.records.into_iter().map(from_wit_record).collect(),
+        shared_attributes: batch
+            .shared_attributes
+            .into_iter()
+            .map(from_wit_attributes)
+            .collect(),
+        records,
     };
     P::process(&config, batch)
-        .map(|records| records.into_iter().map(into_wit_record).collect())
+        .map(|records| {
+            records
+                .into_iter()
+                .map(|record| into_processed(record, &originals))
+                .collect()
+        })
         .map_err(into_wit_error)
+}
+
+/// A record as it came, to tell what changed.
+struct Original {
+    body: String,
+    severity_text: String,
+    attributes: Vec<(String, Value)>,
 }
 
 fn from_wit_attributes(attributes: Vec<pw::Attribute>) -> Vec<(String, Value)> {
@@ -250,30 +282,49 @@ fn from_wit_record(record: pw::LogRecord) -> Record {
         severity_text: record.severity_text,
         body: record.body,
         attributes: from_wit_attributes(record.attributes),
+        shared_attributes: record.shared_attributes,
         resource: record.resource,
     }
 }
 
-fn into_wit_record(record: Record) -> pw::LogRecord {
-    pw::LogRecord {
+/// `record` as returned to the agent: each field the same as in its
+/// origin is left out.
+fn into_processed(record: Record, originals: &[Original]) -> pw::ProcessedRecord {
+    let original = usize::try_from(record.origin)
+        .ok()
+        .and_then(|i| originals.get(i));
+    let severity_text = match original {
+        Some(original) if original.severity_text == record.severity_text => None,
+        _ => Some(record.severity_text),
+    };
+    let body = match original {
+        Some(original) if original.body == record.body => None,
+        _ => Some(record.body),
+    };
+    let attributes = match original {
+        Some(original) if original.attributes == record.attributes => None,
+        _ => Some(
+            record
+                .attributes
+                .into_iter()
+                .map(|(key, value)| pw::Attribute {
+                    key,
+                    value: match value {
+                        Value::String(s) => pw::Value::String(s),
+                        Value::Int(n) => pw::Value::Int(n),
+                        Value::Float(n) => pw::Value::Float(n),
+                        Value::Bool(b) => pw::Value::Boolean(b),
+                    },
+                })
+                .collect(),
+        ),
+    };
+    pw::ProcessedRecord {
         origin: record.origin,
         timestamp: record.timestamp_unix_nano,
         severity_number: record.severity_number,
-        severity_text: record.severity_text,
-        body: record.body,
-        attributes: record
-            .attributes
-            .into_iter()
-            .map(|(key, value)| pw::Attribute {
-                key,
-                value: match value {
-                    Value::String(s) => pw::Value::String(s),
-                    Value::Int(n) => pw::Value::Int(n),
-                    Value::Float(n) => pw::Value::Float(n),
-                    Value::Bool(b) => pw::Value::Boolean(b),
-                },
-            })
-            .collect(),
-        resource: record.resource,
+        severity_text,
+        body,
+        attributes,
     }
 }

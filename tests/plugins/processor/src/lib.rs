@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/processor@0.1.0" });
 
-use neurallog::plugin::processing::{Attribute, Value};
+use neurallog::plugin::processing::{Attribute, LogRecord, Value};
 
 /// Batches this instance has processed.
 static BATCHES: AtomicU64 = AtomicU64::new(0);
@@ -36,7 +36,7 @@ impl Guest for Processor {
         }
     }
 
-    fn process(config: String, batch: Batch) -> Result<Vec<LogRecord>, ProcessError> {
+    fn process(config: String, batch: Batch) -> Result<Vec<ProcessedRecord>, ProcessError> {
         let config: serde_json::Value = serde_json::from_str(&config)
             .map_err(|e| ProcessError::InvalidConfig(e.to_string()))?;
         let mode = config.get("mode").and_then(|m| m.as_str()).unwrap_or("tag");
@@ -64,37 +64,54 @@ impl Guest for Processor {
             return Err(ProcessError::Failed("an ERROR record".into()));
         }
         if has("HUGE") {
-            let copies = batch
-                .records
-                .iter()
-                .flat_map(|r| std::iter::repeat_n(r.clone(), 1000));
+            let copies = batch.records.iter().flat_map(|r| {
+                let mut copy = unchanged(r);
+                copy.body = Some(r.body.clone());
+                std::iter::repeat_n(copy, 1000)
+            });
             return Ok(copies.collect());
         }
         if has("ORIGIN") {
-            let mut record = batch.records[0].clone();
+            let mut record = unchanged(&batch.records[0]);
             record.origin = u32::MAX;
             return Ok(vec![record]);
         }
         let seq = BATCHES.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(match mode {
-            "identity" => batch.records,
+            "identity" => batch.records.iter().map(unchanged).collect(),
             "drop_half" => batch
                 .records
-                .into_iter()
+                .iter()
                 .filter(|r| !r.body.contains("keep=no"))
+                .map(unchanged)
                 .collect(),
             _ => batch
                 .records
                 .into_iter()
-                .map(|mut r| {
-                    r.attributes.push(Attribute {
+                .map(|r| {
+                    let mut out = unchanged(&r);
+                    let mut attributes = r.attributes;
+                    attributes.push(Attribute {
                         key: "processor.batch".into(),
                         value: Value::Int(seq as i64),
                     });
-                    r
+                    out.attributes = Some(attributes);
+                    out
                 })
                 .collect(),
         })
+    }
+}
+
+/// `record` returned as it came.
+fn unchanged(record: &LogRecord) -> ProcessedRecord {
+    ProcessedRecord {
+        origin: record.origin,
+        timestamp: record.timestamp,
+        severity_number: record.severity_number,
+        severity_text: None,
+        body: None,
+        attributes: None,
     }
 }
 
