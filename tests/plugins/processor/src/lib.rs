@@ -15,6 +15,11 @@
 //! record, `ERROR` returns the plugin's own error, `ORIGIN` returns a
 //! record naming an origin outside the batch.
 
+#![allow(
+    clippy::too_many_arguments,
+    reason = "the bindings wit-bindgen generates for a batch of records take its fields flat"
+)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/processor@0.1.0" });
