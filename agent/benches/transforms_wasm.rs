@@ -68,7 +68,7 @@ fn main() {
                 guest.display()
             )
         });
-        let (wall, cpu, delivered) = run(&path, &data, transform.as_deref(), lines);
+        let (wall, cpu, delivered) = run(name, &path, &data, transform.as_deref(), lines);
         println!(
             "transforms_wasm/{name}: {lines} lines ({delivered} delivered) in {wall:.2}s wall: {:.0} lines per CPU-second",
             lines as f64 / cpu
@@ -78,7 +78,13 @@ fn main() {
 
 /// Drain `path` through `transform` (if any); wall seconds, CPU seconds
 /// and how many records reached the sink.
-fn run(path: &Path, data: &Path, transform: Option<&str>, lines: u64) -> (f64, f64, u64) {
+fn run(
+    name: &str,
+    path: &Path,
+    data: &Path,
+    transform: Option<&str>,
+    lines: u64,
+) -> (f64, f64, u64) {
     let source: SourceConfig =
         serde_yaml_ng::from_str(&format!("type: file\ninclude: [\"{}\"]\n", path.display()))
             .expect("source config");
@@ -122,15 +128,18 @@ fn run(path: &Path, data: &Path, transform: Option<&str>, lines: u64) -> (f64, f
         let start = Instant::now();
         let (fanout, control) = Fanout::fixed(vec![("first".into(), first)]);
         controls.push(control);
-        let metrics = ComponentMetrics::new("bench", ComponentKind::Source, "file");
+        // A source name of each case's own: the metrics registry is the
+        // process's, and the end is told by the lines this source read.
+        let id = format!("bench-{name}");
+        let metrics = ComponentMetrics::new(&id, ComponentKind::Source, "file");
         let shutdown = CancellationToken::new();
         let cx = SourceContext {
-            id: "bench".into(),
+            id: id.as_str().into(),
             out: fanout,
             shutdown: shutdown.clone(),
             globals: Arc::new(Globals::standalone(data)),
             metrics: metrics.clone(),
-            status: status.register(ComponentKind::Source, "bench", "file", metrics.clone()),
+            status: status.register(ComponentKind::Source, &id, "file", metrics.clone()),
         };
         let source = tokio::spawn(source.build(cx).expect("build source"));
         let count = Arc::clone(&delivered);
