@@ -279,3 +279,46 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
     let timed_out = tokio::time::timeout(Duration::from_millis(900), held).await;
     assert!(timed_out.is_err(), "the batch was let go: {timed_out:?}");
 }
+
+proptest::proptest! {
+    /// Whatever records a processor returns (any origins, in any order,
+    /// some repeated, some changed), each comes out once, in its order,
+    /// as its origin with what changed, keeping the origin's source
+    /// attributes and resource.
+    #[test]
+    fn returned_records_come_out_as_their_origins_with_their_changes(
+        returned in proptest::collection::vec((0u32..6, proptest::bool::ANY), 0..24),
+    ) {
+        let input = events(&["r0", "r1", "r2", "r3", "r4", "r5"]);
+        let shared = match &input[0] {
+            Event::Log(log) => Arc::clone(&log.shared_attributes),
+            _ => unreachable!(),
+        };
+        let prepared = prepare(&input);
+        let records: Vec<_> = returned
+            .iter()
+            .enumerate()
+            .map(|(i, &(origin, changed))| crate::wasm::ProcessedRecord {
+                origin,
+                timestamp: 1,
+                severity_number: 9,
+                severity_text: None,
+                body: changed.then(|| format!("new {i}")),
+                attributes: None,
+            })
+            .collect();
+        let out = finish(prepared, input, records);
+        let expected: Vec<String> = returned
+            .iter()
+            .enumerate()
+            .map(|(i, &(origin, changed))| match changed {
+                true => format!("new {i}"),
+                false => format!("r{origin}"),
+            })
+            .collect();
+        proptest::prop_assert_eq!(bodies(&out), expected);
+        for log in logs(&out) {
+            proptest::prop_assert!(Arc::ptr_eq(&log.shared_attributes, &shared));
+        }
+    }
+}
