@@ -44,6 +44,7 @@ fn main() {
         println!("cargo:rerun-if-changed=../plugins/{dir}/Cargo.toml");
     }
     println!("cargo:rerun-if-changed=../plugins/template/src");
+    println!("cargo:rerun-if-changed=../plugins/processor-template/src");
     println!("cargo:rerun-if-changed=../wit");
     println!("cargo:rerun-if-env-changed=NEURALLOG_PLUGINS_DIR");
 
@@ -98,6 +99,10 @@ fn scaffold_files(plugins: &Path) -> String {
     table.push_str("];\n");
     for (name, path) in [
         ("TEMPLATE_LIB_RS", plugins.join("template/src/lib.rs")),
+        (
+            "PROCESSOR_TEMPLATE_LIB_RS",
+            plugins.join("processor-template/src/lib.rs"),
+        ),
         ("PLUGINS_CARGO_LOCK", plugins.join("Cargo.lock")),
     ] {
         let _ = writeln!(

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use neurallog_agent::checks::PluginRuntime;
 use neurallog_agent::config::{ComponentKind, SourceConfig, TransformConfig};
 use neurallog_agent::event::{AckStatus, EventBatch};
 use neurallog_agent::telemetry::events::ComponentMetrics;
@@ -146,6 +147,7 @@ fn run(path: &Path, data: &Path, transforms: &[&str], lines: u64) -> (f64, f64, 
                     metrics.clone(),
                 ),
                 metrics,
+                plugins: Arc::new(PluginRuntime::new(Default::default(), data, false)),
             };
             tasks.push(tokio::spawn(config.build(cx).expect("build transform")));
             next = tx;

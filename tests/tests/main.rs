@@ -14,3 +14,4 @@ mod metrics;
 mod packaging;
 mod shipping;
 mod transforms;
+mod transforms_wasm;

@@ -40,7 +40,7 @@ const SOURCE_FINAL_GRACE: Duration = Duration::from_secs(3);
 pub struct Pipeline {
     config: Config,
     globals: Arc<Globals>,
-    /// The plugin host, handed to the checks' builder only.
+    /// The plugin host, handed to the checks' and transforms' builders.
     plugins: Arc<PluginRuntime>,
     producers: IndexMap<String, RunningProducer>,
     transforms: IndexMap<String, TransformSlot>,
@@ -493,6 +493,7 @@ impl Pipeline {
             out: Fanout::new(control_rx),
             metrics,
             status: status.clone(),
+            plugins: Arc::clone(&self.plugins),
         };
         let component = config.build(cx).map_err(|error| {
             status.set_state(ComponentState::Failed(Chain(&error).to_string()));

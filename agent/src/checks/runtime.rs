@@ -1,6 +1,6 @@
-//! The agent's one plugin host, created when the first check needs it (an
-//! agent without checks never starts a wasmtime engine), and the limit on
-//! check runs in flight.
+//! The agent's one plugin host, created when the first check or `wasm`
+//! transform needs it (an agent without either never starts a wasmtime
+//! engine), and the limit on check runs in flight.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -13,7 +13,12 @@ use crate::topology::BuildError;
 use crate::wasm::worker::WorkerOptions;
 use crate::wasm::{HostSettings, PluginHost};
 
-/// Shared by every check of the agent.
+/// Instance slots beyond the checks' for processors (`type: wasm`
+/// transforms): each keeps one instance, and so one slot of the pool, for
+/// as long as it runs, and a reload briefly runs the old one beside the new.
+const PROCESSOR_INSTANCE_SLOTS: u32 = 8;
+
+/// Shared by every check and `wasm` transform of the agent.
 #[derive(Debug)]
 pub struct PluginRuntime {
     config: PluginsConfig,
@@ -50,8 +55,11 @@ impl PluginRuntime {
                     .cache
                     .then(|| self.data_dir.join("plugin-cache"));
                 settings.memory_budget_bytes = self.config.memory_budget_bytes;
-                settings.max_concurrent_instances =
-                    self.config.max_concurrent_runs.saturating_add(2);
+                settings.max_concurrent_instances = self
+                    .config
+                    .max_concurrent_runs
+                    .saturating_add(2)
+                    .saturating_add(PROCESSOR_INSTANCE_SLOTS);
                 settings.mounts_file.clone_from(&self.config.mounts_file);
                 settings.fuel_enabled = self.fuel;
                 PluginHost::new(settings)

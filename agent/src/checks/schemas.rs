@@ -16,9 +16,10 @@ use serde_json::Value;
 
 use super::plan::plugin_source;
 use crate::config::tagged::unknown_field;
-use crate::config::{CheckConfig, Config, ConfigError, FieldPath};
+use crate::config::{CheckConfig, Config, ConfigError, FieldPath, TransformConfig};
 use crate::embedded::FIRST_PARTY;
 use crate::error::Chain;
+use crate::transforms::wasm::plugin_source as wasm_plugin_source;
 use crate::wasm::{Grants, HostSettings, Limits, PluginHost, PluginSource};
 
 /// A plugin host for reading schemas, with a scratch state directory.
@@ -47,21 +48,49 @@ impl SchemaReader {
             .load(name, source, Limits::default(), Grants::default())
             .await
             .map_err(|e| Chain(&e).to_string())?;
-        let schema = plugin.info().config_schema.trim();
-        if schema.is_empty() {
-            // No schema published: any settings are the plugin's to judge.
-            return Ok(Value::Bool(true));
-        }
-        serde_json::from_str(schema)
-            .map_err(|e| format!("the plugin's config schema is not JSON: {e}"))
+        parse_schema(&plugin.info().config_schema)
+    }
+
+    /// The configuration schema the processor `source` publishes.
+    pub async fn processor_schema(
+        &self,
+        name: &str,
+        source: PluginSource,
+    ) -> Result<Value, String> {
+        let plugin = self
+            .host
+            .load_processor(name, source, Limits::default(), Grants::default())
+            .await
+            .map_err(|e| Chain(&e).to_string())?;
+        parse_schema(&plugin.info().config_schema)
     }
 }
 
-/// Check every check's `config:` against its plugin's schema; the errors
-/// name the field below `checks.<name>.config`. A plugin that cannot be
-/// loaded is an error at the check's `type`, `plugin` or `path`.
+/// A published schema as JSON.
+fn parse_schema(schema: &str) -> Result<Value, String> {
+    let schema = schema.trim();
+    if schema.is_empty() {
+        // No schema published: any settings are the plugin's to judge.
+        return Ok(Value::Bool(true));
+    }
+    serde_json::from_str(schema).map_err(|e| format!("the plugin's config schema is not JSON: {e}"))
+}
+
+/// Check every check's and every `wasm` transform's `config:` against its
+/// plugin's schema; the errors name the field below
+/// `checks.<name>.config` or `transforms.<name>.config`. A plugin that
+/// cannot be loaded is an error at the component's `type`, `plugin` or
+/// `path`.
 pub async fn check_plugin_configs(config: &Config) -> Vec<ConfigError> {
-    if config.checks.is_empty() {
+    let processors: Vec<_> = config
+        .transforms
+        .iter()
+        .filter_map(|(name, transform)| match &transform.transform {
+            TransformConfig::Wasm(wasm) => Some((name, wasm)),
+            _ => None,
+        })
+        .collect();
+    if config.checks.is_empty() && processors.is_empty() {
         return Vec::new();
     }
     let reader = match SchemaReader::new() {
@@ -73,6 +102,18 @@ pub async fn check_plugin_configs(config: &Config) -> Vec<ConfigError> {
     for (name, check) in &config.checks {
         let path = FieldPath::root().field("checks").field(name);
         check_one(&reader, name, check, directory, &path, &mut errors).await;
+    }
+    for (name, transform) in processors {
+        let path = FieldPath::root().field("transforms").field(name);
+        let source_field = match transform.path {
+            Some(_) => "path",
+            None => "plugin",
+        };
+        let schema = match wasm_plugin_source(transform, directory) {
+            Ok(source) => reader.processor_schema(name, source).await,
+            Err(error) => Err(Chain(&error).to_string()),
+        };
+        check_against(schema, &transform.config, &path, source_field, &mut errors);
     }
     errors
 }
@@ -97,7 +138,20 @@ async fn check_one(
             return;
         }
     };
-    let schema = match reader.schema(name, source).await {
+    let schema = reader.schema(name, source).await;
+    check_against(schema, &check.config, path, source_field, errors);
+}
+
+/// Check `config` (at `path.config`) against `schema`; a schema that could
+/// not be read is an error at `path.<source_field>`.
+fn check_against(
+    schema: Result<Value, String>,
+    config: &Value,
+    path: &FieldPath,
+    source_field: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    let schema = match schema {
         Ok(schema) => schema,
         Err(message) => {
             errors.push(path.field(source_field).error(message));
@@ -114,8 +168,8 @@ async fn check_one(
         }
     };
     let config_path = path.field("config");
-    for error in validator.iter_errors(&check.config) {
-        report(&error, &schema, &check.config, &config_path, errors);
+    for error in validator.iter_errors(config) {
+        report(&error, &schema, config, &config_path, errors);
     }
 }
 

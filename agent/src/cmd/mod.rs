@@ -19,6 +19,7 @@ use crate::config::ConfigSource;
 
 mod plugin;
 mod plugin_new;
+mod plugin_process;
 mod print_config;
 mod run;
 mod schema;
@@ -88,16 +89,21 @@ pub struct PluginWorkerArgs {
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Run a plugin once, under the same sandbox and limits as in the agent,
-    /// and print its result as JSON. Exit code 0 when the plugin returned a
-    /// result (whatever its status), 1 when the run failed (the plugin's
-    /// error, a trap, a limit), 78 when the component cannot be loaded or the
+    /// and print its result as JSON. A processor reads records from
+    /// `--input` (or stdin), one per line (a JSON object with `body`,
+    /// `attributes`, `severity_number`, `severity_text`, `timestamp`,
+    /// `resource`, or a plain line as the body), and prints the records it
+    /// returns as JSON lines. Exit code 0 when the plugin returned a result
+    /// (whatever its status), 1 when the run failed (the plugin's error, a
+    /// trap, a limit), 78 when the component cannot be loaded or the
     /// configuration file is invalid.
     Run(Box<PluginRunArgs>),
     /// Show what a component is: the world and contract version it targets,
     /// its imports and exports, and what it says about itself.
     Inspect(PluginFileArg),
-    /// Write a new check plugin to start from: a standalone Rust crate with
-    /// the template check, its unit tests, a README and the plugin SDK
+    /// Write a new plugin to start from (a check, or with `--kind
+    /// processor` a log processor): a standalone Rust crate with the
+    /// template, its unit tests, a README and the plugin SDK
     /// vendored in, which `cargo build --release --target wasm32-wasip2`
     /// builds anywhere.
     New(PluginNewArgs),
@@ -119,6 +125,10 @@ pub struct PluginNewArgs {
     /// agent under `vendor/neurallog-plugin-sdk`.
     #[arg(long, value_name = "VERSION")]
     pub sdk_version: Option<String>,
+    /// What to write: a check (run on a schedule) or a log processor
+    /// (records in, records out, used by a `type: wasm` transform).
+    #[arg(long, value_enum, default_value_t = crate::scaffold::PluginKind::Check)]
+    pub kind: crate::scaffold::PluginKind,
 }
 
 /// A component file.
@@ -151,6 +161,13 @@ pub struct PluginRunArgs {
     /// runs see it). A fresh temporary directory when omitted.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// For a processor: the records to process, one per line (`-` for
+    /// stdin, which is also what a processor reads without it).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// For a processor: records per call of `process`.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub batch_size: usize,
 }
 
 /// `validate` arguments.

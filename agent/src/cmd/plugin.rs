@@ -11,7 +11,9 @@ use super::{
     print_stdout, runtime,
 };
 use crate::error::Chain;
-use crate::wasm::{Grants, HostSettings, Limits, PluginHost, PluginSource, RunOutcome};
+use crate::wasm::{
+    Grants, HostSettings, Limits, LoadErrorKind, PluginHost, PluginSource, RunOutcome,
+};
 
 /// Run a `plugin` subcommand.
 pub(super) fn plugin(command: PluginCommand) -> u8 {
@@ -78,11 +80,23 @@ async fn run(args: PluginRunArgs) -> u8 {
         path: args.file.clone(),
         sha256: None,
     };
+    if args.input.is_some() {
+        return run_processor(&host, &name, source, &args, &config_json).await;
+    }
     let plugin = match host
-        .load(&name, source, args.limits.clone(), args.grants.clone())
+        .load(
+            &name,
+            source.clone(),
+            args.limits.clone(),
+            args.grants.clone(),
+        )
         .await
     {
         Ok(plugin) => plugin,
+        // A processor: records from stdin.
+        Err(error) if matches!(error.kind, LoadErrorKind::NotACheck(_)) => {
+            return run_processor(&host, &name, source, &args, &config_json).await;
+        }
         Err(error) => {
             eprintln!("error: {}", Chain(&error));
             return EXIT_CONFIG;
@@ -124,6 +138,29 @@ async fn run(args: PluginRunArgs) -> u8 {
     code
 }
 
+/// Run a processor over the records of `--input` (stdin when omitted);
+/// returns the exit code.
+async fn run_processor(
+    host: &PluginHost,
+    name: &str,
+    source: PluginSource,
+    args: &PluginRunArgs,
+    config_json: &str,
+) -> u8 {
+    let plugin = match host
+        .load_processor(name, source, args.limits.clone(), args.grants.clone())
+        .await
+    {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            eprintln!("error: {}", Chain(&error));
+            return EXIT_CONFIG;
+        }
+    };
+    let input = args.input.as_deref().unwrap_or(std::path::Path::new("-"));
+    super::plugin_process::run(&plugin, config_json, input, args.batch_size).await
+}
+
 /// Describe a component; returns the exit code.
 async fn inspect(args: PluginFileArg) -> u8 {
     let temp = match tempfile::tempdir() {
@@ -155,17 +192,24 @@ async fn inspect(args: PluginFileArg) -> u8 {
     doc["file"] = args.file.display().to_string().into();
     doc["loadable"] = inspection.loadable().into();
     if inspection.loadable() {
-        match host
-            .load(
-                &plugin_name(&args.file),
-                source,
-                Limits::default(),
-                Grants::default(),
-            )
-            .await
-        {
-            Ok(plugin) => {
-                let info = plugin.info();
+        let name = plugin_name(&args.file);
+        let (limits, grants) = (Limits::default(), Grants::default());
+        let processor = inspection
+            .world
+            .as_deref()
+            .is_some_and(|world| world.contains("/processor@"));
+        let info = match processor {
+            true => host
+                .load_processor(&name, source, limits, grants)
+                .await
+                .map(|plugin| plugin.info().clone()),
+            false => host
+                .load(&name, source, limits, grants)
+                .await
+                .map(|plugin| plugin.info().clone()),
+        };
+        match info {
+            Ok(info) => {
                 doc["describe"] = json!({
                     "name": info.name,
                     "version": info.version,

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PluginNewArgs, print_stdout};
-use crate::scaffold::{SDK_VENDOR_DIR, Scaffold, SdkSource, sdk_version};
+use crate::scaffold::{PluginKind, SDK_VENDOR_DIR, Scaffold, SdkSource, sdk_version};
 
 /// Why the crate could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub(super) fn plugin_new(args: &PluginNewArgs) -> u8 {
         None => SdkSource::Vendored,
     };
     let scaffold = match Scaffold::new(&args.name, sdk) {
-        Ok(scaffold) => scaffold,
+        Ok(scaffold) => scaffold.with_kind(args.kind),
         Err(error) => {
             eprintln!("error: {error}");
             return EXIT_USAGE;
@@ -92,8 +92,15 @@ fn summary(scaffold: &Scaffold, dir: &Path) -> String {
         SdkSource::Registry(version) => format!("neurallog-plugin-sdk {version} from crates.io"),
     };
     let shown = shell_word(&dir.display().to_string());
+    let (kind, run) = match scaffold.kind() {
+        PluginKind::Check => ("check plugin", "--config CONFIG.json --grant-dir DIR"),
+        PluginKind::Processor => (
+            "log processor",
+            "--config CONFIG.json --input RECORDS.jsonl",
+        ),
+    };
     format!(
-        "Created the check plugin `{name}` in {shown} ({sdk}).\n\
+        "Created the {kind} `{name}` in {shown} ({sdk}).\n\
          \n\
          Build the component (once before: rustup target add wasm32-wasip2):\n\
          \x20   cd {shown} && {build}\n\
@@ -103,7 +110,7 @@ fn summary(scaffold: &Scaffold, dir: &Path) -> String {
          \x20   cd {shown} && cargo test\n\
          \n\
          Run it once under the agent's sandbox:\n\
-         \x20   neurallog-agent plugin run {shown}/target/wasm32-wasip2/release/{component} --config CONFIG.json --grant-dir DIR\n\
+         \x20   neurallog-agent plugin run {shown}/target/wasm32-wasip2/release/{component} {run}\n\
          \n\
          {shown}/README.md says more, src/lib.rs is the plugin.",
         name = scaffold.name(),

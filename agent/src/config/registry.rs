@@ -134,6 +134,7 @@ mod tests {
     const TRANSFORMS: &[(&str, &str)] = &[
         ("parse", "format: json"),
         ("filter", "keep: { field: body, exists: true }"),
+        ("wasm", "path: '{dir}/processor.wasm'"),
     ];
 
     fn parse<T: serde::de::DeserializeOwned>(tag: &str, fields: &str, dir: &std::path::Path) -> T {
@@ -251,6 +252,11 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let globals = Arc::new(Globals::standalone(dir.path()));
+        let plugins = Arc::new(crate::checks::PluginRuntime::new(
+            Default::default(),
+            dir.path(),
+            false,
+        ));
         for (tag, fields) in TRANSFORMS {
             let config: TransformConfig = parse(tag, fields, dir.path());
             assert_eq!(config.type_name(), *tag);
@@ -269,6 +275,7 @@ mod tests {
                     metrics.clone(),
                 ),
                 metrics,
+                plugins: Arc::clone(&plugins),
             };
             if let Err(error) = config.build(cx) {
                 panic!("{tag} does not build: {error}");

@@ -1,8 +1,9 @@
-//! `neurallog-agent plugin new`: a standalone check-plugin crate, made
-//! from what the agent carries inside its binary.
+//! `neurallog-agent plugin new`: a standalone plugin crate (a check, or
+//! with `--kind processor` a log processor), made from what the agent
+//! carries inside its binary.
 //!
 //! `build.rs` embeds the plugin SDK as it is packaged (its manifest, README,
-//! sources and its copy of the WIT contract), the template check's code and
+//! sources and its copy of the WIT contract), the templates' code and
 //! the plugins workspace's lock file. [`Scaffold::files`] turns them into
 //! the files of a new crate: its own `Cargo.toml` (a `cdylib`, a workspace
 //! of its own, the SDK vendored under `vendor/neurallog-plugin-sdk` or taken
@@ -17,4 +18,4 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-pub use render::{SDK_VENDOR_DIR, Scaffold, ScaffoldError, SdkSource, sdk_version};
+pub use render::{PluginKind, SDK_VENDOR_DIR, Scaffold, ScaffoldError, SdkSource, sdk_version};

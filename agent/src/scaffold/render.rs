@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::embedded::{PLUGINS_CARGO_LOCK, SDK_FILES, TEMPLATE_LIB_RS, sdk_file};
+use super::embedded::{
+    PLUGINS_CARGO_LOCK, PROCESSOR_TEMPLATE_LIB_RS, SDK_FILES, TEMPLATE_LIB_RS, sdk_file,
+};
 
 /// Where a new crate's SDK is written, relative to the crate.
 pub const SDK_VENDOR_DIR: &str = "vendor/neurallog-plugin-sdk";
@@ -44,11 +46,24 @@ pub enum SdkSource {
     Registry(String),
 }
 
-/// A check-plugin crate to write: a valid name and its SDK source.
+/// Which world the new plugin targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PluginKind {
+    /// A check (world `check`): run on a schedule, returns a status and
+    /// metrics. From `plugins/template`.
+    #[default]
+    Check,
+    /// A log processor (world `processor`): a batch of log records in, the
+    /// records to keep out. From `plugins/processor-template`.
+    Processor,
+}
+
+/// A plugin crate to write: a valid name, its SDK source and its kind.
 #[derive(Debug, Clone)]
 pub struct Scaffold {
     name: String,
     sdk: SdkSource,
+    kind: PluginKind,
 }
 
 /// Why a crate cannot be made.
@@ -92,7 +107,20 @@ impl Scaffold {
         Ok(Self {
             name: name.to_owned(),
             sdk,
+            kind: PluginKind::Check,
         })
+    }
+
+    /// The same crate, of `kind`.
+    #[must_use]
+    pub fn with_kind(mut self, kind: PluginKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> PluginKind {
+        self.kind
     }
 
     /// The crate's name.
@@ -187,32 +215,30 @@ panic = "abort"
 
     /// The template's code, its first paragraph naming this crate.
     fn lib_rs(&self) -> String {
+        let (what, template) = match self.kind {
+            PluginKind::Check => ("check plugin", TEMPLATE_LIB_RS),
+            PluginKind::Processor => ("log processor", PROCESSOR_TEMPLATE_LIB_RS),
+        };
         let header = format!(
-            "//! `{}`: a NeuralLog check plugin, made by `neurallog-agent plugin new`\n\
+            "//! `{}`: a NeuralLog {what}, made by `neurallog-agent plugin new`\n\
              //! from the agent's template; README.md says how to build, test and\n\
              //! deploy it.\n",
             self.name
         );
-        match TEMPLATE_LIB_RS.find("\n//!\n") {
-            Some(end) => format!("{header}{}", &TEMPLATE_LIB_RS[end + 1..]),
-            None => TEMPLATE_LIB_RS.to_owned(),
+        match template.find("\n//!\n") {
+            Some(end) => format!("{header}{}", &template[end + 1..]),
+            None => template.to_owned(),
         }
     }
 
     fn readme(&self) -> String {
+        if self.kind == PluginKind::Processor {
+            return self.processor_readme();
+        }
         let name = &self.name;
         let component = self.component_file();
         let build = self.build_command();
-        let sdk = match &self.sdk {
-            SdkSource::Vendored => format!(
-                "The SDK, `neurallog-plugin-sdk` {version}, is vendored in `{SDK_VENDOR_DIR}`\n\
-                 (written by `neurallog-agent plugin new`); no registry needs to carry it.",
-                version = sdk_version()
-            ),
-            SdkSource::Registry(version) => {
-                format!("The SDK is `neurallog-plugin-sdk` {version}, from crates.io.")
-            }
-        };
+        let sdk = self.sdk_paragraph();
         format!(
             r#"# {name}
 
@@ -265,6 +291,97 @@ checks:
 ```
 "#,
             check = name.replace('-', "_"),
+            stem = component.trim_end_matches(".wasm"),
+        )
+    }
+}
+
+// === impl Scaffold (processor) ===
+
+impl Scaffold {
+    fn sdk_paragraph(&self) -> String {
+        match &self.sdk {
+            SdkSource::Vendored => format!(
+                "The SDK, `neurallog-plugin-sdk` {version}, is vendored in `{SDK_VENDOR_DIR}`\n\
+                 (written by `neurallog-agent plugin new`); no registry needs to carry it.",
+                version = sdk_version()
+            ),
+            SdkSource::Registry(version) => {
+                format!("The SDK is `neurallog-plugin-sdk` {version}, from crates.io.")
+            }
+        }
+    }
+
+    fn processor_readme(&self) -> String {
+        let name = &self.name;
+        let component = self.component_file();
+        let build = self.build_command();
+        let sdk = self.sdk_paragraph();
+        format!(
+            r#"# {name}
+
+A log processor for the NeuralLog agent: a WebAssembly component for the
+world `processor` of `neurallog:plugin@0.1.0`. The agent hands it each
+batch of log records of the `wasm` transform that names it (one call per
+batch) and forwards the records it returns. As written by
+`neurallog-agent plugin new --kind processor`, it drops the records whose
+body contains one of `drop_if_contains` and marks the others with an
+attribute; `src/lib.rs` is the whole plugin, to change into your processor.
+
+{sdk}
+
+## Build
+
+Once: `rustup target add wasm32-wasip2`. Then, in this directory:
+
+```sh
+{build}
+```
+
+The component is `target/wasm32-wasip2/release/{component}`.
+
+## Test
+
+`cargo test` runs the unit tests natively: `run_processor::<LineProcessor>(json, batch)`
+runs the processor as the agent would.
+
+Then run the component under the agent, with its sandbox and limits: it
+reads records from a file or stdin, one per line (a JSON object with
+`body`, `attributes`, `severity_number`, `severity_text`, `timestamp`,
+`resource`, or a plain line as the body), and prints what comes out as
+JSON lines:
+
+```sh
+echo '{{"drop_if_contains": ["GET /healthz"]}}' > config.json
+printf 'GET /healthz 200
+GET /api 500
+' | neurallog-agent plugin run target/wasm32-wasip2/release/{component} --config config.json
+```
+
+## Deploy
+
+Copy `{component}` into the agent's plugin directory (`plugins.directory`)
+and add a transform between a source and its sinks:
+
+```yaml
+transforms:
+  {transform}:
+    type: wasm
+    inputs: [app_logs]
+    plugin: {stem}
+    config:
+      drop_if_contains: ["GET /healthz"]
+    on_error: pass      # a batch the processor fails goes on unprocessed
+sinks:
+  ingest:
+    inputs: [{transform}]
+    # ...
+```
+
+`neurallog-agent validate` checks `config:` against the schema the
+processor publishes.
+"#,
+            transform = name.replace('-', "_"),
             stem = component.trim_end_matches(".wasm"),
         )
     }

@@ -1,7 +1,7 @@
 use std::path::Path;
 
-use super::embedded::{SDK_FILES, TEMPLATE_LIB_RS, sdk_file};
-use super::render::{SDK_VENDOR_DIR, Scaffold, ScaffoldError, SdkSource, sdk_version};
+use super::embedded::{PROCESSOR_TEMPLATE_LIB_RS, SDK_FILES, TEMPLATE_LIB_RS, sdk_file};
+use super::render::{PluginKind, SDK_VENDOR_DIR, Scaffold, ScaffoldError, SdkSource, sdk_version};
 
 /// The repository's contract, which the agent's bindings are generated from.
 const REPO_WIT: &str = include_str!("../../../wit/plugin.wit");
@@ -176,4 +176,26 @@ fn sdk_versions_must_be_requirements() {
             "{bad:?}"
         );
     }
+}
+
+#[test]
+fn a_processor_scaffold_holds_the_processor_template_and_its_readme() {
+    let scaffold = Scaffold::new("edge-fields", SdkSource::Vendored)
+        .unwrap()
+        .with_kind(PluginKind::Processor);
+    let files = scaffold.files();
+    let lib = file(&files, "src/lib.rs").unwrap();
+    assert!(
+        lib.starts_with("//! `edge-fields`: a NeuralLog log processor"),
+        "{lib}"
+    );
+    let body = &PROCESSOR_TEMPLATE_LIB_RS[PROCESSOR_TEMPLATE_LIB_RS.find("\n//!\n").unwrap() + 1..];
+    assert!(lib.ends_with(body));
+    assert!(lib.contains("neurallog_plugin_sdk::export_processor!(LineProcessor);"));
+    let readme = file(&files, "README.md").unwrap();
+    assert!(readme.starts_with("# edge-fields\n"));
+    assert!(readme.contains("world `processor`"));
+    assert!(readme.contains("    type: wasm\n    inputs: [app_logs]\n    plugin: edge_fields\n"));
+    // The SDK is vendored as for a check.
+    assert!(file(&files, "vendor/neurallog-plugin-sdk/src/processor.rs").is_some());
 }

@@ -105,6 +105,8 @@ pub struct TransformContext {
     pub metrics: ComponentMetrics,
     /// Its `/status` entry.
     pub status: StatusHandle,
+    /// The plugin host, for transforms that run Wasm processors.
+    pub plugins: Arc<crate::checks::PluginRuntime>,
 }
 
 /// A sink's input: batches until every source has let go or the topology

@@ -12,6 +12,7 @@
 pub mod filter;
 pub mod parse;
 pub mod runner;
+pub mod wasm;
 
 use crate::config::components;
 use crate::topology::TransformContext;
@@ -28,5 +29,7 @@ components! {
         /// Keep or drop records by conditions on body, severity, attributes
         /// and resource.
         Filter("filter", filter::FilterConfig) => filter::build,
+        /// Run each batch through a Wasm processor plugin.
+        Wasm("wasm", Box<wasm::WasmTransformConfig>) => wasm::build,
     }
 }

@@ -31,3 +31,25 @@ pub mod v0_1 {
         exports: { default: async },
     });
 }
+
+/// Bindings for `neurallog:plugin@0.1.0`, world `processor`. The interfaces
+/// it shares with `check` (`types`, `log`, `clock`) are those of [`v0_1`],
+/// so one host implementation serves both worlds.
+#[allow(
+    missing_docs,
+    reason = "generated code; the WIT carries the documentation"
+)]
+#[allow(clippy::all, reason = "generated code")]
+pub mod v0_1_processor {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "neurallog:plugin/processor@0.1.0",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "neurallog:plugin/types": super::v0_1::neurallog::plugin::types,
+            "neurallog:plugin/log": super::v0_1::neurallog::plugin::log,
+            "neurallog:plugin/clock": super::v0_1::neurallog::plugin::clock,
+        },
+    });
+}

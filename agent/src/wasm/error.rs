@@ -64,6 +64,9 @@ pub enum LoadErrorKind {
     /// The component does not export the `check` world's functions.
     #[error("it does not implement the neurallog:plugin/check world: {0}")]
     NotACheck(String),
+    /// The component does not export the `processor` world's functions.
+    #[error("it does not implement the neurallog:plugin/processor world: {0}")]
+    NotAProcessor(String),
     /// The limits do not fit the host.
     #[error("invalid limits: {0}")]
     Limits(String),

@@ -43,8 +43,9 @@ pub struct Item {
 pub struct Inspection {
     /// SHA-256 of the component.
     pub sha256: String,
-    /// The world it targets, for example `neurallog:plugin/check@0.1.0`,
-    /// when its imports and exports match one.
+    /// The world it targets, for example `neurallog:plugin/check@0.1.0` or
+    /// `neurallog:plugin/processor@0.1.0`, when its imports and exports
+    /// match one.
     pub world: Option<String>,
     /// Versions of `neurallog:plugin` it imports from.
     pub contract_versions: Vec<String>,
@@ -99,12 +100,22 @@ pub(crate) async fn inspect(
         .collect();
     contract_versions.sort();
     contract_versions.dedup();
-    let exports_check = ["describe", "run"]
-        .iter()
-        .all(|f| exports.iter().any(|e| e.name == *f && e.kind == "function"));
-    let world = match (exports_check, contract_versions.as_slice()) {
-        (true, [version]) if SUPPORTED_VERSIONS.contains(&version.as_str()) => {
-            Some(format!("{PACKAGE}/check@{version}"))
+    let exports_all = |functions: &[&str]| {
+        functions
+            .iter()
+            .all(|f| exports.iter().any(|e| e.name == *f && e.kind == "function"))
+    };
+    let kind = match (
+        exports_all(&["describe", "run"]),
+        exports_all(&["describe", "process"]),
+    ) {
+        (true, _) => Some("check"),
+        (false, true) => Some("processor"),
+        (false, false) => None,
+    };
+    let world = match (kind, contract_versions.as_slice()) {
+        (Some(kind), [version]) if SUPPORTED_VERSIONS.contains(&version.as_str()) => {
+            Some(format!("{PACKAGE}/{kind}@{version}"))
         }
         _ => None,
     };

@@ -120,7 +120,7 @@ pub(crate) async fn load(
 
 /// Checks the name, limits and grants, and sets up what every run of the
 /// plugin shares.
-fn plugin_context(
+pub(crate) fn plugin_context(
     shared: &Shared,
     name: &str,
     limits: Limits,

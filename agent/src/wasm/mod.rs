@@ -1,6 +1,6 @@
-//! The WebAssembly plugin host: runs checks as sandboxed components built
-//! against the WIT contract in `wit/` (`neurallog:plugin@0.1.0`, world
-//! `check`).
+//! The WebAssembly plugin host: runs checks and log processors as sandboxed
+//! components built against the WIT contract in `wit/`
+//! (`neurallog:plugin@0.1.0`, worlds `check` and `processor`).
 //!
 //! One [`PluginHost`] per agent holds the wasmtime engine (epoch
 //! interruption, pooling allocator, optional fuel), the one linker (WASI p2
@@ -36,7 +36,8 @@
 //! `loader` (loading) and `error` (why it failed), `shared` (what the host
 //! and its plugins share), `plugin` and `runner` (running), `output`
 //! (result validation), `report` (what a plugin is and what a run
-//! yields), `quarantine`, `inspect`, and
+//! yields), `processor` (a log processor and its reused instance),
+//! `quarantine`, `inspect`, and
 //! `worker` (a plugin in a confined process of its own).
 //! Versioning is described in `bindings`.
 
@@ -54,6 +55,7 @@ mod output;
 mod permissions;
 mod plugin;
 mod plugin_host;
+mod processor;
 mod quarantine;
 mod report;
 mod runner;
@@ -63,7 +65,7 @@ mod source;
 pub mod worker;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use cache::CacheStatus;
 pub use engine::EngineError;
@@ -75,6 +77,10 @@ pub use limits::{LimitProblem, Limits};
 pub use permissions::{GrantError, GrantProblem, Grants};
 pub use plugin::LoadedPlugin;
 pub use plugin_host::{PluginHost, WasmError};
+pub use processor::{
+    Attribute, Batch, LoadedProcessor, LogRecord, OutputBound, ProcessFailure,
+    ProcessFailureReason, ProcessedRecord, ProcessorInstance, Resource, Value, record_bytes,
+};
 pub use quarantine::{QuarantinePolicy, QuarantineStatus};
 pub use report::{
     CheckResult, Contract, Detail, FailureReason, Label, Metric, MetricKind, PluginErrorKind,

@@ -19,6 +19,7 @@ use super::limits::{Limits, MemoryBudget};
 use super::loader;
 use super::permissions::Grants;
 use super::plugin::LoadedPlugin;
+use super::processor::LoadedProcessor;
 use super::settings::HostSettings;
 use super::shared::Shared;
 use super::source::PluginSource;
@@ -80,7 +81,7 @@ impl PluginHost {
         Ok(Self {
             shared: Arc::new(Shared {
                 budget: Arc::new(MemoryBudget::new(settings.memory_budget_bytes)),
-                slots: Semaphore::new(settings.max_concurrent_instances as usize),
+                slots: Arc::new(Semaphore::new(settings.max_concurrent_instances as usize)),
                 engine,
                 linker,
                 cache,
@@ -104,6 +105,19 @@ impl PluginHost {
         grants: Grants,
     ) -> Result<Arc<LoadedPlugin>, LoadError> {
         loader::load(&self.shared, name, source, limits, grants).await
+    }
+
+    /// Loads a log processor (world `processor`) as [`load`](Self::load)
+    /// loads a check: same checks, sandbox, limits and grants, `describe`
+    /// called once. `name` is the transform's name.
+    pub async fn load_processor(
+        &self,
+        name: &str,
+        source: PluginSource,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Arc<LoadedProcessor>, LoadError> {
+        super::processor::load(&self.shared, name, source, limits, grants).await
     }
 
     /// Describes a component for `plugin inspect`: the contract it targets,

@@ -108,7 +108,7 @@ pub(crate) async fn execute(
 
 /// A fresh store for one call: WASI with the plugin's grants, the memory
 /// limiter, fuel (returned when on) and the epoch deadline.
-fn new_store(
+pub(crate) fn new_store(
     shared: &Shared,
     plugin: &Arc<PluginContext>,
     stderr: Capture,
@@ -182,7 +182,7 @@ fn setup_failed(message: String, started: Instant) -> Execution {
 /// cause (the trap or the limit; the wasm backtrace goes to the debug log)
 /// and, for a guest's own trap, the last line it wrote to stderr, where
 /// Rust puts the panic message.
-fn classify(error: &wasmtime::Error, state: &HostState, stderr: &str) -> Failure {
+pub(crate) fn classify(error: &wasmtime::Error, state: &HostState, stderr: &str) -> Failure {
     let limit = error.chain().find_map(|e| e.downcast_ref::<LimitTrap>());
     let trap = error.chain().find_map(|e| e.downcast_ref::<Trap>());
     let root = error.root_cause().to_string();

@@ -25,7 +25,7 @@ pub(crate) struct Shared {
     pub(crate) settings: HostSettings,
     pub(crate) budget: Arc<MemoryBudget>,
     /// One permit per instance slot of the pooling allocator.
-    pub(crate) slots: Semaphore,
+    pub(crate) slots: Arc<Semaphore>,
     /// Platform trust roots, read on the first plugin granted a TLS target.
     pub(super) roots: OnceLock<Arc<RootCertStore>>,
     /// Live plugin states by check name, so a reloaded plugin shares its

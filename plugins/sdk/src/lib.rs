@@ -94,6 +94,7 @@ pub mod fs_stats;
 mod host;
 pub mod log;
 mod metric;
+mod processor;
 mod result;
 pub mod state;
 #[cfg(not(target_family = "wasm"))]
@@ -102,6 +103,7 @@ pub mod tls;
 
 pub use check::{Check, NoConfig, PluginInfo, RunError, parse_config, run_check};
 pub use metric::{Label, Metric, MetricKind};
+pub use processor::{Batch, ProcessError, Processor, Record, Resource, Value, run_processor};
 pub use result::{CheckResult, Detail, Status};
 #[cfg(feature = "schema")]
 pub use schemars;
@@ -146,7 +148,48 @@ macro_rules! export_check {
     };
 }
 
-/// Used by [`export_check!`]; not part of the public API.
+/// Exports a type implementing [`Processor`] as the component's `describe`
+/// and `process` (world `processor`). Invoke it once, at the top level of
+/// the plugin crate, and never together with [`export_check!`]: a
+/// component is either a check or a processor.
+///
+/// ```ignore
+/// neurallog_plugin_sdk::export_processor!(MyProcessor);
+/// ```
+///
+/// Like [`export_check!`], it expands to nothing outside `wasm32` builds.
+#[macro_export]
+macro_rules! export_processor {
+    ($processor:ty) => {
+        #[cfg(target_family = "wasm")]
+        const _: () = {
+            struct NeurallogProcessorExport;
+
+            impl $crate::__private::ProcessorGuest for NeurallogProcessorExport {
+                fn describe() -> $crate::__private::WitPluginInfo {
+                    $crate::__private::describe_processor::<$processor>()
+                }
+
+                fn process(
+                    config: ::std::string::String,
+                    batch: $crate::__private::WitBatch,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<$crate::__private::WitProcessedRecord>,
+                    $crate::__private::WitProcessError,
+                > {
+                    $crate::__private::process::<$processor>(&config, batch)
+                }
+            }
+
+            $crate::__private::processor_bindings::export!(
+                NeurallogProcessorExport with_types_in $crate::__private::processor_bindings
+            );
+        };
+    };
+}
+
+/// Used by [`export_check!`] and [`export_processor!`]; not part of the
+/// public API.
 #[cfg(target_family = "wasm")]
 #[doc(hidden)]
 pub mod __private {
@@ -155,6 +198,11 @@ pub mod __private {
     pub use crate::host::bindings::neurallog::plugin::types::{
         CheckResult as WitCheckResult, PluginInfo as WitPluginInfo, RunError as WitRunError,
     };
-    pub use crate::host::wasm::{describe, run};
+    pub use crate::host::processor_bindings;
+    pub use crate::host::processor_bindings::Guest as ProcessorGuest;
+    pub use crate::host::processor_bindings::neurallog::plugin::processing::{
+        Batch as WitBatch, ProcessError as WitProcessError, ProcessedRecord as WitProcessedRecord,
+    };
+    pub use crate::host::wasm::{describe, describe_processor, process, run};
     pub use wit_bindgen;
 }

@@ -7,7 +7,7 @@
 mod alerts;
 mod backup_verify;
 mod cert_expiry;
-mod plugin_new;
+pub(crate) mod plugin_new;
 mod python;
 mod readme;
 mod resources;

@@ -16,14 +16,14 @@ use crate::support::agent::{Agent, binary, run};
 use crate::support::{repo_root, wait_for};
 
 /// The target directory the scaffolded crates are built in.
-fn build_target() -> PathBuf {
+pub(crate) fn build_target() -> PathBuf {
     // This test binary lives in <target>/<profile>/deps/.
     let exe = std::env::current_exe().unwrap();
     exe.ancestors().nth(3).unwrap().join("plugin-new-target")
 }
 
 /// The printed command after the line that starts with `heading`.
-fn command_after(stdout: &str, heading: &str) -> String {
+pub(crate) fn command_after(stdout: &str, heading: &str) -> String {
     let mut lines = stdout.lines().skip_while(|l| !l.starts_with(heading));
     lines
         .next()
@@ -33,7 +33,7 @@ fn command_after(stdout: &str, heading: &str) -> String {
 
 /// Runs `command` with `sh -c` in `dir`, as a user would outside the
 /// repository: none of the outer build's cargo settings leak in.
-fn shell(command: &str, dir: &Path) -> Output {
+pub(crate) fn shell(command: &str, dir: &Path) -> Output {
     let output = Command::new("sh")
         .arg("-c")
         .arg(command)

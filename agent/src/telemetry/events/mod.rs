@@ -10,6 +10,7 @@ mod component;
 mod file;
 mod lifecycle;
 mod metrics;
+mod processor;
 mod prometheus;
 mod sink;
 mod transform;
@@ -29,6 +30,7 @@ pub use lifecycle::{BuildInfo, ConfigReloadFailed, ConfigReloaded};
 pub use metrics::{
     CollectorFailed, KubeletVerificationDisabled, MetricsCollected, PodMetricsFromCgroups,
 };
+pub use processor::ProcessorBatchFailed;
 pub use prometheus::{
     PrometheusExporterListening, PrometheusMetricSkipped, PrometheusSeriesExpired,
     PrometheusSeriesStored,

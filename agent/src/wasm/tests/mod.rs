@@ -6,5 +6,5 @@ mod grants;
 mod loading;
 mod resources;
 mod sandbox;
-mod support;
+pub(crate) mod support;
 mod tls;

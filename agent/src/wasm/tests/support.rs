@@ -24,7 +24,7 @@ fn plugins_dir() -> &'static Path {
 }
 
 /// Path of the built test guest `name`.
-pub(super) fn plugin_path(name: &str) -> PathBuf {
+pub(crate) fn plugin_path(name: &str) -> PathBuf {
     let path = plugins_dir().join(format!("{name}.wasm"));
     assert!(path.is_file(), "{} was not built", path.display());
     path

@@ -1,14 +1,17 @@
 //! The real host: the agent's imports, called through the generated
 //! [`super::bindings`], and the glue that exports a [`Check`] as the world's
-//! `describe` and `run`. Each function converts between the SDK's types and
-//! the generated ones, so plugin code never touches the bindings.
+//! `describe` and `run`, or a [`Processor`] as `describe` and `process`.
+//! Each function converts between the SDK's types and the generated ones,
+//! so plugin code never touches the bindings.
 
 use super::bindings::neurallog::plugin as wit;
+use super::processor_bindings::neurallog::plugin::processing as pw;
 use crate::check::{Check, PluginInfo, RunError, parse_config};
 use crate::clock::Timestamp;
 use crate::fs_stats::{FsError, FsUsage, Mount};
 use crate::log::Level;
 use crate::metric::{Metric, MetricKind};
+use crate::processor::{Batch, ProcessError, Processor, Record, Resource, Value};
 use crate::result::{CheckResult, Status};
 use crate::state::StateError;
 use crate::tls::{PeerChain, ProbeError, Verification};
@@ -177,5 +180,151 @@ fn into_wit_metric(metric: Metric) -> wit::types::Metric {
                 value: label.value,
             })
             .collect(),
+    }
+}
+
+// === processor exports ===
+
+/// What the exported `describe` of a processor returns.
+pub fn describe_processor<P: Processor>() -> wit::types::PluginInfo {
+    let PluginInfo {
+        name,
+        version,
+        description,
+        config_schema,
+    } = P::info();
+    wit::types::PluginInfo {
+        name,
+        version,
+        description,
+        config_schema,
+    }
+}
+
+/// What the exported `process` returns for processor `P`.
+pub fn process<P: Processor>(
+    config: &str,
+    batch: pw::Batch,
+) -> Result<Vec<pw::ProcessedRecord>, pw::ProcessError> {
+    let into_wit_error = |error| match error {
+        ProcessError::InvalidConfig(message) => pw::ProcessError::InvalidConfig(message),
+        ProcessError::Failed(message) => pw::ProcessError::Failed(message),
+    };
+    let config = parse_config::<P::Config>(config)
+        .map_err(|error| into_wit_error(ProcessError::from(error)))?;
+    // What each record was, to send back only what the processor changed.
+    let mut originals = Vec::with_capacity(batch.records.len());
+    let records = batch
+        .records
+        .into_iter()
+        .map(|record| {
+            let record = from_wit_record(record);
+            originals.push(Original {
+                body: record.body.clone(),
+                severity_text: record.severity_text.clone(),
+                attributes: record.attributes.clone(),
+            });
+            record
+        })
+        .collect();
+    let batch = Batch {
+        resources: batch
+            .resources
+            .into_iter()
+            .map(|resource| Resource {
+                attributes: from_wit_attributes(resource.attributes),
+            })
+            .collect(),
+        shared_attributes: batch
+            .shared_attributes
+            .into_iter()
+            .map(from_wit_attributes)
+            .collect(),
+        records,
+    };
+    P::process(&config, batch)
+        .map(|records| {
+            records
+                .into_iter()
+                .map(|record| into_processed(record, &originals))
+                .collect()
+        })
+        .map_err(into_wit_error)
+}
+
+/// A record as it came, to tell what changed.
+struct Original {
+    body: String,
+    severity_text: String,
+    attributes: Vec<(String, Value)>,
+}
+
+fn from_wit_attributes(attributes: Vec<pw::Attribute>) -> Vec<(String, Value)> {
+    attributes
+        .into_iter()
+        .map(|attribute| {
+            let value = match attribute.value {
+                pw::Value::String(s) => Value::String(s),
+                pw::Value::Int(n) => Value::Int(n),
+                pw::Value::Float(n) => Value::Float(n),
+                pw::Value::Boolean(b) => Value::Bool(b),
+            };
+            (attribute.key, value)
+        })
+        .collect()
+}
+
+fn from_wit_record(record: pw::LogRecord) -> Record {
+    Record {
+        origin: record.origin,
+        timestamp_unix_nano: record.timestamp,
+        severity_number: record.severity_number,
+        severity_text: record.severity_text,
+        body: record.body,
+        attributes: from_wit_attributes(record.attributes),
+        shared_attributes: record.shared_attributes,
+        resource: record.resource,
+    }
+}
+
+/// `record` as returned to the agent: each field the same as in its
+/// origin is left out.
+fn into_processed(record: Record, originals: &[Original]) -> pw::ProcessedRecord {
+    let original = usize::try_from(record.origin)
+        .ok()
+        .and_then(|i| originals.get(i));
+    let severity_text = match original {
+        Some(original) if original.severity_text == record.severity_text => None,
+        _ => Some(record.severity_text),
+    };
+    let body = match original {
+        Some(original) if original.body == record.body => None,
+        _ => Some(record.body),
+    };
+    let attributes = match original {
+        Some(original) if original.attributes == record.attributes => None,
+        _ => Some(
+            record
+                .attributes
+                .into_iter()
+                .map(|(key, value)| pw::Attribute {
+                    key,
+                    value: match value {
+                        Value::String(s) => pw::Value::String(s),
+                        Value::Int(n) => pw::Value::Int(n),
+                        Value::Float(n) => pw::Value::Float(n),
+                        Value::Bool(b) => pw::Value::Boolean(b),
+                    },
+                })
+                .collect(),
+        ),
+    };
+    pw::ProcessedRecord {
+        origin: record.origin,
+        timestamp: record.timestamp_unix_nano,
+        severity_number: record.severity_number,
+        severity_text,
+        body,
+        attributes,
     }
 }

@@ -1,0 +1,214 @@
+//! Lines per CPU-second through a `wasm` transform: a file of 200-byte
+//! lines, the file source, the test processor (`tests/plugins/processor`)
+//! as a `type: wasm` transform, a counting sink. In one run: no transform,
+//! a processor that returns its batch unchanged, and one that drops half
+//! the records by a field (`keep=no`).
+//!
+//! ```sh
+//! cargo bench -p neurallog-agent --bench transforms_wasm                  # 1,000,000 lines per case
+//! cargo bench -p neurallog-agent --bench transforms_wasm -- --lines 200000
+//! ```
+//!
+//! CPU time is the whole process's (`/proc/self/stat`) from when the
+//! processor is loaded (its one-time compile is not counted) until the sink
+//! has every record.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use neurallog_agent::checks::PluginRuntime;
+use neurallog_agent::config::{ComponentKind, SourceConfig, TransformConfig};
+use neurallog_agent::event::{AckStatus, EventBatch};
+use neurallog_agent::telemetry::events::ComponentMetrics;
+use neurallog_agent::topology::{
+    ComponentState, Fanout, Globals, SinkInput, SourceContext, StatusRegistry, TransformContext,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[path = "../../tests/plugins/guests.rs"]
+mod guests;
+
+const LINE_BYTES: usize = 200;
+
+/// Each case: a name and the processor's mode (none: no transform).
+const CASES: &[(&str, Option<&str>)] = &[
+    ("none", None),
+    ("wasm-identity", Some("identity")),
+    ("wasm-drop-half", Some("drop_half")),
+];
+
+fn main() {
+    neurallog_agent::telemetry::init_logging(&neurallog_agent::config::LogConfig {
+        level: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        format: neurallog_agent::config::LogFormat::Text,
+    });
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let lines: u64 = args
+        .iter()
+        .position(|a| a == "--lines")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("agent/ has a parent");
+    let guest = guests::built_dir(repo).join("processor.wasm");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("app.log");
+    write_file(&path, lines);
+    for (name, mode) in CASES {
+        let data = dir.path().join(format!("data-{name}"));
+        let transform = mode.map(|mode| {
+            format!(
+                "type: wasm\npath: \"{}\"\nconfig: {{ mode: {mode} }}\n",
+                guest.display()
+            )
+        });
+        let (wall, cpu, delivered) = run(name, &path, &data, transform.as_deref(), lines);
+        println!(
+            "transforms_wasm/{name}: {lines} lines ({delivered} delivered) in {wall:.2}s wall: {:.0} lines per CPU-second",
+            lines as f64 / cpu
+        );
+    }
+}
+
+/// Drain `path` through `transform` (if any); wall seconds, CPU seconds
+/// and how many records reached the sink.
+fn run(
+    name: &str,
+    path: &Path,
+    data: &Path,
+    transform: Option<&str>,
+    lines: u64,
+) -> (f64, f64, u64) {
+    let source: SourceConfig =
+        serde_yaml_ng::from_str(&format!("type: file\ninclude: [\"{}\"]\n", path.display()))
+            .expect("source config");
+    let transform: Option<TransformConfig> =
+        transform.map(|yaml| serde_yaml_ng::from_str(yaml).expect("transform config"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let delivered = Arc::new(AtomicU64::new(0));
+    let plugins = Arc::new(PluginRuntime::new(Default::default(), data, false));
+    let (wall, cpu) = runtime.block_on(async {
+        let status = Arc::new(StatusRegistry::default());
+        let mut controls = Vec::new();
+        let (tx, mut rx) = mpsc::channel::<EventBatch>(8);
+        let mut first = tx;
+        let mut task = None;
+        if let Some(config) = &transform {
+            let (tx, rx) = mpsc::channel::<EventBatch>(8);
+            let (out, control) = Fanout::fixed(vec![("sink".into(), first)]);
+            controls.push(control);
+            let metrics = ComponentMetrics::new("wasm", ComponentKind::Transform, "wasm");
+            let handle = status.register(ComponentKind::Transform, "wasm", "wasm", metrics.clone());
+            let cx = TransformContext {
+                id: "wasm".into(),
+                input: SinkInput::from_receiver(rx),
+                out,
+                status: handle.clone(),
+                metrics,
+                plugins: Arc::clone(&plugins),
+            };
+            task = Some(tokio::spawn(config.build(cx).expect("build transform")));
+            // The processor compiles once, before any line: not counted.
+            while handle.state() != ComponentState::Running {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            first = tx;
+        }
+        let cpu_before = cpu_seconds();
+        let start = Instant::now();
+        let (fanout, control) = Fanout::fixed(vec![("first".into(), first)]);
+        controls.push(control);
+        // A source name of each case's own: the metrics registry is the
+        // process's, and the end is told by the lines this source read.
+        let id = format!("bench-{name}");
+        let metrics = ComponentMetrics::new(&id, ComponentKind::Source, "file");
+        let shutdown = CancellationToken::new();
+        let cx = SourceContext {
+            id: id.as_str().into(),
+            out: fanout,
+            shutdown: shutdown.clone(),
+            globals: Arc::new(Globals::standalone(data)),
+            metrics: metrics.clone(),
+            status: status.register(ComponentKind::Source, &id, "file", metrics.clone()),
+        };
+        let source = tokio::spawn(source.build(cx).expect("build source"));
+        let count = Arc::clone(&delivered);
+        let sink = tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                count.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.resolve(AckStatus::Delivered);
+            }
+        });
+        // Done when the source has read every line and nothing moves any
+        // more.
+        let mut last = (0, Instant::now());
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let read = metrics.sent_events();
+            let now = read + delivered.load(Ordering::Relaxed);
+            if now != last.0 {
+                last = (now, Instant::now());
+            } else if read >= lines && last.1.elapsed() > Duration::from_millis(50) {
+                break;
+            } else if last.1.elapsed() > Duration::from_secs(10) {
+                eprintln!("stalled at {read} of {lines} lines");
+                std::process::exit(1);
+            }
+        }
+        // The quiet 50 ms at the end cost no CPU, but they are wall time.
+        let wall = start.elapsed().as_secs_f64() - 0.05;
+        let cpu = cpu_seconds() - cpu_before;
+        shutdown.cancel();
+        let _ = source.await;
+        drop(controls);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        let _ = sink.await;
+        (wall, cpu)
+    });
+    (wall, cpu, delivered.load(Ordering::Relaxed))
+}
+
+/// A 200-byte line; every other one has the field `keep=no`.
+fn write_file(path: &PathBuf, lines: u64) {
+    let mut file =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
+    let mut line = Vec::with_capacity(LINE_BYTES);
+    for n in 0..lines {
+        line.clear();
+        let keep = if n % 2 == 0 { "yes" } else { "no" };
+        let _ = write!(
+            line,
+            "ts=2024-05-01T10:00:{:02}.{:03}Z level=info msg=\"request served\" path=/api/v1/orders/{} status=200 keep={keep} pad=",
+            n % 60,
+            n % 1000,
+            n % 100_000,
+        );
+        line.resize(LINE_BYTES - 1, b'x');
+        line.push(b'\n');
+        file.write_all(&line).expect("write");
+    }
+    file.flush().expect("flush");
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // utime and stime are the 14th and 15th fields of the line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = rustix::param::clock_ticks_per_second() as f64;
+    let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    (utime + stime) / ticks
+}

@@ -1,0 +1,246 @@
+//! The `wasm` transform: each batch of log records goes through a
+//! processor plugin (world `neurallog:plugin/processor`), one call per
+//! batch, under the same sandbox, limits and grants as checks.
+//!
+//! ```yaml
+//! transforms:
+//!   app_fields:
+//!     type: wasm
+//!     inputs: [app]
+//!     plugin: kv-pipe          # plugins.directory/kv-pipe.wasm
+//!     config: { separator: "|" }
+//!     on_error: pass           # or retry
+//! ```
+//!
+//! The acknowledgement rule is the one of every transform (see
+//! [`super::runner`]): the batch's acknowledgement travels with what the
+//! processor returned, records it left out were handled, and a batch it
+//! emptied is acknowledged as delivered. A batch the processor fails is
+//! never dropped: with `on_error: pass` it goes on unprocessed, with
+//! `retry` it is held (its source waits) and tried again with backoff,
+//! reloading the plugin's file each time so that a fixed plugin is picked
+//! up, until it is processed.
+//!
+//! Processors run in the agent's process, under wasmtime's limits (epoch
+//! deadline, fuel, memory cap), even where third-party checks run in a
+//! plugin worker process: a round trip to the worker per batch is not built
+//! yet. The instance is reused from batch to batch and discarded after any
+//! failure.
+
+mod config;
+mod convert;
+
+pub use config::{OnError, WasmTransformConfig};
+pub use convert::{Prepared, finish, prepare};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Chain;
+use crate::event::{Event, EventBatch};
+use crate::telemetry::events::{ProcessorBatchFailed, TransformEventsDropped, TransformMetrics};
+use crate::topology::{BoxedComponent, BuildError, ComponentState, TransformContext};
+use crate::wasm::{
+    Grants, Limits, LoadedProcessor, OutputBound, PluginHost, PluginSource, ProcessorInstance,
+};
+
+/// First wait before a held batch is tried again, or a failed load.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest wait between two tries.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// What a `wasm` transform's configuration resolves to.
+#[derive(Debug, Clone)]
+pub struct ProcessorPlan {
+    /// The transform's name.
+    pub name: Arc<str>,
+    /// The component.
+    pub source: PluginSource,
+    /// Its limits.
+    pub limits: Limits,
+    /// What it may touch.
+    pub grants: Grants,
+    /// The plugin's configuration as JSON.
+    pub config_json: String,
+    /// What becomes of a failed batch.
+    pub on_error: OnError,
+    /// How much it may return.
+    pub bound: OutputBound,
+}
+
+/// Build the transform `config` describes; its plugin is loaded when it
+/// starts (until it loads, its inputs wait).
+pub fn build(
+    config: &WasmTransformConfig,
+    cx: TransformContext,
+) -> Result<BoxedComponent, BuildError> {
+    let plan = ProcessorPlan::new(&cx.id, config, cx.plugins.directory())?;
+    if config.limits.fuel.is_some() && !cx.plugins.fuel() {
+        return Err(BuildError::new(
+            "limits.fuel needs fuel metering, which is chosen when the agent starts: restart the agent to apply it",
+        ));
+    }
+    let host = cx.plugins.host()?;
+    Ok(Box::pin(run(plan, host, cx)))
+}
+
+// === impl ProcessorPlan ===
+
+impl ProcessorPlan {
+    /// Resolve `config` (already validated) for transform `name`; `plugin`
+    /// names a file in `directory`.
+    pub fn new(
+        name: &str,
+        config: &WasmTransformConfig,
+        directory: Option<&std::path::Path>,
+    ) -> Result<ProcessorPlan, BuildError> {
+        Ok(ProcessorPlan {
+            name: Arc::from(name),
+            source: plugin_source(config, directory)?,
+            limits: config.limits.clone(),
+            grants: config.grants.clone(),
+            config_json: config.config.to_string(),
+            on_error: config.on_error,
+            bound: OutputBound {
+                max_records_per_input: config.max_output_records_per_input,
+                max_bytes_per_input: config.max_output_bytes_per_input,
+            },
+        })
+    }
+
+    /// Load the plugin.
+    pub async fn load(&self, host: &PluginHost) -> Result<Arc<LoadedProcessor>, String> {
+        host.load_processor(
+            &self.name,
+            self.source.clone(),
+            self.limits.clone(),
+            self.grants.clone(),
+        )
+        .await
+        .map_err(|error| Chain(&error).to_string())
+    }
+}
+
+/// The component `config` names: `path`, or `plugin` in `directory`.
+pub fn plugin_source(
+    config: &WasmTransformConfig,
+    directory: Option<&std::path::Path>,
+) -> Result<PluginSource, BuildError> {
+    let path: PathBuf = match (&config.path, &config.plugin) {
+        (Some(path), _) => path.clone(),
+        (None, Some(plugin)) => directory
+            .ok_or_else(|| {
+                BuildError::new(format!(
+                    "`plugin: {plugin}` names a file in plugins.directory, which is not set"
+                ))
+            })?
+            .join(format!("{plugin}.wasm")),
+        (None, None) => {
+            return Err(BuildError::new(
+                "a `type: wasm` transform needs `plugin` or `path`",
+            ));
+        }
+    };
+    Ok(PluginSource::File {
+        path,
+        sha256: config.sha256.clone(),
+    })
+}
+
+/// Load the plugin (waiting, with backoff, until it loads), then process
+/// every batch of the input until it ends.
+async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
+    let TransformContext {
+        mut input,
+        mut out,
+        metrics,
+        status,
+        ..
+    } = cx;
+    let metrics = TransformMetrics::new(metrics);
+    let mut backoff = FIRST_BACKOFF;
+    let mut instance = loop {
+        match plan.load(&host).await {
+            Ok(plugin) => break plugin.instance(),
+            Err(error) => {
+                tracing::error!(component_id = %plan.name, %error, retry_in_ms = backoff.as_millis() as u64,
+                    "Processor plugin not loaded; the transform's inputs wait for it.");
+                status.set_state(ComponentState::Failed(error));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    };
+    status.set_state(ComponentState::Running);
+    while let Some(batch) = input.recv().await {
+        let received = batch.len();
+        let (events, ack) = batch.into_parts();
+        let events = process(&plan, &host, &mut instance, events, &metrics).await;
+        let sent = events.len();
+        metrics.component().received(received, 0);
+        metrics.component().sent(sent, 0);
+        TransformEventsDropped {
+            metrics: &metrics,
+            count: received.saturating_sub(sent),
+        }
+        .emit();
+        if events.is_empty() {
+            ack.resolve(crate::event::AckStatus::Delivered);
+        } else {
+            out.send(EventBatch::new(events, ack)).await;
+        }
+    }
+}
+
+/// One batch through the processor, by the failure policy: what to send
+/// on. With `retry` it returns only once the batch is processed.
+pub async fn process(
+    plan: &ProcessorPlan,
+    host: &PluginHost,
+    instance: &mut ProcessorInstance,
+    events: Vec<Event>,
+    metrics: &TransformMetrics,
+) -> Vec<Event> {
+    let prepared = prepare(&events);
+    if prepared.batch.records.is_empty() {
+        return events;
+    }
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let failure = match instance
+            .process(&plan.config_json, &prepared.batch, plan.bound)
+            .await
+        {
+            Ok(returned) => return finish(prepared, events, returned),
+            Err(failure) => failure,
+        };
+        let action = match plan.on_error {
+            OnError::Pass => "passed",
+            OnError::Retry => "held",
+        };
+        ProcessorBatchFailed {
+            metrics: metrics.component(),
+            reason: failure.reason_str(),
+            action,
+            records: prepared.batch.records.len(),
+            message: &failure.message,
+        }
+        .emit();
+        if plan.on_error == OnError::Pass {
+            return events;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        // The plugin may have been fixed: take its file as it is now.
+        match plan.load(host).await {
+            Ok(plugin) => *instance = plugin.instance(),
+            Err(error) => {
+                tracing::warn!(component_id = %plan.name, %error, "Processor plugin not reloaded; trying the batch with the one loaded.");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

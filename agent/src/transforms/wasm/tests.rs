@@ -1,0 +1,324 @@
+//! The `wasm` transform against the real test guest `processor`
+//! (`tests/plugins/processor`): records through it, its instance reused,
+//! and every way it can fail handled by the policy without losing records.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::*;
+use crate::config::ComponentKind;
+use crate::event::{AnyValue, Attributes, LogRecord, Resource};
+use crate::telemetry::events::ComponentMetrics;
+use crate::wasm::{FailureReason, HostSettings, ProcessFailureReason};
+
+/// The built test guest `name`.
+fn guest(name: &str) -> PathBuf {
+    crate::wasm::tests::support::plugin_path(name)
+}
+
+fn host() -> (Arc<PluginHost>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = PluginHost::new(HostSettings::new(dir.path().join("state"))).unwrap();
+    (Arc::new(host), dir)
+}
+
+fn plan(path: PathBuf, mode: &str, on_error: OnError, limits: Limits) -> ProcessorPlan {
+    let config = WasmTransformConfig {
+        plugin: None,
+        path: Some(path),
+        sha256: None,
+        config: serde_json::json!({ "mode": mode }),
+        grants: Grants::default(),
+        limits,
+        on_error,
+        max_output_records_per_input: 16,
+        max_output_bytes_per_input: 8,
+    };
+    ProcessorPlan::new("proc", &config, None).unwrap()
+}
+
+fn events(bodies: &[&str]) -> Vec<Event> {
+    let shared = Arc::new(Attributes::new().with("log.file.path", "/var/log/app.log"));
+    let resource = Arc::new(Resource::new(Attributes::new().with("host.name", "node-1")));
+    bodies
+        .iter()
+        .map(|body| {
+            let mut record = LogRecord::new(body.to_string(), shared.clone(), resource.clone());
+            record.severity_number = 9;
+            record.time_unix_nano = 1_700_000_000_000_000_000;
+            record.into()
+        })
+        .collect()
+}
+
+fn metrics() -> TransformMetrics {
+    TransformMetrics::new(ComponentMetrics::new(
+        "proc",
+        ComponentKind::Transform,
+        "wasm",
+    ))
+}
+
+fn logs(events: &[Event]) -> Vec<&LogRecord> {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Log(log) => log,
+            other => panic!("not a log: {other:?}"),
+        })
+        .collect()
+}
+
+fn bodies(events: &[Event]) -> Vec<String> {
+    logs(events).iter().map(|l| l.body.to_string()).collect()
+}
+
+fn batch_tag(event: &Event) -> Option<i64> {
+    match event {
+        Event::Log(log) => match log.attributes.get("processor.batch") {
+            Some(AnyValue::Int(n)) => Some(*n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn records_go_through_and_the_instance_serves_batch_after_batch() {
+    let (host, _dir) = host();
+    let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let metrics = metrics();
+    let out = process(&plan, &host, &mut instance, events(&["a", "b"]), &metrics).await;
+    assert_eq!(bodies(&out), ["a", "b"]);
+    assert_eq!(
+        out.iter().map(batch_tag).collect::<Vec<_>>(),
+        [Some(1), Some(1)]
+    );
+    // What the processor did not change survives the round trip: the
+    // body, the source's attributes, severity, time and resource.
+    let first = logs(&out)[0];
+    assert_eq!(
+        first
+            .shared_attributes
+            .get("log.file.path")
+            .and_then(AnyValue::as_str),
+        Some("/var/log/app.log")
+    );
+    assert_eq!(first.severity_number, 9);
+    assert_eq!(first.time_unix_nano, 1_700_000_000_000_000_000);
+    assert_eq!(
+        first
+            .resource
+            .attributes
+            .get("host.name")
+            .and_then(AnyValue::as_str),
+        Some("node-1")
+    );
+    let out = process(&plan, &host, &mut instance, events(&["c"]), &metrics).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(2)]);
+}
+
+#[test]
+fn a_batch_lists_shared_attributes_and_resources_once_and_changes_come_back() {
+    let mut input = events(&["a", "b"]);
+    input.push(events(&["c"]).remove(0));
+    let prepared = prepare(&input);
+    // Two sources' worth (the third record was made apart), each once.
+    assert_eq!(prepared.batch.shared_attributes.len(), 2);
+    assert_eq!(prepared.batch.resources.len(), 2);
+    let shared: Vec<u32> = prepared
+        .batch
+        .records
+        .iter()
+        .map(|r| r.shared_attributes)
+        .collect();
+    assert_eq!(shared, [0, 0, 1]);
+    let unchanged = |origin| crate::wasm::ProcessedRecord {
+        origin,
+        timestamp: 7,
+        severity_number: 13,
+        severity_text: None,
+        body: None,
+        attributes: None,
+    };
+    let mut split = unchanged(0);
+    split.body = Some("a, second half".into());
+    split.attributes = Some(vec![crate::wasm::Attribute {
+        key: "part".into(),
+        value: crate::wasm::Value::Int(2),
+    }]);
+    let out = finish(prepared, input, vec![unchanged(2), unchanged(0), split]);
+    assert_eq!(bodies(&out), ["c", "a", "a, second half"]);
+    let logs = logs(&out);
+    assert_eq!(logs[1].time_unix_nano, 7);
+    assert_eq!(logs[1].severity_number, 13);
+    assert!(logs[1].attributes.is_empty());
+    assert_eq!(logs[2].attributes.get("part"), Some(&AnyValue::Int(2)));
+    // Both parts keep the source's attributes.
+    assert!(Arc::ptr_eq(
+        &logs[1].shared_attributes,
+        &logs[2].shared_attributes
+    ));
+}
+
+#[tokio::test]
+async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
+    let (host, _dir) = host();
+    let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let metrics = metrics();
+    let out = process(&plan, &host, &mut instance, events(&["a"]), &metrics).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["x", "TRAP"]),
+        &metrics,
+    )
+    .await;
+    assert_eq!(bodies(&out), ["x", "TRAP"], "the batch goes on as it came");
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [None, None]);
+    // A fresh instance: the count of the trapped one is gone.
+    let out = process(&plan, &host, &mut instance, events(&["b"]), &metrics).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
+}
+
+#[tokio::test]
+async fn each_hostile_batch_fails_for_its_own_reason() {
+    let (host, _dir) = host();
+    let limits = Limits {
+        timeout_ms: 300,
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let plan = plan(guest("processor"), "tag", OnError::Pass, limits);
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let cases = [
+        ("TRAP", ProcessFailureReason::Sandbox(FailureReason::Trap)),
+        (
+            "LOOP",
+            ProcessFailureReason::Sandbox(FailureReason::DeadlineExceeded),
+        ),
+        (
+            "GROW",
+            ProcessFailureReason::Sandbox(FailureReason::MemoryExceeded),
+        ),
+        (
+            "HUGE",
+            ProcessFailureReason::Sandbox(FailureReason::OutputTooLarge),
+        ),
+        (
+            "ORIGIN",
+            ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
+        ),
+        ("ERROR", ProcessFailureReason::PluginError),
+    ];
+    for (word, reason) in cases {
+        let prepared = prepare(&events(&["ok", word]));
+        let failure = instance
+            .process(&plan.config_json, &prepared.batch, plan.bound)
+            .await
+            .expect_err(word);
+        assert_eq!(failure.reason, reason, "{word}: {failure}");
+        // And through the policy, the batch goes on whole.
+        let out = process(
+            &plan,
+            &host,
+            &mut instance,
+            events(&["ok", word]),
+            &metrics(),
+        )
+        .await;
+        assert_eq!(bodies(&out), ["ok", word]);
+    }
+    // After all that, the processor still works.
+    let out = process(&plan, &host, &mut instance, events(&["fine"]), &metrics()).await;
+    assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
+}
+
+#[tokio::test]
+async fn records_the_processor_leaves_out_are_dropped() {
+    let (host, _dir) = host();
+    let plan = plan(
+        guest("processor"),
+        "drop_half",
+        OnError::Pass,
+        Limits::default(),
+    );
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["1 keep=yes", "2 keep=no", "3 keep=yes", "4 keep=no"]),
+        &metrics(),
+    )
+    .await;
+    assert_eq!(bodies(&out), ["1 keep=yes", "3 keep=yes"]);
+}
+
+#[tokio::test]
+async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
+    let (host, _dir) = host();
+    let plugins = tempfile::tempdir().unwrap();
+    let path = plugins.path().join("p.wasm");
+    std::fs::copy(guest("processor"), &path).unwrap();
+    let plan = plan(path.clone(), "tag", OnError::Retry, Limits::default());
+    let mut instance = plan.load(&host).await.unwrap().instance();
+    let metrics = metrics();
+    let held = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["a", "ERROR"]),
+        &metrics,
+    );
+    // Three tries (200 + 400 ms of backoff) and it is still held.
+    let timed_out = tokio::time::timeout(Duration::from_millis(900), held).await;
+    assert!(timed_out.is_err(), "the batch was let go: {timed_out:?}");
+}
+
+proptest::proptest! {
+    /// Whatever records a processor returns (any origins, in any order,
+    /// some repeated, some changed), each comes out once, in its order,
+    /// as its origin with what changed, keeping the origin's source
+    /// attributes and resource.
+    #[test]
+    fn returned_records_come_out_as_their_origins_with_their_changes(
+        returned in proptest::collection::vec((0u32..6, proptest::bool::ANY), 0..24),
+    ) {
+        let input = events(&["r0", "r1", "r2", "r3", "r4", "r5"]);
+        let shared = match &input[0] {
+            Event::Log(log) => Arc::clone(&log.shared_attributes),
+            _ => unreachable!(),
+        };
+        let prepared = prepare(&input);
+        let records: Vec<_> = returned
+            .iter()
+            .enumerate()
+            .map(|(i, &(origin, changed))| crate::wasm::ProcessedRecord {
+                origin,
+                timestamp: 1,
+                severity_number: 9,
+                severity_text: None,
+                body: changed.then(|| format!("new {i}")),
+                attributes: None,
+            })
+            .collect();
+        let out = finish(prepared, input, records);
+        let expected: Vec<String> = returned
+            .iter()
+            .enumerate()
+            .map(|(i, &(origin, changed))| match changed {
+                true => format!("new {i}"),
+                false => format!("r{origin}"),
+            })
+            .collect();
+        proptest::prop_assert_eq!(bodies(&out), expected);
+        for log in logs(&out) {
+            proptest::prop_assert!(Arc::ptr_eq(&log.shared_attributes, &shared));
+        }
+    }
+}

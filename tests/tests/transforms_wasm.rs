@@ -1,0 +1,401 @@
+//! `type: wasm` transforms with the real binary: a log processor made with
+//! `plugin new --kind processor` and built by following its README, loaded
+//! from the plugins directory, records through it to the OTLP receiver and
+//! decoded by the `opentelemetry-proto` Python decoder; and the hostile test
+//! processor (`tests/plugins/processor`) contained, its failed batches
+//! passed on unprocessed (counted) or held until the plugin is fixed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::checks::plugin_new::{build_target, command_after, shell};
+use crate::shipping::decode::{attrs, get, python_decode};
+use crate::support::agent::{Agent, binary, run};
+use crate::support::plugins::test_plugin;
+use crate::support::receiver::Receiver;
+use crate::support::wait_for;
+
+/// The component of a processor crate written by `plugin new --kind
+/// processor` outside the repository and built with the command it prints
+/// (once per test run).
+fn template_processor() -> PathBuf {
+    static BUILT: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, wasm) = BUILT.get_or_init(|| {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join("edge-fields");
+        let out = run(&[
+            "plugin",
+            "new",
+            "edge-fields",
+            "--kind",
+            "processor",
+            "--dir",
+            dir.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.starts_with("Created the log processor `edge-fields`"),
+            "{stdout}"
+        );
+        shell(&command_after(&stdout, "Build the component"), work.path());
+        let tested = shell(
+            &command_after(&stdout, "Test its logic natively"),
+            work.path(),
+        );
+        let tested = String::from_utf8_lossy(&tested.stdout);
+        assert!(
+            tested.contains("test result: ok. 5 passed; 0 failed"),
+            "{tested}"
+        );
+        let wasm = build_target().join("wasm32-wasip2/release/edge_fields.wasm");
+        assert!(wasm.is_file(), "{} was built", wasm.display());
+        (work, wasm)
+    });
+    wasm.clone()
+}
+
+/// Records as the Python decoder printed them: body and attributes.
+fn decoded(receiver: &Receiver) -> Vec<(String, Vec<(String, String)>)> {
+    let work = tempfile::tempdir().unwrap();
+    let mut records = Vec::new();
+    for request in python_decode("logs", receiver, "/v1/logs", work.path()) {
+        for resource_logs in request["resource_logs"].as_array().unwrap() {
+            for scope in resource_logs["scope_logs"].as_array().unwrap() {
+                for record in scope["log_records"].as_array().unwrap() {
+                    let body = record["body"]["string_value"].as_str().unwrap().to_owned();
+                    records.push((body, attrs(&record["attributes"])));
+                }
+            }
+        }
+    }
+    records
+}
+
+fn append(path: &Path, lines: &[&str]) {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for line in lines {
+        writeln!(file, "{line}").unwrap();
+    }
+}
+
+/// File source → `wasm` transform `proc` → OTLP, the processor being
+/// `plugins/<plugin>.wasm`; `transform` is the rest of its configuration.
+fn config(plugins: &Path, endpoint: &str, plugin: &str, transform: &str) -> String {
+    format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 2
+plugins:
+  directory: {plugins}
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+    checkpoint_interval_ms: 100
+transforms:
+  proc:
+    type: wasm
+    inputs: [app]
+    plugin: {plugin}
+{transform}
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [proc]
+    endpoint: {endpoint}
+    batch: {{timeout_ms: 50}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
+",
+        plugins = plugins.display(),
+    )
+}
+
+/// The committed offset of the log in the source's checkpoint file.
+fn checkpoint(agent: &Agent) -> Option<u64> {
+    let path = agent.data_dir().join("checkpoints/app.json");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    doc["files"]
+        .as_array()?
+        .iter()
+        .filter_map(|f| f["offset"].as_u64())
+        .max()
+}
+
+fn start(yaml: &str) -> (Agent, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let log = dir.path().join("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    let mut agent = Agent::start_in(dir, yaml, &[]);
+    agent.wait_ready();
+    (agent, log)
+}
+
+#[test]
+fn a_processor_built_from_the_template_by_its_readme_processes_records_in_the_agent() {
+    let wasm = template_processor();
+    // The README's deployment: the component in plugins.directory, named
+    // by its stem.
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(&wasm, plugins.path().join("edge_fields.wasm")).unwrap();
+
+    // The README's `plugin run`: records on stdin, JSON lines out.
+    let work = tempfile::tempdir().unwrap();
+    let config_json = work.path().join("config.json");
+    std::fs::write(&config_json, r#"{"drop_if_contains": ["GET /healthz"]}"#).unwrap();
+    let mut child = Command::new(binary())
+        .args(["plugin", "run"])
+        .arg(&wasm)
+        .arg("--config")
+        .arg(&config_json)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"GET /healthz 200\nGET /api 500\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let printed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(printed.len(), 1, "{printed:?}");
+    assert_eq!(printed[0]["body"], "GET /api 500");
+
+    // A misspelt field is found by `validate`, against the schema the
+    // processor publishes.
+    let receiver = Receiver::start();
+    let bad = config(
+        plugins.path(),
+        &receiver.endpoint(),
+        "edge_fields",
+        "    config: { drop_if_contain: [x] }",
+    );
+    let bad_file = work.path().join("bad.yaml");
+    std::fs::write(
+        &bad_file,
+        bad.replace(
+            "{data_dir}",
+            &work.path().join("data").display().to_string(),
+        )
+        .replace("{dir}", &work.path().display().to_string()),
+    )
+    .unwrap();
+    let out = run(&["validate", "--config", bad_file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("transforms.proc.config.drop_if_contain: unknown field `drop_if_contain` (did you mean `drop_if_contains`?)"),
+        "{stderr}"
+    );
+
+    // In the agent: health checks dropped, the rest marked.
+    let yaml = config(
+        plugins.path(),
+        &receiver.endpoint(),
+        "edge_fields",
+        "    config:\n      drop_if_contains: [\"GET /healthz\"]\n      add_attribute: pipeline\n      add_value: edge",
+    );
+    let (agent, log) = start(&yaml);
+    let lines: Vec<String> = (0..300)
+        .map(|i| match i % 3 {
+            2 => format!("10.0.0.{} GET /healthz 200", i % 250),
+            _ => format!("10.0.0.{} GET /api/{i} 200", i % 250),
+        })
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    append(&log, &refs);
+    let kept: Vec<&String> = lines.iter().filter(|l| !l.contains("/healthz")).collect();
+    wait_for("the kept records", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() >= kept.len()).then_some(())
+    });
+    // The last line is a health check, dropped: the checkpoint reaching
+    // the end shows what the processor dropped is acknowledged.
+    assert!(lines.last().unwrap().contains("/healthz"));
+    let size = std::fs::metadata(&log).unwrap().len();
+    wait_for("the checkpoint at the end", Duration::from_secs(30), || {
+        (checkpoint(&agent) == Some(size)).then_some(())
+    });
+    let records = decoded(&receiver);
+    let bodies: Vec<&String> = records.iter().map(|(b, _)| b).collect();
+    assert_eq!(bodies, kept, "every kept line once, in order, none dropped");
+    for (body, attributes) in &records {
+        assert_eq!(get(attributes, "pipeline"), Some("edge"), "{body}");
+        assert_eq!(get(attributes, "log.file.name"), Some("app.log"), "{body}");
+    }
+    assert_eq!(
+        agent.metric_sum(
+            "neurallog_agent_transform_dropped_events_total",
+            &["component_id=\"proc\""]
+        ),
+        100.0
+    );
+}
+
+/// What the hostile test processor gets, and the reason each of its
+/// hostile lines is failed for.
+const HOSTILE: &[(&str, &str)] = &[
+    ("TRAP now", "trap"),
+    ("LOOP now", "deadline_exceeded"),
+    ("GROW now", "memory_exceeded"),
+    ("HUGE now", "output_too_large"),
+    ("ERROR now", "plugin_error"),
+];
+
+#[test]
+fn hostile_processors_are_contained_and_their_batches_pass_on_unprocessed() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        test_plugin("processor"),
+        plugins.path().join("hostile.wasm"),
+    )
+    .unwrap();
+    let receiver = Receiver::start();
+    let yaml = config(
+        plugins.path(),
+        &receiver.endpoint(),
+        "hostile",
+        "    on_error: pass\n    limits: { timeout_ms: 500, memory_bytes: 33554432 }",
+    );
+    let (agent, log) = start(&yaml);
+    // One line at a time, each waited for, so that each hostile line is a
+    // batch of its own.
+    let mut written = Vec::new();
+    for (i, (hostile, _)) in HOSTILE.iter().enumerate() {
+        for line in [format!("before {i}"), (*hostile).to_owned()] {
+            append(&log, &[&line]);
+            written.push(line);
+            wait_for(
+                &format!("{:?} at the receiver", written.last()),
+                Duration::from_secs(30),
+                || (receiver.log_bodies().len() >= written.len()).then_some(()),
+            );
+            let (code, _) = agent.get("/healthz");
+            assert_eq!(code, 200, "the agent stays healthy");
+        }
+    }
+    append(&log, &["after"]);
+    written.push("after".to_owned());
+    wait_for("the last line", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() >= written.len()).then_some(())
+    });
+
+    let records = decoded(&receiver);
+    let bodies: Vec<&String> = records.iter().map(|(b, _)| b).collect();
+    assert_eq!(
+        bodies,
+        written.iter().collect::<Vec<_>>(),
+        "every line once, in order"
+    );
+    for (body, attributes) in &records {
+        let processed = get(attributes, "processor.batch").is_some();
+        let hostile = HOSTILE.iter().any(|(h, _)| h == body);
+        assert_eq!(processed, !hostile, "{body}: {attributes:?}");
+    }
+    // After a trap or a limit, a fresh instance: the line after such a
+    // hostile one is the first batch of its instance. The plugin's own
+    // error (the last hostile line) leaves its instance in use.
+    let batch_of = |body: &str| {
+        records
+            .iter()
+            .find(|(b, _)| b == body)
+            .and_then(|(_, a)| get(a, "processor.batch").map(str::to_owned))
+    };
+    assert_eq!(batch_of("before 0").as_deref(), Some("1"));
+    assert_eq!(batch_of("before 1").as_deref(), Some("1"));
+    assert_eq!(batch_of("before 4").as_deref(), Some("1"));
+    assert_eq!(batch_of("after").as_deref(), Some("2"));
+    for (_, reason) in HOSTILE {
+        assert_eq!(
+            agent.metric_sum(
+                "neurallog_agent_transform_processor_failures_total",
+                &[&format!("error_type=\"{reason}\""), "action=\"passed\""]
+            ),
+            1.0,
+            "{reason}\n{}",
+            agent.get("/metrics").1
+        );
+    }
+    let size = std::fs::metadata(&log).unwrap().len();
+    wait_for("the checkpoint at the end", Duration::from_secs(30), || {
+        (checkpoint(&agent) == Some(size)).then_some(())
+    });
+}
+
+#[test]
+fn with_retry_a_failed_batch_is_held_until_the_processor_is_fixed() {
+    let plugins = tempfile::tempdir().unwrap();
+    let deployed = plugins.path().join("proc.wasm");
+    std::fs::copy(test_plugin("processor"), &deployed).unwrap();
+    let receiver = Receiver::start();
+    let yaml = config(
+        plugins.path(),
+        &receiver.endpoint(),
+        "proc",
+        "    on_error: retry",
+    );
+    let (agent, log) = start(&yaml);
+    append(&log, &["first"]);
+    wait_for("the first line", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() == 1).then_some(())
+    });
+    let size_before = std::fs::metadata(&log).unwrap().len();
+    append(&log, &["ERROR held"]);
+    let held = || {
+        agent.metric_sum(
+            "neurallog_agent_transform_processor_failures_total",
+            &["error_type=\"plugin_error\"", "action=\"held\""],
+        )
+    };
+    wait_for(
+        "three tries of the held batch",
+        Duration::from_secs(30),
+        || (held() >= 3.0).then_some(()),
+    );
+    assert_eq!(
+        receiver.log_bodies(),
+        ["first"],
+        "the held batch went nowhere"
+    );
+    assert_eq!(
+        checkpoint(&agent),
+        Some(size_before),
+        "the checkpoint does not pass the held line"
+    );
+
+    // The fixed plugin (the template's processor, which keeps every
+    // record) replaces the file; the next try loads it.
+    let fixed = deployed.with_extension("new");
+    std::fs::copy(template_processor(), &fixed).unwrap();
+    std::fs::rename(&fixed, &deployed).unwrap();
+    wait_for("the held line", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() == 2).then_some(())
+    });
+    append(&log, &["after"]);
+    wait_for("the line after", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() == 3).then_some(())
+    });
+    assert_eq!(receiver.log_bodies(), ["first", "ERROR held", "after"]);
+    let size = std::fs::metadata(&log).unwrap().len();
+    wait_for("the checkpoint at the end", Duration::from_secs(30), || {
+        (checkpoint(&agent) == Some(size)).then_some(())
+    });
+}
