@@ -118,6 +118,10 @@ struct Outcome {
     other: u64,
     died: Option<String>,
     reloads: u32,
+    /// Bytes the agent itself counted as given up, with a reason
+    /// (`neurallog_agent_file_bytes_lost_total`): lost lines it did not
+    /// count are lost silently.
+    given_up_bytes: f64,
 }
 
 fn main() {
@@ -182,8 +186,9 @@ fn main() {
         println!("{name:<8} {}", slopes.join(" "));
         let lost = outcome.written.saturating_sub(outcome.distinct);
         println!(
-            "{name:<8} lines_written={} lines_delivered={} lost={lost} duplicates={} corrupt={} other_records={} reloads={}{}",
+            "{name:<8} lines_written={} lines_delivered={} lost={lost} given_up_bytes={} duplicates={} corrupt={} other_records={} reloads={}{}",
             outcome.written,
+            outcome.given_up_bytes,
             outcome.distinct,
             outcome.duplicates,
             outcome.corrupt,
@@ -352,6 +357,7 @@ fn run(variant: Variant, options: &Options) -> Outcome {
     for line in &crashes {
         println!("{name}: agent log: {line}");
     }
+    let given_up_bytes = agent.metric_sum("neurallog_agent_file_bytes_lost_total", &[]);
     agent.kill9();
     stop.store(true, Ordering::Relaxed);
     decoder.0.join().expect("the decoder thread panicked");
@@ -369,6 +375,7 @@ fn run(variant: Variant, options: &Options) -> Outcome {
         other: delivered.other,
         died,
         reloads,
+        given_up_bytes,
     }
 }
 
