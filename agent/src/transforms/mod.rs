@@ -11,6 +11,7 @@
 
 pub mod filter;
 pub mod parse;
+pub mod redact;
 pub mod runner;
 
 use crate::config::components;
@@ -28,5 +29,7 @@ components! {
         /// Keep or drop records by conditions on body, severity, attributes
         /// and resource.
         Filter("filter", filter::FilterConfig) => filter::build,
+        /// Replace secrets (and, if asked, personal data) with a marker.
+        Redact("redact", redact::RedactConfig) => redact::build,
     }
 }
