@@ -139,6 +139,7 @@ fn run(path: &Path, data: &Path, transforms: &[&str], lines: u64) -> (f64, f64, 
                 id: id.as_str().into(),
                 input: SinkInput::from_receiver(rx),
                 out,
+                outputs: Vec::new(),
                 status: status.register(
                     ComponentKind::Transform,
                     &id,

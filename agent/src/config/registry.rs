@@ -134,6 +134,8 @@ mod tests {
     const TRANSFORMS: &[(&str, &str)] = &[
         ("parse", "format: json"),
         ("filter", "keep: { field: body, exists: true }"),
+        ("redact", "{}"),
+        ("route", "routes: { errors: { field: severity, gt: 16 } }"),
     ];
 
     fn parse<T: serde::de::DeserializeOwned>(tag: &str, fields: &str, dir: &std::path::Path) -> T {
@@ -257,11 +259,20 @@ mod tests {
             assert_valid(tag, &config);
             let (_tx, rx) = mpsc::channel(1);
             let (out, _control) = Fanout::fixed(Vec::new());
+            let (outputs, _controls): (Vec<_>, Vec<_>) = config
+                .outputs()
+                .into_iter()
+                .map(|output| {
+                    let (fanout, control) = Fanout::fixed(Vec::new());
+                    ((Arc::from(output), fanout), control)
+                })
+                .unzip();
             let metrics = ComponentMetrics::new(tag, ComponentKind::Transform, config.type_name());
             let cx = TransformContext {
                 id: Arc::from(*tag),
                 input: SinkInput::from_receiver(rx),
                 out,
+                outputs,
                 status: globals.status.register(
                     ComponentKind::Transform,
                     tag,

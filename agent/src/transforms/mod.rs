@@ -12,6 +12,7 @@
 pub mod filter;
 pub mod parse;
 pub mod redact;
+pub mod route;
 pub mod runner;
 
 use crate::config::components;
@@ -31,5 +32,29 @@ components! {
         Filter("filter", filter::FilterConfig) => filter::build,
         /// Replace secrets (and, if asked, personal data) with a marker.
         Redact("redact", redact::RedactConfig) => redact::build,
+        /// Send records to named outputs by condition.
+        Route("route", route::RouteConfig) => route::build,
     }
+}
+
+// === impl TransformConfig ===
+
+impl TransformConfig {
+    /// The transform's named outputs, which consumers name as
+    /// `ID.OUTPUT` in their `inputs`. Empty for a transform with one
+    /// output, named by its `ID` alone.
+    pub fn outputs(&self) -> Vec<&str> {
+        match self {
+            TransformConfig::Route(route) => route.outputs().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The component an input names: `ID` of `ID.OUTPUT` (component names
+/// hold no `.`), or the whole input.
+pub fn input_component(input: &str) -> &str {
+    input
+        .split_once('.')
+        .map_or(input, |(component, _)| component)
 }
