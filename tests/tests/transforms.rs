@@ -6,6 +6,9 @@
 //! them); nothing is lost across a restart or a reload that changes the
 //! filter while the ingest is down.
 
+mod redact;
+mod route;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
