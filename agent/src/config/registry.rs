@@ -136,6 +136,10 @@ mod tests {
         ("filter", "keep: { field: body, exists: true }"),
         ("redact", "{}"),
         ("route", "routes: { errors: { field: severity, gt: 16 } }"),
+        (
+            "log_to_metric",
+            "metrics: [{ type: counter, name: lines_total }]",
+        ),
     ];
 
     fn parse<T: serde::de::DeserializeOwned>(tag: &str, fields: &str, dir: &std::path::Path) -> T {

@@ -10,6 +10,7 @@
 //! emptied completely is acknowledged as delivered (see [`runner`]).
 
 pub mod filter;
+pub mod log_to_metric;
 pub mod parse;
 pub mod redact;
 pub mod route;
@@ -34,6 +35,8 @@ components! {
         Redact("redact", redact::RedactConfig) => redact::build,
         /// Send records to named outputs by condition.
         Route("route", route::RouteConfig) => route::build,
+        /// Count, gauge and bucket log records into metrics.
+        LogToMetric("log_to_metric", log_to_metric::LogToMetricConfig) => log_to_metric::build,
     }
 }
 

@@ -40,5 +40,5 @@ pub use sink::{
 };
 pub use transform::{
     RedactionMetrics, TransformEventsDropped, TransformMetrics, TransformParseFailed,
-    TransformRedacted,
+    TransformRedacted, TransformSeriesDropped,
 };

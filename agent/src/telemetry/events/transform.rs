@@ -51,6 +51,18 @@ pub struct TransformRedacted<'a> {
     pub counts: &'a [u64],
 }
 
+/// Updates a `log_to_metric` transform refused because they would have
+/// made a new series past its metric's `max_series`.
+#[derive(Debug)]
+pub struct TransformSeriesDropped<'a> {
+    /// The transform's counter.
+    pub counter: &'a Counter,
+    /// The transform's name.
+    pub component_id: &'a str,
+    /// How many.
+    pub count: u64,
+}
+
 // === impl TransformMetrics ===
 
 impl TransformMetrics {
@@ -71,6 +83,16 @@ impl TransformMetrics {
             ),
             component,
         }
+    }
+
+    /// The counter of updates refused past a `log_to_metric` metric's
+    /// `max_series`.
+    pub fn dropped_series(&self) -> Counter {
+        registry().counter(
+            "neurallog_agent_transform_dropped_series_total",
+            "Updates a log_to_metric transform refused because they would have made a series past its metric's max_series.",
+            self.component.labels(),
+        )
     }
 
     /// The component's metrics (records in and out).
@@ -177,5 +199,22 @@ impl TransformRedacted<'_> {
                 counter.add(*count);
             }
         }
+    }
+}
+
+// === impl TransformSeriesDropped ===
+
+impl TransformSeriesDropped<'_> {
+    /// Count the updates.
+    pub fn emit(self) {
+        if self.count == 0 {
+            return;
+        }
+        tracing::trace!(
+            component_id = %self.component_id,
+            count = self.count,
+            "Series over max_series dropped."
+        );
+        self.counter.add(self.count);
     }
 }
