@@ -140,6 +140,11 @@ mod tests {
             "log_to_metric",
             "metrics: [{ type: counter, name: lines_total }]",
         ),
+        ("sample", "rate: 10"),
+        (
+            "throttle",
+            "{ threshold: 100, key_field: resource.k8s.pod.name }",
+        ),
     ];
 
     fn parse<T: serde::de::DeserializeOwned>(tag: &str, fields: &str, dir: &std::path::Path) -> T {

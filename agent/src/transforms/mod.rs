@@ -15,6 +15,8 @@ pub mod parse;
 pub mod redact;
 pub mod route;
 pub mod runner;
+pub mod sample;
+pub mod throttle;
 
 use crate::config::components;
 use crate::topology::TransformContext;
@@ -37,6 +39,10 @@ components! {
         Route("route", route::RouteConfig) => route::build,
         /// Count, gauge and bucket log records into metrics.
         LogToMetric("log_to_metric", log_to_metric::LogToMetricConfig) => log_to_metric::build,
+        /// Keep one record in N, by count or by a key's hash.
+        Sample("sample", sample::SampleConfig) => sample::build,
+        /// At most N records per key and window.
+        Throttle("throttle", throttle::ThrottleConfig) => throttle::build,
     }
 }
 
