@@ -43,17 +43,14 @@ transforms:
   auth_lines:
     type: parse
     inputs: [auth]
-    format: syslog_rfc3164
+    format: auth
   logins:
     type: log_to_metric
     inputs: [auth_lines]
     metrics:
       - type: counter
         name: auth_failed_attempts
-        condition:
-          all:
-            - { field: attributes.syslog.appname, equals: sshd }
-            - { field: body, regex: 'Failed password|Invalid user' }
+        condition: { field: attributes.ssh.event, equals: failed }
 sinks:
   metrics:
     type: prometheus
