@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 use regex::Regex;
 
 use crate::event::{AnyValue, Event, LogRecord};
@@ -18,10 +18,12 @@ use super::detectors::{Builtin, Check, PII, SECRETS};
 #[derive(Debug)]
 pub struct Redactor {
     detectors: Vec<Detector>,
-    /// Every anchor of every detector; pattern `i` belongs to detector
-    /// `anchor_owner[i]`.
+    /// Every anchor of every detector.
     prefilter: AhoCorasick,
-    anchor_owner: Vec<usize>,
+    /// The detectors to run when anchor `i` is found: its own, and those
+    /// of the anchors inside it (`:` is inside `://`), which a search
+    /// for the longest anchor at each position does not report.
+    anchor_detectors: Vec<Vec<usize>>,
     redact_attributes: bool,
     /// Scratch: which detectors may match the text at hand.
     candidates: Vec<bool>,
@@ -87,14 +89,30 @@ impl Redactor {
         }
         let prefilter = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&anchors)
             .map_err(|e| BuildError::caused("the redact prefilter", e))?;
+        let anchor_detectors = anchors
+            .iter()
+            .map(|anchor| {
+                let anchor = anchor.to_ascii_lowercase();
+                let mut owners: Vec<usize> = anchors
+                    .iter()
+                    .zip(&anchor_owner)
+                    .filter(|(inner, _)| anchor.contains(&inner.to_ascii_lowercase()))
+                    .map(|(_, owner)| *owner)
+                    .collect();
+                owners.sort_unstable();
+                owners.dedup();
+                owners
+            })
+            .collect();
         Ok(Redactor {
             candidates: vec![false; detectors.len()],
             counts: vec![0; detectors.len()],
             detectors,
             prefilter,
-            anchor_owner,
+            anchor_detectors,
             redact_attributes: config.attributes,
             metrics: None,
         })
@@ -123,8 +141,18 @@ impl Redactor {
     /// find nothing.
     pub fn redact(&mut self, text: &str) -> Option<String> {
         self.candidates.fill(false);
-        for found in self.prefilter.find_overlapping_iter(text) {
-            self.candidates[self.anchor_owner[found.pattern().as_usize()]] = true;
+        // The longest anchor starting at each position where one does,
+        // searching on one past each find: a line without any costs one
+        // scan of the prefilter's, and none is missed where anchors
+        // overlap.
+        let mut at = 0;
+        while at < text.len()
+            && let Some(found) = self.prefilter.find(Input::new(text).span(at..text.len()))
+        {
+            for detector in &self.anchor_detectors[found.pattern().as_usize()] {
+                self.candidates[*detector] = true;
+            }
+            at = found.start() + 1;
         }
         let mut current = Cow::Borrowed(text);
         for (i, detector) in self.detectors.iter().enumerate() {

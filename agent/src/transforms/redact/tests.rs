@@ -395,3 +395,21 @@ fn bad_configuration_is_refused_with_its_field_path() {
         assert!(error.contains(&format!(" {path}: ")), "{error}");
     }
 }
+
+#[test]
+fn overlapping_and_nested_anchors_each_run_their_detector() {
+    // `AKIA` ends where `AIza` begins; `:` (ipv6) is inside `://`.
+    let mut r = with_pii(&["ipv6"]);
+    let gcp = "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe";
+    let (out, fired) = redacted(&mut r, &format!("xAKI{gcp} via ::1 and http://h/"));
+    assert_eq!(
+        out,
+        "xAKI[REDACTED:gcp_api_key] via [REDACTED:ipv6] and http://h/"
+    );
+    assert_eq!(fired, ["gcp_api_key", "ipv6"]);
+    // `@` (email) right after the end of `://`.
+    let mut r = with_pii(&["email"]);
+    let (out, fired) = redacted(&mut r, "see mailto://@x a@example.org");
+    assert_eq!(out, "see mailto://@x [REDACTED:email]");
+    assert_eq!(fired, ["email"]);
+}
