@@ -108,21 +108,31 @@ fn records_reach_their_tenants_receiver_and_a_kill9_loses_none() {
     // Records nobody reads were handled: the checkpoint moves past them.
     wait_for_checkpoint_at_end(&agent, &log);
 
-    // A stream, and a kill -9 once part of it has arrived.
+    // A stream written while the agent ships it, and a kill -9 once part
+    // of it has arrived; the writer carries on through the restart.
     let stream = lines(600, 6600);
-    let (before, after) = stream.split_at(3000);
-    write_lines(&log, before);
+    let writer = {
+        let log = log.clone();
+        let stream = stream.clone();
+        std::thread::spawn(move || {
+            for chunk in stream.chunks(100) {
+                write_lines(&log, chunk);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let first_payments = for_namespace(&first, "payments").len();
     wait_for(
         "part of the stream at the receivers",
         Duration::from_secs(30),
-        || (payments.log_bodies().len() > 400).then_some(()),
+        || (payments.log_bodies().len() > first_payments + 100).then_some(()),
     );
     agent.kill9();
     let arrived_before_kill = payments.log_bodies().len() + search.log_bodies().len();
     let dir = agent.into_dir();
-    write_lines(&log, after);
     let mut agent = Agent::start_in(dir, &yaml, &[]);
     agent.wait_ready();
+    writer.join().unwrap();
 
     let all: Vec<String> = first.iter().chain(&stream).cloned().collect();
     let want_payments = for_namespace(&all, "payments");
@@ -148,8 +158,9 @@ fn records_reach_their_tenants_receiver_and_a_kill9_loses_none() {
         assert_eq!(got.len(), want.len(), "{tenant}: every record, none lost");
         let duplicates: usize = got.values().map(|n| n - 1).sum();
         eprintln!(
-            "{tenant}: {} records, {duplicates} sent again after the kill -9 ({arrived_before_kill} had arrived at both before it)",
-            want.len()
+            "{tenant}: {} records, {duplicates} sent again after the kill -9 ({arrived_before_kill} of {} had arrived at both before it)",
+            want.len(),
+            want_payments.len() + want_search.len()
         );
         let headers = receiver.header_values("/v1/logs", "x-scope-orgid");
         assert_eq!(
