@@ -49,6 +49,24 @@ const CASES: &[(&str, Lines, &[&str])] = &[
             "type: filter\ndrop: { field: attributes.url.path, equals: /healthz }",
         ],
     ),
+    ("access/redact", Lines::Access, &["type: redact"]),
+    (
+        "access/parse+filter+redact",
+        Lines::Access,
+        &[
+            "type: parse\nformat: apache_combined",
+            "type: filter\ndrop: { field: attributes.url.path, equals: /healthz }",
+            "type: redact",
+        ],
+    ),
+    (
+        "access/parse+log_to_metric",
+        Lines::Access,
+        &[
+            "type: parse\nformat: apache_combined",
+            "type: log_to_metric\nmetrics:\n  - type: counter\n    name: http_requests_total\n    labels:\n      status: attributes.http.response.status_code\n      method: attributes.http.request.method",
+        ],
+    ),
     ("json/none", Lines::Json, &[]),
     ("json/parse", Lines::Json, &["type: parse\nformat: json"]),
     (
@@ -57,6 +75,15 @@ const CASES: &[(&str, Lines, &[&str])] = &[
         &[
             "type: parse\nformat: json",
             "type: filter\ndrop: { field: attributes.path, equals: /healthz }",
+        ],
+    ),
+    (
+        "json/parse+filter+redact",
+        Lines::Json,
+        &[
+            "type: parse\nformat: json",
+            "type: filter\ndrop: { field: attributes.path, equals: /healthz }",
+            "type: redact",
         ],
     ),
 ];
