@@ -113,6 +113,7 @@ fn run(
                 id: "wasm".into(),
                 input: SinkInput::from_receiver(rx),
                 out,
+                outputs: Vec::new(),
                 status: handle.clone(),
                 metrics,
                 plugins: Arc::clone(&plugins),

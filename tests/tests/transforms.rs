@@ -6,6 +6,10 @@
 //! them); nothing is lost across a restart or a reload that changes the
 //! filter while the ingest is down.
 
+mod log_to_metric;
+mod redact;
+mod route;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -30,6 +30,7 @@ use crate::topology::{
     SINK_CHANNEL_BATCHES, SinkContext, SinkInput, SinkSender, SourceContext, StatusHandle,
     TargetSet, Targets, TransformContext,
 };
+use crate::transforms::input_component;
 
 /// How long a source may take to write its last checkpoints once its sinks
 /// are done.
@@ -87,7 +88,9 @@ struct RunningTransform {
     config: TransformConfig,
     tx: Option<SinkSender>,
     stop: CancellationToken,
-    control: watch::Sender<Targets>,
+    /// The targets of its output and of each named one, by the name
+    /// inputs use for it (`ID`, or `ID.OUTPUT`).
+    controls: Vec<(String, watch::Sender<Targets>)>,
     task: Supervised,
 }
 
@@ -480,6 +483,14 @@ impl Pipeline {
         let (tx, logs, buffered) = SinkSender::channel(LOG_CHANNEL_BATCHES, SINK_CHANNEL_BATCHES);
         let stop = CancellationToken::new();
         let (control, control_rx) = watch::channel(self.targets_for(name));
+        let mut controls = vec![(name.to_owned(), control)];
+        let mut outputs = Vec::new();
+        for output in config.outputs() {
+            let input_name = format!("{name}.{output}");
+            let (control, control_rx) = watch::channel(self.targets_for(&input_name));
+            controls.push((input_name, control));
+            outputs.push((Arc::from(output), Fanout::new(control_rx)));
+        }
         let metrics = ComponentMetrics::new(name, ComponentKind::Transform, config.type_name());
         let status = self.globals.status.register(
             ComponentKind::Transform,
@@ -491,6 +502,7 @@ impl Pipeline {
             id: Arc::from(name),
             input: SinkInput::new(logs, buffered, stop.clone()),
             out: Fanout::new(control_rx),
+            outputs,
             metrics,
             status: status.clone(),
             plugins: Arc::clone(&self.plugins),
@@ -503,7 +515,7 @@ impl Pipeline {
             config: config.clone(),
             tx: Some(tx),
             stop,
-            control,
+            controls,
             task: Supervised::spawn(name, component, status),
         })
     }
@@ -590,8 +602,10 @@ impl Pipeline {
             .iter()
             .filter_map(|(name, slot)| Some((name, slot.running.as_ref()?)))
             .chain(self.retiring.iter().map(|(name, running)| (name, running)));
-        for (name, transform) in transforms {
-            transform.control.send_replace(self.targets_for(name));
+        for (_, transform) in transforms {
+            for (output, control) in &transform.controls {
+                control.send_replace(self.targets_for(output));
+            }
         }
     }
 
@@ -624,10 +638,11 @@ fn transform_order(transforms: &IndexMap<String, TransformSlot>) -> Vec<String> 
         let mut progressed = false;
         for (i, (name, slot)) in transforms.iter().enumerate() {
             let ready = !placed[i]
-                && slot
-                    .inputs
-                    .iter()
-                    .all(|input| transforms.get_index_of(input).is_none_or(|j| placed[j]));
+                && slot.inputs.iter().all(|input| {
+                    transforms
+                        .get_index_of(input_component(input))
+                        .is_none_or(|j| placed[j])
+                });
             if ready {
                 placed[i] = true;
                 order.push(name.clone());

@@ -135,6 +135,17 @@ mod tests {
         ("parse", "format: json"),
         ("filter", "keep: { field: body, exists: true }"),
         ("wasm", "path: '{dir}/processor.wasm'"),
+        ("redact", "{}"),
+        ("route", "routes: { errors: { field: severity, gt: 16 } }"),
+        (
+            "log_to_metric",
+            "metrics: [{ type: counter, name: lines_total }]",
+        ),
+        ("sample", "rate: 10"),
+        (
+            "throttle",
+            "{ threshold: 100, key_field: resource.k8s.pod.name }",
+        ),
     ];
 
     fn parse<T: serde::de::DeserializeOwned>(tag: &str, fields: &str, dir: &std::path::Path) -> T {
@@ -263,11 +274,20 @@ mod tests {
             assert_valid(tag, &config);
             let (_tx, rx) = mpsc::channel(1);
             let (out, _control) = Fanout::fixed(Vec::new());
+            let (outputs, _controls): (Vec<_>, Vec<_>) = config
+                .outputs()
+                .into_iter()
+                .map(|output| {
+                    let (fanout, control) = Fanout::fixed(Vec::new());
+                    ((Arc::from(output), fanout), control)
+                })
+                .unzip();
             let metrics = ComponentMetrics::new(tag, ComponentKind::Transform, config.type_name());
             let cx = TransformContext {
                 id: Arc::from(*tag),
                 input: SinkInput::from_receiver(rx),
                 out,
+                outputs,
                 status: globals.status.register(
                     ComponentKind::Transform,
                     tag,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use super::error::{ConfigError, ConfigErrors, FieldPath, Validate};
 use super::model::Config;
+use crate::transforms::input_component;
 
 /// Check `config` as a whole. Returns warnings (things that work but are
 /// probably not meant) or every error found; `label` names the file.
@@ -55,17 +56,19 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
         errors.push(worker.field("cpu_secs").error("must be at least 1"));
     }
 
-    let mut producers: HashSet<&str> = HashSet::new();
+    // What inputs may name: sources, checks, transforms with one output,
+    // and `ID.OUTPUT` of those with named outputs.
+    let mut producers: HashSet<String> = HashSet::new();
     for (name, source) in &config.sources {
         let path = root.field("sources").field(name);
         check_name(name, &path, &mut errors);
-        producers.insert(name);
+        producers.insert(name.clone());
         source.validate(&path, &mut errors);
     }
     for (name, check) in &config.checks {
         let path = root.field("checks").field(name);
         check_name(name, &path, &mut errors);
-        if !producers.insert(name) {
+        if !producers.insert(name.clone()) {
             errors.push(path.error(format!(
                 "the name `{name}` is already used by a source: inputs must name one component"
             )));
@@ -75,11 +78,16 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
     for (name, transform) in &config.transforms {
         let path = root.field("transforms").field(name);
         check_name(name, &path, &mut errors);
-        if !producers.insert(name) {
+        if producers.contains(name) {
             errors.push(path.error(format!(
                 "the name `{name}` is already used by a source or check: inputs must name one component"
             )));
         }
+        let outputs = transform.transform.outputs();
+        if outputs.is_empty() {
+            producers.insert(name.clone());
+        }
+        producers.extend(outputs.into_iter().map(|output| format!("{name}.{output}")));
         transform.transform.validate(&path, &mut errors);
     }
 
@@ -137,7 +145,7 @@ pub fn validate(config: &Config, label: &str) -> Result<Vec<String>, ConfigError
 fn check_inputs<'a>(
     what: &str,
     inputs: &'a [String],
-    producers: &HashSet<&str>,
+    producers: &HashSet<String>,
     path: &FieldPath,
     consumed: &mut HashSet<&'a str>,
     errors: &mut Vec<ConfigError>,
@@ -149,10 +157,10 @@ fn check_inputs<'a>(
     }
     for (i, input) in inputs.iter().enumerate() {
         if producers.contains(input.as_str()) {
-            consumed.insert(input);
+            consumed.insert(input_component(input));
             continue;
         }
-        let mut known: Vec<&str> = producers.iter().copied().collect();
+        let mut known: Vec<&str> = producers.iter().map(String::as_str).collect();
         known.sort_unstable();
         let known = if known.is_empty() {
             "no sources, checks or transforms are defined".to_owned()
@@ -192,7 +200,7 @@ fn cycles(config: &Config) -> Vec<ConfigError> {
                 continue;
             };
             stack.push((node, next + 1));
-            let Some(target) = config.transforms.get_index_of(input) else {
+            let Some(target) = config.transforms.get_index_of(input_component(input)) else {
                 continue;
             };
             match marks[target] {

@@ -169,6 +169,11 @@ impl Attributes {
         self.0.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
+    /// The values, to change in place (keys and order stay).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut AnyValue> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+
     /// Number of attributes.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -101,6 +101,10 @@ pub struct TransformContext {
     pub input: SinkInput,
     /// Where its batches go.
     pub out: Fanout,
+    /// Its named outputs (a `route`'s), by output name: each feeds the
+    /// components that name `ID.OUTPUT` in their inputs. Empty for a
+    /// transform with only `out`.
+    pub outputs: Vec<(Arc<str>, Fanout)>,
     /// Its metrics.
     pub metrics: ComponentMetrics,
     /// Its `/status` entry.

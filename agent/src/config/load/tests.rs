@@ -412,3 +412,57 @@ fn kubelet_errors_name_the_block_or_the_source_field() {
         ]
     );
 }
+
+const ROUTES: &str = "
+sources:
+  app:
+    type: file
+    include: [/var/log/app.log]
+transforms:
+  tenants:
+    type: route
+    inputs: [app]
+    routes:
+      payments: { field: attributes.namespace, equals: payments }
+      search: { field: attributes.namespace, equals: search }
+sinks:
+  payments:
+    type: console
+    inputs: [tenants.payments]
+  rest:
+    type: console
+    inputs: [tenants.search, tenants._unmatched]
+";
+
+#[test]
+fn sinks_read_a_route_by_its_outputs() {
+    let config = load_str(ROUTES, "agent.yaml", &env).unwrap();
+    let warnings = validate(&config, "agent.yaml").unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        config.transforms["tenants"].transform.outputs(),
+        ["payments", "search", "_unmatched"]
+    );
+}
+
+#[test]
+fn an_input_naming_an_unknown_route_or_the_bare_route_is_refused() {
+    let message = one_error(&ROUTES.replace("[tenants.payments]", "[tenants.payment]"));
+    assert!(
+        message.starts_with(
+            "agent.yaml: sinks.payments.inputs[0]: `tenants.payment` names no source, check or transform (expected one of: app, tenants._unmatched, tenants.payments, tenants.search)"
+        ),
+        "{message}"
+    );
+    let message = one_error(&ROUTES.replace("[tenants.payments]", "[tenants]"));
+    assert!(
+        message.starts_with("agent.yaml: sinks.payments.inputs[0]: `tenants` names no source"),
+        "{message}"
+    );
+    // A route's output feeding the route is a cycle like any other.
+    let message = one_error(&ROUTES.replace("inputs: [app]", "inputs: [app, tenants.search]"));
+    assert!(
+        message.contains("transforms.tenants.inputs[1]: `tenants.search` makes a cycle"),
+        "{message}"
+    );
+}

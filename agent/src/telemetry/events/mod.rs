@@ -40,4 +40,7 @@ pub use sink::{
     SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed,
     SinkRequestSplit, SinkRetrying, SinkTelemetry,
 };
-pub use transform::{TransformEventsDropped, TransformMetrics, TransformParseFailed};
+pub use transform::{
+    RedactionMetrics, TransformEventsDropped, TransformMetrics, TransformParseFailed,
+    TransformRedacted, TransformSeriesDropped,
+};

@@ -82,6 +82,34 @@ impl FieldRef {
         }
     }
 
+    /// The field's value in `log` as a number (a number, or text that
+    /// reads as one), as `gt` and `lt` compare it.
+    pub fn number(&self, log: &LogRecord) -> Option<f64> {
+        self.find(log)?.number()
+    }
+
+    /// Append the field's value in `log`, as text (as `equals` compares
+    /// it), to `out`; `false` if the field is absent.
+    pub fn write_text(&self, log: &LogRecord, out: &mut String) -> bool {
+        use std::fmt::Write as _;
+        match self.find(log) {
+            None => false,
+            Some(Found::Text(text)) => {
+                out.push_str(text);
+                true
+            }
+            Some(Found::Value(AnyValue::String(text))) => {
+                out.push_str(text);
+                true
+            }
+            Some(Found::Value(AnyValue::Int(i))) => write!(out, "{i}").is_ok(),
+            Some(found) => {
+                out.push_str(&found.text());
+                true
+            }
+        }
+    }
+
     fn find<'a>(&self, log: &'a LogRecord) -> Option<Found<'a>> {
         match self {
             FieldRef::Body => Some(Found::Text(&log.body)),

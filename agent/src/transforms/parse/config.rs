@@ -11,9 +11,10 @@ use crate::config::{ConfigError, FieldPath, Validate};
 #[serde(deny_unknown_fields)]
 pub struct ParseConfig {
     /// The body's format. Presets (`apache_combined`, `apache_common`,
-    /// `nginx_combined`, `syslog_rfc3164`, `syslog_rfc5424`, `klog`) also
-    /// set the record's timestamp and severity; for `json`, `logfmt` and
-    /// `regex` name the fields in `timestamp_field` and `severity_field`.
+    /// `nginx_combined`, `syslog_rfc3164`, `syslog_rfc5424`, `auth`,
+    /// `klog`) also set the record's timestamp and severity; for `json`,
+    /// `logfmt` and `regex` name the fields in `timestamp_field` and
+    /// `severity_field`.
     pub format: ParseFormat,
     /// With `format: regex`, the regular expression (Rust `regex` syntax)
     /// whose named captures (`(?P<name>...)`) become attributes. It must
@@ -70,6 +71,13 @@ pub enum ParseFormat {
     /// year, which the line lacks, is the one that puts the time closest
     /// before the agent read it.
     SyslogRfc3164,
+    /// An auth log (`/var/log/auth.log`, `/var/log/secure`): syslog lines
+    /// as `syslog_rfc3164`, and sshd's logins read into `ssh.event`
+    /// (`failed`, `accepted`, `invalid_user`), `ssh.auth.method`,
+    /// `ssh.invalid_user`, `user.name`, `client.address` and
+    /// `client.port`; a failed or invalid login is `WARN`, an accepted one
+    /// `INFO`.
+    Auth,
     /// Syslog (RFC 5424): `<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG`.
     SyslogRfc5424,
     /// The Kubernetes components' log format (klog):

@@ -17,6 +17,7 @@
 //! agent's own logs.
 
 mod access;
+mod auth;
 mod config;
 pub mod mapping;
 mod structured;
@@ -74,6 +75,7 @@ enum Format {
         combined: bool,
     },
     Rfc3164,
+    Auth,
     Rfc5424,
     Klog,
 }
@@ -127,6 +129,7 @@ impl Parser {
             }
             ParseFormat::ApacheCommon => Format::Access { combined: false },
             ParseFormat::SyslogRfc3164 => Format::Rfc3164,
+            ParseFormat::Auth => Format::Auth,
             ParseFormat::SyslogRfc5424 => Format::Rfc5424,
             ParseFormat::Klog => Format::Klog,
         };
@@ -169,6 +172,7 @@ impl Parser {
             }
             Format::Access { combined } => access::parse(body, *combined),
             Format::Rfc3164 => syslog::rfc3164(body, observed_unix_nanos),
+            Format::Auth => auth::parse(body, observed_unix_nanos),
             Format::Rfc5424 => syslog::rfc5424(body),
             Format::Klog => structured::klog(body, observed_unix_nanos),
         }

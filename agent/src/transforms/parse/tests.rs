@@ -379,3 +379,52 @@ fn on_failure_passes_drops_or_flags_and_counts() {
     }
     assert_eq!(TransformMetrics::new(metrics).parse_failures(), 3);
 }
+
+#[test]
+fn auth_logs_read_sshd_logins() {
+    let mut p = parser(ParseFormat::Auth);
+    let log = parsed(
+        &mut p,
+        "Feb 28 06:25:31 web-1 sshd[4242]: Failed password for invalid user admin from 203.0.113.7 port 51122 ssh2",
+    );
+    assert_eq!(attr(&log, "syslog.appname"), &AnyValue::from("sshd"));
+    assert_eq!(attr(&log, "ssh.event"), &AnyValue::from("failed"));
+    assert_eq!(attr(&log, "ssh.auth.method"), &AnyValue::from("password"));
+    assert_eq!(attr(&log, "ssh.invalid_user"), &AnyValue::Bool(true));
+    assert_eq!(attr(&log, "user.name"), &AnyValue::from("admin"));
+    assert_eq!(attr(&log, "client.address"), &AnyValue::from("203.0.113.7"));
+    assert_eq!(attr(&log, "client.port"), &AnyValue::Int(51122));
+    assert_eq!(
+        (log.severity_number, log.severity_text.as_deref()),
+        (13, Some("WARN"))
+    );
+    assert_eq!(time(&log), "2026-02-28T06:25:31.000000000Z");
+
+    let log = parsed(
+        &mut p,
+        "Feb 28 06:26:00 web-1 sshd[4250]: Accepted publickey for deploy from 2001:db8::5 port 50000 ssh2: ED25519 SHA256:abc",
+    );
+    assert_eq!(attr(&log, "ssh.event"), &AnyValue::from("accepted"));
+    assert_eq!(attr(&log, "ssh.auth.method"), &AnyValue::from("publickey"));
+    assert_eq!(attr(&log, "ssh.invalid_user"), &AnyValue::Bool(false));
+    assert_eq!(attr(&log, "client.address"), &AnyValue::from("2001:db8::5"));
+    assert_eq!(log.severity_number, 9);
+
+    let log = parsed(
+        &mut p,
+        "Feb 28 06:27:00 web-1 sshd[4251]: Invalid user oracle from 198.51.100.4 port 40022",
+    );
+    assert_eq!(attr(&log, "ssh.event"), &AnyValue::from("invalid_user"));
+    assert_eq!(attr(&log, "user.name"), &AnyValue::from("oracle"));
+
+    // Other sshd messages and other programs: syslog fields only.
+    for line in [
+        "Feb 28 06:28:00 web-1 sshd[4251]: Connection closed by 198.51.100.4 port 40022 [preauth]",
+        "Feb 28 06:29:00 web-1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls",
+        "Feb 28 06:30:00 web-1 CRON[99]: Failed password for x from y port 1",
+    ] {
+        let log = parsed(&mut p, line);
+        assert!(log.attributes.get("ssh.event").is_none(), "{line}");
+        assert!(log.attributes.get("syslog.hostname").is_some(), "{line}");
+    }
+}

@@ -1,0 +1,167 @@
+//! The built-in detectors: what each looks for, the literals that must be
+//! in a text for it to find anything (its anchors, for the prefilter), and
+//! the checks a match must pass beyond the regex (Luhn for card numbers).
+//!
+//! The patterns replace the capture group named `secret` when there is one,
+//! so the context that found a value (`Authorization: Bearer `,
+//! `https://user:`) stays readable.
+
+/// A built-in detector.
+#[derive(Debug)]
+pub struct Builtin {
+    /// Its name: the marker's `{detector}` and the counter's label.
+    pub name: &'static str,
+    /// The regex (Rust `regex` syntax).
+    pub pattern: &'static str,
+    /// Literals (ASCII, matched without regard to case) of which a text
+    /// must hold one for the pattern to match; empty: always run it.
+    pub anchors: &'static [&'static str],
+    /// What a match must pass beyond the regex.
+    pub check: Check,
+}
+
+/// A test a match must pass to be redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The regex is enough.
+    None,
+    /// The digits pass the Luhn check (card numbers).
+    Luhn,
+    /// The text is an IPv6 address with at least one decimal digit (so
+    /// `d::f` in a C++ or Rust path is not one).
+    Ipv6,
+}
+
+/// The secret detectors, in the order they run: the ones that take a
+/// whole span (key blocks, service-account files) before those that would
+/// find a piece of it.
+pub const SECRETS: &[Builtin] = &[
+    Builtin {
+        name: "gcp_service_account_key",
+        pattern: r#""private_key(?:_id)?"\s*:\s*"(?P<secret>[^"]+)""#,
+        anchors: &["private_key"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "private_key",
+        // A block cut before its end (a line limit) is redacted to the
+        // end of the text.
+        pattern: r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?s:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*)",
+        anchors: &["-----BEGIN"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "authorization_header",
+        pattern: r#"(?i)\bauthorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|digest|negotiate|token)\s+)?(?P<secret>[^\s"',;\[\]]{6,})"#,
+        anchors: &["authorization"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "bearer_token",
+        pattern: r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
+        anchors: &["bearer"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "url_password",
+        pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#\s@]*:(?P<secret>[^@/?#\s]+)@",
+        anchors: &["://"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "jwt",
+        pattern: r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
+        anchors: &["eyJ"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "aws_access_key",
+        pattern: r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+        anchors: &["AKIA", "ASIA", "ABIA", "ACCA"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "aws_secret_key",
+        pattern: r#"(?i)aws[_\-]?secret[_\-]?(?:access[_\-]?)?key["']?\s*[:=]\s*["']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        anchors: &["secret"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "gcp_api_key",
+        pattern: r"(?P<secret>AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
+        anchors: &["AIza"],
+        check: Check::None,
+    },
+];
+
+/// The personal-data detectors, run only when named in `pii`.
+pub const PII: &[Builtin] = &[
+    Builtin {
+        name: "email",
+        pattern: r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b",
+        anchors: &["@"],
+        check: Check::None,
+    },
+    Builtin {
+        name: "credit_card",
+        pattern: r"\b[0-9](?:[ \-]?[0-9]){12,18}\b",
+        anchors: &[],
+        check: Check::Luhn,
+    },
+    Builtin {
+        name: "ipv4",
+        pattern: r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b",
+        anchors: &["."],
+        check: Check::None,
+    },
+    Builtin {
+        name: "ipv6",
+        pattern: r"(?i)(?:^|[^0-9a-z:])(?P<secret>[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})",
+        anchors: &[":"],
+        check: Check::Ipv6,
+    },
+];
+
+/// The personal-data detector called `name`.
+pub fn pii_detector(name: &str) -> Option<&'static Builtin> {
+    PII.iter().find(|d| d.name == name)
+}
+
+// === impl Check ===
+
+impl Check {
+    /// Whether `found` passes.
+    pub fn passes(self, found: &str) -> bool {
+        match self {
+            Check::None => true,
+            Check::Luhn => luhn(found),
+            Check::Ipv6 => {
+                found.bytes().any(|b| b.is_ascii_digit())
+                    && found.parse::<std::net::Ipv6Addr>().is_ok()
+            }
+        }
+    }
+}
+
+/// Whether the digits of `text` (13 to 19 of them) pass the Luhn check
+/// every payment card number carries.
+pub fn luhn(text: &str) -> bool {
+    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}

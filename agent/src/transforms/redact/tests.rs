@@ -1,0 +1,415 @@
+//! Each detector on what it must find and on the near misses it must
+//! leave alone.
+
+use super::*;
+use crate::config::{FieldPath, Validate};
+use crate::event::{AnyValue, Attributes, Event, LogRecord, Resource};
+use crate::transforms::Transform;
+use std::sync::Arc;
+
+fn config() -> RedactConfig {
+    serde_yaml_ng::from_str("{}").unwrap()
+}
+
+fn redactor(config: &RedactConfig) -> Redactor {
+    let mut errors = Vec::new();
+    config.validate(&FieldPath::root(), &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    Redactor::new(config).unwrap()
+}
+
+fn with_pii(pii: &[&str]) -> Redactor {
+    let mut config = config();
+    config.pii = pii.iter().map(|s| (*s).to_owned()).collect();
+    redactor(&config)
+}
+
+/// What `text` becomes, and the detectors that fired.
+fn redacted(r: &mut Redactor, text: &str) -> (String, Vec<String>) {
+    let before = r.counts().to_vec();
+    let out = r.redact(text).unwrap_or_else(|| text.to_owned());
+    let fired = r
+        .detector_names()
+        .zip(r.counts().iter().zip(before))
+        .filter(|(_, (now, then))| **now > *then)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    (out, fired)
+}
+
+#[track_caller]
+fn assert_redacts(r: &mut Redactor, text: &str, secret: &str, expected: &str, detector: &str) {
+    let (out, fired) = redacted(r, text);
+    assert_eq!(out, expected);
+    assert!(!out.contains(secret), "{secret:?} left in {out:?}");
+    assert_eq!(fired, [detector]);
+}
+
+#[track_caller]
+fn assert_keeps(r: &mut Redactor, text: &str) {
+    assert_eq!(r.redact(text), None, "changed {text:?}");
+}
+
+#[test]
+fn authorization_headers_keep_their_scheme() {
+    let mut r = redactor(&config());
+    assert_redacts(
+        &mut r,
+        "GET /api Authorization: Basic dXNlcjpwYXNzd29yZA== from 10.0.0.1",
+        "dXNlcjpwYXNzd29yZA==",
+        "GET /api Authorization: Basic [REDACTED:authorization_header] from 10.0.0.1",
+        "authorization_header",
+    );
+    assert_redacts(
+        &mut r,
+        r#"{"headers":{"authorization":"Bearer abcdef123456"}}"#,
+        "abcdef123456",
+        r#"{"headers":{"authorization":"Bearer [REDACTED:authorization_header]"}}"#,
+        "authorization_header",
+    );
+    assert_keeps(&mut r, "authorization: ok");
+}
+
+#[test]
+fn bearer_tokens() {
+    let mut r = redactor(&config());
+    assert_redacts(
+        &mut r,
+        "calling upstream with bearer 9f8e7d6c5b4a3210.token",
+        "9f8e7d6c5b4a3210.token",
+        "calling upstream with bearer [REDACTED:bearer_token]",
+        "bearer_token",
+    );
+    // "Bearer" in prose, with no token after it.
+    assert_keeps(&mut r, "the bearer of bad news");
+}
+
+#[test]
+fn passwords_in_urls() {
+    let mut r = redactor(&config());
+    assert_redacts(
+        &mut r,
+        "connecting to postgres://app:s3cr3t-Pa55@db.internal:5432/app",
+        "s3cr3t-Pa55",
+        "connecting to postgres://app:[REDACTED:url_password]@db.internal:5432/app",
+        "url_password",
+    );
+    assert_keeps(&mut r, "GET https://example.com:8443/path?q=a@b");
+    assert_keeps(&mut r, "referer http://www.example.com/index.html");
+}
+
+#[test]
+fn aws_keys() {
+    let mut r = redactor(&config());
+    assert_redacts(
+        &mut r,
+        "key=AKIAIOSFODNN7EXAMPLE region=us-east-1",
+        "AKIAIOSFODNN7EXAMPLE",
+        "key=[REDACTED:aws_access_key] region=us-east-1",
+        "aws_access_key",
+    );
+    // One character short of a key id.
+    assert_keeps(&mut r, "key=AKIAIOSFODNN7EXAMPL region=us-east-1");
+    // Part of a longer word.
+    assert_keeps(&mut r, "xAKIAIOSFODNN7EXAMPLEx");
+    assert_redacts(
+        &mut r,
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "aws_secret_access_key = [REDACTED:aws_secret_key]\n",
+        "aws_secret_key",
+    );
+    // Forty characters with no name saying what they are: a hash, say.
+    assert_keeps(&mut r, "commit wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    // Thirty-nine after the name.
+    assert_keeps(
+        &mut r,
+        "AWS_SECRET_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE",
+    );
+}
+
+#[test]
+fn gcp_keys() {
+    let mut r = redactor(&config());
+    let key = "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe";
+    assert_redacts(
+        &mut r,
+        &format!("maps?key={key}&v=3"),
+        key,
+        "maps?key=[REDACTED:gcp_api_key]&v=3",
+        "gcp_api_key",
+    );
+    assert_keeps(&mut r, "maps?key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGew&v=3");
+    let (out, fired) = redacted(
+        &mut r,
+        r#"{"type": "service_account", "private_key_id": "3f2a9c0e1b", "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\n", "client_email": "x"}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"type": "service_account", "private_key_id": "[REDACTED:gcp_service_account_key]", "private_key": "[REDACTED:gcp_service_account_key]", "client_email": "x"}"#
+    );
+    assert_eq!(fired, ["gcp_service_account_key"]);
+}
+
+#[test]
+fn private_key_blocks_whole_or_cut() {
+    let mut r = redactor(&config());
+    assert_redacts(
+        &mut r,
+        "loaded -----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34\n-----END RSA PRIVATE KEY----- ok",
+        "MIIBOgIBAAJBAKj34",
+        "loaded [REDACTED:private_key] ok",
+        "private_key",
+    );
+    assert_redacts(
+        &mut r,
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA",
+        "b3BlbnNzaC1rZXktdjEAAAA",
+        "[REDACTED:private_key]",
+        "private_key",
+    );
+    // A certificate is public.
+    assert_keeps(
+        &mut r,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    );
+}
+
+#[test]
+fn jwts() {
+    let mut r = redactor(&config());
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert_redacts(
+        &mut r,
+        &format!("token={jwt} user=1"),
+        jwt,
+        "token=[REDACTED:jwt] user=1",
+        "jwt",
+    );
+    // Only a header.
+    assert_keeps(&mut r, "token=eyJhbGciOiJIUzI1NiJ9 user=1");
+}
+
+#[test]
+fn emails_only_when_asked() {
+    let text = "password reset sent to jane.doe+test@example.co.uk";
+    assert_keeps(&mut redactor(&config()), text);
+    assert_redacts(
+        &mut with_pii(&["email"]),
+        text,
+        "jane.doe+test@example.co.uk",
+        "password reset sent to [REDACTED:email]",
+        "email",
+    );
+    assert_keeps(&mut with_pii(&["email"]), "user@localhost logged in");
+}
+
+#[test]
+fn card_numbers_must_pass_luhn() {
+    let mut r = with_pii(&["credit_card"]);
+    assert_redacts(
+        &mut r,
+        "paid with 4111 1111 1111 1111 today",
+        "4111 1111 1111 1111",
+        "paid with [REDACTED:credit_card] today",
+        "credit_card",
+    );
+    assert_redacts(
+        &mut r,
+        "card=5500-0000-0000-0004",
+        "5500-0000-0000-0004",
+        "card=[REDACTED:credit_card]",
+        "credit_card",
+    );
+    // Sixteen digits that fail the Luhn check: an order number.
+    assert_keeps(&mut r, "order 4111111111111112 shipped");
+    // Too short to be a card.
+    assert_keeps(&mut r, "id 411111111111");
+    assert!(luhn("378282246310005"));
+    assert!(!luhn("4111111111111112"));
+}
+
+#[test]
+fn ip_addresses() {
+    let mut r = with_pii(&["ipv4", "ipv6"]);
+    assert_redacts(
+        &mut r,
+        "accepted from 192.168.1.20 port 22",
+        "192.168.1.20",
+        "accepted from [REDACTED:ipv4] port 22",
+        "ipv4",
+    );
+    assert_keeps(&mut r, "version 1.2.3 built 999.1.1.1x");
+    assert_redacts(
+        &mut r,
+        "peer 2001:db8::8a2e:370:7334 closed",
+        "2001:db8::8a2e:370:7334",
+        "peer [REDACTED:ipv6] closed",
+        "ipv6",
+    );
+    assert_redacts(
+        &mut r,
+        "listening on ::1",
+        "::1",
+        "listening on [REDACTED:ipv6]",
+        "ipv6",
+    );
+    assert_keeps(&mut r, "at 12:00:05 in std::fmt::Display");
+}
+
+#[test]
+fn custom_patterns_replace_their_secret_group() {
+    let mut config = config();
+    config.secrets = false;
+    config.marker = "<{detector}>".to_owned();
+    config.patterns = vec![
+        CustomPattern {
+            name: "session".to_owned(),
+            pattern: "session=(?P<secret>[0-9a-f]{8})".to_owned(),
+        },
+        CustomPattern {
+            name: "ticket".to_owned(),
+            pattern: "TCK-[0-9]+".to_owned(),
+        },
+    ];
+    let mut r = redactor(&config);
+    let (out, fired) = redacted(
+        &mut r,
+        "session=deadbeef ticket TCK-42 AKIAIOSFODNN7EXAMPLE",
+    );
+    assert_eq!(
+        out,
+        "session=<session> ticket <ticket> AKIAIOSFODNN7EXAMPLE"
+    );
+    assert_eq!(fired, ["session", "ticket"]);
+}
+
+#[test]
+fn a_line_without_secrets_is_not_copied() {
+    let mut r = with_pii(&["email"]);
+    assert_keeps(
+        &mut r,
+        r#"127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08""#,
+    );
+}
+
+#[test]
+fn records_body_and_own_attributes_are_redacted_and_counted() {
+    let mut r = redactor(&config());
+    let mut log = LogRecord::new(
+        "login with AKIAIOSFODNN7EXAMPLE".to_owned(),
+        Arc::new(Attributes::new().with("shared", "AKIAIOSFODNN7EXAMPLE")),
+        Arc::new(Resource::default()),
+    );
+    log.attributes = Attributes::new()
+        .with("url", "https://u:hunter22@example.com/")
+        .with(
+            "nested",
+            AnyValue::Array(vec!["Bearer abcdefgh12345678".into(), AnyValue::Int(3)]),
+        );
+    let mut events = vec![Event::Log(log)];
+    r.process(&mut events);
+    let Event::Log(log) = &events[0] else {
+        panic!("a log went in")
+    };
+    assert_eq!(&*log.body, "login with [REDACTED:aws_access_key]");
+    assert_eq!(
+        log.attributes.get("url").and_then(AnyValue::as_str),
+        Some("https://u:[REDACTED:url_password]@example.com/")
+    );
+    assert_eq!(
+        log.attributes.get("nested"),
+        Some(&AnyValue::Array(vec![
+            "Bearer [REDACTED:bearer_token]".into(),
+            AnyValue::Int(3)
+        ]))
+    );
+    // Shared attributes come from the configuration: left alone.
+    assert_eq!(
+        log.shared_attributes
+            .get("shared")
+            .and_then(AnyValue::as_str),
+        Some("AKIAIOSFODNN7EXAMPLE")
+    );
+    let counts: Vec<_> = r
+        .detector_names()
+        .zip(r.counts())
+        .filter(|(_, c)| **c > 0)
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("bearer_token", &1),
+            ("url_password", &1),
+            ("aws_access_key", &1)
+        ]
+    );
+}
+
+#[test]
+fn attributes_can_be_left_alone() {
+    let mut config = config();
+    config.attributes = false;
+    let mut r = redactor(&config);
+    let mut log = LogRecord::new(
+        "plain".to_owned(),
+        Arc::new(Attributes::new()),
+        Arc::new(Resource::default()),
+    );
+    log.attributes = Attributes::new().with("key", "AKIAIOSFODNN7EXAMPLE");
+    r.redact_record(&mut log);
+    assert_eq!(
+        log.attributes.get("key").and_then(AnyValue::as_str),
+        Some("AKIAIOSFODNN7EXAMPLE")
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_with_its_field_path() {
+    let config: RedactConfig = serde_yaml_ng::from_str(
+        r#"
+        secrets: false
+        pii: [email, phone]
+        patterns:
+          - { name: "bad name", pattern: "x" }
+          - { name: jwt, pattern: "(" }
+        marker: ""
+        "#,
+    )
+    .unwrap();
+    let mut errors = Vec::new();
+    config.validate(
+        &FieldPath::root().field("transforms").field("scrub"),
+        &mut errors,
+    );
+    let errors: Vec<_> = errors.iter().map(ToString::to_string).collect();
+    let expected = [
+        "transforms.scrub.pii[1]",
+        "transforms.scrub.patterns[0].name",
+        "transforms.scrub.patterns[1].name",
+        "transforms.scrub.patterns[1].pattern",
+        "transforms.scrub.marker",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, path) in errors.iter().zip(expected) {
+        assert!(error.contains(&format!(" {path}: ")), "{error}");
+    }
+}
+
+#[test]
+fn overlapping_and_nested_anchors_each_run_their_detector() {
+    // `AKIA` ends where `AIza` begins; `:` (ipv6) is inside `://`.
+    let mut r = with_pii(&["ipv6"]);
+    let gcp = "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe";
+    let (out, fired) = redacted(&mut r, &format!("xAKI{gcp} via ::1 and http://h/"));
+    assert_eq!(
+        out,
+        "xAKI[REDACTED:gcp_api_key] via [REDACTED:ipv6] and http://h/"
+    );
+    assert_eq!(fired, ["gcp_api_key", "ipv6"]);
+    // `@` (email) right after the end of `://`.
+    let mut r = with_pii(&["email"]);
+    let (out, fired) = redacted(&mut r, "see mailto://@x a@example.org");
+    assert_eq!(out, "see mailto://@x [REDACTED:email]");
+    assert_eq!(fired, ["email"]);
+}

@@ -1,0 +1,250 @@
+//! Redaction with the real binary: a corpus of secrets, one per detector
+//! (all made up for this test), written to a file the agent tails. Each is
+//! replaced by its marker in what the OTLP receiver got, decoded by the
+//! `opentelemetry-proto` Python decoder, and none of them appears there, in
+//! the agent's own log (at `debug`), in `/status` or in `/metrics`.
+
+use std::time::Duration;
+
+use crate::shipping::decode::python_decode;
+use crate::support::receiver::Receiver;
+use crate::support::wait_for;
+
+use super::{start, wait_for_checkpoint_at_end};
+
+/// `n` characters cycling through `alphabet`, from `seed` on: made-up key
+/// material of the right shape.
+fn made_up(alphabet: &str, n: usize, seed: usize) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    (0..n)
+        .map(|i| chars[(i * 7 + seed * 13 + i / 3) % chars.len()])
+        .collect()
+}
+
+/// (detector, secret, line holding it).
+fn corpus() -> Vec<(&'static str, String, String)> {
+    let upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let base64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let aws_id = format!("AKIA{}", made_up(upper, 16, 1));
+    let aws_secret = made_up(base64, 40, 2);
+    let gcp_key = format!("AIza{}", made_up(url, 35, 3));
+    let sa_key_id = made_up("0123456789abcdef", 40, 4);
+    let pem_body = made_up(base64, 64, 5);
+    let sa_pem_body = made_up(base64, 48, 6);
+    let jwt = format!(
+        "eyJhbGciOiJSUzI1NiJ9.eyJ{}.{}",
+        made_up(url, 40, 7),
+        made_up(url, 43, 8)
+    );
+    let basic = made_up(base64, 24, 9);
+    let bearer = made_up(url, 32, 10);
+    let password = format!("Pw{}", made_up(url, 14, 11));
+    vec![
+        (
+            "authorization_header",
+            basic.clone(),
+            format!("GET /v1/orders Authorization: Basic {basic} status=401"),
+        ),
+        (
+            "bearer_token",
+            bearer.clone(),
+            format!("refreshing session with bearer {bearer} for user 42"),
+        ),
+        (
+            "url_password",
+            password.clone(),
+            format!("connecting to postgres://orders:{password}@db.internal:5432/orders"),
+        ),
+        (
+            "aws_access_key",
+            aws_id.clone(),
+            format!("assumed role with access key {aws_id} in eu-west-1"),
+        ),
+        (
+            "aws_secret_key",
+            aws_secret.clone(),
+            format!("env dump: AWS_SECRET_ACCESS_KEY={aws_secret} HOME=/root"),
+        ),
+        (
+            "gcp_api_key",
+            gcp_key.clone(),
+            format!("GET /maps/api/geocode/json?key={gcp_key}&address=x"),
+        ),
+        (
+            "gcp_service_account_key",
+            sa_key_id.clone(),
+            format!(
+                r#"loaded credentials {{"type": "service_account", "private_key_id": "{sa_key_id}", "private_key": "-----BEGIN PRIVATE KEY-----\n{sa_pem_body}\n-----END PRIVATE KEY-----\n"}}"#
+            ),
+        ),
+        (
+            "private_key",
+            pem_body.clone(),
+            format!(
+                r#"tls: loaded key "-----BEGIN EC PRIVATE KEY-----\n{pem_body}\n-----END EC PRIVATE KEY-----" from vault"#
+            ),
+        ),
+        (
+            "jwt",
+            jwt.clone(),
+            format!("rejected token={jwt} reason=expired"),
+        ),
+        (
+            "email",
+            "grace.hopper@navy.example".to_owned(),
+            "password reset mailed to grace.hopper@navy.example".to_owned(),
+        ),
+        (
+            "credit_card",
+            "4111-1111-1111-1111".to_owned(),
+            "charge declined for card 4111-1111-1111-1111 amount=12.00".to_owned(),
+        ),
+        (
+            "ipv4",
+            "203.0.113.77".to_owned(),
+            "login accepted from 203.0.113.77 port 51234".to_owned(),
+        ),
+        (
+            "ipv6",
+            "2001:db8:85a3::8a2e:370:7334".to_owned(),
+            "peer 2001:db8:85a3::8a2e:370:7334 closed the stream".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .chain(std::iter::once((
+        "gcp_service_account_key",
+        sa_pem_body,
+        String::new(),
+    )))
+    .collect()
+}
+
+#[test]
+fn every_secret_in_the_corpus_is_replaced_and_never_leaks() {
+    let corpus = corpus();
+    let mut lines: Vec<String> = corpus
+        .iter()
+        .map(|(_, _, line)| line.clone())
+        .filter(|line| !line.is_empty())
+        .collect();
+    // A line with nothing to redact goes through as it was.
+    let clean = "GET /healthz 200 1.2ms user=anonymous".to_owned();
+    lines.push(clean.clone());
+    let receiver = Receiver::start();
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 2
+log: {{ level: debug }}
+# `apache`: the name the checkpoint helper of this area reads.
+sources:
+  apache:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+    checkpoint_interval_ms: 100
+transforms:
+  scrub:
+    type: redact
+    inputs: [apache]
+    pii: [email, credit_card, ipv4, ipv6]
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [scrub]
+    endpoint: {}
+    batch: {{timeout_ms: 100}}
+",
+        receiver.endpoint()
+    );
+    let (agent, log) = start(&yaml, &lines);
+    wait_for(
+        "every record at the receiver",
+        Duration::from_secs(30),
+        || (receiver.log_bodies().len() >= lines.len()).then_some(()),
+    );
+    wait_for_checkpoint_at_end(&agent, &log);
+
+    let work = tempfile::tempdir().unwrap();
+    let decoded = python_decode("logs", &receiver, "/v1/logs", work.path());
+    let mut bodies: Vec<String> = Vec::new();
+    for request in &decoded {
+        for resource_logs in request["resource_logs"].as_array().unwrap() {
+            for scope in resource_logs["scope_logs"].as_array().unwrap() {
+                for record in scope["log_records"].as_array().unwrap() {
+                    bodies.push(record["body"]["string_value"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    assert_eq!(bodies.len(), lines.len(), "{bodies:#?}");
+    for (detector, _, line) in corpus.iter().filter(|(_, _, line)| !line.is_empty()) {
+        let marker = format!("[REDACTED:{detector}]");
+        let i = lines.iter().position(|l| l == line).unwrap();
+        assert!(
+            bodies[i].contains(&marker),
+            "{detector}: {marker} not in {:?}",
+            bodies[i]
+        );
+        // The text around the secret stays.
+        let words: Vec<&str> = line.split(' ').collect();
+        assert!(bodies[i].starts_with(words[0]), "{:?}", bodies[i]);
+    }
+    assert_eq!(bodies.last(), Some(&clean));
+
+    let decoded_text = serde_json::to_string(&decoded).unwrap();
+    let (_, status) = agent.get("/status");
+    let (_, metrics) = agent.get("/metrics");
+    let stderr = agent.stderr();
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("debug"),
+        "the agent logs at debug"
+    );
+    for (detector, secret, _) in &corpus {
+        for (place, text) in [
+            ("the receiver's records", &decoded_text),
+            ("/status", &status),
+            ("/metrics", &metrics),
+            ("the agent's log", &stderr),
+        ] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{detector}'s secret {secret:?} leaked into {place}"
+            );
+        }
+    }
+    for detector in [
+        "authorization_header",
+        "bearer_token",
+        "url_password",
+        "aws_access_key",
+        "aws_secret_key",
+        "gcp_api_key",
+        "private_key",
+        "jwt",
+        "email",
+        "credit_card",
+        "ipv4",
+        "ipv6",
+    ] {
+        assert_eq!(
+            agent.metric_sum(
+                "neurallog_agent_transform_redactions_total",
+                &[
+                    "component_id=\"scrub\"",
+                    &format!("detector=\"{detector}\"")
+                ]
+            ),
+            1.0,
+            "{detector}"
+        );
+    }
+    // The key id and the key of the service-account file.
+    assert_eq!(
+        agent.metric_sum(
+            "neurallog_agent_transform_redactions_total",
+            &["detector=\"gcp_service_account_key\""]
+        ),
+        2.0
+    );
+}
