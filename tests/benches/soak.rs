@@ -358,6 +358,14 @@ fn run(variant: Variant, options: &Options) -> Outcome {
         println!("{name}: agent log: {line}");
     }
     let given_up_bytes = agent.metric_sum("neurallog_agent_file_bytes_lost_total", &[]);
+    // `SOAK_AGENT_LOG=PREFIX` keeps each agent's log as `PREFIX-<variant>.log`
+    // (with `RUST_LOG` for detail), for what the summary cannot tell.
+    if let Some(prefix) = std::env::var_os("SOAK_AGENT_LOG") {
+        let path = format!("{}-{name}.log", prefix.to_string_lossy());
+        if let Err(error) = std::fs::write(&path, agent.stderr()) {
+            println!("{name}: cannot keep the agent's log in {path}: {error}");
+        }
+    }
     agent.kill9();
     stop.store(true, Ordering::Relaxed);
     decoder.0.join().expect("the decoder thread panicked");
