@@ -112,21 +112,32 @@ impl Validate for CheckConfig {
                     .error("expected a map of the plugin's settings"),
             );
         }
-        for problem in check.limits.problems() {
-            errors.push(
-                path.field("limits")
-                    .field(problem.field)
-                    .error(problem.message),
-            );
-        }
-        for problem in check.grants.problems() {
-            errors.push(
-                path.field("grants")
-                    .field(problem.field)
-                    .index(problem.index)
-                    .error(problem.message),
-            );
-        }
+        sandbox_problems(&check.limits, &check.grants, path, errors);
+    }
+}
+
+/// The problems of a plugin's `limits` and `grants` (a check's or a
+/// processor's), at their field paths under `path`.
+pub(crate) fn sandbox_problems(
+    limits: &crate::wasm::Limits,
+    grants: &crate::wasm::Grants,
+    path: &FieldPath,
+    errors: &mut Vec<ConfigError>,
+) {
+    for problem in limits.problems() {
+        errors.push(
+            path.field("limits")
+                .field(problem.field)
+                .error(problem.message),
+        );
+    }
+    for problem in grants.problems() {
+        errors.push(
+            path.field("grants")
+                .field(problem.field)
+                .index(problem.index)
+                .error(problem.message),
+        );
     }
 }
 
@@ -140,6 +151,7 @@ fn default_check_jitter_percent() -> u8 {
     10
 }
 
-fn empty_object() -> serde_json::Value {
+/// `{}`: a plugin's `config:` when absent.
+pub(crate) fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }

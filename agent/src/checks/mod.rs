@@ -15,7 +15,7 @@
 //!   result for `/status`.
 //! - `results`: a run's report as events.
 
-mod config;
+pub(crate) mod config;
 mod plan;
 mod plugin;
 mod results;

@@ -434,12 +434,7 @@ fn a_rotated_file_is_not_closed_while_its_records_wait_for_a_batch() {
 fn a_new_file_killed_before_its_checkpoint_interval_is_found_after_rotation() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let live = logs.join("app.log");
-    let line = |n: usize| format!("line {n:05}\n");
-    std::fs::write(&live, (0..50).map(line).collect::<String>()).unwrap();
+    let (dir, logs, live) = numbered_log(0..50);
     let (mut tailer, mut rx) = stepped_over(dir.path(), "app.log");
     tailer.scan();
     while tailer.read_round() {}
@@ -503,12 +498,7 @@ fn a_new_file_killed_before_its_checkpoint_interval_is_found_after_rotation() {
 fn rotated_files_being_drained_do_not_keep_the_next_generation_waiting() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let live = logs.join("app.log");
-    let line = |n: usize| format!("line {n:05}\n");
-    std::fs::write(&live, (0..10).map(line).collect::<String>()).unwrap();
+    let (dir, logs, live) = numbered_log(0..10);
     let config = TailConfig {
         max_open_files: 1,
         ..TailConfig::default()
@@ -613,4 +603,20 @@ fn a_file_waiting_for_a_descriptor_is_followed_or_counted() {
         )
         .get();
     assert_eq!(lost, text(deleted).len() as u64);
+}
+
+/// Line `n` of the numbered logs.
+fn line(n: usize) -> String {
+    format!("line {n:05}\n")
+}
+
+/// A directory whose `logs/app.log` holds the numbered lines `lines`:
+/// the directory, `logs/` and the file.
+fn numbered_log(lines: std::ops::Range<usize>) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("app.log");
+    std::fs::write(&live, lines.map(line).collect::<String>()).unwrap();
+    (dir, logs, live)
 }

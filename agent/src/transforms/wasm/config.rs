@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::config::{empty_object, sandbox_problems};
 use crate::config::{ConfigError, FieldPath, Validate};
 
 /// Run each batch of log records through a Wasm processor plugin (world
@@ -107,21 +108,7 @@ impl Validate for WasmTransformConfig {
                 errors.push(path.field(field).error("must be at least 1"));
             }
         }
-        for problem in self.limits.problems() {
-            errors.push(
-                path.field("limits")
-                    .field(problem.field)
-                    .error(problem.message),
-            );
-        }
-        for problem in self.grants.problems() {
-            errors.push(
-                path.field("grants")
-                    .field(problem.field)
-                    .index(problem.index)
-                    .error(problem.message),
-            );
-        }
+        sandbox_problems(&self.limits, &self.grants, path, errors);
     }
 }
 
@@ -133,8 +120,4 @@ fn default_max_output_records_per_input() -> u32 {
 
 fn default_max_output_bytes_per_input() -> u32 {
     8
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
 }
