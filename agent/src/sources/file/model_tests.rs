@@ -641,6 +641,60 @@ fn regressions_found_by_the_model() {
             ],
             13240951397805494720,
         ),
+        (
+            // Found with the 50 ms linger at a file's end (`1674c2f`): 83
+            // lines of a file copied and truncated, renamed, copied and
+            // truncated again while acknowledgements were held never
+            // arrived. Passes without the linger, which was withdrawn.
+            "copytruncate_rename_copytruncate_with_held_acks",
+            vec![
+                Op::Pause(63),
+                Op::HoldAcks(false),
+                Op::HoldAcks(false),
+                Op::Append { file: 0, lines: 83 },
+                Op::Pause(128),
+                Op::SlowCopyTruncate { file: 0 },
+                Op::Append { file: 0, lines: 85 },
+                Op::SlowCopyTruncate { file: 0 },
+                Op::Append { file: 1, lines: 31 },
+                Op::Restart,
+                Op::Pause(36),
+                Op::Append { file: 0, lines: 83 },
+                Op::CopyTruncate { file: 0 },
+                Op::Append { file: 2, lines: 69 },
+                Op::SlowCopyTruncate { file: 1 },
+                Op::CopyTruncate { file: 0 },
+                Op::Delete { file: 1 },
+                Op::HoldAcks(true),
+                Op::Pause(44),
+                Op::Pause(70),
+                Op::CopyTruncate { file: 2 },
+                Op::RotateRename { file: 2 },
+                Op::CopyTruncate { file: 2 },
+                Op::Append {
+                    file: 2,
+                    lines: 131,
+                },
+                Op::CopyTruncate { file: 0 },
+                Op::Append {
+                    file: 0,
+                    lines: 199,
+                },
+                Op::Append {
+                    file: 2,
+                    lines: 148,
+                },
+                Op::CopyTruncate { file: 1 },
+                Op::Pause(78),
+                Op::HoldAcks(false),
+                Op::Pause(120),
+                Op::Append {
+                    file: 1,
+                    lines: 135,
+                },
+            ],
+            3504316962248810421,
+        ),
     ];
     for (name, ops, seed) in cases {
         if let Err(error) = run_case(ops, seed) {
