@@ -188,8 +188,8 @@ fn main() {
         println!(
             "{name:<8} lines_written={} lines_delivered={} lost={lost} given_up_bytes={} duplicates={} corrupt={} other_records={} reloads={}{}",
             outcome.written,
-            outcome.given_up_bytes,
             outcome.distinct,
+            outcome.given_up_bytes,
             outcome.duplicates,
             outcome.corrupt,
             outcome.other,
