@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::fingerprint::{FileId, Fingerprint};
-use super::handler::FileKey;
+use super::handler::{FileKey, StreamSpec};
 use super::reader::Reader;
 use super::tailer::Tailer;
 use crate::telemetry::events::{
@@ -315,24 +315,7 @@ impl Tailer {
                 let start = self.start_of_new_file(initial, size);
                 let fingerprint =
                     Fingerprint::read(&file, self.config.fingerprint_bytes).unwrap_or_default();
-                FileRotated {
-                    metrics: &self.metrics,
-                    path: &path,
-                    kind: RotationKind::Rename,
-                }
-                .emit();
-                let reader = Reader::new(file, self.next_key, start);
-                self.track(
-                    &at,
-                    reader,
-                    id,
-                    fingerprint,
-                    spec,
-                    start,
-                    Some((Instant::now(), RotationKind::Rename)),
-                    // Before whatever is at its path now.
-                    Some(0),
-                );
+                self.track_rotated_away(&path, &at, file, id, fingerprint, spec, start);
             }
             (None, Some(_)) if size > 0 => FileBytesLost {
                 metrics: &self.metrics,
@@ -365,26 +348,50 @@ impl Tailer {
         let Some(spec) = self.factory.stream_for(was_at) else {
             return false;
         };
+        self.track_rotated_away(
+            was_at,
+            &path,
+            file,
+            id,
+            entry.fingerprint,
+            spec,
+            entry.offset,
+        );
+        true
+    }
+
+    /// Read `file`, found at `at` after it left `was_at` without a
+    /// descriptor, from `offset` as a rotated file: before whatever is at
+    /// `was_at` now (opened by this very scan, maybe), same stream, older
+    /// lines.
+    #[allow(clippy::too_many_arguments, reason = "the parts of one tracked file")]
+    fn track_rotated_away(
+        &mut self,
+        was_at: &Path,
+        at: &Path,
+        file: File,
+        id: FileId,
+        fingerprint: Fingerprint,
+        spec: StreamSpec,
+        offset: u64,
+    ) {
         FileRotated {
             metrics: &self.metrics,
             path: was_at,
             kind: RotationKind::Rename,
         }
         .emit();
-        let reader = Reader::new(file, self.next_key, entry.offset);
+        let reader = Reader::new(file, self.next_key, offset);
         self.track(
-            &path,
+            at,
             reader,
             id,
-            entry.fingerprint,
+            fingerprint,
             spec,
-            entry.offset,
+            offset,
             Some((Instant::now(), RotationKind::Rename)),
-            // Before whatever now is at its path (opened by this very scan,
-            // maybe): same stream, older lines.
             Some(0),
         );
-        true
     }
 
     /// After a scan: idle files it did not find at a path left it while

@@ -185,6 +185,21 @@ fn bodies(rx: &mut mpsc::Receiver<EventBatch>) -> Vec<String> {
     out
 }
 
+/// The bodies of every batch the engine sent, each batch acknowledged as
+/// delivered.
+fn deliver_all(rx: &mut mpsc::Receiver<EventBatch>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Ok(batch) = rx.try_recv() {
+        for event in batch.events() {
+            if let crate::event::Event::Log(record) = event {
+                out.push(record.body.to_string());
+            }
+        }
+        batch.resolve(crate::event::AckStatus::Delivered);
+    }
+    out
+}
+
 /// After an undelivered batch: run the engine (acknowledgements, reads,
 /// batches) until `expected` records came again or 5 s passed, past the
 /// first rewind's backoff.
@@ -451,9 +466,7 @@ fn a_new_file_killed_before_its_checkpoint_interval_is_found_after_rotation() {
     tailer.scan();
     while tailer.read_round() {}
     tailer.flush_batch();
-    while let Ok(batch) = rx.try_recv() {
-        batch.resolve(crate::event::AckStatus::Delivered);
-    }
+    deliver_all(&mut rx);
     tailer.process_acks();
     tailer.housekeeping();
     // kill -9: nothing more is saved.
@@ -542,20 +555,9 @@ fn a_file_waiting_for_a_descriptor_is_followed_or_counted() {
     tailer.scan();
     // One of them is open; the other two wait. Rotate one of the waiting
     // files within its directory and delete the other.
-    let delivered = |rx: &mut mpsc::Receiver<EventBatch>, into: &mut Vec<String>| {
-        while let Ok(batch) = rx.try_recv() {
-            for event in batch.events() {
-                if let crate::event::Event::Log(record) = event {
-                    into.push(record.body.to_string());
-                }
-            }
-            batch.resolve(crate::event::AckStatus::Delivered);
-        }
-    };
-    let mut opened = Vec::new();
     while tailer.read_round() {}
     tailer.flush_batch();
-    delivered(&mut rx, &mut opened);
+    let opened = deliver_all(&mut rx);
     let first = opened[0].split(' ').next().unwrap().to_owned();
     let waiting: Vec<&str> = ["a", "b", "c"]
         .into_iter()
@@ -579,7 +581,7 @@ fn a_file_waiting_for_a_descriptor_is_followed_or_counted() {
         tailer.rotate_open_files();
         while tailer.read_round() {}
         tailer.flush_batch();
-        delivered(&mut rx, &mut all);
+        all.extend(deliver_all(&mut rx));
         std::thread::sleep(Duration::from_millis(10));
     }
     let of = |name: &str| {
