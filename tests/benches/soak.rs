@@ -244,7 +244,10 @@ fn run(variant: Variant, options: &Options) -> Outcome {
     let plugins = Plugins::install(variant, root.path());
     let mut reloads = 0u32;
     let config = |round: u32| render(root.path(), &decoder.1.endpoint(), plugins.as_ref(), round);
-    let mut agent = Agent::start_in(tempfile::tempdir().expect("temp dir"), &config(0), &[]);
+    // `SOAK_RUST_LOG` is the agent's `RUST_LOG` (the bench's own is not).
+    let rust_log = std::env::var("SOAK_RUST_LOG").ok();
+    let env: Vec<(&str, &str)> = rust_log.iter().map(|l| ("RUST_LOG", l.as_str())).collect();
+    let mut agent = Agent::start_in(tempfile::tempdir().expect("temp dir"), &config(0), &env);
     agent.wait_ready();
     let pid = agent.child.as_ref().expect("started").id();
     let data_dir = agent.data_dir();
@@ -359,7 +362,7 @@ fn run(variant: Variant, options: &Options) -> Outcome {
     }
     let given_up_bytes = agent.metric_sum("neurallog_agent_file_bytes_lost_total", &[]);
     // `SOAK_AGENT_LOG=PREFIX` keeps each agent's log as `PREFIX-<variant>.log`
-    // (with `RUST_LOG` for detail), for what the summary cannot tell.
+    // (with `SOAK_RUST_LOG` for detail), for what the summary cannot tell.
     if let Some(prefix) = std::env::var_os("SOAK_AGENT_LOG") {
         let path = format!("{}-{name}.log", prefix.to_string_lossy());
         if let Err(error) = std::fs::write(&path, agent.stderr()) {

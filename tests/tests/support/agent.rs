@@ -110,8 +110,10 @@ impl Agent {
             .arg("run")
             .arg("--config")
             .arg(&config_path)
-            .envs(env.iter().copied())
+            // The test's own `RUST_LOG` is not the agent's; a test that
+            // wants one passes it in `env`.
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(if piped {
                 Stdio::piped()
