@@ -241,18 +241,7 @@ impl Tailer {
             } else if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
                 && file.size > u64::from(file.fingerprint.len)
             {
-                // The file grew: identify it by a longer prefix now, unless
-                // the prefix it had changed (truncated and written past its
-                // old size in between).
-                if !file.fingerprint.matches(file.reader.file()).unwrap_or(true) {
-                    self.truncated(key, reached);
-                    changed = true;
-                } else if let Ok(fp) =
-                    Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes)
-                {
-                    file.fingerprint = fp;
-                    self.checkpoints.set(entry_of(file));
-                }
+                changed |= self.lengthen_fingerprint(key);
             }
         }
         if changed {
@@ -260,6 +249,26 @@ impl Tailer {
             // right after: save now, not at the next interval.
             self.save_checkpoints();
         }
+    }
+
+    /// A file that grew past its fingerprint is identified by a longer
+    /// prefix now, unless the prefix it had changed (truncated and written
+    /// past its old size in between): then it is handled as truncated, and
+    /// `true` returned.
+    pub(super) fn lengthen_fingerprint(&mut self, key: FileKey) -> bool {
+        let Some(file) = self.files.get_mut(&key) else {
+            return false;
+        };
+        if !file.fingerprint.matches(file.reader.file()).unwrap_or(true) {
+            let reached = file.size.max(file.reader.position());
+            self.truncated(key, reached);
+            return true;
+        }
+        if let Ok(fp) = Fingerprint::read(file.reader.file(), self.config.fingerprint_bytes) {
+            file.fingerprint = fp;
+            self.checkpoints.set(entry_of(file));
+        }
+        false
     }
 
     /// A file found by a scan: open it unless it is known or ignored; over
@@ -466,7 +475,11 @@ impl Tailer {
         }
         if !gzip
             && let Some(i) = self.truncations.iter().position(|t| {
-                t.dir == dir && size >= t.offset && t.fingerprint.matches(file).unwrap_or(false)
+                t.dir == dir
+                    && size >= t.offset
+                    && t.fingerprint
+                        .identifies(t.offset, self.config.fingerprint_bytes)
+                    && t.fingerprint.matches(file).unwrap_or(false)
             })
         {
             // The copy of a file truncated in place: go on from where the
@@ -712,7 +725,13 @@ impl Tailer {
         }
         let resume_at = old.reader.line_start();
         let dir = old.path.parent().map(Path::to_owned).unwrap_or_default();
-        let copy = find_copy(&dir, &old.fingerprint, resume_at, &self.by_id);
+        let copy = find_copy(
+            &dir,
+            &old.fingerprint,
+            resume_at,
+            self.config.fingerprint_bytes,
+            &self.by_id,
+        );
         let spec = match self.factory.stream_for(&old.path) {
             Some(spec) => StreamSpec {
                 key: old.stream.clone(),
@@ -886,7 +905,13 @@ impl Tailer {
     /// Whether a copy was found.
     fn adopt_copy(&mut self, path: &Path, entry: &Entry) -> bool {
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        match find_copy(&dir, &entry.fingerprint, entry.offset, &self.by_id) {
+        match find_copy(
+            &dir,
+            &entry.fingerprint,
+            entry.offset,
+            self.config.fingerprint_bytes,
+            &self.by_id,
+        ) {
             Some((copy_path, copy_file, copy_id)) => {
                 let Some(spec) = self.factory.stream_for(path) else {
                     return true;
@@ -1111,14 +1136,16 @@ fn same_tail(a: &File, b: &File, end: u64) -> bool {
 }
 
 /// A file in `dir`, not tracked, that begins like `fingerprint` and holds
-/// at least `min_size` bytes: the copy `copytruncate` made.
+/// at least `min_size` bytes: the copy `copytruncate` made. None when the
+/// fingerprint is too short to tell (see [`Fingerprint::identifies`]).
 fn find_copy(
     dir: &Path,
     fingerprint: &Fingerprint,
     min_size: u64,
+    fingerprint_bytes: usize,
     tracked: &std::collections::HashMap<FileId, FileKey>,
 ) -> Option<(PathBuf, File, FileId)> {
-    if fingerprint.len == 0 {
+    if !fingerprint.identifies(min_size, fingerprint_bytes) {
         return None;
     }
     let entries = std::fs::read_dir(dir).ok()?;

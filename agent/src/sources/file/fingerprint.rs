@@ -86,6 +86,16 @@ impl Fingerprint {
         }
     }
 
+    /// Whether this fingerprint, taken from a file read up to `offset`,
+    /// tells a copy of that file from any other: it covers the first
+    /// `offset` bytes, or the `configured` length of them. One taken while
+    /// the file was empty or shorter matches files that merely begin the
+    /// same way (every file, when empty), and a file taken for a copy is
+    /// read from `offset`: its first bytes never arrive.
+    pub fn identifies(&self, offset: u64, configured: usize) -> bool {
+        self.len > 0 && u64::from(self.len) >= offset.min(configured as u64)
+    }
+
     /// Whether `file` still begins with the bytes this fingerprint hashed.
     pub fn matches(&self, file: &File) -> io::Result<bool> {
         if self.len == 0 {

@@ -643,9 +643,14 @@ fn regressions_found_by_the_model() {
         ),
         (
             // Found with the 50 ms linger at a file's end (`1674c2f`): 83
-            // lines of a file copied and truncated, renamed, copied and
-            // truncated again while acknowledgements were held never
-            // arrived. Passes without the linger, which was withdrawn.
+            // lines of a new generation of `c` never arrived. `a`, found
+            // empty after a copytruncate (no fingerprint), was written,
+            // read and truncated again before the engine looked at it; the
+            // truncation was remembered with an empty fingerprint, which
+            // matches every file, and `c`'s next generation was taken for
+            // its copy and read from the 4565th byte. The linger only
+            // changed when the looks came. See
+            // `engine_tests::a_file_truncated_before_its_first_look_does_not_make_a_new_file_start_midway`.
             "copytruncate_rename_copytruncate_with_held_acks",
             vec![
                 Op::Pause(63),

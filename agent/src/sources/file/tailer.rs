@@ -219,6 +219,7 @@ impl Tailer {
         let mut busy_streams: HashSet<String> = HashSet::new();
         let mut read_any = false;
         let mut rewritten = Vec::new();
+        let mut grown = Vec::new();
         for (_, key) in order {
             let Some(file) = self.files.get_mut(&key) else {
                 continue;
@@ -285,6 +286,16 @@ impl Tailer {
                     file.last_read = Instant::now();
                     read_any = true;
                     self.metrics.component.received(lines, n);
+                    if file.held.is_none()
+                        && (file.fingerprint.len as usize) < self.config.fingerprint_bytes
+                        && file.reader.position() > u64::from(file.fingerprint.len)
+                    {
+                        // Read past what its fingerprint covers: should it
+                        // be truncated before the next look, a copy is
+                        // told by what was read, not by the prefix it had
+                        // when it was found (nothing, if it was empty).
+                        grown.push(key);
+                    }
                     if n >= self.config.read_budget_bytes {
                         busy_streams.insert(file.stream.clone());
                     }
@@ -309,6 +320,9 @@ impl Tailer {
             if self.emitter.len() >= self.config.batch_max_events {
                 self.flush_batch();
             }
+        }
+        for key in grown {
+            read_any |= self.lengthen_fingerprint(key);
         }
         for (key, reached) in rewritten {
             self.truncated(key, reached);
