@@ -286,14 +286,14 @@ impl Tailer {
                     file.last_read = Instant::now();
                     read_any = true;
                     self.metrics.component.received(lines, n);
-                    if file.held.is_none()
-                        && (file.fingerprint.len as usize) < self.config.fingerprint_bytes
+                    if (file.fingerprint.len as usize) < self.config.fingerprint_bytes
                         && file.reader.position() > u64::from(file.fingerprint.len)
                     {
                         // Read past what its fingerprint covers: should it
                         // be truncated before the next look, a copy is
                         // told by what was read, not by the prefix it had
-                        // when it was found (nothing, if it was empty).
+                        // when it was found (nothing, if it was empty);
+                        // rotated, its checkpoint tells it after a restart.
                         grown.push(key);
                     }
                     if n >= self.config.read_budget_bytes {
