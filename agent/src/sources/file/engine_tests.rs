@@ -548,6 +548,37 @@ fn a_file_truncated_before_its_first_look_does_not_make_a_new_file_start_midway(
     assert_eq!(after, expected);
 }
 
+/// A new file that got the inode of a file the engine finished, whose
+/// fingerprint was taken while it was empty (inodes are reused at once on
+/// ext4): that entry tells nothing, and the new file is read from its
+/// beginning, not from where the old one ended.
+#[test]
+fn a_new_file_on_the_inode_of_one_known_only_empty_is_read_from_its_start() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    // Finished (rotated, drained, closed), or still live when last saved.
+    for done in [true, false] {
+        let (dir, logs, live) = numbered_log(0..100);
+        let (mut tailer, mut rx) = stepped_over(dir.path(), "app.log");
+        let (id, _) = FileId::of(&std::fs::File::open(&live).unwrap()).unwrap();
+        tailer.checkpoints.set(Entry {
+            id,
+            fingerprint: Fingerprint::default(),
+            offset: 550,
+            path: logs.join("app.log.1"),
+            done,
+            updated_unix_secs: 0,
+            size: 550,
+        });
+        tailer.scan();
+        while tailer.read_round() {}
+        tailer.flush_batch();
+        let after = deliver_all(&mut rx);
+        let expected: Vec<String> = (0..100).map(|n| line(n).trim_end().to_owned()).collect();
+        assert_eq!(after, expected, "with the old entry done: {done}");
+    }
+}
+
 /// The open-file budget bounds the files open at a path, not the rotated
 /// ones still being drained: with the budget spent on a backlog of
 /// rotated files, the next generation of a file is still opened when

@@ -444,7 +444,13 @@ impl Tailer {
         initial: bool,
         gzip: bool,
     ) -> Option<u64> {
-        if let Some(entry) = self.checkpoints.get(id).cloned() {
+        let fingerprint_bytes = self.config.fingerprint_bytes;
+        if let Some(entry) = self
+            .checkpoints
+            .get(id)
+            .filter(|e| gzip || e.fingerprint.identifies(e.offset, fingerprint_bytes))
+            .cloned()
+        {
             let same = if gzip {
                 entry.fingerprint == fingerprint
             } else {
@@ -464,6 +470,11 @@ impl Tailer {
                 self.count_lost_while_stopped(&entry, LossReason::RewrittenWhileStopped);
             }
         }
+        // An entry left here has a fingerprint too short to tell its file
+        // from one that got the inode since (a file found empty, rotated
+        // and deleted, say): read as a new file, from its beginning. At
+        // worst lines twice, never lines skipped.
+        self.checkpoints.remove(id);
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         if !gzip
             && self.see_to_truncated_originals(fingerprint, &dir)
