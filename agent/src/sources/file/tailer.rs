@@ -37,6 +37,14 @@ const SEND_SLICE: Duration = Duration::from_millis(200);
 /// A batch that holds records is sent after at most this long.
 const MAX_BATCH_AGE: Duration = Duration::from_millis(100);
 
+/// How long records read at the end of their files wait for more before
+/// their batch is sent. A file appended to in many small writes is then
+/// sent once per linger, not once per write: each send wakes the sink's
+/// threads, and at 10k lines/s in 100 writes a second those wake-ups cost
+/// more than the lines. The sink's own batching (`timeout_ms`) bounds the
+/// rest.
+const LINGER: Duration = Duration::from_millis(50);
+
 /// The read buffer, and so the most bytes one chunk holds. Records are
 /// views into their chunk, which lives until the last of them is sent:
 /// smaller chunks pin less memory. 128 KiB reads cost no more CPU than
@@ -179,10 +187,10 @@ impl Tailer {
             self.process_acks();
             let read_any = self.read_round();
             self.tick();
-            let batch_due = self
-                .batch_started
-                .is_some_and(|t| t.elapsed() >= MAX_BATCH_AGE);
-            if !self.emitter.is_empty() && (!read_any || batch_due) {
+            let age = self.batch_started.map(|t| t.elapsed());
+            let batch_due = age.is_some_and(|a| a >= MAX_BATCH_AGE);
+            let lingered = age.is_none_or(|a| a >= LINGER);
+            if !self.emitter.is_empty() && (batch_due || (!read_any && lingered)) {
                 self.flush_batch();
             }
             self.housekeeping();
@@ -194,9 +202,21 @@ impl Tailer {
                 // Files waiting for a descriptor get one as soon as the
                 // batches of idle files are acknowledged.
                 let for_acks = self.budget.has_waiting() && !self.in_flight.is_empty();
-                let mut wake = self
-                    .discovery
-                    .wait(if for_acks { Duration::ZERO } else { poll });
+                // Records waiting for more are sent once they have waited
+                // `LINGER`: meanwhile writers append (their notifications
+                // queue up), and everything is read at once.
+                let linger_left = self
+                    .batch_started
+                    .filter(|_| !self.emitter.is_empty())
+                    .map(|t| LINGER.saturating_sub(t.elapsed()));
+                let mut wake = match linger_left {
+                    _ if for_acks => self.discovery.wait(Duration::ZERO),
+                    Some(left) => {
+                        std::thread::sleep(left);
+                        self.discovery.wait(Duration::ZERO)
+                    }
+                    None => self.discovery.wait(poll),
+                };
                 self.note_written(&mut wake.written);
                 if for_acks {
                     self.wait_for_ack(poll);
