@@ -186,7 +186,8 @@ impl Agent {
                     && labels.iter().all(|l| line.contains(l))
             })
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+            // Not `sum()`: the sum of no floats is -0, printed as "-0".
+            .fold(0.0, |total, value| total + value)
     }
 
     /// The data directory.
