@@ -213,8 +213,7 @@ fn read_again(
     let mut again = Vec::new();
     while again.len() < expected && std::time::Instant::now() < deadline {
         tailer.process_acks();
-        while tailer.read_round() {}
-        tailer.flush_batch();
+        read_and_send(&mut tailer);
         again.extend(bodies(rx));
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -277,8 +276,7 @@ fn copy_found_after_its_original_was_truncated_within_one_scan_is_not_read_again
     // files came just before the truncation.
     tailer.consider(&copy, false);
     tailer.scan();
-    while tailer.read_round() {}
-    tailer.flush_batch();
+    read_and_send(&mut tailer);
     let after = bodies(&mut rx);
     let again = after
         .iter()
@@ -396,8 +394,7 @@ fn copy_found_before_its_original_after_a_stop_is_read_from_the_checkpoint() {
 
     let (mut successor, mut rx) = stepped(dir.path());
     successor.scan();
-    while successor.read_round() {}
-    successor.flush_batch();
+    read_and_send(&mut successor);
     let after = bodies(&mut rx);
     let again = after
         .iter()
@@ -452,8 +449,7 @@ fn a_new_file_killed_before_its_checkpoint_interval_is_found_after_rotation() {
     let (dir, logs, live) = numbered_log(0..50);
     let (mut tailer, mut rx) = stepped_over(dir.path(), "app.log");
     tailer.scan();
-    while tailer.read_round() {}
-    tailer.flush_batch();
+    read_and_send(&mut tailer);
     rx.try_recv()
         .unwrap()
         .resolve(crate::event::AckStatus::Delivered);
@@ -464,8 +460,7 @@ fn a_new_file_killed_before_its_checkpoint_interval_is_found_after_rotation() {
     std::fs::rename(&live, logs.join("app.log.1")).unwrap();
     std::fs::write(&live, (50..100).map(line).collect::<String>()).unwrap();
     tailer.scan();
-    while tailer.read_round() {}
-    tailer.flush_batch();
+    read_and_send(&mut tailer);
     deliver_all(&mut rx);
     tailer.process_acks();
     tailer.housekeeping();
@@ -487,8 +482,7 @@ fn a_new_file_killed_before_its_checkpoint_interval_is_found_after_rotation() {
 
     let (mut successor, mut rx) = stepped_over(dir.path(), "app.log");
     successor.scan();
-    while successor.read_round() {}
-    successor.flush_batch();
+    read_and_send(&mut successor);
     let after = bodies(&mut rx);
     let body = |n: usize| line(n).trim_end().to_owned();
     let unread: Vec<String> = (100..140).map(body).collect();
@@ -517,8 +511,7 @@ fn a_file_truncated_before_its_first_look_does_not_make_a_new_file_start_midway(
     tailer.scan();
     // Written, read and delivered between two looks at the tracked files.
     std::fs::write(&live, (0..100).map(line).collect::<String>()).unwrap();
-    while tailer.read_round() {}
-    tailer.flush_batch();
+    read_and_send(&mut tailer);
     assert_eq!(deliver_all(&mut rx).len(), 100);
     tailer.process_acks();
     // Truncated in place; its content went nowhere the engine can see.
@@ -535,8 +528,7 @@ fn a_file_truncated_before_its_first_look_does_not_make_a_new_file_start_midway(
     let text: String = (0..200).map(|n| format!("other {n:05}\n")).collect();
     std::fs::write(&other, text).unwrap();
     tailer.scan();
-    while tailer.read_round() {}
-    tailer.flush_batch();
+    read_and_send(&mut tailer);
     let after = deliver_all(&mut rx);
     let expected: Vec<String> = (0..200).map(|n| format!("other {n:05}")).collect();
     assert_eq!(
@@ -571,8 +563,7 @@ fn a_new_file_on_the_inode_of_one_known_only_empty_is_read_from_its_start() {
             size: 550,
         });
         tailer.scan();
-        while tailer.read_round() {}
-        tailer.flush_batch();
+        read_and_send(&mut tailer);
         let after = deliver_all(&mut rx);
         let expected: Vec<String> = (0..100).map(|n| line(n).trim_end().to_owned()).collect();
         assert_eq!(after, expected, "with the old entry done: {done}");
@@ -602,8 +593,7 @@ fn rotated_files_being_drained_do_not_keep_the_next_generation_waiting() {
     // The next generation is rotated away and deleted before any read.
     std::fs::rename(&live, logs.join("app.log.2")).unwrap();
     std::fs::remove_file(logs.join("app.log.2")).unwrap();
-    while tailer.read_round() {}
-    tailer.flush_batch();
+    read_and_send(&mut tailer);
     let bodies = bodies(&mut rx);
     let expected: Vec<String> = (0..20).map(|n| line(n).trim_end().to_owned()).collect();
     assert_eq!(bodies, expected);
@@ -632,8 +622,7 @@ fn a_file_waiting_for_a_descriptor_is_followed_or_counted() {
     tailer.scan();
     // One of them is open; the other two wait. Rotate one of the waiting
     // files within its directory and delete the other.
-    while tailer.read_round() {}
-    tailer.flush_batch();
+    read_and_send(&mut tailer);
     let opened = deliver_all(&mut rx);
     let first = opened[0].split(' ').next().unwrap().to_owned();
     let waiting: Vec<&str> = ["a", "b", "c"]
@@ -656,8 +645,7 @@ fn a_file_waiting_for_a_descriptor_is_followed_or_counted() {
         tailer.process_acks();
         tailer.housekeeping();
         tailer.rotate_open_files();
-        while tailer.read_round() {}
-        tailer.flush_batch();
+        read_and_send(&mut tailer);
         all.extend(deliver_all(&mut rx));
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -685,6 +673,12 @@ fn a_file_waiting_for_a_descriptor_is_followed_or_counted() {
 }
 
 /// Line `n` of the numbered logs.
+/// Read every file to its end and send what was read.
+fn read_and_send(tailer: &mut Tailer) {
+    while tailer.read_round() {}
+    tailer.flush_batch();
+}
+
 fn line(n: usize) -> String {
     format!("line {n:05}\n")
 }
