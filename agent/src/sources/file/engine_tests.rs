@@ -213,7 +213,7 @@ fn read_again(
     let mut again = Vec::new();
     while again.len() < expected && std::time::Instant::now() < deadline {
         tailer.process_acks();
-        read_and_send(&mut tailer);
+        read_and_send(tailer);
         again.extend(bodies(rx));
         std::thread::sleep(Duration::from_millis(20));
     }
