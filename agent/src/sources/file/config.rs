@@ -117,7 +117,10 @@ pub struct TailConfig {
     pub max_line_bytes: usize,
     /// Bytes at the start of a file whose hash, with the device and inode,
     /// identifies it. A shorter file is identified by its device and inode
-    /// (and the hash of what it has) until it grows past this length.
+    /// and the hash of what it has; once read past that, its hash is taken
+    /// again, up to this length. A hash that covers less than was read
+    /// (one taken while the file was empty) identifies nothing: a file on
+    /// its inode is read from its beginning, never from the old offset.
     #[serde(default = "default_fingerprint_bytes")]
     pub fingerprint_bytes: usize,
     /// Most files held open at once. Past it, found files wait in line for
