@@ -570,6 +570,38 @@ fn a_new_file_on_the_inode_of_one_known_only_empty_is_read_from_its_start() {
     }
 }
 
+/// After a restart, a checkpointed file no longer at its path is looked
+/// for by its inode beside it. Found there under a fingerprint too short
+/// to tell it from a file that got the inode since, it is read from its
+/// beginning, not from the old offset.
+#[test]
+fn a_file_found_by_inode_after_a_restart_with_a_too_short_fingerprint_is_read_whole() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let (dir, logs, _live) = numbered_log(0..0);
+    let rotated = logs.join("app.log.1");
+    std::fs::write(&rotated, (0..100).map(line).collect::<String>()).unwrap();
+    let (id, _) = FileId::of(&std::fs::File::open(&rotated).unwrap()).unwrap();
+    let (mut before, _rx) = stepped_over(dir.path(), "app.log");
+    before.checkpoints.set(Entry {
+        id,
+        fingerprint: Fingerprint::default(),
+        offset: 550,
+        path: logs.join("app.log"),
+        done: false,
+        updated_unix_secs: 0,
+        size: 550,
+    });
+    before.save_checkpoints();
+    drop(before);
+
+    let (mut after, mut rx) = stepped_over(dir.path(), "app.log");
+    after.scan();
+    read_and_send(&mut after);
+    let expected: Vec<String> = (0..100).map(|n| line(n).trim_end().to_owned()).collect();
+    assert_eq!(deliver_all(&mut rx), expected);
+}
+
 /// The open-file budget bounds the files open at a path, not the rotated
 /// ones still being drained: with the budget spent on a backlog of
 /// rotated files, the next generation of a file is still opened when

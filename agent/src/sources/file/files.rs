@@ -862,7 +862,17 @@ impl Tailer {
                     let Some(spec) = self.factory.stream_for(&entry.path) else {
                         continue;
                     };
-                    let reader = Reader::new(file, self.next_key, entry.offset);
+                    // A fingerprint too short to tell the file from one
+                    // that got its inode since: from its beginning.
+                    let offset = if entry
+                        .fingerprint
+                        .identifies(entry.offset, self.config.fingerprint_bytes)
+                    {
+                        entry.offset
+                    } else {
+                        0
+                    };
+                    let reader = Reader::new(file, self.next_key, offset);
                     FileRotated {
                         metrics: &self.metrics,
                         path: &entry.path,
@@ -875,7 +885,7 @@ impl Tailer {
                         entry.id,
                         entry.fingerprint,
                         spec,
-                        entry.offset,
+                        offset,
                         Some((Instant::now(), RotationKind::Rename)),
                         Some(0),
                     );
