@@ -348,15 +348,8 @@ impl Tailer {
         let Some(spec) = self.factory.stream_for(was_at) else {
             return false;
         };
-        self.track_rotated_away(
-            was_at,
-            &path,
-            file,
-            id,
-            entry.fingerprint,
-            spec,
-            entry.offset,
-        );
+        let offset = entry.resume_offset(self.config.fingerprint_bytes);
+        self.track_rotated_away(was_at, &path, file, id, entry.fingerprint, spec, offset);
         true
     }
 

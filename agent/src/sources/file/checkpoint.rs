@@ -61,6 +61,23 @@ pub struct Entry {
     pub size: u64,
 }
 
+// === impl Entry ===
+
+impl Entry {
+    /// Where reading a file found by this entry's inode goes on: its
+    /// offset, or its beginning when the fingerprint is too short to tell
+    /// the file from one that got the inode since (see
+    /// [`Fingerprint::identifies`](super::Fingerprint::identifies)): at
+    /// worst lines twice, never lines skipped.
+    pub fn resume_offset(&self, fingerprint_bytes: usize) -> u64 {
+        if self.fingerprint.identifies(self.offset, fingerprint_bytes) {
+            self.offset
+        } else {
+            0
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct OnDisk {
     version: u32,

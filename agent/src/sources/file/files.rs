@@ -862,16 +862,7 @@ impl Tailer {
                     let Some(spec) = self.factory.stream_for(&entry.path) else {
                         continue;
                     };
-                    // A fingerprint too short to tell the file from one
-                    // that got its inode since: from its beginning.
-                    let offset = if entry
-                        .fingerprint
-                        .identifies(entry.offset, self.config.fingerprint_bytes)
-                    {
-                        entry.offset
-                    } else {
-                        0
-                    };
+                    let offset = entry.resume_offset(self.config.fingerprint_bytes);
                     let reader = Reader::new(file, self.next_key, offset);
                     FileRotated {
                         metrics: &self.metrics,
