@@ -100,13 +100,25 @@ fn sink_changed_by_eight_reloads_while_the_ingest_flaps_loses_nothing() {
     let mut reloads = 0;
     // 30,000 lines in 60 slices of 500 (about 5,000 lines a second); every
     // 7th slice the sink's batch timeout changes and the agent reloads,
-    // and in between the ingest answers 503 for a while.
+    // and in between the ingest answers 503 for a while. Each reload is
+    // waited for before the next change: signals that arrive during a
+    // reload are merged into one (as SIGHUPs are), and a loaded machine
+    // could otherwise turn eight changes into seven reloads.
     write_in_slices(&log, &want, 500, |slice| {
         std::thread::sleep(Duration::from_millis(100));
         if slice % 7 == 3 && reloads < 8 {
             reloads += 1;
             agent.write_config(&config(&receiver.endpoint(), 200 + 150 * reloads, ""));
             agent.signal("HUP");
+            let done = reloads as f64;
+            wait_for("the reload to be counted", Duration::from_secs(30), || {
+                (counter(
+                    &agent,
+                    "neurallog_agent_config_reloads_total",
+                    &["result=\"success\""],
+                ) >= done)
+                    .then_some(())
+            });
         }
         if slice % 7 == 5 {
             receiver.set_fault(Fault::Status {
