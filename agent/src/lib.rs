@@ -19,6 +19,7 @@ pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hash;
 pub mod kubelet;
 pub mod scaffold;
 pub mod sinks;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, FieldPath, Validate};
 use crate::event::Event;
+use crate::hash::fnv1a;
 use crate::topology::{BoxedComponent, BuildError, TransformContext};
 use crate::transforms::Transform;
 use crate::transforms::filter::FieldRef;
@@ -51,14 +52,6 @@ pub struct Sampler {
 /// Build the sample transform `config` describes.
 pub fn build(config: &SampleConfig, cx: TransformContext) -> Result<BoxedComponent, BuildError> {
     Ok(super::run(Sampler::new(config)?, cx))
-}
-
-/// FNV-1a, 64 bits: small, and the same on every node and release, so a
-/// key is sampled the same way everywhere.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 // === impl SampleConfig ===

@@ -75,14 +75,9 @@ impl Fingerprint {
 
     /// The fingerprint of `bytes`.
     pub fn of(bytes: &[u8]) -> Fingerprint {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in bytes {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
         Fingerprint {
             len: bytes.len() as u32,
-            hash,
+            hash: crate::hash::fnv1a(bytes),
         }
     }
 
