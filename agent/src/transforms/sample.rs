@@ -61,11 +61,7 @@ impl Validate for SampleConfig {
         if self.rate == 0 {
             errors.push(path.field("rate").error("must be at least 1"));
         }
-        if let Some(field) = &self.key_field
-            && let Err(message) = FieldRef::parse(field)
-        {
-            errors.push(path.field("key_field").error(message));
-        }
+        FieldRef::validate_key_field(self.key_field.as_deref(), path, errors);
     }
 }
 
@@ -77,12 +73,7 @@ impl Sampler {
         if config.rate == 0 {
             return Err(BuildError::new("`rate` must be at least 1"));
         }
-        let key = config
-            .key_field
-            .as_deref()
-            .map(FieldRef::parse)
-            .transpose()
-            .map_err(BuildError::new)?;
+        let key = FieldRef::parse_key_field(config.key_field.as_deref())?;
         Ok(Sampler {
             rate: config.rate,
             key,

@@ -79,11 +79,7 @@ impl Validate for ThrottleConfig {
         if self.window_secs == 0 {
             errors.push(path.field("window_secs").error("must be at least 1"));
         }
-        if let Some(field) = &self.key_field
-            && let Err(message) = FieldRef::parse(field)
-        {
-            errors.push(path.field("key_field").error(message));
-        }
+        FieldRef::validate_key_field(self.key_field.as_deref(), path, errors);
     }
 }
 
@@ -92,12 +88,7 @@ impl Validate for ThrottleConfig {
 impl Throttle {
     /// The throttle `config` describes (which validated).
     pub fn new(config: &ThrottleConfig) -> Result<Throttle, BuildError> {
-        let key = config
-            .key_field
-            .as_deref()
-            .map(FieldRef::parse)
-            .transpose()
-            .map_err(BuildError::new)?;
+        let key = FieldRef::parse_key_field(config.key_field.as_deref())?;
         Ok(Throttle {
             threshold: config.threshold,
             window: Duration::from_secs(config.window_secs),

@@ -55,6 +55,28 @@ enum Found<'a> {
 // === impl FieldRef ===
 
 impl FieldRef {
+    /// The optional `key_field` of `sample` and `throttle`: checked where
+    /// the configuration is validated, at `path.key_field`.
+    pub fn validate_key_field(
+        field: Option<&str>,
+        path: &crate::config::FieldPath,
+        errors: &mut Vec<crate::config::ConfigError>,
+    ) {
+        if let Some(Err(message)) = field.map(FieldRef::parse) {
+            errors.push(path.field("key_field").error(message));
+        }
+    }
+
+    /// The optional `key_field`, read when the transform is built.
+    pub fn parse_key_field(
+        field: Option<&str>,
+    ) -> Result<Option<FieldRef>, crate::topology::BuildError> {
+        field
+            .map(FieldRef::parse)
+            .transpose()
+            .map_err(crate::topology::BuildError::new)
+    }
+
     /// Read a field reference: `body`, `severity`, `severity_text`,
     /// `attributes.NAME` or `resource.NAME`.
     pub fn parse(field: &str) -> Result<FieldRef, String> {
