@@ -21,7 +21,7 @@ pub struct LogRecord {
     /// OpenTelemetry severity number (0 = unspecified).
     pub severity_number: i32,
     /// Severity text as found in the source, if any.
-    pub severity_text: Option<Box<str>>,
+    pub severity_text: Option<ByteString>,
     /// The message: UTF-8, often a view into the buffer the line was read
     /// into (shared, not copied).
     pub body: ByteString,

@@ -24,7 +24,7 @@ pub use batch::EventBatch;
 pub use check::{CheckResult, CheckStatus};
 pub use log::{GrowingRecord, LogFlags, LogRecord};
 pub use metric::{Histogram, Metric, MetricValue};
-pub use value::{AnyValue, Attributes, Resource};
+pub use value::{AnyValue, Attributes, Resource, offset_in};
 
 /// One event in the pipeline.
 #[derive(Debug, Clone)]

@@ -4,14 +4,18 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use bytestring::ByteString;
+
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 /// A value of an attribute or of a log body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyValue {
-    /// A UTF-8 string.
-    String(Cow<'static, str>),
+    /// A UTF-8 string: static, owned, or a view into the text it was
+    /// found in (a field parsed out of a log body shares the body's
+    /// buffer rather than being copied).
+    String(ByteString),
     /// A boolean.
     Bool(bool),
     /// A signed 64-bit integer.
@@ -42,9 +46,26 @@ pub struct Resource {
     pub attributes: Attributes,
 }
 
+/// Where `part` starts in `whole`, if its bytes are in `whole`'s memory (a
+/// view into it, not an equal copy found elsewhere). Both are alive and
+/// neither changes, so bytes in `whole`'s memory are `whole`'s bytes.
+pub fn offset_in(part: &str, whole: &str) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (!part.is_empty() && start + part.len() <= whole.len()).then_some(start)
+}
+
 // === impl AnyValue ===
 
 impl AnyValue {
+    /// `part` as a string value: a view into `whole` when it is one (a
+    /// field read out of a body), else a copy.
+    pub fn part_of(whole: &ByteString, part: &str) -> AnyValue {
+        match offset_in(part, whole) {
+            Some(_) => AnyValue::String(whole.slice_ref(part)),
+            None => AnyValue::from(part.to_owned()),
+        }
+    }
+
     /// The string inside, if this is a string value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -56,13 +77,19 @@ impl AnyValue {
 
 impl From<&'static str> for AnyValue {
     fn from(s: &'static str) -> Self {
-        AnyValue::String(Cow::Borrowed(s))
+        AnyValue::String(ByteString::from_static(s))
     }
 }
 
 impl From<String> for AnyValue {
     fn from(s: String) -> Self {
-        AnyValue::String(Cow::Owned(s))
+        AnyValue::String(s.into())
+    }
+}
+
+impl From<ByteString> for AnyValue {
+    fn from(s: ByteString) -> Self {
+        AnyValue::String(s)
     }
 }
 
@@ -135,6 +162,19 @@ impl Attributes {
     /// An empty attribute list.
     pub const fn new() -> Self {
         Attributes(Vec::new())
+    }
+
+    /// An empty attribute list with room for `n` attributes.
+    pub fn with_capacity(n: usize) -> Self {
+        Attributes(Vec::with_capacity(n))
+    }
+
+    /// Append `key`, which the caller knows is not set yet (a parser
+    /// filling a fresh list from its own distinct keys): no search for an
+    /// earlier value.
+    pub fn push_new(&mut self, key: &'static str, value: impl Into<AnyValue>) {
+        debug_assert!(self.get(key).is_none(), "attribute `{key}` set twice");
+        self.0.push((Cow::Borrowed(key), value.into()));
     }
 
     /// Set `key` to `value`, replacing an earlier value of the same key.

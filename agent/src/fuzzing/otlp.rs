@@ -95,7 +95,7 @@ fn attributes(input: &mut Input<'_>, depth: u8) -> Attributes {
 
 fn value(input: &mut Input<'_>, depth: u8) -> AnyValue {
     match input.byte() % if depth == 0 { 5 } else { 7 } {
-        0 => AnyValue::String(Cow::Owned(input.short_string(24))),
+        0 => AnyValue::String(input.short_string(24).into()),
         1 => AnyValue::Bool(input.bool()),
         2 => AnyValue::Int(input.u64() as i64),
         3 => AnyValue::Double(f64::from_bits(input.u64())),
@@ -250,9 +250,9 @@ fn check_logs(payload: &[u8], events: &[&Event]) {
                     let details = AnyValue::Map(check.details.clone());
                     let mut expected: Vec<(&str, &AnyValue)> = Vec::new();
                     let (name, plugin, status) = (
-                        AnyValue::String(Cow::Owned(check.name.to_string())),
-                        AnyValue::String(Cow::Owned(check.plugin.to_string())),
-                        AnyValue::String(Cow::Borrowed(check.status.as_str())),
+                        AnyValue::String(check.name.to_string().into()),
+                        AnyValue::String(check.plugin.to_string().into()),
+                        AnyValue::from(check.status.as_str()),
                     );
                     expected.push(("check.name", &name));
                     expected.push(("check.plugin", &plugin));
@@ -324,7 +324,7 @@ fn same_value(proto: Option<&ProtoAny>, value: &AnyValue) -> bool {
         return false;
     };
     match (proto, value) {
-        (ProtoValue::StringValue(a), AnyValue::String(b)) => a == b,
+        (ProtoValue::StringValue(a), AnyValue::String(b)) => **a == **b,
         (ProtoValue::BoolValue(a), AnyValue::Bool(b)) => a == b,
         (ProtoValue::IntValue(a), AnyValue::Int(b)) => a == b,
         (ProtoValue::DoubleValue(a), AnyValue::Double(b)) => a.to_bits() == b.to_bits(),

@@ -54,7 +54,7 @@ fn serialize_log<S: Serializer>(log: &LogRecord, serializer: S) -> Result<S::Ok,
         map.serialize_entry("severity_number", &log.severity_number)?;
     }
     if let Some(text) = &log.severity_text {
-        map.serialize_entry("severity_text", text)?;
+        map.serialize_entry("severity_text", &**text)?;
     }
     map.serialize_entry("body", &*log.body)?;
     map.serialize_entry(

@@ -2,7 +2,7 @@
 //! `opentelemetry-proto` message types, both ways (the disk queue stores
 //! OTLP messages and reads them back into events).
 
-use std::borrow::Cow;
+use bytestring::ByteString;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
 use opentelemetry_proto::tonic::common::v1::{
@@ -44,7 +44,7 @@ pub fn key_values(attributes: &Attributes) -> Vec<KeyValue> {
 /// A proto `AnyValue` as an attribute value (an empty one as `""`).
 pub fn from_proto(value: ProtoAny) -> AnyValue {
     match value.value {
-        Some(ProtoValue::StringValue(s)) => AnyValue::String(Cow::Owned(s)),
+        Some(ProtoValue::StringValue(s)) => AnyValue::String(s.into()),
         Some(ProtoValue::BoolValue(b)) => AnyValue::Bool(b),
         Some(ProtoValue::IntValue(i)) => AnyValue::Int(i),
         Some(ProtoValue::DoubleValue(d)) => AnyValue::Double(d),
@@ -54,7 +54,7 @@ pub fn from_proto(value: ProtoAny) -> AnyValue {
         }
         Some(ProtoValue::KvlistValue(list)) => AnyValue::Map(attributes(list.values)),
         // Dictionary-encoded strings (profiles only) and empty values.
-        Some(ProtoValue::StringValueStrindex(_)) | None => AnyValue::String(Cow::Borrowed("")),
+        Some(ProtoValue::StringValueStrindex(_)) | None => AnyValue::String(ByteString::new()),
     }
 }
 

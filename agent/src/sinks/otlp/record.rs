@@ -102,7 +102,7 @@ fn decode_logs(request: ExportLogsServiceRequest) -> Vec<Event> {
 
 fn body_text(body: Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
     match body.map(from_proto) {
-        Some(AnyValue::String(s)) => s.into_owned(),
+        Some(AnyValue::String(s)) => String::from(&*s),
         Some(other) => other.to_string(),
         None => String::new(),
     }

@@ -28,8 +28,7 @@ mod tests;
 
 pub use config::{OnFailure, ParseConfig, ParseFormat};
 
-use std::borrow::Cow;
-
+use bytestring::ByteString;
 use regex::{CaptureLocations, Regex};
 
 use crate::event::{AnyValue, Attributes, Event, LogRecord};
@@ -49,7 +48,7 @@ pub struct Parsed {
     /// The event's time, when the format carries one.
     pub time_unix_nano: Option<u64>,
     /// The severity number and text, when the format carries one.
-    pub severity: Option<(i32, Box<str>)>,
+    pub severity: Option<(i32, ByteString)>,
 }
 
 /// A built parse transform.
@@ -149,7 +148,7 @@ impl Parser {
     }
 
     /// What `body` holds, or `None` if it is not in the format.
-    pub fn parse_body(&mut self, body: &str, observed_unix_nanos: u64) -> Option<Parsed> {
+    pub fn parse_body(&mut self, body: &ByteString, observed_unix_nanos: u64) -> Option<Parsed> {
         match &mut self.format {
             Format::Json => structured::json(body),
             Format::Logfmt => structured::logfmt(body),
@@ -164,7 +163,7 @@ impl Parser {
                     if let Some((start, end)) = locations.get(*i) {
                         attributes.insert(
                             name.clone(),
-                            AnyValue::String(Cow::Owned(body[start..end].to_owned())),
+                            AnyValue::String(body.slice_ref(&body[start..end])),
                         );
                     }
                 }
@@ -226,7 +225,7 @@ impl Parser {
             if let Some(number) = number {
                 log.severity_number = number;
             }
-            log.severity_text = Some(text.into_boxed_str());
+            log.severity_text = Some(text.into());
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Self-describing lines: JSON objects, logfmt pairs, and klog's header.
 
-use std::borrow::Cow;
+use bytestring::ByteString;
 
 use crate::event::{AnyValue, Attributes};
 
@@ -34,7 +34,7 @@ fn any_value(value: serde_json::Value) -> Option<AnyValue> {
             Some(i) => AnyValue::Int(i),
             None => AnyValue::Double(n.as_f64()?),
         },
-        Value::String(s) => AnyValue::String(Cow::Owned(s)),
+        Value::String(s) => AnyValue::String(s.into()),
         Value::Array(values) => AnyValue::Array(values.into_iter().filter_map(any_value).collect()),
         Value::Object(members) => AnyValue::Map(object(members)),
     })
@@ -42,7 +42,7 @@ fn any_value(value: serde_json::Value) -> Option<AnyValue> {
 
 /// `key=value` pairs; values may be quoted, a bare key is `true`. A line
 /// with no `=` at all is not logfmt.
-pub fn logfmt(line: &str) -> Option<Parsed> {
+pub fn logfmt(line: &ByteString) -> Option<Parsed> {
     let mut attributes = Attributes::new();
     let mut rest = line.trim_start();
     let mut pairs = 0;
@@ -60,11 +60,11 @@ pub fn logfmt(line: &str) -> Option<Parsed> {
                 if let Some(quoted) = after.strip_prefix('"') {
                     let (value, after) = unquote(quoted)?;
                     rest = after;
-                    AnyValue::String(Cow::Owned(value))
+                    AnyValue::String(value.into())
                 } else {
                     let end = after.find(' ').unwrap_or(after.len());
                     rest = &after[end..];
-                    AnyValue::String(Cow::Owned(after[..end].to_owned()))
+                    AnyValue::part_of(line, &after[..end])
                 }
             }
         };
@@ -130,6 +130,6 @@ pub fn klog(line: &str, observed_unix_nanos: u64) -> Option<Parsed> {
     Some(Parsed {
         attributes,
         time_unix_nano: Some(time),
-        severity: Some((severity, text.into())),
+        severity: Some((severity, ByteString::from_static(text))),
     })
 }

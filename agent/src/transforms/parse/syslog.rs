@@ -7,6 +7,8 @@
 //! and, for RFC 5424, `syslog.structured_data` (a map of SD-ID to its
 //! parameters). The severity comes from `<PRI>`; the body stays the line.
 
+use bytestring::ByteString;
+
 use crate::event::{AnyValue, Attributes};
 use crate::time::parse_rfc3339_nanos;
 
@@ -23,11 +25,11 @@ fn priority(line: &str) -> Option<(Option<(u32, u8)>, &str)> {
     Some((Some((pri / 8, (pri % 8) as u8)), &rest[end + 1..]))
 }
 
-fn set_priority(pri: Option<(u32, u8)>, attributes: &mut Attributes) -> Option<(i32, Box<str>)> {
+fn set_priority(pri: Option<(u32, u8)>, attributes: &mut Attributes) -> Option<(i32, ByteString)> {
     let (facility, severity) = pri?;
     attributes.insert("syslog.facility", i64::from(facility));
     let (number, text) = syslog_severity(severity);
-    Some((number, text.into()))
+    Some((number, ByteString::from_static(text)))
 }
 
 /// `Mmm dd hh:mm:ss host tag[pid]: message`, or with an RFC 3339 time in

@@ -13,8 +13,9 @@ pub struct Builtin {
     pub name: &'static str,
     /// The regex (Rust `regex` syntax).
     pub pattern: &'static str,
-    /// Literals (ASCII, matched without regard to case) of which a text
-    /// must hold one for the pattern to match; empty: always run it.
+    /// Literals (ASCII) of which a text must hold one for the pattern to
+    /// match; empty: always run it. They are matched without regard to
+    /// case when the pattern is (it starts with `(?i)`), else exactly.
     pub anchors: &'static [&'static str],
     /// What a match must pass beyond the regex.
     pub check: Check,
@@ -121,6 +122,13 @@ pub const PII: &[Builtin] = &[
         check: Check::Ipv6,
     },
 ];
+
+impl Builtin {
+    /// Whether the pattern, and so its anchors, ignore case.
+    pub fn ignores_case(&self) -> bool {
+        self.pattern.starts_with("(?i)")
+    }
+}
 
 /// The personal-data detector called `name`.
 pub fn pii_detector(name: &str) -> Option<&'static Builtin> {

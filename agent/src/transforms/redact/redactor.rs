@@ -3,14 +3,14 @@
 
 use std::borrow::Cow;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use regex::Regex;
 
-use crate::event::{AnyValue, Event, LogRecord};
+use crate::event::{AnyValue, Event, LogRecord, offset_in};
 use crate::telemetry::events::{ComponentMetrics, RedactionMetrics, TransformRedacted};
 use crate::topology::BuildError;
 use crate::transforms::Transform;
 
+use super::anchors::Anchors;
 use super::config::RedactConfig;
 use super::detectors::{Builtin, Check, PII, SECRETS};
 
@@ -19,14 +19,16 @@ use super::detectors::{Builtin, Check, PII, SECRETS};
 pub struct Redactor {
     detectors: Vec<Detector>,
     /// Every anchor of every detector.
-    prefilter: AhoCorasick,
-    /// The detectors to run when anchor `i` is found: its own, and those
-    /// of the anchors inside it (`:` is inside `://`), which a search
-    /// for the longest anchor at each position does not report.
-    anchor_detectors: Vec<Vec<usize>>,
+    anchors: Anchors,
+    /// The detector of each anchor.
+    anchor_owner: Vec<usize>,
     redact_attributes: bool,
     /// Scratch: which detectors may match the text at hand.
     candidates: Vec<bool>,
+    /// Whether a detector has no anchors (and so runs on every text).
+    has_always: bool,
+    /// Scratch: where in the record's body an anchor starts, and which.
+    body_anchors: Vec<(usize, usize)>,
     /// Scratch: replacements per detector in the batch at hand.
     counts: Vec<u64>,
     metrics: Option<RedactionMetrics>,
@@ -67,7 +69,7 @@ impl Redactor {
         let mut anchor_owner = Vec::new();
         for builtin in builtins {
             for anchor in builtin.anchors {
-                anchors.push(*anchor);
+                anchors.push((*anchor, builtin.ignores_case()));
                 anchor_owner.push(detectors.len());
             }
             detectors.push(Detector::new(
@@ -87,36 +89,15 @@ impl Redactor {
                 marker(&custom.name),
             )?);
         }
-        let prefilter = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            // Matching without regard to case leaves the prefilter too many
-            // start bytes to skip ahead by, so the automaton walks every
-            // byte: a DFA's walk is the cheapest (a few dozen states).
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&anchors)
-            .map_err(|e| BuildError::caused("the redact prefilter", e))?;
-        let anchor_detectors = anchors
-            .iter()
-            .map(|anchor| {
-                let anchor = anchor.to_ascii_lowercase();
-                let mut owners: Vec<usize> = anchors
-                    .iter()
-                    .zip(&anchor_owner)
-                    .filter(|(inner, _)| anchor.contains(&inner.to_ascii_lowercase()))
-                    .map(|(_, owner)| *owner)
-                    .collect();
-                owners.sort_unstable();
-                owners.dedup();
-                owners
-            })
-            .collect();
+        let anchors = Anchors::new(anchors)?;
         Ok(Redactor {
             candidates: vec![false; detectors.len()],
+            has_always: detectors.iter().any(|d| d.always),
+            body_anchors: Vec::new(),
             counts: vec![0; detectors.len()],
             detectors,
-            prefilter,
-            anchor_detectors,
+            anchors,
+            anchor_owner,
             redact_attributes: config.attributes,
             metrics: None,
         })
@@ -145,19 +126,15 @@ impl Redactor {
     /// find nothing.
     pub fn redact(&mut self, text: &str) -> Option<String> {
         self.candidates.fill(false);
-        // The longest anchor starting at each position where one does,
-        // searching on one past each find: a line without any costs one
-        // scan of the prefilter's, and none is missed where anchors
-        // overlap.
-        let mut at = 0;
-        while at < text.len()
-            && let Some(found) = self.prefilter.find(Input::new(text).span(at..text.len()))
-        {
-            for detector in &self.anchor_detectors[found.pattern().as_usize()] {
-                self.candidates[*detector] = true;
-            }
-            at = found.start() + 1;
-        }
+        let (owner, candidates) = (&self.anchor_owner, &mut self.candidates);
+        self.anchors
+            .each(text, |_, anchor| candidates[owner[anchor]] = true);
+        self.replace_candidates(text)
+    }
+
+    /// Run the detectors marked in `candidates` (and those without
+    /// anchors) over `text`.
+    fn replace_candidates(&mut self, text: &str) -> Option<String> {
         let mut current = Cow::Borrowed(text);
         for (i, detector) in self.detectors.iter().enumerate() {
             if !(detector.always || self.candidates[i]) {
@@ -174,32 +151,67 @@ impl Redactor {
     }
 
     /// Redact one record in place.
+    ///
+    /// The body is scanned for anchors once. An attribute that is a view
+    /// into the body (a field a parser found in it) is not scanned again:
+    /// an anchor inside it is an anchor of the body starting within its
+    /// bytes, so the body's anchors starting there mark every detector
+    /// that may match it (and perhaps a few more, which find nothing).
     pub fn redact_record(&mut self, log: &mut LogRecord) {
-        if let Some(body) = self.redact(&log.body) {
-            log.body = body.into();
+        // A second handle on the body as read, which the views share.
+        let body = log.body.clone();
+        self.body_anchors.clear();
+        self.candidates.fill(false);
+        let (owner, candidates, found) = (
+            &self.anchor_owner,
+            &mut self.candidates,
+            &mut self.body_anchors,
+        );
+        self.anchors.each(&body, |start, anchor| {
+            found.push((start, anchor));
+            candidates[owner[anchor]] = true;
+        });
+        if let Some(changed) = self.replace_candidates(&body) {
+            log.body = changed.into();
         }
         if self.redact_attributes {
             for value in log.attributes.values_mut() {
-                self.redact_value(value);
+                self.redact_value(value, &body);
             }
         }
     }
 
-    fn redact_value(&mut self, value: &mut AnyValue) {
+    fn redact_value(&mut self, value: &mut AnyValue, body: &str) {
         match value {
             AnyValue::String(text) => {
-                if let Some(changed) = self.redact(text) {
-                    *text = Cow::Owned(changed);
+                let changed = match offset_in(text, body) {
+                    Some(start) => {
+                        let within = |at: &usize| (start..start + text.len()).contains(at);
+                        if !self.has_always && !self.body_anchors.iter().any(|(at, _)| within(at)) {
+                            return;
+                        }
+                        self.candidates.fill(false);
+                        for (at, anchor) in &self.body_anchors {
+                            if within(at) {
+                                self.candidates[self.anchor_owner[*anchor]] = true;
+                            }
+                        }
+                        self.replace_candidates(text)
+                    }
+                    None => self.redact(text),
+                };
+                if let Some(changed) = changed {
+                    *text = changed.into();
                 }
             }
             AnyValue::Array(values) => {
                 for value in values {
-                    self.redact_value(value);
+                    self.redact_value(value, body);
                 }
             }
             AnyValue::Map(map) => {
                 for value in map.values_mut() {
-                    self.redact_value(value);
+                    self.redact_value(value, body);
                 }
             }
             AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) | AnyValue::Bytes(_) => {}

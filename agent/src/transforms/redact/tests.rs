@@ -413,3 +413,111 @@ fn overlapping_and_nested_anchors_each_run_their_detector() {
     assert_eq!(out, "see mailto://@x [REDACTED:email]");
     assert_eq!(fired, ["email"]);
 }
+
+/// A parser's fields are views into the body, and their detectors come
+/// from the anchors found in the body rather than from a scan of their
+/// own. Whatever the line, each field must come out exactly as a
+/// redaction of a copy of it alone would leave it.
+mod views_into_the_body {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::transforms::parse::{ParseConfig, Parser};
+
+    /// Pieces of access-line fields: secrets, anchors cut short, anchors
+    /// across the edges of fields, escapes.
+    const PIECES: &[&str] = &[
+        "a",
+        "/",
+        "-",
+        "AKIAIOSFODNN7EXAMPLE",
+        "AKI",
+        "IA",
+        "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+        "https://u:hunter22@example.com/",
+        "://",
+        "Bearer abcdefgh12345678",
+        "bearer",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlMTIzNDU2",
+        "secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "x@example.org",
+        "10.1.2.3",
+        "::1",
+        "\\\"",
+        "4111 1111 1111 1111",
+    ];
+
+    fn field() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(PIECES), 1..4)
+            .prop_map(|pieces| pieces.concat())
+    }
+
+    fn access_line() -> impl Strategy<Value = String> {
+        (field(), field(), field(), field(), field()).prop_map(
+            |(user, path, query, referer, agent)| {
+                let user = user.replace(['"', '\\', ' '], "u");
+                let path = path.replace(['"', '\\', ' ', '?'], "p");
+                let query = query.replace(['"', '\\', ' '], "q");
+                format!(
+                    r#"10.0.0.1 - {user} [10/Oct/2000:13:55:36 -0700] "GET /{path}?{query} HTTP/1.1" 200 12 "{referer}" "{agent}""#
+                )
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn each_field_is_redacted_as_a_scan_of_its_own_would(
+            line in access_line(),
+            pii in proptest::bool::ANY,
+        ) {
+            let parse: ParseConfig =
+                serde_yaml_ng::from_str("format: apache_combined").unwrap();
+            let mut parser = Parser::new(&parse).unwrap();
+            let pii: &[&str] = if pii { &["email", "ipv4", "ipv6", "credit_card"] } else { &[] };
+            let mut by_record = with_pii(pii);
+            let mut alone = with_pii(pii);
+            let mut log = LogRecord::new(
+                line.clone(),
+                Arc::new(Attributes::new()),
+                Arc::new(Resource::default()),
+            );
+            let (_, parsed) = parser.parse_record(&mut log);
+            prop_assume!(parsed);
+            let fields: Vec<(String, AnyValue)> = log
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect();
+            by_record.redact_record(&mut log);
+            let body = alone.redact(&line).unwrap_or_else(|| line.clone());
+            prop_assert_eq!(&*log.body, body.as_str());
+            for (key, value) in fields {
+                let expected = match &value {
+                    AnyValue::String(text) => {
+                        let copy = String::from(&**text);
+                        AnyValue::from(alone.redact(&copy).unwrap_or(copy))
+                    }
+                    other => other.clone(),
+                };
+                prop_assert_eq!(log.attributes.get(&key), Some(&expected), "{}", key);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_detector_ignores_case_in_whole_or_not_at_all() {
+    // Anchors are matched exactly unless the pattern starts with `(?i)`:
+    // a pattern that ignored case only in part would find secrets the
+    // exact anchors let through unscanned.
+    for builtin in SECRETS.iter().chain(PII) {
+        let inner = builtin.pattern.trim_start_matches("(?i)");
+        assert!(
+            !inner.contains("(?i"),
+            "{}: `(?i` inside the pattern",
+            builtin.name
+        );
+        assert_eq!(builtin.ignores_case(), inner.len() < builtin.pattern.len());
+    }
+}

@@ -133,7 +133,7 @@ fn apply(mut log: LogRecord, record: ProcessedRecord) -> LogRecord {
     log.time_unix_nano = record.timestamp;
     log.severity_number = i32::from(record.severity_number);
     if let Some(text) = record.severity_text {
-        log.severity_text = (!text.is_empty()).then(|| text.into_boxed_str());
+        log.severity_text = (!text.is_empty()).then(|| text.into());
     }
     if let Some(body) = record.body {
         log.body = body.into();
