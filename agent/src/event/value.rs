@@ -194,6 +194,11 @@ impl Attributes {
         self
     }
 
+    /// Order the attributes by key (bytewise, as a `BTreeMap` would).
+    pub fn sort_by_key(&mut self) {
+        self.0.sort_by(|(a, _), (b, _)| a.cmp(b));
+    }
+
     /// Remove `key`, if set.
     pub fn remove(&mut self, key: &str) {
         self.0.retain(|(k, _)| k != key);

@@ -1,43 +1,102 @@
 //! Self-describing lines: JSON objects, logfmt pairs, and klog's header.
 
 use bytestring::ByteString;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::event::{AnyValue, Attributes};
 
 use super::Parsed;
 use super::mapping::{DEBUG, ERROR, FATAL, INFO, WARN, digits, without_year};
 
-/// A JSON object's members as attributes.
-pub fn json(line: &str) -> Option<Parsed> {
-    let serde_json::Value::Object(members) = serde_json::from_str(line).ok()? else {
+/// A JSON object's members as attributes, in the order of their keys; a
+/// `null` member is left out. A string that stands in the line as it is
+/// (no escapes) becomes a view into it, not a copy.
+pub fn json(line: &ByteString) -> Option<Parsed> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let value = Json { line }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    let Some(AnyValue::Map(attributes)) = value else {
         return None;
     };
-    Some(Parsed::attributes_only(object(members)))
+    Some(Parsed::attributes_only(attributes))
 }
 
-fn object(members: serde_json::Map<String, serde_json::Value>) -> Attributes {
-    let mut attributes = Attributes::new();
-    for (key, value) in members {
-        if let Some(value) = any_value(value) {
-            attributes.insert(key, value);
-        }
+/// Reads one JSON value into an [`AnyValue`] (`None` for `null`).
+#[derive(Clone, Copy)]
+struct Json<'l> {
+    line: &'l ByteString,
+}
+
+impl<'de> DeserializeSeed<'de> for Json<'_> {
+    type Value = Option<AnyValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
     }
-    attributes
 }
 
-fn any_value(value: serde_json::Value) -> Option<AnyValue> {
-    use serde_json::Value;
-    Some(match value {
-        Value::Null => return None,
-        Value::Bool(b) => AnyValue::Bool(b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => AnyValue::Int(i),
-            None => AnyValue::Double(n.as_f64()?),
-        },
-        Value::String(s) => AnyValue::String(s.into()),
-        Value::Array(values) => AnyValue::Array(values.into_iter().filter_map(any_value).collect()),
-        Value::Object(members) => AnyValue::Map(object(members)),
-    })
+impl<'de> Visitor<'de> for Json<'_> {
+    type Value = Option<AnyValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(AnyValue::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(AnyValue::Int(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(match i64::try_from(v) {
+            Ok(v) => AnyValue::Int(v),
+            Err(_) => AnyValue::Double(v as f64),
+        }))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(AnyValue::Double(v)))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(AnyValue::part_of(self.line, v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(AnyValue::from(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(AnyValue::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(value) = seq.next_element_seed(self)? {
+            values.extend(value);
+        }
+        Ok(Some(AnyValue::Array(values)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut attributes = Attributes::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // The last of a repeated key wins, a `null` one too.
+            match map.next_value_seed(self)? {
+                Some(value) => attributes.insert(key, value),
+                None => attributes.remove(&key),
+            }
+        }
+        attributes.sort_by_key();
+        Ok(Some(AnyValue::Map(attributes)))
+    }
 }
 
 /// `key=value` pairs; values may be quoted, a bare key is `true`. A line

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::event::{Attributes, LogRecord, Resource};
 use crate::time::{format_rfc3339_nanos, parse_rfc3339_nanos};
@@ -435,5 +437,87 @@ fn auth_logs_read_sshd_logins() {
         let log = parsed(&mut p, line);
         assert!(log.attributes.get("ssh.event").is_none(), "{line}");
         assert!(log.attributes.get("syslog.hostname").is_some(), "{line}");
+    }
+}
+
+/// JSON objects written out as text: repeated keys, `null`s, escapes,
+/// numbers past `i64`, nesting.
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = proptest::sample::select(vec![
+        "null",
+        "true",
+        "-7",
+        "18446744073709551615",
+        "1.5e3",
+        "\"plain\"",
+        "\"esc\\\"aped\\n\"",
+        "\"\"",
+        "\"é\"",
+    ])
+    .prop_map(str::to_owned);
+    let value = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4)
+                .prop_map(|v| format!("[{}]", v.join(","))),
+            members(inner),
+        ]
+    });
+    members(value)
+}
+
+fn members(value: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+    let key = proptest::sample::select(vec!["a", "b", "z", "é", "k\\\"q", ""]);
+    proptest::collection::vec((key, value), 0..5).prop_map(|members| {
+        let members: Vec<String> = members
+            .into_iter()
+            .map(|(k, v)| format!("\"{k}\":{v}"))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    })
+}
+
+/// A JSON object read through `serde_json::Value`, the plain way.
+fn json_reference(line: &str) -> Option<Attributes> {
+    fn object(members: serde_json::Map<String, serde_json::Value>) -> Attributes {
+        let mut attributes = Attributes::new();
+        for (key, value) in members {
+            if let Some(value) = any_value(value) {
+                attributes.insert(key, value);
+            }
+        }
+        attributes
+    }
+    fn any_value(value: serde_json::Value) -> Option<AnyValue> {
+        use serde_json::Value;
+        Some(match value {
+            Value::Null => return None,
+            Value::Bool(b) => AnyValue::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => AnyValue::Int(i),
+                None => AnyValue::Double(n.as_f64()?),
+            },
+            Value::String(s) => AnyValue::from(s),
+            Value::Array(values) => {
+                AnyValue::Array(values.into_iter().filter_map(any_value).collect())
+            }
+            Value::Object(members) => AnyValue::Map(object(members)),
+        })
+    }
+    let serde_json::Value::Object(members) = serde_json::from_str(line).ok()? else {
+        return None;
+    };
+    Some(object(members))
+}
+
+proptest! {
+    #[test]
+    fn a_json_line_is_read_as_through_serde_json_value(text in json_text(), cut in 0usize..64) {
+        let line = ByteString::from(text.clone());
+        let found = structured::json(&line).map(|parsed| parsed.attributes);
+        prop_assert_eq!(found, json_reference(&text));
+        // Cut short: not JSON, for both.
+        let cut = text.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(0);
+        let short = ByteString::from(text[..cut].to_owned());
+        prop_assert_eq!(structured::json(&short).map(|p| p.attributes), json_reference(&short));
     }
 }
