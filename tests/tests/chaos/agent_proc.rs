@@ -34,6 +34,10 @@ pub struct AgentConfig {
     pub batch_variant: u32,
     /// Whether the second sink is there.
     pub mirror: bool,
+    /// Which transforms stand between the log sources and the ingest
+    /// sink (a reload moves through them): none; a filter that drops
+    /// nothing; a parse (regex, unparsed lines passed) then that filter.
+    pub transform_variant: u32,
 }
 
 /// A counter as `/metrics` shows it, summed over the agent's lives.
@@ -95,6 +99,36 @@ impl AgentConfig {
             1 => (50, 50),
             _ => (2000, 1000),
         };
+        let (transforms, logs) = match self.transform_variant % 3 {
+            0 => (String::new(), "files, pods"),
+            1 => (
+                "
+transforms:
+  kept:
+    type: filter
+    inputs: [files, pods]
+    drop: { field: body, regex: '^never ' }
+"
+                .to_owned(),
+                "kept",
+            ),
+            _ => (
+                "
+transforms:
+  fields:
+    type: parse
+    inputs: [files, pods]
+    format: regex
+    pattern: '^chaos (?P<stream>\\S+) (?P<seq>[0-9]+)'
+  kept:
+    type: filter
+    inputs: [fields]
+    drop: { all: [ { field: attributes.seq, exists: true }, { field: body, regex: '^never ' } ] }
+"
+                .to_owned(),
+                "kept",
+            ),
+        };
         let mut yaml = format!(
             "
 data_dir: {data_dir}
@@ -117,10 +151,10 @@ sources:
   host:
     type: host_metrics
     interval_secs: 1
-sinks:
+{transforms}sinks:
   ingest:
     type: otlp_http
-    inputs: [files, pods, host]
+    inputs: [{logs}, host]
     endpoint: {endpoint}
     compression: {compression}
     timeout_ms: 2000

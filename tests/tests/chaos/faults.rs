@@ -34,6 +34,9 @@ pub enum FaultKind {
     ReloadBatch,
     /// SIGHUP after adding (or removing) a second sink.
     ReloadSink,
+    /// SIGHUP after putting transforms in front of the ingest sink,
+    /// changing them, or taking them out.
+    ReloadTransforms,
     /// SIGHUP after changing the file source's include.
     ReloadInclude,
     /// The data directory's filesystem full for a while.
@@ -69,6 +72,7 @@ pub const AGENT_LANE: &[FaultKind] = &[
     FaultKind::Sighup,
     FaultKind::ReloadBatch,
     FaultKind::ReloadSink,
+    FaultKind::ReloadTransforms,
     FaultKind::ReloadInclude,
     FaultKind::DiskFull,
 ];
@@ -122,6 +126,7 @@ impl FaultKind {
             FaultKind::Sighup => "sighup",
             FaultKind::ReloadBatch => "reload_batch",
             FaultKind::ReloadSink => "reload_sink",
+            FaultKind::ReloadTransforms => "reload_transforms",
             FaultKind::ReloadInclude => "reload_include",
             FaultKind::DiskFull => "disk_full",
             FaultKind::IngestDown => "ingest_down",

@@ -62,3 +62,34 @@ fn fixed_seeds() {
         "faults never injected: {missed:?}\n{table}"
     );
 }
+
+/// Every configuration a reload fault can move the agent to is one the
+/// agent takes: a refused reload would keep the old one and test nothing.
+#[test]
+fn every_configuration_the_reload_faults_render_is_valid() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for variant in 0..6u32 {
+        let config = agent_proc::AgentConfig {
+            data_dir: dir.path().join("data"),
+            root: dir.path().to_owned(),
+            endpoint: "http://127.0.0.1:1/v1/logs".to_owned(),
+            mirror_endpoint: "http://127.0.0.1:2/v1/logs".to_owned(),
+            compression: ["none", "gzip", "zstd"][variant as usize % 3],
+            include_rotated: variant % 2 == 0,
+            include_extra: variant >= 3,
+            include_variant: variant,
+            batch_variant: variant,
+            mirror: variant % 2 == 1,
+            transform_variant: variant,
+        };
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(&path, config.render()).expect("write the configuration");
+        let out = crate::support::agent::run(&["validate", "--config", &path.to_string_lossy()]);
+        assert!(
+            out.status.success(),
+            "variant {variant}:\n{}\n{}",
+            config.render(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -68,7 +68,7 @@ pub fn table(summaries: &[Summary]) -> String {
     for (kind, (done, skipped)) in injected {
         let _ = writeln!(
             out,
-            "  {:<16} {done:>5} {:>8}",
+            "  {:<17} {done:>5} {:>8}",
             kind.name(),
             format!("({skipped})")
         );

@@ -133,6 +133,7 @@ pub fn run(options: &Options) -> Summary {
         include_variant: 0,
         batch_variant: 0,
         mirror: false,
+        transform_variant: 0,
     };
     shared.log(&format!(
         "start: include_rotated={include_rotated} compression={compression} rate={} duration={:?}",
@@ -634,6 +635,14 @@ impl Shared {
                 self.done(
                     kind,
                     &format!("batch variant {}", agent.config.batch_variant % 3),
+                );
+                agent.reload();
+            }
+            FaultKind::ReloadTransforms => {
+                agent.config.transform_variant += 1;
+                self.done(
+                    kind,
+                    &format!("transform variant {}", agent.config.transform_variant % 3),
                 );
                 agent.reload();
             }
