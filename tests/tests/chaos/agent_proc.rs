@@ -36,7 +36,9 @@ pub struct AgentConfig {
     pub mirror: bool,
     /// Which transforms stand between the log sources and the ingest
     /// sink (a reload moves through them): none; a filter that drops
-    /// nothing; a parse (regex, unparsed lines passed) then that filter.
+    /// nothing; a parse (regex, unparsed lines passed) then that filter;
+    /// a route splitting plain files from the rest, both outputs read by
+    /// the sink.
     pub transform_variant: u32,
 }
 
@@ -99,7 +101,7 @@ impl AgentConfig {
             1 => (50, 50),
             _ => (2000, 1000),
         };
-        let (transforms, logs) = match self.transform_variant % 3 {
+        let (transforms, logs) = match self.transform_variant % 4 {
             0 => (String::new(), "files, pods"),
             1 => (
                 "
@@ -111,6 +113,18 @@ transforms:
 "
                 .to_owned(),
                 "kept",
+            ),
+            3 => (
+                "
+transforms:
+  split:
+    type: route
+    inputs: [files, pods]
+    routes:
+      plain: { field: body, regex: '^chaos s[0-9]' }
+"
+                .to_owned(),
+                "split.plain, split._unmatched",
             ),
             _ => (
                 "

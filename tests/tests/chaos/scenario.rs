@@ -642,7 +642,7 @@ impl Shared {
                 agent.config.transform_variant += 1;
                 self.done(
                     kind,
-                    &format!("transform variant {}", agent.config.transform_variant % 3),
+                    &format!("transform variant {}", agent.config.transform_variant % 4),
                 );
                 agent.reload();
             }
