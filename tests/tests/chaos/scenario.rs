@@ -33,7 +33,10 @@ pub struct Options {
     /// still open: seed 104 at 400 lines/s (a pod's lines twice at the same
     /// moment after a counted rewind) and seed 118 at 1000 lines/s (a
     /// copytruncate shortly after two reloads, once in three runs). Loss
-    /// always fails.
+    /// always fails. Also avoided: starting from transforms, which
+    /// finds an open loss (seed 2 at 300 lines/s for 35 s: a reload that
+    /// takes a `route` out, then a SIGTERM, loses one batch of every
+    /// stream).
     pub avoid_open_bugs: bool,
 }
 
@@ -133,7 +136,14 @@ pub fn run(options: &Options) -> Summary {
         include_variant: 0,
         batch_variant: 0,
         mirror: false,
-        transform_variant: 0,
+        // Each seed starts from its own transforms (none in a quarter of
+        // them), so reloads leave each variant, the route included; with
+        // open bugs avoided, from none (see `avoid_open_bugs`).
+        transform_variant: if options.avoid_open_bugs {
+            0
+        } else {
+            (seed % 4) as u32
+        },
     };
     shared.log(&format!(
         "start: include_rotated={include_rotated} compression={compression} rate={} duration={:?}",
