@@ -599,12 +599,27 @@ impl Pipeline {
         }
         let transforms = self
             .transforms
-            .iter()
-            .filter_map(|(name, slot)| Some((name, slot.running.as_ref()?)))
-            .chain(self.retiring.iter().map(|(name, running)| (name, running)));
-        for (_, transform) in transforms {
+            .values()
+            .filter_map(|slot| slot.running.as_ref());
+        for transform in transforms {
             for (output, control) in &transform.controls {
                 control.send_replace(self.targets_for(output));
+            }
+        }
+        // A removed transform hands on what it still holds to whoever
+        // reads its outputs now. If nobody does (its consumers were
+        // rewired to read its inputs directly), what it holds is dropped
+        // unacknowledged, and its source reads it again, rather than
+        // resolved as delivered into nowhere, as a configured output
+        // nobody reads would be.
+        for (_, transform) in &self.retiring {
+            for (output, control) in &transform.controls {
+                let targets = self.targets_for(output);
+                control.send_replace(if targets.is_empty() {
+                    TargetSet::stopping()
+                } else {
+                    targets
+                });
             }
         }
     }

@@ -78,6 +78,11 @@ impl TargetSet {
     fn len(&self) -> usize {
         self.sinks.len()
     }
+
+    /// Whether no consumer, running or awaited, reads from the producer.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sinks.is_empty() && self.waiting_for.is_empty()
+    }
 }
 
 /// The topology's side of a [`Fanout`]: replaces its targets on reload.

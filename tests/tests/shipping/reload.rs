@@ -404,3 +404,69 @@ sinks:
         || (memory_instants(&receiver).len() >= before_outage + expected_instants).then_some(()),
     );
 }
+
+/// Found by the chaos harness (seed 2 started from transforms): a reload
+/// that took a `route` out, with its sink now reading the source directly,
+/// resolved the batches the route still held as delivered into nowhere,
+/// and the file's checkpoint moved past lines that never arrived.
+#[test]
+fn a_route_taken_out_by_a_reload_while_the_ingest_fails_loses_nothing() {
+    let receiver = Receiver::start();
+    let routed = format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 2
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+transforms:
+  split:
+    type: route
+    inputs: [app]
+    routes:
+      served: {{ field: body, regex: 'served' }}
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [split.served, split._unmatched]
+    endpoint: {endpoint}
+    batch: {{timeout_ms: 100}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
+",
+        endpoint = receiver.endpoint()
+    );
+    let (agent, log) = start(&routed);
+    let first = lines("early", 200);
+    append(&log, &first);
+    expect_every_line(&receiver, &first, Duration::from_secs(30));
+
+    // The ingest fails: the sink retries, its input fills, and the route
+    // holds what it cannot hand on.
+    receiver.set_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        until: Instant::now() + Duration::from_secs(3600),
+    });
+    let during = lines("outage", 20_000);
+    append(&log, &during);
+    wait_for("the outage to be retried", Duration::from_secs(20), || {
+        (counter(&agent, "neurallog_agent_sink_retries_total", &[]) > 0.0).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // The route goes; the sink reads the source directly.
+    agent.write_config(&config(&receiver.endpoint(), 100, ""));
+    agent.signal("HUP");
+    wait_for("the reload to be counted", Duration::from_secs(30), || {
+        (counter(
+            &agent,
+            "neurallog_agent_config_reloads_total",
+            &["result=\"success\""],
+        ) >= 1.0)
+            .then_some(())
+    });
+    receiver.set_fault(Fault::None);
+    let mut want = first.clone();
+    want.extend(during);
+    expect_every_line(&receiver, &want, Duration::from_secs(90));
+}
