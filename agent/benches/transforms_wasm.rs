@@ -2,16 +2,20 @@
 //! lines, the file source, the test processor (`tests/plugins/processor`)
 //! as a `type: wasm` transform, a counting sink. In one run: no transform,
 //! a processor that returns its batch unchanged, and one that drops half
-//! the records by a field (`keep=no`).
+//! the records by a field (`keep=no`), each in the agent's process
+//! (`in_process`) and, given an agent binary to start as the worker, in a
+//! plugin worker process (`worker`, the default for third-party plugins).
 //!
 //! ```sh
-//! cargo bench -p neurallog-agent --bench transforms_wasm                  # 1,000,000 lines per case
+//! cargo build --release -p neurallog-agent
+//! NEURALLOG_AGENT_BIN=target/release/neurallog-agent \
+//!   cargo bench -p neurallog-agent --bench transforms_wasm                # 1,000,000 lines per case
 //! cargo bench -p neurallog-agent --bench transforms_wasm -- --lines 200000
 //! ```
 //!
-//! CPU time is the whole process's (`/proc/self/stat`) from when the
-//! processor is loaded (its one-time compile is not counted) until the sink
-//! has every record.
+//! CPU time is the whole process's (`/proc/self/stat`) and its worker's
+//! (`/proc/PID/stat` of each child), from when the processor is loaded
+//! (its one-time compile is not counted) until the sink has every record.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,7 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use neurallog_agent::checks::PluginRuntime;
-use neurallog_agent::config::{ComponentKind, SourceConfig, TransformConfig};
+use neurallog_agent::config::{
+    ComponentKind, Isolation, PluginsConfig, SourceConfig, TransformConfig,
+};
 use neurallog_agent::event::{AckStatus, EventBatch};
 use neurallog_agent::telemetry::events::ComponentMetrics;
 use neurallog_agent::topology::{
@@ -34,11 +40,14 @@ mod guests;
 
 const LINE_BYTES: usize = 200;
 
-/// Each case: a name and the processor's mode (none: no transform).
-const CASES: &[(&str, Option<&str>)] = &[
-    ("none", None),
-    ("wasm-identity", Some("identity")),
-    ("wasm-drop-half", Some("drop_half")),
+/// Each case: a name, the processor's mode (none: no transform), and
+/// whether it runs in a worker process.
+const CASES: &[(&str, Option<&str>, bool)] = &[
+    ("none", None, false),
+    ("wasm-identity", Some("identity"), false),
+    ("wasm-drop-half", Some("drop_half"), false),
+    ("worker-identity", Some("identity"), true),
+    ("worker-drop-half", Some("drop_half"), true),
 ];
 
 fn main() {
@@ -57,10 +66,21 @@ fn main() {
         .parent()
         .expect("agent/ has a parent");
     let guest = guests::built_dir(repo).join("processor.wasm");
+    let agent = std::env::var_os("NEURALLOG_AGENT_BIN").map(PathBuf::from);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("app.log");
     write_file(&path, lines);
-    for (name, mode) in CASES {
+    for &(name, mode, in_worker) in CASES {
+        let isolation = match (in_worker, &agent) {
+            (false, _) => Isolation::InProcess,
+            (true, Some(_)) => Isolation::Worker,
+            (true, None) => {
+                println!(
+                    "transforms_wasm/{name}: skipped (set NEURALLOG_AGENT_BIN to an agent binary)"
+                );
+                continue;
+            }
+        };
         let data = dir.path().join(format!("data-{name}"));
         let transform = mode.map(|mode| {
             format!(
@@ -68,7 +88,20 @@ fn main() {
                 guest.display()
             )
         });
-        let (wall, cpu, delivered) = run(name, &path, &data, transform.as_deref(), lines);
+        let mut config = PluginsConfig::default();
+        config.isolation.third_party = isolation;
+        let mut plugins = PluginRuntime::new(config, &data, false);
+        if let Some(agent) = &agent {
+            plugins = plugins.with_worker_executable(agent.clone());
+        }
+        let (wall, cpu, delivered) = run(
+            name,
+            &path,
+            &data,
+            transform.as_deref(),
+            lines,
+            Arc::new(plugins),
+        );
         println!(
             "transforms_wasm/{name}: {lines} lines ({delivered} delivered) in {wall:.2}s wall: {:.0} lines per CPU-second",
             lines as f64 / cpu
@@ -84,6 +117,7 @@ fn run(
     data: &Path,
     transform: Option<&str>,
     lines: u64,
+    plugins: Arc<PluginRuntime>,
 ) -> (f64, f64, u64) {
     let source: SourceConfig =
         serde_yaml_ng::from_str(&format!("type: file\ninclude: [\"{}\"]\n", path.display()))
@@ -96,7 +130,6 @@ fn run(
         .build()
         .expect("runtime");
     let delivered = Arc::new(AtomicU64::new(0));
-    let plugins = Arc::new(PluginRuntime::new(Default::default(), data, false));
     let (wall, cpu) = runtime.block_on(async {
         let status = Arc::new(StatusRegistry::default());
         let mut controls = Vec::new();
@@ -203,11 +236,34 @@ fn write_file(path: &PathBuf, lines: u64) {
     file.flush().expect("flush");
 }
 
+/// CPU seconds of this process and of its running children (a plugin
+/// worker).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // utime and stime are the 14th and 15th fields of the line.
+    let me = std::process::id().to_string();
+    let children: f64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let fields = fields_after_name(&stat);
+            // The 4th field is the parent's pid.
+            (fields.get(1) == Some(&me.as_str())).then(|| process_seconds(&fields))
+        })
+        .sum();
+    let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    process_seconds(&fields_after_name(&own)) + children
+}
+
+/// The fields of a `/proc/PID/stat` line after the command's name (the
+/// 3rd field onwards).
+fn fields_after_name(stat: &str) -> Vec<&str> {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    rest.split_whitespace().collect()
+}
+
+/// utime plus stime, the 14th and 15th fields, in seconds.
+fn process_seconds(fields: &[&str]) -> f64 {
     let ticks = rustix::param::clock_ticks_per_second() as f64;
     let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);

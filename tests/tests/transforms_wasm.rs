@@ -399,3 +399,124 @@ fn with_retry_a_failed_batch_is_held_until_the_processor_is_fixed() {
         (checkpoint(&agent) == Some(size)).then_some(())
     });
 }
+
+/// The plugin workers the agent runs (children started as
+/// `plugin-worker`), by pid.
+fn workers(agent: &Agent) -> Vec<u32> {
+    let agent_pid = agent.child.as_ref().unwrap().id().to_string();
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            parent == Some(agent_pid.as_str())
+                && String::from_utf8_lossy(&cmdline).contains("plugin-worker")
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// A field of `/proc/PID/status`.
+fn status_field(pid: u32, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .map(|value| value.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_no_batch() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(test_plugin("processor"), plugins.path().join("proc.wasm")).unwrap();
+    let receiver = Receiver::start();
+    // Isolation is left at its default: third-party plugins in a worker.
+    let yaml = config(
+        plugins.path(),
+        &receiver.endpoint(),
+        "proc",
+        "    on_error: retry",
+    );
+    let (agent, log) = start(&yaml);
+    append(&log, &["first"]);
+    wait_for("the first line", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() == 1).then_some(())
+    });
+    let [worker] = workers(&agent)[..] else {
+        panic!("one plugin worker, got {:?}", workers(&agent));
+    };
+    let agent_pid = agent.child.as_ref().unwrap().id();
+    for (field, want) in [("NoNewPrivs", "1"), ("Seccomp", "2")] {
+        assert_eq!(status_field(worker, field), want, "{field} of the worker");
+    }
+    assert_eq!(status_field(agent_pid, "Seccomp"), "0", "the agent is not");
+    let root = status_field(agent_pid, "Uid").starts_with("0\t");
+    if root {
+        assert!(
+            !status_field(worker, "Uid").starts_with("0\t"),
+            "the worker of an agent run as root is not root: {}",
+            status_field(worker, "Uid")
+        );
+    }
+
+    // The worker dies; the batch it would have had next is held (on_error:
+    // retry) and goes through the processor in a new worker.
+    let status = Command::new("kill")
+        .args(["-9", &worker.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    append(&log, &["second", "third"]);
+    wait_for("the lines after the kill", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() >= 3).then_some(())
+    });
+    append(&log, &["fourth"]);
+    wait_for("the last line", Duration::from_secs(30), || {
+        (receiver.log_bodies().len() >= 4).then_some(())
+    });
+    let records = decoded(&receiver);
+    let bodies: Vec<&str> = records.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["first", "second", "third", "fourth"],
+        "each once, in order"
+    );
+    for (body, attributes) in &records {
+        assert!(
+            get(attributes, "processor.batch").is_some(),
+            "{body} went through the processor: {attributes:?}"
+        );
+    }
+    assert_eq!(
+        agent.metric_sum(
+            "neurallog_agent_plugin_worker_failures_total",
+            &["transform=\"proc\"", "error_type=\"worker_crashed\""]
+        ),
+        1.0,
+        "{}",
+        agent.get("/metrics").1
+    );
+    assert_eq!(
+        agent.metric_sum(
+            "neurallog_agent_transform_processor_failures_total",
+            &["error_type=\"worker_crashed\"", "action=\"held\""]
+        ),
+        1.0
+    );
+    let [new_worker] = workers(&agent)[..] else {
+        panic!("one plugin worker, got {:?}", workers(&agent));
+    };
+    assert_ne!(new_worker, worker, "a new worker");
+    assert_eq!(status_field(new_worker, "Seccomp"), "2");
+    let size = std::fs::metadata(&log).unwrap().len();
+    wait_for("the checkpoint at the end", Duration::from_secs(30), || {
+        (checkpoint(&agent) == Some(size)).then_some(())
+    });
+}

@@ -22,6 +22,9 @@ const PROCESSOR_INSTANCE_SLOTS: u32 = 8;
 #[derive(Debug)]
 pub struct PluginRuntime {
     config: PluginsConfig,
+    /// The executable started as a plugin worker (the agent's own unless
+    /// a benchmark or test says otherwise).
+    worker_executable: Option<PathBuf>,
     data_dir: PathBuf,
     fuel: bool,
     host: OnceLock<Result<Arc<PluginHost>, String>>,
@@ -38,11 +41,20 @@ impl PluginRuntime {
         let slots = Arc::new(Semaphore::new(config.max_concurrent_runs.max(1) as usize));
         PluginRuntime {
             config,
+            worker_executable: None,
             data_dir: data_dir.to_owned(),
             fuel,
             host: OnceLock::new(),
             slots,
         }
+    }
+
+    /// Start plugin workers from `executable` (an agent binary) rather than
+    /// from the running executable: for benchmarks and tests, whose own
+    /// executable is not the agent.
+    pub fn with_worker_executable(mut self, executable: PathBuf) -> Self {
+        self.worker_executable = Some(executable);
+        self
     }
 
     /// The plugin host, started on first use.
@@ -91,12 +103,17 @@ impl PluginRuntime {
     /// How plugin workers are started and confined.
     pub fn worker_options(&self) -> WorkerOptions {
         let worker = &self.config.worker;
+        let defaults = WorkerOptions::default();
         WorkerOptions {
+            executable: self
+                .worker_executable
+                .clone()
+                .unwrap_or(defaults.executable),
             user: worker.user.clone(),
             group: worker.group.clone(),
             cpu_secs: worker.cpu_secs,
             cgroup: worker.cgroup,
-            ..WorkerOptions::default()
+            ..defaults
         }
     }
 

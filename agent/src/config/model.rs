@@ -151,7 +151,8 @@ pub struct PluginsConfig {
     #[serde(default = "default_mounts_file")]
     pub mounts_file: PathBuf,
     /// Which process runs plugins: `worker` (a separate, confined process
-    /// per check: unprivileged user, `no_new_privs`, seccomp, rlimits) or
+    /// per check and per `wasm` transform: unprivileged user,
+    /// `no_new_privs`, seccomp, rlimits) or
     /// `in_process` (inside the agent, faster, but a sandbox escape would
     /// be the agent's). Third-party plugins default to `worker`, the
     /// first-party ones built into the agent to `in_process`.

@@ -45,6 +45,9 @@ pub mod v0_1_processor {
         path: "../wit",
         world: "neurallog:plugin/processor@0.1.0",
         imports: { default: trappable },
+        // A batch and what comes back travel to and from a plugin worker
+        // process (see `worker::protocol`).
+        additional_derives: [serde::Serialize, serde::Deserialize],
         exports: { default: async },
         with: {
             "neurallog:plugin/types": super::v0_1::neurallog::plugin::types,

@@ -80,6 +80,7 @@ pub use plugin_host::{PluginHost, WasmError};
 pub use processor::{
     Attribute, Batch, LoadedProcessor, LogRecord, OutputBound, ProcessFailure,
     ProcessFailureReason, ProcessedRecord, ProcessorInstance, Resource, Value, record_bytes,
+    verify_output,
 };
 pub use quarantine::{QuarantinePolicy, QuarantineStatus};
 pub use report::{

@@ -37,7 +37,8 @@ use super::source::PluginSource;
 pub use processing::{Attribute, Batch, LogRecord, ProcessedRecord, Resource, Value};
 
 /// How much a processor may return, relative to what it was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutputBound {
     /// Records out per record in.
     pub max_records_per_input: u32,
@@ -46,7 +47,8 @@ pub struct OutputBound {
 }
 
 /// Why a batch was not processed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProcessFailure {
     /// Which limit stopped it, or how the plugin failed.
     pub reason: ProcessFailureReason,
@@ -55,7 +57,8 @@ pub struct ProcessFailure {
 }
 
 /// How a batch failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProcessFailureReason {
     /// The sandbox stopped the call (a trap, a limit).
     Sandbox(FailureReason),
@@ -283,8 +286,7 @@ async fn call(
     bound: OutputBound,
 ) -> (Option<Live>, Result<Vec<ProcessedRecord>, ProcessFailure>) {
     let limits = &plugin.context.limits;
-    let input_bytes = batch_bytes(batch);
-    let max_bytes = input_bytes.saturating_mul(u64::from(bound.max_bytes_per_input));
+    let max_bytes = max_output_bytes(batch, bound);
     // A fresh budget for every batch, as a check gets for every run.
     let state = live.store.data_mut();
     state.deadline = Instant::now() + limits.deadline();
@@ -440,6 +442,23 @@ fn batch_bytes(batch: &Batch) -> u64 {
         .map(record_bytes)
         .sum::<u64>()
         .max(4096)
+}
+
+/// The most bytes `process` may return for `batch`.
+fn max_output_bytes(batch: &Batch, bound: OutputBound) -> u64 {
+    batch_bytes(batch).saturating_mul(u64::from(bound.max_bytes_per_input))
+}
+
+/// Checks what a processor returned for `batch` against it and `bound`, as
+/// [`ProcessorInstance::process`] does. The agent checks again what a
+/// plugin worker sends back: once it has run guest code, a worker is not
+/// trusted.
+pub fn verify_output(
+    records: &[ProcessedRecord],
+    batch: &Batch,
+    bound: OutputBound,
+) -> Result<(), ProcessFailure> {
+    check_output(records, batch, bound, max_output_bytes(batch, bound))
 }
 
 /// Checks what `process` returned against the batch it was given.

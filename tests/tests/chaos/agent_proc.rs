@@ -38,9 +38,14 @@ pub struct AgentConfig {
     /// sink (a reload moves through them): none; a filter that drops
     /// nothing; a parse (regex, unparsed lines passed) then that filter;
     /// a route splitting plain files from the rest, both outputs read by
-    /// the sink.
+    /// the sink; a Wasm processor (the test processor tagging each record,
+    /// in its plugin worker process, holding a batch it fails).
     pub transform_variant: u32,
 }
+
+/// How many transform variants a reload moves through (see
+/// [`AgentConfig::transform_variant`]).
+pub const TRANSFORM_VARIANTS: u32 = 5;
 
 /// A counter as `/metrics` shows it, summed over the agent's lives.
 #[derive(Debug, Default, Clone)]
@@ -101,7 +106,7 @@ impl AgentConfig {
             1 => (50, 50),
             _ => (2000, 1000),
         };
-        let (transforms, logs) = match self.transform_variant % 4 {
+        let (transforms, logs) = match self.transform_variant % TRANSFORM_VARIANTS {
             0 => (String::new(), "files, pods"),
             1 => (
                 "
@@ -125,6 +130,20 @@ transforms:
 "
                 .to_owned(),
                 "split.plain, split._unmatched",
+            ),
+            4 => (
+                format!(
+                    "
+transforms:
+  tagged:
+    type: wasm
+    inputs: [files, pods]
+    path: {}
+    on_error: retry
+",
+                    crate::support::plugins::test_plugin("processor").display()
+                ),
+                "tagged",
             ),
             _ => (
                 "

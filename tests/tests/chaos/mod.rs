@@ -68,7 +68,7 @@ fn fixed_seeds() {
 #[test]
 fn every_configuration_the_reload_faults_render_is_valid() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for variant in 0..8u32 {
+    for variant in 0..10u32 {
         let config = agent_proc::AgentConfig {
             data_dir: dir.path().join("data"),
             root: dir.path().to_owned(),

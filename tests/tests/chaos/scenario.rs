@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::agent_proc::{AgentConfig, AgentProc, Counters, Tmpfs};
+use super::agent_proc::{self, AgentConfig, AgentProc, Counters, Tmpfs};
 use super::faults::{AGENT_LANE, FaultKind, INGEST_LANE, Lane, Planned};
 use super::oracle::{Oracle, Tally};
 use super::world::{StreamKind, World};
@@ -133,12 +133,12 @@ pub fn run(options: &Options) -> Summary {
         include_variant: 0,
         batch_variant: 0,
         mirror: false,
-        // Each seed starts from its own transforms (none in a quarter of
+        // Each seed starts from its own transforms (none in a fifth of
         // them), so reloads leave each variant, the route included:
         // starting from the route found a loss (seed 2 at 300 lines/s for
         // 35 s, a reload taking the route out while the ingest failed),
         // fixed with its regression test in `shipping::reload`.
-        transform_variant: (seed % 4) as u32,
+        transform_variant: (seed % u64::from(agent_proc::TRANSFORM_VARIANTS)) as u32,
     };
     shared.log(&format!(
         "start: include_rotated={include_rotated} compression={compression} rate={} duration={:?}",
@@ -647,7 +647,10 @@ impl Shared {
                 agent.config.transform_variant += 1;
                 self.done(
                     kind,
-                    &format!("transform variant {}", agent.config.transform_variant % 4),
+                    &format!(
+                        "transform variant {}",
+                        agent.config.transform_variant % agent_proc::TRANSFORM_VARIANTS
+                    ),
                 );
                 agent.reload();
             }

@@ -37,11 +37,42 @@ pub struct PluginLoadFailed<'a, E: fmt::Display> {
     pub error: E,
 }
 
+/// The component a plugin worker runs a plugin for: its kind is the label
+/// (`check` or `transform`), its name the value.
+#[derive(Debug, Clone, Copy)]
+pub enum WorkerOwner<'a> {
+    /// A check.
+    Check(&'a str),
+    /// A `wasm` transform (a log processor).
+    Transform(&'a str),
+}
+
+impl WorkerOwner<'_> {
+    /// `check` or `transform`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            WorkerOwner::Check(_) => "check",
+            WorkerOwner::Transform(_) => "transform",
+        }
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &str {
+        match self {
+            WorkerOwner::Check(name) | WorkerOwner::Transform(name) => name,
+        }
+    }
+
+    fn label(&self) -> (&'static str, String) {
+        (self.kind(), self.name().to_owned())
+    }
+}
+
 /// A plugin worker process started, loaded its plugin and confined itself.
 #[derive(Debug)]
 pub struct PluginWorkerStarted<'a> {
-    /// The check.
-    pub check: &'a str,
+    /// The check, or the `wasm` transform, the worker runs the plugin of.
+    pub owner: WorkerOwner<'a>,
     /// The worker's process id.
     pub pid: u32,
     /// What the confinement did, one line.
@@ -52,8 +83,8 @@ pub struct PluginWorkerStarted<'a> {
 /// it is restarted after a backoff.
 #[derive(Debug)]
 pub struct PluginWorkerDied<'a> {
-    /// The check.
-    pub check: &'a str,
+    /// The check, or the `wasm` transform, the worker runs the plugin of.
+    pub owner: WorkerOwner<'a>,
     /// The worker's process id.
     pub pid: u32,
     /// `worker_crashed` or `worker_unresponsive`.
@@ -67,8 +98,8 @@ pub struct PluginWorkerDied<'a> {
 /// A plugin worker was started again after one died.
 #[derive(Debug)]
 pub struct PluginWorkerRestarted<'a> {
-    /// The check.
-    pub check: &'a str,
+    /// The check, or the `wasm` transform, the worker runs the plugin of.
+    pub owner: WorkerOwner<'a>,
     /// The new worker's process id.
     pub pid: u32,
 }
@@ -161,7 +192,8 @@ impl PluginWorkerStarted<'_> {
     /// Log the start.
     pub fn emit(self) {
         tracing::info!(
-            check = self.check,
+            component_kind = self.owner.kind(),
+            component_id = self.owner.name(),
             pid = self.pid,
             confinement = self.confinement,
             "Plugin worker started."
@@ -175,19 +207,20 @@ impl PluginWorkerDied<'_> {
     /// Log and count the death.
     pub fn emit(self) {
         tracing::warn!(
-            check = self.check,
+            component_kind = self.owner.kind(),
+            component_id = self.owner.name(),
             pid = self.pid,
             error_type = self.error_type,
             cause = self.cause,
             restart_in_ms = self.restart_in.as_millis() as u64,
-            "Plugin worker died; its run failed and it is restarted."
+            "Plugin worker died; its run (or batch) failed and it is restarted."
         );
         registry()
             .counter(
                 "neurallog_agent_plugin_worker_failures_total",
                 "Plugin worker processes that died (killed, crashed, stopped by seccomp) or stopped answering.",
                 vec![
-                    ("check", self.check.to_owned()),
+                    self.owner.label(),
                     ("error_type", self.error_type.to_owned()),
                 ],
             )
@@ -201,7 +234,8 @@ impl PluginWorkerRestarted<'_> {
     /// Log and count the restart.
     pub fn emit(self) {
         tracing::info!(
-            check = self.check,
+            component_kind = self.owner.kind(),
+            component_id = self.owner.name(),
             pid = self.pid,
             "Plugin worker restarted."
         );
@@ -209,7 +243,7 @@ impl PluginWorkerRestarted<'_> {
             .counter(
                 "neurallog_agent_plugin_worker_restarts_total",
                 "Plugin worker processes started again after one died.",
-                vec![("check", self.check.to_owned())],
+                vec![self.owner.label()],
             )
             .inc();
     }

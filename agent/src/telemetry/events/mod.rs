@@ -18,7 +18,7 @@ mod transform;
 pub use auth::{SinkAuthAccepted, SinkAuthFailed};
 pub use check::{
     CheckMetrics, CheckRunFinished, CheckStatusChanged, PluginLoadFailed, PluginLoaded,
-    PluginWorkerDied, PluginWorkerRestarted, PluginWorkerStarted,
+    PluginWorkerDied, PluginWorkerRestarted, PluginWorkerStarted, WorkerOwner,
 };
 pub use component::{ComponentError, ComponentMetrics, ErrorStage};
 pub use file::{

@@ -21,11 +21,14 @@
 //! reloading the plugin's file each time so that a fixed plugin is picked
 //! up, until it is processed.
 //!
-//! Processors run in the agent's process, under wasmtime's limits (epoch
-//! deadline, fuel, memory cap), even where third-party checks run in a
-//! plugin worker process: a round trip to the worker per batch is not built
-//! yet. The instance is reused from batch to batch and discarded after any
-//! failure.
+//! A processor runs where `plugins.isolation.third_party` puts third-party
+//! plugins: by default in a plugin worker process of its own (confined as a
+//! check's worker is: its own user, `no_new_privs`, resource limits, a
+//! cgroup, seccomp), one round trip per batch; with `in_process`, in the
+//! agent. Either way wasmtime's limits hold (epoch deadline, fuel, memory
+//! cap), the instance is reused from batch to batch and discarded after any
+//! failure, and a worker that dies or hangs fails the batch it held, which
+//! `on_error` then handles like any other failure.
 
 mod config;
 mod convert;
@@ -37,12 +40,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::Isolation;
 use crate::error::Chain;
 use crate::event::{Event, EventBatch};
 use crate::telemetry::events::{ProcessorBatchFailed, TransformEventsDropped, TransformMetrics};
 use crate::topology::{BoxedComponent, BuildError, ComponentState, TransformContext};
+use crate::wasm::worker::{WorkerOptions, WorkerPlugin};
 use crate::wasm::{
-    Grants, Limits, LoadedProcessor, OutputBound, PluginHost, PluginSource, ProcessorInstance,
+    Batch, Grants, Limits, LoadedProcessor, OutputBound, PluginHost, PluginSource, ProcessFailure,
+    ProcessedRecord, ProcessorInstance,
 };
 
 /// First wait before a held batch is tried again, or a failed load.
@@ -67,6 +73,18 @@ pub struct ProcessorPlan {
     pub on_error: OnError,
     /// How much it may return.
     pub bound: OutputBound,
+    /// Where it runs: in a worker process (with these options) or in the
+    /// agent (`None`).
+    pub worker: Option<WorkerOptions>,
+}
+
+/// A loaded processor, where its plan put it.
+#[derive(Debug)]
+pub enum Processor {
+    /// In the agent's process.
+    InProcess(ProcessorInstance),
+    /// In a plugin worker process of its own.
+    Worker(Arc<WorkerPlugin>),
 }
 
 /// Build the transform `config` describes; its plugin is loaded when it
@@ -75,7 +93,10 @@ pub fn build(
     config: &WasmTransformConfig,
     cx: TransformContext,
 ) -> Result<BoxedComponent, BuildError> {
-    let plan = ProcessorPlan::new(&cx.id, config, cx.plugins.directory())?;
+    let mut plan = ProcessorPlan::new(&cx.id, config, cx.plugins.directory())?;
+    if cx.plugins.isolation(false) == Isolation::Worker {
+        plan.worker = Some(cx.plugins.worker_options());
+    }
     if config.limits.fuel.is_some() && !cx.plugins.fuel() {
         return Err(BuildError::new(
             "limits.fuel needs fuel metering, which is chosen when the agent starts: restart the agent to apply it",
@@ -106,10 +127,30 @@ impl ProcessorPlan {
                 max_records_per_input: config.max_output_records_per_input,
                 max_bytes_per_input: config.max_output_bytes_per_input,
             },
+            worker: None,
         })
     }
 
-    /// Load the plugin.
+    /// Load the plugin where the plan says: in a new worker process, or in
+    /// the agent.
+    pub async fn start(&self, host: &PluginHost) -> Result<Processor, String> {
+        match &self.worker {
+            Some(options) => WorkerPlugin::start_processor(
+                host,
+                &self.name,
+                self.source.clone(),
+                self.limits.clone(),
+                self.grants.clone(),
+                options.clone(),
+            )
+            .await
+            .map(Processor::Worker)
+            .map_err(|error| Chain(&error).to_string()),
+            None => Ok(Processor::InProcess(self.load(host).await?.instance())),
+        }
+    }
+
+    /// Load the plugin in the agent's process.
     pub async fn load(&self, host: &PluginHost) -> Result<Arc<LoadedProcessor>, String> {
         host.load_processor(
             &self.name,
@@ -161,8 +202,8 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
     let metrics = TransformMetrics::new(metrics);
     let mut backoff = FIRST_BACKOFF;
     let mut instance = loop {
-        match plan.load(&host).await {
-            Ok(plugin) => break plugin.instance(),
+        match plan.start(&host).await {
+            Ok(processor) => break processor,
             Err(error) => {
                 tracing::error!(component_id = %plan.name, %error, retry_in_ms = backoff.as_millis() as u64,
                     "Processor plugin not loaded; the transform's inputs wait for it.");
@@ -198,7 +239,7 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
 pub async fn process(
     plan: &ProcessorPlan,
     host: &PluginHost,
-    instance: &mut ProcessorInstance,
+    instance: &mut Processor,
     events: Vec<Event>,
     metrics: &TransformMetrics,
 ) -> Vec<Event> {
@@ -233,11 +274,28 @@ pub async fn process(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         // The plugin may have been fixed: take its file as it is now.
-        match plan.load(host).await {
-            Ok(plugin) => *instance = plugin.instance(),
+        match plan.start(host).await {
+            Ok(processor) => *instance = processor,
             Err(error) => {
                 tracing::warn!(component_id = %plan.name, %error, "Processor plugin not reloaded; trying the batch with the one loaded.");
             }
+        }
+    }
+}
+
+// === impl Processor ===
+
+impl Processor {
+    /// Process `batch` (see [`ProcessorInstance::process`]).
+    pub async fn process(
+        &mut self,
+        config: &str,
+        batch: &Batch,
+        bound: OutputBound,
+    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
+        match self {
+            Processor::InProcess(instance) => instance.process(config, batch, bound).await,
+            Processor::Worker(worker) => worker.process(config, batch, bound).await,
         }
     }
 }

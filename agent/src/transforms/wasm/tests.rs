@@ -87,7 +87,7 @@ fn batch_tag(event: &Event) -> Option<i64> {
 async fn records_go_through_and_the_instance_serves_batch_after_batch() {
     let (host, _dir) = host();
     let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
-    let mut instance = plan.load(&host).await.unwrap().instance();
+    let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
     let out = process(&plan, &host, &mut instance, events(&["a", "b"]), &metrics).await;
     assert_eq!(bodies(&out), ["a", "b"]);
@@ -134,7 +134,7 @@ fn a_batch_lists_shared_attributes_and_resources_once_and_changes_come_back() {
         .map(|r| r.shared_attributes)
         .collect();
     assert_eq!(shared, [0, 0, 1]);
-    let unchanged = |origin| crate::wasm::ProcessedRecord {
+    let unchanged = |origin| ProcessedRecord {
         origin,
         timestamp: 7,
         severity_number: 13,
@@ -166,7 +166,7 @@ fn a_batch_lists_shared_attributes_and_resources_once_and_changes_come_back() {
 async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
     let (host, _dir) = host();
     let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
-    let mut instance = plan.load(&host).await.unwrap().instance();
+    let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
     let out = process(&plan, &host, &mut instance, events(&["a"]), &metrics).await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
@@ -194,7 +194,7 @@ async fn each_hostile_batch_fails_for_its_own_reason() {
         ..Limits::default()
     };
     let plan = plan(guest("processor"), "tag", OnError::Pass, limits);
-    let mut instance = plan.load(&host).await.unwrap().instance();
+    let mut instance = plan.start(&host).await.unwrap();
     let cases = [
         ("TRAP", ProcessFailureReason::Sandbox(FailureReason::Trap)),
         (
@@ -247,7 +247,7 @@ async fn records_the_processor_leaves_out_are_dropped() {
         OnError::Pass,
         Limits::default(),
     );
-    let mut instance = plan.load(&host).await.unwrap().instance();
+    let mut instance = plan.start(&host).await.unwrap();
     let out = process(
         &plan,
         &host,
@@ -266,7 +266,7 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
     let path = plugins.path().join("p.wasm");
     std::fs::copy(guest("processor"), &path).unwrap();
     let plan = plan(path.clone(), "tag", OnError::Retry, Limits::default());
-    let mut instance = plan.load(&host).await.unwrap().instance();
+    let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
     let held = process(
         &plan,
@@ -298,7 +298,7 @@ proptest::proptest! {
         let records: Vec<_> = returned
             .iter()
             .enumerate()
-            .map(|(i, &(origin, changed))| crate::wasm::ProcessedRecord {
+            .map(|(i, &(origin, changed))| ProcessedRecord {
                 origin,
                 timestamp: 1,
                 severity_number: 9,

@@ -1,5 +1,6 @@
 //! The agent's side of a plugin worker: [`WorkerPlugin`] is what the check
-//! scheduler runs a worker-isolated plugin through.
+//! scheduler runs a worker-isolated plugin through, and what a `wasm`
+//! transform sends its batches through when its processor is isolated.
 //!
 //! One worker process per plugin, started from the agent's own executable
 //! (`/proc/self/exe plugin-worker`), its end of a socketpair as stdin. The
@@ -8,7 +9,10 @@
 //! quarantine, and the restart backoff. A worker that dies (SIGKILL, a
 //! crash, its seccomp filter) or does not answer within the run's deadline
 //! plus grace costs that run (`worker_crashed`, `worker_unresponsive`);
-//! the next run starts a new worker once the backoff has passed. Dropping
+//! the next run starts a new worker once the backoff has passed. A batch
+//! fails the same way (the transform's `on_error` then applies), and what a
+//! worker returns for a batch is checked again here: a worker that has run
+//! guest code is not trusted. Dropping
 //! the [`WorkerPlugin`] (shutdown, reload) kills its worker; the worker also
 //! dies with the agent (`PR_SET_PDEATHSIG`) and exits when its socket
 //! closes.
@@ -29,15 +33,20 @@ use super::cgroup;
 use super::logs;
 use super::protocol::{
     self, Confinement, ConfinementRequest, FrameError, FromWorker, HostConfig, LoadRequest,
-    ToWorker, WorkerSource,
+    ProcessRef, ToWorker, WorkerSource, World,
 };
-use crate::telemetry::events::{PluginWorkerDied, PluginWorkerRestarted, PluginWorkerStarted};
+use crate::telemetry::events::{
+    PluginWorkerDied, PluginWorkerRestarted, PluginWorkerStarted, WorkerOwner,
+};
 use crate::wasm::error::{LoadError, LoadErrorKind};
 use crate::wasm::host::state::PluginState;
 use crate::wasm::loader::valid_name;
 use crate::wasm::plugin::{quarantined_report, record};
 use crate::wasm::quarantine::{Quarantine, QuarantineStatus};
-use crate::wasm::{FailureReason, Grants, Limits, PluginHost, PluginInfo, PluginSource, RunReport};
+use crate::wasm::{
+    Batch, FailureReason, Grants, Limits, OutputBound, PluginHost, PluginInfo, PluginSource,
+    ProcessFailure, ProcessFailureReason, ProcessedRecord, RunReport, record_bytes, verify_output,
+};
 
 /// Time beyond a run's deadline plus the host's grace for the worker's
 /// answer to arrive, before it counts as unresponsive.
@@ -49,6 +58,11 @@ const START_GRACE: Duration = Duration::from_secs(5);
 /// Log lines beyond the plugin's own cap a worker may send in one run (its
 /// own warnings): past that, lines are dropped and counted.
 const WORKER_LOG_LINES: u64 = 64;
+
+/// Bytes of records (bodies, severity texts, own attributes) sent to a
+/// processor's worker in one frame: a larger batch goes in parts, each
+/// well under the frame cap even if every byte needs escaping.
+const PART_BYTES: u64 = 4 << 20;
 
 /// How the agent starts and restarts workers.
 #[derive(Debug, Clone)]
@@ -103,13 +117,14 @@ pub struct WorkerStatus {
     pub cgroup: String,
 }
 
-/// A plugin loaded in a worker process.
+/// A plugin loaded in a worker process: a check's, or a log processor's.
 pub struct WorkerPlugin {
     name: String,
     request: LoadRequest,
     options: WorkerOptions,
-    /// The agent's persisted copy of the plugin's state.
-    state: Arc<PluginState>,
+    /// The agent's persisted copy of a check's state (a processor has
+    /// none).
+    state: Option<Arc<PluginState>>,
     /// How long a run's answer may take.
     answer_within: Duration,
     info: Mutex<PluginInfo>,
@@ -129,6 +144,20 @@ struct Connection {
     pid: u32,
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
+}
+
+/// What the agent asks a worker.
+enum Job<'a> {
+    /// Run the check with this configuration.
+    Run(&'a str),
+    /// Process a batch: its frame, encoded.
+    Process(Vec<u8>),
+}
+
+/// A worker's answer to a [`Job`].
+enum Answer {
+    Ran(RunReport),
+    Processed(Result<Vec<ProcessedRecord>, ProcessFailure>),
 }
 
 /// Why a conversation with a worker ended.
@@ -152,6 +181,41 @@ impl WorkerPlugin {
         grants: Grants,
         options: WorkerOptions,
     ) -> Result<Arc<Self>, LoadError> {
+        Self::start_world(World::Check, host, name, source, limits, grants, options).await
+    }
+
+    /// Starts a worker for `wasm` transform `name` and loads its processor
+    /// in it. Fails as [`PluginHost::load_processor`] does, with the
+    /// worker's own error chain.
+    pub async fn start_processor(
+        host: &PluginHost,
+        name: &str,
+        source: PluginSource,
+        limits: Limits,
+        grants: Grants,
+        options: WorkerOptions,
+    ) -> Result<Arc<Self>, LoadError> {
+        Self::start_world(
+            World::Processor,
+            host,
+            name,
+            source,
+            limits,
+            grants,
+            options,
+        )
+        .await
+    }
+
+    async fn start_world(
+        world: World,
+        host: &PluginHost,
+        name: &str,
+        source: PluginSource,
+        limits: Limits,
+        grants: Grants,
+        options: WorkerOptions,
+    ) -> Result<Arc<Self>, LoadError> {
         let fail = |kind| LoadError {
             plugin: name.to_owned(),
             source_name: source.display_name(),
@@ -160,9 +224,13 @@ impl WorkerPlugin {
         if !valid_name(name) {
             return Err(fail(LoadErrorKind::InvalidName));
         }
-        let state = host
-            .plugin_state(name, limits.max_state_bytes)
-            .map_err(|e| fail(e.into()))?;
+        let state = match world {
+            World::Check => Some(
+                host.plugin_state(name, limits.max_state_bytes)
+                    .map_err(|e| fail(e.into()))?,
+            ),
+            World::Processor => None,
+        };
         let settings = host.settings();
         let worker_source = match &source {
             PluginSource::File { path, sha256 } => WorkerSource::File {
@@ -176,6 +244,7 @@ impl WorkerPlugin {
         let answer_within = limits.deadline() + settings.deadline_grace + ANSWER_GRACE;
         let request = LoadRequest {
             name: name.to_owned(),
+            world,
             source: worker_source,
             limits,
             grants,
@@ -197,7 +266,7 @@ impl WorkerPlugin {
         };
         let quarantine = Quarantine::new(request.limits.quarantine.clone());
         let mut status = WorkerStatus::default();
-        let (connection, info) = spawn(name, &request, &state, &options, &mut status)
+        let (connection, info) = spawn(&request, state.as_deref(), &options, &mut status)
             .await
             .map_err(|message| fail(LoadErrorKind::Worker(message)))?;
         Ok(Arc::new(Self {
@@ -239,25 +308,121 @@ impl WorkerPlugin {
             return report;
         }
         let started = Instant::now();
-        let report = match self.run_in_worker(config_json).await {
-            Ok(report) => report,
+        let report = match self.in_worker(Job::Run(config_json)).await {
+            Ok(Answer::Ran(report)) => report,
+            Ok(Answer::Processed(_)) => unreachable_answer(started),
             Err((reason, message)) => failed_report(reason, message, started.elapsed()),
         };
         record(&self.name, &self.quarantine, &report.outcome);
         report
     }
 
-    async fn run_in_worker(&self, config_json: &str) -> Result<RunReport, (FailureReason, String)> {
+    /// Processes `batch` in the worker as
+    /// [`ProcessorInstance::process`](crate::wasm::ProcessorInstance::process)
+    /// would in the agent, starting a new worker first if the last one died
+    /// and its backoff has passed; a dead or hung worker fails the batch.
+    /// A batch of more than [`PART_BYTES`] goes in parts, each processed on
+    /// its own; a part that fails fails the batch.
+    pub async fn process(
+        &self,
+        config_json: &str,
+        batch: &Batch,
+        bound: OutputBound,
+    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
+        let parts = parts(batch);
+        if let [_] = parts.as_slice() {
+            return self.process_part(config_json, batch, bound).await;
+        }
+        let mut processed = Vec::new();
+        for range in parts {
+            let offset = range.start as u32;
+            let part = Batch {
+                resources: batch.resources.clone(),
+                shared_attributes: batch.shared_attributes.clone(),
+                records: batch.records[range]
+                    .iter()
+                    .map(|record| crate::wasm::LogRecord {
+                        origin: record.origin - offset,
+                        ..record.clone()
+                    })
+                    .collect(),
+            };
+            let records = self.process_part(config_json, &part, bound).await?;
+            processed.extend(records.into_iter().map(|record| ProcessedRecord {
+                origin: record.origin + offset,
+                ..record
+            }));
+        }
+        Ok(processed)
+    }
+
+    async fn process_part(
+        &self,
+        config_json: &str,
+        batch: &Batch,
+        bound: OutputBound,
+    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
+        let frame = ProcessRef::Process {
+            config_json,
+            batch,
+            bound,
+        };
+        let frame = protocol::encode(&frame).map_err(|error| ProcessFailure {
+            reason: ProcessFailureReason::Sandbox(FailureReason::Setup),
+            message: format!(
+                "the batch cannot be sent to the plugin worker: {}",
+                super::chain(&error)
+            ),
+        })?;
+        let records = match self.in_worker(Job::Process(frame)).await {
+            Ok(Answer::Processed(processed)) => processed?,
+            Ok(Answer::Ran(_)) => {
+                return Err(ProcessFailure {
+                    reason: ProcessFailureReason::Sandbox(FailureReason::WorkerCrashed),
+                    message: "the plugin worker answered a batch with a check's report".into(),
+                });
+            }
+            Err((reason, message)) => {
+                return Err(ProcessFailure {
+                    reason: ProcessFailureReason::Sandbox(reason),
+                    message,
+                });
+            }
+        };
+        if let Err(failure) = verify_output(&records, batch, bound) {
+            // The worker checks this itself: one that did not is not sound.
+            let mut slot = self.slot.lock().await;
+            if let Some(mut connection) = slot.connection.take() {
+                let exit = reap(&mut connection.child).await;
+                let cause = format!("returned what the agent refuses ({failure}); killed, {exit}");
+                self.fail_and_back_off(&mut slot, &cause);
+            }
+            return Err(failure);
+        }
+        Ok(records)
+    }
+
+    fn owner(&self) -> WorkerOwner<'_> {
+        match self.request.world {
+            World::Check => WorkerOwner::Check(&self.name),
+            World::Processor => WorkerOwner::Transform(&self.name),
+        }
+    }
+
+    async fn in_worker(&self, job: Job<'_>) -> Result<Answer, (FailureReason, String)> {
         let mut slot = self.slot.lock().await;
+        if let Some(connection) = slot.connection.take_if(|c| self.near_cpu_limit(c)) {
+            self.recycle(connection).await;
+        }
         let mut connection = match slot.connection.take() {
             Some(connection) => connection,
             None => self.restart(&mut slot).await?,
         };
-        let broken = match self.exchange(&mut connection, config_json).await {
-            Ok(report) => {
+        let broken = match self.exchange(&mut connection, &job).await {
+            Ok(answer) => {
                 slot.connection = Some(connection);
                 self.status_mut().consecutive_failures = 0;
-                return Ok(report);
+                return Ok(answer);
             }
             Err(broken) => broken,
         };
@@ -276,7 +441,7 @@ impl WorkerPlugin {
         };
         let backoff = self.fail_and_back_off(&mut slot, &cause);
         PluginWorkerDied {
-            check: &self.name,
+            owner: self.owner(),
             pid: connection.pid,
             error_type: reason.as_str(),
             cause: &cause,
@@ -307,9 +472,8 @@ impl WorkerPlugin {
         }
         let mut status = self.status();
         match spawn(
-            &self.name,
             &self.request,
-            &self.state,
+            self.state.as_deref(),
             &self.options,
             &mut status,
         )
@@ -321,7 +485,7 @@ impl WorkerPlugin {
                 *crate::sync::lock(&self.info) = info;
                 slot.restart_at = None;
                 PluginWorkerRestarted {
-                    check: &self.name,
+                    owner: self.owner(),
                     pid: connection.pid,
                 }
                 .emit();
@@ -336,6 +500,29 @@ impl WorkerPlugin {
                 ))
             }
         }
+    }
+
+    /// Whether a processor's worker has used nine tenths of its CPU time
+    /// limit. A check's worker is left to it (a run it kills is one run),
+    /// but a processor's serves batches for as long as the agent runs, and
+    /// the batch the limit would cut short would fail (passed unprocessed
+    /// under `on_error: pass`): it is replaced between batches instead.
+    fn near_cpu_limit(&self, connection: &Connection) -> bool {
+        self.request.world == World::Processor
+            && cpu_seconds(connection.pid)
+                .is_some_and(|used| used >= self.options.cpu_secs as f64 * 0.9)
+    }
+
+    /// Ends a sound worker between batches, neither a failure nor a backoff:
+    /// the next batch starts a new one.
+    async fn recycle(&self, mut connection: Connection) {
+        let _ = connection.child.start_kill();
+        let exit = reap(&mut connection.child).await;
+        tracing::info!(component_id = %self.name, pid = connection.pid, %exit,
+            "Plugin worker replaced before its CPU time limit.");
+        let mut status = self.status_mut();
+        status.pid = None;
+        status.last_exit = Some(format!("replaced before its CPU time limit; {exit}"));
     }
 
     /// Counts a failure and sets when the next worker may start.
@@ -359,21 +546,21 @@ impl WorkerPlugin {
         crate::sync::lock(&self.status)
     }
 
-    /// One run's conversation: the request, then log lines and state writes
-    /// until the report, all within the run's deadline plus grace.
-    async fn exchange(
-        &self,
-        connection: &mut Connection,
-        config_json: &str,
-    ) -> Result<RunReport, Broken> {
+    /// One run's or batch's conversation: the request, then log lines and
+    /// state writes until the answer, all within the deadline plus grace.
+    async fn exchange(&self, connection: &mut Connection, job: &Job<'_>) -> Result<Answer, Broken> {
         let deadline = tokio::time::Instant::now() + self.answer_within;
         let died = |error: FrameError| Broken::Died(super::chain(&error));
-        let run = ToWorker::Run {
-            config_json: config_json.to_owned(),
-        };
-        protocol::write(&mut connection.writer, &run)
-            .await
-            .map_err(died)?;
+        match job {
+            Job::Run(config_json) => {
+                let run = ToWorker::Run {
+                    config_json: (*config_json).to_owned(),
+                };
+                protocol::write(&mut connection.writer, &run).await
+            }
+            Job::Process(frame) => protocol::write_frame(&mut connection.writer, frame).await,
+        }
+        .map_err(died)?;
         let limits = &self.request.limits;
         let max_lines = limits.max_log_lines + WORKER_LOG_LINES;
         let (mut lines, mut dropped, mut state_written) = (0u64, 0u64, 0u64);
@@ -382,25 +569,39 @@ impl WorkerPlugin {
                 .await
                 .map_err(|_| Broken::Unresponsive(self.answer_within))?
                 .map_err(died)?;
-            match frame {
-                Some(FromWorker::Ran(report)) => {
+            match (frame, job) {
+                (Some(FromWorker::Ran(report)), Job::Run(_)) => {
                     let mut report = *report;
                     report.logs_dropped += dropped;
-                    return Ok(report);
+                    return Ok(Answer::Ran(report));
                 }
-                Some(FromWorker::Log(line)) => {
+                (Some(FromWorker::Processed(processed)), Job::Process(_)) => {
+                    if dropped > 0 {
+                        tracing::warn!(component_id = %self.name, dropped,
+                            "Processor log lines over the per-batch cap were dropped.");
+                    }
+                    return Ok(Answer::Processed(*processed));
+                }
+                (Some(FromWorker::Ran(_) | FromWorker::Processed(_)), _) => {
+                    return Err(Broken::Died("it answered another kind of request".into()));
+                }
+                (Some(FromWorker::Log(line)), _) => {
                     lines += 1;
                     match lines <= max_lines {
                         true => logs::emit(&self.name, connection.pid, &line),
                         false => dropped += 1,
                     }
                 }
-                Some(FromWorker::StateWrite { key, value }) => {
+                (Some(FromWorker::StateWrite { key, value }), _) => {
+                    // A processor has no state to write to.
+                    let Some(state) = &self.state else {
+                        return Err(Broken::Died("a processor's worker wrote state".into()));
+                    };
                     // The worker enforces the run's write budget; a worker
                     // that does not is refused here too.
                     state_written += (key.len() + value.as_ref().map_or(0, Vec::len)) as u64;
                     let result = match state_written <= limits.max_state_write_bytes {
-                        true => self.state.apply(key, value).await,
+                        true => state.apply(key, value).await,
                         false => Err(format!(
                             "the run's state write budget of {} bytes is spent",
                             limits.max_state_write_bytes
@@ -411,10 +612,10 @@ impl WorkerPlugin {
                         .await
                         .map_err(died)?;
                 }
-                Some(FromWorker::Loaded { .. } | FromWorker::LoadFailed { .. }) => {
+                (Some(FromWorker::Loaded { .. } | FromWorker::LoadFailed { .. }), _) => {
                     return Err(Broken::Died("it sent a load answer during a run".into()));
                 }
-                None => return Err(Broken::Died("it closed the socket".into())),
+                (None, _) => return Err(Broken::Died("it closed the socket".into())),
             }
         }
     }
@@ -432,12 +633,12 @@ impl std::fmt::Debug for WorkerPlugin {
 /// Starts a worker, sends it the load request with the plugin's current
 /// state, and waits for it to load and confine itself. Fills in `status`.
 async fn spawn(
-    name: &str,
     request: &LoadRequest,
-    state: &PluginState,
+    state: Option<&PluginState>,
     options: &WorkerOptions,
     status: &mut WorkerStatus,
 ) -> Result<(Connection, PluginInfo), String> {
+    let name = request.name.as_str();
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()
         .map_err(|e| format!("cannot create its socket: {e}"))?;
     let mut child = Command::new(&options.executable)
@@ -462,7 +663,7 @@ async fn spawn(
         .map_err(|e| format!("cannot use its socket: {e}"))?
         .into_split();
     let mut request = request.clone();
-    request.state = state.snapshot();
+    request.state = state.map(PluginState::snapshot).unwrap_or_default();
     let load = ToWorker::Load(Box::new(request.clone()));
     let wait = request.host.load_timeout + START_GRACE;
     // `describe` runs guest code: its lines are capped like a run's.
@@ -496,8 +697,12 @@ async fn spawn(
     match answer {
         Some(FromWorker::Loaded { info, confinement }) => {
             let summary = summary(&confinement, &status.cgroup);
+            let owner = match request.world {
+                World::Check => WorkerOwner::Check(name),
+                World::Processor => WorkerOwner::Transform(name),
+            };
             PluginWorkerStarted {
-                check: name,
+                owner,
                 pid,
                 confinement: &summary,
             }
@@ -529,6 +734,17 @@ async fn spawn(
             Err(format!("{exit} while loading"))
         }
     }
+}
+
+/// CPU seconds process `pid` has used, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's name: utime and stime are the 12th
+    // and 13th of them (the 14th and 15th of the line).
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
 /// Kills the worker if it still runs and says how it ended.
@@ -585,4 +801,101 @@ fn summary(confinement: &Confinement, cgroup: &str) -> String {
 
 fn failed_report(reason: FailureReason, message: String, duration: Duration) -> RunReport {
     RunReport::failed(reason, message, duration)
+}
+
+/// A run answered as a batch: `exchange` refuses that, so it cannot come.
+fn unreachable_answer(started: Instant) -> RunReport {
+    failed_report(
+        FailureReason::WorkerCrashed,
+        "the plugin worker answered a run with a batch".into(),
+        started.elapsed(),
+    )
+}
+
+/// The record ranges a batch goes to a worker in: consecutive, each of at
+/// most [`PART_BYTES`] of records unless one record alone is more.
+fn parts(batch: &Batch) -> Vec<std::ops::Range<usize>> {
+    let mut parts = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, record) in batch.records.iter().enumerate() {
+        let size = record_bytes(record);
+        if i > start && bytes + size > PART_BYTES {
+            parts.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    parts.push(start..batch.records.len());
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::wasm::LogRecord;
+
+    fn batch(sizes: &[usize]) -> Batch {
+        Batch {
+            resources: Vec::new(),
+            shared_attributes: Vec::new(),
+            records: sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &size)| LogRecord {
+                    origin: i as u32,
+                    timestamp: 0,
+                    severity_number: 0,
+                    severity_text: String::new(),
+                    body: "x".repeat(size),
+                    attributes: Vec::new(),
+                    shared_attributes: 0,
+                    resource: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_process_cpu_time_is_read_from_proc_and_grows() {
+        let pid = std::process::id();
+        let before = cpu_seconds(pid).expect("this process's CPU time");
+        let started = Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(100) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let after = cpu_seconds(pid).expect("this process's CPU time");
+        assert!(after > before, "{before} then {after}");
+        assert_eq!(cpu_seconds(u32::MAX), None, "no such process");
+    }
+
+    proptest! {
+        #[test]
+        fn a_batch_goes_in_consecutive_parts_each_within_the_cap_unless_one_record(
+            sizes in proptest::collection::vec(
+                prop_oneof![0usize..64, Just(PART_BYTES as usize / 3), Just(PART_BYTES as usize + 1)],
+                0..12,
+            ),
+        ) {
+            let batch = batch(&sizes);
+            let parts = parts(&batch);
+            let mut next = 0;
+            for part in &parts {
+                prop_assert_eq!(part.start, next, "consecutive, from the first record");
+                next = part.end;
+                let bytes: u64 = batch.records[part.clone()].iter().map(record_bytes).sum();
+                prop_assert!(bytes <= PART_BYTES || part.len() == 1, "{:?}: {} bytes", part, bytes);
+                prop_assert!(!part.is_empty() || batch.records.is_empty());
+            }
+            prop_assert_eq!(next, batch.records.len(), "every record");
+            // Not split more than needed: a part and the next would not fit
+            // together.
+            for pair in parts.windows(2) {
+                let both: u64 = batch.records[pair[0].start..pair[1].end].iter().map(record_bytes).sum();
+                prop_assert!(both > PART_BYTES);
+            }
+        }
+    }
 }

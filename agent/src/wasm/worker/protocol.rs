@@ -10,11 +10,13 @@
 //!
 //! A conversation: the agent sends [`ToWorker::Load`]; the worker loads,
 //! confines itself and answers [`FromWorker::Loaded`] (or
-//! [`FromWorker::LoadFailed`]). Then for each run the agent sends
-//! [`ToWorker::Run`] and the worker answers [`FromWorker::Ran`]; meanwhile it
-//! may send [`FromWorker::Log`] lines and [`FromWorker::StateWrite`]s, each
-//! of which the agent answers with [`ToWorker::StateWritten`] before the
-//! plugin is told its write succeeded. Closing the socket ends the worker.
+//! [`FromWorker::LoadFailed`]). Then, for a check, the agent sends
+//! [`ToWorker::Run`] for each run and the worker answers [`FromWorker::Ran`];
+//! for a log processor, [`ToWorker::Process`] for each batch, answered by
+//! [`FromWorker::Processed`]. Meanwhile the worker may send
+//! [`FromWorker::Log`] lines and [`FromWorker::StateWrite`]s, each of which
+//! the agent answers with [`ToWorker::StateWritten`] before the plugin is
+//! told its write succeeded. Closing the socket ends the worker.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,7 +26,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::wasm::{Grants, Limits, PluginInfo, RunReport};
+use crate::wasm::{
+    Batch, Grants, Limits, OutputBound, PluginInfo, ProcessFailure, ProcessedRecord, RunReport,
+};
 
 /// Largest frame either side accepts, in bytes. A run's result is capped
 /// far below this by `max_output_bytes`; a plugin's state by
@@ -42,17 +46,60 @@ pub(crate) enum ToWorker {
         /// The check's `config:` as JSON.
         config_json: String,
     },
+    /// Process one batch of log records (a processor's worker). The agent
+    /// sends it as [`ProcessRef`], without copying the batch.
+    Process(Box<ProcessRequest>),
     /// The answer to the last [`FromWorker::StateWrite`]: persisted, or why
     /// not.
     StateWritten(Result<(), String>),
+}
+
+/// A batch for a processor, with what it may return.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProcessRequest {
+    /// The transform's `config:` as JSON.
+    pub(crate) config_json: String,
+    /// The records.
+    pub(crate) batch: Batch,
+    /// How much may come back.
+    pub(crate) bound: OutputBound,
+}
+
+/// [`ToWorker::Process`] as the agent writes it: the same frame, borrowing
+/// the batch.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ProcessRef<'a> {
+    /// See [`ToWorker::Process`].
+    Process {
+        /// See [`ProcessRequest::config_json`].
+        config_json: &'a str,
+        /// See [`ProcessRequest::batch`].
+        batch: &'a Batch,
+        /// See [`ProcessRequest::bound`].
+        bound: OutputBound,
+    },
+}
+
+/// The world of the plugin a worker loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum World {
+    /// A check (`run`).
+    Check,
+    /// A log processor (`process`).
+    Processor,
 }
 
 /// Everything the worker needs, sent before it confines itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoadRequest {
-    /// The check's name.
+    /// The check's or transform's name.
     pub(crate) name: String,
+    /// What the plugin is.
+    pub(crate) world: World,
     /// The component.
     pub(crate) source: WorkerSource,
     /// The plugin's limits.
@@ -138,6 +185,9 @@ pub(crate) enum FromWorker {
     },
     /// A run's report.
     Ran(Box<RunReport>),
+    /// A batch's outcome: the records to keep, checked by the worker
+    /// against the batch (and again by the agent), or why there are none.
+    Processed(Box<Result<Vec<ProcessedRecord>, ProcessFailure>>),
     /// A log line of the worker (the plugin's own lines carry `plugin`).
     Log(LogLine),
     /// A state change to persist before the plugin is told it succeeded;
@@ -214,8 +264,15 @@ where
     W: AsyncWrite + Unpin,
     T: Serialize,
 {
-    let frame = encode(message)?;
-    writer.write_all(&frame).await?;
+    write_frame(writer, &encode(message)?).await
+}
+
+/// Writes a frame [`encode`] made.
+pub(crate) async fn write_frame<W>(writer: &mut W, frame: &[u8]) -> Result<(), FrameError>
+where
+    W: AsyncWrite + Unpin,
+{
+    writer.write_all(frame).await?;
     writer.flush().await?;
     Ok(())
 }
@@ -349,6 +406,7 @@ mod tests {
         };
         let request = ToWorker::Load(Box::new(LoadRequest {
             name: "backups".into(),
+            world: World::Check,
             source: WorkerSource::File {
                 path: "/plugins/b.wasm".into(),
                 sha256: Some("ab".repeat(32)),
@@ -390,6 +448,77 @@ mod tests {
                 }
             )
         );
+    }
+
+    fn batch() -> Batch {
+        use crate::wasm::{Attribute, LogRecord, Resource, Value};
+        let attribute = |key: &str, value| Attribute {
+            key: key.into(),
+            value,
+        };
+        Batch {
+            resources: vec![Resource {
+                attributes: vec![attribute("host.name", Value::String("n1".into()))],
+            }],
+            shared_attributes: vec![vec![attribute("log.file.path", Value::String("/a".into()))]],
+            records: vec![LogRecord {
+                origin: 0,
+                timestamp: 1_700_000_000_000_000_001,
+                severity_number: 9,
+                severity_text: "INFO".into(),
+                body: "quote \" tab \t nul \0 \u{1F600}".into(),
+                attributes: vec![
+                    attribute("i", Value::Int(i64::MIN)),
+                    attribute("f", Value::Float(-0.5)),
+                    attribute("b", Value::Boolean(true)),
+                ],
+                shared_attributes: 0,
+                resource: 0,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_batch_sent_borrowed_is_read_as_the_request_it_stands_for() {
+        let batch = batch();
+        let bound = OutputBound {
+            max_records_per_input: 3,
+            max_bytes_per_input: 5,
+        };
+        let frame = encode(&ProcessRef::Process {
+            config_json: r#"{"mode":"identity"}"#,
+            batch: &batch,
+            bound,
+        })
+        .unwrap();
+        let decoded: ToWorker = block_on(read(&mut &frame[..])).unwrap().unwrap();
+        let ToWorker::Process(request) = decoded else {
+            panic!("a process request, got {decoded:?}")
+        };
+        assert_eq!(request.config_json, r#"{"mode":"identity"}"#);
+        assert_eq!(request.bound, bound);
+        assert_eq!(format!("{:?}", request.batch), format!("{batch:?}"));
+    }
+
+    #[test]
+    fn a_batch_outcome_comes_back_whole() {
+        use crate::wasm::{FailureReason, ProcessFailureReason};
+        let kept = FromWorker::Processed(Box::new(Ok(vec![ProcessedRecord {
+            origin: 7,
+            timestamp: 3,
+            severity_number: 17,
+            severity_text: None,
+            body: Some("changed \u{0}".into()),
+            attributes: Some(Vec::new()),
+        }])));
+        let failed = FromWorker::Processed(Box::new(Err(ProcessFailure {
+            reason: ProcessFailureReason::Sandbox(FailureReason::MemoryExceeded),
+            message: "over 32 MiB".into(),
+        })));
+        let mut bytes = encode(&kept).unwrap();
+        bytes.extend(encode(&failed).unwrap());
+        let decoded = decode_all(&bytes).unwrap();
+        assert_eq!(format!("{decoded:?}"), format!("{:?}", [kept, failed]));
     }
 
     #[test]

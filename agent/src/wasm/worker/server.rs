@@ -3,8 +3,9 @@
 //!
 //! It confines itself early (see `sandbox::early`), reads the load request,
 //! loads the plugin with a host of its own sized for that one plugin,
-//! confines itself the rest of the way, says so, and then serves runs until
-//! the agent closes the socket. Its log lines and the plugin's state
+//! confines itself the rest of the way, says so, and then serves runs (a
+//! check) or batches (a log processor, whose instance it keeps from batch
+//! to batch as the agent would) until the agent closes the socket. Its log lines and the plugin's state
 //! changes go to the agent (see `logs`, and `host::state`'s forwarded
 //! store); it never writes a file.
 
@@ -18,11 +19,13 @@ use tokio::sync::{Mutex, mpsc};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::logs::{self, Forward};
-use super::protocol::{self, FromWorker, LoadRequest, ToWorker, WorkerSource};
+use super::protocol::{
+    self, FromWorker, LoadRequest, ProcessRequest, ToWorker, WorkerSource, World,
+};
 use super::sandbox;
 use crate::embedded;
 use crate::wasm::host::state::{ForwardState, PluginState};
-use crate::wasm::{HostSettings, LoadedPlugin, PluginHost, PluginSource};
+use crate::wasm::{HostSettings, LoadedPlugin, PluginHost, PluginSource, ProcessorInstance};
 
 /// Set in the agent's environment (tests only), makes the worker attempt
 /// `execve` after confining itself, at each run: a guest escape that the
@@ -100,9 +103,9 @@ async fn session(
     let _ = tracing::subscriber::set_global_default(subscriber);
 
     let (acks, acked) = mpsc::channel(1);
-    let (runs, mut to_run) = mpsc::channel(1);
-    tokio::spawn(receive_all(reader, runs, acks));
-    let plugin = match load(*request, &outbox, acked).await {
+    let (jobs, mut to_do) = mpsc::channel(1);
+    tokio::spawn(receive_all(reader, jobs, acks));
+    let mut plugin = match load(*request, &outbox, acked).await {
         Ok(plugin) => plugin,
         Err(message) => {
             // The writer stops after this frame; wait until it is out.
@@ -111,20 +114,48 @@ async fn session(
             return Ok(());
         }
     };
-    while let Some(config_json) = to_run.recv().await {
+    while let Some(job) = to_do.recv().await {
         if escape {
             attempt_escape();
         }
-        let report = plugin.run_once(&config_json).await;
-        if outbox
-            .send(FromWorker::Ran(Box::new(report)))
-            .await
-            .is_err()
-        {
+        let answer = match (&mut plugin, job) {
+            (Loaded::Check(plugin), Job::Run(config_json)) => {
+                FromWorker::Ran(Box::new(plugin.run_once(&config_json).await))
+            }
+            (Loaded::Processor(instance), Job::Process(request)) => {
+                let ProcessRequest {
+                    config_json,
+                    batch,
+                    bound,
+                } = *request;
+                let processed = instance.process(&config_json, &batch, bound).await;
+                FromWorker::Processed(Box::new(processed))
+            }
+            // A job for the other world: the agent closes the socket on
+            // the silence.
+            _ => break,
+        };
+        if outbox.send(answer).await.is_err() {
             break;
         }
     }
     Ok(())
+}
+
+/// The plugin a worker serves.
+enum Loaded {
+    /// A check, instantiated for each run.
+    Check(Arc<LoadedPlugin>),
+    /// A log processor and its instance.
+    Processor(ProcessorInstance),
+}
+
+/// What the agent asked for.
+enum Job {
+    /// Run the check with this configuration.
+    Run(String),
+    /// Process a batch.
+    Process(Box<ProcessRequest>),
 }
 
 /// Loads the plugin and confines the worker; answers `Loaded`. Errors are
@@ -133,7 +164,7 @@ async fn load(
     request: LoadRequest,
     outbox: &mpsc::Sender<FromWorker>,
     acked: mpsc::Receiver<Result<(), String>>,
-) -> Result<Arc<LoadedPlugin>, String> {
+) -> Result<Loaded, String> {
     let chain = |error: &dyn std::error::Error| super::chain(error);
     let mut settings = HostSettings::new(&request.host.state_dir);
     settings.cache_dir = request.host.cache_dir;
@@ -166,13 +197,27 @@ async fn load(
         }
     };
     let limits = request.limits.clone();
-    let plugin = host
-        .load(&request.name, source, request.limits, request.grants)
-        .await
-        .map_err(|e| chain(&e))?;
+    let (plugin, info) = match request.world {
+        World::Check => {
+            let plugin = host
+                .load(&request.name, source, request.limits, request.grants)
+                .await
+                .map_err(|e| chain(&e))?;
+            let info = plugin.info().clone();
+            (Loaded::Check(plugin), info)
+        }
+        World::Processor => {
+            let processor = host
+                .load_processor(&request.name, source, request.limits, request.grants)
+                .await
+                .map_err(|e| chain(&e))?;
+            let info = processor.info().clone();
+            (Loaded::Processor(processor.instance()), info)
+        }
+    };
     let confinement = sandbox::confine(&request.confinement, &limits).map_err(|e| chain(&e))?;
     let loaded = FromWorker::Loaded {
-        info: Box::new(plugin.info().clone()),
+        info: Box::new(info),
         confinement,
     };
     outbox
@@ -193,25 +238,27 @@ async fn send_all(mut writer: WriteHalf<UnixStream>, mut queued: mpsc::Receiver<
     }
 }
 
-/// Reads the agent's frames: runs to the run loop, state answers to the
-/// state link. The agent closing the socket ends the worker.
+/// Reads the agent's frames: runs and batches to the job loop, state
+/// answers to the state link. The agent closing the socket ends the
+/// worker.
 async fn receive_all(
     mut reader: ReadHalf<UnixStream>,
-    runs: mpsc::Sender<String>,
+    jobs: mpsc::Sender<Job>,
     acks: mpsc::Sender<Result<(), String>>,
 ) {
     loop {
-        match protocol::read(&mut reader).await {
-            Ok(Some(ToWorker::Run { config_json })) => {
-                if runs.send(config_json).await.is_err() {
-                    break;
-                }
-            }
+        let job = match protocol::read(&mut reader).await {
+            Ok(Some(ToWorker::Run { config_json })) => Job::Run(config_json),
+            Ok(Some(ToWorker::Process(request))) => Job::Process(request),
             Ok(Some(ToWorker::StateWritten(result))) => {
                 let _ = acks.send(result).await;
+                continue;
             }
             // A second load, a broken frame, or the end: stop.
             Ok(Some(ToWorker::Load(_)) | None) | Err(_) => break,
+        };
+        if jobs.send(job).await.is_err() {
+            break;
         }
     }
     // Nothing more will come: exit rather than wait on a run nobody reads.
