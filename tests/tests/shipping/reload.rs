@@ -88,6 +88,23 @@ fn write_in_slices(log: &Path, lines: &[String], per_slice: usize, mut between: 
     }
 }
 
+/// Writes `yaml` as the agent's configuration, sends SIGHUP and waits
+/// until `reloads` successful reloads are counted. Each reload is waited
+/// for before the next change: signals that arrive during a reload are
+/// merged into one (as SIGHUPs are).
+fn reload(agent: &Agent, yaml: &str, reloads: u64) {
+    agent.write_config(yaml);
+    agent.signal("HUP");
+    wait_for("the reload to be counted", Duration::from_secs(30), || {
+        (counter(
+            agent,
+            "neurallog_agent_config_reloads_total",
+            &["result=\"success\""],
+        ) >= reloads as f64)
+            .then_some(())
+    });
+}
+
 fn counter(agent: &Agent, name: &str, labels: &[&str]) -> f64 {
     agent.metric_sum(name, labels)
 }
@@ -101,24 +118,14 @@ fn sink_changed_by_eight_reloads_while_the_ingest_flaps_loses_nothing() {
     // 30,000 lines in 60 slices of 500 (about 5,000 lines a second); every
     // 7th slice the sink's batch timeout changes and the agent reloads,
     // and in between the ingest answers 503 for a while. Each reload is
-    // waited for before the next change: signals that arrive during a
-    // reload are merged into one (as SIGHUPs are), and a loaded machine
-    // could otherwise turn eight changes into seven reloads.
+    // waited for (a loaded machine could otherwise turn eight changes into
+    // seven reloads).
     write_in_slices(&log, &want, 500, |slice| {
         std::thread::sleep(Duration::from_millis(100));
         if slice % 7 == 3 && reloads < 8 {
             reloads += 1;
-            agent.write_config(&config(&receiver.endpoint(), 200 + 150 * reloads, ""));
-            agent.signal("HUP");
-            let done = reloads as f64;
-            wait_for("the reload to be counted", Duration::from_secs(30), || {
-                (counter(
-                    &agent,
-                    "neurallog_agent_config_reloads_total",
-                    &["result=\"success\""],
-                ) >= done)
-                    .then_some(())
-            });
+            let yaml = config(&receiver.endpoint(), 200 + 150 * reloads, "");
+            reload(&agent, &yaml, reloads);
         }
         if slice % 7 == 5 {
             receiver.set_fault(Fault::Status {
@@ -455,16 +462,7 @@ sinks:
     });
     std::thread::sleep(Duration::from_millis(500));
     // The route goes; the sink reads the source directly.
-    agent.write_config(&config(&receiver.endpoint(), 100, ""));
-    agent.signal("HUP");
-    wait_for("the reload to be counted", Duration::from_secs(30), || {
-        (counter(
-            &agent,
-            "neurallog_agent_config_reloads_total",
-            &["result=\"success\""],
-        ) >= 1.0)
-            .then_some(())
-    });
+    reload(&agent, &config(&receiver.endpoint(), 100, ""), 1);
     receiver.set_fault(Fault::None);
     let mut want = first.clone();
     want.extend(during);

@@ -33,7 +33,7 @@ use super::cgroup;
 use super::logs;
 use super::protocol::{
     self, Confinement, ConfinementRequest, FrameError, FromWorker, HostConfig, LoadRequest,
-    ProcessRef, ToWorker, WorkerSource, World,
+    ToWorker, WorkerSource, World,
 };
 use crate::telemetry::events::{
     PluginWorkerDied, PluginWorkerRestarted, PluginWorkerStarted, WorkerOwner,
@@ -362,17 +362,14 @@ impl WorkerPlugin {
         batch: &Batch,
         bound: OutputBound,
     ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
-        let frame = ProcessRef::Process {
-            config_json,
-            batch,
-            bound,
-        };
-        let frame = protocol::encode(&frame).map_err(|error| ProcessFailure {
-            reason: ProcessFailureReason::Sandbox(FailureReason::Setup),
-            message: format!(
-                "the batch cannot be sent to the plugin worker: {}",
-                super::chain(&error)
-            ),
+        let frame = protocol::encode_process(config_json, batch, bound).map_err(|error| {
+            ProcessFailure {
+                reason: ProcessFailureReason::Sandbox(FailureReason::Setup),
+                message: format!(
+                    "the batch cannot be sent to the plugin worker: {}",
+                    super::chain(&error)
+                ),
+            }
         })?;
         let records = match self.in_worker(Job::Process(frame)).await {
             Ok(Answer::Processed(processed)) => processed?,

@@ -1,6 +1,9 @@
 //! What the agent and a plugin worker say to each other over their
 //! socketpair: typed messages, each one frame of a 4-byte big-endian length
-//! and that many bytes of JSON.
+//! and that many bytes of JSON, except a batch and its outcome (a
+//! processor's every round trip, hundreds of kilobytes of records): those
+//! are a tag byte JSON never starts with, then `postcard`, which copies a
+//! string as its bytes where JSON scans each one for escapes.
 //!
 //! The worker is untrusted once it runs guest code, so the agent's reader
 //! treats every frame as hostile: a length over [`MAX_FRAME_BYTES`], a frame
@@ -35,6 +38,12 @@ use crate::wasm::{
 /// `max_state_bytes`.
 pub(crate) const MAX_FRAME_BYTES: u32 = 64 << 20;
 
+/// First byte of a frame holding a [`ProcessRequest`] in `postcard`.
+const TAG_PROCESS: u8 = 0x01;
+/// First byte of a frame holding a [`FromWorker::Processed`] outcome in
+/// `postcard`.
+const TAG_PROCESSED: u8 = 0x02;
+
 /// Agent to worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -46,8 +55,8 @@ pub(crate) enum ToWorker {
         /// The check's `config:` as JSON.
         config_json: String,
     },
-    /// Process one batch of log records (a processor's worker). The agent
-    /// sends it as [`ProcessRef`], without copying the batch.
+    /// Process one batch of log records (a processor's worker). Sent by
+    /// [`encode_process`], in `postcard`, without copying the batch.
     Process(Box<ProcessRequest>),
     /// The answer to the last [`FromWorker::StateWrite`]: persisted, or why
     /// not.
@@ -66,20 +75,13 @@ pub(crate) struct ProcessRequest {
     pub(crate) bound: OutputBound,
 }
 
-/// [`ToWorker::Process`] as the agent writes it: the same frame, borrowing
-/// the batch.
+/// A [`ProcessRequest`] as the agent writes it, borrowing the batch: the
+/// same fields in the same order, so the same `postcard` bytes.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ProcessRef<'a> {
-    /// See [`ToWorker::Process`].
-    Process {
-        /// See [`ProcessRequest::config_json`].
-        config_json: &'a str,
-        /// See [`ProcessRequest::batch`].
-        batch: &'a Batch,
-        /// See [`ProcessRequest::bound`].
-        bound: OutputBound,
-    },
+struct ProcessRef<'a> {
+    config_json: &'a str,
+    batch: &'a Batch,
+    bound: OutputBound,
 }
 
 /// The world of the plugin a worker loads.
@@ -256,6 +258,41 @@ pub(crate) enum FrameError {
     /// The bytes are not a message.
     #[error("a frame is not a valid message")]
     Decode(#[source] serde_json::Error),
+    /// The bytes after a batch frame's tag are not what the tag says.
+    #[error("a batch frame is not a valid message")]
+    Binary(#[source] postcard::Error),
+    /// A tag this side does not receive.
+    #[error("a frame starts with byte {0:#04x}, which is no message this side receives")]
+    UnknownTag(u8),
+}
+
+/// A message one side reads: JSON, or, for a batch and its outcome, a tag
+/// and `postcard`.
+pub(crate) trait Message: DeserializeOwned {
+    /// The message a frame starting with `tag` holds in `bytes`.
+    fn from_tagged(tag: u8, bytes: &[u8]) -> Result<Self, FrameError>;
+}
+
+impl Message for ToWorker {
+    fn from_tagged(tag: u8, bytes: &[u8]) -> Result<Self, FrameError> {
+        match tag {
+            TAG_PROCESS => postcard::from_bytes(bytes)
+                .map(|request| ToWorker::Process(Box::new(request)))
+                .map_err(FrameError::Binary),
+            _ => Err(FrameError::UnknownTag(tag)),
+        }
+    }
+}
+
+impl Message for FromWorker {
+    fn from_tagged(tag: u8, bytes: &[u8]) -> Result<Self, FrameError> {
+        match tag {
+            TAG_PROCESSED => postcard::from_bytes(bytes)
+                .map(|outcome| FromWorker::Processed(Box::new(outcome)))
+                .map_err(FrameError::Binary),
+            _ => Err(FrameError::UnknownTag(tag)),
+        }
+    }
 }
 
 /// Writes `message` as one frame.
@@ -277,10 +314,41 @@ where
     Ok(())
 }
 
-/// Encodes `message` as one frame: length, then JSON.
+/// Encodes `message` as one frame: length, then JSON. A batch and its
+/// outcome go by [`encode_process`] and [`encode_processed`].
 pub(crate) fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
     let mut frame = vec![0; 4];
     serde_json::to_writer(&mut frame, message).map_err(FrameError::Decode)?;
+    finish(frame)
+}
+
+/// Encodes [`ToWorker::Process`] for `batch`: length, tag, `postcard`.
+pub(crate) fn encode_process(
+    config_json: &str,
+    batch: &Batch,
+    bound: OutputBound,
+) -> Result<Vec<u8>, FrameError> {
+    let request = ProcessRef {
+        config_json,
+        batch,
+        bound,
+    };
+    let frame =
+        postcard::to_extend(&request, vec![0, 0, 0, 0, TAG_PROCESS]).map_err(FrameError::Binary)?;
+    finish(frame)
+}
+
+/// Encodes [`FromWorker::Processed`]: length, tag, `postcard`.
+pub(crate) fn encode_processed(
+    outcome: &Result<Vec<ProcessedRecord>, ProcessFailure>,
+) -> Result<Vec<u8>, FrameError> {
+    let frame = postcard::to_extend(outcome, vec![0, 0, 0, 0, TAG_PROCESSED])
+        .map_err(FrameError::Binary)?;
+    finish(frame)
+}
+
+/// Writes the length of the frame after its first 4 bytes into them.
+fn finish(mut frame: Vec<u8>) -> Result<Vec<u8>, FrameError> {
     let len = frame.len() as u64 - 4;
     let len32 = u32::try_from(len)
         .ok()
@@ -295,7 +363,7 @@ pub(crate) fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
 pub(crate) async fn read<R, T>(reader: &mut R) -> Result<Option<T>, FrameError>
 where
     R: AsyncRead + Unpin,
-    T: DeserializeOwned,
+    T: Message,
 {
     let mut header = [0u8; 4];
     let mut got = 0;
@@ -318,9 +386,14 @@ where
     if read < len as usize {
         return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
     }
-    serde_json::from_slice(&body)
-        .map(Some)
-        .map_err(FrameError::Decode)
+    match body.split_first() {
+        Some((&tag, rest)) if tag == TAG_PROCESS || tag == TAG_PROCESSED => {
+            T::from_tagged(tag, rest).map(Some)
+        }
+        _ => serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(FrameError::Decode),
+    }
 }
 
 #[cfg(test)]
@@ -485,12 +558,7 @@ mod tests {
             max_records_per_input: 3,
             max_bytes_per_input: 5,
         };
-        let frame = encode(&ProcessRef::Process {
-            config_json: r#"{"mode":"identity"}"#,
-            batch: &batch,
-            bound,
-        })
-        .unwrap();
+        let frame = encode_process(r#"{"mode":"identity"}"#, &batch, bound).unwrap();
         let decoded: ToWorker = block_on(read(&mut &frame[..])).unwrap().unwrap();
         let ToWorker::Process(request) = decoded else {
             panic!("a process request, got {decoded:?}")
@@ -515,10 +583,26 @@ mod tests {
             reason: ProcessFailureReason::Sandbox(FailureReason::MemoryExceeded),
             message: "over 32 MiB".into(),
         })));
-        let mut bytes = encode(&kept).unwrap();
-        bytes.extend(encode(&failed).unwrap());
+        let mut bytes = Vec::new();
+        for outcome in [&kept, &failed] {
+            let FromWorker::Processed(outcome) = outcome else {
+                unreachable!("both are outcomes")
+            };
+            bytes.extend(encode_processed(outcome).unwrap());
+        }
+        bytes.extend(
+            encode(&FromWorker::StateWrite {
+                key: "after".into(),
+                value: None,
+            })
+            .unwrap(),
+        );
         let decoded = decode_all(&bytes).unwrap();
-        assert_eq!(format!("{decoded:?}"), format!("{:?}", [kept, failed]));
+        assert_eq!(decoded.len(), 3, "{decoded:?}");
+        assert_eq!(
+            format!("{:?}", &decoded[..2]),
+            format!("{:?}", [kept, failed])
+        );
     }
 
     #[test]
@@ -583,7 +667,10 @@ mod tests {
             // must decode to exactly one.
             match result {
                 Ok(messages) => prop_assert_eq!(messages.len(), 1),
-                Err(error) => prop_assert!(matches!(error, FrameError::Decode(_)), "{error:?}"),
+                Err(error) => prop_assert!(
+                    matches!(error, FrameError::Decode(_) | FrameError::Binary(_) | FrameError::UnknownTag(_)),
+                    "{error:?}"
+                ),
             }
         }
     }

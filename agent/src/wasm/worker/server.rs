@@ -232,7 +232,15 @@ async fn load(
 async fn send_all(mut writer: WriteHalf<UnixStream>, mut queued: mpsc::Receiver<FromWorker>) {
     while let Some(frame) = queued.recv().await {
         let last = matches!(frame, FromWorker::LoadFailed { .. });
-        if protocol::write(&mut writer, &frame).await.is_err() || last {
+        let encoded = match &frame {
+            FromWorker::Processed(outcome) => protocol::encode_processed(outcome),
+            other => protocol::encode(other),
+        };
+        let written = match encoded {
+            Ok(encoded) => protocol::write_frame(&mut writer, &encoded).await,
+            Err(error) => Err(error),
+        };
+        if written.is_err() || last {
             break;
         }
     }
