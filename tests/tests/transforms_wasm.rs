@@ -400,28 +400,6 @@ fn with_retry_a_failed_batch_is_held_until_the_processor_is_fixed() {
     });
 }
 
-/// The plugin workers the agent runs (children started as
-/// `plugin-worker`), by pid.
-fn workers(agent: &Agent) -> Vec<u32> {
-    let agent_pid = agent.child.as_ref().unwrap().id().to_string();
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let parent = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1));
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            parent == Some(agent_pid.as_str())
-                && String::from_utf8_lossy(&cmdline).contains("plugin-worker")
-        })
-        .collect();
-    pids.sort_unstable();
-    pids
-}
-
 /// A field of `/proc/PID/status`.
 fn status_field(pid: u32, field: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -449,8 +427,8 @@ fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_n
     wait_for("the first line", Duration::from_secs(30), || {
         (receiver.log_bodies().len() == 1).then_some(())
     });
-    let [worker] = workers(&agent)[..] else {
-        panic!("one plugin worker, got {:?}", workers(&agent));
+    let [worker] = agent.plugin_workers()[..] else {
+        panic!("one plugin worker, got {:?}", agent.plugin_workers());
     };
     let agent_pid = agent.child.as_ref().unwrap().id();
     for (field, want) in [("NoNewPrivs", "1"), ("Seccomp", "2")] {
@@ -510,8 +488,8 @@ fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_n
         ),
         1.0
     );
-    let [new_worker] = workers(&agent)[..] else {
-        panic!("one plugin worker, got {:?}", workers(&agent));
+    let [new_worker] = agent.plugin_workers()[..] else {
+        panic!("one plugin worker, got {:?}", agent.plugin_workers());
     };
     assert_ne!(new_worker, worker, "a new worker");
     assert_eq!(status_field(new_worker, "Seccomp"), "2");
@@ -519,4 +497,69 @@ fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_n
     wait_for("the checkpoint at the end", Duration::from_secs(30), || {
         (checkpoint(&agent) == Some(size)).then_some(())
     });
+}
+
+#[test]
+fn a_processor_worker_that_tries_to_escape_is_killed_by_seccomp_and_no_batch_is_lost() {
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(test_plugin("processor"), plugins.path().join("proc.wasm")).unwrap();
+    let receiver = Receiver::start();
+    // on_error is left at its default, `pass`.
+    let yaml = config(plugins.path(), &receiver.endpoint(), "proc", "");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let log = dir.path().join("logs/app.log");
+    std::fs::write(&log, "").unwrap();
+    // Every worker attempts `execve` before each batch, as an escaped guest
+    // would.
+    let mut agent = Agent::start_in(dir, &yaml, &[("NEURALLOG_PLUGIN_WORKER_TEST_ESCAPE", "1")]);
+    agent.wait_ready();
+    let mut written = Vec::new();
+    for i in 0..3 {
+        let line = format!("line {i}");
+        append(&log, &[&line]);
+        written.push(line);
+        wait_for(&format!("line {i}"), Duration::from_secs(30), || {
+            (receiver.log_bodies().len() >= written.len()).then_some(())
+        });
+    }
+    let records = decoded(&receiver);
+    let bodies: Vec<&String> = records.iter().map(|(b, _)| b).collect();
+    assert_eq!(
+        bodies,
+        written.iter().collect::<Vec<_>>(),
+        "each once, in order"
+    );
+    for (body, attributes) in &records {
+        assert_eq!(
+            get(attributes, "processor.batch"),
+            None,
+            "{body} passed unprocessed: no worker got past execve"
+        );
+    }
+    assert!(
+        agent.metric_sum(
+            "neurallog_agent_plugin_worker_failures_total",
+            &["transform=\"proc\"", "error_type=\"worker_crashed\""]
+        ) >= 1.0,
+        "{}",
+        agent.get("/metrics").1
+    );
+    assert_eq!(
+        agent.metric_sum(
+            "neurallog_agent_transform_processor_failures_total",
+            &["error_type=\"worker_crashed\"", "action=\"passed\""]
+        ),
+        3.0
+    );
+    let stderr = agent.stderr();
+    assert!(
+        stderr.contains("seccomp filter stopped a forbidden system call"),
+        "the log says why:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("execve was not stopped"),
+        "execve never returned"
+    );
+    assert_eq!(agent.get("/healthz").0, 200);
 }

@@ -47,6 +47,9 @@ pub struct AgentConfig {
 /// [`AgentConfig::transform_variant`]).
 pub const TRANSFORM_VARIANTS: u32 = 5;
 
+/// The transform variant with the Wasm processor.
+pub const PROCESSOR_VARIANT: u32 = 4;
+
 /// A counter as `/metrics` shows it, summed over the agent's lives.
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
@@ -131,7 +134,7 @@ transforms:
                 .to_owned(),
                 "split.plain, split._unmatched",
             ),
-            4 => (
+            PROCESSOR_VARIANT => (
                 format!(
                     "
 transforms:
@@ -289,6 +292,14 @@ impl AgentProc {
             agent.write_config(&self.config.render());
             agent.signal("HUP");
         }
+    }
+
+    /// Its plugin workers' pids.
+    pub fn plugin_workers(&self) -> Vec<u32> {
+        self.agent
+            .as_ref()
+            .map(Agent::plugin_workers)
+            .unwrap_or_default()
     }
 
     /// Send SIGHUP with the configuration unchanged.

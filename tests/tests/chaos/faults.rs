@@ -39,6 +39,10 @@ pub enum FaultKind {
     ReloadTransforms,
     /// SIGHUP after changing the file source's include.
     ReloadInclude,
+    /// The Wasm processor's plugin worker killed (-9) in the middle of its
+    /// batches (the processor is put in front of the ingest sink first if
+    /// it is not there).
+    KillProcessorWorker,
     /// The data directory's filesystem full for a while.
     DiskFull,
     /// The ingest stops listening.
@@ -74,6 +78,7 @@ pub const AGENT_LANE: &[FaultKind] = &[
     FaultKind::ReloadSink,
     FaultKind::ReloadTransforms,
     FaultKind::ReloadInclude,
+    FaultKind::KillProcessorWorker,
     FaultKind::DiskFull,
 ];
 
@@ -128,6 +133,7 @@ impl FaultKind {
             FaultKind::ReloadSink => "reload_sink",
             FaultKind::ReloadTransforms => "reload_transforms",
             FaultKind::ReloadInclude => "reload_include",
+            FaultKind::KillProcessorWorker => "kill_worker",
             FaultKind::DiskFull => "disk_full",
             FaultKind::IngestDown => "ingest_down",
             FaultKind::Status503 => "503",

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -642,6 +643,39 @@ impl Shared {
                     &format!("batch variant {}", agent.config.batch_variant % 3),
                 );
                 agent.reload();
+            }
+            FaultKind::KillProcessorWorker => {
+                let variants = agent_proc::TRANSFORM_VARIANTS;
+                if agent.config.transform_variant % variants != agent_proc::PROCESSOR_VARIANT {
+                    agent.config.transform_variant = agent.config.transform_variant / variants
+                        * variants
+                        + agent_proc::PROCESSOR_VARIANT;
+                    agent.reload();
+                }
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let worker = loop {
+                    match agent.plugin_workers().first() {
+                        Some(&pid) => break Some(pid),
+                        None if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        None => break None,
+                    }
+                };
+                let Some(pid) = worker else {
+                    return self.skip(kind, "no processor worker within 10 s");
+                };
+                // A batch or two through it first, so the kill lands
+                // between or in the middle of batches.
+                std::thread::sleep(duration.min(Duration::from_millis(1500)));
+                let killed = Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status()
+                    .is_ok_and(|status| status.success());
+                match killed {
+                    true => self.done(kind, &format!("worker pid {pid}")),
+                    false => self.skip(kind, "the worker was gone before the kill"),
+                }
             }
             FaultKind::ReloadTransforms => {
                 agent.config.transform_variant += 1;

@@ -244,6 +244,32 @@ impl Agent {
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
 
+    /// The plugin workers it runs (its children started as
+    /// `plugin-worker`), by pid.
+    pub fn plugin_workers(&self) -> Vec<u32> {
+        let Some(agent_pid) = self.child.as_ref().map(|c| c.id().to_string()) else {
+            return Vec::new();
+        };
+        let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                // The parent's pid is the 2nd field after the command's name.
+                let parent = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                parent == Some(agent_pid.as_str())
+                    && String::from_utf8_lossy(&cmdline).contains("plugin-worker")
+            })
+            .collect();
+        pids.sort_unstable();
+        pids
+    }
+
     /// What the agent printed on stdout so far.
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
