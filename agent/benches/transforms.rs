@@ -9,7 +9,13 @@
 //! ```
 //!
 //! CPU time is the whole process's (`/proc/self/stat`): the source's
-//! thread, the runtime, every transform task and the sink.
+//! thread, the runtime, every transform task and the sink. The runtime has
+//! one worker thread per core, as the agent's, unless `TOKIO_WORKER_THREADS`
+//! sets another number (as it does for the agent):
+//!
+//! ```sh
+//! TOKIO_WORKER_THREADS=1 cargo bench -p neurallog-agent --bench transforms -- access/
+//! ```
 
 use std::io::Write as _;
 use std::path::Path;
@@ -141,8 +147,9 @@ fn run(path: &Path, data: &Path, transforms: &[&str], lines: u64) -> (f64, f64, 
         .iter()
         .map(|yaml| serde_yaml_ng::from_str(yaml).expect("transform config"))
         .collect();
+    // One worker thread per core unless `TOKIO_WORKER_THREADS` says
+    // otherwise, as in the agent.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");

@@ -124,8 +124,9 @@ fn run(
             .expect("source config");
     let transform: Option<TransformConfig> =
         transform.map(|yaml| serde_yaml_ng::from_str(yaml).expect("transform config"));
+    // One worker thread per core unless `TOKIO_WORKER_THREADS` says
+    // otherwise, as in the agent.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");

@@ -1,6 +1,15 @@
 //! A container's log stream: parse each line, join partial lines per
 //! stdout/stderr (also across a rotation), optionally group multiline
 //! records, and attach the container's resource.
+//!
+//! The files of one container are read side by side (the live file, its
+//! rotations, a `.gz` read again after a restart), so the pieces of two
+//! files can arrive interleaved. A partial is continued by the next piece
+//! of its own file; a piece of another file continues it only as the first
+//! line of a file tracked after the partial's, newer than its last piece,
+//! which is how a line split across a rotation looks (its end opens the
+//! next file).
+//! An older rotation read again is never spliced onto a newer line.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,10 +35,11 @@ pub struct ContainerHandler {
     parse_failures: Arc<AtomicBool>,
 }
 
-/// One of stdout/stderr: the partial being joined and the multiline group.
+/// One of stdout/stderr: the partials being joined (one per file at
+/// most) and the multiline group.
 struct StreamState {
     shared: Arc<Attributes>,
-    partial: Option<Partial>,
+    partials: Vec<Partial>,
     multiline: Option<Multiline>,
 }
 
@@ -39,6 +49,8 @@ struct Partial {
     spans: Vec<(FileKey, u64, u64)>,
     capped: bool,
     last_piece_at: Instant,
+    /// The runtime's time stamp of the last piece.
+    last_piece_time: u64,
 }
 
 // === impl ContainerHandler ===
@@ -59,7 +71,7 @@ impl ContainerHandler {
             shared.insert("log.file.path", log.live_path.display().to_string());
             StreamState {
                 shared: Arc::new(shared),
-                partial: None,
+                partials: Vec::new(),
                 multiline: multiline.map(Multiline::new),
             }
         };
@@ -132,8 +144,9 @@ impl LineHandler for ContainerHandler {
         if line.truncated {
             flags.insert(LogFlags::TRUNCATED);
         }
-        match state.partial.as_mut() {
-            Some(partial) => {
+        match state.continued_by(&line, parsed.time_unix_nano) {
+            Some(index) => {
+                let partial = &mut state.partials[index];
                 // Once cut, the rest of the line is dropped: a later piece
                 // that fits the room a cut on a character boundary left
                 // would be spliced onto text it never followed.
@@ -152,8 +165,9 @@ impl LineHandler for ContainerHandler {
                     _ => partial.spans.push((line.file, line.start, line.end)),
                 }
                 partial.last_piece_at = now;
+                partial.last_piece_time = parsed.time_unix_nano;
                 if !parsed.partial {
-                    state.complete(out, now);
+                    state.complete(index, out, now);
                 }
             }
             None => {
@@ -173,11 +187,12 @@ impl LineHandler for ContainerHandler {
                     record.body = record.body.slice_ref(floor_char(&record.body, max_merged));
                 }
                 if parsed.partial {
-                    state.partial = Some(Partial {
+                    state.partials.push(Partial {
                         record: GrowingRecord::new(record),
                         spans: vec![(line.file, line.start, line.end)],
                         capped,
                         last_piece_at: now,
+                        last_piece_time: parsed.time_unix_nano,
                     });
                 } else {
                     // A whole line (the common case): no partial to keep.
@@ -200,19 +215,17 @@ impl LineHandler for ContainerHandler {
     fn tick(&mut self, now: Instant, out: &mut Emitter) {
         let timeout = self.partial_timeout;
         for state in [&mut self.stdout, &mut self.stderr] {
-            if state
-                .partial
-                .as_ref()
-                .is_some_and(|p| now.saturating_duration_since(p.last_piece_at) >= timeout)
+            while let Some(index) = state
+                .partials
+                .iter()
+                .position(|p| now.saturating_duration_since(p.last_piece_at) >= timeout)
             {
-                if let Some(partial) = state.partial.as_mut() {
-                    partial
-                        .record
-                        .record_mut()
-                        .flags
-                        .insert(LogFlags::UNTERMINATED);
-                }
-                state.complete(out, now);
+                state.partials[index]
+                    .record
+                    .record_mut()
+                    .flags
+                    .insert(LogFlags::UNTERMINATED);
+                state.complete(index, out, now);
             }
             if let Some(multiline) = state.multiline.as_mut() {
                 multiline.tick(now, out);
@@ -224,16 +237,15 @@ impl LineHandler for ContainerHandler {
         [&self.stdout, &self.stderr]
             .into_iter()
             .flat_map(|state| {
-                let partial = state.partial.as_ref().and_then(|p| {
+                let partials = state.partials.iter().filter_map(move |p| {
                     p.spans
                         .iter()
                         .find(|(f, _, _)| *f == file)
                         .map(|(_, start, _)| *start)
                 });
                 let group = state.multiline.as_ref().and_then(|m| m.held_from(file));
-                [partial, group]
+                partials.chain(group)
             })
-            .flatten()
             .min()
     }
 
@@ -246,9 +258,9 @@ impl LineHandler for ContainerHandler {
             if let Some(multiline) = state.multiline.as_mut()
                 && multiline.holds(file)
                 && state
-                    .partial
-                    .as_ref()
-                    .is_none_or(|p| p.spans.iter().all(|(f, _, _)| *f != file))
+                    .partials
+                    .iter()
+                    .all(|p| p.spans.iter().all(|(f, _, _)| *f != file))
             {
                 multiline.flush(out);
             }
@@ -257,7 +269,7 @@ impl LineHandler for ContainerHandler {
 
     fn discard(&mut self) {
         for state in [&mut self.stdout, &mut self.stderr] {
-            state.partial = None;
+            state.partials.clear();
             if let Some(multiline) = state.multiline.as_mut() {
                 multiline.discard();
             }
@@ -268,11 +280,37 @@ impl LineHandler for ContainerHandler {
 // === impl StreamState ===
 
 impl StreamState {
-    /// The partial is whole: hand it to multiline grouping or emit it.
-    fn complete(&mut self, out: &mut Emitter, now: Instant) {
-        let Some(partial) = self.partial.take() else {
-            return;
-        };
+    /// The partial `line` continues, if any: the one whose last piece is in
+    /// `line`'s file; else, for the first line of a file, the latest one of
+    /// a file tracked before it (file keys grow) whose last piece is older
+    /// than `line` (stamped `time`). A partial of a file tracked later, or
+    /// whose last piece is as new or newer, cannot go on in this one: this
+    /// file is older, or a copy, read again. (Runtimes stamp pieces to the
+    /// nanosecond; two pieces of one line across a rotation with the same
+    /// stamp come out as two records, the first flagged unterminated.)
+    fn continued_by(&self, line: &RawLine<'_>, time: u64) -> Option<usize> {
+        let last_file = |p: &Partial| p.spans.last().map(|(file, _, _)| *file);
+        if let Some(index) = self
+            .partials
+            .iter()
+            .position(|p| last_file(p) == Some(line.file))
+        {
+            return Some(index);
+        }
+        if line.start != 0 {
+            return None;
+        }
+        self.partials
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| last_file(p) < Some(line.file) && p.last_piece_time < time)
+            .max_by_key(|(_, p)| p.last_piece_time)
+            .map(|(index, _)| index)
+    }
+
+    /// Partial `index` is whole: hand it to multiline grouping or emit it.
+    fn complete(&mut self, index: usize, out: &mut Emitter, now: Instant) {
+        let partial = self.partials.remove(index);
         let mut record = partial.record.finish();
         if partial.capped {
             record.flags.insert(LogFlags::TRUNCATED);

@@ -265,7 +265,7 @@ fn a_partial_across_a_rotation_held_by_multiline_keeps_the_rotated_file_unconsum
     feed.line(
         &mut h,
         2,
-        "2024-05-01T00:00:00Z stderr F java.lang.IllegalStateException: x",
+        "2024-05-01T00:00:01Z stderr F java.lang.IllegalStateException: x",
         &mut out,
     );
     // The merged line now waits in its multiline group: the rotated file
@@ -289,4 +289,142 @@ fn a_partial_across_a_rotation_held_by_multiline_keeps_the_rotated_file_unconsum
     assert_eq!(ends.get(&1), Some(&58), "consumed once the record is sent");
     assert_eq!(ends.get(&2), Some(&65));
     assert_eq!(h.held_from(1), None);
+}
+
+/// A CRI line stamped `nanos` past a fixed second.
+fn cri(nanos: u64, tag: char, text: &str) -> String {
+    format!("2024-05-01T00:00:00.{nanos:09}Z stdout {tag} {text}")
+}
+
+#[test]
+fn an_older_rotation_read_again_is_not_spliced_onto_a_newer_partial() {
+    // The live file ends in the first piece of a line; a rotation of the
+    // same container, older, is read again from its start (after a
+    // restart, a `.gz` not recognised). Its first line is whole and older.
+    let mut h = handler(1 << 20, None);
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    feed.line(&mut h, 5, &cri(500, 'P', "line 1162, "), &mut out);
+    feed.line(&mut h, 1, &cri(1, 'F', "line 0"), &mut out);
+    feed.line(&mut h, 5, &cri(501, 'F', "rest of 1162"), &mut out);
+    let bodies: Vec<String> = logs(&mut out).iter().map(|r| r.body.to_string()).collect();
+    assert_eq!(bodies, ["line 0", "line 1162, rest of 1162"]);
+}
+
+mod rotations_read_side_by_side {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A container's lines, each cut by the runtime into `pieces` pieces
+    /// (`P`... `F`), written in order into files rotated after the pieces
+    /// listed in `cuts`. The agent reads the files in order, each to its
+    /// end before the next (a rotated file is drained), while one of them,
+    /// once read, is read again from its start (tracked anew), its lines
+    /// slipped in among the later reads at `slips` (as after a restart that
+    /// did not recognise a `.gz`).
+    #[derive(Debug, Clone)]
+    struct Case {
+        pieces: Vec<usize>,
+        cuts: Vec<usize>,
+        again: prop::sample::Index,
+        slips: Vec<prop::sample::Index>,
+    }
+
+    fn cases() -> impl Strategy<Value = Case> {
+        (
+            proptest::collection::vec(1usize..4, 1..12),
+            proptest::collection::vec(0usize..40, 0..4),
+            any::<prop::sample::Index>(),
+            proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        )
+            .prop_map(|(pieces, cuts, again, slips)| Case {
+                pieces,
+                cuts,
+                again,
+                slips,
+            })
+    }
+
+    /// The text of piece `j` of line `i`: each names its line and place.
+    fn piece(i: usize, j: usize) -> String {
+        format!("<{i}.{j}>")
+    }
+
+    /// Whether `body` is pieces `0..n` of one line, in order, for some `n`
+    /// (a whole line, or one cut short by the timeout), or later pieces of
+    /// one line read again without their start.
+    fn one_line(body: &str, pieces: &[usize]) -> bool {
+        let parts: Vec<(usize, usize)> = body
+            .split_inclusive('>')
+            .map(|p| {
+                let p = p.trim_start_matches('<').trim_end_matches('>');
+                let (i, j) = p.split_once('.').expect("a piece");
+                (i.parse().expect("line"), j.parse().expect("piece"))
+            })
+            .collect();
+        let Some(&(line, first)) = parts.first() else {
+            return false;
+        };
+        line < pieces.len()
+            && parts
+                .iter()
+                .enumerate()
+                .all(|(k, &(i, j))| i == line && j == first + k && j < pieces[line])
+    }
+
+    proptest! {
+        #[test]
+        fn each_line_comes_out_whole_and_no_body_splices_two_lines(case in cases()) {
+            // Every piece, in order, with its line, place and time.
+            let mut all = Vec::new();
+            for (i, &n) in case.pieces.iter().enumerate() {
+                for j in 0..n {
+                    let tag = if j + 1 == n { 'F' } else { 'P' };
+                    all.push(cri(all.len() as u64 + 1, tag, &piece(i, j)));
+                }
+            }
+            let mut files: Vec<Vec<String>> = vec![Vec::new()];
+            for (k, line) in all.iter().enumerate() {
+                if case.cuts.contains(&k) && !files.last().is_some_and(Vec::is_empty) {
+                    files.push(Vec::new());
+                }
+                files.last_mut().expect("a file").push(line.clone());
+            }
+            // The reads: every file in order, then the older file read
+            // again, its lines slipped in among them.
+            let mut reads: Vec<(FileKey, String)> = files
+                .iter()
+                .enumerate()
+                .flat_map(|(f, lines)| lines.iter().map(move |l| (f as FileKey + 1, l.clone())))
+                .collect();
+            let again = case.again.index(files.len());
+            let read_once: usize = files[..=again].iter().map(Vec::len).sum();
+            let mut at: Vec<usize> = case
+                .slips
+                .iter()
+                .take(files[again].len())
+                .map(|s| read_once + s.index(reads.len() - read_once + 1))
+                .collect();
+            at.sort_unstable();
+            for (line, position) in files[again].iter().zip(at).rev() {
+                reads.insert(position, (100, line.clone()));
+            }
+            let mut h = handler(1 << 20, None);
+            let mut out = Emitter::default();
+            let mut feed = Feed::new();
+            for (file, line) in &reads {
+                feed.line(&mut h, *file, line, &mut out);
+            }
+            h.tick(Instant::now() + Duration::from_secs(60), &mut out);
+            let bodies: Vec<String> = logs(&mut out).iter().map(|r| r.body.to_string()).collect();
+            for body in &bodies {
+                prop_assert!(one_line(body, &case.pieces), "{:?} splices lines: {:?}", body, bodies);
+            }
+            for (i, &n) in case.pieces.iter().enumerate() {
+                let whole: String = (0..n).map(|j| piece(i, j)).collect();
+                prop_assert!(bodies.contains(&whole), "line {} ({}) never whole: {:?}", i, whole, bodies);
+            }
+        }
+    }
 }
