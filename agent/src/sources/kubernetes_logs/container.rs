@@ -5,8 +5,9 @@
 //! The files of one container are read side by side (the live file, its
 //! rotations, a `.gz` read again after a restart), so the pieces of two
 //! files can arrive interleaved. A partial is continued by the next piece
-//! of its own file; a piece of another file continues it only as the first
-//! line of a file tracked after the partial's, newer than its last piece,
+//! of its own file; a piece of another file continues it only as the
+//! stream's first line in a file tracked after the partial's, stamped later
+//! (or alike, and not one of its pieces again),
 //! which is how a line split across a rotation looks (its end opens the
 //! next file).
 //! An older rotation read again is never spliced onto a newer line.
@@ -40,6 +41,9 @@ pub struct ContainerHandler {
 struct StreamState {
     shared: Arc<Attributes>,
     partials: Vec<Partial>,
+    /// The files this stream has had a line from (a stream's first line
+    /// in a file may end another file's partial).
+    files: Vec<FileKey>,
     multiline: Option<Multiline>,
 }
 
@@ -51,6 +55,8 @@ struct Partial {
     last_piece_at: Instant,
     /// The runtime's time stamp of the last piece.
     last_piece_time: u64,
+    /// A hash of each piece's line, as read.
+    piece_hashes: Vec<u64>,
 }
 
 // === impl ContainerHandler ===
@@ -72,6 +78,7 @@ impl ContainerHandler {
             StreamState {
                 shared: Arc::new(shared),
                 partials: Vec::new(),
+                files: Vec::new(),
                 multiline: multiline.map(Multiline::new),
             }
         };
@@ -144,7 +151,11 @@ impl LineHandler for ContainerHandler {
         if line.truncated {
             flags.insert(LogFlags::TRUNCATED);
         }
-        match state.continued_by(&line, parsed.time_unix_nano) {
+        let continued = state.continued_by(&line, parsed.time_unix_nano);
+        if !state.files.contains(&line.file) {
+            state.files.push(line.file);
+        }
+        match continued {
             Some(index) => {
                 let partial = &mut state.partials[index];
                 // Once cut, the rest of the line is dropped: a later piece
@@ -166,6 +177,7 @@ impl LineHandler for ContainerHandler {
                 }
                 partial.last_piece_at = now;
                 partial.last_piece_time = parsed.time_unix_nano;
+                partial.piece_hashes.push(crate::hash::fnv1a(line.bytes));
                 if !parsed.partial {
                     state.complete(index, out, now);
                 }
@@ -193,6 +205,7 @@ impl LineHandler for ContainerHandler {
                         capped,
                         last_piece_at: now,
                         last_piece_time: parsed.time_unix_nano,
+                        piece_hashes: vec![crate::hash::fnv1a(line.bytes)],
                     });
                 } else {
                     // A whole line (the common case): no partial to keep.
@@ -255,6 +268,7 @@ impl LineHandler for ContainerHandler {
         // stream ends (the handler is dropped with its last file), or by the
         // timeout in `tick`.
         for state in [&mut self.stdout, &mut self.stderr] {
+            state.files.retain(|f| *f != file);
             if let Some(multiline) = state.multiline.as_mut()
                 && multiline.holds(file)
                 && state
@@ -281,13 +295,12 @@ impl LineHandler for ContainerHandler {
 
 impl StreamState {
     /// The partial `line` continues, if any: the one whose last piece is in
-    /// `line`'s file; else, for the first line of a file, the latest one of
+    /// `line`'s file; else, for the stream's first line in its file, the
+    /// latest one of
     /// a file tracked before it (file keys grow) whose last piece is older
     /// than `line` (stamped `time`). A partial of a file tracked later, or
     /// whose last piece is as new or newer, cannot go on in this one: this
-    /// file is older, or a copy, read again. (Runtimes stamp pieces to the
-    /// nanosecond; two pieces of one line across a rotation with the same
-    /// stamp come out as two records, the first flagged unterminated.)
+    /// file is older, or a copy, read again (see [`Partial::may_go_on_with`]).
     fn continued_by(&self, line: &RawLine<'_>, time: u64) -> Option<usize> {
         let last_file = |p: &Partial| p.spans.last().map(|(file, _, _)| *file);
         if let Some(index) = self
@@ -297,13 +310,13 @@ impl StreamState {
         {
             return Some(index);
         }
-        if line.start != 0 {
+        if self.files.contains(&line.file) {
             return None;
         }
         self.partials
             .iter()
             .enumerate()
-            .filter(|(_, p)| last_file(p) < Some(line.file) && p.last_piece_time < time)
+            .filter(|(_, p)| last_file(p) < Some(line.file) && p.may_go_on_with(line, time))
             .max_by_key(|(_, p)| p.last_piece_time)
             .map(|(index, _)| index)
     }
@@ -321,6 +334,21 @@ impl StreamState {
         // The earlier files are consumed only when the record is sent:
         // multiline grouping may hold it longer than the rotated file lives.
         group_or_emit(self.multiline.as_mut(), record, earlier, last, now, out);
+    }
+}
+
+// === impl Partial ===
+
+impl Partial {
+    /// Whether `line`, stamped `time`, opening another file may be this
+    /// partial's next piece: stamped later, or at the same time (CRI-O
+    /// stamps the pieces of one write alike) unless it is one of the
+    /// partial's pieces again, which a copy, or a rotation read anew, would
+    /// start with.
+    fn may_go_on_with(&self, line: &RawLine<'_>, time: u64) -> bool {
+        self.last_piece_time < time
+            || (self.last_piece_time == time
+                && !self.piece_hashes.contains(&crate::hash::fnv1a(line.bytes)))
     }
 }
 
