@@ -435,6 +435,14 @@ fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_n
         assert_eq!(status_field(worker, field), want, "{field} of the worker");
     }
     assert_eq!(status_field(agent_pid, "Seccomp"), "0", "the agent is not");
+    // `/status` names the worker and how it is confined.
+    let shown = transform_status(&agent, "proc");
+    let details = &shown["details"];
+    assert_eq!(details["isolation"], "worker", "{shown}");
+    assert_eq!(details["plugin"]["name"], "processor", "{shown}");
+    assert_eq!(details["worker"]["pid"], worker, "{shown}");
+    assert_eq!(details["worker"]["confinement"]["seccomp"], true, "{shown}");
+    assert_eq!(details["batches_failed"], 0, "{shown}");
     let root = status_field(agent_pid, "Uid").starts_with("0\t");
     if root {
         assert!(
@@ -493,10 +501,33 @@ fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_n
     };
     assert_ne!(new_worker, worker, "a new worker");
     assert_eq!(status_field(new_worker, "Seccomp"), "2");
+    // And now the new worker, the batch that failed, and why; nothing held.
+    let shown = transform_status(&agent, "proc");
+    let details = &shown["details"];
+    assert_eq!(details["worker"]["pid"], new_worker, "{shown}");
+    assert_eq!(details["batches_failed"], 1, "{shown}");
+    assert!(details["holding"].is_null(), "{shown}");
+    let error = shown["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("failed (worker_crashed), held, to be tried again"),
+        "{shown}"
+    );
     let size = std::fs::metadata(&log).unwrap().len();
     wait_for("the checkpoint at the end", Duration::from_secs(30), || {
         (checkpoint(&agent) == Some(size)).then_some(())
     });
+}
+
+/// The `/status` entry of transform `id`.
+fn transform_status(agent: &Agent, id: &str) -> serde_json::Value {
+    let status: serde_json::Value = serde_json::from_str(&agent.get("/status").1).unwrap();
+    status["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["kind"] == "transform" && c["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no transform {id} in {status}"))
 }
 
 #[test]

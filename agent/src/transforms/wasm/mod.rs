@@ -32,9 +32,11 @@
 
 mod config;
 mod convert;
+mod status;
 
 pub use config::{OnError, WasmTransformConfig};
 pub use convert::{Prepared, finish, prepare};
+pub use status::ProcessorStatus;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -200,6 +202,9 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
         ..
     } = cx;
     let metrics = TransformMetrics::new(metrics);
+    let report = ProcessorStatus::new(Some(status.clone()));
+    let shown = report.clone();
+    status.set_reporter(move || shown.to_json());
     let mut backoff = FIRST_BACKOFF;
     let mut instance = loop {
         match plan.start(&host).await {
@@ -213,11 +218,12 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
             }
         }
     };
+    report.loaded(&instance);
     status.set_state(ComponentState::Running);
     while let Some(batch) = input.recv().await {
         let received = batch.len();
         let (events, ack) = batch.into_parts();
-        let events = process(&plan, &host, &mut instance, events, &metrics).await;
+        let events = process(&plan, &host, &mut instance, events, &metrics, &report).await;
         let sent = events.len();
         metrics.component().received(received, 0);
         metrics.component().sent(sent, 0);
@@ -235,13 +241,15 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
 }
 
 /// One batch through the processor, by the failure policy: what to send
-/// on. With `retry` it returns only once the batch is processed.
+/// on. With `retry` it returns only once the batch is processed. Failures,
+/// a held batch and a processor loaded again go to `report`.
 pub async fn process(
     plan: &ProcessorPlan,
     host: &PluginHost,
     instance: &mut Processor,
     events: Vec<Event>,
     metrics: &TransformMetrics,
+    report: &ProcessorStatus,
 ) -> Vec<Event> {
     let prepared = prepare(&events);
     if prepared.batch.records.is_empty() {
@@ -253,7 +261,10 @@ pub async fn process(
             .process(&plan.config_json, &prepared.batch, plan.bound)
             .await
         {
-            Ok(returned) => return finish(prepared, events, returned),
+            Ok(returned) => {
+                report.processed();
+                return finish(prepared, events, returned);
+            }
             Err(failure) => failure,
         };
         let action = match plan.on_error {
@@ -268,6 +279,11 @@ pub async fn process(
             message: &failure.message,
         }
         .emit();
+        report.failed(
+            prepared.batch.records.len(),
+            &failure,
+            plan.on_error == OnError::Retry,
+        );
         if plan.on_error == OnError::Pass {
             return events;
         }
@@ -275,7 +291,10 @@ pub async fn process(
         backoff = (backoff * 2).min(MAX_BACKOFF);
         // The plugin may have been fixed: take its file as it is now.
         match plan.start(host).await {
-            Ok(processor) => *instance = processor,
+            Ok(processor) => {
+                report.loaded(&processor);
+                *instance = processor;
+            }
             Err(error) => {
                 tracing::warn!(component_id = %plan.name, %error, "Processor plugin not reloaded; trying the batch with the one loaded.");
             }

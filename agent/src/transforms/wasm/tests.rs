@@ -89,7 +89,15 @@ async fn records_go_through_and_the_instance_serves_batch_after_batch() {
     let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
     let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
-    let out = process(&plan, &host, &mut instance, events(&["a", "b"]), &metrics).await;
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["a", "b"]),
+        &metrics,
+        &ProcessorStatus::default(),
+    )
+    .await;
     assert_eq!(bodies(&out), ["a", "b"]);
     assert_eq!(
         out.iter().map(batch_tag).collect::<Vec<_>>(),
@@ -115,7 +123,15 @@ async fn records_go_through_and_the_instance_serves_batch_after_batch() {
             .and_then(AnyValue::as_str),
         Some("node-1")
     );
-    let out = process(&plan, &host, &mut instance, events(&["c"]), &metrics).await;
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["c"]),
+        &metrics,
+        &ProcessorStatus::default(),
+    )
+    .await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(2)]);
 }
 
@@ -168,7 +184,15 @@ async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
     let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
     let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
-    let out = process(&plan, &host, &mut instance, events(&["a"]), &metrics).await;
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["a"]),
+        &metrics,
+        &ProcessorStatus::default(),
+    )
+    .await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
     let out = process(
         &plan,
@@ -176,12 +200,21 @@ async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
         &mut instance,
         events(&["x", "TRAP"]),
         &metrics,
+        &ProcessorStatus::default(),
     )
     .await;
     assert_eq!(bodies(&out), ["x", "TRAP"], "the batch goes on as it came");
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [None, None]);
     // A fresh instance: the count of the trapped one is gone.
-    let out = process(&plan, &host, &mut instance, events(&["b"]), &metrics).await;
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["b"]),
+        &metrics,
+        &ProcessorStatus::default(),
+    )
+    .await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
 }
 
@@ -229,12 +262,21 @@ async fn each_hostile_batch_fails_for_its_own_reason() {
             &mut instance,
             events(&["ok", word]),
             &metrics(),
+            &ProcessorStatus::default(),
         )
         .await;
         assert_eq!(bodies(&out), ["ok", word]);
     }
     // After all that, the processor still works.
-    let out = process(&plan, &host, &mut instance, events(&["fine"]), &metrics()).await;
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["fine"]),
+        &metrics(),
+        &ProcessorStatus::default(),
+    )
+    .await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
 }
 
@@ -254,6 +296,7 @@ async fn records_the_processor_leaves_out_are_dropped() {
         &mut instance,
         events(&["1 keep=yes", "2 keep=no", "3 keep=yes", "4 keep=no"]),
         &metrics(),
+        &ProcessorStatus::default(),
     )
     .await;
     assert_eq!(bodies(&out), ["1 keep=yes", "3 keep=yes"]);
@@ -268,16 +311,56 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
     let plan = plan(path.clone(), "tag", OnError::Retry, Limits::default());
     let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
+    let registry = crate::topology::StatusRegistry::default();
+    let handle = registry.register(
+        ComponentKind::Transform,
+        "proc",
+        "wasm",
+        metrics.component().clone(),
+    );
+    let report = ProcessorStatus::new(Some(handle));
+    report.loaded(&instance);
     let held = process(
         &plan,
         &host,
         &mut instance,
         events(&["a", "ERROR"]),
         &metrics,
+        &report,
     );
     // Three tries (200 + 400 ms of backoff) and it is still held.
     let timed_out = tokio::time::timeout(Duration::from_millis(900), held).await;
     assert!(timed_out.is_err(), "the batch was let go: {timed_out:?}");
+    // `/status` says which batch is held, since when, and why.
+    let shown = report.to_json();
+    assert_eq!(shown["isolation"], "in_process", "{shown}");
+    assert_eq!(shown["plugin"]["name"], "processor", "{shown}");
+    assert_eq!(shown["holding"]["records"], 2, "{shown}");
+    assert_eq!(shown["holding"]["reason"], "plugin_error", "{shown}");
+    let attempts = shown["holding"]["attempts"].as_u64().unwrap();
+    assert!((2..=4).contains(&attempts), "{shown}");
+    assert_eq!(shown["batches_failed"].as_u64(), Some(attempts), "{shown}");
+    let entry = registry.to_json()["components"][0].clone();
+    let last_error = entry.to_string();
+    assert!(
+        last_error
+            .contains("a batch of 2 records failed (plugin_error), held, to be tried again: "),
+        "{entry}"
+    );
+    // Once a batch goes through, nothing is held any more.
+    let out = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["b"]),
+        &metrics,
+        &report,
+    )
+    .await;
+    assert_eq!(bodies(&out), ["b"]);
+    let shown = report.to_json();
+    assert!(shown["holding"].is_null(), "{shown}");
+    assert_eq!(shown["batches_failed"].as_u64(), Some(attempts), "{shown}");
 }
 
 proptest::proptest! {
