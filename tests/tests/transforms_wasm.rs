@@ -506,6 +506,7 @@ fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_n
     let details = &shown["details"];
     assert_eq!(details["worker"]["pid"], new_worker, "{shown}");
     assert_eq!(details["batches_failed"], 1, "{shown}");
+    assert_eq!(details["loads"], 2, "loaded again for the retry: {shown}");
     assert!(details["holding"].is_null(), "{shown}");
     let error = shown["error"].as_str().unwrap_or_default();
     assert!(

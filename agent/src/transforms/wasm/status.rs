@@ -26,6 +26,10 @@ pub struct ProcessorStatus {
 #[derive(Debug, Default)]
 struct State {
     processor: Option<Running>,
+    /// Times a processor was loaded: once at the start, then again for
+    /// each retry of a held batch (a worker started again by its own
+    /// client counts under the worker's `restarts` instead).
+    loads: u64,
     batches_failed: u64,
     holding: Option<Holding>,
 }
@@ -65,7 +69,9 @@ impl ProcessorStatus {
             ),
             Processor::Worker(worker) => Running::Worker(Arc::clone(worker)),
         };
-        lock(&self.state).processor = Some(running);
+        let mut state = lock(&self.state);
+        state.processor = Some(running);
+        state.loads += 1;
     }
 
     /// A batch of `records` failed; `held` when it is kept to be tried
@@ -134,6 +140,7 @@ impl ProcessorStatus {
             "isolation": isolation,
             "plugin": plugin,
             "worker": worker,
+            "loads": state.loads,
             "batches_failed": state.batches_failed,
             "holding": holding,
         })

@@ -340,6 +340,8 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
     let attempts = shown["holding"]["attempts"].as_u64().unwrap();
     assert!((2..=4).contains(&attempts), "{shown}");
     assert_eq!(shown["batches_failed"].as_u64(), Some(attempts), "{shown}");
+    // Loaded at the start, then again before each new try.
+    assert!(shown["loads"].as_u64() >= Some(attempts), "{shown}");
     let entry = registry.to_json()["components"][0].clone();
     let last_error = entry.to_string();
     assert!(

@@ -400,10 +400,7 @@ impl WorkerPlugin {
     }
 
     fn owner(&self) -> WorkerOwner<'_> {
-        match self.request.world {
-            World::Check => WorkerOwner::Check(&self.name),
-            World::Processor => WorkerOwner::Transform(&self.name),
-        }
+        owner_of(self.request.world, &self.name)
     }
 
     async fn in_worker(&self, job: Job<'_>) -> Result<Answer, (FailureReason, String)> {
@@ -585,7 +582,7 @@ impl WorkerPlugin {
                 (Some(FromWorker::Log(line)), _) => {
                     lines += 1;
                     match lines <= max_lines {
-                        true => logs::emit(&self.name, connection.pid, &line),
+                        true => logs::emit(self.owner(), connection.pid, &line),
                         false => dropped += 1,
                     }
                 }
@@ -673,7 +670,7 @@ async fn spawn(
                 Some(FromWorker::Log(line)) => {
                     lines += 1;
                     if lines <= max_lines {
-                        logs::emit(name, pid, &line);
+                        logs::emit(owner_of(request.world, name), pid, &line);
                     }
                 }
                 other => return Ok::<_, FrameError>(other),
@@ -694,10 +691,7 @@ async fn spawn(
     match answer {
         Some(FromWorker::Loaded { info, confinement }) => {
             let summary = summary(&confinement, &status.cgroup);
-            let owner = match request.world {
-                World::Check => WorkerOwner::Check(name),
-                World::Processor => WorkerOwner::Transform(name),
-            };
+            let owner = owner_of(request.world, name);
             PluginWorkerStarted {
                 owner,
                 pid,
@@ -824,6 +818,14 @@ fn parts(batch: &Batch) -> Vec<std::ops::Range<usize>> {
     }
     parts.push(start..batch.records.len());
     parts
+}
+
+/// The component a worker of `world` loaded under `name` serves.
+fn owner_of(world: World, name: &str) -> WorkerOwner<'_> {
+    match world {
+        World::Check => WorkerOwner::Check(name),
+        World::Processor => WorkerOwner::Transform(name),
+    }
 }
 
 #[cfg(test)]

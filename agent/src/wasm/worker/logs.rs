@@ -14,6 +14,7 @@ use tracing_subscriber::layer::Context;
 
 use super::protocol::{FromWorker, LogLevel, LogLine};
 use crate::telemetry::escape_controls;
+use crate::telemetry::events::WorkerOwner;
 
 /// The worker's layer: every event becomes a frame on `tx`.
 pub(crate) struct Forward {
@@ -87,16 +88,23 @@ impl Visit for Fields {
 }
 
 /// Logs a line a worker sent, in the agent's log.
-pub(crate) fn emit(check: &str, pid: u32, line: &LogLine) {
+pub(crate) fn emit(owner: WorkerOwner<'_>, pid: u32, line: &LogLine) {
     let message = escape_controls(&line.message);
+    let (component_kind, component_id) = (owner.kind(), owner.name());
     // A plugin's own line keeps the shape it has in-process: `plugin` is
-    // the check's name. The worker's own lines say which check's worker.
-    let plugin = line.plugin.is_some().then_some(check);
+    // the component's name. The worker's own lines say whose worker, as
+    // the worker's other events do.
+    let plugin = line.plugin.is_some().then_some(component_id);
     macro_rules! log {
         ($macro:ident) => {
             match plugin {
                 Some(plugin) => tracing::$macro!(plugin, worker_pid = pid, "{message}"),
-                None => tracing::$macro!(check, worker_pid = pid, "Plugin worker: {message}"),
+                None => tracing::$macro!(
+                    component_kind,
+                    component_id,
+                    worker_pid = pid,
+                    "Plugin worker: {message}"
+                ),
             }
         };
     }
