@@ -203,8 +203,7 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
     } = cx;
     let metrics = TransformMetrics::new(metrics);
     let report = ProcessorStatus::new(Some(status.clone()));
-    let shown = report.clone();
-    status.set_reporter(move || shown.to_json());
+    status.set_reporter(report.reporter());
     let mut backoff = FIRST_BACKOFF;
     let mut instance = loop {
         match plan.start(&host).await {

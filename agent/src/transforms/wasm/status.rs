@@ -16,7 +16,7 @@ use crate::topology::StatusHandle;
 use crate::wasm::ProcessFailure;
 
 /// A `wasm` transform's report, shared by its task and `/status`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ProcessorStatus {
     state: Arc<Mutex<State>>,
     /// The component's entry, whose `last_error` a failure sets.
@@ -118,31 +118,81 @@ impl ProcessorStatus {
 
     /// The JSON `/status` shows under the transform's `details`.
     pub fn to_json(&self) -> Value {
-        let state = lock(&self.state);
-        let (isolation, plugin, worker) = match &state.processor {
-            None => (Value::Null, Value::Null, Value::Null),
-            Some(Running::InProcess(info)) => (json!("in_process"), info.clone(), Value::Null),
-            Some(Running::Worker(worker)) => (
-                json!("worker"),
-                serde_json::to_value(worker.info()).unwrap_or_default(),
-                serde_json::to_value(worker.status()).unwrap_or_default(),
-            ),
-        };
-        let holding = state.holding.as_ref().map(|holding| {
-            json!({
-                "records": holding.records,
-                "attempts": holding.attempts,
-                "since": format_rfc3339_nanos(holding.since_unix_nanos),
-                "reason": holding.reason,
-            })
-        });
+        to_json(&lock(&self.state))
+    }
+
+    /// What `/status` calls for the details. It holds the report weakly:
+    /// the status entry holds the reporter, and the report (through the
+    /// transform's task) the entry, so a strong hold would keep both, and
+    /// the processor's worker, alive after the transform is replaced.
+    pub fn reporter(&self) -> impl Fn() -> Value + Send + Sync + 'static {
+        let state = Arc::downgrade(&self.state);
+        move || {
+            state
+                .upgrade()
+                .map_or(Value::Null, |state| to_json(&lock(&state)))
+        }
+    }
+}
+
+/// The details of `state`.
+fn to_json(state: &State) -> Value {
+    let (isolation, plugin, worker) = match &state.processor {
+        None => (Value::Null, Value::Null, Value::Null),
+        Some(Running::InProcess(info)) => (json!("in_process"), info.clone(), Value::Null),
+        Some(Running::Worker(worker)) => (
+            json!("worker"),
+            serde_json::to_value(worker.info()).unwrap_or_default(),
+            serde_json::to_value(worker.status()).unwrap_or_default(),
+        ),
+    };
+    let holding = state.holding.as_ref().map(|holding| {
         json!({
-            "isolation": isolation,
-            "plugin": plugin,
-            "worker": worker,
-            "loads": state.loads,
-            "batches_failed": state.batches_failed,
-            "holding": holding,
+            "records": holding.records,
+            "attempts": holding.attempts,
+            "since": format_rfc3339_nanos(holding.since_unix_nanos),
+            "reason": holding.reason,
         })
+    });
+    json!({
+        "isolation": isolation,
+        "plugin": plugin,
+        "worker": worker,
+        "loads": state.loads,
+        "batches_failed": state.batches_failed,
+        "holding": holding,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ComponentKind;
+    use crate::telemetry::events::ComponentMetrics;
+    use crate::topology::StatusRegistry;
+
+    fn details(registry: &StatusRegistry) -> Value {
+        registry.to_json()["components"][0]["details"].clone()
+    }
+
+    /// The status entry shows the report while the transform runs, and
+    /// does not keep it (or the worker it names) once the transform is
+    /// gone: the entry and the report would otherwise hold each other.
+    #[test]
+    fn the_status_entry_does_not_keep_the_report_alive() {
+        let registry = StatusRegistry::default();
+        let metrics = ComponentMetrics::new("proc", ComponentKind::Transform, "wasm");
+        let handle = registry.register(ComponentKind::Transform, "proc", "wasm", metrics);
+        let report = ProcessorStatus::new(Some(handle.clone()));
+        handle.set_reporter(report.reporter());
+        let failure = ProcessFailure {
+            reason: crate::wasm::ProcessFailureReason::PluginError,
+            message: "no".into(),
+        };
+        report.failed(3, &failure, true);
+        assert_eq!(details(&registry)["holding"]["records"], 3);
+        assert_eq!(details(&registry)["batches_failed"], 1);
+        drop(report);
+        assert_eq!(details(&registry), Value::Null);
     }
 }
