@@ -11,6 +11,26 @@ use crate::event::{AnyValue, Attributes, LogRecord, Resource};
 use crate::telemetry::events::ComponentMetrics;
 use crate::wasm::{FailureReason, HostSettings, ProcessFailureReason};
 
+/// `events` through the processor by the plan's policy, with a report
+/// nobody reads.
+async fn through(
+    plan: &ProcessorPlan,
+    host: &PluginHost,
+    instance: &mut Processor,
+    events: Vec<Event>,
+    metrics: &TransformMetrics,
+) -> Vec<Event> {
+    process(
+        plan,
+        host,
+        instance,
+        events,
+        metrics,
+        &ProcessorStatus::default(),
+    )
+    .await
+}
+
 /// The built test guest `name`.
 fn guest(name: &str) -> PathBuf {
     crate::wasm::tests::support::plugin_path(name)
@@ -89,15 +109,7 @@ async fn records_go_through_and_the_instance_serves_batch_after_batch() {
     let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
     let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
-    let out = process(
-        &plan,
-        &host,
-        &mut instance,
-        events(&["a", "b"]),
-        &metrics,
-        &ProcessorStatus::default(),
-    )
-    .await;
+    let out = through(&plan, &host, &mut instance, events(&["a", "b"]), &metrics).await;
     assert_eq!(bodies(&out), ["a", "b"]);
     assert_eq!(
         out.iter().map(batch_tag).collect::<Vec<_>>(),
@@ -123,15 +135,7 @@ async fn records_go_through_and_the_instance_serves_batch_after_batch() {
             .and_then(AnyValue::as_str),
         Some("node-1")
     );
-    let out = process(
-        &plan,
-        &host,
-        &mut instance,
-        events(&["c"]),
-        &metrics,
-        &ProcessorStatus::default(),
-    )
-    .await;
+    let out = through(&plan, &host, &mut instance, events(&["c"]), &metrics).await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(2)]);
 }
 
@@ -184,37 +188,20 @@ async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
     let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
     let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
-    let out = process(
-        &plan,
-        &host,
-        &mut instance,
-        events(&["a"]),
-        &metrics,
-        &ProcessorStatus::default(),
-    )
-    .await;
+    let out = through(&plan, &host, &mut instance, events(&["a"]), &metrics).await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
-    let out = process(
+    let out = through(
         &plan,
         &host,
         &mut instance,
         events(&["x", "TRAP"]),
         &metrics,
-        &ProcessorStatus::default(),
     )
     .await;
     assert_eq!(bodies(&out), ["x", "TRAP"], "the batch goes on as it came");
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [None, None]);
     // A fresh instance: the count of the trapped one is gone.
-    let out = process(
-        &plan,
-        &host,
-        &mut instance,
-        events(&["b"]),
-        &metrics,
-        &ProcessorStatus::default(),
-    )
-    .await;
+    let out = through(&plan, &host, &mut instance, events(&["b"]), &metrics).await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
 }
 
@@ -256,27 +243,18 @@ async fn each_hostile_batch_fails_for_its_own_reason() {
             .expect_err(word);
         assert_eq!(failure.reason, reason, "{word}: {failure}");
         // And through the policy, the batch goes on whole.
-        let out = process(
+        let out = through(
             &plan,
             &host,
             &mut instance,
             events(&["ok", word]),
             &metrics(),
-            &ProcessorStatus::default(),
         )
         .await;
         assert_eq!(bodies(&out), ["ok", word]);
     }
     // After all that, the processor still works.
-    let out = process(
-        &plan,
-        &host,
-        &mut instance,
-        events(&["fine"]),
-        &metrics(),
-        &ProcessorStatus::default(),
-    )
-    .await;
+    let out = through(&plan, &host, &mut instance, events(&["fine"]), &metrics()).await;
     assert_eq!(out.iter().map(batch_tag).collect::<Vec<_>>(), [Some(1)]);
 }
 
@@ -290,13 +268,12 @@ async fn records_the_processor_leaves_out_are_dropped() {
         Limits::default(),
     );
     let mut instance = plan.start(&host).await.unwrap();
-    let out = process(
+    let out = through(
         &plan,
         &host,
         &mut instance,
         events(&["1 keep=yes", "2 keep=no", "3 keep=yes", "4 keep=no"]),
         &metrics(),
-        &ProcessorStatus::default(),
     )
     .await;
     assert_eq!(bodies(&out), ["1 keep=yes", "3 keep=yes"]);
