@@ -78,6 +78,20 @@ fn decoded(receiver: &Receiver) -> Vec<(String, Vec<(String, String)>)> {
     records
 }
 
+/// The records the receiver got, after checking their bodies are
+/// `expected`: each once, in order.
+fn decoded_in_order<S: AsRef<str>>(
+    receiver: &Receiver,
+    expected: &[S],
+    what: &str,
+) -> Vec<(String, Vec<(String, String)>)> {
+    let records = decoded(receiver);
+    let bodies: Vec<&str> = records.iter().map(|(b, _)| b.as_str()).collect();
+    let expected: Vec<&str> = expected.iter().map(AsRef::as_ref).collect();
+    assert_eq!(bodies, expected, "{what}");
+    records
+}
+
 fn append(path: &Path, lines: &[&str]) {
     use std::io::Write as _;
     let mut file = std::fs::OpenOptions::new()
@@ -234,9 +248,11 @@ fn a_processor_built_from_the_template_by_its_readme_processes_records_in_the_ag
     wait_for("the checkpoint at the end", Duration::from_secs(30), || {
         (checkpoint(&agent) == Some(size)).then_some(())
     });
-    let records = decoded(&receiver);
-    let bodies: Vec<&String> = records.iter().map(|(b, _)| b).collect();
-    assert_eq!(bodies, kept, "every kept line once, in order, none dropped");
+    let records = decoded_in_order(
+        &receiver,
+        &kept,
+        "every kept line once, in order, none dropped",
+    );
     for (body, attributes) in &records {
         assert_eq!(get(attributes, "pipeline"), Some("edge"), "{body}");
         assert_eq!(get(attributes, "log.file.name"), Some("app.log"), "{body}");
@@ -298,13 +314,7 @@ fn hostile_processors_are_contained_and_their_batches_pass_on_unprocessed() {
         (receiver.log_bodies().len() >= written.len()).then_some(())
     });
 
-    let records = decoded(&receiver);
-    let bodies: Vec<&String> = records.iter().map(|(b, _)| b).collect();
-    assert_eq!(
-        bodies,
-        written.iter().collect::<Vec<_>>(),
-        "every line once, in order"
-    );
+    let records = decoded_in_order(&receiver, &written, "every line once, in order");
     for (body, attributes) in &records {
         let processed = get(attributes, "processor.batch").is_some();
         let hostile = HOSTILE.iter().any(|(h, _)| h == body);
@@ -467,12 +477,10 @@ fn a_third_party_processor_runs_in_a_confined_worker_and_a_killed_worker_loses_n
     wait_for("the last line", Duration::from_secs(30), || {
         (receiver.log_bodies().len() >= 4).then_some(())
     });
-    let records = decoded(&receiver);
-    let bodies: Vec<&str> = records.iter().map(|(b, _)| b.as_str()).collect();
-    assert_eq!(
-        bodies,
-        ["first", "second", "third", "fourth"],
-        "each once, in order"
+    let records = decoded_in_order(
+        &receiver,
+        &["first", "second", "third", "fourth"],
+        "each once, in order",
     );
     for (body, attributes) in &records {
         assert!(
@@ -555,13 +563,7 @@ fn a_processor_worker_that_tries_to_escape_is_killed_by_seccomp_and_no_batch_is_
             (receiver.log_bodies().len() >= written.len()).then_some(())
         });
     }
-    let records = decoded(&receiver);
-    let bodies: Vec<&String> = records.iter().map(|(b, _)| b).collect();
-    assert_eq!(
-        bodies,
-        written.iter().collect::<Vec<_>>(),
-        "each once, in order"
-    );
+    let records = decoded_in_order(&receiver, &written, "each once, in order");
     for (body, attributes) in &records {
         assert_eq!(
             get(attributes, "processor.batch"),

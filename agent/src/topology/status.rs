@@ -160,6 +160,9 @@ impl StatusHandle {
 
     /// Install a function that reports component-specific details (files
     /// and offsets, queue depth) as JSON. It runs when `/status` is read.
+    /// The entry keeps it for as long as the entry lives, so it must not
+    /// hold this handle, or anything that does, except weakly: that cycle
+    /// would keep the component's state alive after it is replaced.
     pub fn set_reporter(&self, reporter: impl Fn() -> Value + Send + Sync + 'static) {
         *lock(&self.0.reporter) = Some(Box::new(reporter));
     }

@@ -110,10 +110,7 @@ impl ProcessorStatus {
 
     /// The batch it held (if any) went through.
     pub fn processed(&self) {
-        let mut state = lock(&self.state);
-        if state.holding.is_some() {
-            state.holding = None;
-        }
+        lock(&self.state).holding = None;
     }
 
     /// The JSON `/status` shows under the transform's `details`.
