@@ -1,16 +1,19 @@
 //! Lines per CPU-second through a `wasm` transform: a file of 200-byte
-//! lines, the file source, the test processor (`tests/plugins/processor`)
-//! as a `type: wasm` transform, a counting sink. In one run: no transform,
-//! a processor that returns its batch unchanged, and one that drops half
-//! the records by a field (`keep=no`), each in the agent's process
-//! (`in_process`) and, given an agent binary to start as the worker, in a
-//! plugin worker process (`worker`, the default for third-party plugins).
+//! lines, the file source, a test processor as a `type: wasm` transform, a
+//! counting sink. In one run: no transform, a processor that returns its
+//! batch unchanged, and one that drops half the records by a field
+//! (`keep=no`), each by world (`wasm-*`: `tests/plugins/processor`, world
+//! `processor`; `columns-*`: `tests/plugins/columns`, world
+//! `column-processor`), in the agent's process (`in_process`) and, given an
+//! agent binary to start as the worker, in a plugin worker process
+//! (`worker`, the default for third-party plugins).
 //!
 //! ```sh
 //! cargo build --release -p neurallog-agent
 //! NEURALLOG_AGENT_BIN=target/release/neurallog-agent \
 //!   cargo bench -p neurallog-agent --bench transforms_wasm                # 1,000,000 lines per case
 //! cargo bench -p neurallog-agent --bench transforms_wasm -- --lines 200000
+//! cargo bench -p neurallog-agent --bench transforms_wasm -- --only none,columns-identity
 //! ```
 //!
 //! CPU time is the whole process's (`/proc/self/stat`) and its worker's
@@ -40,14 +43,26 @@ mod guests;
 
 const LINE_BYTES: usize = 200;
 
-/// Each case: a name, the processor's mode (none: no transform), and
-/// whether it runs in a worker process.
-const CASES: &[(&str, Option<&str>, bool)] = &[
+/// Each case: a name, the test guest and its mode (none: no transform),
+/// and whether it runs in a worker process.
+const CASES: &[(&str, Option<(&str, &str)>, bool)] = &[
     ("none", None, false),
-    ("wasm-identity", Some("identity"), false),
-    ("wasm-drop-half", Some("drop_half"), false),
-    ("worker-identity", Some("identity"), true),
-    ("worker-drop-half", Some("drop_half"), true),
+    ("wasm-identity", Some(("processor", "identity")), false),
+    ("wasm-drop-half", Some(("processor", "drop_half")), false),
+    ("columns-identity", Some(("columns", "identity")), false),
+    ("columns-drop-half", Some(("columns", "drop_half")), false),
+    ("worker-identity", Some(("processor", "identity")), true),
+    ("worker-drop-half", Some(("processor", "drop_half")), true),
+    (
+        "worker-columns-identity",
+        Some(("columns", "identity")),
+        true,
+    ),
+    (
+        "worker-columns-drop-half",
+        Some(("columns", "drop_half")),
+        true,
+    ),
 ];
 
 fn main() {
@@ -62,15 +77,27 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    // `--only none,columns-identity`: just those cases.
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').map(str::to_owned).collect());
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("agent/ has a parent");
-    let guest = guests::built_dir(repo).join("processor.wasm");
+    let guests = guests::built_dir(repo);
     let agent = std::env::var_os("NEURALLOG_AGENT_BIN").map(PathBuf::from);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("app.log");
     write_file(&path, lines);
     for &(name, mode, in_worker) in CASES {
+        if only
+            .as_ref()
+            .is_some_and(|only| !only.iter().any(|o| o == name))
+        {
+            continue;
+        }
         let isolation = match (in_worker, &agent) {
             (false, _) => Isolation::InProcess,
             (true, Some(_)) => Isolation::Worker,
@@ -82,10 +109,10 @@ fn main() {
             }
         };
         let data = dir.path().join(format!("data-{name}"));
-        let transform = mode.map(|mode| {
+        let transform = mode.map(|(guest, mode)| {
             format!(
                 "type: wasm\npath: \"{}\"\nconfig: {{ mode: {mode} }}\n",
-                guest.display()
+                guests.join(format!("{guest}.wasm")).display()
             )
         });
         let mut config = PluginsConfig::default();

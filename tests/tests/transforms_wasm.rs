@@ -266,24 +266,38 @@ fn a_processor_built_from_the_template_by_its_readme_processes_records_in_the_ag
     );
 }
 
-/// What the hostile test processor gets, and the reason each of its
-/// hostile lines is failed for.
-const HOSTILE: &[(&str, &str)] = &[
-    ("TRAP now", "trap"),
-    ("LOOP now", "deadline_exceeded"),
-    ("GROW now", "memory_exceeded"),
-    ("HUGE now", "output_too_large"),
-    ("ERROR now", "plugin_error"),
+/// What the hostile test processors get: each hostile line, the reason it
+/// is failed for, and whether the failure throws the instance away (a
+/// trap, a limit, output that breaks the contract) or not (the plugin's own
+/// error).
+const HOSTILE: &[(&str, &str, bool)] = &[
+    ("TRAP now", "trap", true),
+    ("LOOP now", "deadline_exceeded", true),
+    ("GROW now", "memory_exceeded", true),
+    ("HUGE now", "output_too_large", true),
+    ("ERROR now", "plugin_error", false),
 ];
+
+/// Only a column processor can answer with a verdict missing.
+const HOSTILE_COLUMNS: &[(&str, &str, bool)] = &[("VERDICTS now", "invalid_output", true)];
 
 #[test]
 fn hostile_processors_are_contained_and_their_batches_pass_on_unprocessed() {
+    hostile_lines_are_contained("processor", HOSTILE);
+}
+
+#[test]
+fn hostile_column_processors_are_contained_and_their_batches_pass_on_unprocessed() {
+    let hostile: Vec<_> = HOSTILE.iter().chain(HOSTILE_COLUMNS).copied().collect();
+    hostile_lines_are_contained("columns", &hostile);
+}
+
+/// Test guest `guest` in its worker (the default for a third-party plugin)
+/// fed each of `hostile` as a batch of its own, between good lines: every
+/// line reaches the receiver once, in order, the good ones processed.
+fn hostile_lines_are_contained(guest: &str, hostile: &[(&str, &str, bool)]) {
     let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        test_plugin("processor"),
-        plugins.path().join("hostile.wasm"),
-    )
-    .unwrap();
+    std::fs::copy(test_plugin(guest), plugins.path().join("hostile.wasm")).unwrap();
     let receiver = Receiver::start();
     let yaml = config(
         plugins.path(),
@@ -295,8 +309,8 @@ fn hostile_processors_are_contained_and_their_batches_pass_on_unprocessed() {
     // One line at a time, each waited for, so that each hostile line is a
     // batch of its own.
     let mut written = Vec::new();
-    for (i, (hostile, _)) in HOSTILE.iter().enumerate() {
-        for line in [format!("before {i}"), (*hostile).to_owned()] {
+    for (i, (line, _, _)) in hostile.iter().enumerate() {
+        for line in [format!("before {i}"), (*line).to_owned()] {
             append(&log, &[&line]);
             written.push(line);
             wait_for(
@@ -317,23 +331,40 @@ fn hostile_processors_are_contained_and_their_batches_pass_on_unprocessed() {
     let records = decoded_in_order(&receiver, &written, "every line once, in order");
     for (body, attributes) in &records {
         let processed = get(attributes, "processor.batch").is_some();
-        let hostile = HOSTILE.iter().any(|(h, _)| h == body);
-        assert_eq!(processed, !hostile, "{body}: {attributes:?}");
+        let is_hostile = hostile.iter().any(|(h, _, _)| h == body);
+        assert_eq!(processed, !is_hostile, "{body}: {attributes:?}");
     }
-    // After a trap or a limit, a fresh instance: the line after such a
-    // hostile one is the first batch of its instance. The plugin's own
-    // error (the last hostile line) leaves its instance in use.
+    // After a failure that throws the instance away, a fresh instance: the
+    // good line after it is the first batch of its instance. The plugin's
+    // own error leaves its instance in use, and the count goes on.
     let batch_of = |body: &str| {
         records
             .iter()
             .find(|(b, _)| b == body)
             .and_then(|(_, a)| get(a, "processor.batch").map(str::to_owned))
     };
-    assert_eq!(batch_of("before 0").as_deref(), Some("1"));
-    assert_eq!(batch_of("before 1").as_deref(), Some("1"));
-    assert_eq!(batch_of("before 4").as_deref(), Some("1"));
-    assert_eq!(batch_of("after").as_deref(), Some("2"));
-    for (_, reason) in HOSTILE {
+    let mut expected = 0;
+    let mut goods: Vec<String> = (0..hostile.len()).map(|i| format!("before {i}")).collect();
+    goods.push("after".to_owned());
+    for (i, good) in goods.iter().enumerate() {
+        let fresh = i == 0 || hostile[i - 1].2;
+        expected = if fresh { 1 } else { expected + 1 };
+        assert_eq!(
+            batch_of(good).as_deref(),
+            Some(expected.to_string().as_str()),
+            "{good}"
+        );
+    }
+    // `/status` says which contract the plugin was loaded as: the test
+    // processor is built against 0.1.0, the column processor needs 0.1.1.
+    let contract = match guest {
+        "columns" => "neurallog:plugin@0.1.1",
+        _ => "neurallog:plugin@0.1.0",
+    };
+    let shown = transform_status(&agent, "proc");
+    assert_eq!(shown["details"]["plugin"]["contract"], contract, "{shown}");
+    assert_eq!(shown["details"]["isolation"], "worker", "{shown}");
+    for (_, reason, _) in hostile {
         assert_eq!(
             agent.metric_sum(
                 "neurallog_agent_transform_processor_failures_total",

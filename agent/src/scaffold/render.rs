@@ -243,7 +243,7 @@ panic = "abort"
             r#"# {name}
 
 A check plugin for the NeuralLog agent: a WebAssembly component for the
-world `check` of `neurallog:plugin@0.1.0`. As written by
+world `check` of `neurallog:plugin@0.1.1`. As written by
 `neurallog-agent plugin new`, it reports whether a file exists and is not
 empty, and its size as the metric `file_size_bytes`; `src/lib.rs` is the
 whole plugin, to change into your check.
@@ -321,7 +321,7 @@ impl Scaffold {
             r#"# {name}
 
 A log processor for the NeuralLog agent: a WebAssembly component for the
-world `processor` of `neurallog:plugin@0.1.0`. The agent hands it each
+world `processor` of `neurallog:plugin@0.1.1`. The agent hands it each
 batch of log records of the `wasm` transform that names it (one call per
 batch) and forwards the records it returns. As written by
 `neurallog-agent plugin new --kind processor`, it drops the records whose

@@ -40,7 +40,7 @@ fn the_sdk_manifest_stands_alone() {
         );
         assert!(!line.contains("publish = false"), "{line}");
     }
-    assert_eq!(sdk_version(), "0.1.0");
+    assert_eq!(sdk_version(), "0.1.1");
     for needed in [
         "README.md",
         "src/lib.rs",
@@ -62,7 +62,7 @@ fn a_vendored_scaffold_holds_the_crate_and_the_sdk() {
     );
     assert!(manifest.contains("crate-type = [\"cdylib\"]"));
     assert!(manifest.contains(
-        "neurallog-plugin-sdk = { path = \"vendor/neurallog-plugin-sdk\", version = \"0.1.0\" }"
+        "neurallog-plugin-sdk = { path = \"vendor/neurallog-plugin-sdk\", version = \"0.1.1\" }"
     ));
     assert!(manifest.contains("\n[workspace]\n"));
     // The SDK's own requirements, without `optional`.

@@ -4,12 +4,14 @@
 //! `Cargo.toml`.
 //!
 //! Each contract version lives in its own module (`v0_1` for
-//! `neurallog:plugin@0.1.0`). A breaking `0.2.0` becomes a frozen copy of
+//! `neurallog:plugin@0.1.1`, which also serves components built against
+//! 0.1.0: the linker resolves a `0.1.x` import to any `0.1.y` it defines,
+//! the component model's semver rule). A breaking `0.2.0` becomes a frozen copy of
 //! the old WIT (`wit/v0.1/`), a second module `v0_2` generated here, host
 //! trait impls for it under `host/`, and a second variant of
 //! `plugin::Bindings`; components built against 0.1 keep loading.
 
-/// Bindings for `neurallog:plugin@0.1.0`, world `check`.
+/// Bindings for `neurallog:plugin@0.1.1`, world `check`.
 #[allow(
     missing_docs,
     reason = "generated code; the WIT carries the documentation"
@@ -18,7 +20,7 @@
 pub mod v0_1 {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "neurallog:plugin/check@0.1.0",
+        world: "neurallog:plugin/check@0.1.1",
         // Every import may trap (a budget ran out); the ones doing I/O are
         // async so a slow peer or disk never blocks an executor thread.
         imports: {
@@ -32,7 +34,7 @@ pub mod v0_1 {
     });
 }
 
-/// Bindings for `neurallog:plugin@0.1.0`, world `processor`. The interfaces
+/// Bindings for `neurallog:plugin@0.1.1`, world `processor`. The interfaces
 /// it shares with `check` (`types`, `log`, `clock`) are those of [`v0_1`],
 /// so one host implementation serves both worlds.
 #[allow(
@@ -43,7 +45,7 @@ pub mod v0_1 {
 pub mod v0_1_processor {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "neurallog:plugin/processor@0.1.0",
+        world: "neurallog:plugin/processor@0.1.1",
         imports: { default: trappable },
         // A batch and what comes back travel to and from a plugin worker
         // process (see `worker::protocol`).
@@ -53,6 +55,29 @@ pub mod v0_1_processor {
             "neurallog:plugin/types": super::v0_1::neurallog::plugin::types,
             "neurallog:plugin/log": super::v0_1::neurallog::plugin::log,
             "neurallog:plugin/clock": super::v0_1::neurallog::plugin::clock,
+        },
+    });
+}
+
+/// Bindings for `neurallog:plugin@0.1.1`, world `column-processor`: the
+/// records of `processing` laid out by column. Everything it shares with
+/// `processor` is taken from [`v0_1_processor`].
+#[allow(
+    missing_docs,
+    reason = "generated code; the WIT carries the documentation"
+)]
+#[allow(clippy::all, reason = "generated code")]
+pub mod v0_1_columns {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "neurallog:plugin/column-processor@0.1.1",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "neurallog:plugin/types": super::v0_1::neurallog::plugin::types,
+            "neurallog:plugin/log": super::v0_1::neurallog::plugin::log,
+            "neurallog:plugin/clock": super::v0_1::neurallog::plugin::clock,
+            "neurallog:plugin/processing": super::v0_1_processor::neurallog::plugin::processing,
         },
     });
 }

@@ -15,7 +15,7 @@ use super::source::PluginSource;
 /// Package of the plugin contract.
 const PACKAGE: &str = "neurallog:plugin";
 /// Contract versions this host loads.
-const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.1.1"];
 
 /// A component could not be inspected.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +43,9 @@ pub struct Item {
 pub struct Inspection {
     /// SHA-256 of the component.
     pub sha256: String,
-    /// The world it targets, for example `neurallog:plugin/check@0.1.0` or
-    /// `neurallog:plugin/processor@0.1.0`, when its imports and exports
+    /// The world it targets, for example `neurallog:plugin/check@0.1.0`,
+    /// `neurallog:plugin/processor@0.1.0` or
+    /// `neurallog:plugin/column-processor@0.1.1`, when its imports and exports
     /// match one.
     pub world: Option<String>,
     /// Versions of `neurallog:plugin` it imports from.
@@ -105,13 +106,14 @@ pub(crate) async fn inspect(
             .iter()
             .all(|f| exports.iter().any(|e| e.name == *f && e.kind == "function"))
     };
-    let kind = match (
-        exports_all(&["describe", "run"]),
-        exports_all(&["describe", "process"]),
-    ) {
-        (true, _) => Some("check"),
-        (false, true) => Some("processor"),
-        (false, false) => None,
+    let kind = if exports_all(&["describe", "run"]) {
+        Some("check")
+    } else if exports_all(&["describe", "process"]) {
+        Some("processor")
+    } else if exports_all(&["describe", "process-columns"]) {
+        Some("column-processor")
+    } else {
+        None
     };
     let world = match (kind, contract_versions.as_slice()) {
         (Some(kind), [version]) if SUPPORTED_VERSIONS.contains(&version.as_str()) => {

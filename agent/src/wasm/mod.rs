@@ -44,6 +44,7 @@
 mod bindings;
 mod cache;
 mod capture;
+mod columns;
 mod engine;
 mod error;
 mod fsutil;

@@ -12,6 +12,11 @@
 //! What comes back is checked before anyone uses it: each record must name
 //! a record of the batch, and the whole may not exceed the
 //! output bound (a multiple of the input, in records and in bytes).
+//!
+//! A plugin may target either processor world: `processor` (a batch of
+//! records) or `column-processor` (the same batch by column, see
+//! [`super::columns`]). Which one is found when it loads; the transform
+//! hands both the same [`Batch`] and gets the same records back.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,8 +24,10 @@ use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
 
+use super::bindings::v0_1_columns as column_bindings;
 use super::bindings::v0_1_processor::{self as bindings, neurallog::plugin::processing};
 use super::capture::Capture;
+use super::columns;
 use super::error::{LoadError, LoadErrorKind};
 use super::host::{HostState, PluginContext};
 use super::limits::{Limits, RunBudget};
@@ -69,7 +76,7 @@ pub enum ProcessFailureReason {
 /// A processor ready to run: compiled, linked, described.
 pub struct LoadedProcessor {
     info: PluginInfo,
-    pre: bindings::ProcessorPre<HostState>,
+    pre: Pre,
     context: Arc<PluginContext>,
     shared: Arc<Shared>,
 }
@@ -81,9 +88,21 @@ pub struct ProcessorInstance {
     live: Option<Live>,
 }
 
+/// A processor's component, linked, by the world it targets.
+enum Pre {
+    Records(bindings::ProcessorPre<HostState>),
+    Columns(column_bindings::ColumnProcessorPre<HostState>),
+}
+
+/// An instance of either world.
+enum Guest {
+    Records(bindings::Processor),
+    Columns(column_bindings::ColumnProcessor),
+}
+
 struct Live {
     store: Store<HostState>,
-    processor: bindings::Processor,
+    processor: Guest,
     stderr: Capture,
     /// The pooling allocator's slot this instance holds while it lives.
     _slot: OwnedSemaphorePermit,
@@ -147,8 +166,17 @@ pub(crate) async fn load(
         .linker
         .instantiate_pre(&component)
         .map_err(|e| fail(LoadErrorKind::Link(format!("{e:#}"))))?;
-    let pre = bindings::ProcessorPre::new(pre)
-        .map_err(|e| fail(LoadErrorKind::NotAProcessor(format!("{e:#}"))))?;
+    let (pre, contract) = match bindings::ProcessorPre::new(pre.clone()) {
+        Ok(pre) => (Pre::Records(pre), Contract::V0_1),
+        Err(records) => match column_bindings::ColumnProcessorPre::new(pre) {
+            Ok(pre) => (Pre::Columns(pre), Contract::V0_1_1),
+            Err(columns) => {
+                return Err(fail(LoadErrorKind::NotAProcessor(format!(
+                    "not a `processor` ({records:#}) nor a `column-processor` ({columns:#})"
+                ))));
+            }
+        },
+    };
     let load_time = started.elapsed();
     let mut plugin = LoadedProcessor {
         info: PluginInfo {
@@ -156,7 +184,7 @@ pub(crate) async fn load(
             version: String::new(),
             description: String::new(),
             config_schema: String::new(),
-            contract: Contract::V0_1,
+            contract,
             sha256,
             source: source.display_name(),
             cache,
@@ -193,7 +221,10 @@ impl LoadedProcessor {
         let mut live = self.instantiate().await?;
         let outer = self.context.limits.deadline() + self.shared.settings.deadline_grace;
         let called = tokio::time::timeout(outer, async {
-            live.processor.call_describe(&mut live.store).await
+            match &live.processor {
+                Guest::Records(guest) => guest.call_describe(&mut live.store).await,
+                Guest::Columns(guest) => guest.call_describe(&mut live.store).await,
+            }
         })
         .await;
         let info = match called {
@@ -227,18 +258,24 @@ impl LoadedProcessor {
             runner::new_store(&self.shared, &self.context, stderr.clone(), Instant::now())
                 .map_err(setup)?;
         let outer = limits.deadline() + self.shared.settings.deadline_grace;
-        let processor =
-            match tokio::time::timeout(outer, self.pre.instantiate_async(&mut store)).await {
-                Ok(Ok(processor)) => processor,
-                Ok(Err(error)) => {
-                    let failure = runner::classify(&error, store.data(), &stderr.contents());
-                    return Err(ProcessFailure {
-                        reason: ProcessFailureReason::Sandbox(failure.reason),
-                        message: failure.message,
-                    });
-                }
-                Err(_) => return Err(deadline_in_host_call(limits, outer)),
-            };
+        let instantiated = tokio::time::timeout(outer, async {
+            match &self.pre {
+                Pre::Records(pre) => pre.instantiate_async(&mut store).await.map(Guest::Records),
+                Pre::Columns(pre) => pre.instantiate_async(&mut store).await.map(Guest::Columns),
+            }
+        })
+        .await;
+        let processor = match instantiated {
+            Ok(Ok(processor)) => processor,
+            Ok(Err(error)) => {
+                let failure = runner::classify(&error, store.data(), &stderr.contents());
+                return Err(ProcessFailure {
+                    reason: ProcessFailureReason::Sandbox(failure.reason),
+                    message: failure.message,
+                });
+            }
+            Err(_) => return Err(deadline_in_host_call(limits, outer)),
+        };
         Ok(Live {
             store,
             processor,
@@ -312,10 +349,21 @@ async fn call(
     }
 
     let outer = limits.deadline() + plugin.shared.settings.deadline_grace;
-    let called = tokio::time::timeout(
-        outer,
-        live.processor.call_process(&mut live.store, config, batch),
-    )
+    let called = tokio::time::timeout(outer, async {
+        match &live.processor {
+            Guest::Records(guest) => guest
+                .call_process(&mut live.store, config, batch)
+                .await
+                .map(|answer| answer.map(Ok)),
+            Guest::Columns(guest) => {
+                let columns = columns::to_columns(batch);
+                let answer = guest
+                    .call_process_columns(&mut live.store, config, &columns)
+                    .await?;
+                Ok(answer.map(|outcome| columns::from_outcome(outcome, batch)))
+            }
+        }
+    })
     .await;
     let dropped = live.store.data().budget.logs_dropped;
     if dropped > 0 {
@@ -326,10 +374,17 @@ async fn call(
         );
     }
     match called {
-        Ok(Ok(Ok(records))) => match check_output(&records, batch, bound, max_bytes) {
+        Ok(Ok(Ok(Ok(records)))) => match check_output(&records, batch, bound, max_bytes) {
             Ok(()) => (Some(live), Ok(records)),
             Err(failure) => (None, Err(failure)),
         },
+        Ok(Ok(Ok(Err(message)))) => {
+            let failure = ProcessFailure {
+                reason: ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
+                message,
+            };
+            (None, Err(failure))
+        }
         Ok(Ok(Err(error))) => {
             let message = match error {
                 processing::ProcessError::InvalidConfig(message) => {

@@ -287,9 +287,12 @@ impl RunReport {
 /// The contract version a component targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Contract {
-    /// `neurallog:plugin@0.1.0`, world `check`.
+    /// `neurallog:plugin@0.1.0`: world `check` or `processor`.
     #[serde(rename = "neurallog:plugin@0.1.0")]
     V0_1,
+    /// `neurallog:plugin@0.1.1`: world `column-processor`, added in it.
+    #[serde(rename = "neurallog:plugin@0.1.1")]
+    V0_1_1,
 }
 
 /// What a loaded plugin is.

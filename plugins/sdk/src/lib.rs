@@ -89,6 +89,7 @@ extern crate self as neurallog_plugin_sdk;
 
 mod check;
 pub mod clock;
+mod columns;
 pub mod fs;
 pub mod fs_stats;
 mod host;
@@ -102,6 +103,7 @@ pub mod testing;
 pub mod tls;
 
 pub use check::{Check, NoConfig, PluginInfo, RunError, parse_config, run_check};
+pub use columns::{ColumnProcessor, Columns, ValueRef, Verdicts, run_column_processor};
 pub use metric::{Label, Metric, MetricKind};
 pub use processor::{Batch, ProcessError, Processor, Record, Resource, Value, run_processor};
 pub use result::{CheckResult, Detail, Status};
@@ -188,8 +190,48 @@ macro_rules! export_processor {
     };
 }
 
-/// Used by [`export_check!`] and [`export_processor!`]; not part of the
-/// public API.
+/// Exports a type implementing [`ColumnProcessor`] as the component's
+/// `describe` and `process-columns` (world `column-processor`). Invoke it
+/// once, at the top level of the plugin crate, and never together with
+/// [`export_check!`] or [`export_processor!`].
+///
+/// ```ignore
+/// neurallog_plugin_sdk::export_column_processor!(MyProcessor);
+/// ```
+///
+/// Like [`export_check!`], it expands to nothing outside `wasm32` builds.
+#[macro_export]
+macro_rules! export_column_processor {
+    ($processor:ty) => {
+        #[cfg(target_family = "wasm")]
+        const _: () = {
+            struct NeurallogColumnProcessorExport;
+
+            impl $crate::__private::ColumnProcessorGuest for NeurallogColumnProcessorExport {
+                fn describe() -> $crate::__private::WitPluginInfo {
+                    $crate::__private::describe_column_processor::<$processor>()
+                }
+
+                fn process_columns(
+                    config: ::std::string::String,
+                    batch: $crate::__private::WitColumnBatch,
+                ) -> ::std::result::Result<
+                    $crate::__private::WitColumnOutcome,
+                    $crate::__private::WitProcessError,
+                > {
+                    $crate::__private::process_columns::<$processor>(&config, batch)
+                }
+            }
+
+            $crate::__private::column_processor_bindings::export!(
+                NeurallogColumnProcessorExport with_types_in $crate::__private::column_processor_bindings
+            );
+        };
+    };
+}
+
+/// Used by [`export_check!`], [`export_processor!`] and
+/// [`export_column_processor!`]; not part of the public API.
 #[cfg(target_family = "wasm")]
 #[doc(hidden)]
 pub mod __private {
@@ -198,11 +240,18 @@ pub mod __private {
     pub use crate::host::bindings::neurallog::plugin::types::{
         CheckResult as WitCheckResult, PluginInfo as WitPluginInfo, RunError as WitRunError,
     };
+    pub use crate::host::column_processor_bindings;
+    pub use crate::host::column_processor_bindings::Guest as ColumnProcessorGuest;
+    pub use crate::host::column_processor_bindings::neurallog::plugin::columns::{
+        ColumnBatch as WitColumnBatch, ColumnOutcome as WitColumnOutcome,
+    };
     pub use crate::host::processor_bindings;
     pub use crate::host::processor_bindings::Guest as ProcessorGuest;
     pub use crate::host::processor_bindings::neurallog::plugin::processing::{
         Batch as WitBatch, ProcessError as WitProcessError, ProcessedRecord as WitProcessedRecord,
     };
-    pub use crate::host::wasm::{describe, describe_processor, process, run};
+    pub use crate::host::wasm::{
+        describe, describe_column_processor, describe_processor, process, process_columns, run,
+    };
     pub use wit_bindgen;
 }

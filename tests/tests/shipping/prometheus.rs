@@ -65,7 +65,7 @@ sinks:
     assert_eq!(l["job"], "neurallog-agent");
     assert_eq!(l["instance"], "test-node-1");
     assert_eq!(l["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(l["wit_package"], "neurallog:plugin@0.1.0");
+    assert_eq!(l["wit_package"], "neurallog:plugin@0.1.1");
     assert_eq!(value(&info[0]), 1.0);
 
     let sent = wait_query(

@@ -35,7 +35,7 @@ impl BuildInfo {
                 "Build information; the value is always 1.",
                 vec![
                     ("version", env!("CARGO_PKG_VERSION").to_owned()),
-                    ("wit_package", "neurallog:plugin@0.1.0".to_owned()),
+                    ("wit_package", "neurallog:plugin@0.1.1".to_owned()),
                 ],
             )
             .set(1.0);

@@ -1,6 +1,9 @@
-//! The `wasm` transform against the real test guest `processor`
-//! (`tests/plugins/processor`): records through it, its instance reused,
-//! and every way it can fail handled by the policy without losing records.
+//! The `wasm` transform against the real test guests `processor`
+//! (`tests/plugins/processor`, world `processor`, built against the
+//! contract's 0.1.0) and `columns` (`tests/plugins/columns`, world
+//! `column-processor` of 0.1.1), which do the same by each world: records
+//! through them, their instance reused, and every way they can fail handled
+//! by the policy without losing records.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,8 +108,13 @@ fn batch_tag(event: &Event) -> Option<i64> {
 
 #[tokio::test]
 async fn records_go_through_and_the_instance_serves_batch_after_batch() {
+    records_go_through_and_the_instance_serves_batch_after_batch_by("processor").await;
+    records_go_through_and_the_instance_serves_batch_after_batch_by("columns").await;
+}
+
+async fn records_go_through_and_the_instance_serves_batch_after_batch_by(guest_name: &str) {
     let (host, _dir) = host();
-    let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
+    let plan = plan(guest(guest_name), "tag", OnError::Pass, Limits::default());
     let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
     let out = through(&plan, &host, &mut instance, events(&["a", "b"]), &metrics).await;
@@ -184,8 +192,13 @@ fn a_batch_lists_shared_attributes_and_resources_once_and_changes_come_back() {
 
 #[tokio::test]
 async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
+    a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed_by("processor").await;
+    a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed_by("columns").await;
+}
+
+async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed_by(guest_name: &str) {
     let (host, _dir) = host();
-    let plan = plan(guest("processor"), "tag", OnError::Pass, Limits::default());
+    let plan = plan(guest(guest_name), "tag", OnError::Pass, Limits::default());
     let mut instance = plan.start(&host).await.unwrap();
     let metrics = metrics();
     let out = through(&plan, &host, &mut instance, events(&["a"]), &metrics).await;
@@ -207,13 +220,18 @@ async fn a_trapped_instance_is_discarded_and_its_batch_passes_unprocessed() {
 
 #[tokio::test]
 async fn each_hostile_batch_fails_for_its_own_reason() {
+    each_hostile_batch_fails_for_its_own_reason_by("processor").await;
+    each_hostile_batch_fails_for_its_own_reason_by("columns").await;
+}
+
+async fn each_hostile_batch_fails_for_its_own_reason_by(guest_name: &str) {
     let (host, _dir) = host();
     let limits = Limits {
         timeout_ms: 300,
         memory_bytes: 16 << 20,
         ..Limits::default()
     };
-    let plan = plan(guest("processor"), "tag", OnError::Pass, limits);
+    let plan = plan(guest(guest_name), "tag", OnError::Pass, limits);
     let mut instance = plan.start(&host).await.unwrap();
     let cases = [
         ("TRAP", ProcessFailureReason::Sandbox(FailureReason::Trap)),
@@ -234,8 +252,16 @@ async fn each_hostile_batch_fails_for_its_own_reason() {
             ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
         ),
         ("ERROR", ProcessFailureReason::PluginError),
+        // Only a column processor can answer with too few verdicts.
+        (
+            "VERDICTS",
+            ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
+        ),
     ];
     for (word, reason) in cases {
+        if word == "VERDICTS" && guest_name != "columns" {
+            continue;
+        }
         let prepared = prepare(&events(&["ok", word]));
         let failure = instance
             .process(&plan.config_json, &prepared.batch, plan.bound)
@@ -260,9 +286,14 @@ async fn each_hostile_batch_fails_for_its_own_reason() {
 
 #[tokio::test]
 async fn records_the_processor_leaves_out_are_dropped() {
+    records_the_processor_leaves_out_are_dropped_by("processor").await;
+    records_the_processor_leaves_out_are_dropped_by("columns").await;
+}
+
+async fn records_the_processor_leaves_out_are_dropped_by(guest_name: &str) {
     let (host, _dir) = host();
     let plan = plan(
-        guest("processor"),
+        guest(guest_name),
         "drop_half",
         OnError::Pass,
         Limits::default(),

@@ -298,6 +298,30 @@ async fn inspect_shows_world_imports_and_exports() {
 }
 
 #[tokio::test]
+async fn inspect_tells_the_processor_worlds_apart() {
+    let (host, _dir) = host_with(|_| {});
+    let rows = host.inspect(source("processor")).await.unwrap();
+    let columns = host.inspect(source("columns")).await.unwrap();
+    // Built against 0.1.0 and against 0.1.1; this host loads both.
+    assert_eq!(
+        rows.world.as_deref(),
+        Some("neurallog:plugin/processor@0.1.0")
+    );
+    assert_eq!(
+        columns.world.as_deref(),
+        Some("neurallog:plugin/column-processor@0.1.1")
+    );
+    assert!(rows.loadable() && columns.loadable());
+    assert!(
+        columns
+            .exports
+            .iter()
+            .any(|e| e.name == "process-columns" && e.kind == "function"),
+        "{columns:?}"
+    );
+}
+
+#[tokio::test]
 async fn reading_and_compiling_have_a_deadline() {
     // No cache and 1 ms: compiling any component takes longer.
     let (host, _dir) = host_with(|s| {

@@ -14,6 +14,8 @@
 #[cfg(target_family = "wasm")]
 pub mod bindings;
 #[cfg(target_family = "wasm")]
+pub mod column_processor_bindings;
+#[cfg(target_family = "wasm")]
 pub mod processor_bindings;
 #[cfg(target_family = "wasm")]
 pub mod wasm;

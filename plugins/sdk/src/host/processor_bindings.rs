@@ -17,9 +17,9 @@ wit_bindgen::generate!({
     world: "processor",
     path: "wit",
     with: {
-        "neurallog:plugin/types@0.1.0": crate::host::bindings::neurallog::plugin::types,
-        "neurallog:plugin/log@0.1.0": crate::host::bindings::neurallog::plugin::log,
-        "neurallog:plugin/clock@0.1.0": crate::host::bindings::neurallog::plugin::clock,
+        "neurallog:plugin/types@0.1.1": crate::host::bindings::neurallog::plugin::types,
+        "neurallog:plugin/log@0.1.1": crate::host::bindings::neurallog::plugin::log,
+        "neurallog:plugin/clock@0.1.1": crate::host::bindings::neurallog::plugin::clock,
     },
     pub_export_macro: true,
     export_macro_name: "export",

@@ -5,9 +5,11 @@
 //! so plugin code never touches the bindings.
 
 use super::bindings::neurallog::plugin as wit;
+use super::column_processor_bindings::neurallog::plugin::columns as cw;
 use super::processor_bindings::neurallog::plugin::processing as pw;
 use crate::check::{Check, PluginInfo, RunError, parse_config};
 use crate::clock::Timestamp;
+use crate::columns::{ColumnProcessor, Columns, Verdicts};
 use crate::fs_stats::{FsError, FsUsage, Mount};
 use crate::log::Level;
 use crate::metric::{Metric, MetricKind};
@@ -187,12 +189,16 @@ fn into_wit_metric(metric: Metric) -> wit::types::Metric {
 
 /// What the exported `describe` of a processor returns.
 pub fn describe_processor<P: Processor>() -> wit::types::PluginInfo {
+    into_wit_info(P::info())
+}
+
+fn into_wit_info(info: PluginInfo) -> wit::types::PluginInfo {
     let PluginInfo {
         name,
         version,
         description,
         config_schema,
-    } = P::info();
+    } = info;
     wit::types::PluginInfo {
         name,
         version,
@@ -201,17 +207,20 @@ pub fn describe_processor<P: Processor>() -> wit::types::PluginInfo {
     }
 }
 
+fn into_wit_process_error(error: ProcessError) -> pw::ProcessError {
+    match error {
+        ProcessError::InvalidConfig(message) => pw::ProcessError::InvalidConfig(message),
+        ProcessError::Failed(message) => pw::ProcessError::Failed(message),
+    }
+}
+
 /// What the exported `process` returns for processor `P`.
 pub fn process<P: Processor>(
     config: &str,
     batch: pw::Batch,
 ) -> Result<Vec<pw::ProcessedRecord>, pw::ProcessError> {
-    let into_wit_error = |error| match error {
-        ProcessError::InvalidConfig(message) => pw::ProcessError::InvalidConfig(message),
-        ProcessError::Failed(message) => pw::ProcessError::Failed(message),
-    };
     let config = parse_config::<P::Config>(config)
-        .map_err(|error| into_wit_error(ProcessError::from(error)))?;
+        .map_err(|error| into_wit_process_error(ProcessError::from(error)))?;
     // What each record was, to send back only what the processor changed.
     let mut originals = Vec::with_capacity(batch.records.len());
     let records = batch
@@ -246,10 +255,21 @@ pub fn process<P: Processor>(
         .map(|records| {
             records
                 .into_iter()
-                .map(|record| into_processed(record, &originals))
+                .map(|record| {
+                    let original = usize::try_from(record.origin)
+                        .ok()
+                        .and_then(|i| originals.get(i));
+                    let unchanged = Unchanged {
+                        severity_text: original
+                            .is_some_and(|o| o.severity_text == record.severity_text),
+                        body: original.is_some_and(|o| o.body == record.body),
+                        attributes: original.is_some_and(|o| o.attributes == record.attributes),
+                    };
+                    into_processed(record, unchanged)
+                })
                 .collect()
         })
-        .map_err(into_wit_error)
+        .map_err(into_wit_process_error)
 }
 
 /// A record as it came, to tell what changed.
@@ -287,23 +307,21 @@ fn from_wit_record(record: pw::LogRecord) -> Record {
     }
 }
 
+/// Which fields of a returned record are the same as in its origin.
+struct Unchanged {
+    severity_text: bool,
+    body: bool,
+    attributes: bool,
+}
+
 /// `record` as returned to the agent: each field the same as in its
 /// origin is left out.
-fn into_processed(record: Record, originals: &[Original]) -> pw::ProcessedRecord {
-    let original = usize::try_from(record.origin)
-        .ok()
-        .and_then(|i| originals.get(i));
-    let severity_text = match original {
-        Some(original) if original.severity_text == record.severity_text => None,
-        _ => Some(record.severity_text),
-    };
-    let body = match original {
-        Some(original) if original.body == record.body => None,
-        _ => Some(record.body),
-    };
-    let attributes = match original {
-        Some(original) if original.attributes == record.attributes => None,
-        _ => Some(
+fn into_processed(record: Record, unchanged: Unchanged) -> pw::ProcessedRecord {
+    let severity_text = (!unchanged.severity_text).then_some(record.severity_text);
+    let body = (!unchanged.body).then_some(record.body);
+    let attributes = match unchanged.attributes {
+        true => None,
+        false => Some(
             record
                 .attributes
                 .into_iter()
@@ -327,4 +345,71 @@ fn into_processed(record: Record, originals: &[Original]) -> pw::ProcessedRecord
         body,
         attributes,
     }
+}
+
+/// What the exported `describe` returns for column processor `P`.
+pub fn describe_column_processor<P: ColumnProcessor>() -> wit::types::PluginInfo {
+    into_wit_info(P::info())
+}
+
+/// What the exported `process-columns` returns for column processor `P`.
+/// The columns are moved into [`Columns`] as they came; only the records
+/// the processor replaced are converted back.
+pub fn process_columns<P: ColumnProcessor>(
+    config: &str,
+    batch: cw::ColumnBatch,
+) -> Result<cw::ColumnOutcome, pw::ProcessError> {
+    let config = parse_config::<P::Config>(config)
+        .map_err(|error| into_wit_process_error(ProcessError::from(error)))?;
+    let columns = Columns {
+        resources: batch
+            .resources
+            .into_iter()
+            .map(|resource| Resource {
+                attributes: from_wit_attributes(resource.attributes),
+            })
+            .collect(),
+        shared_attributes: batch
+            .shared_attributes
+            .into_iter()
+            .map(from_wit_attributes)
+            .collect(),
+        resource_of: batch.resource_of,
+        shared_of: batch.shared_of,
+        timestamps: batch.timestamps,
+        severity_numbers: batch.severity_numbers,
+        severity_texts: batch.severity_texts,
+        severity_text_ends: batch.severity_text_ends,
+        bodies: batch.bodies,
+        body_ends: batch.body_ends,
+        attribute_keys: batch.attribute_keys,
+        attribute_key_ends: batch.attribute_key_ends,
+        attribute_kinds: batch.attribute_kinds,
+        attribute_strings: batch.attribute_strings,
+        attribute_string_ends: batch.attribute_string_ends,
+        attribute_numbers: batch.attribute_numbers,
+        attribute_ends: batch.attribute_ends,
+    };
+    let mut verdicts = Verdicts::keep_all(columns.len());
+    P::process(&config, &columns, &mut verdicts).map_err(into_wit_process_error)?;
+    let Verdicts { verdicts, changed } = verdicts;
+    let changed = changed
+        .into_iter()
+        .map(|record| {
+            let i = record.origin as usize;
+            let unchanged = Unchanged {
+                severity_text: columns.severity_text(i) == record.severity_text,
+                body: columns.body(i) == record.body,
+                attributes: columns
+                    .attributes(i)
+                    .map(|(k, v)| (k, v.to_owned()))
+                    .eq(record
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.clone()))),
+            };
+            into_processed(record, unchanged)
+        })
+        .collect();
+    Ok(cw::ColumnOutcome { verdicts, changed })
 }

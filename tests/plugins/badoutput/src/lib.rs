@@ -6,7 +6,7 @@
 //! point at one guest buffer of `bytes` bytes: cheap for the guest, `count`
 //! times `bytes` for a host that copies each).
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::types::{Detail, Label, Metric, MetricKind, Status};
 

@@ -1,7 +1,7 @@
 //! Hostile: `describe` returns a 32 MiB description, for the host to keep
 //! for as long as the plugin is loaded.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::types::Status;
 

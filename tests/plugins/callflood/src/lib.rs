@@ -1,7 +1,7 @@
 //! Hostile: calls the host's clock in a tight loop. The per-run budget of
 //! host calls must stop it long before its deadline.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::clock;
 use neurallog::plugin::types::Status;

@@ -1,7 +1,7 @@
 //! Hostile: imports `neurallog:evil/backdoor`, which no host provides.
 
 wit_bindgen::generate!({
-    path: ["../../../wit", "wit"],
+    path: ["../wit-0.1.0", "wit"],
     world: "neurallog:evil/evil",
     generate_all,
 });

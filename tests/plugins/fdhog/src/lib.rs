@@ -1,7 +1,7 @@
 //! Hostile: opens the file at config `path` `count` times (default
 //! 100,000) and keeps every handle, to take the host's descriptors.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::types::Status;
 

@@ -2,7 +2,7 @@
 //! through WASI. Inside a granted directory a read succeeds; anywhere else,
 //! and any write, must fail.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::types::{Detail, Status};
 

@@ -4,7 +4,7 @@
 //! `env` (the variable named by config `env`), and, with config
 //! `state_fill` bytes, `state_fill` (what a too-big `state.set` answered).
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::clock;
 use neurallog::plugin::fs_stats::{self, FsError};

@@ -4,7 +4,7 @@
 //! included, to forge lines of the agent's own log), and with `fail: true`
 //! the run then fails with it as its error message.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::log::{self, Level};
 use neurallog::plugin::types::Status;

@@ -1,7 +1,7 @@
 //! Hostile: spins forever without calling the host. Only the epoch deadline
 //! can stop it.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 struct Looper;
 

@@ -1,7 +1,7 @@
 //! Hostile: allocates 1 MiB chunks, touches them and keeps them, until the
 //! allocator fails (and the guest aborts with "memory allocation failed").
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 struct Memhog;
 

@@ -3,7 +3,7 @@
 //! and name lookup, so both must fail; it reports the errors as details
 //! `connect` and `resolve`.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use std::net::{TcpStream, ToSocketAddrs};
 

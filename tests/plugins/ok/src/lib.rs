@@ -5,7 +5,7 @@
 //! `{"mode":"slow"}` sleeps three seconds first (in a host wait, not a
 //! busy loop), so tests can act while a run is in flight.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::types::{Detail, Label, Metric, MetricKind, Status};
 

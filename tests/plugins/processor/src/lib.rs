@@ -24,7 +24,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/processor@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/processor@0.1.0" });
 
 use neurallog::plugin::processing::{Attribute, LogRecord, Value};
 

@@ -3,7 +3,7 @@
 //! every set writes `count` times its size), `many` (`count` distinct small
 //! keys: quadratic for such a store). Reports how many sets succeeded.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::state;
 use neurallog::plugin::types::Status;

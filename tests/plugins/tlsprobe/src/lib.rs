@@ -3,7 +3,7 @@
 //! details: `verification`, `verification_detail`, `chain_len`,
 //! `chain_der_lengths`, `protocol`, or `error`.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 use neurallog::plugin::tls::{self, ProbeError, Verification};
 use neurallog::plugin::types::{Detail, Status};

@@ -1,7 +1,7 @@
 //! Hostile: panics. The panic message goes to stderr before the abort, so
 //! the host must show it.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "neurallog:plugin/check@0.1.0" });
+wit_bindgen::generate!({ path: "../wit-0.1.0", world: "neurallog:plugin/check@0.1.0" });
 
 struct Trapper;
 
