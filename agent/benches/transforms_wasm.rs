@@ -43,9 +43,11 @@ mod guests;
 
 const LINE_BYTES: usize = 200;
 
-/// Each case: a name, the test guest and its mode (none: no transform),
-/// and whether it runs in a worker process.
-const CASES: &[(&str, Option<(&str, &str)>, bool)] = &[
+/// A case: a name, the test guest and its mode (none: no transform), and
+/// whether it runs in a worker process.
+type Case = (&'static str, Option<(&'static str, &'static str)>, bool);
+
+const CASES: &[Case] = &[
     ("none", None, false),
     ("wasm-identity", Some(("processor", "identity")), false),
     ("wasm-drop-half", Some(("processor", "drop_half")), false),

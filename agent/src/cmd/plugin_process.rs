@@ -1,4 +1,5 @@
-//! `neurallog-agent plugin run` for a processor (world `processor`):
+//! `neurallog-agent plugin run` for a processor (world `processor` or
+//! `column-processor`):
 //! records from a file or stdin, through the plugin in batches, out as JSON
 //! lines on stdout.
 //!
@@ -64,9 +65,10 @@ pub(super) async fn run(
             || (end && !pending.batch.records.is_empty())
         {
             let batch = std::mem::take(&mut pending);
-            match instance.process(config_json, &batch.batch, BOUND).await {
-                Ok(records) => {
-                    for record in &records {
+            let columns = crate::wasm::columns::to_columns(&batch.batch);
+            match instance.process(config_json, &columns, BOUND).await {
+                Ok(outcome) => {
+                    for record in &outcome.into_records(&columns) {
                         let line = to_json(record, &batch.batch);
                         if writeln!(stdout, "{line}").is_err() {
                             return EXIT_FAILURE;

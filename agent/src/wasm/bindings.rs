@@ -72,6 +72,8 @@ pub mod v0_1_columns {
         path: "../wit",
         world: "neurallog:plugin/column-processor@0.1.1",
         imports: { default: trappable },
+        // A batch travels to a plugin worker process by column too.
+        additional_derives: [serde::Serialize, serde::Deserialize],
         exports: { default: async },
         with: {
             "neurallog:plugin/types": super::v0_1::neurallog::plugin::types,

@@ -14,8 +14,11 @@ use super::source::PluginSource;
 
 /// Package of the plugin contract.
 const PACKAGE: &str = "neurallog:plugin";
-/// Contract versions this host loads.
-const SUPPORTED_VERSIONS: &[&str] = &["0.1.0", "0.1.1"];
+/// The contract versions this host loads, by their semver-compatible
+/// prefix: the linker serves an import of any `0.1.x` with the `0.1.1` it
+/// defines (and a world this host does not know is not recognized by its
+/// exports anyway).
+const SUPPORTED_SERIES: &[&str] = &["0.1."];
 
 /// A component could not be inspected.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +119,7 @@ pub(crate) async fn inspect(
         None
     };
     let world = match (kind, contract_versions.as_slice()) {
-        (Some(kind), [version]) if SUPPORTED_VERSIONS.contains(&version.as_str()) => {
+        (Some(kind), [version]) if SUPPORTED_SERIES.iter().any(|s| version.starts_with(s)) => {
             Some(format!("{PACKAGE}/{kind}@{version}"))
         }
         _ => None,

@@ -44,7 +44,7 @@
 mod bindings;
 mod cache;
 mod capture;
-mod columns;
+pub mod columns;
 mod engine;
 mod error;
 mod fsutil;
@@ -69,6 +69,7 @@ pub mod worker;
 pub(crate) mod tests;
 
 pub use cache::CacheStatus;
+pub use columns::{ColumnBatch, Outcome};
 pub use engine::EngineError;
 pub use error::{LoadError, LoadErrorKind};
 pub use host::state::StateOpenError;
@@ -80,8 +81,7 @@ pub use plugin::LoadedPlugin;
 pub use plugin_host::{PluginHost, WasmError};
 pub use processor::{
     Attribute, Batch, LoadedProcessor, LogRecord, OutputBound, ProcessFailure,
-    ProcessFailureReason, ProcessedRecord, ProcessorInstance, Resource, Value, record_bytes,
-    verify_output,
+    ProcessFailureReason, ProcessedRecord, ProcessorInstance, Resource, Value, verify_output,
 };
 pub use quarantine::{QuarantinePolicy, QuarantineStatus};
 pub use report::{

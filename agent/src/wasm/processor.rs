@@ -14,9 +14,9 @@
 //! output bound (a multiple of the input, in records and in bytes).
 //!
 //! A plugin may target either processor world: `processor` (a batch of
-//! records) or `column-processor` (the same batch by column, see
-//! [`super::columns`]). Which one is found when it loads; the transform
-//! hands both the same [`Batch`] and gets the same records back.
+//! records) or `column-processor` (the batch by column). Which one is found
+//! when it loads; the transform hands both the same [`ColumnBatch`] and
+//! gets an [`Outcome`] back (see [`super::columns`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,7 +27,7 @@ use wasmtime::Store;
 use super::bindings::v0_1_columns as column_bindings;
 use super::bindings::v0_1_processor::{self as bindings, neurallog::plugin::processing};
 use super::capture::Capture;
-use super::columns;
+use super::columns::{self, ColumnBatch, Outcome};
 use super::error::{LoadError, LoadErrorKind};
 use super::host::{HostState, PluginContext};
 use super::limits::{Limits, RunBudget};
@@ -294,15 +294,15 @@ impl ProcessorInstance {
     }
 
     /// Processes `batch` with `config` (the transform's `config:` as JSON)
-    /// and returns the records to keep, checked against the batch and
-    /// `bound`. On any failure the instance is discarded; the next call
+    /// and returns what the plugin made of it, checked against the batch
+    /// and `bound`. On any failure the instance is discarded; the next call
     /// starts a fresh one.
     pub async fn process(
         &mut self,
         config: &str,
-        batch: &Batch,
+        batch: &ColumnBatch,
         bound: OutputBound,
-    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
+    ) -> Result<Outcome, ProcessFailure> {
         let live = match self.live.take() {
             Some(live) => live,
             None => self.plugin.instantiate().await?,
@@ -319,11 +319,11 @@ async fn call(
     plugin: &LoadedProcessor,
     mut live: Live,
     config: &str,
-    batch: &Batch,
+    batch: &ColumnBatch,
     bound: OutputBound,
-) -> (Option<Live>, Result<Vec<ProcessedRecord>, ProcessFailure>) {
+) -> (Option<Live>, Result<Outcome, ProcessFailure>) {
     let limits = &plugin.context.limits;
-    let max_bytes = max_output_bytes(batch, bound);
+    let max_bytes = columns::max_output_bytes(batch, bound);
     // A fresh budget for every batch, as a check gets for every run.
     let state = live.store.data_mut();
     state.deadline = Instant::now() + limits.deadline();
@@ -351,16 +351,16 @@ async fn call(
     let outer = limits.deadline() + plugin.shared.settings.deadline_grace;
     let called = tokio::time::timeout(outer, async {
         match &live.processor {
-            Guest::Records(guest) => guest
-                .call_process(&mut live.store, config, batch)
-                .await
-                .map(|answer| answer.map(Ok)),
+            Guest::Records(guest) => {
+                let rows = columns::to_rows(batch);
+                let answer = guest.call_process(&mut live.store, config, &rows).await?;
+                Ok(answer.map(Outcome::Records))
+            }
             Guest::Columns(guest) => {
-                let columns = columns::to_columns(batch);
                 let answer = guest
-                    .call_process_columns(&mut live.store, config, &columns)
+                    .call_process_columns(&mut live.store, config, batch)
                     .await?;
-                Ok(answer.map(|outcome| columns::from_outcome(outcome, batch)))
+                Ok(answer.map(Outcome::from_columns))
             }
         }
     })
@@ -374,17 +374,10 @@ async fn call(
         );
     }
     match called {
-        Ok(Ok(Ok(Ok(records)))) => match check_output(&records, batch, bound, max_bytes) {
-            Ok(()) => (Some(live), Ok(records)),
+        Ok(Ok(Ok(outcome))) => match columns::check_outcome(&outcome, batch, bound, max_bytes) {
+            Ok(()) => (Some(live), Ok(outcome)),
             Err(failure) => (None, Err(failure)),
         },
-        Ok(Ok(Ok(Err(message)))) => {
-            let failure = ProcessFailure {
-                reason: ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
-                message,
-            };
-            (None, Err(failure))
-        }
         Ok(Ok(Err(error))) => {
             let message = match error {
                 processing::ProcessError::InvalidConfig(message) => {
@@ -460,193 +453,19 @@ fn deadline_in_host_call(limits: &Limits, outer: std::time::Duration) -> Process
     }
 }
 
-/// Bytes of what a processor may change in `record`: body, severity text
-/// and own attributes.
-pub fn record_bytes(record: &LogRecord) -> u64 {
-    (record.body.len() + record.severity_text.len()) as u64 + attributes_bytes(&record.attributes)
-}
-
-/// Bytes a processor sent back for `record`: what it changed.
-fn processed_bytes(record: &ProcessedRecord) -> u64 {
-    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len) as u64;
-    text(&record.body)
-        + text(&record.severity_text)
-        + record.attributes.as_deref().map_or(0, attributes_bytes)
-}
-
-fn attributes_bytes(attributes: &[Attribute]) -> u64 {
-    attributes
-        .iter()
-        .map(|a| {
-            a.key.len()
-                + match &a.value {
-                    Value::String(s) => s.len(),
-                    Value::Int(_) | Value::Float(_) => 8,
-                    Value::Boolean(_) => 1,
-                }
-        })
-        .sum::<usize>() as u64
-}
-
-/// Bytes of a batch's records, at least one page so that a tiny batch may
-/// still grow a little.
-fn batch_bytes(batch: &Batch) -> u64 {
-    batch
-        .records
-        .iter()
-        .map(record_bytes)
-        .sum::<u64>()
-        .max(4096)
-}
-
-/// The most bytes `process` may return for `batch`.
-fn max_output_bytes(batch: &Batch, bound: OutputBound) -> u64 {
-    batch_bytes(batch).saturating_mul(u64::from(bound.max_bytes_per_input))
-}
-
 /// Checks what a processor returned for `batch` against it and `bound`, as
 /// [`ProcessorInstance::process`] does. The agent checks again what a
 /// plugin worker sends back: once it has run guest code, a worker is not
 /// trusted.
 pub fn verify_output(
-    records: &[ProcessedRecord],
-    batch: &Batch,
+    outcome: &Outcome,
+    batch: &ColumnBatch,
     bound: OutputBound,
 ) -> Result<(), ProcessFailure> {
-    check_output(records, batch, bound, max_output_bytes(batch, bound))
-}
-
-/// Checks what `process` returned against the batch it was given.
-fn check_output(
-    records: &[ProcessedRecord],
-    batch: &Batch,
-    bound: OutputBound,
-    max_bytes: u64,
-) -> Result<(), ProcessFailure> {
-    let invalid = |message: String| ProcessFailure {
-        reason: ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
-        message,
-    };
-    let too_large = |message: String| ProcessFailure {
-        reason: ProcessFailureReason::Sandbox(FailureReason::OutputTooLarge),
-        message,
-    };
-    let max_records = batch
-        .records
-        .len()
-        .max(1)
-        .saturating_mul(bound.max_records_per_input as usize);
-    if records.len() > max_records {
-        return Err(too_large(format!(
-            "{} records returned for {} given (at most {} per record)",
-            records.len(),
-            batch.records.len(),
-            bound.max_records_per_input
-        )));
-    }
-    let bytes: u64 = records.iter().map(processed_bytes).sum();
-    if bytes > max_bytes {
-        return Err(too_large(format!(
-            "{bytes} bytes returned, over the bound of {max_bytes} ({} times the batch)",
-            bound.max_bytes_per_input
-        )));
-    }
-    for (i, record) in records.iter().enumerate() {
-        if record.origin as usize >= batch.records.len() {
-            return Err(invalid(format!(
-                "record {i} names origin {} in a batch of {} records",
-                record.origin,
-                batch.records.len()
-            )));
-        }
-        if record.severity_number > 24 {
-            return Err(invalid(format!(
-                "record {i} has severity number {}, expected 0 to 24",
-                record.severity_number
-            )));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(origin: u32, body: &str) -> ProcessedRecord {
-        ProcessedRecord {
-            origin,
-            timestamp: 0,
-            severity_number: 0,
-            severity_text: None,
-            body: Some(body.to_owned()),
-            attributes: None,
-        }
-    }
-
-    fn batch(n: u32) -> Batch {
-        Batch {
-            resources: vec![Resource {
-                attributes: Vec::new(),
-            }],
-            shared_attributes: vec![Vec::new()],
-            records: (0..n)
-                .map(|origin| LogRecord {
-                    origin,
-                    timestamp: 0,
-                    severity_number: 0,
-                    severity_text: String::new(),
-                    body: "x".to_owned(),
-                    attributes: Vec::new(),
-                    shared_attributes: 0,
-                    resource: 0,
-                })
-                .collect(),
-        }
-    }
-
-    const BOUND: OutputBound = OutputBound {
-        max_records_per_input: 2,
-        max_bytes_per_input: 4,
-    };
-
-    #[test]
-    fn output_within_the_bound_that_names_the_batch_is_accepted() {
-        let input = batch(3);
-        let out = vec![record(2, "a"), record(0, "b"), record(0, "c")];
-        assert_eq!(check_output(&out, &input, BOUND, 4096 * 4), Ok(()));
-    }
-
-    #[test]
-    fn too_many_records_or_bytes_are_too_large() {
-        let input = batch(2);
-        let out: Vec<_> = (0..5).map(|_| record(0, "a")).collect();
-        let error = check_output(&out, &input, BOUND, 4096 * 4).unwrap_err();
-        assert_eq!(
-            error.reason,
-            ProcessFailureReason::Sandbox(FailureReason::OutputTooLarge)
-        );
-        assert!(
-            error.message.contains("5 records returned for 2"),
-            "{error}"
-        );
-        let big = vec![record(0, &"x".repeat(20_000))];
-        let error = check_output(&big, &input, BOUND, 16_384).unwrap_err();
-        assert!(error.message.contains("20000 bytes returned"), "{error}");
-    }
-
-    #[test]
-    fn an_origin_outside_the_batch_or_a_bad_severity_is_invalid() {
-        let input = batch(2);
-        let error = check_output(&[record(2, "a")], &input, BOUND, 16_384).unwrap_err();
-        assert_eq!(
-            error.reason,
-            ProcessFailureReason::Sandbox(FailureReason::InvalidOutput)
-        );
-        assert!(error.message.contains("origin 2"), "{error}");
-        let mut loud = record(0, "a");
-        loud.severity_number = 25;
-        let error = check_output(&[loud], &input, BOUND, 16_384).unwrap_err();
-        assert!(error.message.contains("severity number 25"), "{error}");
-    }
+    columns::check_outcome(
+        outcome,
+        batch,
+        bound,
+        columns::max_output_bytes(batch, bound),
+    )
 }

@@ -49,8 +49,8 @@ use crate::telemetry::events::{ProcessorBatchFailed, TransformEventsDropped, Tra
 use crate::topology::{BoxedComponent, BuildError, ComponentState, TransformContext};
 use crate::wasm::worker::{WorkerOptions, WorkerPlugin};
 use crate::wasm::{
-    Batch, Grants, Limits, LoadedProcessor, OutputBound, PluginHost, PluginSource, ProcessFailure,
-    ProcessedRecord, ProcessorInstance,
+    ColumnBatch, Grants, Limits, LoadedProcessor, Outcome, OutputBound, PluginHost, PluginSource,
+    ProcessFailure, ProcessorInstance,
 };
 
 /// First wait before a held batch is tried again, or a failed load.
@@ -251,7 +251,8 @@ pub async fn process(
     report: &ProcessorStatus,
 ) -> Vec<Event> {
     let prepared = prepare(&events);
-    if prepared.batch.records.is_empty() {
+    let records = crate::wasm::columns::len(&prepared.batch);
+    if records == 0 {
         return events;
     }
     let mut backoff = FIRST_BACKOFF;
@@ -274,15 +275,11 @@ pub async fn process(
             metrics: metrics.component(),
             reason: failure.reason_str(),
             action,
-            records: prepared.batch.records.len(),
+            records,
             message: &failure.message,
         }
         .emit();
-        report.failed(
-            prepared.batch.records.len(),
-            &failure,
-            plan.on_error == OnError::Retry,
-        );
+        report.failed(records, &failure, plan.on_error == OnError::Retry);
         if plan.on_error == OnError::Pass {
             return events;
         }
@@ -308,9 +305,9 @@ impl Processor {
     pub async fn process(
         &mut self,
         config: &str,
-        batch: &Batch,
+        batch: &ColumnBatch,
         bound: OutputBound,
-    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
+    ) -> Result<Outcome, ProcessFailure> {
         match self {
             Processor::InProcess(instance) => instance.process(config, batch, bound).await,
             Processor::Worker(worker) => worker.process(config, batch, bound).await,

@@ -12,7 +12,8 @@ use super::*;
 use crate::config::ComponentKind;
 use crate::event::{AnyValue, Attributes, LogRecord, Resource};
 use crate::telemetry::events::ComponentMetrics;
-use crate::wasm::{FailureReason, HostSettings, ProcessFailureReason};
+use crate::wasm::columns::{DROP, KEEP, REPLACE};
+use crate::wasm::{FailureReason, HostSettings, Outcome, ProcessFailureReason, ProcessedRecord};
 
 /// `events` through the processor by the plan's policy, with a report
 /// nobody reads.
@@ -155,13 +156,7 @@ fn a_batch_lists_shared_attributes_and_resources_once_and_changes_come_back() {
     // Two sources' worth (the third record was made apart), each once.
     assert_eq!(prepared.batch.shared_attributes.len(), 2);
     assert_eq!(prepared.batch.resources.len(), 2);
-    let shared: Vec<u32> = prepared
-        .batch
-        .records
-        .iter()
-        .map(|r| r.shared_attributes)
-        .collect();
-    assert_eq!(shared, [0, 0, 1]);
+    assert_eq!(prepared.batch.shared_of, [0, 0, 1]);
     let unchanged = |origin| ProcessedRecord {
         origin,
         timestamp: 7,
@@ -176,7 +171,11 @@ fn a_batch_lists_shared_attributes_and_resources_once_and_changes_come_back() {
         key: "part".into(),
         value: crate::wasm::Value::Int(2),
     }]);
-    let out = finish(prepared, input, vec![unchanged(2), unchanged(0), split]);
+    let out = finish(
+        prepared,
+        input,
+        Outcome::Records(vec![unchanged(2), unchanged(0), split]),
+    );
     assert_eq!(bodies(&out), ["c", "a", "a, second half"]);
     let logs = logs(&out);
     assert_eq!(logs[1].time_unix_nano, 7);
@@ -374,6 +373,50 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
 }
 
 proptest::proptest! {
+    /// Whatever verdicts a column processor gives (with any number of
+    /// replacements for each record it replaces, none included), each
+    /// record comes out as its verdict says, in batch order, keeping its
+    /// source attributes; a record kept as it came is the same record.
+    #[test]
+    fn verdicts_come_out_in_batch_order(
+        plan in proptest::collection::vec((0u8..3, 0usize..3), 6),
+    ) {
+        let input = events(&["r0", "r1", "r2", "r3", "r4", "r5"]);
+        let shared = match &input[0] {
+            Event::Log(log) => Arc::clone(&log.shared_attributes),
+            _ => unreachable!(),
+        };
+        let prepared = prepare(&input);
+        let mut changed = Vec::new();
+        let mut expected = Vec::new();
+        for (i, &(verdict, parts)) in plan.iter().enumerate() {
+            match verdict {
+                KEEP => expected.push(format!("r{i}")),
+                REPLACE => {
+                    for j in 0..parts {
+                        let body = format!("r{i}.{j}");
+                        changed.push(ProcessedRecord {
+                            origin: i as u32,
+                            timestamp: 1,
+                            severity_number: 9,
+                            severity_text: None,
+                            body: Some(body.clone()),
+                            attributes: None,
+                        });
+                        expected.push(body);
+                    }
+                }
+                _ => proptest::prop_assert_eq!(verdict, DROP),
+            }
+        }
+        let verdicts = plan.iter().map(|(v, _)| *v).collect();
+        let out = finish(prepared, input, Outcome::Verdicts { verdicts, changed });
+        proptest::prop_assert_eq!(bodies(&out), expected);
+        for log in logs(&out) {
+            proptest::prop_assert!(Arc::ptr_eq(&log.shared_attributes, &shared));
+        }
+    }
+
     /// Whatever records a processor returns (any origins, in any order,
     /// some repeated, some changed), each comes out once, in its order,
     /// as its origin with what changed, keeping the origin's source
@@ -400,7 +443,7 @@ proptest::proptest! {
                 attributes: None,
             })
             .collect();
-        let out = finish(prepared, input, records);
+        let out = finish(prepared, input, Outcome::Records(records));
         let expected: Vec<String> = returned
             .iter()
             .enumerate()

@@ -44,8 +44,8 @@ use crate::wasm::loader::valid_name;
 use crate::wasm::plugin::{quarantined_report, record};
 use crate::wasm::quarantine::{Quarantine, QuarantineStatus};
 use crate::wasm::{
-    Batch, FailureReason, Grants, Limits, OutputBound, PluginHost, PluginInfo, PluginSource,
-    ProcessFailure, ProcessFailureReason, ProcessedRecord, RunReport, record_bytes, verify_output,
+    ColumnBatch, FailureReason, Grants, Limits, Outcome, OutputBound, PluginHost, PluginInfo,
+    PluginSource, ProcessFailure, ProcessFailureReason, RunReport, columns, verify_output,
 };
 
 /// Time beyond a run's deadline plus the host's grace for the worker's
@@ -157,7 +157,7 @@ enum Job<'a> {
 /// A worker's answer to a [`Job`].
 enum Answer {
     Ran(RunReport),
-    Processed(Result<Vec<ProcessedRecord>, ProcessFailure>),
+    Processed(Result<Outcome, ProcessFailure>),
 }
 
 /// Why a conversation with a worker ended.
@@ -326,42 +326,32 @@ impl WorkerPlugin {
     pub async fn process(
         &self,
         config_json: &str,
-        batch: &Batch,
+        batch: &ColumnBatch,
         bound: OutputBound,
-    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
+    ) -> Result<Outcome, ProcessFailure> {
         let parts = parts(batch);
         if let [_] = parts.as_slice() {
             return self.process_part(config_json, batch, bound).await;
         }
-        let mut processed = Vec::new();
+        let mut processed = Vec::with_capacity(parts.len());
         for range in parts {
-            let offset = range.start as u32;
-            let part = Batch {
-                resources: batch.resources.clone(),
-                shared_attributes: batch.shared_attributes.clone(),
-                records: batch.records[range]
-                    .iter()
-                    .map(|record| crate::wasm::LogRecord {
-                        origin: record.origin - offset,
-                        ..record.clone()
-                    })
-                    .collect(),
-            };
-            let records = self.process_part(config_json, &part, bound).await?;
-            processed.extend(records.into_iter().map(|record| ProcessedRecord {
-                origin: record.origin + offset,
-                ..record
-            }));
+            let offset = u32::try_from(range.start).unwrap_or(u32::MAX);
+            let part = columns::slice(batch, range);
+            let outcome = self.process_part(config_json, &part, bound).await?;
+            processed.push(outcome.shifted(offset));
         }
-        Ok(processed)
+        Outcome::concat(processed).ok_or_else(|| ProcessFailure {
+            reason: ProcessFailureReason::Sandbox(FailureReason::InvalidOutput),
+            message: "the parts of one batch were answered by processors of two worlds (the plugin changed between them)".into(),
+        })
     }
 
     async fn process_part(
         &self,
         config_json: &str,
-        batch: &Batch,
+        batch: &ColumnBatch,
         bound: OutputBound,
-    ) -> Result<Vec<ProcessedRecord>, ProcessFailure> {
+    ) -> Result<Outcome, ProcessFailure> {
         let frame = protocol::encode_process(config_json, batch, bound).map_err(|error| {
             ProcessFailure {
                 reason: ProcessFailureReason::Sandbox(FailureReason::Setup),
@@ -371,7 +361,7 @@ impl WorkerPlugin {
                 ),
             }
         })?;
-        let records = match self.in_worker(Job::Process(frame)).await {
+        let outcome = match self.in_worker(Job::Process(frame)).await {
             Ok(Answer::Processed(processed)) => processed?,
             Ok(Answer::Ran(_)) => {
                 return Err(ProcessFailure {
@@ -386,7 +376,7 @@ impl WorkerPlugin {
                 });
             }
         };
-        if let Err(failure) = verify_output(&records, batch, bound) {
+        if let Err(failure) = verify_output(&outcome, batch, bound) {
             // The worker checks this itself: one that did not is not sound.
             let mut slot = self.slot.lock().await;
             if let Some(mut connection) = slot.connection.take() {
@@ -396,7 +386,7 @@ impl WorkerPlugin {
             }
             return Err(failure);
         }
-        Ok(records)
+        Ok(outcome)
     }
 
     fn owner(&self) -> WorkerOwner<'_> {
@@ -805,18 +795,19 @@ fn unreachable_answer(started: Instant) -> RunReport {
 
 /// The record ranges a batch goes to a worker in: consecutive, each of at
 /// most [`PART_BYTES`] of records unless one record alone is more.
-fn parts(batch: &Batch) -> Vec<std::ops::Range<usize>> {
+fn parts(batch: &ColumnBatch) -> Vec<std::ops::Range<usize>> {
     let mut parts = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
-    for (i, record) in batch.records.iter().enumerate() {
-        let size = record_bytes(record);
+    let len = columns::len(batch);
+    for i in 0..len {
+        let size = columns::record_bytes(batch, i);
         if i > start && bytes + size > PART_BYTES {
             parts.push(start..i);
             (start, bytes) = (i, 0);
         }
         bytes += size;
     }
-    parts.push(start..batch.records.len());
+    parts.push(start..len);
     parts
 }
 
@@ -833,10 +824,10 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::wasm::LogRecord;
+    use crate::wasm::{Batch, LogRecord};
 
-    fn batch(sizes: &[usize]) -> Batch {
-        Batch {
+    fn batch(sizes: &[usize]) -> ColumnBatch {
+        columns::to_columns(&Batch {
             resources: Vec::new(),
             shared_attributes: Vec::new(),
             records: sizes
@@ -853,7 +844,7 @@ mod tests {
                     resource: 0,
                 })
                 .collect(),
-        }
+        })
     }
 
     #[test]
@@ -880,20 +871,22 @@ mod tests {
         ) {
             let batch = batch(&sizes);
             let parts = parts(&batch);
+            let bytes = |range: std::ops::Range<usize>| -> u64 {
+                range.map(|i| columns::record_bytes(&batch, i)).sum()
+            };
             let mut next = 0;
             for part in &parts {
                 prop_assert_eq!(part.start, next, "consecutive, from the first record");
                 next = part.end;
-                let bytes: u64 = batch.records[part.clone()].iter().map(record_bytes).sum();
-                prop_assert!(bytes <= PART_BYTES || part.len() == 1, "{:?}: {} bytes", part, bytes);
-                prop_assert!(!part.is_empty() || batch.records.is_empty());
+                let size = bytes(part.clone());
+                prop_assert!(size <= PART_BYTES || part.len() == 1, "{:?}: {} bytes", part, size);
+                prop_assert!(!part.is_empty() || sizes.is_empty());
             }
-            prop_assert_eq!(next, batch.records.len(), "every record");
+            prop_assert_eq!(next, sizes.len(), "every record");
             // Not split more than needed: a part and the next would not fit
             // together.
             for pair in parts.windows(2) {
-                let both: u64 = batch.records[pair[0].start..pair[1].end].iter().map(record_bytes).sum();
-                prop_assert!(both > PART_BYTES);
+                prop_assert!(bytes(pair[0].start..pair[1].end) > PART_BYTES);
             }
         }
     }

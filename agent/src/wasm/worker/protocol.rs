@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::wasm::{
-    Batch, Grants, Limits, OutputBound, PluginInfo, ProcessFailure, ProcessedRecord, RunReport,
+    ColumnBatch, Grants, Limits, Outcome, OutputBound, PluginInfo, ProcessFailure, RunReport,
 };
 
 /// Largest frame either side accepts, in bytes. A run's result is capped
@@ -69,8 +69,8 @@ pub(crate) enum ToWorker {
 pub(crate) struct ProcessRequest {
     /// The transform's `config:` as JSON.
     pub(crate) config_json: String,
-    /// The records.
-    pub(crate) batch: Batch,
+    /// The records, by column.
+    pub(crate) batch: ColumnBatch,
     /// How much may come back.
     pub(crate) bound: OutputBound,
 }
@@ -80,7 +80,7 @@ pub(crate) struct ProcessRequest {
 #[derive(Debug, Serialize)]
 struct ProcessRef<'a> {
     config_json: &'a str,
-    batch: &'a Batch,
+    batch: &'a ColumnBatch,
     bound: OutputBound,
 }
 
@@ -189,7 +189,7 @@ pub(crate) enum FromWorker {
     Ran(Box<RunReport>),
     /// A batch's outcome: the records to keep, checked by the worker
     /// against the batch (and again by the agent), or why there are none.
-    Processed(Box<Result<Vec<ProcessedRecord>, ProcessFailure>>),
+    Processed(Box<Result<Outcome, ProcessFailure>>),
     /// A log line of the worker (the plugin's own lines carry `plugin`).
     Log(LogLine),
     /// A state change to persist before the plugin is told it succeeded;
@@ -325,7 +325,7 @@ pub(crate) fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
 /// Encodes [`ToWorker::Process`] for `batch`: length, tag, `postcard`.
 pub(crate) fn encode_process(
     config_json: &str,
-    batch: &Batch,
+    batch: &ColumnBatch,
     bound: OutputBound,
 ) -> Result<Vec<u8>, FrameError> {
     let request = ProcessRef {
@@ -340,7 +340,7 @@ pub(crate) fn encode_process(
 
 /// Encodes [`FromWorker::Processed`]: length, tag, `postcard`.
 pub(crate) fn encode_processed(
-    outcome: &Result<Vec<ProcessedRecord>, ProcessFailure>,
+    outcome: &Result<Outcome, ProcessFailure>,
 ) -> Result<Vec<u8>, FrameError> {
     let frame = postcard::to_extend(outcome, vec![0, 0, 0, 0, TAG_PROCESSED])
         .map_err(FrameError::Binary)?;
@@ -523,13 +523,13 @@ mod tests {
         );
     }
 
-    fn batch() -> Batch {
-        use crate::wasm::{Attribute, LogRecord, Resource, Value};
+    fn batch() -> ColumnBatch {
+        use crate::wasm::{Attribute, Batch, LogRecord, Resource, Value};
         let attribute = |key: &str, value| Attribute {
             key: key.into(),
             value,
         };
-        Batch {
+        crate::wasm::columns::to_columns(&Batch {
             resources: vec![Resource {
                 attributes: vec![attribute("host.name", Value::String("n1".into()))],
             }],
@@ -548,7 +548,7 @@ mod tests {
                 shared_attributes: 0,
                 resource: 0,
             }],
-        }
+        })
     }
 
     #[test]
@@ -570,21 +570,26 @@ mod tests {
 
     #[test]
     fn a_batch_outcome_comes_back_whole() {
-        use crate::wasm::{FailureReason, ProcessFailureReason};
-        let kept = FromWorker::Processed(Box::new(Ok(vec![ProcessedRecord {
+        use crate::wasm::{FailureReason, ProcessFailureReason, ProcessedRecord};
+        let changed = ProcessedRecord {
             origin: 7,
             timestamp: 3,
             severity_number: 17,
             severity_text: None,
             body: Some("changed \u{0}".into()),
             attributes: Some(Vec::new()),
-        }])));
+        };
+        let kept = FromWorker::Processed(Box::new(Ok(Outcome::Records(vec![changed.clone()]))));
+        let verdicts = FromWorker::Processed(Box::new(Ok(Outcome::Verdicts {
+            verdicts: vec![0, 1, 2],
+            changed: vec![changed],
+        })));
         let failed = FromWorker::Processed(Box::new(Err(ProcessFailure {
             reason: ProcessFailureReason::Sandbox(FailureReason::MemoryExceeded),
             message: "over 32 MiB".into(),
         })));
         let mut bytes = Vec::new();
-        for outcome in [&kept, &failed] {
+        for outcome in [&kept, &verdicts, &failed] {
             let FromWorker::Processed(outcome) = outcome else {
                 unreachable!("both are outcomes")
             };
@@ -598,10 +603,10 @@ mod tests {
             .unwrap(),
         );
         let decoded = decode_all(&bytes).unwrap();
-        assert_eq!(decoded.len(), 3, "{decoded:?}");
+        assert_eq!(decoded.len(), 4, "{decoded:?}");
         assert_eq!(
-            format!("{:?}", &decoded[..2]),
-            format!("{:?}", [kept, failed])
+            format!("{:?}", &decoded[..3]),
+            format!("{:?}", [kept, verdicts, failed])
         );
     }
 
