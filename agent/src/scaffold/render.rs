@@ -321,12 +321,16 @@ impl Scaffold {
             r#"# {name}
 
 A log processor for the NeuralLog agent: a WebAssembly component for the
-world `processor` of `neurallog:plugin@0.1.1`. The agent hands it each
-batch of log records of the `wasm` transform that names it (one call per
-batch) and forwards the records it returns. As written by
-`neurallog-agent plugin new --kind processor`, it drops the records whose
-body contains one of `drop_if_contains` and marks the others with an
-attribute; `src/lib.rs` is the whole plugin, to change into your processor.
+world `column-processor` of `neurallog:plugin@0.1.1`. The agent hands it
+each batch of log records of the `wasm` transform that names it (one call
+per batch), laid out by column, and it says for each record whether it goes
+on as it came, is dropped, or is replaced; a record kept as it came costs
+the agent next to nothing. As written by `neurallog-agent plugin new --kind
+processor`, it drops the records whose body contains one of
+`drop_if_contains` and marks the others with an attribute; `src/lib.rs` is
+the whole plugin, to change into your processor. It needs an agent that
+offers contract 0.1.1 (the `wit_package` label of its
+`neurallog_agent_build_info` metric).
 
 {sdk}
 
@@ -342,7 +346,7 @@ The component is `target/wasm32-wasip2/release/{component}`.
 
 ## Test
 
-`cargo test` runs the unit tests natively: `run_processor::<LineProcessor>(json, batch)`
+`cargo test` runs the unit tests natively: `run_column_processor::<LineProcessor>(json, &batch)`
 runs the processor as the agent would.
 
 Then run the component under the agent, with its sandbox and limits: it

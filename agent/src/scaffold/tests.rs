@@ -191,11 +191,12 @@ fn a_processor_scaffold_holds_the_processor_template_and_its_readme() {
     );
     let body = &PROCESSOR_TEMPLATE_LIB_RS[PROCESSOR_TEMPLATE_LIB_RS.find("\n//!\n").unwrap() + 1..];
     assert!(lib.ends_with(body));
-    assert!(lib.contains("neurallog_plugin_sdk::export_processor!(LineProcessor);"));
+    assert!(lib.contains("neurallog_plugin_sdk::export_column_processor!(LineProcessor);"));
     let readme = file(&files, "README.md").unwrap();
     assert!(readme.starts_with("# edge-fields\n"));
-    assert!(readme.contains("world `processor`"));
+    assert!(readme.contains("world `column-processor`"));
     assert!(readme.contains("    type: wasm\n    inputs: [app_logs]\n    plugin: edge_fields\n"));
     // The SDK is vendored as for a check.
     assert!(file(&files, "vendor/neurallog-plugin-sdk/src/processor.rs").is_some());
+    assert!(file(&files, "vendor/neurallog-plugin-sdk/src/columns.rs").is_some());
 }

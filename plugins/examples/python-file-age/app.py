@@ -6,7 +6,7 @@ or `critical` when the file is older than the configured ages: the shape of
 "has the nightly export run?" or "is the heartbeat file still touched?".
 
 Built with componentize-py against the agent's WIT contract (world `check`
-of `neurallog:plugin@0.1.0`); see README.md. The file must be inside a
+of `neurallog:plugin@0.1.1`); see README.md. The file must be inside a
 directory granted to the check (`grants.directories`): the agent shows it
 to the plugin at its real path, read-only, and nothing else.
 """

@@ -72,7 +72,7 @@ fn a_crate_from_plugin_new_builds_outside_the_repository_and_runs_in_the_agent()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.starts_with(&format!(
-        "Created the check plugin `disk-note` in {} (neurallog-plugin-sdk 0.1.0 vendored in vendor/neurallog-plugin-sdk).",
+        "Created the check plugin `disk-note` in {} (neurallog-plugin-sdk 0.1.1 vendored in vendor/neurallog-plugin-sdk).",
         dir.display()
     )));
     for file in [

@@ -118,7 +118,7 @@ fn a_plugin_made_from_the_template_by_following_the_readme_loads_and_runs() {
     assert_eq!(result["metrics"][0]["name"], "file_size_bytes");
     assert_eq!(result["metrics"][0]["value"], 6.0);
     assert!(
-        stdout.contains("\"world\": \"neurallog:plugin/check@0.1.0\""),
+        stdout.contains("\"world\": \"neurallog:plugin/check@0.1.1\""),
         "plugin inspect output:\n{stdout}"
     );
 
