@@ -205,23 +205,38 @@ pub fn to_columns(rows: &Batch) -> ColumnBatch {
     batch
 }
 
-/// Record `i`'s own attributes.
+/// Record `i`'s own attributes, borrowed from the columns.
+fn attributes_of(batch: &ColumnBatch, i: usize) -> impl Iterator<Item = (&str, ValueRef<'_>)> {
+    range(&batch.attribute_ends, i).map(|a| {
+        let number = batch.attribute_numbers.get(a).copied().unwrap_or(0);
+        let value = match batch.attribute_kinds.get(a) {
+            Some(1) => ValueRef::Int(i64::from_ne_bytes(number.to_ne_bytes())),
+            Some(2) => ValueRef::Float(f64::from_bits(number)),
+            Some(3) => ValueRef::Bool(number != 0),
+            _ => ValueRef::String(text(
+                &batch.attribute_strings,
+                &batch.attribute_string_ends,
+                a,
+            )),
+        };
+        (
+            text(&batch.attribute_keys, &batch.attribute_key_ends, a),
+            value,
+        )
+    })
+}
+
+/// Record `i`'s own attributes, owned.
 fn own_attributes(batch: &ColumnBatch, i: usize) -> Vec<Attribute> {
-    range(&batch.attribute_ends, i)
-        .map(|a| {
-            let number = batch.attribute_numbers.get(a).copied().unwrap_or(0);
-            let value = match batch.attribute_kinds.get(a) {
-                Some(1) => Value::Int(i64::from_ne_bytes(number.to_ne_bytes())),
-                Some(2) => Value::Float(f64::from_bits(number)),
-                Some(3) => Value::Boolean(number != 0),
-                _ => Value::String(
-                    text(&batch.attribute_strings, &batch.attribute_string_ends, a).to_owned(),
-                ),
-            };
-            Attribute {
-                key: text(&batch.attribute_keys, &batch.attribute_key_ends, a).to_owned(),
-                value,
-            }
+    attributes_of(batch, i)
+        .map(|(key, value)| Attribute {
+            key: key.to_owned(),
+            value: match value {
+                ValueRef::String(s) => Value::String(s.to_owned()),
+                ValueRef::Int(n) => Value::Int(n),
+                ValueRef::Float(f) => Value::Float(f),
+                ValueRef::Bool(b) => Value::Boolean(b),
+            },
         })
         .collect()
 }
@@ -254,23 +269,7 @@ pub fn slice(batch: &ColumnBatch, part: Range<usize>) -> ColumnBatch {
     out.resources = batch.resources.clone();
     out.shared_attributes = batch.shared_attributes.clone();
     for i in part {
-        let attributes = range(&batch.attribute_ends, i).map(|a| {
-            let number = batch.attribute_numbers.get(a).copied().unwrap_or(0);
-            let value = match batch.attribute_kinds.get(a) {
-                Some(1) => ValueRef::Int(i64::from_ne_bytes(number.to_ne_bytes())),
-                Some(2) => ValueRef::Float(f64::from_bits(number)),
-                Some(3) => ValueRef::Bool(number != 0),
-                _ => ValueRef::String(text(
-                    &batch.attribute_strings,
-                    &batch.attribute_string_ends,
-                    a,
-                )),
-            };
-            (
-                text(&batch.attribute_keys, &batch.attribute_key_ends, a),
-                value,
-            )
-        });
+        let attributes = attributes_of(batch, i);
         push(
             &mut out,
             NewRecord {
