@@ -237,13 +237,7 @@ pub fn process<P: Processor>(
         })
         .collect();
     let batch = Batch {
-        resources: batch
-            .resources
-            .into_iter()
-            .map(|resource| Resource {
-                attributes: from_wit_attributes(resource.attributes),
-            })
-            .collect(),
+        resources: from_wit_resources(batch.resources),
         shared_attributes: batch
             .shared_attributes
             .into_iter()
@@ -277,6 +271,15 @@ struct Original {
     body: String,
     severity_text: String,
     attributes: Vec<(String, Value)>,
+}
+
+fn from_wit_resources(resources: Vec<pw::Resource>) -> Vec<Resource> {
+    resources
+        .into_iter()
+        .map(|resource| Resource {
+            attributes: from_wit_attributes(resource.attributes),
+        })
+        .collect()
 }
 
 fn from_wit_attributes(attributes: Vec<pw::Attribute>) -> Vec<(String, Value)> {
@@ -362,13 +365,7 @@ pub fn process_columns<P: ColumnProcessor>(
     let config = parse_config::<P::Config>(config)
         .map_err(|error| into_wit_process_error(ProcessError::from(error)))?;
     let columns = Columns {
-        resources: batch
-            .resources
-            .into_iter()
-            .map(|resource| Resource {
-                attributes: from_wit_attributes(resource.attributes),
-            })
-            .collect(),
+        resources: from_wit_resources(batch.resources),
         shared_attributes: batch
             .shared_attributes
             .into_iter()
