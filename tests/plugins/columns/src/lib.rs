@@ -45,18 +45,34 @@ impl Guest for Columns {
         let mode = config.get("mode").and_then(|m| m.as_str()).unwrap_or("tag");
         let len = batch.body_ends.len();
         let body = |i: usize| {
-            let start = if i == 0 { 0 } else { batch.body_ends[i - 1] as usize };
+            let start = if i == 0 {
+                0
+            } else {
+                batch.body_ends[i - 1] as usize
+            };
             &batch.bodies[start..batch.body_ends[i] as usize]
         };
         match mode {
             "identity" => {
-                return Ok(ColumnOutcome { verdicts: vec![KEEP; len], changed: Vec::new() });
+                return Ok(ColumnOutcome {
+                    verdicts: vec![KEEP; len],
+                    changed: Vec::new(),
+                });
             }
             "drop_half" => {
                 let verdicts = (0..len)
-                    .map(|i| if body(i).contains("keep=no") { DROP } else { KEEP })
+                    .map(|i| {
+                        if body(i).contains("keep=no") {
+                            DROP
+                        } else {
+                            KEEP
+                        }
+                    })
                     .collect();
-                return Ok(ColumnOutcome { verdicts, changed: Vec::new() });
+                return Ok(ColumnOutcome {
+                    verdicts,
+                    changed: Vec::new(),
+                });
             }
             _ => {}
         }
@@ -99,33 +115,52 @@ impl Guest for Columns {
                     std::iter::repeat_n(copy, 1000)
                 })
                 .collect();
-            return Ok(ColumnOutcome { verdicts: vec![REPLACE; len], changed });
+            return Ok(ColumnOutcome {
+                verdicts: vec![REPLACE; len],
+                changed,
+            });
         }
         if has("ORIGIN") {
             let mut record = unchanged(0);
             record.origin = u32::MAX;
-            return Ok(ColumnOutcome { verdicts: vec![REPLACE; len], changed: vec![record] });
+            return Ok(ColumnOutcome {
+                verdicts: vec![REPLACE; len],
+                changed: vec![record],
+            });
         }
         if has("VERDICTS") {
-            return Ok(ColumnOutcome { verdicts: vec![KEEP; len - 1], changed: Vec::new() });
+            return Ok(ColumnOutcome {
+                verdicts: vec![KEEP; len - 1],
+                changed: Vec::new(),
+            });
         }
         let seq = BATCHES.fetch_add(1, Ordering::Relaxed) + 1;
         let changed = (0..len)
             .map(|i| {
                 let mut out = unchanged(i);
                 let mut attributes = own_attributes(&batch, i);
-                attributes.push(Attribute { key: "processor.batch".into(), value: Value::Int(seq as i64) });
+                attributes.push(Attribute {
+                    key: "processor.batch".into(),
+                    value: Value::Int(seq as i64),
+                });
                 out.attributes = Some(attributes);
                 out
             })
             .collect();
-        Ok(ColumnOutcome { verdicts: vec![REPLACE; len], changed })
+        Ok(ColumnOutcome {
+            verdicts: vec![REPLACE; len],
+            changed,
+        })
     }
 }
 
 /// Record `i`'s own attributes, read back from the columns.
 fn own_attributes(batch: &ColumnBatch, i: usize) -> Vec<Attribute> {
-    let start = if i == 0 { 0 } else { batch.attribute_ends[i - 1] as usize };
+    let start = if i == 0 {
+        0
+    } else {
+        batch.attribute_ends[i - 1] as usize
+    };
     (start..batch.attribute_ends[i] as usize)
         .map(|a| {
             let range = |ends: &[u32]| {
@@ -138,7 +173,9 @@ fn own_attributes(batch: &ColumnBatch, i: usize) -> Vec<Attribute> {
                 1 => Value::Int(number as i64),
                 2 => Value::Float(f64::from_bits(number)),
                 3 => Value::Boolean(number != 0),
-                _ => Value::String(batch.attribute_strings[range(&batch.attribute_string_ends)].to_owned()),
+                _ => Value::String(
+                    batch.attribute_strings[range(&batch.attribute_string_ends)].to_owned(),
+                ),
             };
             Attribute { key, value }
         })
