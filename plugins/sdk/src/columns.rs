@@ -371,6 +371,18 @@ impl ValueRef<'_> {
         }
     }
 
+    /// Whether `value` is the same value, without copying it.
+    #[must_use]
+    pub fn is(&self, value: &Value) -> bool {
+        match (*self, value) {
+            (ValueRef::String(a), Value::String(b)) => a == b,
+            (ValueRef::Int(a), Value::Int(b)) => a == *b,
+            (ValueRef::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (ValueRef::Bool(a), Value::Bool(b)) => a == *b,
+            _ => false,
+        }
+    }
+
     /// An owned copy.
     #[must_use]
     pub fn to_owned(&self) -> Value {
@@ -409,13 +421,13 @@ impl Verdicts {
     /// Called again for the same record, adds another: a record split in
     /// several, which go on in the order they were given.
     pub fn replace(&mut self, i: usize, mut record: Record) {
-        if i >= self.verdicts.len() {
+        // Only a record marked REPLACE has entries in `changed` (`set`
+        // removes them when it leaves that verdict), so marking one costs
+        // nothing more: replacing every record stays linear.
+        let Some(verdict) = self.verdicts.get_mut(i) else {
             return;
-        }
-        if self.verdicts[i] != REPLACE {
-            self.changed.retain(|r| r.origin as usize != i);
-        }
-        self.verdicts[i] = REPLACE;
+        };
+        *verdict = REPLACE;
         record.origin = u32::try_from(i).unwrap_or(u32::MAX);
         self.changed.push(record);
     }
@@ -513,5 +525,14 @@ mod tests {
         assert!(verdicts.changed.is_empty());
         verdicts.replace(7, Record::default());
         assert!(verdicts.changed.is_empty(), "out of range is ignored");
+    }
+
+    #[test]
+    fn a_borrowed_value_is_compared_by_kind_and_value() {
+        assert!(ValueRef::String("a").is(&Value::from("a")));
+        assert!(!ValueRef::String("1").is(&Value::Int(1)));
+        assert!(ValueRef::Int(-3).is(&Value::Int(-3)));
+        assert!(!ValueRef::Float(0.5).is(&Value::Float(0.25)));
+        assert!(ValueRef::Bool(true).is(&Value::Bool(true)));
     }
 }

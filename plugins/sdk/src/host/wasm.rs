@@ -397,13 +397,11 @@ pub fn process_columns<P: ColumnProcessor>(
             let unchanged = Unchanged {
                 severity_text: columns.severity_text(i) == record.severity_text,
                 body: columns.body(i) == record.body,
-                attributes: columns
-                    .attributes(i)
-                    .map(|(k, v)| (k, v.to_owned()))
-                    .eq(record
-                        .attributes
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.clone()))),
+                attributes: columns.attributes(i).count() == record.attributes.len()
+                    && columns
+                        .attributes(i)
+                        .zip(&record.attributes)
+                        .all(|((k, v), (key, value))| k == key && v.is(value)),
             };
             into_processed(record, unchanged)
         })
