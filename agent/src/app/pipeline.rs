@@ -199,6 +199,16 @@ impl Pipeline {
             }
         }
 
+        // Every sink of the new configuration takes its place now, with its
+        // new inputs (one being added has no sink running yet): each step
+        // below then wires the producers to the consumers of the new
+        // configuration, or of the old while those still run, never to
+        // neither. Otherwise a batch read in between (a transform taken out
+        // before its sink reads the transform's inputs, a sink renamed
+        // while the old one finishes) reached no consumer of the new
+        // configuration and resolved as delivered into nowhere.
+        self.rewire_sinks(&new);
+
         // 2. Replace the transforms that changed and retire the ones that
         //    are gone. Nothing they need is exclusive, so a successor starts
         //    at once and the old one hands on what it holds meanwhile.
@@ -232,14 +242,12 @@ impl Pipeline {
         //    that fails to build gives way to the old configuration again,
         //    and with neither, its sources keep waiting.
         let mut swapping = Vec::new();
-        for (name, sink) in &new.sinks {
-            let Some(slot) = self.sinks.get_mut(name) else {
+        for (name, slot) in &mut self.sinks {
+            let Some(sink) = new.sinks.get(name) else {
                 continue;
             };
-            slot.inputs.clone_from(&sink.inputs);
             let current = slot.running.as_ref().map(|r| &r.config);
-            if current != Some(&sink.sink) {
-                slot.config = sink.sink.clone();
+            if current.is_some_and(|current| *current != sink.sink) {
                 swapping.extend(slot.running.take().map(|old| (name.clone(), old)));
             }
         }
@@ -251,24 +259,13 @@ impl Pipeline {
         stop_sinks(swapping, deadline).await;
         let mut fallbacks: IndexMap<String, SinkConfig> = fallbacks.into_iter().collect();
         for (name, sink) in &new.sinks {
-            let wanted = self.sinks.get(name).map(|slot| slot.running.is_none());
-            match wanted {
-                Some(true) => {
-                    let fallback = fallbacks.shift_remove(name);
-                    self.start_or_fall_back(name, &sink.sink, fallback.as_ref());
-                }
-                Some(false) => {}
-                None => {
-                    self.sinks.insert(
-                        name.clone(),
-                        SinkSlot {
-                            config: sink.sink.clone(),
-                            inputs: sink.inputs.clone(),
-                            running: None,
-                        },
-                    );
-                    self.start_or_fall_back(name, &sink.sink, None);
-                }
+            if self
+                .sinks
+                .get(name)
+                .is_some_and(|slot| slot.running.is_none())
+            {
+                let fallback = fallbacks.shift_remove(name);
+                self.start_or_fall_back(name, &sink.sink, fallback.as_ref());
             }
         }
         self.retarget();
@@ -419,6 +416,22 @@ impl Pipeline {
             task: Supervised::spawn(name, component, status.clone()),
             status,
         })
+    }
+
+    /// Before the steps of a reload: each sink of `new` in its slot with
+    /// its configuration and inputs; a slot for each sink being added,
+    /// empty until step 4 starts it (its inputs wait for it meanwhile).
+    /// Sinks that are gone keep theirs until step 3 removes them.
+    fn rewire_sinks(&mut self, new: &Config) {
+        for (name, sink) in &new.sinks {
+            let slot = self.sinks.entry(name.clone()).or_insert_with(|| SinkSlot {
+                config: sink.sink.clone(),
+                inputs: Vec::new(),
+                running: None,
+            });
+            slot.config = sink.sink.clone();
+            slot.inputs.clone_from(&sink.inputs);
+        }
     }
 
     /// Step 2 of a reload: replace changed transforms, retire gone ones,

@@ -468,3 +468,105 @@ sinks:
     want.extend(during);
     expect_every_line(&receiver, &want, Duration::from_secs(90));
 }
+
+/// Writes `lines` to `log` in slices of 5 every 50 ms from a thread of its
+/// own, so the source reads small batches all through whatever the caller
+/// does meanwhile (a reload), and a failing sink's input does not fill (a
+/// full one would hold the source back rather than let it read on).
+fn write_meanwhile(log: &Path, lines: Vec<String>) -> std::thread::JoinHandle<()> {
+    let log = log.to_owned();
+    std::thread::spawn(move || {
+        for slice in lines.chunks(5) {
+            append(&log, slice);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+}
+
+/// A reload that renames the sink (`ingest` goes, `primary` comes, to the
+/// same ingest) while the ingest is slow. The old sink takes a while to
+/// deliver what it holds; meanwhile the source named no running sink and
+/// no awaited one, and what it read resolved as delivered into nowhere:
+/// the file's checkpoint moved past lines that never arrived (nothing
+/// earlier failed, so nothing rewound over them). Its batches must wait
+/// for the sink being added.
+#[test]
+fn a_sink_renamed_by_a_reload_while_the_ingest_is_slow_loses_nothing() {
+    let receiver = Receiver::start();
+    let (agent, log) = start(&config(&receiver.endpoint(), 100, ""));
+    let first = lines("early", 200);
+    append(&log, &first);
+    expect_every_line(&receiver, &first, Duration::from_secs(30));
+
+    receiver.set_fault(Fault::Delay(Duration::from_millis(1200)));
+    let during = lines("during", 600);
+    let writer = write_meanwhile(&log, during.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let renamed = config(&receiver.endpoint(), 100, "").replace("  ingest:\n", "  primary:\n");
+    reload(&agent, &renamed, 1);
+    receiver.set_fault(Fault::None);
+    writer.join().unwrap();
+    let mut want = first.clone();
+    want.extend(during);
+    expect_every_line(&receiver, &want, Duration::from_secs(90));
+}
+
+/// The shape of the loss chaos seed 118 found (lines read between a
+/// reload adding a second sink and one taking the Wasm processor out were
+/// acknowledged, never delivered): one reload takes a transform out, makes
+/// its sink read the source directly, and removes another sink of the
+/// source. Between taking the transform out and rewiring the sink, the
+/// source fed only the sink being removed (and, while that one finished,
+/// nothing), and its batches were acknowledged without reaching the
+/// ingest.
+#[test]
+fn a_transform_taken_out_with_its_sink_rewired_and_another_sink_removed_loses_nothing() {
+    let receiver = Receiver::start();
+    let other = Receiver::start();
+    let transformed = format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 2
+sources:
+  app:
+    type: file
+    include: ['{{dir}}/logs/*.log']
+transforms:
+  kept:
+    type: filter
+    inputs: [app]
+    drop: {{ field: body, regex: '^never ' }}
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [kept]
+    endpoint: {endpoint}
+    batch: {{timeout_ms: 100}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
+  other:
+    type: otlp_http
+    inputs: [app]
+    endpoint: {other}
+    batch: {{timeout_ms: 100}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
+",
+        endpoint = receiver.endpoint(),
+        other = other.endpoint(),
+    );
+    let (agent, log) = start(&transformed);
+    let first = lines("early", 200);
+    append(&log, &first);
+    expect_every_line(&receiver, &first, Duration::from_secs(30));
+
+    // The other sink's ingest is slow, so removing it takes a while; the
+    // source reads on all through the reload.
+    other.set_fault(Fault::Delay(Duration::from_millis(1200)));
+    let during = lines("during", 600);
+    let writer = write_meanwhile(&log, during.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    reload(&agent, &config(&receiver.endpoint(), 100, ""), 1);
+    writer.join().unwrap();
+    let mut want = first.clone();
+    want.extend(during);
+    expect_every_line(&receiver, &want, Duration::from_secs(90));
+}
