@@ -38,8 +38,10 @@ pub struct AgentConfig {
     /// sink (a reload moves through them): none; a filter that drops
     /// nothing; a parse (regex, unparsed lines passed) then that filter;
     /// a route splitting plain files from the rest, both outputs read by
-    /// the sink; a Wasm processor (the test processor tagging each record,
-    /// in its plugin worker process, holding a batch it fails).
+    /// the sink; a Wasm processor (a test processor tagging each record,
+    /// in its plugin worker process, holding a batch it fails): of world
+    /// `processor` in even rounds of the variants, `column-processor` in
+    /// odd ones.
     pub transform_variant: u32,
 }
 
@@ -144,7 +146,13 @@ transforms:
     path: {}
     on_error: retry
 ",
-                    crate::support::plugins::test_plugin("processor").display()
+                    crate::support::plugins::test_plugin(
+                        match (self.transform_variant / TRANSFORM_VARIANTS) % 2 {
+                            0 => "processor",
+                            _ => "columns",
+                        }
+                    )
+                    .display()
                 ),
                 "tagged",
             ),

@@ -139,7 +139,9 @@ pub fn run(options: &Options) -> Summary {
         // starting from the route found a loss (seed 2 at 300 lines/s for
         // 35 s, a reload taking the route out while the ingest failed),
         // fixed with its regression test in `shipping::reload`.
-        transform_variant: (seed % u64::from(agent_proc::TRANSFORM_VARIANTS)) as u32,
+        // Over two rounds of the variants, so that the Wasm processor of
+        // either world is where some seeds start.
+        transform_variant: (seed % u64::from(2 * agent_proc::TRANSFORM_VARIANTS)) as u32,
     };
     shared.log(&format!(
         "start: include_rotated={include_rotated} compression={compression} rate={} duration={:?}",
