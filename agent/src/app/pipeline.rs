@@ -18,12 +18,13 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::buffers::disk_queue::DiskQueue;
 use crate::checks::PluginRuntime;
 use crate::config::{
     CheckConfig, ComponentKind, Config, SinkConfig, SourceConfig, TransformConfig,
 };
 use crate::error::Chain;
-use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage};
+use crate::telemetry::events::{ComponentError, ComponentMetrics, ErrorStage, QueueLeftUnread};
 use crate::telemetry::registry;
 use crate::topology::{
     BoxedComponent, BuildError, ComponentState, Fanout, Globals, LOG_CHANNEL_BATCHES,
@@ -157,6 +158,7 @@ impl Pipeline {
         for (name, producer) in producers_of(&config) {
             pipeline.start_producer(&name, producer)?;
         }
+        pipeline.report_unread_queues();
         Ok(pipeline)
     }
 
@@ -279,6 +281,7 @@ impl Pipeline {
             }
         }
         self.config = new;
+        self.report_unread_queues();
     }
 
     /// Stop everything: sources stop reading and flush, sinks deliver what
@@ -635,6 +638,41 @@ impl Pipeline {
                 });
             }
         }
+    }
+
+    /// Warn of each disk queue under `data_dir/queues` that no sink of the
+    /// configuration reads (its sink was removed or renamed) and that still
+    /// holds records. Read on a blocking thread: a queue may be large.
+    fn report_unread_queues(&self) {
+        let root = self.config.data_dir.join("queues");
+        let sinks: Vec<String> = self.sinks.keys().cloned().collect();
+        tokio::task::spawn_blocking(move || {
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if sinks
+                    .iter()
+                    .any(|sink| name.to_str() == Some(sink.as_str()))
+                {
+                    continue;
+                }
+                let dir = entry.path();
+                match DiskQueue::undelivered(&dir) {
+                    Ok(Some(stats)) => QueueLeftUnread {
+                        dir: &dir,
+                        records: stats.records,
+                        bytes: stats.bytes,
+                    }
+                    .emit(),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::debug!(dir = %dir.display(), %error, "Disk queue not read.");
+                    }
+                }
+            }
+        });
     }
 
     fn forget(&self, kind: ComponentKind, name: &str) {

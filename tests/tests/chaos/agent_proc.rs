@@ -34,6 +34,9 @@ pub struct AgentConfig {
     pub batch_variant: u32,
     /// Whether the second sink is there.
     pub mirror: bool,
+    /// Whether the ingest's sink goes by its second name (`shipping`, not
+    /// `ingest`): a reload renaming it replaces the sink by another.
+    pub renamed: bool,
     /// Which transforms stand between the log sources and the ingest
     /// sink (a reload moves through them): none; a filter that drops
     /// nothing; a parse (regex, unparsed lines passed) then that filter;
@@ -196,7 +199,7 @@ sources:
     type: host_metrics
     interval_secs: 1
 {transforms}sinks:
-  ingest:
+  {sink}:
     type: otlp_http
     inputs: [{logs}, host]
     endpoint: {endpoint}
@@ -211,6 +214,7 @@ sources:
             include = include.join(", "),
             endpoint = self.endpoint,
             compression = self.compression,
+            sink = if self.renamed { "shipping" } else { "ingest" },
         );
         if self.mirror {
             yaml.push_str(&format!(

@@ -80,6 +80,7 @@ fn every_configuration_the_reload_faults_render_is_valid() {
             include_variant: variant,
             batch_variant: variant,
             mirror: variant % 2 == 1,
+            renamed: variant % 4 >= 2,
             transform_variant: variant,
         };
         let path = dir.path().join("agent.yaml");

@@ -134,6 +134,7 @@ pub fn run(options: &Options) -> Summary {
         include_variant: 0,
         batch_variant: 0,
         mirror: false,
+        renamed: false,
         // Each seed starts from its own transforms (none in a fifth of
         // them), so reloads leave each variant, the route included:
         // starting from the route found a loss (seed 2 at 300 lines/s for
@@ -691,13 +692,22 @@ impl Shared {
                 agent.reload();
             }
             FaultKind::ReloadSink => {
-                agent.config.mirror = !agent.config.mirror;
-                let what = if agent.config.mirror {
-                    "added"
+                // A third of them rename the ingest's sink: one sink goes
+                // and another comes in its place, in one reload.
+                let what = if pick % 3 == 0 {
+                    agent.config.renamed = !agent.config.renamed;
+                    match agent.config.renamed {
+                        true => "ingest sink renamed to shipping",
+                        false => "ingest sink renamed back to ingest",
+                    }
                 } else {
-                    "removed"
+                    agent.config.mirror = !agent.config.mirror;
+                    match agent.config.mirror {
+                        true => "second sink added",
+                        false => "second sink removed",
+                    }
                 };
-                self.done(kind, &format!("second sink {what}"));
+                self.done(kind, what);
                 agent.reload();
             }
             FaultKind::ReloadInclude => {

@@ -1,6 +1,7 @@
 //! The disk queue with the real binary: `kill -9` while metrics wait on
-//! disk for a receiver that is down loses none of them, and a damaged
-//! queue file is skipped and counted, never a crash.
+//! disk for a receiver that is down loses none of them, a damaged queue
+//! file is skipped and counted, never a crash, and the queue of a sink
+//! renamed away is reported, and sent once the name comes back.
 
 use std::time::Duration;
 
@@ -190,5 +191,42 @@ fn damaged_queue_is_skipped_and_counted() {
     assert!(
         delivered > 0.0 && delivered < queued,
         "{delivered} of {queued}: the rest survived"
+    );
+}
+
+#[test]
+fn a_queue_its_sink_was_renamed_away_from_is_reported_and_sent_when_the_name_returns() {
+    let port = crate::support::net::free_port();
+    let mut receiver = Receiver::down(port);
+    let (agent, queued) = queue_up(port);
+    let renamed_at = now_nanos();
+
+    // Renamed: the new sink has a queue of its own; the old one is left
+    // with what it holds, and the agent says so.
+    let renamed = config(port, 3600, "once").replace("  ingest:\n", "  primary:\n");
+    agent.write_config(&renamed);
+    agent.signal("HUP");
+    let warning = wait_for("the unread queue reported", Duration::from_secs(30), || {
+        agent
+            .stderr()
+            .lines()
+            .find(|line| line.contains("A disk queue no configured sink reads"))
+            .map(str::to_owned)
+    });
+    assert!(warning.contains("sink=ingest"), "{warning}");
+    assert!(
+        warning.contains("/data/queues/ingest"),
+        "names the directory: {warning}"
+    );
+    assert!(!warning.contains("records=0"), "{warning}");
+
+    // The name comes back, and with it what the queue held.
+    receiver.resume();
+    agent.write_config(&config(port, 3600, "once"));
+    agent.signal("HUP");
+    wait_for(
+        "every point queued before the rename delivered",
+        Duration::from_secs(30),
+        || (points_before(&receiver, renamed_at) as f64 >= queued).then_some(()),
     );
 }

@@ -211,6 +211,38 @@ impl DiskQueue {
         })
     }
 
+    /// What the queue in `dir` holds past its cursor, read without opening
+    /// it (nothing is created, locked or removed): for a queue no sink
+    /// reads now. `None` when there is no queue there.
+    pub fn undelivered(dir: &Path) -> std::io::Result<Option<QueueStats>> {
+        let ids = match segment_ids(dir) {
+            Ok(ids) => ids,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let cursor = cursor::load(dir).ok().flatten().unwrap_or_default();
+        let mut stats = QueueStats {
+            records: 0,
+            bytes: 0,
+        };
+        for (id, format) in ids.into_iter().filter(|(id, _)| *id >= cursor.segment) {
+            let mut file = File::open(segment_path(dir, id, format))?;
+            let len = file.metadata()?.len();
+            let from = if id == cursor.segment {
+                cursor.offset.min(len)
+            } else {
+                0
+            };
+            let (records, _bad) = frame::scan(&mut file, format, from, len)?;
+            stats.records += records;
+            stats.bytes += len - from;
+        }
+        Ok(Some(stats))
+    }
+
     /// Append one record. Returns the number of records dropped from the
     /// front to stay under the size cap.
     pub fn append(&mut self, payload: &[u8]) -> Result<u64, QueueError> {

@@ -298,3 +298,43 @@ fn segments_of_the_earlier_format_are_still_read() {
         "the old segment is deleted once delivered"
     );
 }
+
+#[test]
+fn what_a_queue_nobody_reads_holds_is_counted_without_touching_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("never-a-queue");
+    assert!(DiskQueue::undelivered(&missing).unwrap().is_none());
+    assert!(!missing.exists(), "looking creates nothing");
+
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 256)).unwrap();
+    for i in 0..40 {
+        queue.append(&payload(i)).unwrap();
+    }
+    let read = read_all(&mut queue);
+    queue.commit(read[24].1).unwrap();
+    queue.sync().unwrap();
+    let expected = queue.stats();
+    drop(queue);
+
+    let before = segments(dir.path());
+    let cursor = std::fs::read(dir.path().join("cursor")).ok();
+    let stats = DiskQueue::undelivered(dir.path()).unwrap().unwrap();
+    assert_eq!(stats.records, 15);
+    assert_eq!(stats.records, expected.records);
+    assert_eq!(stats.bytes, expected.bytes);
+    assert_eq!(
+        segments(dir.path()),
+        before,
+        "no segment created or removed"
+    );
+    assert_eq!(std::fs::read(dir.path().join("cursor")).ok(), cursor);
+
+    // Everything delivered: nothing left, though the queue is there.
+    let mut queue = DiskQueue::open(dir.path(), options(1 << 20, 256)).unwrap();
+    let rest = read_all(&mut queue);
+    queue.commit(rest.last().unwrap().1).unwrap();
+    queue.sync().unwrap();
+    drop(queue);
+    let stats = DiskQueue::undelivered(dir.path()).unwrap().unwrap();
+    assert_eq!((stats.records, stats.bytes), (0, 0));
+}

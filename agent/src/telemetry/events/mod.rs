@@ -36,9 +36,9 @@ pub use prometheus::{
     PrometheusSeriesStored,
 };
 pub use sink::{
-    BearerTokenReloaded, InsecureTlsEnabled, QueueRecordsCorrupt, SinkDeadLettered, SinkDelivered,
-    SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted, SinkRequestFailed,
-    SinkRequestSplit, SinkRetrying, SinkTelemetry,
+    BearerTokenReloaded, InsecureTlsEnabled, QueueLeftUnread, QueueRecordsCorrupt,
+    SinkDeadLettered, SinkDelivered, SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted,
+    SinkRequestFailed, SinkRequestSplit, SinkRetrying, SinkTelemetry,
 };
 pub use transform::{
     RedactionMetrics, TransformEventsDropped, TransformMetrics, TransformParseFailed,

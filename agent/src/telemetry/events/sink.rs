@@ -148,6 +148,18 @@ pub struct QueueRecordsCorrupt<'a> {
     pub dir: &'a Path,
 }
 
+/// A disk queue under `data_dir/queues` that no configured sink reads (its
+/// sink was removed or renamed) still holds undelivered records.
+#[derive(Debug)]
+pub struct QueueLeftUnread<'a> {
+    /// The queue's directory, named after the sink that wrote it.
+    pub dir: &'a Path,
+    /// Records past its cursor.
+    pub records: u64,
+    /// Their bytes on disk.
+    pub bytes: u64,
+}
+
 /// A sink accepts any server certificate.
 #[derive(Debug)]
 pub struct InsecureTlsEnabled<'a> {
@@ -439,6 +451,28 @@ impl QueueRecordsCorrupt<'_> {
             "Disk queue records were torn or corrupt; skipped them."
         );
         self.sink.queue_corrupt.add(self.records);
+    }
+}
+
+impl QueueLeftUnread<'_> {
+    /// Warn: nothing delivers these records unless a sink of that name
+    /// comes back.
+    pub fn emit(self) {
+        if self.records == 0 {
+            return;
+        }
+        let sink = self
+            .dir
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        tracing::warn!(
+            sink = %sink,
+            records = self.records,
+            bytes = self.bytes,
+            dir = %self.dir.display(),
+            "A disk queue no configured sink reads holds undelivered records: a sink of that name sends them (name the sink back), or delete the directory to discard them."
+        );
     }
 }
 
