@@ -168,8 +168,9 @@ impl Pipeline {
     }
 
     /// Move to `new` (already validated), rebuilding only the components
-    /// whose configuration changed. `deadline` bounds each stop. A component
-    /// that fails to build is marked failed; the others carry on.
+    /// whose configuration changed, and those that ended by themselves (a
+    /// panic). `deadline` bounds each stop. A component that fails to build
+    /// is marked failed; the others carry on.
     pub async fn reload(&mut self, new: Config, deadline: Duration) {
         if new.data_dir != self.config.data_dir {
             tracing::info!("data_dir changed; restarting every component.");
@@ -185,11 +186,15 @@ impl Pipeline {
         let new_producers: IndexMap<String, ProducerConfig> = producers_of(&new).collect();
 
         // 1. Stop producers that are gone or changed, while their sinks still
-        //    run so their in-flight batches are acknowledged.
+        //    run so their in-flight batches are acknowledged. One that ended
+        //    by itself (a panic: none ends otherwise) is rebuilt, changed or
+        //    not, as is a transform or sink that did.
         let stale: Vec<String> = self
             .producers
             .iter()
-            .filter(|(name, running)| new_producers.get(*name) != Some(&running.config))
+            .filter(|(name, running)| {
+                new_producers.get(*name) != Some(&running.config) || running.task.is_finished()
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for name in &stale {
@@ -248,8 +253,11 @@ impl Pipeline {
             let Some(sink) = new.sinks.get(name) else {
                 continue;
             };
-            let current = slot.running.as_ref().map(|r| &r.config);
-            if current.is_some_and(|current| *current != sink.sink) {
+            let replace = slot
+                .running
+                .as_ref()
+                .is_some_and(|r| r.config != sink.sink || r.task.is_finished());
+            if replace {
                 swapping.extend(slot.running.take().map(|old| (name.clone(), old)));
             }
         }
@@ -462,7 +470,11 @@ impl Pipeline {
                     running: None,
                 });
             slot.inputs.clone_from(&transform.inputs);
-            let current = slot.running.as_ref().map(|r| &r.config);
+            let current = slot
+                .running
+                .as_ref()
+                .filter(|r| !r.task.is_finished())
+                .map(|r| &r.config);
             if current == Some(&transform.transform) {
                 continue;
             }
@@ -834,3 +846,6 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         "unknown panic payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests;
