@@ -93,6 +93,9 @@ pub struct PluginWorkerDied<'a> {
     pub cause: &'a str,
     /// When the next worker starts at the earliest.
     pub restart_in: std::time::Duration,
+    /// Whether it died between jobs: none failed, the next starts a new
+    /// worker.
+    pub idle: bool,
 }
 
 /// A plugin worker was started again after one died.
@@ -213,7 +216,12 @@ impl PluginWorkerDied<'_> {
             error_type = self.error_type,
             cause = self.cause,
             restart_in_ms = self.restart_in.as_millis() as u64,
-            "Plugin worker died; its run (or batch) failed and it is restarted."
+            "{}",
+            if self.idle {
+                "Plugin worker died between runs (or batches); the next starts a new one."
+            } else {
+                "Plugin worker died; its run (or batch) failed and it is restarted."
+            }
         );
         registry()
             .counter(

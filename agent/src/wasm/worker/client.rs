@@ -269,7 +269,7 @@ impl WorkerPlugin {
         let (connection, info) = spawn(&request, state.as_deref(), &options, &mut status)
             .await
             .map_err(|message| fail(LoadErrorKind::Worker(message)))?;
-        Ok(Arc::new(Self {
+        let plugin = Arc::new(Self {
             name: name.to_owned(),
             request,
             options,
@@ -282,7 +282,9 @@ impl WorkerPlugin {
                 connection: Some(connection),
                 restart_at: None,
             }),
-        }))
+        });
+        tokio::spawn(watch_idle(Arc::downgrade(&plugin)));
+        Ok(plugin)
     }
 
     /// What the plugin is (as its latest worker described it).
@@ -395,6 +397,7 @@ impl WorkerPlugin {
 
     async fn in_worker(&self, job: Job<'_>) -> Result<Answer, (FailureReason, String)> {
         let mut slot = self.slot.lock().await;
+        self.reap_if_exited(&mut slot).await;
         if let Some(connection) = slot.connection.take_if(|c| self.near_cpu_limit(c)) {
             self.recycle(connection).await;
         }
@@ -430,12 +433,49 @@ impl WorkerPlugin {
             error_type: reason.as_str(),
             cause: &cause,
             restart_in: backoff,
+            idle: false,
         }
         .emit();
         Err((
             reason,
             format!("the plugin worker (pid {}) {cause}", connection.pid),
         ))
+    }
+
+    /// A worker that died between two jobs (killed, out of memory): it is
+    /// reaped and counted, and the next job starts a new one; none of its
+    /// jobs failed. Only when the one before also failed does the backoff
+    /// hold the next start back (a worker that keeps dying must not be
+    /// started in a loop).
+    async fn reap_if_exited(&self, slot: &mut Slot) {
+        let exited = |c: &mut Connection| c.child.try_wait().is_ok_and(|s| s.is_some());
+        let Some(mut connection) = slot.connection.take_if(exited) else {
+            return;
+        };
+        let cause = format!(
+            "{} between {}",
+            reap(&mut connection.child).await,
+            match self.request.world {
+                World::Check => "runs",
+                World::Processor => "batches",
+            }
+        );
+        let backoff = self.fail_and_back_off(slot, &cause);
+        let backoff = if self.status().consecutive_failures <= 1 {
+            slot.restart_at = None;
+            Duration::ZERO
+        } else {
+            backoff
+        };
+        PluginWorkerDied {
+            owner: self.owner(),
+            pid: connection.pid,
+            error_type: FailureReason::WorkerCrashed.as_str(),
+            cause: &cause,
+            restart_in: backoff,
+            idle: true,
+        }
+        .emit();
     }
 
     /// Starts a new worker, unless the backoff since the last failure has
@@ -726,6 +766,25 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some((utime + stime) as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// How often an idle worker is looked at: one killed between jobs is
+/// reaped (not left a zombie) and `/status` says so within this.
+const IDLE_WATCH: Duration = Duration::from_secs(5);
+
+/// Looks at `plugin`'s worker every [`IDLE_WATCH`] while nothing uses it,
+/// until the plugin is dropped.
+async fn watch_idle(plugin: std::sync::Weak<WorkerPlugin>) {
+    loop {
+        tokio::time::sleep(IDLE_WATCH).await;
+        let Some(plugin) = plugin.upgrade() else {
+            return;
+        };
+        let Ok(mut slot) = plugin.slot.try_lock() else {
+            continue;
+        };
+        plugin.reap_if_exited(&mut slot).await;
+    }
 }
 
 /// Kills the worker if it still runs and says how it ended.
