@@ -49,6 +49,9 @@ pub struct Pipeline {
     /// Replaced or removed transforms handing on what they still hold.
     retiring: Vec<(String, RunningTransform)>,
     sinks: IndexMap<String, SinkSlot>,
+    /// Every wiring a retarget made, in order (tests of the reload).
+    #[cfg(test)]
+    wirings: std::sync::Mutex<Vec<tests::Wiring>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +135,8 @@ impl Pipeline {
             transforms: IndexMap::new(),
             retiring: Vec::new(),
             sinks: IndexMap::new(),
+            #[cfg(test)]
+            wirings: Default::default(),
         };
         for (name, sink) in &config.sinks {
             let running = pipeline.build_sink(name, &sink.sink)?;
@@ -650,6 +655,8 @@ impl Pipeline {
                 });
             }
         }
+        #[cfg(test)]
+        self.record_wiring();
     }
 
     /// Warn of each disk queue under `data_dir/queues` that no sink of the

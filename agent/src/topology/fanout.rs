@@ -79,6 +79,15 @@ impl TargetSet {
         self.sinks.len()
     }
 
+    /// The consumers it names, running then awaited (tests of the wiring).
+    #[cfg(test)]
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.sinks
+            .iter()
+            .map(|(name, _)| &**name)
+            .chain(self.waiting_for.iter().map(|name| &**name))
+    }
+
     /// Whether no consumer, running or awaited, reads from the producer.
     pub(crate) fn is_empty(&self) -> bool {
         self.sinks.is_empty() && self.waiting_for.is_empty()

@@ -111,3 +111,283 @@ async fn a_reload_rebuilds_the_components_that_ended_even_unchanged() {
     .expect("the rebuilt pipeline delivers");
     pipeline.shutdown(Duration::from_secs(2)).await;
 }
+
+/// What a component's output feeds, as one retarget left it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Consumer {
+    Sink(String),
+    Transform(String),
+}
+
+/// Who reads each producer and each running transform's outputs, running
+/// or awaited, as one retarget left it.
+pub(super) type Wiring = std::collections::BTreeMap<String, BTreeSet<Consumer>>;
+
+use std::collections::BTreeSet;
+
+impl Pipeline {
+    pub(super) fn record_wiring(&self) {
+        let consumer = |name: &str| match self.sinks.contains_key(name) {
+            true => Consumer::Sink(name.to_owned()),
+            false => Consumer::Transform(name.to_owned()),
+        };
+        let mut wiring = Wiring::new();
+        for name in self.producers.keys() {
+            let targets = self.targets_for(name);
+            wiring.insert(name.clone(), targets.names().map(consumer).collect());
+        }
+        let running = self.transforms.values().filter_map(|s| s.running.as_ref());
+        for transform in running {
+            for (output, _) in &transform.controls {
+                let targets = self.targets_for(output);
+                wiring.insert(output.clone(), targets.names().map(consumer).collect());
+            }
+        }
+        crate::sync::lock(&self.wirings).push(wiring);
+    }
+}
+
+/// The sinks `from` reaches in `wiring`, through running transforms.
+fn reach_in_wiring(wiring: &Wiring, from: &str, seen: &mut BTreeSet<String>) -> BTreeSet<String> {
+    let mut sinks = BTreeSet::new();
+    if !seen.insert(from.to_owned()) {
+        return sinks;
+    }
+    for consumer in wiring.get(from).into_iter().flatten() {
+        match consumer {
+            Consumer::Sink(sink) => {
+                sinks.insert(sink.clone());
+            }
+            Consumer::Transform(transform) => {
+                let outputs = wiring.keys().filter(|output| {
+                    *output == transform
+                        || output
+                            .strip_prefix(transform.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                });
+                for output in outputs {
+                    sinks.extend(reach_in_wiring(wiring, output, seen));
+                }
+            }
+        }
+    }
+    sinks
+}
+
+/// The sinks `from` reaches in `config`, through its transforms.
+fn reach_in_config(config: &Config, from: &str, seen: &mut BTreeSet<String>) -> BTreeSet<String> {
+    let mut sinks = BTreeSet::new();
+    if !seen.insert(from.to_owned()) {
+        return sinks;
+    }
+    for (name, sink) in &config.sinks {
+        if sink.inputs.iter().any(|i| i == from) {
+            sinks.insert(name.clone());
+        }
+    }
+    for (name, transform) in &config.transforms {
+        if transform.inputs.iter().any(|i| i == from) {
+            let outputs = std::iter::once(name.clone()).chain(
+                transform
+                    .transform
+                    .outputs()
+                    .into_iter()
+                    .map(|output| format!("{name}.{output}")),
+            );
+            for output in outputs {
+                sinks.extend(reach_in_config(config, &output, seen));
+            }
+        }
+    }
+    sinks
+}
+
+/// One configuration of a small universe: sources `a` and `b`; filters
+/// `t1` (reading sources) and `t2` (reading sources or `t1`), a route `r`
+/// (outputs `r.x` and `r._unmatched`), each there or not and with one of
+/// two conditions; sinks `s1`, `s2`, `s3`, each there or not, reading a
+/// subset of what exists.
+#[derive(Debug, Clone)]
+struct Shape {
+    t1: Option<(u8, bool)>,
+    t2: Option<(u8, bool)>,
+    r: Option<(u8, bool)>,
+    sinks: [Option<u8>; 3],
+}
+
+fn shape() -> impl proptest::strategy::Strategy<Value = Shape> {
+    use proptest::prelude::*;
+    let transform = || proptest::option::of((any::<u8>(), any::<bool>()));
+    (
+        transform(),
+        transform(),
+        transform(),
+        [
+            proptest::option::of(any::<u8>()),
+            proptest::option::of(any::<u8>()),
+            proptest::option::of(any::<u8>()),
+        ],
+    )
+        .prop_map(|(t1, t2, r, sinks)| Shape { t1, t2, r, sinks })
+}
+
+/// The names of `choices` whose bit is set in `mask`, or the first one.
+fn pick(choices: &[&str], mask: u8) -> String {
+    let picked: Vec<&str> = choices
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    let picked = if picked.is_empty() {
+        vec![choices[0]]
+    } else {
+        picked
+    };
+    format!("[{}]", picked.join(", "))
+}
+
+fn render(shape: &Shape, dir: &std::path::Path) -> String {
+    let d = dir.display();
+    let mut yaml = format!(
+        "data_dir: {d}/data
+sources:
+  a: {{ type: file, include: ['{d}/logs/a*.log'] }}
+  b: {{ type: file, include: ['{d}/logs/b*.log'] }}
+"
+    );
+    let condition = |alt: bool| if alt { "'^nope'" } else { "'^never'" };
+    let mut outputs = vec!["a", "b"];
+    let mut transforms = String::new();
+    if let Some((mask, alt)) = shape.t1 {
+        transforms.push_str(&format!(
+            "  t1: {{ type: filter, inputs: {}, drop: {{ field: body, regex: {} }} }}\n",
+            pick(&["a", "b"], mask),
+            condition(alt)
+        ));
+        outputs.push("t1");
+    }
+    if let Some((mask, alt)) = shape.t2 {
+        let from: Vec<&str> = outputs.clone();
+        transforms.push_str(&format!(
+            "  t2: {{ type: filter, inputs: {}, drop: {{ field: body, regex: {} }} }}\n",
+            pick(&from, mask),
+            condition(alt)
+        ));
+        outputs.push("t2");
+    }
+    if let Some((mask, alt)) = shape.r {
+        transforms.push_str(&format!(
+            "  r: {{ type: route, inputs: {}, routes: {{ x: {{ field: body, regex: {} }} }} }}\n",
+            pick(&["a", "b"], mask),
+            condition(alt)
+        ));
+        outputs.extend(["r.x", "r._unmatched"]);
+    }
+    if !transforms.is_empty() {
+        yaml.push_str("transforms:\n");
+        yaml.push_str(&transforms);
+    }
+    yaml.push_str("sinks:\n");
+    let mut any = false;
+    for (i, sink) in shape.sinks.iter().enumerate() {
+        let Some(mask) = sink else { continue };
+        any = true;
+        yaml.push_str(&format!(
+            "  s{n}: {{ type: file, inputs: {inputs}, path: '{d}/out-s{n}.jsonl' }}\n",
+            n = i + 1,
+            inputs = pick(&outputs, *mask),
+        ));
+    }
+    if !any {
+        yaml.push_str(&format!(
+            "  s1: {{ type: file, inputs: [a], path: '{d}/out-s1.jsonl' }}\n"
+        ));
+    }
+    yaml
+}
+
+fn parse(yaml: &str) -> Option<Config> {
+    let config = load_str(yaml, "test.yaml", &|_| None).ok()?;
+    crate::config::validate(&config, "test.yaml").ok()?;
+    Some(config)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+
+    /// Whatever a reload changes, at every step of it each source feeds,
+    /// through the transforms that run, every sink it feeds both before
+    /// and after, and some sink of the new configuration if it feeds any
+    /// there (running, or awaited while it is swapped or added): a batch
+    /// read mid-reload never resolves as delivered past a sink it should
+    /// reach. And the last step wires the new configuration exactly.
+    #[test]
+    fn every_step_of_a_reload_wires_each_source_to_the_sinks_it_keeps(
+        old in shape(),
+        new in shape(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+        let (Some(before), Some(after)) = (
+            parse(&render(&old, dir.path())),
+            parse(&render(&new, dir.path())),
+        ) else {
+            return Ok(());
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let wirings = runtime.block_on(async {
+            let globals = Arc::new(Globals {
+                data_dir: before.data_dir.clone(),
+                host: Arc::new(crate::event::Resource::default()),
+                status: Arc::new(StatusRegistry::default()),
+                exposition: Default::default(),
+            });
+            let plugins = Arc::new(PluginRuntime::new(
+                before.plugins.clone(),
+                &before.data_dir,
+                false,
+            ));
+            let mut pipeline = Pipeline::start(before.clone(), globals, plugins)
+                .await
+                .expect("the pipeline starts");
+            crate::sync::lock(&pipeline.wirings).clear();
+            pipeline.reload(after.clone(), Duration::from_secs(1)).await;
+            let wirings = std::mem::take(&mut *crate::sync::lock(&pipeline.wirings));
+            pipeline.shutdown(Duration::from_secs(1)).await;
+            wirings
+        });
+        proptest::prop_assert!(!wirings.is_empty());
+        let new_sinks: BTreeSet<String> = after.sinks.keys().cloned().collect();
+        for source in ["a", "b"] {
+            let old_reach = reach_in_config(&before, source, &mut BTreeSet::new());
+            let new_reach = reach_in_config(&after, source, &mut BTreeSet::new());
+            let kept: BTreeSet<&String> = old_reach.intersection(&new_reach).collect();
+            for (step, wiring) in wirings.iter().enumerate() {
+                let reach = reach_in_wiring(wiring, source, &mut BTreeSet::new());
+                for sink in &kept {
+                    proptest::prop_assert!(
+                        reach.contains(*sink),
+                        "step {step}: {source} does not reach {sink}, which it feeds before and after\nwiring: {wiring:?}\nbefore:\n{}\nafter:\n{}",
+                        render(&old, dir.path()),
+                        render(&new, dir.path())
+                    );
+                }
+                if !new_reach.is_empty() {
+                    proptest::prop_assert!(
+                        reach.iter().any(|sink| new_sinks.contains(sink)),
+                        "step {step}: {source} reaches no sink of the new configuration\nwiring: {wiring:?}\nbefore:\n{}\nafter:\n{}",
+                        render(&old, dir.path()),
+                        render(&new, dir.path())
+                    );
+                }
+            }
+            let last = reach_in_wiring(wirings.last().unwrap(), source, &mut BTreeSet::new());
+            proptest::prop_assert_eq!(last, new_reach);
+        }
+    }
+}
