@@ -17,6 +17,18 @@ use crate::support::wait_for;
 /// The configuration of these tests: a file source shipped to `endpoint`
 /// with the given `batch.timeout_ms`, plus `extra_sinks`.
 fn config(endpoint: &str, timeout_ms: u64, extra_sinks: &str) -> String {
+    config_through("", "app", endpoint, timeout_ms, extra_sinks)
+}
+
+/// The same with `transforms` (a `transforms:` section, or nothing) and the
+/// sink `ingest` reading `inputs`.
+fn config_through(
+    transforms: &str,
+    inputs: &str,
+    endpoint: &str,
+    timeout_ms: u64,
+    extra_sinks: &str,
+) -> String {
     format!(
         "
 data_dir: {{data_dir}}
@@ -25,10 +37,10 @@ sources:
   app:
     type: file
     include: ['{{dir}}/logs/*.log']
-sinks:
+{transforms}sinks:
   ingest:
     type: otlp_http
-    inputs: [app]
+    inputs: [{inputs}]
     endpoint: {endpoint}
     batch: {{timeout_ms: {timeout_ms}}}
     retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
@@ -419,29 +431,18 @@ sinks:
 #[test]
 fn a_route_taken_out_by_a_reload_while_the_ingest_fails_loses_nothing() {
     let receiver = Receiver::start();
-    let routed = format!(
-        "
-data_dir: {{data_dir}}
-shutdown_timeout_secs: 2
-sources:
-  app:
-    type: file
-    include: ['{{dir}}/logs/*.log']
-transforms:
+    let routed = config_through(
+        "transforms:
   split:
     type: route
     inputs: [app]
     routes:
-      served: {{ field: body, regex: 'served' }}
-sinks:
-  ingest:
-    type: otlp_http
-    inputs: [split.served, split._unmatched]
-    endpoint: {endpoint}
-    batch: {{timeout_ms: 100}}
-    retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
+      served: { field: body, regex: 'served' }
 ",
-        endpoint = receiver.endpoint()
+        "split.served, split._unmatched",
+        &receiver.endpoint(),
+        100,
+        "",
     );
     let (agent, log) = start(&routed);
     let first = lines("early", 200);
@@ -523,35 +524,26 @@ fn a_sink_renamed_by_a_reload_while_the_ingest_is_slow_loses_nothing() {
 fn a_transform_taken_out_with_its_sink_rewired_and_another_sink_removed_loses_nothing() {
     let receiver = Receiver::start();
     let other = Receiver::start();
-    let transformed = format!(
-        "
-data_dir: {{data_dir}}
-shutdown_timeout_secs: 2
-sources:
-  app:
-    type: file
-    include: ['{{dir}}/logs/*.log']
-transforms:
+    let transformed = config_through(
+        "transforms:
   kept:
     type: filter
     inputs: [app]
-    drop: {{ field: body, regex: '^never ' }}
-sinks:
-  ingest:
-    type: otlp_http
-    inputs: [kept]
-    endpoint: {endpoint}
-    batch: {{timeout_ms: 100}}
-    retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
-  other:
+    drop: { field: body, regex: '^never ' }
+",
+        "kept",
+        &receiver.endpoint(),
+        100,
+        &format!(
+            "  other:
     type: otlp_http
     inputs: [app]
-    endpoint: {other}
+    endpoint: {}
     batch: {{timeout_ms: 100}}
     retry: {{initial_backoff_ms: 50, max_backoff_ms: 500}}
 ",
-        endpoint = receiver.endpoint(),
-        other = other.endpoint(),
+            other.endpoint()
+        ),
     );
     let (agent, log) = start(&transformed);
     let first = lines("early", 200);

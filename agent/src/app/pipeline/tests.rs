@@ -33,7 +33,11 @@ sinks:
 }
 
 async fn start(dir: &std::path::Path) -> Pipeline {
-    let config = config(dir);
+    start_on(config(dir)).await
+}
+
+/// The pipeline of `config`, started.
+async fn start_on(config: Config) -> Pipeline {
     let globals = Arc::new(Globals {
         data_dir: config.data_dir.clone(),
         host: Arc::new(crate::event::Resource::default()),
@@ -341,20 +345,7 @@ proptest::proptest! {
             .build()
             .unwrap();
         let wirings = runtime.block_on(async {
-            let globals = Arc::new(Globals {
-                data_dir: before.data_dir.clone(),
-                host: Arc::new(crate::event::Resource::default()),
-                status: Arc::new(StatusRegistry::default()),
-                exposition: Default::default(),
-            });
-            let plugins = Arc::new(PluginRuntime::new(
-                before.plugins.clone(),
-                &before.data_dir,
-                false,
-            ));
-            let mut pipeline = Pipeline::start(before.clone(), globals, plugins)
-                .await
-                .expect("the pipeline starts");
+            let mut pipeline = start_on(before.clone()).await;
             crate::sync::lock(&pipeline.wirings).clear();
             pipeline.reload(after.clone(), Duration::from_secs(1)).await;
             let wirings = std::mem::take(&mut *crate::sync::lock(&pipeline.wirings));
