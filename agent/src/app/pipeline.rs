@@ -95,6 +95,10 @@ struct RunningTransform {
     /// The targets of its output and of each named one, by the name
     /// inputs use for it (`ID`, or `ID.OUTPUT`).
     controls: Vec<(String, watch::Sender<Targets>)>,
+    /// Once retired: the consumers of each output (as in `controls`) just
+    /// before. What it still holds goes on only to a set that keeps them
+    /// all.
+    fed: Vec<Vec<Arc<str>>>,
     task: Supervised,
 }
 
@@ -503,6 +507,11 @@ impl Pipeline {
     fn retire(&mut self, name: &str, running: Option<RunningTransform>) {
         if let Some(mut running) = running {
             running.close();
+            running.fed = running
+                .controls
+                .iter()
+                .map(|(_, control)| control.borrow().names().map(Arc::from).collect())
+                .collect();
             self.retiring.push((name.to_owned(), running));
         }
     }
@@ -549,6 +558,7 @@ impl Pipeline {
             tx: Some(tx),
             stop,
             controls,
+            fed: Vec::new(),
             task: Supervised::spawn(name, component, status),
         })
     }
@@ -639,19 +649,23 @@ impl Pipeline {
                 control.send_replace(self.targets_for(output));
             }
         }
-        // A removed transform hands on what it still holds to whoever
-        // reads its outputs now. If nobody does (its consumers were
-        // rewired to read its inputs directly), what it holds is dropped
-        // unacknowledged, and its source reads it again, rather than
-        // resolved as delivered into nowhere, as a configured output
-        // nobody reads would be.
+        // A removed or replaced transform hands on what it still holds to
+        // whoever reads its outputs now, if that is still everyone who did
+        // (its successor's consumers, one of them maybe being swapped).
+        // Otherwise (its consumers were rewired to read its inputs
+        // directly, or some of them) what it holds is dropped
+        // unacknowledged, and its source reads it again into the new
+        // wiring, rather than resolved as delivered past a consumer that
+        // should have had it, or into nowhere.
         for (_, transform) in &self.retiring {
-            for (output, control) in &transform.controls {
+            for ((output, control), fed) in transform.controls.iter().zip(&transform.fed) {
                 let targets = self.targets_for(output);
-                control.send_replace(if targets.is_empty() {
-                    TargetSet::stopping()
-                } else {
+                let keeps_all = !targets.is_empty()
+                    && fed.iter().all(|name| targets.names().any(|n| n == &**name));
+                control.send_replace(if keeps_all {
                     targets
+                } else {
+                    TargetSet::stopping()
                 });
             }
         }

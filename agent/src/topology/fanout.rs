@@ -79,13 +79,18 @@ impl TargetSet {
         self.sinks.len()
     }
 
-    /// The consumers it names, running then awaited (tests of the wiring).
-    #[cfg(test)]
+    /// The consumers it names, running then awaited.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.sinks
             .iter()
             .map(|(name, _)| &**name)
             .chain(self.waiting_for.iter().map(|name| &**name))
+    }
+
+    /// Whether its producer is being stopped (tests of the wiring).
+    #[cfg(test)]
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping
     }
 
     /// Whether no consumer, running or awaited, reads from the producer.

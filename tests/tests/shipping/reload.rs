@@ -562,3 +562,64 @@ fn a_transform_taken_out_with_its_sink_rewired_and_another_sink_removed_loses_no
     want.extend(during);
     expect_every_line(&receiver, &want, Duration::from_secs(90));
 }
+
+/// Found by the reload's property test (`app::pipeline::tests`): a route
+/// replaced by a reload while its sink, now reading the source directly,
+/// was slow. The old route handed what it still held to whoever read its
+/// outputs now, a sink added to read `r.x`, and not to the sink it was
+/// headed for, which never got those lines. What a retiring transform
+/// holds goes on only to consumers that keep every one it fed; otherwise
+/// it is read again.
+#[test]
+fn a_route_replaced_while_its_sink_is_rewired_and_slow_loses_nothing() {
+    let receiver = Receiver::start();
+    let other = Receiver::start();
+    let route = |regex: &str| {
+        format!(
+            "transforms:
+  r:
+    type: route
+    inputs: [app]
+    routes:
+      x: {{ field: body, regex: '{regex}' }}
+"
+        )
+    };
+    let (agent, log) = start(&config_through(
+        &route("served"),
+        "r.x, r._unmatched",
+        &receiver.endpoint(),
+        100,
+        "",
+    ));
+    let first = lines("early", 200);
+    append(&log, &first);
+    expect_every_line(&receiver, &first, Duration::from_secs(30));
+
+    // The ingest slows down: the sink's input fills, then the route's.
+    receiver.set_fault(Fault::Delay(Duration::from_millis(1500)));
+    let during = lines("during", 20_000);
+    append(&log, &during);
+    std::thread::sleep(Duration::from_millis(2000));
+    // The route changes and the sink reads the source directly; a new sink
+    // reads what the route sends to `x`.
+    let rewired = config_through(
+        &route("^nope"),
+        "app",
+        &receiver.endpoint(),
+        100,
+        &format!(
+            "  other:
+    type: otlp_http
+    inputs: [r.x]
+    endpoint: {}
+",
+            other.endpoint()
+        ),
+    );
+    reload(&agent, &rewired, 1);
+    receiver.set_fault(Fault::None);
+    let mut want = first.clone();
+    want.extend(during);
+    expect_every_line(&receiver, &want, Duration::from_secs(90));
+}

@@ -124,8 +124,13 @@ pub(super) enum Consumer {
 }
 
 /// Who reads each producer and each running transform's outputs, running
-/// or awaited, as one retarget left it.
-pub(super) type Wiring = std::collections::BTreeMap<String, BTreeSet<Consumer>>;
+/// or awaited, as one retarget left it; and each retiring transform's
+/// outputs (`None`: what it holds is dropped, to be read again).
+#[derive(Debug, Default)]
+pub(super) struct Wiring {
+    outputs: std::collections::BTreeMap<String, BTreeSet<Consumer>>,
+    retiring: Vec<(String, Option<BTreeSet<Consumer>>)>,
+}
 
 use std::collections::BTreeSet;
 
@@ -135,16 +140,24 @@ impl Pipeline {
             true => Consumer::Sink(name.to_owned()),
             false => Consumer::Transform(name.to_owned()),
         };
-        let mut wiring = Wiring::new();
+        let mut wiring = Wiring::default();
         for name in self.producers.keys() {
             let targets = self.targets_for(name);
-            wiring.insert(name.clone(), targets.names().map(consumer).collect());
+            (wiring.outputs).insert(name.clone(), targets.names().map(consumer).collect());
         }
         let running = self.transforms.values().filter_map(|s| s.running.as_ref());
         for transform in running {
             for (output, _) in &transform.controls {
                 let targets = self.targets_for(output);
-                wiring.insert(output.clone(), targets.names().map(consumer).collect());
+                (wiring.outputs).insert(output.clone(), targets.names().map(consumer).collect());
+            }
+        }
+        for (_, transform) in &self.retiring {
+            for (output, control) in &transform.controls {
+                let targets = control.borrow();
+                let consumers =
+                    (!targets.is_stopping()).then(|| targets.names().map(consumer).collect());
+                wiring.retiring.push((output.clone(), consumers));
             }
         }
         crate::sync::lock(&self.wirings).push(wiring);
@@ -153,17 +166,26 @@ impl Pipeline {
 
 /// The sinks `from` reaches in `wiring`, through running transforms.
 fn reach_in_wiring(wiring: &Wiring, from: &str, seen: &mut BTreeSet<String>) -> BTreeSet<String> {
-    let mut sinks = BTreeSet::new();
     if !seen.insert(from.to_owned()) {
-        return sinks;
+        return BTreeSet::new();
     }
-    for consumer in wiring.get(from).into_iter().flatten() {
+    reach_from(wiring, wiring.outputs.get(from).into_iter().flatten(), seen)
+}
+
+/// The sinks `consumers` are or reach in `wiring`.
+fn reach_from<'a>(
+    wiring: &Wiring,
+    consumers: impl Iterator<Item = &'a Consumer>,
+    seen: &mut BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut sinks = BTreeSet::new();
+    for consumer in consumers {
         match consumer {
             Consumer::Sink(sink) => {
                 sinks.insert(sink.clone());
             }
             Consumer::Transform(transform) => {
-                let outputs = wiring.keys().filter(|output| {
+                let outputs = wiring.outputs.keys().filter(|output| {
                     *output == transform
                         || output
                             .strip_prefix(transform.as_str())
@@ -325,7 +347,10 @@ proptest::proptest! {
     /// and after, and some sink of the new configuration if it feeds any
     /// there (running, or awaited while it is swapped or added): a batch
     /// read mid-reload never resolves as delivered past a sink it should
-    /// reach. And the last step wires the new configuration exactly.
+    /// reach. And the last step wires the new configuration exactly. What
+    /// a transform being taken out or replaced still holds goes on to every
+    /// sink it was headed for that its sources still feed, or is dropped to
+    /// be read again.
     #[test]
     fn every_step_of_a_reload_wires_each_source_to_the_sinks_it_keeps(
         old in shape(),
@@ -379,6 +404,33 @@ proptest::proptest! {
             }
             let last = reach_in_wiring(wirings.last().unwrap(), source, &mut BTreeSet::new());
             proptest::prop_assert_eq!(last, new_reach);
+        }
+        // What a transform taken out or replaced still holds came from the
+        // sources that fed it: it goes on to every sink it was headed for
+        // that those sources still feed, or is dropped to be read again.
+        for (step, wiring) in wirings.iter().enumerate() {
+            for (output, consumers) in &wiring.retiring {
+                let Some(consumers) = consumers else { continue };
+                let transform = input_component(output);
+                let mut from_sources = BTreeSet::new();
+                for source in ["a", "b"] {
+                    let mut seen = BTreeSet::new();
+                    reach_in_config(&before, source, &mut seen);
+                    if seen.contains(transform) {
+                        from_sources.extend(reach_in_config(&after, source, &mut BTreeSet::new()));
+                    }
+                }
+                let headed = reach_in_config(&before, output, &mut BTreeSet::new());
+                let reach = reach_from(wiring, consumers.iter(), &mut BTreeSet::new());
+                for sink in headed.intersection(&from_sources) {
+                    proptest::prop_assert!(
+                        reach.contains(sink),
+                        "step {step}: what retiring {output} holds does not reach {sink}\nwiring: {wiring:?}\nbefore:\n{}\nafter:\n{}",
+                        render(&old, dir.path()),
+                        render(&new, dir.path())
+                    );
+                }
+            }
         }
     }
 }
