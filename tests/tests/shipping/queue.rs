@@ -203,10 +203,13 @@ fn a_queue_its_sink_was_renamed_away_from_is_reported_and_sent_when_the_name_ret
 
     // Renamed: the new sink has a queue of its own; the old one is left
     // with what it holds, and the agent says so.
-    let renamed = config(port, 3600, "once").replace("  ingest:\n", "  primary:\n");
+    // The old sink holds its batches until the deadline (the receiver is
+    // down): a short one keeps the reload short.
+    let renamed = config(port, 3600, "once").replace("  ingest:\n", "  primary:\n")
+        + "shutdown_timeout_secs: 2\n";
     agent.write_config(&renamed);
     agent.signal("HUP");
-    let warning = wait_for("the unread queue reported", Duration::from_secs(30), || {
+    let warning = wait_for("the unread queue reported", Duration::from_secs(60), || {
         agent
             .stderr()
             .lines()
