@@ -9,6 +9,7 @@
 //! and ends; if it cannot hand them on by the shutdown, they stay
 //! unacknowledged and are read again.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,9 +96,9 @@ struct RunningTransform {
     /// The targets of its output and of each named one, by the name
     /// inputs use for it (`ID`, or `ID.OUTPUT`).
     controls: Vec<(String, watch::Sender<Targets>)>,
-    /// Once retired: the consumers of each output (as in `controls`) just
-    /// before. What it still holds goes on only to a set that keeps them
-    /// all.
+    /// Once retired: for each output (as in `controls`), the sinks it
+    /// reached before the reload that the new configuration keeps. What it
+    /// still holds goes on only to consumers that reach them all.
     fed: Vec<Vec<Arc<str>>>,
     task: Supervised,
 }
@@ -223,12 +224,13 @@ impl Pipeline {
         // before its sink reads the transform's inputs, a sink renamed
         // while the old one finishes) reached no consumer of the new
         // configuration and resolved as delivered into nowhere.
+        let needed = self.sinks_still_needed(&new);
         self.rewire_sinks(&new);
 
         // 2. Replace the transforms that changed and retire the ones that
         //    are gone. Nothing they need is exclusive, so a successor starts
         //    at once and the old one hands on what it holds meanwhile.
-        self.replace_transforms(&new);
+        self.replace_transforms(&new, &needed);
 
         // 3. Remove the sinks that are gone: their sources stop feeding
         //    them first; what they hold is delivered until `deadline`, and
@@ -456,7 +458,7 @@ impl Pipeline {
 
     /// Step 2 of a reload: replace changed transforms, retire gone ones,
     /// start new ones.
-    fn replace_transforms(&mut self, new: &Config) {
+    fn replace_transforms(&mut self, new: &Config, needed: &HashMap<String, Vec<Arc<str>>>) {
         self.retiring.retain(|(_, t)| !t.task.is_finished());
         let gone: Vec<String> = self
             .transforms
@@ -466,7 +468,7 @@ impl Pipeline {
             .collect();
         for name in gone {
             if let Some(slot) = self.transforms.shift_remove(&name) {
-                self.retire(&name, slot.running);
+                self.retire(&name, slot.running, needed);
             }
             self.forget(ComponentKind::Transform, &name);
         }
@@ -479,16 +481,28 @@ impl Pipeline {
                     running: None,
                 });
             slot.inputs.clone_from(&transform.inputs);
+            // One that still feeds every sink it fed (of those that stay)
+            // keeps running; otherwise what it holds could go on past a
+            // sink it was headed for, so it is replaced, and what it holds
+            // is read again.
             let current = slot
                 .running
                 .as_ref()
                 .filter(|r| !r.task.is_finished())
+                .filter(|r| {
+                    r.controls.iter().all(|(output, _)| {
+                        let reached = reach_in(new, output);
+                        needed
+                            .get(output)
+                            .is_none_or(|sinks| sinks.iter().all(|s| reached.contains(&**s)))
+                    })
+                })
                 .map(|r| &r.config);
             if current == Some(&transform.transform) {
                 continue;
             }
             let old = slot.running.take();
-            self.retire(name, old);
+            self.retire(name, old, needed);
             match self.build_transform(name, &transform.transform) {
                 Ok(running) => {
                     if let Some(slot) = self.transforms.get_mut(name) {
@@ -503,17 +517,65 @@ impl Pipeline {
         self.retarget();
     }
 
-    /// Stop `running` taking batches; it hands on what it holds and ends.
-    fn retire(&mut self, name: &str, running: Option<RunningTransform>) {
+    /// Stop `running` taking batches; it hands on what it holds (to
+    /// consumers that reach every sink of `needed` its outputs fed) and
+    /// ends.
+    fn retire(
+        &mut self,
+        name: &str,
+        running: Option<RunningTransform>,
+        needed: &HashMap<String, Vec<Arc<str>>>,
+    ) {
         if let Some(mut running) = running {
             running.close();
             running.fed = running
                 .controls
                 .iter()
-                .map(|(_, control)| control.borrow().names().map(Arc::from).collect())
+                .map(|(output, _)| needed.get(output).cloned().unwrap_or_default())
                 .collect();
             self.retiring.push((name.to_owned(), running));
         }
+    }
+
+    /// Before a reload to `new` moves anything: for each output of each
+    /// running transform, the sinks it reaches now that `new` keeps. What
+    /// the transform holds was headed for them.
+    fn sinks_still_needed(&self, new: &Config) -> HashMap<String, Vec<Arc<str>>> {
+        let running = self.transforms.values().filter_map(|s| s.running.as_ref());
+        running
+            .flat_map(|transform| &transform.controls)
+            .map(|(output, _)| {
+                let sinks = self
+                    .sinks_reached(output, &mut HashSet::new())
+                    .into_iter()
+                    .filter(|sink| new.sinks.contains_key(&**sink))
+                    .collect();
+                (output.clone(), sinks)
+            })
+            .collect()
+    }
+
+    /// The sinks `output` reaches in the wiring as the slots have it,
+    /// through the transforms that read it, running or awaited.
+    fn sinks_reached(&self, output: &str, seen: &mut HashSet<String>) -> BTreeSet<Arc<str>> {
+        let mut sinks = BTreeSet::new();
+        if !seen.insert(output.to_owned()) {
+            return sinks;
+        }
+        for name in self.targets_for(output).names() {
+            if self.sinks.contains_key(name) {
+                sinks.insert(Arc::from(name));
+            } else if let Some(slot) = self.transforms.get(name) {
+                let outputs: Vec<&str> = match &slot.running {
+                    Some(running) => running.controls.iter().map(|(o, _)| o.as_str()).collect(),
+                    None => vec![name],
+                };
+                for next in outputs {
+                    sinks.extend(self.sinks_reached(next, seen));
+                }
+            }
+        }
+        sinks
     }
 
     /// Build and start one transform. Its failure is recorded in `/status`.
@@ -650,18 +712,18 @@ impl Pipeline {
             }
         }
         // A removed or replaced transform hands on what it still holds to
-        // whoever reads its outputs now, if that is still everyone who did
-        // (its successor's consumers, one of them maybe being swapped).
-        // Otherwise (its consumers were rewired to read its inputs
-        // directly, or some of them) what it holds is dropped
-        // unacknowledged, and its source reads it again into the new
-        // wiring, rather than resolved as delivered past a consumer that
-        // should have had it, or into nowhere.
+        // whoever reads its outputs now, if through them it still reaches
+        // every sink it was headed for that stays (its successor's
+        // consumers, one of them maybe being swapped). Otherwise (its
+        // consumers were rewired to read its inputs directly, or some of
+        // them) what it holds is dropped unacknowledged, and its source
+        // reads it again into the new wiring, rather than resolved as
+        // delivered past a sink that should have had it, or into nowhere.
         for (_, transform) in &self.retiring {
             for ((output, control), fed) in transform.controls.iter().zip(&transform.fed) {
                 let targets = self.targets_for(output);
-                let keeps_all = !targets.is_empty()
-                    && fed.iter().all(|name| targets.names().any(|n| n == &**name));
+                let reached = self.sinks_reached(output, &mut HashSet::new());
+                let keeps_all = !targets.is_empty() && fed.iter().all(|s| reached.contains(s));
                 control.send_replace(if keeps_all {
                     targets
                 } else {
@@ -712,6 +774,31 @@ impl Pipeline {
         self.globals.status.remove(kind, name);
         registry().remove_labelled("component_id", name);
     }
+}
+
+/// The sinks `output` reaches in `config`, through its transforms.
+fn reach_in(config: &Config, output: &str) -> HashSet<String> {
+    let mut sinks = HashSet::new();
+    let mut todo = vec![output.to_owned()];
+    let mut seen = HashSet::new();
+    while let Some(output) = todo.pop() {
+        if !seen.insert(output.clone()) {
+            continue;
+        }
+        for (name, sink) in &config.sinks {
+            if sink.inputs.contains(&output) {
+                sinks.insert(name.clone());
+            }
+        }
+        for (name, transform) in &config.transforms {
+            if transform.inputs.contains(&output) {
+                todo.push(name.clone());
+                let outputs = transform.transform.outputs();
+                todo.extend(outputs.into_iter().map(|o| format!("{name}.{o}")));
+            }
+        }
+    }
+    sinks
 }
 
 fn producers_of(config: &Config) -> impl Iterator<Item = (String, ProducerConfig)> + '_ {
