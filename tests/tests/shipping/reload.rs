@@ -623,3 +623,51 @@ fn a_route_replaced_while_its_sink_is_rewired_and_slow_loses_nothing() {
     want.extend(during);
     expect_every_line(&receiver, &want, Duration::from_secs(90));
 }
+
+/// Found by the reload's property test: a filter replaced by a reload, the
+/// filter after it kept, and the sink they fed now reading the source
+/// directly while the ingest is slow. The old filter handed what it held
+/// to the kept one, still its consumer, and the kept one, feeding nothing
+/// now, resolved it and what it held itself as delivered into nowhere.
+#[test]
+fn a_transform_chain_cut_from_its_sink_by_a_reload_while_the_ingest_is_slow_loses_nothing() {
+    let receiver = Receiver::start();
+    let chain = |regex: &str| {
+        format!(
+            "transforms:
+  t1:
+    type: filter
+    inputs: [app]
+    drop: {{ field: body, regex: '{regex}' }}
+  t2:
+    type: filter
+    inputs: [t1]
+    drop: {{ field: body, regex: '^never ' }}
+"
+        )
+    };
+    let (agent, log) = start(&config_through(
+        &chain("^never "),
+        "t2",
+        &receiver.endpoint(),
+        100,
+        "",
+    ));
+    let first = lines("early", 200);
+    append(&log, &first);
+    expect_every_line(&receiver, &first, Duration::from_secs(30));
+
+    // The ingest slows down: the sink's input fills, then the filters'.
+    receiver.set_fault(Fault::Delay(Duration::from_millis(1500)));
+    let during = lines("during", 20_000);
+    append(&log, &during);
+    std::thread::sleep(Duration::from_millis(2000));
+    // The first filter changes and the sink reads the source directly: the
+    // second filter, unchanged, feeds nothing.
+    let cut = config_through(&chain("^nope "), "app", &receiver.endpoint(), 100, "");
+    reload(&agent, &cut, 1);
+    receiver.set_fault(Fault::None);
+    let mut want = first.clone();
+    want.extend(during);
+    expect_every_line(&receiver, &want, Duration::from_secs(90));
+}
