@@ -568,8 +568,8 @@ fn a_transform_taken_out_with_its_sink_rewired_and_another_sink_removed_loses_no
 /// was slow. The old route handed what it still held to whoever read its
 /// outputs now, a sink added to read `r.x`, and not to the sink it was
 /// headed for, which never got those lines. What a retiring transform
-/// holds goes on only to consumers that keep every one it fed; otherwise
-/// it is read again.
+/// holds goes on only to consumers that still reach every sink it fed;
+/// otherwise it is read again.
 #[test]
 fn a_route_replaced_while_its_sink_is_rewired_and_slow_loses_nothing() {
     let receiver = Receiver::start();
@@ -585,25 +585,16 @@ fn a_route_replaced_while_its_sink_is_rewired_and_slow_loses_nothing() {
 "
         )
     };
-    let (agent, log) = start(&config_through(
+    let before = config_through(
         &route("served"),
         "r.x, r._unmatched",
         &receiver.endpoint(),
         100,
         "",
-    ));
-    let first = lines("early", 200);
-    append(&log, &first);
-    expect_every_line(&receiver, &first, Duration::from_secs(30));
-
-    // The ingest slows down: the sink's input fills, then the route's.
-    receiver.set_fault(Fault::Delay(Duration::from_millis(1500)));
-    let during = lines("during", 20_000);
-    append(&log, &during);
-    std::thread::sleep(Duration::from_millis(2000));
+    );
     // The route changes and the sink reads the source directly; a new sink
     // reads what the route sends to `x`.
-    let rewired = config_through(
+    let after = config_through(
         &route("^nope"),
         "app",
         &receiver.endpoint(),
@@ -617,11 +608,7 @@ fn a_route_replaced_while_its_sink_is_rewired_and_slow_loses_nothing() {
             other.endpoint()
         ),
     );
-    reload(&agent, &rewired, 1);
-    receiver.set_fault(Fault::None);
-    let mut want = first.clone();
-    want.extend(during);
-    expect_every_line(&receiver, &want, Duration::from_secs(90));
+    reload_while_slow(&receiver, &before, &after);
 }
 
 /// Found by the reload's property test: a filter replaced by a reload, the
@@ -646,28 +633,29 @@ fn a_transform_chain_cut_from_its_sink_by_a_reload_while_the_ingest_is_slow_lose
 "
         )
     };
-    let (agent, log) = start(&config_through(
-        &chain("^never "),
-        "t2",
-        &receiver.endpoint(),
-        100,
-        "",
-    ));
+    let before = config_through(&chain("^never "), "t2", &receiver.endpoint(), 100, "");
+    // The first filter changes and the sink reads the source directly: the
+    // second filter, unchanged, feeds nothing.
+    let after = config_through(&chain("^nope "), "app", &receiver.endpoint(), 100, "");
+    reload_while_slow(&receiver, &before, &after);
+}
+
+/// Runs an agent on `before`, slows `receiver` down until the sink's input
+/// and the transforms' fill, reloads to `after`, and expects every line at
+/// `receiver`.
+fn reload_while_slow(receiver: &Receiver, before: &str, after: &str) {
+    let (agent, log) = start(before);
     let first = lines("early", 200);
     append(&log, &first);
-    expect_every_line(&receiver, &first, Duration::from_secs(30));
+    expect_every_line(receiver, &first, Duration::from_secs(30));
 
-    // The ingest slows down: the sink's input fills, then the filters'.
     receiver.set_fault(Fault::Delay(Duration::from_millis(1500)));
     let during = lines("during", 20_000);
     append(&log, &during);
     std::thread::sleep(Duration::from_millis(2000));
-    // The first filter changes and the sink reads the source directly: the
-    // second filter, unchanged, feeds nothing.
-    let cut = config_through(&chain("^nope "), "app", &receiver.endpoint(), 100, "");
-    reload(&agent, &cut, 1);
+    reload(&agent, after, 1);
     receiver.set_fault(Fault::None);
     let mut want = first.clone();
     want.extend(during);
-    expect_every_line(&receiver, &want, Duration::from_secs(90));
+    expect_every_line(receiver, &want, Duration::from_secs(90));
 }
