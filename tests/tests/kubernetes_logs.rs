@@ -11,6 +11,8 @@ use std::time::Duration;
 use crate::support::agent::Agent;
 use crate::support::{fixtures, wait_for};
 
+mod split_lines;
+
 const POD_DIR: &str = "shop_web-5d78c9869d-x2x9q_0b3f1e2a-1111-2222-3333-444455556666";
 
 fn golden_dir() -> PathBuf {

@@ -725,3 +725,50 @@ fn numbered_log(lines: std::ops::Range<usize>) -> (tempfile::TempDir, PathBuf, P
     std::fs::write(&live, lines.map(line).collect::<String>()).unwrap();
     (dir, logs, live)
 }
+
+/// A rotated file compressed and deleted while the agent was stopped,
+/// before it was finished (a rotated file is held a while after its end):
+/// the `.gz` goes on from the original's checkpoint, at its end, instead
+/// of being read again from its start.
+#[test]
+fn a_rotation_compressed_while_stopped_goes_on_from_its_checkpoint() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let (dir, logs, live) = numbered_log(0..200);
+    let config = TailConfig {
+        read_gzip: true,
+        ..TailConfig::default()
+    };
+    let (mut tailer, mut rx) = stepped_with(dir.path(), "app.log*", config.clone());
+    tailer.scan();
+    read_and_send(&mut tailer);
+    assert_eq!(deliver_all(&mut rx).len(), 200);
+    let rotated = logs.join("app.log.1");
+    std::fs::rename(&live, &rotated).unwrap();
+    std::fs::write(&live, line(200)).unwrap();
+    tailer.scan();
+    read_and_send(&mut tailer);
+    assert_eq!(deliver_all(&mut rx), [line(200).trim_end()]);
+    tailer.process_acks();
+    tailer.housekeeping();
+    tailer.finish();
+
+    // Compressed as kubelet and logrotate do: a new file, the original
+    // deleted.
+    let gz = std::fs::File::create(logs.join("app.log.1.gz")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(gz, flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &std::fs::read(&rotated).unwrap()).unwrap();
+    encoder.finish().unwrap();
+    std::fs::remove_file(&rotated).unwrap();
+    std::fs::write(&live, [line(200), line(201)].concat()).unwrap();
+
+    let (mut successor, mut rx) = stepped_with(dir.path(), "app.log*", config);
+    successor.scan();
+    read_and_send(&mut successor);
+    let after = deliver_all(&mut rx);
+    assert_eq!(
+        after,
+        [line(201).trim_end()],
+        "the compressed rotation was read again"
+    );
+}

@@ -128,15 +128,26 @@ impl Tailer {
         self.retry_awaiting_stream();
         let initial = !self.first_scan_done;
         // Oldest first: a rotated file found beside its successor is read
-        // before it, so records keep their order.
-        let mut found: Vec<(Option<SystemTime>, PathBuf)> = self
+        // before it, so records keep their order. Compressed files before
+        // the others: rotations are compressed once older ones are (kubelet
+        // and logrotate's `delaycompress` leave the newest as it is), and
+        // a compressed file's time is when it was compressed, later than
+        // the last line of the rotation after it.
+        let mut found: Vec<(bool, Option<SystemTime>, PathBuf)> = self
             .discovery
             .scan()
             .into_iter()
-            .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).ok(), p))
+            .map(|p| {
+                let plain = p.extension().is_none_or(|e| e != "gz");
+                (
+                    plain,
+                    std::fs::metadata(&p).and_then(|m| m.modified()).ok(),
+                    p,
+                )
+            })
             .collect();
         found.sort();
-        for (_, path) in found {
+        for (_, _, path) in found {
             self.consider(&path, initial);
         }
         self.check_idle_files();
@@ -537,9 +548,46 @@ impl Tailer {
                 // once it is finished.
                 return None;
             }
-            return Some(0);
+            return Some(self.start_of_compressed(fingerprint, &dir));
         }
         Some(self.start_of_new_file(initial, size))
+    }
+
+    /// Where reading a compressed file, fingerprinted `fingerprint` (its
+    /// content's) in `dir`, that no finished file matches starts: where its
+    /// uncompressed original stopped, when the original was compressed and
+    /// deleted while no engine read it (the agent stopped before the
+    /// original was finished, a rotated file still held, say); else at 0.
+    /// The original's checkpoint is the compressed file's now: its
+    /// content is the same, so nothing read is read again, and the start
+    /// of a line split at its end is not sent a second time alone.
+    fn start_of_compressed(&mut self, fingerprint: Fingerprint, dir: &Path) -> u64 {
+        let original = self
+            .checkpoints
+            .entries()
+            .find(|e| {
+                !e.done
+                    && e.fingerprint == fingerprint
+                    && !self.by_id.contains_key(&e.id)
+                    && e.path.parent() == Some(dir)
+            })
+            .map(|e| (e.id, e.offset));
+        let Some((id, offset)) = original else {
+            return 0;
+        };
+        let still_there = find_by_inode(dir, id)
+            .and_then(|path| File::open(path).ok())
+            .is_some_and(|file| {
+                Fingerprint::read(&file, fingerprint.len as usize).ok() == Some(fingerprint)
+            });
+        if still_there {
+            // Both are read (the original from its checkpoint, if the
+            // patterns take it in): what the original had is sent twice
+            // rather than skipped.
+            return 0;
+        }
+        self.checkpoints.remove(id);
+        offset
     }
 
     /// Where reading a file no checkpoint knows starts: at its end on the
@@ -686,10 +734,10 @@ impl Tailer {
             self.next_seq += 1;
             self.next_seq
         });
-        if !self.streams.contains_key(&spec.key) {
-            let handler = self.factory.handler(&spec, path);
-            self.streams.insert(spec.key.clone(), handler);
-        }
+        self.streams
+            .entry(spec.key.clone())
+            .or_insert_with(|| self.factory.handler(&spec, path))
+            .reading_from(key, offset);
         let size = reader.size().unwrap_or(0);
         let tracked = Tracked {
             path: path.to_owned(),

@@ -88,6 +88,10 @@ pub trait LineHandler: Send {
     /// from it.
     fn file_closed(&mut self, file: FileKey, out: &mut Emitter);
 
+    /// `file` is read from `offset` on: it was opened there (its start, or
+    /// its checkpoint), or read again from there after a rewind.
+    fn reading_from(&mut self, _file: FileKey, _offset: u64) {}
+
     /// Forget every record held back, unsent: the engine reads the bytes
     /// of every file they came from again, from [`held_from`](Self::held_from).
     fn discard(&mut self);

@@ -574,6 +574,9 @@ impl Tailer {
                 .emit();
                 continue;
             }
+            if let Some(handler) = self.streams.get_mut(&stream) {
+                handler.reading_from(key, to);
+            }
             let delay = REWIND_BACKOFF_FIRST
                 .saturating_mul(1 << file.rewinds.min(8))
                 .min(REWIND_BACKOFF_MAX);

@@ -6,12 +6,14 @@
 //! rotations, a `.gz` read again after a restart), so the pieces of two
 //! files can arrive interleaved. A partial is continued by the next piece
 //! of its own file; a piece of another file continues it only as the
-//! stream's first line in a file tracked after the partial's, stamped later
-//! (or alike, and not one of its pieces again),
+//! stream's first line in a file read from its start and tracked after the
+//! partial's, stamped later (or alike, and not one of its pieces again),
 //! which is how a line split across a rotation looks (its end opens the
-//! next file).
+//! next file). A file read on from a checkpoint in its middle never
+//! continues a partial: its beginning was delivered before.
 //! An older rotation read again is never spliced onto a newer line.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +36,8 @@ pub struct ContainerHandler {
     max_merged_bytes: usize,
     partial_timeout: Duration,
     parse_failures: Arc<AtomicBool>,
+    /// Files read on from past their start (a checkpoint, a rewind).
+    read_midway: HashSet<FileKey>,
 }
 
 /// One of stdout/stderr: the partials being joined (one per file at
@@ -44,6 +48,8 @@ struct StreamState {
     /// The files this stream has had a line from (a stream's first line
     /// in a file may end another file's partial).
     files: Vec<FileKey>,
+    /// The runtime's latest time stamp on a line read so far.
+    latest: u64,
     multiline: Option<Multiline>,
 }
 
@@ -79,6 +85,7 @@ impl ContainerHandler {
                 shared: Arc::new(shared),
                 partials: Vec::new(),
                 files: Vec::new(),
+                latest: 0,
                 multiline: multiline.map(Multiline::new),
             }
         };
@@ -92,19 +99,13 @@ impl ContainerHandler {
             max_merged_bytes,
             partial_timeout,
             parse_failures,
+            read_midway: HashSet::new(),
         }
     }
 
     fn refresh_resource(&mut self) {
         if self.slot.generation() != self.generation {
             (self.resource, self.generation) = self.slot.resource();
-        }
-    }
-
-    fn state(&mut self, io: IoStream) -> &mut StreamState {
-        match io {
-            IoStream::Stdout => &mut self.stdout,
-            IoStream::Stderr => &mut self.stderr,
         }
     }
 }
@@ -142,7 +143,11 @@ impl LineHandler for ContainerHandler {
         };
         let max_merged = self.max_merged_bytes;
         let resource = Arc::clone(&self.resource);
-        let state = self.state(parsed.stream);
+        let midway = self.read_midway.contains(&line.file);
+        let state = match parsed.stream {
+            IoStream::Stdout => &mut self.stdout,
+            IoStream::Stderr => &mut self.stderr,
+        };
         let now = Instant::now();
         let mut flags = LogFlags::default();
         if parsed.invalid_utf8 {
@@ -151,10 +156,11 @@ impl LineHandler for ContainerHandler {
         if line.truncated {
             flags.insert(LogFlags::TRUNCATED);
         }
-        let continued = state.continued_by(&line, parsed.time_unix_nano);
+        let continued = state.continued_by(&line, parsed.time_unix_nano, midway);
         if !state.files.contains(&line.file) {
             state.files.push(line.file);
         }
+        state.latest = state.latest.max(parsed.time_unix_nano);
         match continued {
             Some(index) => {
                 let partial = &mut state.partials[index];
@@ -262,7 +268,20 @@ impl LineHandler for ContainerHandler {
             .min()
     }
 
+    fn reading_from(&mut self, file: FileKey, offset: u64) {
+        // Its lines are read anew: the next is again the first one read.
+        for state in [&mut self.stdout, &mut self.stderr] {
+            state.files.retain(|f| *f != file);
+        }
+        if offset == 0 {
+            self.read_midway.remove(&file);
+        } else {
+            self.read_midway.insert(file);
+        }
+    }
+
     fn file_closed(&mut self, file: FileKey, out: &mut Emitter) {
+        self.read_midway.remove(&file);
         // A partial is kept across the end of a rotated file: its end is in
         // the next file of the stream. It is only sent here when the whole
         // stream ends (the handler is dropped with its last file), or by the
@@ -284,6 +303,8 @@ impl LineHandler for ContainerHandler {
     fn discard(&mut self) {
         for state in [&mut self.stdout, &mut self.stderr] {
             state.partials.clear();
+            // Lines are read again from before what was held.
+            state.latest = 0;
             if let Some(multiline) = state.multiline.as_mut() {
                 multiline.discard();
             }
@@ -294,14 +315,25 @@ impl LineHandler for ContainerHandler {
 // === impl StreamState ===
 
 impl StreamState {
-    /// The partial `line` continues, if any: the one whose last piece is in
-    /// `line`'s file; else, for the stream's first line in its file, the
-    /// latest one of
-    /// a file tracked before it (file keys grow) whose last piece is older
-    /// than `line` (stamped `time`). A partial of a file tracked later, or
-    /// whose last piece is as new or newer, cannot go on in this one: this
-    /// file is older, or a copy, read again (see [`Partial::may_go_on_with`]).
-    fn continued_by(&self, line: &RawLine<'_>, time: u64) -> Option<usize> {
+    /// The partial `line` (stamped `time`) continues, if any: the one whose
+    /// last piece is in `line`'s file. Else, for the stream's first line in
+    /// its file, the latest partial that
+    /// - is of a file tracked before `line`'s (file keys grow): a partial of
+    ///   a file tracked later is from an older rotation, or a copy, read
+    ///   again;
+    /// - is older than `line`, or alike and not `line` again (see
+    ///   [`Partial::may_go_on_with`]);
+    /// - is as new as every line read so far: its end is the stream's next
+    ///   line, so one newer read before it means that end came already,
+    ///   alone (the partial's file was tracked after the next one);
+    ///
+    /// and only if `line`'s file was read from its start (not `midway`):
+    /// the end of a line split across a rotation opens the next file, so a
+    /// file read on from a checkpoint past its start had that end
+    /// delivered (after a restart, the partial is the start of that line
+    /// read again, from an older rotation whose checkpoint did not follow
+    /// it).
+    fn continued_by(&self, line: &RawLine<'_>, time: u64, midway: bool) -> Option<usize> {
         let last_file = |p: &Partial| p.spans.last().map(|(file, _, _)| *file);
         if let Some(index) = self
             .partials
@@ -310,13 +342,17 @@ impl StreamState {
         {
             return Some(index);
         }
-        if self.files.contains(&line.file) {
+        if midway || self.files.contains(&line.file) {
             return None;
         }
         self.partials
             .iter()
             .enumerate()
-            .filter(|(_, p)| last_file(p) < Some(line.file) && p.may_go_on_with(line, time))
+            .filter(|(_, p)| {
+                last_file(p) < Some(line.file)
+                    && p.last_piece_time >= self.latest
+                    && p.may_go_on_with(line, time)
+            })
             .max_by_key(|(_, p)| p.last_piece_time)
             .map(|(index, _)| index)
     }
