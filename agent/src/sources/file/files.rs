@@ -539,6 +539,16 @@ impl Tailer {
             // truncated (`truncated`). Looked at again at every scan.
             return None;
         }
+        if !gzip
+            && self.see_to_truncated_originals(fingerprint, &dir)
+            && self.by_id.contains_key(&id)
+        {
+            // `copytruncate` truncated the original while this file was
+            // looked at, after the look for a truncated original above and
+            // before its tail was compared with the original's: it is the
+            // copy, adopted from where the original stopped.
+            return None;
+        }
         if gzip {
             if let Some(done) = self.checkpoints.find_done(fingerprint) {
                 return Some(done.offset);
