@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::POD_DIR;
 use crate::support::agent::Agent;
 use crate::support::receiver::{Fault, Receiver};
+use crate::support::wait_for;
 
 fn config(endpoint: &str, timeout_ms: u64) -> String {
     format!(
@@ -215,7 +216,20 @@ fn a_line_split_across_a_rotation_is_whole_when_a_reload_drops_its_batch() {
     receiver.set_fault(Fault::Delay(Duration::from_millis(4000)));
     rotate(&web, "20261206-100001");
     append(&live, &(end + &cri_lines(58..=60)));
-    std::thread::sleep(Duration::from_millis(1000));
+    // Once the source has handed lines 57–60 on, their batch is the sink's
+    // (sent, or about to be after its 100 ms batch timeout).
+    wait_for(
+        "lines 57–60 handed to the sink",
+        Duration::from_secs(20),
+        || {
+            let sent = agent.metric_sum(
+                "neurallog_agent_component_sent_events_total",
+                &["component_id=\"pods\""],
+            );
+            (sent >= 60.0).then_some(())
+        },
+    );
+    std::thread::sleep(Duration::from_millis(400));
     agent.write_config(&config(&receiver.endpoint(), 150));
     agent.signal("HUP");
     std::thread::sleep(Duration::from_millis(3000));
