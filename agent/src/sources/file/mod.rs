@@ -1,6 +1,6 @@
 //! The `file` source: tails log files and loses no line.
 //!
-//! - Discovery (`discovery`): include/exclude globs, `notify` events, and
+//! - Discovery (`discovery`): include/exclude globs, inotify events, and
 //!   periodic rescans for what events miss.
 //! - Identity (`fingerprint`): device and inode plus a hash of the first
 //!   bytes, so inode reuse, copies and rewrites are told apart.

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::OpenBudget;
 use super::checkpoint::Checkpoints;
 use super::config::TailConfig;
-use super::discovery::Discovery;
+use super::discovery::{Discovery, Wake};
 use super::files::{AwaitingStream, Pending, Tracked, Truncation};
 use super::fingerprint::FileId;
 use super::handler::{Emitter, FileKey, LineHandler, StreamFactory};
@@ -215,6 +215,10 @@ impl Tailer {
                         std::thread::sleep(left);
                         self.discovery.wait(Duration::ZERO)
                     }
+                    // Directories busy since the last wait reported no
+                    // writes meanwhile: once they report them again, one
+                    // more round reads what came before, then it waits.
+                    None if self.discovery.report_writes() => Wake::default(),
                     None => self.discovery.wait(poll),
                 };
                 self.note_written(&mut wake.written);
@@ -430,15 +434,27 @@ impl Tailer {
     fn send(&mut self, batch: EventBatch) {
         let Some(out) = self.out.as_mut() else { return };
         let mut pending = out.start(batch);
-        let structural = self.discovery.structural_changes();
+        // Most sends go through at once: only one that waits needs a
+        // wake-up for files appearing meanwhile.
+        let sent = self.runtime.block_on(async {
+            tokio::select! {
+                biased;
+                () = out.drive(&mut pending) => true,
+                () = std::future::ready(()) => false,
+            }
+        });
+        if sent {
+            return;
+        }
         while !pending.is_done() {
             let Some(out) = self.out.as_mut() else { return };
             let shutdown = self.shutdown.clone();
+            let discovery = &self.discovery;
             let sent = self.runtime.block_on(async {
                 tokio::select! {
                     () = out.drive(&mut pending) => true,
                     () = tokio::time::sleep(SEND_SLICE) => false,
-                    () = structural.notified() => false,
+                    () = discovery.event_waiting() => false,
                     () = shutdown.cancelled() => false,
                 }
             });
