@@ -247,6 +247,7 @@ impl Watches {
     /// written to.
     fn read(&mut self, wake: &mut Wake) {
         let mut written_in = Vec::new();
+        let mut moved = Vec::new();
         loop {
             let events = match self.inotify.read_events(&mut self.buffer) {
                 Ok(events) => events,
@@ -267,6 +268,12 @@ impl Watches {
                     }
                     self.quiet.remove(&id);
                     wake.rescan = true;
+                } else if event.mask.contains(EventMask::MOVE_SELF) {
+                    // Its directory is elsewhere now, under a path this
+                    // watch does not know: the scan watches it again
+                    // where it is, if it is still to be walked.
+                    moved.push(id);
+                    wake.rescan = true;
                 } else if event.mask.contains(EventMask::MODIFY) {
                     if let (Some(dir), Some(name)) = (self.by_id.get(&id), event.name) {
                         wake.written.push(dir.join(name));
@@ -285,8 +292,11 @@ impl Watches {
                 }
             }
         }
+        for id in moved {
+            self.forget(id);
+        }
         for id in written_in {
-            if self.quiet.insert(id) {
+            if self.by_id.contains_key(&id) && self.quiet.insert(id) {
                 self.set_mask(id, STRUCTURE);
             }
         }
@@ -495,6 +505,18 @@ mod tests {
         assert_eq!(discovery.scan(), std::slice::from_ref(&log));
         append(&log, "a line\n");
         assert_eq!(discovery.wait(Duration::ZERO).written, [log]);
+
+        // Renamed: its files, and their writes, under the new path.
+        let moved = dir.path().join("ns_web-1_uid2");
+        std::fs::rename(&pod, &moved).unwrap();
+        assert!(discovery.wait(Duration::ZERO).rescan);
+        let log = moved.join("web/0.log");
+        assert_eq!(discovery.scan(), std::slice::from_ref(&log));
+        append(&log, "another line\n");
+        assert_eq!(discovery.wait(Duration::ZERO).written, [log]);
+        std::fs::rename(&moved, &pod).unwrap();
+        assert!(discovery.wait(Duration::ZERO).rescan);
+        discovery.scan();
 
         // Gone and made again: watched again once scanned.
         std::fs::remove_dir_all(&pod).unwrap();
