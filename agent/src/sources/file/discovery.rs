@@ -528,4 +528,35 @@ mod tests {
         append(&container.join("1.log"), "");
         assert!(discovery.wait(Duration::ZERO).rescan);
     }
+
+    /// A tailer waiting on a full pipeline is woken by a file appearing
+    /// (it opens it at once, so one rotated away meanwhile is held), even
+    /// in a directory whose writes are not reported now.
+    #[tokio::test]
+    async fn a_file_appearing_ends_a_wait_on_a_full_pipeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        append(&log, "");
+        let mut discovery =
+            Discovery::new(&[format!("{}/*.log", dir.path().display())], &[]).unwrap();
+        discovery.scan();
+        append(&log, "one\n");
+        assert_eq!(
+            discovery.wait(Duration::ZERO).written,
+            std::slice::from_ref(&log)
+        );
+
+        {
+            let waiting = discovery.event_waiting();
+            tokio::pin!(waiting);
+            append(&log, "two\n");
+            let early = tokio::time::timeout(Duration::from_millis(100), &mut waiting).await;
+            assert!(early.is_err(), "woken by a write in a directory being read");
+            append(&dir.path().join("app.log.1"), "");
+            tokio::time::timeout(Duration::from_secs(10), waiting)
+                .await
+                .expect("woken by the new file");
+        }
+        assert!(discovery.wait(Duration::ZERO).rescan);
+    }
 }
