@@ -487,11 +487,17 @@ mod tests {
     /// write to it.
     #[test]
     fn directories_found_by_a_scan_are_watched() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut discovery =
-            Discovery::new(&[format!("{}/*/*/*.log", dir.path().display())], &[]).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        // The base directory does not exist at the start (a node whose
+        // first pod has not started): watched from the first scan after
+        // it appears.
+        let dir = root.path().join("pods");
+        let mut discovery = Discovery::new(&[format!("{}/*/*/*.log", dir.display())], &[]).unwrap();
         assert!(discovery.scan().is_empty());
-        let pod = dir.path().join("ns_web-1_uid");
+        std::fs::create_dir(&dir).unwrap();
+        assert!(!discovery.wait(Duration::ZERO).rescan, "not watched yet");
+        assert!(discovery.scan().is_empty());
+        let pod = dir.join("ns_web-1_uid");
         std::fs::create_dir(&pod).unwrap();
         assert!(discovery.wait(Duration::ZERO).rescan);
         assert!(discovery.scan().is_empty());
@@ -507,7 +513,7 @@ mod tests {
         assert_eq!(discovery.wait(Duration::ZERO).written, [log]);
 
         // Renamed: its files, and their writes, under the new path.
-        let moved = dir.path().join("ns_web-1_uid2");
+        let moved = dir.join("ns_web-1_uid2");
         std::fs::rename(&pod, &moved).unwrap();
         assert!(discovery.wait(Duration::ZERO).rescan);
         let log = moved.join("web/0.log");
