@@ -34,6 +34,10 @@ use tokio_util::sync::CancellationToken;
 const FILES: usize = 10;
 const LINE_BYTES: usize = 200;
 
+/// The agent's allocator, so the figures are the agent's.
+#[global_allocator]
+static ALLOCATOR: neurallog_agent::Allocator = neurallog_agent::ALLOCATOR;
+
 fn main() {
     neurallog_agent::telemetry::init_logging(&neurallog_agent::config::LogConfig {
         level: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),

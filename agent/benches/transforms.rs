@@ -101,6 +101,10 @@ enum Lines {
     Json,
 }
 
+/// The agent's allocator, so the figures are the agent's.
+#[global_allocator]
+static ALLOCATOR: neurallog_agent::Allocator = neurallog_agent::ALLOCATOR;
+
 fn main() {
     neurallog_agent::telemetry::init_logging(&neurallog_agent::config::LogConfig {
         level: std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),

@@ -2,6 +2,9 @@
 
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: neurallog_agent::Allocator = neurallog_agent::ALLOCATOR;
+
 fn main() -> ExitCode {
     neurallog_agent::cmd::main()
 }
