@@ -356,6 +356,28 @@ fn help_on_every_subcommand() {
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
 
+/// The binary runs on jemalloc with the settings `.cargo/config.toml` builds
+/// in (one arena, thread caches up to 1 KiB; `docs/PERFORMANCE.md`,
+/// "jemalloc, adopted"): a build that lost them, or the allocator, would
+/// still pass every other test and quietly cost memory or CPU. jemalloc
+/// prints its statistics, settings included, at exit when asked to.
+#[test]
+fn the_binary_runs_on_jemalloc_with_its_built_in_settings() {
+    let out = std::process::Command::new(crate::support::agent::binary())
+        .arg("--version")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stats = String::from_utf8_lossy(&out.stderr);
+    for setting in ["opt.narenas: 1\n", "opt.tcache_max: 1024\n"] {
+        assert!(
+            stats.contains(setting),
+            "{setting:?} not in jemalloc's statistics:\n{stats}"
+        );
+    }
+}
+
 /// A first-party plugin as a file, as a third-party one would be deployed:
 /// the component the agent's build made (`<target>/wasm-plugins/`).
 fn plugin_file(name: &str) -> std::path::PathBuf {
