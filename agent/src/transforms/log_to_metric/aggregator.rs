@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::event::{
@@ -28,6 +28,9 @@ pub struct LogToMetric {
     touched: Vec<(usize, usize)>,
     /// Updates refused in the batch at hand.
     refused: u64,
+    /// Hashes label sets: seeded per process, as label values come from
+    /// the lines read.
+    hasher: foldhash::fast::RandomState,
     dropped_series: Option<(Counter, String)>,
 }
 
@@ -42,7 +45,9 @@ struct MetricState {
     buckets: Vec<f64>,
     max_series: usize,
     /// Series by the hash of their label values (collisions share a slot).
-    index: HashMap<u64, Vec<usize>>,
+    /// Only hashes of series made are kept: a label set refused past
+    /// `max_series` leaves nothing behind.
+    index: HashMap<u64, Vec<usize>, foldhash::fast::RandomState>,
     series: Vec<Series>,
 }
 
@@ -92,7 +97,7 @@ impl LogToMetric {
                         .map_err(context)?,
                     buckets: spec.buckets.clone(),
                     max_series: spec.max_series,
-                    index: HashMap::new(),
+                    index: HashMap::default(),
                     series: Vec::new(),
                 })
             })
@@ -103,6 +108,7 @@ impl LogToMetric {
             values: Vec::new(),
             touched: Vec::new(),
             refused: 0,
+            hasher: foldhash::fast::RandomState::default(),
             dropped_series: None,
         })
     }
@@ -119,6 +125,13 @@ impl LogToMetric {
     /// Updates refused past `max_series` in the last batch.
     pub fn refused(&self) -> u64 {
         self.refused
+    }
+
+    /// How many label-set hashes the metrics keep, for tests: one per
+    /// series made, however many were refused.
+    #[cfg(test)]
+    pub(super) fn indexed_hashes(&self) -> usize {
+        self.metrics.iter().map(|m| m.index.len()).sum()
     }
 
     /// Update every metric `log` counts in.
@@ -139,7 +152,7 @@ impl LogToMetric {
                 continue;
             }
             self.values.resize_with(metric.labels.len(), String::new);
-            let mut hasher = DefaultHasher::new();
+            let mut hasher = self.hasher.build_hasher();
             for ((_, field), text) in metric.labels.iter().zip(&mut self.values) {
                 text.clear();
                 field.write_text(log, text);
@@ -237,8 +250,8 @@ impl MetricState {
         values: &[String],
         resource: &Arc<Resource>,
     ) -> Option<usize> {
-        let slot = self.index.entry(hash).or_default();
-        if let Some(&s) = slot.iter().find(|&&s| self.series[s].labels == values) {
+        let mut known = self.index.get(&hash).into_iter().flatten();
+        if let Some(&s) = known.find(|&&s| self.series[s].labels == values) {
             return Some(s);
         }
         if self.series.len() >= self.max_series {
@@ -257,7 +270,7 @@ impl MetricState {
             resource: Arc::clone(resource),
             touched: false,
         });
-        slot.push(s);
+        self.index.entry(hash).or_default().push(s);
         Some(s)
     }
 }

@@ -140,6 +140,25 @@ fn a_new_series_past_max_series_is_dropped_and_counted() {
     );
 }
 
+/// Regression: a label set refused past `max_series` used to leave its
+/// hash in the series index, so a label of unbounded cardinality (a path,
+/// a client address) grew the transform's memory without bound once the
+/// metric was full.
+#[test]
+fn refused_label_sets_leave_nothing_behind() {
+    let mut t = transform(&format!("{REQUESTS}    max_series: 2\n"));
+    let mut refused = 0;
+    for round in 0..10 {
+        let mut batch: Vec<Event> = (0..1000)
+            .map(|i| access(1000 * round + i, "GET", 0))
+            .collect();
+        t.process(&mut batch);
+        refused += t.refused();
+    }
+    assert_eq!(refused, 9_998);
+    assert_eq!(t.indexed_hashes(), 2);
+}
+
 #[test]
 fn gauges_histograms_and_conditions() {
     let mut t = transform(
