@@ -209,6 +209,18 @@ impl Attributes {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The value of `key` and its place in the list, looking at place
+    /// `near` first.
+    pub fn get_near(&self, key: &str, near: usize) -> Option<(usize, &AnyValue)> {
+        if let Some((k, v)) = self.0.get(near)
+            && k == key
+        {
+            return Some((near, v));
+        }
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some((at, &self.0[at].1))
+    }
+
     /// Iterate over key/value pairs in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &AnyValue)> {
         self.0.iter().map(|(k, v)| (k.as_ref(), v))
@@ -298,6 +310,19 @@ mod tests {
         let keys: Vec<_> = attrs.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["a", "b"]);
         assert_eq!(attrs.get("a"), Some(&AnyValue::Int(2)));
+    }
+
+    #[test]
+    fn get_near_finds_a_key_wherever_it_is() {
+        let attrs = Attributes::new()
+            .with("a", 1i64)
+            .with("b", 2i64)
+            .with("c", 3i64);
+        for near in 0..5 {
+            assert_eq!(attrs.get_near("b", near), Some((1, &AnyValue::Int(2))));
+            assert_eq!(attrs.get_near("c", near), Some((2, &AnyValue::Int(3))));
+            assert_eq!(attrs.get_near("d", near), None);
+        }
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! in a [`LogRecord`], regexes built once.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use regex::Regex;
 
-use crate::event::{AnyValue, LogRecord};
+use crate::event::{AnyValue, Attributes, LogRecord};
 
 use super::config::Condition;
 
@@ -19,9 +20,19 @@ pub enum FieldRef {
     /// The severity text.
     SeverityText,
     /// An attribute: the record's own, then its source's shared ones.
-    Attribute(String),
+    Attribute(AttributeName),
     /// A resource attribute.
     Resource(String),
+}
+
+/// The name of an attribute a field reads, and where in a record's list it
+/// was found last. Records of one source and parser list their attributes
+/// in the same order, so that place is looked at first: one comparison
+/// instead of a walk along the list.
+#[derive(Debug)]
+pub struct AttributeName {
+    name: String,
+    last_at: AtomicUsize,
 }
 
 /// A condition ready to evaluate.
@@ -92,7 +103,7 @@ impl FieldRef {
             "severity_text" => Ok(FieldRef::SeverityText),
             _ => {
                 if let Some(name) = named("attributes.") {
-                    Ok(FieldRef::Attribute(name))
+                    Ok(FieldRef::Attribute(AttributeName::new(name)))
                 } else if let Some(name) = named("resource.") {
                     Ok(FieldRef::Resource(name))
                 } else {
@@ -113,7 +124,6 @@ impl FieldRef {
     /// Append the field's value in `log`, as text (as `equals` compares
     /// it), to `out`; `false` if the field is absent.
     pub fn write_text(&self, log: &LogRecord, out: &mut String) -> bool {
-        use std::fmt::Write as _;
         match self.find(log) {
             None => false,
             Some(Found::Text(text)) => {
@@ -124,7 +134,10 @@ impl FieldRef {
                 out.push_str(text);
                 true
             }
-            Some(Found::Value(AnyValue::Int(i))) => write!(out, "{i}").is_ok(),
+            Some(Found::Value(AnyValue::Int(i))) => {
+                out.push_str(itoa::Buffer::new().format(*i));
+                true
+            }
             Some(found) => {
                 out.push_str(&found.text());
                 true
@@ -137,15 +150,49 @@ impl FieldRef {
             FieldRef::Body => Some(Found::Text(&log.body)),
             FieldRef::Severity => Some(Found::Number(f64::from(log.severity_number))),
             FieldRef::SeverityText => log.severity_text.as_deref().map(Found::Text),
-            FieldRef::Attribute(name) => log
-                .attributes
-                .get(name)
-                .or_else(|| log.shared_attributes.get(name))
+            FieldRef::Attribute(attribute) => attribute
+                .find(&log.attributes)
+                .or_else(|| log.shared_attributes.get(&attribute.name))
                 .map(Found::Value),
             FieldRef::Resource(name) => log.resource.attributes.get(name).map(Found::Value),
         }
     }
 }
+
+// === impl AttributeName ===
+
+impl AttributeName {
+    fn new(name: String) -> Self {
+        AttributeName {
+            name,
+            last_at: AtomicUsize::new(0),
+        }
+    }
+
+    /// The attribute's value in `attributes`, if set.
+    fn find<'a>(&self, attributes: &'a Attributes) -> Option<&'a AnyValue> {
+        let near = self.last_at.load(Ordering::Relaxed);
+        let (at, value) = attributes.get_near(&self.name, near)?;
+        if at != near {
+            self.last_at.store(at, Ordering::Relaxed);
+        }
+        Some(value)
+    }
+}
+
+impl Clone for AttributeName {
+    fn clone(&self) -> Self {
+        AttributeName::new(self.name.clone())
+    }
+}
+
+impl PartialEq for AttributeName {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for AttributeName {}
 
 // === impl Found ===
 

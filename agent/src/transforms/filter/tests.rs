@@ -157,3 +157,37 @@ fn a_condition_must_say_one_thing() {
     let problems = errors("keep: { gt: 3 }");
     assert_eq!(problems.len(), 1, "{problems:?}");
 }
+
+/// A field is looked for first where it was found in the record before:
+/// records listing their attributes in other orders, or without it, are
+/// still read right.
+#[test]
+fn records_with_attributes_in_other_orders_are_read_right() {
+    let mut f = filter("drop: { field: attributes.url.path, equals: /healthz }");
+    let shuffled = |path: &str, before: usize| {
+        let mut log = LogRecord::new(
+            format!("{path} {before}"),
+            Arc::new(Attributes::new()),
+            Arc::new(Resource::default()),
+        );
+        for i in 0..before {
+            log.attributes.insert(format!("a{i}"), i as i64);
+        }
+        log.attributes.insert("url.path", path.to_owned());
+        Event::Log(log)
+    };
+    let events = vec![
+        shuffled("/healthz", 3),
+        shuffled("/", 3),
+        shuffled("/healthz", 0),
+        shuffled("/x", 5),
+        Event::Log(LogRecord::new(
+            "no path",
+            Arc::new(Attributes::new()),
+            Arc::new(Resource::default()),
+        )),
+        shuffled("/healthz", 5),
+        shuffled("/y", 0),
+    ];
+    assert_eq!(kept(&mut f, events), ["/ 3", "/x 5", "no path", "/y 0"]);
+}
