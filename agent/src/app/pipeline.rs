@@ -215,6 +215,13 @@ impl Pipeline {
                 }
             }
         }
+        // One that failed to build runs nowhere, yet its failure is in
+        // `/status` (and keeps `/readyz` failing) until it is forgotten.
+        for (name, _) in producers_of(&self.config) {
+            if !new_producers.contains_key(&name) && !self.producers.contains_key(&name) {
+                self.forget(producer_kind(&self.config, &name), &name);
+            }
+        }
 
         // Every sink of the new configuration takes its place now, with its
         // new inputs (one being added has no sink running yet): each step

@@ -116,6 +116,49 @@ async fn a_reload_rebuilds_the_components_that_ended_even_unchanged() {
     pipeline.shutdown(Duration::from_secs(2)).await;
 }
 
+/// Regression: a source or check that failed to build on a reload stayed
+/// in `/status` as failed after a later reload took it out of the
+/// configuration, so `/readyz` answered 503 until a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_that_failed_to_build_is_forgotten_once_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = start(dir.path()).await;
+    let ready = |pipeline: &Pipeline| pipeline.globals.status.ready();
+    let wait_ready = async |pipeline: &Pipeline| {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while ready(pipeline).is_err() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("not ready: {:?}", ready(pipeline)));
+    };
+    wait_ready(&pipeline).await;
+
+    let mut broken = config(dir.path());
+    broken.sources.insert(
+        "missing".to_owned(),
+        serde_yaml_ng::from_str("{ type: file, include: ['/nonexistent/dir/*.log'] }")
+            .expect("a file source"),
+    );
+    let mut with_check = broken.clone();
+    with_check.checks.insert(
+        "typo".to_owned(),
+        serde_yaml_ng::from_str("{ type: no_such_plugin, interval_secs: 60 }").expect("a check"),
+    );
+    pipeline.reload(with_check, Duration::from_secs(2)).await;
+    let error = ready(&pipeline).expect_err("a check that failed to build is not ready");
+    assert!(error.contains("typo"), "{error}");
+
+    pipeline.reload(broken, Duration::from_secs(2)).await;
+    wait_ready(&pipeline).await;
+    pipeline
+        .reload(config(dir.path()), Duration::from_secs(2))
+        .await;
+    wait_ready(&pipeline).await;
+    pipeline.shutdown(Duration::from_secs(2)).await;
+}
+
 /// What a component's output feeds, as one retarget left it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Consumer {
