@@ -2,7 +2,7 @@
 //! cannot, read the pods' cgroups instead. Either way the failure is an
 //! error metric and a `/status` detail, never the end of the source.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -174,10 +174,7 @@ impl Task {
     }
 
     fn collect_cgroups(&mut self, pods: &[cgroup::PodCgroup], now: u64) -> Vec<Metric> {
-        if pods.iter().any(|p| !self.names.contains_key(&p.uid)) {
-            self.names
-                .extend(cgroup::names_from_log_dirs(&self.config.pod_logs_dir));
-        }
+        refresh_names(&mut self.names, pods, &self.config.pod_logs_dir);
         let node = self.node_name.clone().unwrap_or_default();
         let mut out = Vec::with_capacity(pods.len() * 8);
         let mut seen = HashMap::new();
@@ -298,6 +295,51 @@ impl Task {
     fn set_report(&self, value: serde_json::Value) {
         if let Ok(mut report) = self.report.lock() {
             *report = value;
+        }
+    }
+}
+
+/// Learn the names of pods in `pods` that `names` does not know from their
+/// log directories, and forget the pods that are gone: while the kubelet
+/// fails, pods come and go with nothing else to prune `names`.
+fn refresh_names(
+    names: &mut HashMap<String, (String, String)>,
+    pods: &[cgroup::PodCgroup],
+    pod_logs_dir: &std::path::Path,
+) {
+    if pods.iter().all(|p| names.contains_key(&p.uid)) {
+        return;
+    }
+    names.extend(cgroup::names_from_log_dirs(pod_logs_dir));
+    let running: HashSet<&str> = pods.iter().map(|p| p.uid.as_str()).collect();
+    names.retain(|uid, _| running.contains(uid.as_str()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: with the kubelet failing, each new pod added the names
+    /// of every pod directory to the map and none was ever taken out.
+    #[test]
+    fn names_of_pods_that_are_gone_are_forgotten() {
+        let logs = tempfile::tempdir().unwrap();
+        let mut names = HashMap::new();
+        for generation in 0..50 {
+            let uid = format!("0000000{generation:02}-aaaa-bbbb-cccc-dddddddddddd");
+            let dir = logs.path().join(format!("default_web-{generation}_{uid}"));
+            std::fs::create_dir(&dir).unwrap();
+            let pods = [cgroup::PodCgroup {
+                uid: uid.clone(),
+                path: std::path::PathBuf::from("/nonexistent"),
+            }];
+            refresh_names(&mut names, &pods, logs.path());
+            assert_eq!(
+                names.get(&uid),
+                Some(&("default".to_owned(), format!("web-{generation}")))
+            );
+            assert_eq!(names.len(), 1, "only the running pod is named");
+            std::fs::remove_dir(&dir).unwrap();
         }
     }
 }
