@@ -772,3 +772,26 @@ fn a_rotation_compressed_while_stopped_goes_on_from_its_checkpoint() {
         "the compressed rotation was read again"
     );
 }
+
+/// Regression: a file that failed to open (deleted between the scan's look
+/// and the open, a rotation race) stayed listed as unreadable for good, so
+/// the list grew with every such file.
+#[test]
+fn a_file_that_failed_to_open_and_is_gone_is_forgotten() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("app.log"), "a line\n").unwrap();
+    let (mut tailer, _rx) = stepped(dir.path());
+    tailer.scan();
+    for ino in 0..100 {
+        let gone = logs.join(format!("app.log.{ino}"));
+        tailer.open_found(&gone, FileId { dev: u64::MAX, ino }, false);
+    }
+    assert_eq!(tailer.unreadable.len(), 100);
+    tailer.scan();
+    assert!(tailer.unreadable.is_empty(), "{:?}", tailer.unreadable);
+    assert_eq!(tailer.files.len(), 1, "the file that is there is tailed");
+}

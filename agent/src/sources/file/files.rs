@@ -2,7 +2,7 @@
 //! truncation and deletion, holding rotated files until they are drained
 //! and acknowledged, and letting them go.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
@@ -133,25 +133,32 @@ impl Tailer {
         // and logrotate's `delaycompress` leave the newest as it is), and
         // a compressed file's time is when it was compressed, later than
         // the last line of the rotation after it.
-        let mut found: Vec<(bool, Option<SystemTime>, PathBuf)> = self
+        let mut found: Vec<(bool, Option<SystemTime>, PathBuf, Option<FileId>)> = self
             .discovery
             .scan()
             .into_iter()
             .map(|p| {
                 let plain = p.extension().is_none_or(|e| e != "gz");
-                (
-                    plain,
-                    std::fs::metadata(&p).and_then(|m| m.modified()).ok(),
-                    p,
-                )
+                let meta = std::fs::metadata(&p).ok();
+                let modified = meta.as_ref().and_then(|m| m.modified().ok());
+                let id = meta.map(|m| FileId {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                });
+                (plain, modified, p, id)
             })
             .collect();
         found.sort();
-        for (_, _, path) in found {
+        let mut seen = HashSet::new();
+        for (_, _, path, id) in found {
+            seen.extend(id);
             self.consider(&path, initial);
         }
         self.check_idle_files();
         self.ignored.forget_unseen();
+        // A file that could not be opened and is gone now (deleted,
+        // rotated out of the patterns) is not tried again.
+        self.unreadable.retain(|id, _| seen.contains(id));
         if initial {
             self.recover_missing();
             self.first_scan_done = true;
