@@ -181,6 +181,7 @@ impl StreamFactory for KubernetesFactory {
     }
 
     fn before_scan(&mut self) {
+        forget_stale_waits(&mut self.waiting, Instant::now());
         let generation = self.cache.generation();
         if generation == self.seen_generation {
             return;
@@ -215,5 +216,33 @@ impl KubernetesFactory {
             self.partial_timeout,
             Arc::clone(&self.parse_failures),
         ))
+    }
+}
+
+/// Forget the pods waited for that nothing asked about for a while: their
+/// files went with them (a pod deleted while its logs waited), else each
+/// asks at every scan and is let through once `METADATA_WAIT` is over. One
+/// asked about again after all waits afresh, which loses nothing.
+fn forget_stale_waits(waiting: &mut HashMap<String, Instant>, now: Instant) {
+    waiting.retain(|_, since| now.saturating_duration_since(*since) < 3 * METADATA_WAIT);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a pod whose files were asked about once, while its
+    /// metadata was awaited, and never again (deleted meanwhile) stayed in
+    /// the list of pods waited for; on a node with pod churn it grew.
+    #[test]
+    fn pods_waited_for_and_gone_are_forgotten() {
+        let start = Instant::now();
+        let mut waiting: HashMap<String, Instant> =
+            (0..100).map(|i| (format!("gone-{i}"), start)).collect();
+        waiting.insert("new".to_owned(), start + 3 * METADATA_WAIT);
+        forget_stale_waits(&mut waiting, start + METADATA_WAIT);
+        assert_eq!(waiting.len(), 101, "none is stale yet");
+        forget_stale_waits(&mut waiting, start + 3 * METADATA_WAIT);
+        assert_eq!(waiting.into_keys().collect::<Vec<_>>(), ["new"]);
     }
 }
