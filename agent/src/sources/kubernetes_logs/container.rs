@@ -182,6 +182,12 @@ impl LineHandler for ContainerHandler {
                     _ => partial.spans.push((line.file, line.start, line.end)),
                 }
                 partial.last_piece_at = now;
+                if partial.last_piece_time != parsed.time_unix_nano {
+                    // Only the pieces stamped like the last are compared
+                    // (`may_go_on_with`): a line that never ends keeps a
+                    // few hashes, not one per piece.
+                    partial.piece_hashes.clear();
+                }
                 partial.last_piece_time = parsed.time_unix_nano;
                 partial.piece_hashes.push(crate::hash::fnv1a(line.bytes));
                 if !parsed.partial {

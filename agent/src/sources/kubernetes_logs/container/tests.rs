@@ -596,3 +596,31 @@ mod rotations_read_side_by_side {
         }
     }
 }
+
+/// Regression: a line that never ends (a container writing without a
+/// newline, one piece after another) kept a hash of every piece, long
+/// after its body stopped growing at its cap.
+#[test]
+fn a_line_that_never_ends_keeps_a_bounded_state() {
+    let mut h = handler(1024, None);
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    for nanos in 0..10_000 {
+        feed.line(&mut h, 1, &cri(nanos, 'P', "more and more "), &mut out);
+    }
+    let partial = &h.stdout.partials[0];
+    assert!(
+        partial.piece_hashes.len() <= 1,
+        "{}",
+        partial.piece_hashes.len()
+    );
+    // Pieces stamped alike (CRI-O stamps one write's pieces alike) are
+    // all kept: one of them read again must not continue the line.
+    feed.line(&mut h, 1, &cri(10_000, 'P', "one"), &mut out);
+    feed.line(&mut h, 1, &cri(10_000, 'P', "two"), &mut out);
+    assert_eq!(h.stdout.partials[0].piece_hashes.len(), 2);
+    feed.line(&mut h, 1, &cri(10_001, 'F', "end"), &mut out);
+    let records = logs(&mut out);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].body.len(), 1024);
+}
