@@ -795,3 +795,90 @@ fn a_file_that_failed_to_open_and_is_gone_is_forgotten() {
     assert!(tailer.unreadable.is_empty(), "{:?}", tailer.unreadable);
     assert_eq!(tailer.files.len(), 1, "the file that is there is tailed");
 }
+
+/// A handler that holds each line back until its next tick, as a CRI
+/// partial waits for its end.
+#[derive(Default)]
+struct Holding {
+    held: Option<(FileKey, u64)>,
+}
+
+impl LineHandler for Holding {
+    fn handle(&mut self, line: RawLine<'_>, _out: &mut Emitter) {
+        self.held.get_or_insert((line.file, line.start));
+    }
+
+    fn tick(&mut self, _now: std::time::Instant, _out: &mut Emitter) {
+        self.held = None;
+    }
+
+    fn held_from(&self, file: FileKey) -> Option<u64> {
+        self.held
+            .filter(|(f, _)| *f == file)
+            .map(|(_, start)| start)
+    }
+
+    fn holds_nothing(&self) -> bool {
+        self.held.is_none()
+    }
+
+    fn file_closed(&mut self, _file: FileKey, _out: &mut Emitter) {}
+
+    fn discard(&mut self) {
+        self.held = None;
+    }
+}
+
+struct HoldingFactory(PlainFactory);
+
+impl StreamFactory for HoldingFactory {
+    fn stream_for(&mut self, path: &Path) -> Option<StreamSpec> {
+        self.0.stream_for(path)
+    }
+
+    fn handler(&mut self, _spec: &StreamSpec, _path: &Path) -> Box<dyn LineHandler> {
+        Box::new(Holding::default())
+    }
+}
+
+/// Regression: a stream whose last file was closed for good (held past
+/// `max_hold_secs`) while its handler held part of a record kept that
+/// handler after the record went, for as long as the source ran.
+#[test]
+fn a_stream_closed_while_holding_a_record_is_forgotten_once_it_is_sent() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("app.log"), "the first piece of a line\n").unwrap();
+    let (tx, _rx) = mpsc::channel(1024);
+    let (fanout, _control) = Fanout::fixed(vec![("sink".into(), tx)]);
+    let metrics = ComponentMetrics::new("engine", ComponentKind::Source, "file");
+    let discovery = Discovery::new(&[format!("{}/app.log*", logs.display())], &[]).unwrap();
+    let mut tailer = Tailer::new(
+        TailConfig::default(),
+        discovery,
+        Box::new(HoldingFactory(PlainFactory::new(
+            Arc::default(),
+            Attributes::default(),
+            None,
+        ))),
+        Checkpoints::load(&dir.path().join("data"), "engine").unwrap(),
+        FileSourceMetrics::new(metrics),
+        fanout,
+        CancellationToken::new(),
+        Arc::default(),
+    );
+    tailer.scan();
+    read_and_send(&mut tailer);
+    let key = *tailer.files.keys().next().expect("the file is tailed");
+    std::fs::remove_file(logs.join("app.log")).unwrap();
+    tailer.close(key, Some(crate::telemetry::events::LossReason::MaxHoldSecs));
+    assert_eq!(tailer.streams.len(), 1, "its handler holds a record");
+    tailer.scan();
+    assert_eq!(tailer.streams.len(), 1, "still held");
+    tailer.tick();
+    tailer.scan();
+    assert!(tailer.streams.is_empty(), "the stream is forgotten");
+}

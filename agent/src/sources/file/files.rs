@@ -155,6 +155,7 @@ impl Tailer {
             self.consider(&path, initial);
         }
         self.check_idle_files();
+        self.forget_finished_streams();
         self.ignored.forget_unseen();
         // A file that could not be opened and is gone now (deleted,
         // rotated out of the patterns) is not tried again.
@@ -1135,7 +1136,17 @@ impl Tailer {
 
     /// Stop tracking `key`. With a `reason`, its unread bytes are counted
     /// as lost.
-    fn close(&mut self, key: FileKey, reason: Option<LossReason>) {
+    /// Drop the handlers of streams whose files are all closed and that
+    /// hold nothing now. A stream's last file closed for good while a
+    /// record from it was held (a CRI partial whose end never came) keeps
+    /// its handler until the record is sent, by its timeout: then it goes.
+    fn forget_finished_streams(&mut self) {
+        let open: HashSet<&str> = self.files.values().map(|f| f.stream.as_str()).collect();
+        self.streams
+            .retain(|stream, handler| open.contains(stream.as_str()) || !handler.holds_nothing());
+    }
+
+    pub(super) fn close(&mut self, key: FileKey, reason: Option<LossReason>) {
         let Some(file) = self.files.remove(&key) else {
             return;
         };

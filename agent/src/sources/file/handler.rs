@@ -84,6 +84,9 @@ pub trait LineHandler: Send {
     /// emitted, if any.
     fn held_from(&self, file: FileKey) -> Option<u64>;
 
+    /// Whether nothing of any file is held back.
+    fn holds_nothing(&self) -> bool;
+
     /// `file` will send no more lines (closed for good): emit what is held
     /// from it.
     fn file_closed(&mut self, file: FileKey, out: &mut Emitter);

@@ -282,6 +282,11 @@ impl Multiline {
     pub fn holds(&self, file: FileKey) -> bool {
         self.held_from(file).is_some()
     }
+
+    /// Whether no group is being gathered.
+    pub fn is_empty(&self) -> bool {
+        self.group.is_none()
+    }
 }
 
 /// Hand a whole record, read from `earlier` spans and ending in `last`

@@ -106,6 +106,10 @@ impl LineHandler for PlainHandler {
         self.multiline.as_ref().and_then(|m| m.held_from(file))
     }
 
+    fn holds_nothing(&self) -> bool {
+        self.multiline.as_ref().is_none_or(|m| m.is_empty())
+    }
+
     fn file_closed(&mut self, file: FileKey, out: &mut Emitter) {
         if let Some(multiline) = self.multiline.as_mut()
             && multiline.holds(file)

@@ -357,7 +357,7 @@ impl Tailer {
 
     /// Emit what waited past its timeout: unterminated last lines, and
     /// multiline groups or partials in the handlers.
-    fn tick(&mut self) {
+    pub(super) fn tick(&mut self) {
         let now = Instant::now();
         let timeout = Duration::from_millis(self.config.unterminated_timeout_ms);
         for (&key, file) in self.files.iter_mut() {

@@ -258,6 +258,12 @@ impl LineHandler for ContainerHandler {
         }
     }
 
+    fn holds_nothing(&self) -> bool {
+        [&self.stdout, &self.stderr].into_iter().all(|state| {
+            state.partials.is_empty() && state.multiline.as_ref().is_none_or(|m| m.is_empty())
+        })
+    }
+
     fn held_from(&self, file: FileKey) -> Option<u64> {
         [&self.stdout, &self.stderr]
             .into_iter()
