@@ -780,6 +780,13 @@ impl Pipeline {
     fn forget(&self, kind: ComponentKind, name: &str) {
         self.globals.status.remove(kind, name);
         registry().remove_labelled("component_id", name);
+        // The series of checks and of the plugins of `wasm` transforms
+        // name them by kind (`check`, `transform`).
+        match kind {
+            ComponentKind::Check => registry().remove_labelled("check", name),
+            ComponentKind::Transform => registry().remove_labelled("transform", name),
+            ComponentKind::Source | ComponentKind::Sink => {}
+        }
     }
 }
 

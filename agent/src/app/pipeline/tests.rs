@@ -147,8 +147,12 @@ async fn a_producer_that_failed_to_build_is_forgotten_once_removed() {
         serde_yaml_ng::from_str("{ type: no_such_plugin, interval_secs: 60 }").expect("a check"),
     );
     pipeline.reload(with_check, Duration::from_secs(2)).await;
-    let error = ready(&pipeline).expect_err("a check that failed to build is not ready");
-    assert!(error.contains("typo"), "{error}");
+    assert!(
+        ready(&pipeline).is_err(),
+        "a check that failed to build is not ready"
+    );
+    let status = pipeline.globals.status.to_json().to_string();
+    assert!(status.contains(r#""id":"typo""#), "{status}");
 
     pipeline.reload(broken, Duration::from_secs(2)).await;
     wait_ready(&pipeline).await;
@@ -156,6 +160,39 @@ async fn a_producer_that_failed_to_build_is_forgotten_once_removed() {
         .reload(config(dir.path()), Duration::from_secs(2))
         .await;
     wait_ready(&pipeline).await;
+    pipeline.shutdown(Duration::from_secs(2)).await;
+}
+
+/// A check or `wasm` transform taken out of the configuration takes its
+/// series along: they are labelled by kind, not `component_id`, and
+/// stayed on `/metrics` (a removed check's failures for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_check_or_transform_takes_its_series_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = start(dir.path()).await;
+    let series = |label: &'static str, name: &str| {
+        crate::telemetry::registry()
+            .counter(
+                "neurallog_agent_test_forgotten_total",
+                "A test's series.",
+                vec![(label, name.to_owned())],
+            )
+            .inc();
+    };
+    let rendered = || {
+        let mut out = String::new();
+        crate::telemetry::registry().render(&mut out);
+        out
+    };
+    series("check", "forgotten-check");
+    series("transform", "forgotten-transform");
+    series("check", "kept-check");
+    pipeline.forget(ComponentKind::Check, "forgotten-check");
+    pipeline.forget(ComponentKind::Transform, "forgotten-transform");
+    let out = rendered();
+    assert!(!out.contains("forgotten-check"), "{out}");
+    assert!(!out.contains("forgotten-transform"), "{out}");
+    assert!(out.contains("kept-check"), "{out}");
     pipeline.shutdown(Duration::from_secs(2)).await;
 }
 
