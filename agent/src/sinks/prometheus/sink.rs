@@ -38,6 +38,10 @@ pub struct Exporter {
     metrics: ComponentMetrics,
 }
 
+/// How many skipped names are remembered, so that each is warned about
+/// once rather than at every scrape.
+const WARNED_MAX: usize = 1024;
+
 /// Removes the sink's section from the admin page when the sink stops.
 struct Registration {
     exposition: Arc<Exposition>,
@@ -198,6 +202,11 @@ impl Exporter {
         }
         skipped.extend(families.conflicts.drain(..).map(|n| (n, "type_conflict")));
         for (name, reason) in skipped {
+            if self.warned.len() >= WARNED_MAX && !self.warned.contains(&name) {
+                // Names come from what the sink is fed (plugins' output
+                // among it): remembered up to a bound, then afresh.
+                self.warned.clear();
+            }
             if self.warned.insert(name.clone()) {
                 PrometheusMetricSkipped {
                     component: &self.metrics,
@@ -214,6 +223,14 @@ impl Exporter {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.exposition.unregister(&self.id);
+    }
+}
+
+impl Exporter {
+    /// How many skipped names are remembered, for tests.
+    #[cfg(test)]
+    pub(super) fn warned_len(&self) -> usize {
+        self.warned.len()
     }
 }
 

@@ -187,3 +187,27 @@ fn node_exporter_naming_matches_node_exporter() {
     assert!(text.contains("system_cpu_utilization_ratio{cpu=\"0\",state=\"user\"} 0.25\n"));
     assert!(!text.contains("system_filesystem"), "{text}");
 }
+
+/// Regression: the names of skipped metrics were remembered (to warn once
+/// each) without bound; a plugin emitting ever new names grew the set.
+#[test]
+fn skipped_names_are_remembered_up_to_a_bound() {
+    let host = host();
+    let now = Instant::now();
+    let mut store = Store::new(Arc::clone(&host), Duration::from_secs(60));
+    let mut exporter = {
+        for i in 0..3000 {
+            let name = format!("neurallog_agent_not_mine_{i}");
+            store.insert(&Metric::gauge(name, "", 1.0, Arc::clone(&host)), now);
+        }
+        exporter_for_tests(store, Naming::Otel, host)
+    };
+    let mut out = String::new();
+    exporter.render(&mut out);
+    assert!(!out.contains("not_mine"), "reserved names are skipped");
+    assert!(
+        (1..=1024).contains(&exporter.warned_len()),
+        "{}",
+        exporter.warned_len()
+    );
+}
