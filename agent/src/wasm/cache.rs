@@ -26,6 +26,7 @@ use std::fs;
 use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -41,6 +42,9 @@ const COMPONENT_HASH_LEN: usize = 64;
 /// Header length: magic, the component's SHA-256 (hex), then the SHA-256
 /// of both that and the payload.
 const HEADER_LEN: usize = MAGIC.len() + COMPONENT_HASH_LEN + 32;
+/// A compiled component of this engine not loaded for this long is removed
+/// when another is stored.
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Largest cache file read: compiled code is a few times the size of the
 /// component, itself capped at 64 MiB.
 const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
@@ -118,7 +122,14 @@ impl ArtifactCache {
         // The others wait here and then load what the first stored.
         let _compiling = self.lock(&path);
         let status = match self.load(engine, &path, wasm_sha256) {
-            Ok(component) => return Ok((component, CacheStatus::Hit)),
+            Ok(component) => {
+                // Used now: the sweep keeps what is in use.
+                let touched = fs::File::open(&path).and_then(|f| f.set_modified(SystemTime::now()));
+                if let Err(error) = touched {
+                    tracing::debug!(%error, path = %path.display(), "Cannot mark a compiled plugin as used.");
+                }
+                return Ok((component, CacheStatus::Hit));
+            }
             Err(Unusable::Missing) => CacheStatus::Miss,
             Err(Unusable::Bad(reason)) => {
                 tracing::warn!(path = %path.display(), %reason, "Compiled plugin cache file is unusable; recompiling.");
@@ -129,13 +140,67 @@ impl ArtifactCache {
         match component.serialize() {
             Ok(payload) => {
                 let framed = frame(wasm_sha256, &payload);
-                if let Err(error) = fsutil::write_atomically(&path, &framed) {
-                    tracing::warn!(%error, path = %path.display(), "Failed to write the compiled plugin cache.");
+                match fsutil::write_atomically(&path, &framed) {
+                    Ok(()) => self.sweep(&path, SystemTime::now()),
+                    Err(error) => {
+                        tracing::warn!(%error, path = %path.display(), "Failed to write the compiled plugin cache.");
+                    }
                 }
             }
             Err(error) => tracing::warn!(%error, "Failed to serialize a compiled plugin."),
         }
         Ok((component, status))
+    }
+
+    /// Remove what the cache will not load again, after storing `kept`:
+    /// the files of other engines (an agent since upgraded), and those of
+    /// this one not used for [`UNUSED_FOR`] (plugins since replaced).
+    /// Each is a compiled copy of a component, tens of MiB for some, in
+    /// the data directory the disk queues share. Best effort.
+    fn sweep(&self, kept: &Path, now: SystemTime) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some((stem, ext)) = name.rsplit_once('.') else {
+                continue;
+            };
+            let Some((component, engine)) = stem.split_once('-') else {
+                continue;
+            };
+            let ours = component.len() == COMPONENT_HASH_LEN
+                && component.bytes().all(|b| b.is_ascii_hexdigit())
+                && matches!(ext, "cwasm" | "lock");
+            if !ours || path == kept || path == kept.with_extension("lock") {
+                continue;
+            }
+            let stale = engine != self.engine_hash
+                || (ext == "cwasm"
+                    && entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|used| {
+                            now.duration_since(used).unwrap_or_default() > UNUSED_FOR
+                        }));
+            if !stale {
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "Removed a compiled plugin no longer used.");
+                    if ext == "cwasm" {
+                        let _ = fs::remove_file(path.with_extension("lock"));
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, path = %path.display(), "Cannot remove a compiled plugin.");
+                }
+            }
+        }
     }
 
     /// Takes the lock file beside the cache file `path` (blocking), held
@@ -317,5 +382,59 @@ mod tests {
         let error = ArtifactCache::open(&cache, &engine).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
         assert!(error.to_string().contains("mode 755"), "{error}");
+    }
+
+    /// Regression: compiled components were kept for good, one per plugin
+    /// build and agent version, in the data directory.
+    #[test]
+    fn storing_sweeps_what_will_not_be_loaded_again() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::open(&dir.path().join("cache"), &engine).unwrap();
+        let file = |sha: char, engine: &str, ext: &str| {
+            dir.path()
+                .join("cache")
+                .join(format!("{}-{engine}.{ext}", sha.to_string().repeat(64)))
+        };
+        let now = SystemTime::now();
+        let ours = cache.engine_hash.clone();
+        let write = |path: &Path, age_days: u64| {
+            fs::write(path, b"x").unwrap();
+            let at = now - Duration::from_secs(age_days * 24 * 3600);
+            fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        };
+        let kept = file('a', &ours, "cwasm");
+        write(&kept, 0);
+        write(&kept.with_extension("lock"), 0);
+        let upgraded_away = [
+            file('b', "0123456789abcdef", "cwasm"),
+            file('b', "0123456789abcdef", "lock"),
+        ];
+        for path in &upgraded_away {
+            write(path, 0);
+        }
+        let replaced = file('c', &ours, "cwasm");
+        write(&replaced, 40);
+        write(&replaced.with_extension("lock"), 40);
+        let in_use = file('d', &ours, "cwasm");
+        write(&in_use, 29);
+        let unrelated = dir.path().join("cache").join("notes-of-mine.txt");
+        write(&unrelated, 400);
+
+        cache.sweep(&kept, now);
+        for gone in upgraded_away
+            .iter()
+            .chain([&replaced, &replaced.with_extension("lock")])
+        {
+            assert!(!gone.exists(), "{} is swept", gone.display());
+        }
+        for stays in [&kept, &kept.with_extension("lock"), &in_use, &unrelated] {
+            assert!(stays.exists(), "{} stays", stays.display());
+        }
     }
 }
