@@ -171,7 +171,7 @@ async fn a_removed_check_or_transform_takes_its_series_along() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = start(dir.path()).await;
     let series = |label: &'static str, name: &str| {
-        crate::telemetry::registry()
+        registry()
             .counter(
                 "neurallog_agent_test_forgotten_total",
                 "A test's series.",
@@ -181,7 +181,7 @@ async fn a_removed_check_or_transform_takes_its_series_along() {
     };
     let rendered = || {
         let mut out = String::new();
-        crate::telemetry::registry().render(&mut out);
+        registry().render(&mut out);
         out
     };
     series("check", "forgotten-check");
