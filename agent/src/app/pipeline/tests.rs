@@ -196,6 +196,51 @@ async fn a_removed_check_or_transform_takes_its_series_along() {
     pipeline.shutdown(Duration::from_secs(2)).await;
 }
 
+/// Regression: a prometheus sink with an address of its own, changed by a
+/// reload, bound its address again while the server of the sink it
+/// replaced (a task of its own) could still hold it: the new sink, and
+/// then the old configuration put back, failed with the address in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_prometheus_sink_gets_its_address_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let with_expiry = |secs: u64| {
+        let mut config = config(dir.path());
+        config.sinks.insert(
+            "exporter".to_owned(),
+            serde_yaml_ng::from_str(&format!(
+                "{{ type: prometheus, inputs: [own], address: '127.0.0.1:{port}', expire_secs: {secs} }}"
+            ))
+            .expect("a prometheus sink"),
+        );
+        config
+    };
+    let mut pipeline = start_on(with_expiry(300)).await;
+    for round in 0..40 {
+        pipeline
+            .reload(with_expiry(301 + round), Duration::from_secs(2))
+            .await;
+        let status = pipeline.globals.status.to_json().to_string();
+        assert!(!status.contains("cannot listen"), "round {round}: {status}");
+    }
+    let scraped = tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")?;
+        let mut out = String::new();
+        stream.read_to_string(&mut out)?;
+        std::io::Result::Ok(out)
+    })
+    .await
+    .unwrap()
+    .expect("the last sink serves its address");
+    assert!(scraped.starts_with("HTTP/1.0 200 OK"), "{scraped}");
+    pipeline.shutdown(Duration::from_secs(2)).await;
+}
+
 /// What a component's output feeds, as one retarget left it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Consumer {

@@ -91,6 +91,10 @@ async fn run(
         Arc::new(move |out: &mut String| lock(&exporter).render(out))
     };
     let stop_server = CancellationToken::new();
+    // The server runs in this task, not one of its own: its listener is
+    // closed when the sink ends, before a reload's replacement binds the
+    // same address.
+    let mut server = None;
     let _registration = match listener {
         Some(listener) => {
             match tokio::net::TcpListener::from_std(listener) {
@@ -102,7 +106,7 @@ async fn run(
                         }
                         .emit();
                     }
-                    tokio::spawn(server::serve(listener, render, stop_server.clone()));
+                    server = Some(server::serve(listener, render, stop_server.clone()));
                 }
                 Err(error) => {
                     tracing::error!(component_id = %cx.id, %error, "Prometheus exporter cannot serve its address.");
@@ -121,6 +125,14 @@ async fn run(
         }
     };
     let _stop_server = stop_server.drop_guard();
+    let serving = server.is_some();
+    let server = async move {
+        match server {
+            Some(server) => server.await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(server);
     let mut sweep =
         tokio::time::interval((expire / 4).clamp(Duration::from_secs(1), Duration::from_secs(15)));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -144,6 +156,10 @@ async fn run(
                 cx.metrics.sent(stored, 0);
                 PrometheusSeriesStored { component: &cx.metrics, series }.emit();
                 batch.resolve(AckStatus::Delivered);
+            }
+            () = &mut server, if serving => {
+                // It returns only once stopped, which is at the end.
+                break;
             }
             _ = sweep.tick() => {
                 let (expired, series) = {
