@@ -192,6 +192,13 @@ impl SinkInput {
         SinkInput::new(rx, buffered, CancellationToken::new())
     }
 
+    /// Cancelled once the topology asks the component to stop: for work
+    /// that waits elsewhere than on [`recv`](Self::recv) (a plugin that
+    /// does not load, a batch held for a retry), to give up.
+    pub fn stop_token(&self) -> &CancellationToken {
+        &self.stop
+    }
+
     /// The next batch of either lane; `None` once the input is finished
     /// and drained.
     pub async fn recv(&mut self) -> Option<EventBatch> {

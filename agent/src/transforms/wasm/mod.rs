@@ -42,6 +42,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::Isolation;
 use crate::error::Chain;
 use crate::event::{Event, EventBatch};
@@ -204,6 +206,7 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
     let metrics = TransformMetrics::new(metrics);
     let report = ProcessorStatus::new(Some(status.clone()));
     status.set_reporter(report.reporter());
+    let stop = input.stop_token().clone();
     let mut backoff = FIRST_BACKOFF;
     let mut instance = loop {
         match plan.start(&host).await {
@@ -212,7 +215,13 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
                 tracing::error!(component_id = %plan.name, %error, retry_in_ms = backoff.as_millis() as u64,
                     "Processor plugin not loaded; the transform's inputs wait for it.");
                 status.set_state(ComponentState::Failed(error));
-                tokio::time::sleep(backoff).await;
+                // Stopped (replaced or removed by a reload), it ends: what
+                // its inputs queued is dropped unacknowledged, to be read
+                // again.
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = stop.cancelled() => return,
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
@@ -222,7 +231,21 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
     while let Some(batch) = input.recv().await {
         let received = batch.len();
         let (events, ack) = batch.into_parts();
-        let events = process(&plan, &host, &mut instance, events, &metrics, &report).await;
+        let Some(events) = process(
+            &plan,
+            &host,
+            &mut instance,
+            events,
+            &metrics,
+            &report,
+            &stop,
+        )
+        .await
+        else {
+            // Stopped while holding a batch for a retry: it goes back
+            // unacknowledged, as does what is queued behind it.
+            return;
+        };
         let sent = events.len();
         metrics.component().received(received, 0);
         metrics.component().sent(sent, 0);
@@ -240,8 +263,9 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
 }
 
 /// One batch through the processor, by the failure policy: what to send
-/// on. With `retry` it returns only once the batch is processed. Failures,
-/// a held batch and a processor loaded again go to `report`.
+/// on. With `retry` it returns once the batch is processed, or `None` once
+/// `stop` is cancelled while it is held (the caller must not acknowledge
+/// it). Failures, a held batch and a processor loaded again go to `report`.
 pub async fn process(
     plan: &ProcessorPlan,
     host: &PluginHost,
@@ -249,11 +273,12 @@ pub async fn process(
     events: Vec<Event>,
     metrics: &TransformMetrics,
     report: &ProcessorStatus,
-) -> Vec<Event> {
+    stop: &CancellationToken,
+) -> Option<Vec<Event>> {
     let prepared = prepare(&events);
     let records = crate::wasm::columns::len(&prepared.batch);
     if records == 0 {
-        return events;
+        return Some(events);
     }
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -263,7 +288,7 @@ pub async fn process(
         {
             Ok(returned) => {
                 report.processed();
-                return finish(prepared, events, returned);
+                return Some(finish(prepared, events, returned));
             }
             Err(failure) => failure,
         };
@@ -281,9 +306,12 @@ pub async fn process(
         .emit();
         report.failed(records, &failure, plan.on_error == OnError::Retry);
         if plan.on_error == OnError::Pass {
-            return events;
+            return Some(events);
         }
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stop.cancelled() => return None,
+        }
         backoff = (backoff * 2).min(MAX_BACKOFF);
         // The plugin may have been fixed: take its file as it is now.
         match plan.start(host).await {

@@ -31,8 +31,10 @@ async fn through(
         events,
         metrics,
         &ProcessorStatus::default(),
+        &CancellationToken::new(),
     )
     .await
+    .expect("never stopped")
 }
 
 /// The built test guest `name`.
@@ -327,6 +329,7 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
     );
     let report = ProcessorStatus::new(Some(handle));
     report.loaded(&instance);
+    let never = CancellationToken::new();
     let held = process(
         &plan,
         &host,
@@ -334,6 +337,7 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
         events(&["a", "ERROR"]),
         &metrics,
         &report,
+        &never,
     );
     // Three tries (200 + 400 ms of backoff) and it is still held.
     let timed_out = tokio::time::timeout(Duration::from_millis(900), held).await;
@@ -364,12 +368,92 @@ async fn with_retry_a_failing_batch_is_held_until_it_is_processed() {
         events(&["b"]),
         &metrics,
         &report,
+        &never,
     )
-    .await;
+    .await
+    .expect("processed");
     assert_eq!(bodies(&out), ["b"]);
     let shown = report.to_json();
     assert!(shown["holding"].is_null(), "{shown}");
     assert_eq!(shown["batches_failed"].as_u64(), Some(attempts), "{shown}");
+
+    // Stopped (a reload replaced the transform), it lets the held batch go
+    // back unprocessed, for its caller to leave unacknowledged.
+    let stop = CancellationToken::new();
+    let held = process(
+        &plan,
+        &host,
+        &mut instance,
+        events(&["c", "ERROR"]),
+        &metrics,
+        &report,
+        &stop,
+    );
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stopper.cancel();
+    });
+    let given_back = tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .expect("it ends once stopped");
+    assert!(given_back.is_none(), "{given_back:?}");
+}
+
+/// Regression: a `wasm` transform whose plugin did not load kept trying
+/// after a reload replaced or removed it (a task, and with isolation a
+/// worker process per try, for each such reload), and with `retry` kept
+/// the batch it held unacknowledged for good.
+#[tokio::test]
+async fn a_transform_whose_plugin_does_not_load_ends_once_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(
+        dir.path().join("missing.wasm"),
+        "tag",
+        OnError::Retry,
+        Limits::default(),
+    );
+    let (host, _state) = host();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (_buffered_tx, buffered) = tokio::sync::mpsc::channel(1);
+    let stop = CancellationToken::new();
+    let (out, _control) = crate::topology::Fanout::fixed(Vec::new());
+    let registry = crate::topology::StatusRegistry::default();
+    let metrics = metrics();
+    let status = registry.register(
+        ComponentKind::Transform,
+        "proc",
+        "wasm",
+        metrics.component().clone(),
+    );
+    let acks = crate::event::AckReceiver::new();
+    let batch = EventBatch::new(events(&["queued"]), acks.ack(1));
+    tx.send(batch).await.unwrap();
+    let cx = TransformContext {
+        id: "proc".into(),
+        input: crate::topology::SinkInput::new(rx, buffered, stop.clone()),
+        out,
+        outputs: Vec::new(),
+        metrics: metrics.component().clone(),
+        status,
+        plugins: Arc::new(crate::checks::PluginRuntime::new(
+            Default::default(),
+            dir.path(),
+            false,
+        )),
+    };
+    let task = tokio::spawn(run(plan, host, cx));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "it waits for its plugin");
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("it ends once stopped")
+        .unwrap();
+    drop(tx);
+    let mut acks = acks;
+    let (id, status) = acks.recv().await.expect("the queued batch is settled");
+    assert_eq!((id, status), (1, crate::event::AckStatus::Dropped));
 }
 
 proptest::proptest! {
