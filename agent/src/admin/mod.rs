@@ -2,4 +2,5 @@
 
 mod server;
 
+pub(crate) use server::http1;
 pub use server::{AdminState, serve};

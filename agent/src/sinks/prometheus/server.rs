@@ -36,8 +36,7 @@ pub async fn serve(listener: TcpListener, render: Render, stop: CancellationToke
                 let render = Arc::clone(&render);
                 async move { Ok::<_, Infallible>(respond(&req, &render)) }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
+            let connection = crate::admin::http1().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = connection => {}
                 () = stop.cancelled() => {}
