@@ -10,7 +10,13 @@ pub(super) fn run(arg: &ConfigArg) -> u8 {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(app::run(source(arg))) {
+    let result = runtime.block_on(app::run(source(arg)));
+    // Everything is delivered or left for the next start by now. A thread
+    // stuck in the kernel (a `statvfs` of a hung network mount) must not
+    // hold the exit, as dropping the runtime would: it waits for every
+    // blocking task without a limit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match result {
         Ok(()) => EXIT_OK,
         Err(RunError::Config(errors)) => {
             eprintln!("{errors}");

@@ -25,7 +25,6 @@ pub fn build(config: &HostMetricsConfig, cx: SourceContext) -> Result<BoxedCompo
         collector,
         interval: Duration::from_secs(config.interval_secs),
         stat_timeout: Duration::from_millis(config.filesystem.stat_timeout_ms),
-        stuck_statvfs: None,
         failing: HashSet::new(),
         report: Arc::default(),
     };
@@ -36,12 +35,18 @@ struct Task {
     collector: Collector,
     interval: Duration,
     stat_timeout: Duration,
-    /// A `statvfs` run that missed its deadline and has not returned yet.
-    stuck_statvfs: Option<JoinHandle<Vec<(Mount, Usage)>>>,
     /// Collectors that failed last cycle, to log a persistent failure once.
     failing: HashSet<CollectorKind>,
     report: Arc<Mutex<serde_json::Value>>,
 }
+
+/// A `statvfs` run that missed its deadline and has not returned yet (a
+/// hung network mount), for the whole process: a source rebuilt by a
+/// reload waits for it too, rather than leave one more thread stuck.
+static STUCK_STATVFS: Mutex<Option<Measuring>> = Mutex::new(None);
+
+/// A `statvfs` run of every mount, on the blocking pool.
+type Measuring = JoinHandle<Vec<(Mount, Usage)>>;
 
 // === impl Task ===
 
@@ -98,14 +103,16 @@ impl Task {
         let Some(mounts) = mounts else {
             return cycle;
         };
-        if let Some(stuck) = &self.stuck_statvfs {
-            if !stuck.is_finished() {
+        {
+            let mut stuck = crate::sync::lock(&STUCK_STATVFS);
+            if stuck.as_ref().is_some_and(|task| !task.is_finished()) {
+                drop(stuck);
                 cycle
                     .errors
                     .push((CollectorKind::Filesystem, self.timeout_error()));
                 return cycle;
             }
-            self.stuck_statvfs = None;
+            *stuck = None;
         }
         let mut task = tokio::task::spawn_blocking(move || filesystem::measure(mounts));
         match tokio::time::timeout(self.stat_timeout, &mut task).await {
@@ -118,7 +125,7 @@ impl Task {
                 },
             )),
             Err(_) => {
-                self.stuck_statvfs = Some(task);
+                *crate::sync::lock(&STUCK_STATVFS) = Some(task);
                 cycle
                     .errors
                     .push((CollectorKind::Filesystem, self.timeout_error()));
