@@ -241,6 +241,54 @@ async fn a_reloaded_prometheus_sink_gets_its_address_back() {
     pipeline.shutdown(Duration::from_secs(2)).await;
 }
 
+/// Regression: logs fed to a `prometheus` sink were acknowledged as
+/// delivered with nothing stored or counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_fed_to_a_prometheus_sink_are_counted_as_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("app.log"), "one\ntwo\nthree\n").unwrap();
+    let yaml = format!(
+        "
+data_dir: {data}
+sources:
+  lines:
+    type: file
+    include: ['{logs}/*.log']
+    read_from: beginning
+sinks:
+  metrics_only_prom:
+    type: prometheus
+    inputs: [lines]
+",
+        data = dir.path().join("data").display(),
+        logs = logs.display(),
+    );
+    let config = load_str(&yaml, "test.yaml", &|_| None).expect("a valid configuration");
+    crate::config::validate(&config, "test.yaml").expect("a valid configuration");
+    let pipeline = start_on(config).await;
+    let counted = || {
+        let mut out = String::new();
+        registry().render(&mut out);
+        out.lines()
+            .find(|l| {
+                l.starts_with("neurallog_agent_sink_dropped_events_total{")
+                    && l.contains("metrics_only_prom")
+                    && l.contains("unsupported_event")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while counted() != Some(3.0) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("counted: {:?}", counted()));
+    pipeline.shutdown(Duration::from_secs(2)).await;
+}
+
 /// What a component's output feeds, as one retarget left it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Consumer {

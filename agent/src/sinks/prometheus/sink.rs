@@ -17,7 +17,7 @@ use crate::sync::lock;
 use crate::telemetry::Exposition;
 use crate::telemetry::events::{
     ComponentMetrics, PrometheusExporterListening, PrometheusMetricSkipped,
-    PrometheusSeriesExpired, PrometheusSeriesStored,
+    PrometheusSeriesExpired, PrometheusSeriesStored, SinkEventsUnsupported,
 };
 use crate::topology::{BoxedComponent, BuildError, SinkContext};
 
@@ -142,18 +142,30 @@ async fn run(
                 let Some(batch) = batch else { break };
                 let now = Instant::now();
                 let mut stored = 0;
+                // A check's result comes with its status as a metric; a
+                // log has no place here.
+                let mut logs = 0;
                 let series = {
                     let mut exporter = lock(&exporter);
                     for event in batch.events() {
-                        if let Event::Metric(metric) = event {
-                            exporter.store.insert(metric, now);
-                            stored += 1;
+                        match event {
+                            Event::Metric(metric) => {
+                                exporter.store.insert(metric, now);
+                                stored += 1;
+                            }
+                            Event::Log(_) => logs += 1,
+                            Event::Check(_) => {}
                         }
                     }
                     exporter.store.len()
                 };
                 cx.metrics.received(batch.len(), 0);
                 cx.metrics.sent(stored, 0);
+                SinkEventsUnsupported {
+                    component: &cx.metrics,
+                    events: logs,
+                }
+                .emit();
                 PrometheusSeriesStored { component: &cx.metrics, series }.emit();
                 batch.resolve(AckStatus::Delivered);
             }

@@ -37,8 +37,8 @@ pub use prometheus::{
 };
 pub use sink::{
     BearerTokenReloaded, InsecureTlsEnabled, QueueLeftUnread, QueueRecordsCorrupt,
-    SinkDeadLettered, SinkDelivered, SinkEventsDropped, SinkPartialSuccess, SinkRequestCompleted,
-    SinkRequestFailed, SinkRequestSplit, SinkRetrying, SinkTelemetry,
+    SinkDeadLettered, SinkDelivered, SinkEventsDropped, SinkEventsUnsupported, SinkPartialSuccess,
+    SinkRequestCompleted, SinkRequestFailed, SinkRequestSplit, SinkRetrying, SinkTelemetry,
 };
 pub use transform::{
     RedactionMetrics, TransformEventsDropped, TransformMetrics, TransformParseFailed,

@@ -126,6 +126,17 @@ pub struct SinkEventsDropped<'a> {
     pub reason: &'static str,
 }
 
+/// Events a sink has no use for (logs fed to a `prometheus` sink): taken
+/// as handled, never delivered, and counted as dropped
+/// (`unsupported_event`).
+#[derive(Debug)]
+pub struct SinkEventsUnsupported<'a> {
+    /// The sink's metrics.
+    pub component: &'a ComponentMetrics,
+    /// How many.
+    pub events: u64,
+}
+
 /// An OTLP receiver accepted a request but rejected part of it.
 #[derive(Debug)]
 pub struct SinkPartialSuccess<'a> {
@@ -422,6 +433,23 @@ impl SinkEventsDropped<'_> {
             "Events dropped without delivery."
         );
         dropped_counter(self.sink.with("reason", self.reason)).add(self.events);
+    }
+}
+
+impl SinkEventsUnsupported<'_> {
+    /// Log and count the drop.
+    pub fn emit(self) {
+        if self.events == 0 {
+            return;
+        }
+        tracing::warn!(
+            component_id = %self.component.id(),
+            events = self.events,
+            "Events this sink does not take (only metrics) dropped."
+        );
+        let mut labels = self.component.labels();
+        labels.push(("reason", "unsupported_event".to_owned()));
+        dropped_counter(labels).add(self.events);
     }
 }
 
