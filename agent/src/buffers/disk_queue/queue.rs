@@ -243,6 +243,11 @@ impl DiskQueue {
         Ok(Some(stats))
     }
 
+    /// The largest record [`append`](Self::append) takes, in bytes.
+    pub fn max_record_bytes(&self) -> u64 {
+        (self.options.max_bytes.min(MAX_RECORD_BYTES)).saturating_sub(Format::V2.header_bytes())
+    }
+
     /// Append one record. Returns the number of records dropped from the
     /// front to stay under the size cap.
     pub fn append(&mut self, payload: &[u8]) -> Result<u64, QueueError> {

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::batch::{BatchConfig, Batcher, Pending};
-use super::queue::{QueueSide, unsupported};
+use super::queue::{QueueSide, fitting_records, unsupported};
 use super::service::{Protocol, Route, Service};
 use crate::buffers::disk_queue::FsyncPolicy;
 use crate::event::{AckStatus, Event, EventBatch};
@@ -166,10 +166,21 @@ fn route<P: Protocol>(
     }
     unsupported(telemetry, rejected);
     if !queued.is_empty() {
-        let records = service.protocol.queue_encode(&queued);
+        let (records, too_large) = fitting_records(&queued, queue.max_record_bytes(), |events| {
+            service.protocol.queue_encode(events)
+        });
         // The queued part is acknowledged once it is on disk.
         let share = batch.clone();
         match queue.append(&records, telemetry) {
+            Ok(()) if too_large > 0 => {
+                crate::telemetry::events::SinkEventsDropped {
+                    sink: telemetry,
+                    events: too_large,
+                    reason: "record_too_large",
+                }
+                .emit();
+                share.resolve(AckStatus::Rejected);
+            }
             Ok(()) => share.resolve(AckStatus::Delivered),
             Err(reason) => {
                 crate::telemetry::events::SinkEventsDropped {

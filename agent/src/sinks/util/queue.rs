@@ -108,6 +108,11 @@ impl<S: Copy + PartialEq> QueueSide<S> {
         side
     }
 
+    /// The largest record the queue takes, in bytes.
+    pub fn max_record_bytes(&self) -> usize {
+        usize::try_from(self.queue.max_record_bytes()).unwrap_or(usize::MAX)
+    }
+
     /// Append `records` (encoded from one input batch). `Ok` when all were
     /// written; otherwise the reason to count the batch's queued events
     /// under: `disk_full` when the filesystem had no room (the queue
@@ -306,6 +311,33 @@ impl<S: Copy + PartialEq> QueueSide<S> {
     }
 }
 
+/// The queue records of `events`, by `encode`, each at most `max` bytes:
+/// when one comes out larger (many metric points with long labels in one
+/// record), each event is encoded alone instead. Also how many events are
+/// too large even alone: left out, to be counted, never retried (the same
+/// lines read again would make the same record).
+pub fn fitting_records<'e>(
+    events: &[&'e Event],
+    max: usize,
+    encode: impl Fn(&[&'e Event]) -> Vec<Vec<u8>>,
+) -> (Vec<Vec<u8>>, u64) {
+    let records = encode(events);
+    if records.iter().all(|r| r.len() <= max) {
+        return (records, 0);
+    }
+    let mut fitting = Vec::new();
+    let mut too_large = 0;
+    for event in events {
+        let alone = encode(std::slice::from_ref(event));
+        if alone.iter().all(|r| r.len() <= max) {
+            fitting.extend(alone);
+        } else {
+            too_large += 1;
+        }
+    }
+    (fitting, too_large)
+}
+
 /// Count events a sink cannot ship.
 pub fn unsupported(telemetry: &SinkTelemetry, events: u64) {
     if events > 0 {
@@ -315,5 +347,55 @@ pub fn unsupported(telemetry: &SinkTelemetry, events: u64) {
             reason: "unsupported_event",
         }
         .emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::{Attributes, LogRecord, Resource};
+
+    /// Regression: a record larger than the queue takes was refused as a
+    /// write failure, so its lines were read again, made the same record,
+    /// and the file's checkpoint never moved.
+    #[test]
+    fn a_record_too_large_is_split_by_event_and_what_still_is_left_out() {
+        let log = |body: &str| {
+            Event::Log(LogRecord::new(
+                body.to_owned(),
+                Arc::new(Attributes::new()),
+                Arc::new(Resource::default()),
+            ))
+        };
+        let events = [log("aaaa"), log("bbbbbbbbbbbb"), log("cc")];
+        let refs: Vec<&Event> = events.iter().collect();
+        // One record of every body.
+        let encode = |events: &[&Event]| {
+            let joined: String = events
+                .iter()
+                .map(|e| match e {
+                    Event::Log(log) => log.body.to_string(),
+                    _ => String::new(),
+                })
+                .collect();
+            vec![joined.into_bytes()]
+        };
+        assert_eq!(
+            fitting_records(&refs, 18, encode),
+            (vec![b"aaaabbbbbbbbbbbbcc".to_vec()], 0)
+        );
+        assert_eq!(
+            fitting_records(&refs, 12, encode),
+            (
+                vec![b"aaaa".to_vec(), b"bbbbbbbbbbbb".to_vec(), b"cc".to_vec()],
+                0
+            )
+        );
+        assert_eq!(
+            fitting_records(&refs, 8, encode),
+            (vec![b"aaaa".to_vec(), b"cc".to_vec()], 1)
+        );
     }
 }

@@ -122,7 +122,8 @@ pub struct SinkEventsDropped<'a> {
     /// Why: `queue_full`, `disk_full` (the queue's filesystem had no
     /// room), `queue_write_failed`, `dead_letter_full`,
     /// `dead_letter_rotated` (older dead letters deleted by the file's
-    /// rotation), `unsupported_event`.
+    /// rotation), `unsupported_event`, `record_too_large` (an event whose
+    /// queue record alone is larger than the queue takes).
     pub reason: &'static str,
 }
 
