@@ -47,6 +47,10 @@ impl LogFlags {
     pub const MULTILINE_CUT: LogFlags = LogFlags(4);
     /// A partial (unterminated) line was emitted after its timeout.
     pub const UNTERMINATED: LogFlags = LogFlags(8);
+    /// Read again after its batch was not delivered (a sink gave it up):
+    /// a transform that counts records (`throttle`, `log_to_metric`)
+    /// counted it when it was first read. Internal: not encoded.
+    pub const REPLAYED: LogFlags = LogFlags(16);
 
     /// Whether every flag in `other` is set.
     pub fn contains(self, other: LogFlags) -> bool {
@@ -63,7 +67,8 @@ impl LogFlags {
         self.0 == 0
     }
 
-    /// Names of the flags set, for encodings.
+    /// Names of the flags set, for encodings (not [`REPLAYED`](Self::REPLAYED),
+    /// which is the agent's own business).
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         [
             (LogFlags::TRUNCATED, "truncated"),

@@ -72,6 +72,7 @@ fn split_lines(chunk: &Bytes) -> Vec<RawLine<'_>> {
             end,
             truncated: false,
             unterminated: false,
+            replayed: false,
             observed_unix_nano: 1,
         });
         start = end;

@@ -61,8 +61,9 @@ fn serialize_log<S: Serializer>(log: &LogRecord, serializer: S) -> Result<S::Ok,
         "attributes",
         &Merged(&log.shared_attributes, &log.attributes),
     )?;
-    if !log.flags.is_empty() {
-        map.serialize_entry("flags", &log.flags.names().collect::<Vec<_>>())?;
+    let flags: Vec<&str> = log.flags.names().collect();
+    if !flags.is_empty() {
+        map.serialize_entry("flags", &flags)?;
     }
     map.serialize_entry("resource", &log.resource.attributes)?;
     map.end()

@@ -882,3 +882,51 @@ fn a_stream_closed_while_holding_a_record_is_forgotten_once_it_is_sent() {
     tailer.scan();
     assert!(tailer.streams.is_empty(), "the stream is forgotten");
 }
+
+/// Lines read again after their batch was given up are flagged as
+/// replayed (a throttle or log_to_metric counted them the first time);
+/// lines read for the first time after them are not.
+#[test]
+fn lines_read_again_after_a_dropped_batch_are_flagged_replayed() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let lines: String = (0..20).map(line).collect();
+    let (_dir, live, mut tailer, mut rx) = read_log(&lines);
+    tailer.flush_batch();
+    let batch = rx.try_recv().expect("the first batch");
+    let replayed = |batch: &EventBatch| -> Vec<bool> {
+        batch
+            .events()
+            .iter()
+            .map(|e| match e {
+                crate::event::Event::Log(log) => {
+                    log.flags.contains(crate::event::LogFlags::REPLAYED)
+                }
+                _ => false,
+            })
+            .collect()
+    };
+    assert_eq!(replayed(&batch), [false; 20]);
+    batch.resolve(crate::event::AckStatus::Dropped);
+    // Written meanwhile: read for the first time with the replay.
+    let more: String = (20..25).map(line).collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&live)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, more.as_bytes()))
+        .unwrap();
+
+    std::thread::sleep(Duration::from_millis(300));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut flags = Vec::new();
+    while flags.len() < 25 && std::time::Instant::now() < deadline {
+        tailer.process_acks();
+        read_and_send(&mut tailer);
+        while let Ok(batch) = rx.try_recv() {
+            flags.extend(replayed(&batch));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let expected: Vec<bool> = (0..25).map(|n| n < 20).collect();
+    assert_eq!(flags, expected);
+}

@@ -40,6 +40,8 @@ pub struct RawLine<'a> {
     pub truncated: bool,
     /// The line had no `\n` and was sent after `unterminated_timeout_ms`.
     pub unterminated: bool,
+    /// The line was read before, and is read again after a rewind.
+    pub replayed: bool,
     /// When it was read, nanoseconds since the Unix epoch.
     pub observed_unix_nano: u64,
 }

@@ -77,6 +77,9 @@ impl LineHandler for PlainHandler {
         if line.unterminated {
             flags.insert(LogFlags::UNTERMINATED);
         }
+        if line.replayed {
+            flags.insert(LogFlags::REPLAYED);
+        }
         let record = LogRecord {
             time_unix_nano: 0,
             observed_time_unix_nano: line.observed_unix_nano,

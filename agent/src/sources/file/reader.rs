@@ -60,6 +60,9 @@ pub struct Reader {
     partial: Vec<u8>,
     discarding: bool,
     last_data_at: Instant,
+    /// How far the file was read before its last rewind: lines that start
+    /// before this are read again.
+    read_before: u64,
 }
 
 // === impl Reader ===
@@ -75,6 +78,7 @@ impl Reader {
             partial: Vec::new(),
             discarding: false,
             last_data_at: Instant::now(),
+            read_before: 0,
         }
     }
 
@@ -94,12 +98,14 @@ impl Reader {
             partial: Vec::new(),
             discarding: false,
             last_data_at: Instant::now(),
+            read_before: 0,
         })
     }
 
     /// Go back to `offset`, which must be at a line start, forgetting any
     /// incomplete line: what follows is read again.
     pub fn rewind(&mut self, offset: u64) -> io::Result<()> {
+        self.read_before = self.read_before.max(self.pos);
         if let Source::Gzip {
             file,
             decoder,
@@ -219,6 +225,7 @@ impl Reader {
                     end,
                     truncated,
                     unterminated: false,
+                    replayed: self.line_start < self.read_before,
                     observed_unix_nano: observed,
                 }));
                 self.partial.clear();
@@ -242,6 +249,7 @@ impl Reader {
                 end: self.line_start,
                 truncated: true,
                 unterminated: false,
+                replayed: self.line_start < self.read_before,
                 observed_unix_nano: observed,
             }));
             self.partial = Vec::new();
@@ -274,6 +282,7 @@ impl Reader {
             end: self.pos,
             truncated: false,
             unterminated: true,
+            replayed: self.line_start < self.read_before,
             observed_unix_nano,
         }));
         self.line_start = self.pos;

@@ -138,6 +138,9 @@ impl LineHandler for ContainerHandler {
             if line.truncated {
                 record.flags.insert(LogFlags::TRUNCATED);
             }
+            if line.replayed {
+                record.flags.insert(LogFlags::REPLAYED);
+            }
             out.emit(Event::Log(record), line.file, line.end);
             return;
         };
@@ -155,6 +158,9 @@ impl LineHandler for ContainerHandler {
         }
         if line.truncated {
             flags.insert(LogFlags::TRUNCATED);
+        }
+        if line.replayed {
+            flags.insert(LogFlags::REPLAYED);
         }
         let continued = state.continued_by(&line, parsed.time_unix_nano, midway);
         if !state.files.contains(&line.file) {

@@ -150,6 +150,7 @@ mod tests {
             end: chunk.len() as u64 + 1,
             truncated: false,
             unterminated: false,
+            replayed: false,
             observed_unix_nano: 0,
         })
     }
@@ -185,6 +186,7 @@ mod tests {
                 end: 0,
                 truncated: false,
                 unterminated: false,
+                replayed: false,
                 observed_unix_nano: 0,
             })
             .unwrap()

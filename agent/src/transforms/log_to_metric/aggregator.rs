@@ -6,7 +6,8 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::event::{
-    Attributes, Event, Histogram, LogRecord, Metric, MetricValue, Resource, now_unix_nanos,
+    Attributes, Event, Histogram, LogFlags, LogRecord, Metric, MetricValue, Resource,
+    now_unix_nanos,
 };
 use crate::telemetry::Counter;
 use crate::telemetry::events::{TransformMetrics, TransformSeriesDropped};
@@ -221,6 +222,9 @@ impl Transform for LogToMetric {
     fn process(&mut self, events: &mut Vec<Event>) {
         self.refused = 0;
         events.retain(|event| match event {
+            // One read again (a sink gave its batch up) was counted when
+            // it was first read.
+            Event::Log(log) if log.flags.contains(LogFlags::REPLAYED) => false,
             Event::Log(log) => {
                 self.observe(log);
                 false

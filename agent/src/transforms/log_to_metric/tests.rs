@@ -159,6 +159,31 @@ fn refused_label_sets_leave_nothing_behind() {
     assert_eq!(t.indexed_hashes(), 2);
 }
 
+/// A record read again after a sink gave its batch up was counted when it
+/// was first read: it is not counted twice.
+#[test]
+fn records_read_again_are_not_counted_twice() {
+    let mut t = transform(REQUESTS);
+    let mut batch = vec![access(200, "GET", 0), access(500, "GET", 0)];
+    t.process(&mut batch);
+    let mut again = vec![access(200, "GET", 0), access(500, "GET", 0)];
+    for event in &mut again {
+        if let Event::Log(log) = event {
+            log.flags.insert(crate::event::LogFlags::REPLAYED);
+        }
+    }
+    again.push(access(200, "GET", 0));
+    t.process(&mut again);
+    assert_eq!(
+        points(&again),
+        [(
+            "http_requests_total".into(),
+            "status=200,method=GET".into(),
+            counter(2.0)
+        )]
+    );
+}
+
 #[test]
 fn gauges_histograms_and_conditions() {
     let mut t = transform(

@@ -64,6 +64,7 @@ impl Feed {
                 end,
                 truncated: false,
                 unterminated: false,
+                replayed: false,
                 observed_unix_nano: 1,
             },
             out,
