@@ -62,7 +62,12 @@ pub(super) fn store(dir: &Path, position: Position, sync: bool) -> std::io::Resu
     if sync {
         file.sync_data()?;
     }
-    std::fs::rename(&tmp, dir.join(FILE))
+    std::fs::rename(&tmp, dir.join(FILE))?;
+    if sync {
+        // The rename is in the directory: durable once it is synced.
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn checksum(segment: u64, offset: u64, index: u64) -> u32 {

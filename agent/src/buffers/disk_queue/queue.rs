@@ -477,6 +477,16 @@ impl DiskQueue {
         }
         let id = self.active().id + 1;
         self.writer = create_segment(&self.dir, id)?;
+        if self.options.fsync == FsyncPolicy::Always {
+            // A record synced into the new segment survives a machine
+            // crash only if the segment's name in the directory does.
+            File::open(&self.dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|source| QueueError::Io {
+                    path: self.dir.clone(),
+                    source,
+                })?;
+        }
         self.segments.push_back(Segment {
             id,
             len: 0,
