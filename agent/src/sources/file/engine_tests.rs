@@ -151,6 +151,18 @@ fn stepped_with(
     pattern: &str,
     config: TailConfig,
 ) -> (Tailer, mpsc::Receiver<EventBatch>) {
+    let plain = PlainFactory::new(Arc::default(), Attributes::default(), None);
+    stepped_by(dir, pattern, config, Box::new(plain))
+}
+
+/// An engine over `dir/logs/PATTERN` with `config` and `factory`, driven
+/// step by step.
+fn stepped_by(
+    dir: &Path,
+    pattern: &str,
+    config: TailConfig,
+    factory: Box<dyn StreamFactory>,
+) -> (Tailer, mpsc::Receiver<EventBatch>) {
     let (tx, rx) = mpsc::channel(1024);
     let (fanout, _control) = Fanout::fixed(vec![("sink".into(), tx)]);
     let metrics = ComponentMetrics::new("engine", ComponentKind::Source, "file");
@@ -159,11 +171,7 @@ fn stepped_with(
     let tailer = Tailer::new(
         config,
         discovery,
-        Box::new(PlainFactory::new(
-            Arc::default(),
-            Attributes::default(),
-            None,
-        )),
+        factory,
         checkpoints,
         FileSourceMetrics::new(metrics),
         fanout,
@@ -852,23 +860,12 @@ fn a_stream_closed_while_holding_a_record_is_forgotten_once_it_is_sent() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::fs::write(logs.join("app.log"), "the first piece of a line\n").unwrap();
-    let (tx, _rx) = mpsc::channel(1024);
-    let (fanout, _control) = Fanout::fixed(vec![("sink".into(), tx)]);
-    let metrics = ComponentMetrics::new("engine", ComponentKind::Source, "file");
-    let discovery = Discovery::new(&[format!("{}/app.log*", logs.display())], &[]).unwrap();
-    let mut tailer = Tailer::new(
+    let plain = PlainFactory::new(Arc::default(), Attributes::default(), None);
+    let (mut tailer, _rx) = stepped_by(
+        dir.path(),
+        "app.log*",
         TailConfig::default(),
-        discovery,
-        Box::new(HoldingFactory(PlainFactory::new(
-            Arc::default(),
-            Attributes::default(),
-            None,
-        ))),
-        Checkpoints::load(&dir.path().join("data"), "engine").unwrap(),
-        FileSourceMetrics::new(metrics),
-        fanout,
-        CancellationToken::new(),
-        Arc::default(),
+        Box::new(HoldingFactory(plain)),
     );
     tailer.scan();
     read_and_send(&mut tailer);
