@@ -42,7 +42,7 @@ const COMPONENT_HASH_LEN: usize = 64;
 /// Header length: magic, the component's SHA-256 (hex), then the SHA-256
 /// of both that and the payload.
 const HEADER_LEN: usize = MAGIC.len() + COMPONENT_HASH_LEN + 32;
-/// A compiled component of this engine not loaded for this long is removed
+/// A compiled component (of any engine) not loaded for this long is removed
 /// when another is stored.
 const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Largest cache file read: compiled code is a few times the size of the
@@ -152,14 +152,21 @@ impl ArtifactCache {
         Ok((component, status))
     }
 
-    /// Remove what the cache will not load again, after storing `kept`:
-    /// the files of other engines (an agent since upgraded), and those of
-    /// this one not used for [`UNUSED_FOR`] (plugins since replaced).
-    /// Each is a compiled copy of a component, tens of MiB for some, in
-    /// the data directory the disk queues share. Best effort.
+    /// Remove what is no longer loaded, after storing `kept`: compiled
+    /// components not used for [`UNUSED_FOR`] (plugins since replaced, an
+    /// agent since upgraded), whatever their engine (workers of other
+    /// limits use engines of their own, and share the directory), and
+    /// their lock files. Each is a compiled copy of a component, tens of
+    /// MiB for some, in the data directory the disk queues share. Best
+    /// effort.
     fn sweep(&self, kept: &Path, now: SystemTime) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
+        };
+        let unused = |path: &Path| {
+            fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|used| now.duration_since(used).unwrap_or_default() > UNUSED_FOR)
         };
         for entry in entries.flatten() {
             let path = entry.path();
@@ -169,23 +176,21 @@ impl ArtifactCache {
             let Some((stem, ext)) = name.rsplit_once('.') else {
                 continue;
             };
-            let Some((component, engine)) = stem.split_once('-') else {
+            let Some((component, _engine)) = stem.split_once('-') else {
                 continue;
             };
             let ours = component.len() == COMPONENT_HASH_LEN
-                && component.bytes().all(|b| b.is_ascii_hexdigit())
-                && matches!(ext, "cwasm" | "lock");
+                && component.bytes().all(|b| b.is_ascii_hexdigit());
             if !ours || path == kept || path == kept.with_extension("lock") {
                 continue;
             }
-            let stale = engine != self.engine_hash
-                || (ext == "cwasm"
-                    && entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|used| {
-                            now.duration_since(used).unwrap_or_default() > UNUSED_FOR
-                        }));
+            let stale = match ext {
+                "cwasm" => unused(&path),
+                // A lock whose component is gone (its own sweep failed
+                // to take the lock along, or it was never stored).
+                "lock" => !path.with_extension("cwasm").exists() && unused(&path),
+                _ => false,
+            };
             if !stale {
                 continue;
             }
@@ -387,7 +392,7 @@ mod tests {
     /// Regression: compiled components were kept for good, one per plugin
     /// build and agent version, in the data directory.
     #[test]
-    fn storing_sweeps_what_will_not_be_loaded_again() {
+    fn storing_sweeps_what_is_no_longer_used() {
         let engine = Engine::default();
         let dir = tempfile::tempdir().unwrap();
         let cache = ArtifactCache::open(&dir.path().join("cache"), &engine).unwrap();
@@ -398,6 +403,7 @@ mod tests {
         };
         let now = SystemTime::now();
         let ours = cache.engine_hash.clone();
+        let other = "0123456789abcdef";
         let write = |path: &Path, age_days: u64| {
             fs::write(path, b"x").unwrap();
             let at = now - Duration::from_secs(age_days * 24 * 3600);
@@ -410,30 +416,41 @@ mod tests {
         };
         let kept = file('a', &ours, "cwasm");
         write(&kept, 0);
-        write(&kept.with_extension("lock"), 0);
-        let upgraded_away = [
-            file('b', "0123456789abcdef", "cwasm"),
-            file('b', "0123456789abcdef", "lock"),
-        ];
-        for path in &upgraded_away {
-            write(path, 0);
-        }
+        write(&kept.with_extension("lock"), 40);
+        // Replaced plugins, and an agent since upgraded.
         let replaced = file('c', &ours, "cwasm");
         write(&replaced, 40);
         write(&replaced.with_extension("lock"), 40);
+        let upgraded_away = file('b', other, "cwasm");
+        write(&upgraded_away, 31);
+        let orphan_lock = file('e', &ours, "lock");
+        write(&orphan_lock, 40);
+        // In use: by this engine, and by another (a worker's).
         let in_use = file('d', &ours, "cwasm");
         write(&in_use, 29);
+        write(&in_use.with_extension("lock"), 40);
+        let workers = file('f', other, "cwasm");
+        write(&workers, 1);
         let unrelated = dir.path().join("cache").join("notes-of-mine.txt");
         write(&unrelated, 400);
 
         cache.sweep(&kept, now);
-        for gone in upgraded_away
-            .iter()
-            .chain([&replaced, &replaced.with_extension("lock")])
-        {
+        for gone in [
+            &replaced,
+            &replaced.with_extension("lock"),
+            &upgraded_away,
+            &orphan_lock,
+        ] {
             assert!(!gone.exists(), "{} is swept", gone.display());
         }
-        for stays in [&kept, &kept.with_extension("lock"), &in_use, &unrelated] {
+        for stays in [
+            &kept,
+            &kept.with_extension("lock"),
+            &in_use,
+            &in_use.with_extension("lock"),
+            &workers,
+            &unrelated,
+        ] {
             assert!(stays.exists(), "{} stays", stays.display());
         }
     }
