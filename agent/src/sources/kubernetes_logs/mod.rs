@@ -219,12 +219,17 @@ impl KubernetesFactory {
     }
 }
 
+/// How long a pod waited for stays known without being asked about: far
+/// longer than a scan (`scan_interval_ms`, 5 s by default), at which a
+/// pod's files ask again.
+const WAIT_FORGOTTEN_AFTER: Duration = Duration::from_secs(600);
+
 /// Forget the pods waited for that nothing asked about for a while: their
 /// files went with them (a pod deleted while its logs waited), else each
 /// asks at every scan and is let through once `METADATA_WAIT` is over. One
 /// asked about again after all waits afresh, which loses nothing.
 fn forget_stale_waits(waiting: &mut HashMap<String, Instant>, now: Instant) {
-    waiting.retain(|_, since| now.saturating_duration_since(*since) < 3 * METADATA_WAIT);
+    waiting.retain(|_, since| now.saturating_duration_since(*since) < WAIT_FORGOTTEN_AFTER);
 }
 
 #[cfg(test)]
@@ -239,10 +244,10 @@ mod tests {
         let start = Instant::now();
         let mut waiting: HashMap<String, Instant> =
             (0..100).map(|i| (format!("gone-{i}"), start)).collect();
-        waiting.insert("new".to_owned(), start + 3 * METADATA_WAIT);
+        waiting.insert("new".to_owned(), start + WAIT_FORGOTTEN_AFTER);
         forget_stale_waits(&mut waiting, start + METADATA_WAIT);
         assert_eq!(waiting.len(), 101, "none is stale yet");
-        forget_stale_waits(&mut waiting, start + 3 * METADATA_WAIT);
+        forget_stale_waits(&mut waiting, start + WAIT_FORGOTTEN_AFTER);
         assert_eq!(waiting.into_keys().collect::<Vec<_>>(), ["new"]);
     }
 }
