@@ -214,6 +214,72 @@ fn a_sink_hard_stopped_by_a_reload_is_read_again() {
     );
 }
 
+/// Regression, faults combined: a reload hard-stops the sink during an
+/// outage while the file rotates; the lines its batches held are read
+/// again and meet a `throttle` whose window their first reading spent.
+/// They were dropped "on purpose" and acknowledged: lost. Read again,
+/// they pass without spending the budget.
+#[test]
+fn lines_read_again_through_a_throttle_after_a_reload_in_an_outage_during_a_rotation_arrive() {
+    let throttle = "transforms:
+  limit:
+    type: throttle
+    inputs: [app]
+    threshold: 3000
+    window_secs: 600
+";
+    let receiver = Receiver::start();
+    let endpoint = receiver.endpoint();
+    let yaml = |timeout_ms| config_through(throttle, "limit", &endpoint, timeout_ms, "");
+    let (agent, log) = start(&yaml(100));
+    let first = lines("early", 200);
+    append(&log, &first);
+    expect_every_line(&receiver, &first, Duration::from_secs(30));
+
+    receiver.set_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        until: Instant::now() + Duration::from_secs(3600),
+    });
+    let during = lines("outage", 2_000);
+    append(&log, &during);
+    // Rotated (logrotate's `create`): the rest goes to a new file.
+    std::fs::rename(&log, log.with_extension("log.1")).unwrap();
+    let after = lines("rotated", 300);
+    append(&log, &after);
+    wait_for("the outage to be retried", Duration::from_secs(20), || {
+        (counter(&agent, "neurallog_agent_sink_retries_total", &[]) > 0.0).then_some(())
+    });
+    agent.write_config(&yaml(300));
+    agent.signal("HUP");
+    wait_for(
+        "the undelivered batches to be rewound",
+        Duration::from_secs(20),
+        || (counter(&agent, "neurallog_agent_file_rewinds_total", &[]) > 0.0).then_some(()),
+    );
+    receiver.set_fault(Fault::None);
+    // 2,500 lines, within the threshold of 3,000 when first read; with the
+    // ones read again counted, it was not.
+    let mut want = first.clone();
+    want.extend(during);
+    want.extend(after);
+    expect_every_line(&receiver, &want, Duration::from_secs(60));
+    assert_eq!(
+        counter(
+            &agent,
+            "neurallog_agent_transform_dropped_events_total",
+            &[]
+        ),
+        0.0,
+        "the throttle dropped nothing"
+    );
+    assert_eq!(
+        counter(&agent, "neurallog_agent_file_bytes_lost_total", &[]),
+        0.0,
+        "nothing was given up"
+    );
+}
+
 #[test]
 fn a_sink_that_fails_to_build_on_reload_keeps_the_previous_one_or_holds_its_inputs() {
     let receiver = Receiver::start();
