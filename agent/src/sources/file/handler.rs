@@ -137,7 +137,11 @@ pub trait StreamFactory: Send {
 #[derive(Debug, Default)]
 pub struct Emitter {
     events: Vec<Event>,
+    /// How far the records reach per file, but for the file of the latest
+    /// record, kept in `last`: lines come in runs of one file, and a map
+    /// entry per line cost a twentieth of the reading thread's time.
     ends: HashMap<FileKey, u64>,
+    last: Option<(FileKey, u64)>,
     bytes: usize,
 }
 
@@ -149,6 +153,7 @@ impl Emitter {
         Emitter {
             events: Vec::with_capacity(capacity),
             ends: HashMap::new(),
+            last: None,
             bytes: 0,
         }
     }
@@ -164,9 +169,19 @@ impl Emitter {
     /// own (a partial joined into a record emitted from another file, a line
     /// filtered out).
     pub fn consumed(&mut self, file: FileKey, end: u64) {
-        let slot = self.ends.entry(file).or_insert(end);
-        if *slot < end {
-            *slot = end;
+        match &mut self.last {
+            Some((key, last_end)) if *key == file => *last_end = (*last_end).max(end),
+            _ => {
+                self.settle_last();
+                self.last = Some((file, self.ends.remove(&file).map_or(end, |e| e.max(end))));
+            }
+        }
+    }
+
+    /// Move the latest file's end into the map.
+    fn settle_last(&mut self) {
+        if let Some((key, end)) = self.last.take() {
+            self.ends.insert(key, end);
         }
     }
 
@@ -174,12 +189,14 @@ impl Emitter {
     /// file is read again from before them, so the records still go out
     /// (as duplicates) but settle nothing of the file.
     pub fn forget(&mut self, file: FileKey) {
+        self.settle_last();
         self.ends.remove(&file);
     }
 
     /// The records collected from `old` now settle `new` (a copy that
     /// holds the same bytes at the same offsets).
     pub fn rekey(&mut self, old: FileKey, new: FileKey) {
+        self.settle_last();
         if let Some(end) = self.ends.remove(&old) {
             self.consumed(new, end);
         }
@@ -188,12 +205,13 @@ impl Emitter {
     /// Whether records (or consumed bytes) of `file` wait to be cut into a
     /// batch.
     pub fn holds(&self, file: FileKey) -> bool {
-        self.ends.contains_key(&file)
+        self.last.is_some_and(|(key, _)| key == file) || self.ends.contains_key(&file)
     }
 
     /// How far the records collected from `file` reach, no longer tracked:
     /// its bytes are gone, so the records settle nothing.
     pub fn take_end(&mut self, file: FileKey) -> Option<u64> {
+        self.settle_last();
         self.ends.remove(&file)
     }
 
@@ -204,7 +222,7 @@ impl Emitter {
 
     /// Whether nothing (not even a consumed span) was collected.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.ends.is_empty()
+        self.events.is_empty() && self.last.is_none() && self.ends.is_empty()
     }
 
     /// Approximate size of the records, in bytes.
@@ -214,10 +232,79 @@ impl Emitter {
 
     /// Take the records and the per-file ends, leaving the emitter empty.
     pub fn take(&mut self, capacity: usize) -> (Vec<Event>, HashMap<FileKey, u64>) {
+        self.settle_last();
         self.bytes = 0;
         (
             std::mem::replace(&mut self.events, Vec::with_capacity(capacity)),
             std::mem::take(&mut self.ends),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::{Emitter, FileKey};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Consumed(FileKey, u64),
+        Forget(FileKey),
+        Rekey(FileKey, FileKey),
+        TakeEnd(FileKey),
+        Take,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0..4u64;
+        prop_oneof![
+            8 => (key.clone(), 0..1000u64).prop_map(|(k, e)| Op::Consumed(k, e)),
+            1 => key.clone().prop_map(Op::Forget),
+            1 => (key.clone(), key.clone()).prop_map(|(a, b)| Op::Rekey(a, b)),
+            1 => key.prop_map(Op::TakeEnd),
+            1 => Just(Op::Take),
+        ]
+    }
+
+    proptest! {
+        /// The emitter's ends (the latest file kept aside) agree with a
+        /// plain map of the furthest end per file, whatever the order.
+        #[test]
+        fn ends_agree_with_a_map_of_the_furthest_end(ops in prop::collection::vec(op(), 0..60)) {
+            let mut emitter = Emitter::with_capacity(4);
+            let mut model: HashMap<FileKey, u64> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Consumed(k, e) => {
+                        emitter.consumed(k, e);
+                        let slot = model.entry(k).or_insert(e);
+                        *slot = (*slot).max(e);
+                    }
+                    Op::Forget(k) => {
+                        emitter.forget(k);
+                        model.remove(&k);
+                    }
+                    Op::Rekey(a, b) => {
+                        emitter.rekey(a, b);
+                        if let Some(e) = model.remove(&a) {
+                            let slot = model.entry(b).or_insert(e);
+                            *slot = (*slot).max(e);
+                        }
+                    }
+                    Op::TakeEnd(k) => prop_assert_eq!(emitter.take_end(k), model.remove(&k)),
+                    Op::Take => {
+                        let (_, ends) = emitter.take(4);
+                        prop_assert_eq!(ends, std::mem::take(&mut model));
+                    }
+                }
+                for k in 0..4 {
+                    prop_assert_eq!(emitter.holds(k), model.contains_key(&k));
+                }
+                prop_assert_eq!(emitter.is_empty(), model.is_empty());
+            }
+        }
     }
 }
