@@ -82,9 +82,10 @@ pub fn encode<'a>(events: impl Iterator<Item = &'a Event>, out: &mut Vec<u8>) ->
     }
     let scope = scope_len();
     let mut sizes = Vec::new();
+    let mut shared = SharedAttributes::default();
     for (resource, items) in &groups {
         sizes.clear();
-        sizes.extend(items.iter().map(item_len));
+        sizes.extend(items.iter().map(|item| item_len(item, &mut shared)));
         let records: usize = sizes.iter().map(|s| len_field(2, *s)).sum();
         let scope_logs = len_field(1, scope) + records;
         let resource_len = attributes_len(1, &resource.attributes);
@@ -98,7 +99,7 @@ pub fn encode<'a>(events: impl Iterator<Item = &'a Event>, out: &mut Vec<u8>) ->
         put_scope(out);
         for (item, size) in items.iter().zip(&sizes) {
             put_len(out, 2, *size);
-            put_item(out, item);
+            put_item(out, item, &mut shared);
         }
     }
     count
@@ -141,6 +142,41 @@ pub fn check_severity_text(status: CheckStatus) -> &'static str {
     }
 }
 
+/// The encoded attributes (repeated field 6) of the shared attribute lists
+/// met in one request. Every line of a file shares one list (its
+/// `log.file.path` and `log.file.name`), so a record with no attributes of
+/// its own copies the list's bytes instead of encoding it again.
+#[derive(Default)]
+struct SharedAttributes<'a> {
+    encoded: Vec<(&'a Arc<Attributes>, Vec<u8>)>,
+}
+
+impl<'a> SharedAttributes<'a> {
+    /// At most this many lists are kept (a batch from many files encodes
+    /// the others as it goes).
+    const MAX: usize = 16;
+
+    /// The bytes of `attributes` as repeated field 6, if kept or room is
+    /// left to keep them.
+    fn get(&mut self, attributes: &'a Arc<Attributes>) -> Option<&[u8]> {
+        let index = match self
+            .encoded
+            .iter()
+            .position(|(a, _)| Arc::ptr_eq(a, attributes))
+        {
+            Some(index) => index,
+            None if self.encoded.len() < Self::MAX => {
+                let mut bytes = Vec::with_capacity(attributes_len(6, attributes));
+                put_attributes(&mut bytes, 6, attributes);
+                self.encoded.push((attributes, bytes));
+                self.encoded.len() - 1
+            }
+            None => return None,
+        };
+        self.encoded.get(index).map(|(_, bytes)| bytes.as_slice())
+    }
+}
+
 /// A log's attributes in order: shared ones not overridden, then its own.
 fn for_each_attribute(log: &LogRecord, mut f: impl FnMut(&str, &AnyValue)) {
     let own = &log.attributes;
@@ -152,6 +188,11 @@ fn for_each_attribute(log: &LogRecord, mut f: impl FnMut(&str, &AnyValue)) {
     for (k, v) in own.iter() {
         f(k, v);
     }
+    for_each_flag(log, f);
+}
+
+/// A log's flags, as attributes.
+fn for_each_flag(log: &LogRecord, mut f: impl FnMut(&str, &AnyValue)) {
     if !log.flags.is_empty() {
         for (flag, key) in FLAG_ATTRIBUTES {
             if log.flags.contains(flag) {
@@ -161,8 +202,8 @@ fn for_each_attribute(log: &LogRecord, mut f: impl FnMut(&str, &AnyValue)) {
     }
 }
 
-fn item_len(item: &Item<'_>) -> usize {
-    match item {
+fn item_len<'a>(item: &Item<'a>, shared: &mut SharedAttributes<'a>) -> usize {
+    match *item {
         Item::Log(log) => {
             let mut n = body_len(&log.body);
             if log.time_unix_nano != 0 {
@@ -177,16 +218,46 @@ fn item_len(item: &Item<'_>) -> usize {
             if let Some(text) = &log.severity_text {
                 n += len_field(3, text.len());
             }
-            for_each_attribute(log, |k, v| n += len_field(6, key_value_len(k, v)));
+            n += log_attributes_len(log, shared);
             n
         }
-        Item::Check(check, attributes) => {
+        Item::Check(check, ref attributes) => {
             18 + varint_field(2, check.status.severity_number() as u64)
                 + len_field(3, check_severity_text(check.status).len())
                 + body_len(&check.summary)
                 + attributes_len(6, attributes)
                 + len_field(12, CHECK_EVENT_NAME.len())
         }
+    }
+}
+
+/// Size of a log's attributes (repeated field 6).
+fn log_attributes_len<'a>(log: &'a LogRecord, shared: &mut SharedAttributes<'a>) -> usize {
+    let mut n = 0;
+    if log.attributes.is_empty()
+        && let Some(bytes) = shared.get(&log.shared_attributes)
+    {
+        n += bytes.len();
+        for_each_flag(log, |k, v| n += len_field(6, key_value_len(k, v)));
+    } else {
+        for_each_attribute(log, |k, v| n += len_field(6, key_value_len(k, v)));
+    }
+    n
+}
+
+/// Write a log's attributes (repeated field 6).
+fn put_log_attributes<'a>(
+    out: &mut Vec<u8>,
+    log: &'a LogRecord,
+    shared: &mut SharedAttributes<'a>,
+) {
+    if log.attributes.is_empty()
+        && let Some(bytes) = shared.get(&log.shared_attributes)
+    {
+        out.extend_from_slice(bytes);
+        for_each_flag(log, |k, v| put_key_value(out, 6, k, v));
+    } else {
+        for_each_attribute(log, |k, v| put_key_value(out, 6, k, v));
     }
 }
 
@@ -199,8 +270,8 @@ fn put_body(out: &mut Vec<u8>, body: &str) {
     put_bytes(out, 1, body.as_bytes());
 }
 
-fn put_item(out: &mut Vec<u8>, item: &Item<'_>) {
-    match item {
+fn put_item<'a>(out: &mut Vec<u8>, item: &Item<'a>, shared: &mut SharedAttributes<'a>) {
+    match *item {
         Item::Log(log) => {
             if log.time_unix_nano != 0 {
                 put_fixed64(out, 1, log.time_unix_nano);
@@ -212,12 +283,12 @@ fn put_item(out: &mut Vec<u8>, item: &Item<'_>) {
                 put_bytes(out, 3, text.as_bytes());
             }
             put_body(out, &log.body);
-            for_each_attribute(log, |k, v| put_key_value(out, 6, k, v));
+            put_log_attributes(out, log, shared);
             if log.observed_time_unix_nano != 0 {
                 put_fixed64(out, 11, log.observed_time_unix_nano);
             }
         }
-        Item::Check(check, attributes) => {
+        Item::Check(check, ref attributes) => {
             put_fixed64(out, 1, check.time_unix_nano);
             put_varint(out, 2, check.status.severity_number() as u64);
             put_bytes(out, 3, check_severity_text(check.status).as_bytes());

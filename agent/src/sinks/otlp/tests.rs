@@ -282,3 +282,63 @@ fn statuses_follow_the_otlp_specification() {
         assert_eq!(disposition(&otlp, status), want, "{status}");
     }
 }
+
+/// Records of many files, interleaved: each keeps its own file's shared
+/// attributes, whether they are copied as encoded once per request or (past
+/// the lists kept) encoded again, and with flags or attributes of its own.
+#[test]
+fn records_of_many_files_interleaved_keep_their_files_attributes() {
+    let node = resource("node-a");
+    let files: Vec<Arc<Attributes>> = (0..40)
+        .map(|i| {
+            Arc::new(
+                Attributes::new()
+                    .with("log.file.path", format!("/var/log/app-{i}.log"))
+                    .with("log.file.name", format!("app-{i}.log")),
+            )
+        })
+        .collect();
+    let mut events = Vec::new();
+    let mut expected = Vec::new();
+    for n in 0..400usize {
+        let file = (n * 7) % files.len();
+        let mut record = log(&format!("line {n}"), &node, &files[file]);
+        let mut keys = vec![
+            (
+                "log.file.path".to_owned(),
+                format!("/var/log/app-{file}.log"),
+            ),
+            ("log.file.name".to_owned(), format!("app-{file}.log")),
+        ];
+        if n % 5 == 0 {
+            record.attributes.insert("log.file.name", "renamed");
+            keys[1].1 = "renamed".to_owned();
+        }
+        if n % 3 == 0 {
+            record.flags.insert(LogFlags::INVALID_UTF8);
+        }
+        expected.push((format!("line {n}"), keys, n % 3 == 0));
+        events.push(Event::Log(record));
+    }
+    let mut out = Vec::new();
+    assert_eq!(logs::encode(events.iter(), &mut out), 400);
+    let request = ExportLogsServiceRequest::decode(out.as_slice()).unwrap();
+    let records = &request.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(records.len(), expected.len());
+    for (record, (body, keys, invalid)) in records.iter().zip(&expected) {
+        assert_eq!(string(&record.body), body);
+        let mut got: Vec<(String, String)> = Vec::new();
+        let mut flagged = false;
+        for kv in &record.attributes {
+            match kv.key.as_str() {
+                "neurallog.log.invalid_utf8" => flagged = true,
+                key => got.push((key.to_owned(), string(&kv.value).to_owned())),
+            }
+        }
+        got.sort();
+        let mut want = keys.clone();
+        want.sort();
+        assert_eq!(got, want, "{body}");
+        assert_eq!(flagged, *invalid, "{body}");
+    }
+}
