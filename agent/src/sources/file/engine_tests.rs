@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::tailer::batch_capacity;
 use super::*;
 use crate::config::ComponentKind;
 use crate::event::EventBatch;
@@ -926,4 +927,53 @@ fn lines_read_again_after_a_dropped_batch_are_flagged_replayed() {
     }
     let expected: Vec<bool> = (0..25).map(|n| n < 20).collect();
     assert_eq!(flags, expected);
+}
+
+/// A busy file of short lines is read about a batch at a time: the batches
+/// stay near `batch_max_events` (not a read budget's worth of records, a
+/// vector grown by copying and pinned whole by every request a sink cut
+/// from it), and together they hold every line once, in order.
+#[test]
+fn short_lines_are_cut_into_batches_near_their_size() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let lines: String = (0..60_000).map(|n| format!("l{n:06}\n")).collect();
+    std::fs::write(dir.path().join("logs/app.log"), &lines).unwrap();
+    let (mut tailer, mut rx) = stepped(dir.path());
+    tailer.scan();
+    let mut sizes = Vec::new();
+    let mut got = Vec::new();
+    for _ in 0..1000 {
+        tailer.read_round();
+        while let Ok(batch) = rx.try_recv() {
+            sizes.push(batch.len());
+            for event in batch.events() {
+                if let crate::event::Event::Log(record) = event {
+                    got.push(record.body.to_string());
+                }
+            }
+        }
+        if got.len() == 60_000 {
+            break;
+        }
+    }
+    tailer.flush_batch();
+    got.extend(bodies(&mut rx));
+    let want: Vec<String> = (0..60_000).map(|n| format!("l{n:06}")).collect();
+    assert!(
+        got == want,
+        "{} lines, not every line once in order",
+        got.len()
+    );
+    let max = TailConfig::default().batch_max_events;
+    assert!(
+        sizes.iter().all(|&n| n <= 2 * max),
+        "batches of {sizes:?}, not near {max} records"
+    );
+    assert!(
+        sizes.iter().filter(|&&n| n > batch_capacity(max)).count() <= 1,
+        "batches of {sizes:?}, over {max} records and its room"
+    );
 }

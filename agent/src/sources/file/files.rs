@@ -98,6 +98,9 @@ pub struct Tracked {
     /// When a read last found data (idle files are closed least recently
     /// read first).
     pub last_read: Instant,
+    /// Bytes per line of its latest read that framed any: the next read is
+    /// sized to about what fills the batch. Until then, short lines.
+    pub line_bytes: usize,
 }
 
 // === impl Tracked ===
@@ -772,6 +775,7 @@ impl Tailer {
             retry_at: None,
             rewinds: 0,
             last_read: Instant::now(),
+            line_bytes: 16,
         };
         self.checkpoints.set(entry_of(&tracked));
         FileOpened {

@@ -51,6 +51,15 @@ const LINGER: Duration = Duration::from_millis(50);
 /// 256 KiB ones in the shipping benchmark, and lowered its peak RSS.
 const READ_CHUNK_BYTES: usize = 128 * 1024;
 
+/// The least a file's read asks for, however close the batch is to full.
+const MIN_READ_BYTES: usize = 4 * 1024;
+
+/// Room for a batch's records: its size, and what the read that fills it
+/// may bring past it (reads are sized by the lines' average length).
+pub(super) fn batch_capacity(max_events: usize) -> usize {
+    max_events.saturating_add(max_events / 4)
+}
+
 /// How long a file waits before it is read again after its first rewind;
 /// the wait doubles with each rewind in a row, up to [`REWIND_BACKOFF_MAX`].
 const REWIND_BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -134,7 +143,7 @@ impl Tailer {
         let fresh_start = !checkpoints.existed();
         Tailer {
             on_first_scan: None,
-            emitter: Emitter::with_capacity(config.batch_max_events),
+            emitter: Emitter::with_capacity(batch_capacity(config.batch_max_events)),
             config,
             discovery,
             factory,
@@ -280,6 +289,18 @@ impl Tailer {
                     _ => {}
                 }
             }
+            // About what fills the batch, not the whole budget: a
+            // budget's worth of short lines was several batches' records,
+            // in one vector grown by copying and then pinned whole by each
+            // request the sink cut from it.
+            let room = self
+                .config
+                .batch_max_events
+                .saturating_sub(self.emitter.len());
+            let budget = self
+                .config
+                .read_budget_bytes
+                .min(room.saturating_mul(file.line_bytes).max(MIN_READ_BYTES));
             let Some(handler) = self.streams.get_mut(&file.stream) else {
                 continue;
             };
@@ -298,7 +319,7 @@ impl Tailer {
             };
             let result = file.reader.read(
                 &mut self.buf,
-                self.config.read_budget_bytes,
+                budget,
                 self.config.max_line_bytes,
                 now_unix_nanos(),
                 &mut sink,
@@ -306,6 +327,9 @@ impl Tailer {
             match result {
                 Ok(0) => file.eof = true,
                 Ok(n) => {
+                    if let Some(per_line) = n.checked_div(lines) {
+                        file.line_bytes = per_line.max(1);
+                    }
                     file.eof = false;
                     file.last_read = Instant::now();
                     read_any = true;
@@ -320,7 +344,7 @@ impl Tailer {
                         // rotated, its checkpoint tells it after a restart.
                         grown.push(key);
                     }
-                    if n >= self.config.read_budget_bytes {
+                    if n >= budget {
                         busy_streams.insert(file.stream.clone());
                     }
                 }
@@ -388,7 +412,9 @@ impl Tailer {
         if self.emitter.is_empty() {
             return;
         }
-        let (events, ends) = self.emitter.take(self.config.batch_max_events);
+        let (events, ends) = self
+            .emitter
+            .take(batch_capacity(self.config.batch_max_events));
         let id = self.next_batch;
         self.next_batch += 1;
         if !self.unsent_orphans.is_empty() {
