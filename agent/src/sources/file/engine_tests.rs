@@ -977,3 +977,46 @@ fn short_lines_are_cut_into_batches_near_their_size() {
         "batches of {sizes:?}, over {max} records and its room"
     );
 }
+
+/// A multiline group whose read ended in its middle is not cut by its
+/// timeout while the rest of it lies unread in the file: the source was
+/// held up (here by a read sized to the batch, then a wait past the
+/// timeout, as a full pipeline makes it wait), not the writer. The same
+/// holds for a CRI partial line and its next piece (both time out in the
+/// handler's `tick`).
+#[test]
+fn a_group_whose_rest_is_unread_is_not_cut_by_its_timeout() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let head = "ERROR it broke\n  at first\n";
+    let text = format!("{head}  at second\n  at third\nINFO next\n");
+    std::fs::write(dir.path().join("logs/app.log"), &text).unwrap();
+    let multiline: MultilineConfig =
+        serde_yaml_ng::from_str("start_pattern: '^[^ ]'\ntimeout_ms: 20").unwrap();
+    let config = TailConfig {
+        read_budget_bytes: head.len(),
+        unterminated_timeout_ms: 20,
+        ..TailConfig::default()
+    };
+    let plain = PlainFactory::new(Arc::default(), Attributes::default(), Some(multiline));
+    let (mut tailer, mut rx) = stepped_by(dir.path(), "app.log", config, Box::new(plain));
+    tailer.scan();
+    tailer.read_round();
+    std::thread::sleep(Duration::from_millis(60));
+    tailer.tick();
+    for _ in 0..5 {
+        tailer.read_round();
+    }
+    std::thread::sleep(Duration::from_millis(60));
+    tailer.tick();
+    tailer.flush_batch();
+    assert_eq!(
+        bodies(&mut rx),
+        [
+            "ERROR it broke\n  at first\n  at second\n  at third",
+            "INFO next"
+        ]
+    );
+}

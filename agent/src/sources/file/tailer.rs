@@ -398,8 +398,25 @@ impl Tailer {
                     Framed::Skipped(end) => emitter.consumed(key, end),
                 });
         }
-        for handler in self.streams.values_mut() {
-            handler.tick(now, &mut self.emitter);
+        // A stream with bytes left unread is not timed out: the rest of its
+        // partial line or multiline group may be among them, unread because
+        // the source was held up (a full pipeline, a read sized to the
+        // batch), not because the writer has not written it.
+        let mut busy: Option<HashSet<&str>> = None;
+        for (stream, handler) in self.streams.iter_mut() {
+            if handler.holds_nothing() {
+                continue;
+            }
+            let busy = busy.get_or_insert_with(|| {
+                self.files
+                    .values()
+                    .filter(|f| !f.eof)
+                    .map(|f| f.stream.as_str())
+                    .collect()
+            });
+            if !busy.contains(stream.as_str()) {
+                handler.tick(now, &mut self.emitter);
+            }
         }
         if self.batch_started.is_none() && !self.emitter.is_empty() {
             self.batch_started = Some(now);
