@@ -15,6 +15,7 @@
 mod ack;
 mod batch;
 mod check;
+mod handout;
 mod log;
 mod metric;
 mod value;
@@ -22,6 +23,7 @@ mod value;
 pub use ack::{Ack, AckReceiver, AckStatus, BatchId};
 pub use batch::EventBatch;
 pub use check::{CheckResult, CheckStatus};
+pub use handout::Handout;
 pub use log::{GrowingRecord, LogFlags, LogRecord};
 pub use metric::{Histogram, Metric, MetricValue};
 pub use value::{AnyValue, Attributes, Resource, offset_in};

@@ -55,6 +55,10 @@ enum Item<'a> {
 /// returns how many were encoded.
 pub fn encode<'a>(events: impl Iterator<Item = &'a Event>, out: &mut Vec<u8>) -> usize {
     let mut groups: Vec<(&Arc<Resource>, Vec<Item<'a>>)> = Vec::new();
+    // The previous event's resource and its group: runs of events share one
+    // `Arc` (a source renews its copy every so many records, so a run's
+    // `Arc` is not always its group's).
+    let mut last: Option<(&Arc<Resource>, usize)> = None;
     let mut count = 0;
     for event in events {
         let item = match event {
@@ -64,8 +68,8 @@ pub fn encode<'a>(events: impl Iterator<Item = &'a Event>, out: &mut Vec<u8>) ->
         };
         count += 1;
         let resource = event.resource();
-        let index = match groups.last() {
-            Some((r, _)) if Arc::ptr_eq(r, resource) => groups.len() - 1,
+        let index = match last {
+            Some((r, index)) if Arc::ptr_eq(r, resource) => index,
             _ => match groups
                 .iter()
                 .position(|(r, _)| Arc::ptr_eq(r, resource))
@@ -78,6 +82,7 @@ pub fn encode<'a>(events: impl Iterator<Item = &'a Event>, out: &mut Vec<u8>) ->
                 }
             },
         };
+        last = Some((resource, index));
         groups[index].1.push(item);
     }
     let scope = scope_len();
@@ -154,10 +159,11 @@ struct SharedAttributes<'a> {
 impl<'a> SharedAttributes<'a> {
     /// At most this many lists are kept (a batch from many files encodes
     /// the others as it goes).
-    const MAX: usize = 16;
+    const MAX: usize = 32;
 
     /// The bytes of `attributes` as repeated field 6, if kept or room is
-    /// left to keep them.
+    /// left to keep them. A copy of a list kept (sources renew their
+    /// copies every so many records) is kept as the same bytes.
     fn get(&mut self, attributes: &'a Arc<Attributes>) -> Option<&[u8]> {
         let index = match self
             .encoded
@@ -166,8 +172,14 @@ impl<'a> SharedAttributes<'a> {
         {
             Some(index) => index,
             None if self.encoded.len() < Self::MAX => {
-                let mut bytes = Vec::with_capacity(attributes_len(6, attributes));
-                put_attributes(&mut bytes, 6, attributes);
+                let bytes = match self.encoded.iter().find(|(a, _)| ***a == **attributes) {
+                    Some((_, bytes)) => bytes.clone(),
+                    None => {
+                        let mut bytes = Vec::with_capacity(attributes_len(6, attributes));
+                        put_attributes(&mut bytes, 6, attributes);
+                        bytes
+                    }
+                };
                 self.encoded.push((attributes, bytes));
                 self.encoded.len() - 1
             }

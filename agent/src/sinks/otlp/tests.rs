@@ -285,7 +285,8 @@ fn statuses_follow_the_otlp_specification() {
 
 /// Records of many files, interleaved: each keeps its own file's shared
 /// attributes, whether they are copied as encoded once per request or (past
-/// the lists kept) encoded again, and with flags or attributes of its own.
+/// the lists kept) encoded again, through the same `Arc` or a copy, and
+/// with flags or attributes of its own.
 #[test]
 fn records_of_many_files_interleaved_keep_their_files_attributes() {
     let node = resource("node-a");
@@ -302,7 +303,17 @@ fn records_of_many_files_interleaved_keep_their_files_attributes() {
     let mut expected = Vec::new();
     for n in 0..400usize {
         let file = (n * 7) % files.len();
-        let mut record = log(&format!("line {n}"), &node, &files[file]);
+        // Every other record holds a copy of its file's list (a source
+        // renews its copy every so many records).
+        let shared = match n % 2 {
+            0 => Arc::clone(&files[file]),
+            _ => Arc::new(Attributes::clone(&files[file])),
+        };
+        let resource = match n % 4 {
+            1 => Arc::new(Resource::clone(&node)),
+            _ => Arc::clone(&node),
+        };
+        let mut record = log(&format!("line {n}"), &resource, &shared);
         let mut keys = vec![
             (
                 "log.file.path".to_owned(),
@@ -323,6 +334,7 @@ fn records_of_many_files_interleaved_keep_their_files_attributes() {
     let mut out = Vec::new();
     assert_eq!(logs::encode(events.iter(), &mut out), 400);
     let request = ExportLogsServiceRequest::decode(out.as_slice()).unwrap();
+    assert_eq!(request.resource_logs.len(), 1, "copies of one resource");
     let records = &request.resource_logs[0].scope_logs[0].log_records;
     assert_eq!(records.len(), expected.len());
     for (record, (body, keys, invalid)) in records.iter().zip(&expected) {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::handler::{Emitter, FileKey, LineHandler, RawLine, StreamFactory, StreamSpec};
 use super::multiline::{Multiline, MultilineConfig};
-use crate::event::{Attributes, Event, LogFlags, LogRecord, Resource};
+use crate::event::{Attributes, Event, Handout, LogFlags, LogRecord, Resource};
 
 /// Streams of the `file` source: one per path, records carrying
 /// `log.file.path` and `log.file.name`.
@@ -18,8 +18,8 @@ pub struct PlainFactory {
 
 /// Lines of one plain file (and its rotations).
 pub struct PlainHandler {
-    shared: Arc<Attributes>,
-    resource: Arc<Resource>,
+    shared: Handout<Attributes>,
+    resource: Handout<Resource>,
     multiline: Option<Multiline>,
 }
 
@@ -55,8 +55,8 @@ impl StreamFactory for PlainFactory {
             shared.insert("log.file.name", name.to_string_lossy().into_owned());
         }
         Box::new(PlainHandler {
-            shared: Arc::new(shared),
-            resource: Arc::clone(&spec.resource),
+            shared: Handout::new(Arc::new(shared)),
+            resource: Handout::new(Arc::clone(&spec.resource)),
             multiline: self.multiline.as_ref().map(Multiline::new),
         })
     }
@@ -86,10 +86,10 @@ impl LineHandler for PlainHandler {
             severity_number: 0,
             severity_text: None,
             body,
-            shared_attributes: Arc::clone(&self.shared),
+            shared_attributes: self.shared.get(),
             attributes: Attributes::new(),
             flags,
-            resource: Arc::clone(&self.resource),
+            resource: self.resource.get(),
         };
         match self.multiline.as_mut() {
             Some(multiline) => {

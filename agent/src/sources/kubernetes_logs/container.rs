@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use super::format::{self, IoStream};
 use super::metadata::PodSlot;
 use super::path::ContainerLog;
-use crate::event::{AnyValue, Attributes, Event, GrowingRecord, LogFlags, LogRecord, Resource};
+use crate::event::{
+    AnyValue, Attributes, Event, GrowingRecord, Handout, LogFlags, LogRecord, Resource,
+};
 use crate::sources::file::{
     Emitter, FileKey, LineHandler, Multiline, MultilineConfig, RawLine, group_or_emit,
 };
@@ -29,7 +31,7 @@ use crate::sources::file::{
 /// Lines of one container instance (`<restart>.log` and its rotations).
 pub struct ContainerHandler {
     slot: Arc<PodSlot>,
-    resource: Arc<Resource>,
+    resource: Handout<Resource>,
     generation: u64,
     stdout: StreamState,
     stderr: StreamState,
@@ -43,7 +45,7 @@ pub struct ContainerHandler {
 /// One of stdout/stderr: the partials being joined (one per file at
 /// most) and the multiline group.
 struct StreamState {
-    shared: Arc<Attributes>,
+    shared: Handout<Attributes>,
     partials: Vec<Partial>,
     /// The files this stream has had a line from (a stream's first line
     /// in a file may end another file's partial).
@@ -82,7 +84,7 @@ impl ContainerHandler {
             shared.insert("log.iostream", io.as_str());
             shared.insert("log.file.path", log.live_path.display().to_string());
             StreamState {
-                shared: Arc::new(shared),
+                shared: Handout::new(Arc::new(shared)),
                 partials: Vec::new(),
                 files: Vec::new(),
                 latest: 0,
@@ -92,7 +94,7 @@ impl ContainerHandler {
         let (resource, generation) = slot.resource();
         ContainerHandler {
             slot,
-            resource,
+            resource: Handout::new(resource),
             generation,
             stdout: stream(IoStream::Stdout),
             stderr: stream(IoStream::Stderr),
@@ -105,7 +107,8 @@ impl ContainerHandler {
 
     fn refresh_resource(&mut self) {
         if self.slot.generation() != self.generation {
-            (self.resource, self.generation) = self.slot.resource();
+            let (resource, generation) = self.slot.resource();
+            (self.resource, self.generation) = (Handout::new(resource), generation);
         }
     }
 }
@@ -123,11 +126,7 @@ impl LineHandler for ContainerHandler {
             // attribute, rather than lose it.
             self.parse_failures.store(true, Ordering::Relaxed);
             let (body, invalid) = line.text(line.bytes);
-            let mut record = LogRecord::new(
-                body,
-                Arc::clone(&self.stdout.shared),
-                Arc::clone(&self.resource),
-            );
+            let mut record = LogRecord::new(body, self.stdout.shared.get(), self.resource.get());
             record.observed_time_unix_nano = line.observed_unix_nano;
             record
                 .attributes
@@ -145,7 +144,7 @@ impl LineHandler for ContainerHandler {
             return;
         };
         let max_merged = self.max_merged_bytes;
-        let resource = Arc::clone(&self.resource);
+        let resource = self.resource.get();
         let midway = self.read_midway.contains(&line.file);
         let state = match parsed.stream {
             IoStream::Stdout => &mut self.stdout,
@@ -208,7 +207,7 @@ impl LineHandler for ContainerHandler {
                 } else {
                     parsed.message
                 };
-                let mut record = LogRecord::new(body, Arc::clone(&state.shared), resource);
+                let mut record = LogRecord::new(body, state.shared.get(), resource);
                 record.time_unix_nano = parsed.time_unix_nano;
                 record.observed_time_unix_nano = line.observed_unix_nano;
                 record.flags = flags;
