@@ -58,9 +58,14 @@ fn spawn(dir: &Path, factory: Box<dyn StreamFactory>) -> (BoxedComponent, Cancel
 }
 
 fn dir_with_a_log() -> tempfile::TempDir {
+    dir_with_log("a line\n")
+}
+
+/// A directory with `logs/app.log` holding `text`.
+fn dir_with_log(text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    std::fs::write(dir.path().join("logs/app.log"), "a line\n").unwrap();
+    std::fs::write(dir.path().join("logs/app.log"), text).unwrap();
     dir
 }
 
@@ -937,10 +942,8 @@ fn lines_read_again_after_a_dropped_batch_are_flagged_replayed() {
 fn short_lines_are_cut_into_batches_near_their_size() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let lines: String = (0..60_000).map(|n| format!("l{n:06}\n")).collect();
-    std::fs::write(dir.path().join("logs/app.log"), &lines).unwrap();
+    let dir = dir_with_log(&lines);
     let (mut tailer, mut rx) = stepped(dir.path());
     tailer.scan();
     let mut sizes = Vec::new();
@@ -988,11 +991,8 @@ fn short_lines_are_cut_into_batches_near_their_size() {
 fn a_group_whose_rest_is_unread_is_not_cut_by_its_timeout() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let head = "ERROR it broke\n  at first\n";
-    let text = format!("{head}  at second\n  at third\nINFO next\n");
-    std::fs::write(dir.path().join("logs/app.log"), &text).unwrap();
+    let dir = dir_with_log(&format!("{head}  at second\n  at third\nINFO next\n"));
     let multiline: MultilineConfig =
         serde_yaml_ng::from_str("start_pattern: '^[^ ]'\ntimeout_ms: 20").unwrap();
     let config = TailConfig {
