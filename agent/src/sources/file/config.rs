@@ -132,8 +132,9 @@ pub struct TailConfig {
     #[serde(default = "default_max_open_files")]
     pub max_open_files: usize,
     /// Bytes read from one file before moving to the next, so one busy file
-    /// cannot starve the others. The records of one read travel as one
-    /// batch, so this also bounds the memory a batch holds.
+    /// cannot starve the others. A read asks for less once about
+    /// `batch_max_events` lines (at the file's line length) fill the batch,
+    /// which is then sent: batches stay near that size.
     #[serde(default = "default_read_budget_bytes")]
     pub read_budget_bytes: usize,
     /// How often files at their end are checked for new data when no
