@@ -1020,3 +1020,25 @@ fn a_group_whose_rest_is_unread_is_not_cut_by_its_timeout() {
         ]
     );
 }
+
+/// A line longer than the first reads (sized for short lines until a line
+/// ends) is read in a few reads, not in steps of the smallest one.
+#[test]
+fn a_long_line_is_read_in_a_few_reads() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let long = "x".repeat(400 * 1024);
+    let dir = dir_with_log(&format!("{long}\nnext\n"));
+    let (mut tailer, mut rx) = stepped(dir.path());
+    tailer.scan();
+    let mut rounds = 0;
+    while tailer.emitter.len() < 2 && rounds < 1000 {
+        tailer.read_round();
+        rounds += 1;
+    }
+    tailer.flush_batch();
+    let got = bodies(&mut rx);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].len(), long.len());
+    assert!(rounds <= 4, "{rounds} reads for a line of 400 KiB");
+}

@@ -98,8 +98,9 @@ pub struct Tracked {
     /// When a read last found data (idle files are closed least recently
     /// read first).
     pub last_read: Instant,
-    /// Bytes per line of its latest read that framed any: the next read is
-    /// sized to about what fills the batch. Until then, short lines.
+    /// Bytes per line of its latest read (at least the read, if it ended
+    /// no line): the next read is sized to about what fills the batch.
+    /// Until then, short lines.
     pub line_bytes: usize,
 }
 

@@ -327,9 +327,11 @@ impl Tailer {
             match result {
                 Ok(0) => file.eof = true,
                 Ok(n) => {
-                    if let Some(per_line) = n.checked_div(lines) {
-                        file.line_bytes = per_line.max(1);
-                    }
+                    // A read that ended no line was inside a longer one.
+                    file.line_bytes = match n.checked_div(lines) {
+                        Some(per_line) => per_line.max(1),
+                        None => file.line_bytes.max(n),
+                    };
                     file.eof = false;
                     file.last_read = Instant::now();
                     read_any = true;
