@@ -121,6 +121,46 @@ fn counter(agent: &Agent, name: &str, labels: &[&str]) -> f64 {
     agent.metric_sum(name, labels)
 }
 
+/// The ingest answers 503 to everything from now on (for an hour).
+fn fail_every_request(receiver: &Receiver) {
+    receiver.set_fault(Fault::Status {
+        status: 503,
+        retry_after: None,
+        until: Instant::now() + Duration::from_secs(3600),
+    });
+}
+
+/// 200 lines written and delivered, then the ingest fails every request
+/// and 2,000 more are written: both sets of lines, in order.
+fn delivered_then_an_outage(receiver: &Receiver, log: &Path) -> (Vec<String>, Vec<String>) {
+    let first = lines("early", 200);
+    append(log, &first);
+    expect_every_line(receiver, &first, Duration::from_secs(30));
+    fail_every_request(receiver);
+    let during = lines("outage", 2_000);
+    append(log, &during);
+    (first, during)
+}
+
+/// Waits until the agent's sinks have retried a request.
+fn wait_for_retries(agent: &Agent) {
+    wait_for("the outage to be retried", Duration::from_secs(20), || {
+        (counter(agent, "neurallog_agent_sink_retries_total", &[]) > 0.0).then_some(())
+    });
+}
+
+/// Reloads `yaml` (a sink's settings changed, so it is hard-stopped) and
+/// waits until the file source has rewound the batches it gave up.
+fn reload_and_wait_for_a_rewind(agent: &Agent, yaml: &str) {
+    agent.write_config(yaml);
+    agent.signal("HUP");
+    wait_for(
+        "the undelivered batches to be rewound",
+        Duration::from_secs(20),
+        || (counter(agent, "neurallog_agent_file_rewinds_total", &[]) > 0.0).then_some(()),
+    );
+}
+
 #[test]
 fn sink_changed_by_eight_reloads_while_the_ingest_flaps_loses_nothing() {
     let receiver = Receiver::start();
@@ -175,27 +215,9 @@ fn a_sink_hard_stopped_by_a_reload_is_read_again() {
     // one, which delivers once the ingest is back.
     let receiver = Receiver::start();
     let (agent, log) = start(&config(&receiver.endpoint(), 100, ""));
-    let first = lines("early", 200);
-    append(&log, &first);
-    expect_every_line(&receiver, &first, Duration::from_secs(30));
-
-    receiver.set_fault(Fault::Status {
-        status: 503,
-        retry_after: None,
-        until: Instant::now() + Duration::from_secs(3600),
-    });
-    let during = lines("outage", 2_000);
-    append(&log, &during);
-    wait_for("the outage to be retried", Duration::from_secs(20), || {
-        (counter(&agent, "neurallog_agent_sink_retries_total", &[]) > 0.0).then_some(())
-    });
-    agent.write_config(&config(&receiver.endpoint(), 300, ""));
-    agent.signal("HUP");
-    wait_for(
-        "the undelivered batches to be rewound",
-        Duration::from_secs(20),
-        || (counter(&agent, "neurallog_agent_file_rewinds_total", &[]) > 0.0).then_some(()),
-    );
+    let (first, during) = delivered_then_an_outage(&receiver, &log);
+    wait_for_retries(&agent);
+    reload_and_wait_for_a_rewind(&agent, &config(&receiver.endpoint(), 300, ""));
     assert!(
         counter(
             &agent,
@@ -232,31 +254,13 @@ fn lines_read_again_through_a_throttle_after_a_reload_in_an_outage_during_a_rota
     let endpoint = receiver.endpoint();
     let yaml = |timeout_ms| config_through(throttle, "limit", &endpoint, timeout_ms, "");
     let (agent, log) = start(&yaml(100));
-    let first = lines("early", 200);
-    append(&log, &first);
-    expect_every_line(&receiver, &first, Duration::from_secs(30));
-
-    receiver.set_fault(Fault::Status {
-        status: 503,
-        retry_after: None,
-        until: Instant::now() + Duration::from_secs(3600),
-    });
-    let during = lines("outage", 2_000);
-    append(&log, &during);
+    let (first, during) = delivered_then_an_outage(&receiver, &log);
     // Rotated (logrotate's `create`): the rest goes to a new file.
     std::fs::rename(&log, log.with_extension("log.1")).unwrap();
     let after = lines("rotated", 300);
     append(&log, &after);
-    wait_for("the outage to be retried", Duration::from_secs(20), || {
-        (counter(&agent, "neurallog_agent_sink_retries_total", &[]) > 0.0).then_some(())
-    });
-    agent.write_config(&yaml(300));
-    agent.signal("HUP");
-    wait_for(
-        "the undelivered batches to be rewound",
-        Duration::from_secs(20),
-        || (counter(&agent, "neurallog_agent_file_rewinds_total", &[]) > 0.0).then_some(()),
-    );
+    wait_for_retries(&agent);
+    reload_and_wait_for_a_rewind(&agent, &yaml(300));
     receiver.set_fault(Fault::None);
     // 2,500 lines, within the threshold of 3,000 when first read; with the
     // ones read again counted, it was not.
@@ -517,16 +521,10 @@ fn a_route_taken_out_by_a_reload_while_the_ingest_fails_loses_nothing() {
 
     // The ingest fails: the sink retries, its input fills, and the route
     // holds what it cannot hand on.
-    receiver.set_fault(Fault::Status {
-        status: 503,
-        retry_after: None,
-        until: Instant::now() + Duration::from_secs(3600),
-    });
+    fail_every_request(&receiver);
     let during = lines("outage", 20_000);
     append(&log, &during);
-    wait_for("the outage to be retried", Duration::from_secs(20), || {
-        (counter(&agent, "neurallog_agent_sink_retries_total", &[]) > 0.0).then_some(())
-    });
+    wait_for_retries(&agent);
     std::thread::sleep(Duration::from_millis(500));
     // The route goes; the sink reads the source directly.
     reload(&agent, &config(&receiver.endpoint(), 100, ""), 1);
