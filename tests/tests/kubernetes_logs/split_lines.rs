@@ -239,3 +239,54 @@ fn a_line_split_across_a_rotation_is_whole_when_a_reload_drops_its_batch() {
     assert!(rewinds >= 1.0, "the batch was never given up: {counts:?}");
     agent.terminate(Duration::from_secs(10));
 }
+
+/// Faults combined: every line is split in two pieces (`P`, `F`), the
+/// ingest fails four times for 2 s while more lines are written than the
+/// pipeline holds, and the container's log rotates during an outage. The
+/// source, waiting on the full pipeline longer than its partial-line
+/// timeout (300 ms here) with a first piece read and its end not yet,
+/// sent the piece alone and its end as a line of its own (chaos seed
+/// 2402; on the agent of `1bf8abd`: `bodies that are no line: ["line
+/// 8092", " of the web container", ...]`). Every line arrives whole.
+#[test]
+fn split_lines_stay_whole_through_outages_longer_than_the_partial_timeout_and_a_rotation() {
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let web = container(dir.path());
+    std::fs::create_dir_all(&web).unwrap();
+    let live = web.join("0.log");
+    let yaml = config(&receiver.endpoint(), 100).replace(
+        "    read_gzip: true\n",
+        "    read_gzip: true\n    unterminated_timeout_ms: 300\n",
+    );
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    let split = |range: std::ops::RangeInclusive<u32>| -> String {
+        range
+            .map(|n| {
+                let (start, end) = cri_split(n);
+                start + &end
+            })
+            .collect()
+    };
+    // Below 60,000 lines in all: `cri_split` stamps line n at n ms.
+    let per_round = 14_000;
+    for round in 0..4u32 {
+        receiver.set_fault(Fault::Status {
+            status: 503,
+            retry_after: None,
+            until: Instant::now() + Duration::from_secs(2),
+        });
+        append(
+            &live,
+            &split(round * per_round + 1..=(round + 1) * per_round),
+        );
+        if round == 1 {
+            rotate(&web, "20261206-100001");
+        }
+        std::thread::sleep(Duration::from_millis(2_500));
+    }
+    // Panics on a body that is no line: a piece alone.
+    arrived(&receiver, 4 * per_round);
+    agent.terminate(Duration::from_secs(10));
+}
