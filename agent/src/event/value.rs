@@ -6,16 +6,17 @@ use std::fmt;
 
 use bytestring::ByteString;
 
+use super::text::Text;
+
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 /// A value of an attribute or of a log body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyValue {
-    /// A UTF-8 string: static, owned, or a view into the text it was
-    /// found in (a field parsed out of a log body shares the body's
-    /// buffer rather than being copied).
-    String(ByteString),
+    /// A UTF-8 string: static, owned, or a part of the text it was found
+    /// in (a field parsed out of a log body: see [`Text`]).
+    String(Text),
     /// A boolean.
     Bool(bool),
     /// A signed 64-bit integer.
@@ -57,13 +58,10 @@ pub fn offset_in(part: &str, whole: &str) -> Option<usize> {
 // === impl AnyValue ===
 
 impl AnyValue {
-    /// `part` as a string value: a view into `whole` when it is one (a
-    /// field read out of a body), else a copy.
+    /// `part` as a string value: a part of `whole` when it is one (a
+    /// field read out of a body, see [`Text::part_of`]), else a copy.
     pub fn part_of(whole: &ByteString, part: &str) -> AnyValue {
-        match offset_in(part, whole) {
-            Some(_) => AnyValue::String(whole.slice_ref(part)),
-            None => AnyValue::from(part.to_owned()),
-        }
+        AnyValue::String(Text::part_of(whole, part))
     }
 
     /// The string inside, if this is a string value.
@@ -77,7 +75,7 @@ impl AnyValue {
 
 impl From<&'static str> for AnyValue {
     fn from(s: &'static str) -> Self {
-        AnyValue::String(ByteString::from_static(s))
+        AnyValue::String(Text::from_static(s))
     }
 }
 
@@ -89,6 +87,12 @@ impl From<String> for AnyValue {
 
 impl From<ByteString> for AnyValue {
     fn from(s: ByteString) -> Self {
+        AnyValue::String(s.into())
+    }
+}
+
+impl From<Text> for AnyValue {
+    fn from(s: Text) -> Self {
         AnyValue::String(s)
     }
 }

@@ -2,14 +2,12 @@
 //! `opentelemetry-proto` message types, both ways (the disk queue stores
 //! OTLP messages and reads them back into events).
 
-use bytestring::ByteString;
-
 use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue as ProtoAny, ArrayValue, KeyValue, KeyValueList,
 };
 
-use crate::event::{AnyValue, Attributes};
+use crate::event::{AnyValue, Attributes, Text};
 
 /// An attribute value as a proto `AnyValue`.
 pub fn to_proto(value: &AnyValue) -> ProtoAny {
@@ -54,7 +52,7 @@ pub fn from_proto(value: ProtoAny) -> AnyValue {
         }
         Some(ProtoValue::KvlistValue(list)) => AnyValue::Map(attributes(list.values)),
         // Dictionary-encoded strings (profiles only) and empty values.
-        Some(ProtoValue::StringValueStrindex(_)) | None => AnyValue::String(ByteString::new()),
+        Some(ProtoValue::StringValueStrindex(_)) | None => AnyValue::String(Text::new()),
     }
 }
 

@@ -51,7 +51,7 @@ pub fn parse(line: &ByteString, combined: bool) -> Option<Parsed> {
     };
     let time = clf(time)?;
 
-    let view = |part: &str| AnyValue::String(line.slice_ref(part));
+    let view = |part: &str| AnyValue::part_of(line, part);
     let field = |part: Cow<'_, str>| match part {
         Cow::Borrowed(part) => view(part),
         Cow::Owned(part) => AnyValue::from(part),

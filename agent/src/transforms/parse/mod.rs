@@ -161,10 +161,7 @@ impl Parser {
                 let mut attributes = Attributes::new();
                 for (i, name) in names.iter() {
                     if let Some((start, end)) = locations.get(*i) {
-                        attributes.insert(
-                            name.clone(),
-                            AnyValue::String(body.slice_ref(&body[start..end])),
-                        );
+                        attributes.insert(name.clone(), AnyValue::part_of(body, &body[start..end]));
                     }
                 }
                 Some(Parsed::attributes_only(attributes))

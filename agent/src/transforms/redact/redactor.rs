@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use crate::event::{AnyValue, Event, LogRecord, offset_in};
+use crate::event::{AnyValue, Event, LogRecord};
 use crate::telemetry::events::{ComponentMetrics, RedactionMetrics, TransformRedacted};
 use crate::topology::BuildError;
 use crate::transforms::Transform;
@@ -152,10 +152,11 @@ impl Redactor {
 
     /// Redact one record in place.
     ///
-    /// The body is scanned for anchors once. An attribute that is a view
-    /// into the body (a field a parser found in it) is not scanned again:
-    /// an anchor inside it is an anchor of the body starting within its
-    /// bytes, so the body's anchors starting there mark every detector
+    /// The body is scanned for anchors once. An attribute that is the
+    /// body's own bytes (a field a parser found in it, see
+    /// [`Text::offset_in`](crate::event::Text::offset_in)) is not scanned
+    /// again: an anchor inside it is an anchor of the body starting within
+    /// its bytes, so the body's anchors starting there mark every detector
     /// that may match it (and perhaps a few more, which find nothing).
     pub fn redact_record(&mut self, log: &mut LogRecord) {
         // A second handle on the body as read, which the views share.
@@ -184,7 +185,7 @@ impl Redactor {
     fn redact_value(&mut self, value: &mut AnyValue, body: &str) {
         match value {
             AnyValue::String(text) => {
-                let changed = match offset_in(text, body) {
+                let changed = match text.offset_in(body) {
                     Some(start) => {
                         let within = |at: &usize| (start..start + text.len()).contains(at);
                         if !self.has_always && !self.body_anchors.iter().any(|(at, _)| within(at)) {

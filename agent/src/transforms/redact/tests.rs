@@ -414,7 +414,8 @@ fn overlapping_and_nested_anchors_each_run_their_detector() {
     assert_eq!(fired, ["email"]);
 }
 
-/// A parser's fields are views into the body, and their detectors come
+/// A parser's fields are parts of the body (views into it, or short
+/// copies that know where in it they were found), and their detectors come
 /// from the anchors found in the body rather than from a scan of their
 /// own. Whatever the line, each field must come out exactly as a
 /// redaction of a copy of it alone would leave it.
