@@ -106,9 +106,8 @@ fn run(mode: &str, files: usize, lines_per_file: u64) {
     };
     let config: SourceConfig = serde_yaml_ng::from_str(&yaml).expect("bench config");
 
-    // As many worker threads as the agent runs.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(neurallog_agent::cmd::worker_threads())
+        .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");

@@ -10,12 +10,11 @@
 //!
 //! CPU time is the whole process's (`/proc/self/stat`): the source's
 //! thread, the runtime, every transform task and the sink. The runtime has
-//! as many worker threads as the agent's (one fewer than the CPUs, at
-//! least one), unless `TOKIO_WORKER_THREADS` sets another number (as it
-//! does for the agent):
+//! one worker thread per core, as the agent's, unless `TOKIO_WORKER_THREADS`
+//! sets another number (as it does for the agent):
 //!
 //! ```sh
-//! TOKIO_WORKER_THREADS=2 cargo bench -p neurallog-agent --bench transforms -- access/
+//! TOKIO_WORKER_THREADS=1 cargo bench -p neurallog-agent --bench transforms -- access/
 //! ```
 
 use std::io::Write as _;
@@ -152,10 +151,10 @@ fn run(path: &Path, data: &Path, transforms: &[&str], lines: u64) -> (f64, f64, 
         .iter()
         .map(|yaml| serde_yaml_ng::from_str(yaml).expect("transform config"))
         .collect();
-    // As many worker threads as the agent runs.
+    // One worker thread per core unless `TOKIO_WORKER_THREADS` says
+    // otherwise, as in the agent.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .worker_threads(neurallog_agent::cmd::worker_threads())
         .build()
         .expect("runtime");
     let delivered = Arc::new(AtomicU64::new(0));

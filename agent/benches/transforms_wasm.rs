@@ -157,10 +157,10 @@ fn run(
             .expect("source config");
     let transform: Option<TransformConfig> =
         transform.map(|yaml| serde_yaml_ng::from_str(yaml).expect("transform config"));
-    // As many worker threads as the agent runs.
+    // One worker thread per core unless `TOKIO_WORKER_THREADS` says
+    // otherwise, as in the agent.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .worker_threads(neurallog_agent::cmd::worker_threads())
         .build()
         .expect("runtime");
     let delivered = Arc::new(AtomicU64::new(0));

@@ -225,7 +225,7 @@ fn source(arg: &ConfigArg) -> ConfigSource {
 /// A multi-threaded async runtime, or the exit code when there is none.
 fn runtime(thread_name: Option<&str>) -> Result<tokio::runtime::Runtime, u8> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all().worker_threads(worker_threads());
+    builder.enable_all();
     if let Some(name) = thread_name {
         builder.thread_name(name);
     }
@@ -233,41 +233,6 @@ fn runtime(thread_name: Option<&str>) -> Result<tokio::runtime::Runtime, u8> {
         eprintln!("error: cannot start the async runtime: {error}");
         EXIT_FAILURE
     })
-}
-
-/// How many async worker threads the agent runs: `TOKIO_WORKER_THREADS`
-/// if set, else one fewer than the CPUs it may use (at least one).
-///
-/// The file and `kubernetes_logs` sources read on threads of their own,
-/// so one core is left to them. A batch then crosses cores once, from the
-/// reading thread to the worker that runs the transforms and the sink.
-/// With a worker per core on two CPUs, the batch also went back and forth
-/// between the workers at each hop: parse, filter and redact cost about a
-/// fifth more CPU per line (`docs/PERFORMANCE.md`). The count follows the
-/// CPU limit of a container (cgroup quota), as `available_parallelism`
-/// does: under a limit of one CPU or less it was already one.
-pub fn worker_threads() -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let set = std::env::var("TOKIO_WORKER_THREADS").ok();
-    let (threads, ignored) = worker_threads_for(set.as_deref(), cpus);
-    if ignored {
-        eprintln!(
-            "warning: TOKIO_WORKER_THREADS={:?} is not a positive number; running {threads} worker threads",
-            set.unwrap_or_default()
-        );
-    }
-    threads
-}
-
-/// The worker threads for `TOKIO_WORKER_THREADS` set to `set` and `cpus`
-/// CPUs, and whether `set` was given but not a positive number.
-fn worker_threads_for(set: Option<&str>, cpus: usize) -> (usize, bool) {
-    let default = cpus.saturating_sub(1).max(1);
-    match set.map(|v| v.trim().parse::<usize>()) {
-        None => (default, false),
-        Some(Ok(n)) if n > 0 => (n, false),
-        Some(_) => (default, true),
-    }
 }
 
 /// Write `text` and a newline to standard output. A closed pipe (`| head`)
@@ -278,20 +243,4 @@ pub fn print_stdout(text: &str) {
     let _ = out
         .write_all(text.as_bytes())
         .and_then(|()| out.write_all(b"\n"));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::worker_threads_for;
-
-    #[test]
-    fn one_core_is_left_to_the_reading_threads() {
-        assert_eq!(worker_threads_for(None, 1), (1, false));
-        assert_eq!(worker_threads_for(None, 2), (1, false));
-        assert_eq!(worker_threads_for(None, 8), (7, false));
-        assert_eq!(worker_threads_for(Some("3"), 2), (3, false));
-        assert_eq!(worker_threads_for(Some(" 2\n"), 8), (2, false));
-        assert_eq!(worker_threads_for(Some("0"), 8), (7, true));
-        assert_eq!(worker_threads_for(Some("many"), 2), (1, true));
-    }
 }
