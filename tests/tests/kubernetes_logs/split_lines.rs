@@ -68,8 +68,14 @@ fn cri_lines(range: std::ops::RangeInclusive<u32>) -> String {
     range.map(cri).collect()
 }
 
-fn container(dir: &Path) -> PathBuf {
-    dir.join("pods").join(POD_DIR).join("web")
+/// A data directory with the web container's log directory made in it:
+/// the directory, the container's directory and its live log.
+fn web_container() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("pods").join(POD_DIR).join("web");
+    std::fs::create_dir_all(&web).unwrap();
+    let live = web.join("0.log");
+    (dir, web, live)
 }
 
 fn append(path: &Path, text: &str) {
@@ -135,10 +141,7 @@ fn arrived(receiver: &Receiver, last: u32) -> HashMap<String, usize> {
 fn a_rotation_compressed_while_the_agent_was_stopped_is_not_read_again() {
     let receiver = Receiver::start();
     let yaml = config(&receiver.endpoint(), 100);
-    let dir = tempfile::tempdir().unwrap();
-    let web = container(dir.path());
-    std::fs::create_dir_all(&web).unwrap();
-    let live = web.join("0.log");
+    let (dir, web, live) = web_container();
     let (start, end) = cri_split(157);
     append(&live, &(cri_lines(1..=156) + &start));
     let mut agent = Agent::start_in(dir, &yaml, &[]);
@@ -203,10 +206,7 @@ fn arrived_up_to(receiver: &Receiver, last: u32) {
 #[test]
 fn a_line_split_across_a_rotation_is_whole_when_a_reload_drops_its_batch() {
     let receiver = Receiver::start();
-    let dir = tempfile::tempdir().unwrap();
-    let web = container(dir.path());
-    std::fs::create_dir_all(&web).unwrap();
-    let live = web.join("0.log");
+    let (dir, web, live) = web_container();
     let (start, end) = cri_split(57);
     append(&live, &(cri_lines(1..=56) + &start));
     let mut agent = Agent::start_in(dir, &config(&receiver.endpoint(), 100), &[]);
@@ -251,10 +251,7 @@ fn a_line_split_across_a_rotation_is_whole_when_a_reload_drops_its_batch() {
 #[test]
 fn split_lines_stay_whole_through_outages_longer_than_the_partial_timeout_and_a_rotation() {
     let receiver = Receiver::start();
-    let dir = tempfile::tempdir().unwrap();
-    let web = container(dir.path());
-    std::fs::create_dir_all(&web).unwrap();
-    let live = web.join("0.log");
+    let (dir, web, live) = web_container();
     let yaml = config(&receiver.endpoint(), 100).replace(
         "    read_gzip: true\n",
         "    read_gzip: true\n    unterminated_timeout_ms: 300\n",
