@@ -27,7 +27,7 @@ pub use check::{CheckResult, CheckStatus};
 pub use handout::Handout;
 pub use log::{GrowingRecord, LogFlags, LogRecord};
 pub use metric::{Histogram, Metric, MetricValue};
-pub use text::{INLINE_MAX, Text};
+pub use text::Text;
 pub use value::{AnyValue, Attributes, Resource, offset_in};
 
 /// One event in the pipeline.
