@@ -357,8 +357,8 @@ fn help_on_every_subcommand() {
 }
 
 /// The binary runs on jemalloc with the settings `.cargo/config.toml` builds
-/// in (one arena, thread caches up to 1 KiB; `docs/PERFORMANCE.md`,
-/// "jemalloc, adopted"): a build that lost them, or the allocator, would
+/// in (one arena, thread caches up to 1 KiB and 16 slabs deep;
+/// `docs/PERFORMANCE.md`, "jemalloc, adopted" and "Deeper thread caches"): a build that lost them, or the allocator, would
 /// still pass every other test and quietly cost memory or CPU. jemalloc
 /// prints its statistics, settings included, at exit when asked to.
 #[test]
@@ -370,7 +370,11 @@ fn the_binary_runs_on_jemalloc_with_its_built_in_settings() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stats = String::from_utf8_lossy(&out.stderr);
-    for setting in ["opt.narenas: 1\n", "opt.tcache_max: 1024\n"] {
+    for setting in [
+        "opt.narenas: 1\n",
+        "opt.tcache_max: 1024\n",
+        "opt.lg_tcache_nslots_mul: 4\n",
+    ] {
         assert!(
             stats.contains(setting),
             "{setting:?} not in jemalloc's statistics:\n{stats}"
