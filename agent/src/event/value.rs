@@ -60,6 +60,7 @@ pub fn offset_in(part: &str, whole: &str) -> Option<usize> {
 impl AnyValue {
     /// `part` as a string value: a part of `whole` when it is one (a
     /// field read out of a body, see [`Text::part_of`]), else a copy.
+    #[inline]
     pub fn part_of(whole: &ByteString, part: &str) -> AnyValue {
         AnyValue::String(Text::part_of(whole, part))
     }
@@ -176,6 +177,7 @@ impl Attributes {
     /// Append `key`, which the caller knows is not set yet (a parser
     /// filling a fresh list from its own distinct keys): no search for an
     /// earlier value.
+    #[inline]
     pub fn push_new(&mut self, key: &'static str, value: impl Into<AnyValue>) {
         debug_assert!(self.get(key).is_none(), "attribute `{key}` set twice");
         self.0.push((Cow::Borrowed(key), value.into()));
