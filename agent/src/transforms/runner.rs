@@ -39,7 +39,7 @@ pub fn run(mut transform: impl Transform, cx: TransformContext) -> BoxedComponen
     Box::pin(async move {
         while let Some(batch) = input.recv().await {
             if let Outcome::Forward(batch) = apply(&mut transform, batch, &metrics) {
-                out.send(batch).await;
+                out.hand_on(batch).await;
             }
         }
     })

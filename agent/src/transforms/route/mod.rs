@@ -61,7 +61,7 @@ pub fn build(config: &RouteConfig, cx: TransformContext) -> Result<BoxedComponen
         while let Some(batch) = input.recv().await {
             for (output, batch) in router.route(batch, &metrics) {
                 if let Some(out) = ordered.get_mut(output) {
-                    out.send(batch).await;
+                    out.hand_on(batch).await;
                 }
             }
         }

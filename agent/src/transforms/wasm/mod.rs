@@ -257,7 +257,7 @@ async fn run(plan: ProcessorPlan, host: Arc<PluginHost>, cx: TransformContext) {
         if events.is_empty() {
             ack.resolve(crate::event::AckStatus::Delivered);
         } else {
-            out.send(EventBatch::new(events, ack)).await;
+            out.hand_on(EventBatch::new(events, ack)).await;
         }
     }
 }
