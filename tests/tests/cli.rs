@@ -358,8 +358,9 @@ fn help_on_every_subcommand() {
 
 /// The binary runs on jemalloc with the settings `.cargo/config.toml` builds
 /// in (one arena, thread caches up to 1 KiB and 16 slabs deep;
-/// `docs/PERFORMANCE.md`, "jemalloc, adopted" and "Deeper thread caches"): a build that lost them, or the allocator, would
-/// still pass every other test and quietly cost memory or CPU. jemalloc
+/// `docs/PERFORMANCE.md`, "jemalloc, adopted" and "Deeper thread caches"):
+/// a build that lost them, or the allocator, would still pass every other
+/// test and quietly cost memory or CPU. jemalloc
 /// prints its statistics, settings included, at exit when asked to.
 #[test]
 fn the_binary_runs_on_jemalloc_with_its_built_in_settings() {
