@@ -116,8 +116,9 @@ fn index_of<T>(seen: &mut Vec<*const T>, ptr: *const T, add: impl FnOnce()) -> u
 }
 
 /// The events to send on: what the processor made of the log records
-/// (already checked against the batch), then the events that were not log
-/// records, in their order.
+/// (already checked against the batch) and the events that were not log
+/// records, in their order (by verdict, each in its place; after a
+/// `processor`'s records, which come in the order it chose, at the end).
 pub fn finish(prepared: Prepared, events: Vec<Event>, outcome: Outcome) -> Vec<Event> {
     match outcome {
         Outcome::Records(returned) => finish_records(prepared, events, returned),
@@ -125,22 +126,32 @@ pub fn finish(prepared: Prepared, events: Vec<Event>, outcome: Outcome) -> Vec<E
     }
 }
 
-/// By verdict: each log record kept, dropped, or replaced in its place.
+/// By verdict: each log record kept, dropped, or replaced in its place;
+/// the events that are not log records stay in theirs.
 fn finish_verdicts(
-    events: Vec<Event>,
+    mut events: Vec<Event>,
     verdicts: &[u8],
     changed: Vec<ProcessedRecord>,
 ) -> Vec<Event> {
-    let mut out = Vec::with_capacity(events.len());
-    let mut others = Vec::new();
-    let mut changed = changed.into_iter().peekable();
     // The log records in order are the batch's records 0, 1, 2...
     let mut origins = verdicts.iter().zip(0u32..);
+    if changed.is_empty() {
+        // Nothing replaced (a record marked so with no replacement is
+        // dropped): the batch is filtered where it lies, and one the
+        // processor keeps whole is not moved at all.
+        events.retain(|event| match event {
+            Event::Log(_) => !matches!(origins.next(), Some((&DROP | &REPLACE, _))),
+            _ => true,
+        });
+        return events;
+    }
+    let mut out = Vec::with_capacity(events.len());
+    let mut changed = changed.into_iter().peekable();
     for event in events {
         let log = match event {
             Event::Log(log) => log,
             other => {
-                others.push(other);
+                out.push(other);
                 continue;
             }
         };
@@ -150,7 +161,6 @@ fn finish_verdicts(
             _ => out.push(Event::Log(log)),
         }
     }
-    out.extend(others);
     out
 }
 

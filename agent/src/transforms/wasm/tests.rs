@@ -460,20 +460,27 @@ proptest::proptest! {
     /// Whatever verdicts a column processor gives (with any number of
     /// replacements for each record it replaces, none included), each
     /// record comes out as its verdict says, in batch order, keeping its
-    /// source attributes; a record kept as it came is the same record.
+    /// source attributes; a record kept as it came is the same record; an
+    /// event that is not a log record keeps its place among them.
     #[test]
     fn verdicts_come_out_in_batch_order(
         plan in proptest::collection::vec((0u8..3, 0usize..3), 6),
+        metric_at in 0usize..7,
     ) {
-        let input = events(&["r0", "r1", "r2", "r3", "r4", "r5"]);
+        let mut input = events(&["r0", "r1", "r2", "r3", "r4", "r5"]);
         let shared = match &input[0] {
             Event::Log(log) => Arc::clone(&log.shared_attributes),
             _ => unreachable!(),
         };
+        let metric = crate::event::Metric::gauge("up", "1", 1.0, Arc::new(Resource::default()));
+        input.insert(metric_at, Event::Metric(metric));
         let prepared = prepare(&input);
         let mut changed = Vec::new();
         let mut expected = Vec::new();
         for (i, &(verdict, parts)) in plan.iter().enumerate() {
+            if i == metric_at {
+                expected.push("metric up".to_owned());
+            }
             match verdict {
                 KEEP => expected.push(format!("r{i}")),
                 REPLACE => {
@@ -493,10 +500,24 @@ proptest::proptest! {
                 _ => proptest::prop_assert_eq!(verdict, DROP),
             }
         }
+        if metric_at == plan.len() {
+            expected.push("metric up".to_owned());
+        }
         let verdicts = plan.iter().map(|(v, _)| *v).collect();
         let out = finish(prepared, input, Outcome::Verdicts { verdicts, changed });
-        proptest::prop_assert_eq!(bodies(&out), expected);
-        for log in logs(&out) {
+        let labels: Vec<String> = out
+            .iter()
+            .map(|event| match event {
+                Event::Log(log) => log.body.to_string(),
+                Event::Metric(metric) => format!("metric {}", metric.name),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        proptest::prop_assert_eq!(labels, expected);
+        for log in out.iter().filter_map(|e| match e {
+            Event::Log(log) => Some(log),
+            _ => None,
+        }) {
             proptest::prop_assert!(Arc::ptr_eq(&log.shared_attributes, &shared));
         }
     }
