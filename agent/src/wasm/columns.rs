@@ -305,7 +305,7 @@ pub fn record_bytes(batch: &ColumnBatch, i: usize) -> u64 {
 
 /// Bytes of a batch's records (as [`record_bytes`]), at least one page so
 /// that a tiny batch may still grow a little.
-fn batch_bytes(batch: &ColumnBatch) -> u64 {
+pub fn batch_bytes(batch: &ColumnBatch) -> u64 {
     let attributes = batch.attribute_keys.len()
         + batch.attribute_strings.len()
         + batch

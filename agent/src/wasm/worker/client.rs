@@ -855,9 +855,12 @@ fn unreachable_answer(started: Instant) -> RunReport {
 /// The record ranges a batch goes to a worker in: consecutive, each of at
 /// most [`PART_BYTES`] of records unless one record alone is more.
 fn parts(batch: &ColumnBatch) -> Vec<std::ops::Range<usize>> {
+    let len = columns::len(batch);
+    if columns::batch_bytes(batch) <= PART_BYTES {
+        return vec![0..len];
+    }
     let mut parts = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
-    let len = columns::len(batch);
     for i in 0..len {
         let size = columns::record_bytes(batch, i);
         if i > start && bytes + size > PART_BYTES {

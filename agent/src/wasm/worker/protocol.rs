@@ -38,6 +38,9 @@ use crate::wasm::{
 /// `max_state_bytes`.
 pub(crate) const MAX_FRAME_BYTES: u32 = 64 << 20;
 
+/// The most a frame's reader sets aside before its bytes arrive.
+const RESERVED_FRAME_BYTES: usize = 1 << 20;
+
 /// First byte of a frame holding a [`ProcessRequest`] in `postcard`.
 const TAG_PROCESS: u8 = 0x01;
 /// First byte of a frame holding a [`FromWorker::Processed`] outcome in
@@ -333,9 +336,34 @@ pub(crate) fn encode_process(
         batch,
         bound,
     };
-    let frame =
-        postcard::to_extend(&request, vec![0, 0, 0, 0, TAG_PROCESS]).map_err(FrameError::Binary)?;
+    let mut frame = Vec::with_capacity(encoded_size_hint(config_json, batch));
+    frame.extend_from_slice(&[0, 0, 0, 0, TAG_PROCESS]);
+    let frame = postcard::to_extend(&request, frame).map_err(FrameError::Binary)?;
     finish(frame)
+}
+
+/// About the size of a batch's frame, a little over: its strings, its
+/// lists at their largest encoding (a varint is at most 5 bytes for a
+/// `u32`, 10 for a `u64`), and the lengths of each. Written into a vector
+/// of that size, the frame is never moved while it grows.
+fn encoded_size_hint(config_json: &str, batch: &ColumnBatch) -> usize {
+    let strings = config_json.len()
+        + batch.bodies.len()
+        + batch.severity_texts.len()
+        + batch.attribute_keys.len()
+        + batch.attribute_strings.len();
+    let u32s = batch.resource_of.len()
+        + batch.shared_of.len()
+        + batch.severity_text_ends.len()
+        + batch.body_ends.len()
+        + batch.attribute_key_ends.len()
+        + batch.attribute_string_ends.len()
+        + batch.attribute_ends.len();
+    let u64s = batch.timestamps.len() + batch.attribute_numbers.len();
+    let bytes = batch.severity_numbers.len() + batch.attribute_kinds.len();
+    // Resources and shared attribute sets are few and small; 4 KiB covers
+    // them and the fixed fields, or the vector grows once.
+    5 + strings + 5 * u32s + 10 * u64s + bytes + 4096
 }
 
 /// Encodes [`FromWorker::Processed`]: length, tag, `postcard`.
@@ -380,8 +408,10 @@ where
             len: u64::from(len),
         });
     }
-    // Grown as bytes arrive, not allocated up front from the claimed length.
-    let mut body = Vec::new();
+    // Room for the claimed length up to a bound, read in as few calls as
+    // the socket allows; past the bound grown as bytes arrive, so a peer
+    // that claims more than it sends costs no more than the bound.
+    let mut body = Vec::with_capacity((len as usize).min(RESERVED_FRAME_BYTES));
     let read = reader.take(u64::from(len)).read_to_end(&mut body).await?;
     if read < len as usize {
         return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
