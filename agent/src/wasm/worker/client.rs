@@ -857,7 +857,7 @@ fn unreachable_answer(started: Instant) -> RunReport {
 fn parts(batch: &ColumnBatch) -> Vec<std::ops::Range<usize>> {
     let len = columns::len(batch);
     if columns::batch_bytes(batch) <= PART_BYTES {
-        return vec![0..len];
+        return std::iter::once(0..len).collect();
     }
     let mut parts = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
