@@ -200,6 +200,23 @@ impl Attributes {
         self
     }
 
+    /// `members` in the order of their keys (bytewise), the last of a
+    /// repeated key taking its place: what inserting them one by one and
+    /// then sorting gives, without searching the list for each.
+    pub fn from_members(mut members: Vec<(Cow<'static, str>, AnyValue)>) -> Self {
+        // Stable: members of one key stay in their order, so the last of
+        // each run is the one that wins.
+        members.sort_by(|(a, _), (b, _)| a.cmp(b));
+        members.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
+            }
+            same
+        });
+        Attributes(members)
+    }
+
     /// Order the attributes by key (bytewise, as a `BTreeMap` would).
     pub fn sort_by_key(&mut self) {
         self.0.sort_by(|(a, _), (b, _)| a.cmp(b));

@@ -1,5 +1,7 @@
 //! Self-describing lines: JSON objects, logfmt pairs, and klog's header.
 
+use std::borrow::Cow;
+
 use bytestring::ByteString;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -86,13 +88,30 @@ impl<'de> Visitor<'de> for Json<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut attributes = Attributes::new();
+        // The last of a repeated key wins, a `null` one too. Members are
+        // gathered as they come and sorted once; the rare object with a
+        // `null` member is replayed in its order.
+        let mut members = Vec::with_capacity(8);
+        let mut nulls: Vec<(usize, String)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            // The last of a repeated key wins, a `null` one too.
             match map.next_value_seed(self)? {
-                Some(value) => attributes.insert(key, value),
-                None => attributes.remove(&key),
+                Some(value) => members.push((Cow::Owned(key), value)),
+                None => nulls.push((members.len(), key)),
             }
+        }
+        if nulls.is_empty() {
+            return Ok(Some(AnyValue::Map(Attributes::from_members(members))));
+        }
+        let mut attributes = Attributes::new();
+        let mut nulls = nulls.into_iter().peekable();
+        for (at, (key, value)) in members.into_iter().enumerate() {
+            while let Some((_, null)) = nulls.next_if(|(before, _)| *before <= at) {
+                attributes.remove(&null);
+            }
+            attributes.insert(key, value);
+        }
+        for (_, null) in nulls {
+            attributes.remove(&null);
         }
         attributes.sort_by_key();
         Ok(Some(AnyValue::Map(attributes)))
