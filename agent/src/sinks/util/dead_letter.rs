@@ -52,12 +52,17 @@ pub struct DeadLetter {
 }
 
 /// What writing dead letters came to.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Written {
     /// Events written.
     pub events: usize,
-    /// Events that did not fit or could not be written.
+    /// Events whose line alone is larger than the file may grow.
     pub dropped: usize,
+    /// Events that could not be written (the file or its directory could
+    /// not be created, renamed or written), with the first error.
+    pub failed: usize,
+    /// Why the first of the `failed` failed.
+    pub error: Option<std::io::Error>,
     /// Dead letters written earlier, deleted with the older file that a
     /// rotation replaced.
     pub rotated_away: usize,
@@ -151,14 +156,20 @@ impl DeadLetter {
                 response,
                 event: JsonEvent(event),
             };
-            if serde_json::to_writer(&mut self.line, &line).is_err() {
-                written.dropped += 1;
+            if let Err(error) = serde_json::to_writer(&mut self.line, &line) {
+                written.fail(error.into());
                 continue;
             }
             self.line.push(b'\n');
             match self.append(&mut written.rotated_away) {
                 Ok(true) => written.events += 1,
-                Ok(false) | Err(_) => written.dropped += 1,
+                Ok(false) => written.dropped += 1,
+                Err(error) => {
+                    // Opened again for the next line: the directory or
+                    // the file may be back by then.
+                    self.file = None;
+                    written.fail(error);
+                }
             }
         }
         if let Some(file) = self.file.as_mut() {
@@ -195,10 +206,24 @@ impl DeadLetter {
             );
         }
         if let Some(file) = self.file.as_mut() {
-            file.write_all(&self.line)?;
+            if let Err(error) = file.write_all(&self.line) {
+                // A line torn by a full disk is cut off, so that the next
+                // one starts a line of its own.
+                let _ = file.set_len(self.size);
+                return Err(error);
+            }
             self.size += len;
         }
         Ok(true)
+    }
+}
+
+// === impl Written ===
+
+impl Written {
+    fn fail(&mut self, error: std::io::Error) {
+        self.failed += 1;
+        self.error.get_or_insert(error);
     }
 }
 
@@ -263,12 +288,35 @@ mod tests {
         let huge = log(&"x".repeat(5000));
         let written = dead.write(400, "", std::iter::once(&huge));
         assert_eq!(
-            written,
-            Written {
-                events: 0,
-                dropped: 1,
-                rotated_away: 0,
-            }
+            (
+                written.events,
+                written.dropped,
+                written.failed,
+                written.rotated_away
+            ),
+            (0, 1, 0, 0)
+        );
+        assert!(written.error.is_none());
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_written_is_told_apart_from_a_full_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // Its directory is a file: nothing can be created under it.
+        let blocker = dir.path().join("dl");
+        std::fs::write(&blocker, b"").unwrap();
+        let mut dead = DeadLetter::new(blocker.join("sink.jsonl"), "ingest", 1 << 20);
+        let events: Vec<Event> = (0..3).map(|i| log(&format!("line {i}"))).collect();
+        let written = dead.write(400, "", events.iter());
+        assert_eq!((written.events, written.dropped, written.failed), (0, 0, 3));
+        assert!(written.error.is_some());
+        // A full disk: every write fails with ENOSPC.
+        let mut dead = DeadLetter::new(PathBuf::from("/dev/full"), "ingest", 1 << 20);
+        let written = dead.write(400, "", events.iter());
+        assert_eq!((written.events, written.dropped, written.failed), (0, 0, 3));
+        assert_eq!(
+            written.error.map(|e| e.raw_os_error()),
+            Some(Some(rustix::io::Errno::NOSPC.raw_os_error()))
         );
     }
 }

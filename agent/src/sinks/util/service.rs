@@ -437,6 +437,23 @@ impl<P: Protocol> Service<P> {
             }
             .emit();
         }
+        if written.failed > 0 {
+            SinkEventsDropped {
+                sink: &self.telemetry,
+                events: written.failed as u64,
+                reason: "dead_letter_write_failed",
+            }
+            .emit();
+        }
+        if let Some(error) = &written.error {
+            ComponentError {
+                component: self.telemetry.component(),
+                error_type: "dead_letter_write_failed",
+                stage: ErrorStage::Sending,
+                error: Chain(error),
+            }
+            .emit();
+        }
         if written.rotated_away > 0 {
             SinkEventsDropped {
                 sink: &self.telemetry,

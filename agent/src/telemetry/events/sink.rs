@@ -120,7 +120,9 @@ pub struct SinkEventsDropped<'a> {
     /// How many.
     pub events: u64,
     /// Why: `queue_full`, `disk_full` (the queue's filesystem had no
-    /// room), `queue_write_failed`, `dead_letter_full`,
+    /// room), `queue_write_failed`, `dead_letter_full` (an event whose
+    /// dead letter alone is over the file's cap), `dead_letter_write_failed`
+    /// (the dead-letter file could not be written),
     /// `dead_letter_rotated` (older dead letters deleted by the file's
     /// rotation), `unsupported_event`, `record_too_large` (an event whose
     /// queue record alone is larger than the queue takes).
@@ -203,6 +205,7 @@ impl SinkTelemetry {
             "disk_full",
             "queue_write_failed",
             "dead_letter_full",
+            "dead_letter_write_failed",
             "dead_letter_rotated",
         ] {
             let _ = dropped_counter(with("reason", reason));
