@@ -429,21 +429,19 @@ impl<P: Protocol> Service<P> {
             }
             .emit();
         }
-        if written.dropped > 0 {
-            SinkEventsDropped {
-                sink: &self.telemetry,
-                events: written.dropped as u64,
-                reason: "dead_letter_full",
+        for (events, reason) in [
+            (written.dropped, "dead_letter_full"),
+            (written.failed, "dead_letter_write_failed"),
+            (written.rotated_away, "dead_letter_rotated"),
+        ] {
+            if events > 0 {
+                SinkEventsDropped {
+                    sink: &self.telemetry,
+                    events: events as u64,
+                    reason,
+                }
+                .emit();
             }
-            .emit();
-        }
-        if written.failed > 0 {
-            SinkEventsDropped {
-                sink: &self.telemetry,
-                events: written.failed as u64,
-                reason: "dead_letter_write_failed",
-            }
-            .emit();
         }
         if let Some(error) = &written.error {
             ComponentError {
@@ -451,14 +449,6 @@ impl<P: Protocol> Service<P> {
                 error_type: "dead_letter_write_failed",
                 stage: ErrorStage::Sending,
                 error: Chain(error),
-            }
-            .emit();
-        }
-        if written.rotated_away > 0 {
-            SinkEventsDropped {
-                sink: &self.telemetry,
-                events: written.rotated_away as u64,
-                reason: "dead_letter_rotated",
             }
             .emit();
         }
