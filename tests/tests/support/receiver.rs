@@ -100,12 +100,30 @@ pub struct Receiver {
 impl Receiver {
     /// Start a plain HTTP receiver on a free port.
     pub fn start() -> Receiver {
-        Self::bind(super::net::free_port(), None)
+        Self::bind_any(None)
     }
 
     /// Start an HTTPS receiver with `tls`.
     pub fn start_tls(tls: Arc<rustls::ServerConfig>) -> Receiver {
-        Self::bind(super::net::free_port(), Some(tls))
+        Self::bind_any(Some(tls))
+    }
+
+    /// A receiver on whichever free port it can bind: a port found free
+    /// can be taken by another process before the receiver listens on it
+    /// (seen once in a full run), and any port serves a new receiver.
+    fn bind_any(tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
+        let mut tries = 0;
+        loop {
+            let mut receiver = Self::down(super::net::free_port());
+            receiver.tls = tls.clone();
+            match receiver.try_resume() {
+                Ok(()) => return receiver,
+                Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && tries < 10 => {
+                    tries += 1;
+                }
+                Err(error) => panic!("bind a receiver's port: {error}"),
+            }
+        }
     }
 
     /// A receiver on `port` that is not listening yet (the ingest is down);
@@ -123,13 +141,6 @@ impl Receiver {
         }
     }
 
-    fn bind(port: u16, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
-        let mut receiver = Self::down(port);
-        receiver.tls = tls;
-        receiver.resume();
-        receiver
-    }
-
     /// `http://127.0.0.1:port` (or `https://`).
     pub fn endpoint(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
@@ -145,17 +156,19 @@ impl Receiver {
 
     /// Listen again on the same port.
     pub fn resume(&mut self) {
+        self.try_resume().expect("bind the receiver's port");
+    }
+
+    fn try_resume(&mut self) -> std::io::Result<()> {
         if self.runtime.is_some() {
-            return;
+            return Ok(());
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("receiver runtime");
-        let listener = runtime
-            .block_on(TcpListener::bind(self.addr))
-            .expect("bind the receiver's port");
+        let listener = runtime.block_on(TcpListener::bind(self.addr))?;
         let state = Arc::clone(&self.state);
         let tls = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         runtime.spawn(async move {
@@ -166,6 +179,7 @@ impl Receiver {
             }
         });
         self.runtime = Some(runtime);
+        Ok(())
     }
 
     /// Change what the receiver does.
