@@ -1,7 +1,9 @@
 //! A cgroup v2 of its own for each worker, best effort: a child of the
 //! agent's cgroup named after the check (`neurallog-plugin-worker-<check>`,
 //! so a restarted agent reuses it), with `memory.max` and `pids.max` set
-//! when those controllers are delegated to it. Where the agent's cgroup is
+//! when those controllers are delegated to it. Those that no process is in
+//! any more (a plugin removed or renamed) are removed as the next worker
+//! starts. Where the agent's cgroup is
 //! not writable (no cgroup v2, a read-only `/sys/fs/cgroup`, an unprivileged
 //! agent), the worker stays in the agent's cgroup and `/status` says why.
 //!
@@ -14,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 /// Memory the worker's cgroup allows beyond the plugin's cap.
 const HOST_MEMORY_BYTES: u64 = 256 << 20;
+
+/// The start of a worker's cgroup's name; the plugin's name follows.
+const PREFIX: &str = "neurallog-plugin-worker-";
 
 /// Processes and threads one worker may have.
 const MAX_TASKS: u32 = 64;
@@ -37,17 +42,25 @@ fn try_attach(check: &str, pid: u32, memory_bytes: u64) -> Result<String, String
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
         .ok_or("the agent is in no cgroup v2")?;
-    let dir = root
-        .join(own.trim_start_matches('/'))
-        .join(format!("neurallog-plugin-worker-{check}"));
-    match std::fs::create_dir(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            return Err(format!("cannot create {}: {e}", dir.display()));
+    let parent = root.join(own.trim_start_matches('/'));
+    let dir = parent.join(format!("{PREFIX}{check}"));
+    sweep(&parent, &dir);
+    // Twice: another worker's sweep may remove the directory between its
+    // creation and the move, while it has no process yet.
+    let mut moved = Ok(());
+    for _ in 0..2 {
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(format!("cannot create {}: {e}", dir.display()));
+            }
+            _ => {}
         }
-        _ => {}
+        moved = std::fs::write(dir.join("cgroup.procs"), pid.to_string());
+        if moved.is_ok() {
+            break;
+        }
     }
-    std::fs::write(dir.join("cgroup.procs"), pid.to_string())
-        .map_err(|e| format!("cannot move the worker into {}: {e}", dir.display()))?;
+    moved.map_err(|e| format!("cannot move the worker into {}: {e}", dir.display()))?;
     let memory = (memory_bytes + HOST_MEMORY_BYTES).to_string();
     let limits: Vec<String> = [("memory.max", memory), ("pids.max", MAX_TASKS.to_string())]
         .into_iter()
@@ -58,6 +71,26 @@ fn try_attach(check: &str, pid: u32, memory_bytes: u64) -> Result<String, String
         true => format!("{} (no controllers delegated)", dir.display()),
         false => format!("{} ({})", dir.display(), limits.join(" ")),
     })
+}
+
+/// Removes the workers' cgroups under `parent` other than `keep` that no
+/// process is in: those of plugins since removed or renamed, and of
+/// workers that have ended. `rmdir` of a cgroup with a process in it
+/// fails, and is left as it is.
+fn sweep(parent: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PREFIX));
+        if ours && path != keep {
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
 }
 
 fn set(dir: &Path, file: &str, value: &str) -> bool {
@@ -77,6 +110,41 @@ fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sweep_removes_idle_worker_cgroups_and_nothing_else() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = |name: &str| parent.path().join(name);
+        for name in [
+            "neurallog-plugin-worker-gone",
+            "neurallog-plugin-worker-busy",
+            "neurallog-plugin-worker-kept",
+            "other",
+        ] {
+            std::fs::create_dir(dir(name)).unwrap();
+        }
+        // A cgroup with a process in it cannot be removed; a directory
+        // with a file in it stands for one here.
+        std::fs::write(
+            dir("neurallog-plugin-worker-busy").join("cgroup.procs"),
+            "1",
+        )
+        .unwrap();
+        sweep(parent.path(), &dir("neurallog-plugin-worker-kept"));
+        let mut left: Vec<String> = std::fs::read_dir(parent.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "neurallog-plugin-worker-busy",
+                "neurallog-plugin-worker-kept",
+                "other"
+            ]
+        );
+    }
 
     #[test]
     fn finds_the_cgroup2_mount_in_a_hybrid_layout() {
