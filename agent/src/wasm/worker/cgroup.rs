@@ -2,10 +2,10 @@
 //! agent's cgroup named after the check (`neurallog-plugin-worker-<check>`,
 //! so a restarted agent reuses it), with `memory.max` and `pids.max` set
 //! when those controllers are delegated to it. Those that no process is in
-//! any more (a plugin removed or renamed) are removed as the next worker
-//! starts. Where the agent's cgroup is
-//! not writable (no cgroup v2, a read-only `/sys/fs/cgroup`, an unprivileged
-//! agent), the worker stays in the agent's cgroup and `/status` says why.
+//! any more (a plugin removed or renamed, a worker ended) are removed as
+//! the next worker starts. Where the agent's cgroup is not writable (no
+//! cgroup v2, a read-only `/sys/fs/cgroup`, an unprivileged agent), the
+//! worker stays in the agent's cgroup and `/status` says why.
 //!
 //! A cgroup with processes of its own cannot enable controllers for its
 //! children (cgroup v2's "no internal processes" rule), so under a plain
