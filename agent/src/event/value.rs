@@ -265,6 +265,15 @@ impl Attributes {
         self.0.iter_mut().map(|(_, v)| v)
     }
 
+    /// Key/value pairs in insertion order, the values to change in place
+    /// (keys and order stay).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut AnyValue)> {
+        self.0.iter_mut().map(|(k, v)| {
+            let k: &_ = k;
+            (k.as_ref(), v)
+        })
+    }
+
     /// Number of attributes.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -40,6 +40,15 @@ fn corpus() -> Vec<(&'static str, String, String)> {
     let basic = made_up(base64, 24, 9);
     let bearer = made_up(url, 32, 10);
     let password = format!("Pw{}", made_up(url, 14, 11));
+    let alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let github = format!("ghp_{}", made_up(alnum, 36, 12));
+    let slack = format!(
+        "xoxb-{}-{}",
+        made_up("0123456789", 12, 13),
+        made_up(alnum, 24, 14)
+    );
+    let stripe = format!("sk_live_{}", made_up(alnum, 24, 15));
+    let field = format!("Fd{}", made_up(url, 18, 16));
     vec![
         (
             "authorization_header",
@@ -89,6 +98,26 @@ fn corpus() -> Vec<(&'static str, String, String)> {
             "jwt",
             jwt.clone(),
             format!("rejected token={jwt} reason=expired"),
+        ),
+        (
+            "github_token",
+            github.clone(),
+            format!("git clone https://github.com/org/repo failed with token {github}"),
+        ),
+        (
+            "slack_token",
+            slack.clone(),
+            format!("notifier: posting to #alerts with {slack}"),
+        ),
+        (
+            "stripe_key",
+            stripe.clone(),
+            format!("payments: client built with key {stripe} mode=live"),
+        ),
+        (
+            "secret_field",
+            field.clone(),
+            format!(r#"request body {{"user":"bob","password":"{field}","remember":true}}"#),
         ),
         (
             "email",
@@ -222,6 +251,10 @@ sinks:
         "gcp_api_key",
         "private_key",
         "jwt",
+        "github_token",
+        "slack_token",
+        "stripe_key",
+        "secret_field",
         "email",
         "credit_card",
         "ipv4",

@@ -14,8 +14,10 @@ use super::detectors::{SECRETS, pii_detector};
 pub struct RedactConfig {
     /// Run the built-in secret detectors: `authorization_header`,
     /// `bearer_token`, `url_password`, `aws_access_key`, `aws_secret_key`,
-    /// `gcp_api_key`, `gcp_service_account_key`, `private_key` (PEM
-    /// blocks) and `jwt`.
+    /// `gcp_api_key`, `gcp_service_account_key`, `private_key` (PEM and
+    /// OpenPGP blocks), `jwt`, `github_token`, `slack_token`, `stripe_key`
+    /// and `secret_field` (the value of a field named like a password, a
+    /// secret, a token or an API key).
     #[serde(default = "default_secrets")]
     pub secrets: bool,
     /// Personal-data detectors to run as well: `email`, `credit_card`
@@ -47,7 +49,8 @@ pub struct CustomPattern {
     pub name: String,
     /// A regular expression (Rust `regex` syntax). The whole match is
     /// replaced, or only the capture group named `secret` if it has one
-    /// (`token=(?P<secret>\w+)` keeps `token=`).
+    /// (`token=(?P<secret>\w+)` keeps `token=`); with alternatives, the
+    /// first group that took part of those whose names start with `secret`.
     pub pattern: String,
 }
 

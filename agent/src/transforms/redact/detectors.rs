@@ -2,8 +2,9 @@
 //! in a text for it to find anything (its anchors, for the prefilter), and
 //! the checks a match must pass beyond the regex (Luhn for card numbers).
 //!
-//! The patterns replace the capture group named `secret` when there is one,
-//! so the context that found a value (`Authorization: Bearer `,
+//! The patterns replace the capture group named `secret` when there is one
+//! (the first that took part in the match of those whose names start with
+//! `secret`), so the context that found a value (`Authorization: Bearer `,
 //! `https://user:`) stays readable.
 
 /// A built-in detector.
@@ -19,6 +20,10 @@ pub struct Builtin {
     pub anchors: &'static [&'static str],
     /// What a match must pass beyond the regex.
     pub check: Check,
+    /// Endings (ASCII, case ignored) of attribute keys that name a secret:
+    /// a string attribute so named is replaced whole, if it passes
+    /// `check`.
+    pub fields: &'static [&'static str],
 }
 
 /// A test a match must pass to be redacted.
@@ -31,6 +36,9 @@ pub enum Check {
     /// The text is an IPv6 address with at least one decimal digit (so
     /// `d::f` in a C++ or Rust path is not one).
     Ipv6,
+    /// The value is not a flag (`true`, `false`, `null`...): a setting
+    /// such as `require_password: true` names a password it does not hold.
+    NotFlag,
 }
 
 /// The secret detectors, in the order they run: the ones that take a
@@ -42,56 +50,117 @@ pub const SECRETS: &[Builtin] = &[
         pattern: r#""private_key(?:_id)?"\s*:\s*"(?P<secret>[^"]+)""#,
         anchors: &["private_key"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "private_key",
         // A block cut before its end (a line limit) is redacted to the
         // end of the text.
-        pattern: r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?s:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*)",
+        // PEM (`RSA`, `EC`, `OPENSSH`, `ENCRYPTED`...) and OpenPGP
+        // (`PRIVATE KEY BLOCK`) armour.
+        pattern: r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|.*)",
         anchors: &["-----BEGIN"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "authorization_header",
         pattern: r#"(?i)\bauthorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|digest|negotiate|token)\s+)?(?P<secret>[^\s"',;\[\]]{6,})"#,
         anchors: &["authorization"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "bearer_token",
         pattern: r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
         anchors: &["bearer"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "url_password",
-        pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#\s@]*:(?P<secret>[^@/?#\s]+)@",
+        // As URL parsers read one, the user info ends at the last `@`
+        // before the path: a user name that is an email address and a
+        // password with an unescaped `@` in it are found whole.
+        pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#\s]*:(?P<secret>[^/?#\s]+)@",
         anchors: &["://"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "jwt",
         pattern: r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*",
         anchors: &["eyJ"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "aws_access_key",
         pattern: r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
         anchors: &["AKIA", "ASIA", "ABIA", "ACCA"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "aws_secret_key",
-        pattern: r#"(?i)aws[_\-]?secret[_\-]?(?:access[_\-]?)?key["']?\s*[:=]\s*["']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        // `aws_secret_key`, `AWS_SECRET_ACCESS_KEY`, and the API's and the
+        // CLI's JSON `SecretAccessKey`.
+        pattern: r#"(?i)(?:aws[_\-]?secret[_\-]?(?:access[_\-]?)?key|secret[_\-]?access[_\-]?key)["']?\s*[:=]\s*["']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
         anchors: &["secret"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "gcp_api_key",
         pattern: r"(?P<secret>AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
         anchors: &["AIza"],
         check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        name: "github_token",
+        pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,251})\b",
+        anchors: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        name: "slack_token",
+        pattern: r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+        anchors: &["xox"],
+        check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        name: "stripe_key",
+        pattern: r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}",
+        anchors: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+        check: Check::None,
+        fields: &[],
+    },
+    // Last: a value the detectors above recognise is already a marker,
+    // which this one leaves alone (a value starting with `[`).
+    Builtin {
+        name: "secret_field",
+        // The value of a field named like a password, a secret, a token or
+        // an API key (`password=`, `DB_PASSWORD: `, `"api_key": "..."`,
+        // `?token=`): quoted, to its closing quote; bare, to a space or a
+        // separator.
+        pattern: r#"(?i)(?:password|passwd|passphrase|secret|api[_\-]?key|apikey|token)["']?\s*[:=]\s*(?:"(?P<secret>(?:[^"\\\[]|\\.)(?:[^"\\]|\\.)*)"|'(?P<secret_quoted>[^'\[][^']*)'|(?P<secret_bare>[^\s"'&,;\[\]{}<>]+))"#,
+        anchors: &["pass", "secret", "key", "token"],
+        check: Check::NotFlag,
+        // A parser's field so named (`password` from `password=...`,
+        // `db.password` from JSON) is its value whole.
+        fields: &[
+            "password",
+            "passwd",
+            "passphrase",
+            "secret",
+            "apikey",
+            "api_key",
+            "api-key",
+            "token",
+        ],
     },
 ];
 
@@ -102,24 +171,28 @@ pub const PII: &[Builtin] = &[
         pattern: r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b",
         anchors: &["@"],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "credit_card",
         pattern: r"\b[0-9](?:[ \-]?[0-9]){12,18}\b",
         anchors: &[],
         check: Check::Luhn,
+        fields: &[],
     },
     Builtin {
         name: "ipv4",
         pattern: r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b",
         anchors: &["."],
         check: Check::None,
+        fields: &[],
     },
     Builtin {
         name: "ipv6",
         pattern: r"(?i)(?:^|[^0-9a-z:])(?P<secret>[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})",
         anchors: &[":"],
         check: Check::Ipv6,
+        fields: &[],
     },
 ];
 
@@ -147,6 +220,9 @@ impl Check {
                 found.bytes().any(|b| b.is_ascii_digit())
                     && found.parse::<std::net::Ipv6Addr>().is_ok()
             }
+            Check::NotFlag => !["true", "false", "null", "none", "nil", "yes", "no"]
+                .iter()
+                .any(|flag| found.eq_ignore_ascii_case(flag)),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use crate::event::{AnyValue, Event, LogRecord};
+use crate::event::{AnyValue, Event, LogRecord, Text};
 use crate::telemetry::events::{ComponentMetrics, RedactionMetrics, TransformRedacted};
 use crate::topology::BuildError;
 use crate::transforms::Transform;
@@ -23,6 +23,8 @@ pub struct Redactor {
     /// The detector of each anchor.
     anchor_owner: Vec<usize>,
     redact_attributes: bool,
+    /// The detectors that replace attributes by their keys, and how.
+    named: Vec<(usize, FieldNames)>,
     /// Scratch: which detectors may match the text at hand.
     candidates: Vec<bool>,
     /// Whether a detector has no anchors (and so runs on every text).
@@ -39,12 +41,23 @@ pub struct Redactor {
 struct Detector {
     name: String,
     regex: Regex,
-    /// The capture group replaced (`secret`), or the whole match.
-    group: Option<usize>,
+    /// The capture groups of which the first that took part in a match is
+    /// replaced (`secret`, and others whose names start so, for a pattern
+    /// with alternatives); none: the whole match.
+    groups: Vec<usize>,
     check: Check,
     /// Whether it has no anchors, and so runs on every text.
     always: bool,
     marker: String,
+}
+
+/// Attribute keys that name a secret, by their endings.
+#[derive(Debug)]
+struct FieldNames {
+    endings: &'static [&'static str],
+    /// Whether a key's last byte (ASCII lowercase) ends any of them: most
+    /// keys are told apart by it alone.
+    last: [bool; 256],
 }
 
 // === impl Redactor ===
@@ -67,7 +80,11 @@ impl Redactor {
         let mut detectors = Vec::new();
         let mut anchors = Vec::new();
         let mut anchor_owner = Vec::new();
+        let mut named = Vec::new();
         for builtin in builtins {
+            if !builtin.fields.is_empty() {
+                named.push((detectors.len(), FieldNames::new(builtin.fields)));
+            }
             for anchor in builtin.anchors {
                 anchors.push((*anchor, builtin.ignores_case()));
                 anchor_owner.push(detectors.len());
@@ -99,6 +116,7 @@ impl Redactor {
             anchors,
             anchor_owner,
             redact_attributes: config.attributes,
+            named,
             metrics: None,
         })
     }
@@ -176,43 +194,65 @@ impl Redactor {
             log.body = changed.into();
         }
         if self.redact_attributes {
-            for value in log.attributes.values_mut() {
-                self.redact_value(value, &body);
+            for (key, value) in log.attributes.iter_mut() {
+                self.redact_value(Some(key), value, &body);
             }
         }
     }
 
-    fn redact_value(&mut self, value: &mut AnyValue, body: &str) {
+    /// Replaces `text` whole when `key` names a secret (and it is neither
+    /// empty, a flag, nor a marker already).
+    fn redact_named(&mut self, key: &str, text: &mut Text) {
+        let Some(&(i, _)) = self.named.iter().find(|(_, names)| names.name(key)) else {
+            return;
+        };
+        if text.is_empty() || self.detectors.iter().any(|d| *d.marker == **text) {
+            return;
+        }
+        let detector = &self.detectors[i];
+        if detector.check.passes(text) {
+            *text = detector.marker.clone().into();
+            self.counts[i] += 1;
+        }
+    }
+
+    /// Redacts `value`, the attribute `key` (none: an item of a list):
+    /// what the detectors find in it, or, if they find nothing and `key`
+    /// names a secret, all of it.
+    fn redact_value(&mut self, key: Option<&str>, value: &mut AnyValue, body: &str) {
         match value {
             AnyValue::String(text) => {
                 let changed = match text.offset_in(body) {
                     Some(start) => {
                         let within = |at: &usize| (start..start + text.len()).contains(at);
                         if !self.has_always && !self.body_anchors.iter().any(|(at, _)| within(at)) {
-                            return;
-                        }
-                        self.candidates.fill(false);
-                        for (at, anchor) in &self.body_anchors {
-                            if within(at) {
-                                self.candidates[self.anchor_owner[*anchor]] = true;
+                            None
+                        } else {
+                            self.candidates.fill(false);
+                            for (at, anchor) in &self.body_anchors {
+                                if within(at) {
+                                    self.candidates[self.anchor_owner[*anchor]] = true;
+                                }
                             }
+                            self.replace_candidates(text)
                         }
-                        self.replace_candidates(text)
                     }
                     None => self.redact(text),
                 };
-                if let Some(changed) = changed {
-                    *text = changed.into();
+                match (changed, key) {
+                    (Some(changed), _) => *text = changed.into(),
+                    (None, Some(key)) if !self.named.is_empty() => self.redact_named(key, text),
+                    (None, _) => {}
                 }
             }
             AnyValue::Array(values) => {
                 for value in values {
-                    self.redact_value(value, body);
+                    self.redact_value(None, value, body);
                 }
             }
             AnyValue::Map(map) => {
-                for value in map.values_mut() {
-                    self.redact_value(value, body);
+                for (key, value) in map.iter_mut() {
+                    self.redact_value(Some(key), value, body);
                 }
             }
             AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) | AnyValue::Bytes(_) => {}
@@ -238,6 +278,33 @@ impl Transform for Redactor {
     }
 }
 
+// === impl FieldNames ===
+
+impl FieldNames {
+    fn new(endings: &'static [&'static str]) -> FieldNames {
+        let mut last = [false; 256];
+        for ending in endings {
+            if let Some(&byte) = ending.as_bytes().last() {
+                last[usize::from(byte.to_ascii_lowercase())] = true;
+            }
+        }
+        FieldNames { endings, last }
+    }
+
+    /// Whether `key` ends with one of the endings, case ignored.
+    fn name(&self, key: &str) -> bool {
+        let key = key.as_bytes();
+        let Some(&byte) = key.last() else {
+            return false;
+        };
+        self.last[usize::from(byte.to_ascii_lowercase())]
+            && self.endings.iter().any(|ending| {
+                key.len() >= ending.len()
+                    && key[key.len() - ending.len()..].eq_ignore_ascii_case(ending.as_bytes())
+            })
+    }
+}
+
 // === impl Detector ===
 
 impl Detector {
@@ -252,11 +319,16 @@ impl Detector {
         let regex = Regex::new(pattern).map_err(|e| {
             BuildError::caused(format!("detector `{name}`: pattern {pattern:?}"), e)
         })?;
-        let group = regex.capture_names().position(|n| n == Some("secret"));
+        let groups = regex
+            .capture_names()
+            .enumerate()
+            .filter(|(_, n)| n.is_some_and(|n| n.starts_with("secret")))
+            .map(|(i, _)| i)
+            .collect();
         Ok(Detector {
             name: name.to_owned(),
             regex,
-            group,
+            groups,
             check,
             always,
             marker,
@@ -269,9 +341,9 @@ impl Detector {
         let mut out = String::new();
         let mut last = 0;
         for captures in self.regex.captures_iter(text) {
-            let span = match self.group {
-                Some(group) => captures.get(group),
-                None => captures.get(0),
+            let span = match self.groups.as_slice() {
+                [] => captures.get(0),
+                groups => groups.iter().find_map(|g| captures.get(*g)),
             };
             let Some(span) = span else { continue };
             if span.is_empty() || !self.check.passes(span.as_str()) {

@@ -96,6 +96,23 @@ fn passwords_in_urls() {
     );
     assert_keeps(&mut r, "GET https://example.com:8443/path?q=a@b");
     assert_keeps(&mut r, "referer http://www.example.com/index.html");
+    // The user info ends at its last `@`, as URL parsers read it: a
+    // password with an `@` of its own, a user name that is an address.
+    assert_redacts(
+        &mut r,
+        "https://user:p@ss:w0rd@host.example.com/path",
+        "ss:w0rd",
+        "https://user:[REDACTED:url_password]@host.example.com/path",
+        "url_password",
+    );
+    assert_redacts(
+        &mut r,
+        "smtp://bob@example.com:hunter2@mail.example.com:587",
+        "hunter2",
+        "smtp://bob@example.com:[REDACTED:url_password]@mail.example.com:587",
+        "url_password",
+    );
+    assert_keeps(&mut r, "cloning ssh://git@github.com:22/org/repo.git");
 }
 
 #[test]
@@ -119,6 +136,16 @@ fn aws_keys() {
         "aws_secret_access_key = [REDACTED:aws_secret_key]\n",
         "aws_secret_key",
     );
+    // The API's and the CLI's JSON.
+    let (out, fired) = redacted(
+        &mut r,
+        r#"{"AccessKeyId":"ASIAIOSFODNN7EXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"AccessKeyId":"[REDACTED:aws_access_key]","SecretAccessKey":"[REDACTED:aws_secret_key]"}"#
+    );
+    assert_eq!(fired, ["aws_access_key", "aws_secret_key"]);
     // Forty characters with no name saying what they are: a hash, say.
     assert_keeps(&mut r, "commit wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
     // Thirty-nine after the name.
@@ -168,6 +195,17 @@ fn private_key_blocks_whole_or_cut() {
         "[REDACTED:private_key]",
         "private_key",
     );
+    assert_redacts(
+        &mut r,
+        "gpg: -----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0Lx2kBCAC\n-----END PGP PRIVATE KEY BLOCK----- exported",
+        "lQOYBF0Lx2kBCAC",
+        "gpg: [REDACTED:private_key] exported",
+        "private_key",
+    );
+    assert_keeps(
+        &mut r,
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQENBF0\n-----END PGP PUBLIC KEY BLOCK-----",
+    );
     // A certificate is public.
     assert_keeps(
         &mut r,
@@ -187,7 +225,15 @@ fn jwts() {
         "jwt",
     );
     // Only a header.
-    assert_keeps(&mut r, "token=eyJhbGciOiJIUzI1NiJ9 user=1");
+    assert_keeps(&mut r, "header=eyJhbGciOiJIUzI1NiJ9 user=1");
+    // Named a token, it is one all the same.
+    assert_redacts(
+        &mut r,
+        "token=eyJhbGciOiJIUzI1NiJ9 user=1",
+        "eyJhbGciOiJIUzI1NiJ9",
+        "token=[REDACTED:secret_field] user=1",
+        "secret_field",
+    );
 }
 
 #[test]
@@ -521,4 +567,189 @@ fn a_detector_ignores_case_in_whole_or_not_at_all() {
         );
         assert_eq!(builtin.ignores_case(), inner.len() < builtin.pattern.len());
     }
+}
+
+#[test]
+fn service_tokens_by_their_prefixes() {
+    let mut r = redactor(&config());
+    let github = "ghp_R4nd0mL00k1ngT0k3nW1thThirtySix01234";
+    assert_redacts(
+        &mut r,
+        &format!("git push with {github} failed"),
+        github,
+        "git push with [REDACTED:github_token] failed",
+        "github_token",
+    );
+    let fine_grained = "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz";
+    assert_redacts(
+        &mut r,
+        &format!("GITHUB_TOKEN={fine_grained}"),
+        fine_grained,
+        "GITHUB_TOKEN=[REDACTED:github_token]",
+        "github_token",
+    );
+    let slack = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx";
+    assert_redacts(
+        &mut r,
+        &format!("posting with {slack}"),
+        slack,
+        "posting with [REDACTED:slack_token]",
+        "slack_token",
+    );
+    let stripe = "sk_live_51HxY2abcdEFGHijklMNOPqr";
+    assert_redacts(
+        &mut r,
+        &format!("charge via {stripe} ok"),
+        stripe,
+        "charge via [REDACTED:stripe_key] ok",
+        "stripe_key",
+    );
+    // Too short to be one.
+    assert_keeps(&mut r, "ghp_short and xoxb-123 and sk_live_abc");
+    // One character short, and part of a longer word.
+    assert_keeps(&mut r, "ghp_R4nd0mL00k1ngT0k3nW1thThirtySix0123 and");
+    assert_keeps(&mut r, "my_ghp_R4nd0mL00k1ngT0k3nW1thThirtySix01234x");
+}
+
+#[test]
+fn fields_named_as_secrets_lose_their_values() {
+    let mut r = redactor(&config());
+    assert_redacts(
+        &mut r,
+        "GET /login?user=bob&password=hunter2secret&next=/ HTTP/1.1",
+        "hunter2secret",
+        "GET /login?user=bob&password=[REDACTED:secret_field]&next=/ HTTP/1.1",
+        "secret_field",
+    );
+    assert_redacts(
+        &mut r,
+        "env: DB_PASSWORD=hunter2secret HOME=/root",
+        "hunter2secret",
+        "env: DB_PASSWORD=[REDACTED:secret_field] HOME=/root",
+        "secret_field",
+    );
+    // Quoted, to the closing quote, escaped quotes and spaces included.
+    assert_redacts(
+        &mut r,
+        r#"{"user":"bob","password":"correct horse \"battery\" staple","ok":true}"#,
+        "battery",
+        r#"{"user":"bob","password":"[REDACTED:secret_field]","ok":true}"#,
+        "secret_field",
+    );
+    assert_redacts(
+        &mut r,
+        "client_secret='two words' next=1",
+        "two words",
+        "client_secret='[REDACTED:secret_field]' next=1",
+        "secret_field",
+    );
+    assert_redacts(
+        &mut r,
+        "X-Api-Key: 0123456789abcdef",
+        "0123456789abcdef",
+        "X-Api-Key: [REDACTED:secret_field]",
+        "secret_field",
+    );
+    assert_redacts(
+        &mut r,
+        "vault login token=hvs.CAESIJ0123456789",
+        "hvs.CAESIJ0123456789",
+        "vault login token=[REDACTED:secret_field]",
+        "secret_field",
+    );
+    // Words, not fields; other names that only start or end alike; flags;
+    // and a value another detector already replaced.
+    assert_keeps(
+        &mut r,
+        "Failed password for invalid user admin from 203.0.113.9 port 22 ssh2",
+    );
+    assert_keeps(&mut r, "password reset mailed; passwordless=on");
+    assert_keeps(
+        &mut r,
+        "usage token_count=5 max_tokens=100 secretName=db-creds",
+    );
+    assert_keeps(&mut r, "require_password: true, api_key: null");
+    let (out, fired) = redacted(&mut r, "x-api-key: AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe");
+    assert_eq!(out, "x-api-key: [REDACTED:gcp_api_key]");
+    assert_eq!(fired, ["gcp_api_key"]);
+}
+
+/// `body` as a parser of `format` leaves it, then redacted.
+fn parsed_then_redacted(format: &str, body: &str) -> (LogRecord, Vec<(String, u64)>) {
+    let parse: crate::transforms::parse::ParseConfig =
+        serde_yaml_ng::from_str(&format!("format: {format}")).unwrap();
+    let mut parser = crate::transforms::parse::Parser::new(&parse).unwrap();
+    let mut r = redactor(&config());
+    let mut events = vec![Event::Log(LogRecord::new(
+        body.to_owned(),
+        Arc::new(Attributes::new()),
+        Arc::new(Resource::default()),
+    ))];
+    parser.process(&mut events);
+    r.process(&mut events);
+    let Some(Event::Log(log)) = events.pop() else {
+        panic!("a log went in")
+    };
+    let counts = r
+        .detector_names()
+        .zip(r.counts())
+        .filter(|(_, c)| **c > 0)
+        .map(|(name, c)| (name.to_owned(), *c))
+        .collect();
+    (log, counts)
+}
+
+#[test]
+fn a_parsers_fields_named_as_secrets_are_replaced_whole() {
+    let (log, counts) = parsed_then_redacted(
+        "logfmt",
+        "msg=login user=bob password=hunter2secret token_count=5 require_password=true",
+    );
+    assert!(!log.body.contains("hunter2secret"), "{}", log.body);
+    assert_eq!(
+        log.attributes.get("password").and_then(AnyValue::as_str),
+        Some("[REDACTED:secret_field]")
+    );
+    assert_eq!(
+        log.attributes.get("token_count").and_then(AnyValue::as_str),
+        Some("5")
+    );
+    assert_eq!(
+        log.attributes
+            .get("require_password")
+            .and_then(AnyValue::as_str),
+        Some("true")
+    );
+    // Once in the body, once in its field.
+    assert_eq!(counts, [("secret_field".to_owned(), 2)]);
+
+    // JSON: a nested object's member, a key in another case, a value no
+    // detector of the body would have found on its own (no `=` or `:` in
+    // the field), and one another detector replaced already.
+    let (log, counts) = parsed_then_redacted(
+        "json",
+        r#"{"db":{"host":"pg","Password":"two words"},"AWS_API_KEY":"AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe","note":"ok"}"#,
+    );
+    let text = format!("{:?} {}", log.attributes, log.body);
+    assert!(!text.contains("two words"), "{text}");
+    assert!(!text.contains("AIzaSy"), "{text}");
+    let Some(AnyValue::Map(db)) = log.attributes.get("db") else {
+        panic!("db is an object: {:?}", log.attributes)
+    };
+    assert_eq!(
+        db.get("Password").and_then(AnyValue::as_str),
+        Some("[REDACTED:secret_field]")
+    );
+    assert_eq!(db.get("host").and_then(AnyValue::as_str), Some("pg"));
+    assert_eq!(
+        log.attributes.get("AWS_API_KEY").and_then(AnyValue::as_str),
+        Some("[REDACTED:gcp_api_key]")
+    );
+    assert_eq!(
+        counts,
+        [
+            ("gcp_api_key".to_owned(), 2),
+            ("secret_field".to_owned(), 2)
+        ]
+    );
 }
