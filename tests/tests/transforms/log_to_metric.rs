@@ -50,6 +50,7 @@ transforms:
     metrics:
       - type: counter
         name: auth_failed_attempts
+        field: attributes.ssh.attempts
         condition: { field: attributes.ssh.event, equals: failed }
 sinks:
   metrics:
@@ -71,8 +72,9 @@ fn access_lines(errors: usize, ok: usize) -> Vec<String> {
         .collect()
 }
 
-/// Synthetic sshd lines: `n` failed logins and one accepted (not
-/// counted).
+/// Synthetic sshd lines: `n` failed logins, the same again as rsyslog
+/// writes three on one connection (`message repeated 3 times`), and one
+/// accepted (not counted): `n + 3` failed in all.
 fn auth_lines(n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
@@ -83,9 +85,10 @@ fn auth_lines(n: usize) -> Vec<String> {
                 40000 + i
             )
         })
-        .chain(std::iter::once(
+        .chain([
+            "Dec  5 10:00:01 web-1 sshd[3998]: message repeated 3 times: [ Failed password for root from 198.51.100.77 port 39999 ssh2]".to_owned(),
             "Dec  5 10:00:01 web-1 sshd[3999]: Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2: ED25519 SHA256:synthetic".to_owned(),
-        ))
+        ])
         .collect()
 }
 
@@ -131,7 +134,8 @@ fn access_and_auth_lines_drive_the_seed_alerts_in_prometheus() {
             let samples = samples(&body);
             let errors = samples.get(r#"http_requests_total{method="GET",status="503"}"#)?;
             let failed = samples.get("auth_failed_attempts")?;
-            (*errors == 7.0 && *failed == 5.0).then_some(samples)
+            // 3 written before the start, then 5 + 3.
+            (*errors == 7.0 && *failed == 11.0).then_some(samples)
         },
     );
     assert_eq!(

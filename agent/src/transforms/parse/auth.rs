@@ -8,7 +8,8 @@
 //! `Accepted publickey for USER from ADDR port PORT ssh2: ...`,
 //! `Invalid user USER from ADDR port PORT`. Attributes: `ssh.event`
 //! (`failed`, `accepted`, `invalid_user`), `ssh.auth.method`,
-//! `ssh.invalid_user`, `user.name`, `client.address`, `client.port`.
+//! `ssh.invalid_user`, `user.name`, `client.address`, `client.port`, and
+//! `ssh.attempts`: 1, or N for rsyslog's `message repeated N times: [...]`.
 
 use crate::event::Attributes;
 
@@ -34,13 +35,31 @@ pub fn parse(line: &str, observed_unix_nanos: u64) -> Option<Parsed> {
     let message = line
         .find("sshd")
         .and_then(|at| line[at..].split_once(": "))
-        .map(|(_, message)| message);
-    if let Some(severity) = message.and_then(|m| sshd(m, &mut parsed.attributes))
-        && parsed.severity.is_none()
+        .map(|(_, message)| repeated(message));
+    if let Some((times, message)) = message
+        && let Some(severity) = sshd(message, &mut parsed.attributes)
     {
-        parsed.severity = Some((severity.0, severity.1.into()));
+        parsed.attributes.insert("ssh.attempts", times);
+        if parsed.severity.is_none() {
+            parsed.severity = Some((severity.0, severity.1.into()));
+        }
     }
     Some(parsed)
+}
+
+/// How many times `message` stands for, and the message: rsyslog's
+/// `message repeated N times: [ MESSAGE]` (`$RepeatedMsgReduction`, on in
+/// Ubuntu's default configuration) stands for N lines of MESSAGE, such as
+/// several failed passwords on one connection.
+fn repeated(message: &str) -> (i64, &str) {
+    let inner = message
+        .strip_prefix("message repeated ")
+        .and_then(|rest| rest.split_once(" times: ["))
+        .and_then(|(times, rest)| Some((times.parse::<i64>().ok()?, rest.strip_suffix(']')?)));
+    match inner {
+        Some((times, inner)) if times > 0 => (times, inner.trim_start()),
+        _ => (1, message),
+    }
 }
 
 /// Read a login event of sshd's `message` into `attributes`; its severity.

@@ -427,10 +427,25 @@ fn auth_logs_read_sshd_logins() {
     );
     assert_eq!(attr(&log, "ssh.event"), &AnyValue::from("invalid_user"));
     assert_eq!(attr(&log, "user.name"), &AnyValue::from("oracle"));
+    assert_eq!(attr(&log, "ssh.attempts"), &AnyValue::Int(1));
+
+    // rsyslog's repeated-message reduction: three failed passwords on one
+    // connection, in one line.
+    let log = parsed(
+        &mut p,
+        "Feb 28 06:27:30 web-1 sshd[4252]: message repeated 3 times: [ Failed password for root from 198.51.100.9 port 40100 ssh2]",
+    );
+    assert_eq!(attr(&log, "ssh.event"), &AnyValue::from("failed"));
+    assert_eq!(attr(&log, "user.name"), &AnyValue::from("root"));
+    assert_eq!(attr(&log, "client.port"), &AnyValue::Int(40100));
+    assert_eq!(attr(&log, "ssh.attempts"), &AnyValue::Int(3));
+    assert_eq!(log.severity_number, 13);
 
     // Other sshd messages and other programs: syslog fields only.
     for line in [
         "Feb 28 06:28:00 web-1 sshd[4251]: Connection closed by 198.51.100.4 port 40022 [preauth]",
+        "Feb 28 06:28:10 web-1 sshd[4251]: message repeated 2 times: [ Connection closed by 198.51.100.4 port 40022 [preauth]]",
+        "Feb 28 06:28:20 web-1 sshd[4251]: message repeated x times: [ Failed password for root from 198.51.100.9 port 1 ssh2]",
         "Feb 28 06:29:00 web-1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls",
         "Feb 28 06:30:00 web-1 CRON[99]: Failed password for x from y port 1",
     ] {
