@@ -650,6 +650,17 @@ fn fields_named_as_secrets_lose_their_values() {
         "X-Api-Key: [REDACTED:secret_field]",
         "secret_field",
     );
+    // Names in the cases they are written in.
+    for text in [
+        "dbPassword: hunter2x",
+        "ApiKey=hunter2x",
+        "AUTH_TOKEN=hunter2x",
+        "PassWORD=hunter2x",
+    ] {
+        let (out, fired) = redacted(&mut r, text);
+        assert!(!out.contains("hunter2x"), "{out}");
+        assert_eq!(fired, ["secret_field"]);
+    }
     assert_redacts(
         &mut r,
         "vault login token=hvs.CAESIJ0123456789",
@@ -752,4 +763,17 @@ fn a_parsers_fields_named_as_secrets_are_replaced_whole() {
             ("secret_field".to_owned(), 2)
         ]
     );
+}
+
+/// Every built-in detector at once still leaves the search for their
+/// anchors to SIMD (Teddy), not to an automaton walking every byte: a
+/// detector with anchors in many cases could tip it over its limit.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_anchor_search_stays_simd_with_every_detector() {
+    if !std::arch::is_x86_feature_detected!("ssse3") {
+        return;
+    }
+    let every = with_pii(&["email", "credit_card", "ipv4", "ipv6"]);
+    assert!(every.prefilter_is_packed());
 }
