@@ -166,12 +166,18 @@ impl Anchor {
             return false;
         };
         if self.ignore_case {
-            let head = &there[..there.len().min(PREFIX)];
-            there.eq_ignore_ascii_case(&self.text) && self.prefixes().iter().any(|p| p == head)
+            there.eq_ignore_ascii_case(&self.text) && as_written(&there[..there.len().min(PREFIX)])
         } else {
             *there == *self.text
         }
     }
+}
+
+/// Whether `head` is in lower case or Capitalized (no capital after its
+/// first byte), or in UPPER case (no small letter at all).
+fn as_written(head: &[u8]) -> bool {
+    let rest = head.get(1..).unwrap_or_default();
+    !rest.iter().any(u8::is_ascii_uppercase) || !head.iter().any(u8::is_ascii_lowercase)
 }
 
 // === impl Finder ===
@@ -294,5 +300,11 @@ mod tests {
         });
         // `bEaReR` starts in mixed case: not as words are written.
         assert_eq!(found, [(5, 0), (10, 1), (24, 1)]);
+        // Where the search stops for one anchor (`Se`), another starting
+        // there in mixed case (`SeCret`) is not found either.
+        let searcher = Anchors::new([("se", true), ("secret", true)]).unwrap();
+        let mut found = Vec::new();
+        searcher.each("SeCret Secret", |start, i| found.push((start, i)));
+        assert_eq!(found, [(0, 0), (7, 0), (7, 1)]);
     }
 }
