@@ -260,11 +260,6 @@ impl Attributes {
         self.0.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
-    /// The values, to change in place (keys and order stay).
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut AnyValue> {
-        self.0.iter_mut().map(|(_, v)| v)
-    }
-
     /// Key/value pairs in insertion order, the values to change in place
     /// (keys and order stay).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut AnyValue)> {
