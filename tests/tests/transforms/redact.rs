@@ -49,6 +49,7 @@ fn corpus() -> Vec<(&'static str, String, String)> {
     );
     let stripe = format!("sk_live_{}", made_up(alnum, 24, 15));
     let field = format!("Fd{}", made_up(url, 18, 16));
+    let listed = format!("Ls{}", made_up(url, 20, 17));
     vec![
         (
             "authorization_header",
@@ -118,6 +119,11 @@ fn corpus() -> Vec<(&'static str, String, String)> {
             "secret_field",
             field.clone(),
             format!(r#"request body {{"user":"bob","password":"{field}","remember":true}}"#),
+        ),
+        (
+            "secret_field",
+            listed.clone(),
+            format!(r#"config loaded {{"service":"orders","api_keys":2,"apiKey":["{listed}", 42]}}"#),
         ),
         (
             "email",

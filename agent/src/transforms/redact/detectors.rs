@@ -39,7 +39,16 @@ pub enum Check {
     /// The value is not a flag (`true`, `false`, `null`...): a setting
     /// such as `require_password: true` names a password it does not hold.
     NotFlag,
+    /// The credentials are not an authorization scheme's name (`Bearer`
+    /// alone, its token already replaced by a marker): the scheme is
+    /// optional in the pattern, so without this a second redaction took
+    /// the scheme for the credentials.
+    NotScheme,
 }
+
+/// The `Authorization` schemes `authorization_header` reads before the
+/// credentials.
+const AUTHORIZATION_SCHEMES: &[&str] = &["basic", "bearer", "digest", "negotiate", "token"];
 
 /// The secret detectors, in the order they run: the ones that take a
 /// whole span (key blocks, service-account files) before those that would
@@ -67,7 +76,7 @@ pub const SECRETS: &[Builtin] = &[
         name: "authorization_header",
         pattern: r#"(?i)\bauthorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|digest|negotiate|token)\s+)?(?P<secret>[^\s"',;\[\]]{6,})"#,
         anchors: &["authorization"],
-        check: Check::None,
+        check: Check::NotScheme,
         fields: &[],
     },
     Builtin {
@@ -145,8 +154,9 @@ pub const SECRETS: &[Builtin] = &[
         // The value of a field named like a password, a secret, a token or
         // an API key (`password=`, `DB_PASSWORD: `, `"api_key": "..."`,
         // `?token=`): quoted, to its closing quote; bare, to a space or a
-        // separator.
-        pattern: r#"(?i)(?:password|passwd|passphrase|secret|api[_\-]?key|apikey|token)["']?\s*[:=]\s*(?:"(?P<secret>(?:[^"\\\[]|\\.)(?:[^"\\]|\\.)*)"|'(?P<secret_quoted>[^'\[][^']*)'|(?P<secret_bare>[^\s"'&,;\[\]{}<>]+))"#,
+        // separator; a JSON list of strings or numbers, its items (a
+        // marker in brackets, `[REDACTED:…]`, is not a list).
+        pattern: r#"(?i)(?:password|passwd|passphrase|secret|api[_\-]?key|apikey|token)["']?\s*[:=]\s*(?:"(?P<secret>(?:[^"\\\[]|\\.)(?:[^"\\]|\\.)*)"|'(?P<secret_quoted>[^'\[][^']*)'|\[(?P<secret_list>\s*["'0-9\-][^\[\]]*)\]|(?P<secret_bare>[^\s"'&,;\[\]{}<>]+))"#,
         anchors: &["pass", "secret", "key", "token"],
         check: Check::NotFlag,
         // A parser's field so named (`password` from `password=...`,
@@ -189,7 +199,11 @@ pub const PII: &[Builtin] = &[
     },
     Builtin {
         name: "ipv6",
-        pattern: r"(?i)(?:^|[^0-9a-z:])(?P<secret>[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})",
+        // Groups of up to four hex digits, the last not empty unless the
+        // address ends in `::` (`2001:db8::1: refused` is `2001:db8::1`);
+        // an address that goes on past the match (`2001::dbdb8::1`) is
+        // none (see `Check::ends_here`).
+        pattern: r"(?i)(?:^|[^0-9a-z:])(?P<secret>[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){0,6}(?::[0-9a-f]{1,4}|::))",
         anchors: &[":"],
         check: Check::Ipv6,
         fields: &[],
@@ -223,6 +237,26 @@ impl Check {
             Check::NotFlag => !["true", "false", "null", "none", "nil", "yes", "no"]
                 .iter()
                 .any(|flag| found.eq_ignore_ascii_case(flag)),
+            Check::NotScheme => !AUTHORIZATION_SCHEMES
+                .iter()
+                .any(|scheme| found.eq_ignore_ascii_case(scheme)),
+        }
+    }
+}
+
+impl Check {
+    /// Whether a match may end where `after` begins. An IPv6 address does
+    /// not go on in a hex digit, nor in `:` and another group: its start
+    /// alone is not an address (`2001::dbdb8::1`), and redacting it would
+    /// leave a tail that is one (`8::1`).
+    pub fn ends_here(self, after: &str) -> bool {
+        match self {
+            Check::Ipv6 => match after.as_bytes() {
+                [b, ..] if b.is_ascii_hexdigit() => false,
+                [b':', b, ..] if b.is_ascii_hexdigit() || *b == b':' => false,
+                _ => true,
+            },
+            Check::None | Check::Luhn | Check::NotFlag | Check::NotScheme => true,
         }
     }
 }

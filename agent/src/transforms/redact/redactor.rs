@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use crate::event::{AnyValue, Event, LogRecord, Text};
+use crate::event::{AnyValue, Event, LogRecord};
 use crate::telemetry::events::{ComponentMetrics, RedactionMetrics, TransformRedacted};
 use crate::topology::BuildError;
 use crate::transforms::Transform;
@@ -161,11 +161,13 @@ impl Redactor {
     /// anchors) over `text`.
     fn replace_candidates(&mut self, text: &str) -> Option<String> {
         let mut current = Cow::Borrowed(text);
-        for (i, detector) in self.detectors.iter().enumerate() {
+        let detectors = &self.detectors;
+        let is_marker = |found: &str| detectors.iter().any(|d| d.marker == found);
+        for (i, detector) in detectors.iter().enumerate() {
             if !(detector.always || self.candidates[i]) {
                 continue;
             }
-            if let Some(changed) = detector.replace(&current, &mut self.counts[i]) {
+            if let Some(changed) = detector.replace(&current, &mut self.counts[i], is_marker) {
                 current = Cow::Owned(changed);
             }
         }
@@ -202,31 +204,38 @@ impl Redactor {
         }
         if self.redact_attributes {
             for (key, value) in log.attributes.iter_mut() {
-                self.redact_value(Some(key), value, &body);
+                self.redact_value(key, value, &body);
             }
         }
     }
 
-    /// Replaces `text` whole when `key` names a secret (and it is neither
-    /// empty, a flag, nor a marker already).
-    fn redact_named(&mut self, key: &str, text: &mut Text) {
+    /// Replaces `value` whole when `key` names a secret: a string that is
+    /// neither empty, a flag, nor a marker already; a number (JSON's
+    /// `"pin": 123456`); bytes. A boolean is a setting, not a secret.
+    fn redact_named(&mut self, key: &str, value: &mut AnyValue) {
         let Some(&(i, _)) = self.named.iter().find(|(_, names)| names.name(key)) else {
             return;
         };
-        if text.is_empty() || self.detectors.iter().any(|d| *d.marker == **text) {
-            return;
-        }
         let detector = &self.detectors[i];
-        if detector.check.passes(text) {
-            *text = detector.marker.clone().into();
+        let secret = match value {
+            AnyValue::String(text) => {
+                !text.is_empty()
+                    && !self.detectors.iter().any(|d| *d.marker == **text)
+                    && detector.check.passes(text)
+            }
+            AnyValue::Int(_) | AnyValue::Double(_) | AnyValue::Bytes(_) => true,
+            AnyValue::Bool(_) | AnyValue::Array(_) | AnyValue::Map(_) => false,
+        };
+        if secret {
+            *value = AnyValue::from(detector.marker.clone());
             self.counts[i] += 1;
         }
     }
 
-    /// Redacts `value`, the attribute `key` (none: an item of a list):
-    /// what the detectors find in it, or, if they find nothing and `key`
-    /// names a secret, all of it.
-    fn redact_value(&mut self, key: Option<&str>, value: &mut AnyValue, body: &str) {
+    /// Redacts `value`, the attribute `key` (for an item of a list, the
+    /// list's): what the detectors find in it, and, if `key` names a
+    /// secret, all of it unless that left one marker.
+    fn redact_value(&mut self, key: &str, value: &mut AnyValue, body: &str) {
         match value {
             AnyValue::String(text) => {
                 let changed = match text.offset_in(body) {
@@ -246,23 +255,34 @@ impl Redactor {
                     }
                     None => self.redact(text),
                 };
-                match (changed, key) {
-                    (Some(changed), _) => *text = changed.into(),
-                    (None, Some(key)) if !self.named.is_empty() => self.redact_named(key, text),
-                    (None, _) => {}
+                if let Some(changed) = changed {
+                    *text = changed.into();
+                }
+                // A field named as a secret goes whole, unless what the
+                // detectors left is one marker: a part of it they found
+                // (`api_key=ab-AIza…`) leaves the rest.
+                if !self.named.is_empty() {
+                    self.redact_named(key, value);
                 }
             }
+            // The items of a list named as a secret (`"password": [...]`)
+            // are secrets too.
             AnyValue::Array(values) => {
                 for value in values {
-                    self.redact_value(None, value, body);
+                    self.redact_value(key, value, body);
                 }
             }
             AnyValue::Map(map) => {
                 for (key, value) in map.iter_mut() {
-                    self.redact_value(Some(key), value, body);
+                    self.redact_value(key, value, body);
                 }
             }
-            AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) | AnyValue::Bytes(_) => {}
+            AnyValue::Int(_) | AnyValue::Double(_) | AnyValue::Bytes(_) => {
+                if !self.named.is_empty() {
+                    self.redact_named(key, value);
+                }
+            }
+            AnyValue::Bool(_) => {}
         }
     }
 }
@@ -352,8 +372,15 @@ impl Detector {
     }
 
     /// `text` with each match replaced by the marker, or `None` when there
-    /// is none; `count` goes up by the replacements made.
-    fn replace(&self, text: &str, count: &mut u64) -> Option<String> {
+    /// is none; `count` goes up by the replacements made. A match that is a
+    /// marker already (`https://user:[REDACTED:url_password]@host` seen by
+    /// a second `redact`) is left as it is and not counted again.
+    fn replace(
+        &self,
+        text: &str,
+        count: &mut u64,
+        is_marker: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         let mut out = String::new();
         let mut last = 0;
         for captures in self.regex.captures_iter(text) {
@@ -362,7 +389,11 @@ impl Detector {
                 groups => groups.iter().find_map(|g| captures.get(*g)),
             };
             let Some(span) = span else { continue };
-            if span.is_empty() || !self.check.passes(span.as_str()) {
+            if span.is_empty()
+                || !self.check.passes(span.as_str())
+                || !self.check.ends_here(&text[span.end()..])
+                || is_marker(span.as_str())
+            {
                 continue;
             }
             out.push_str(&text[last..span.start()]);

@@ -70,6 +70,32 @@ fn authorization_headers_keep_their_scheme() {
     assert_keeps(&mut r, "authorization: ok");
 }
 
+/// Found by the `transforms` fuzz target, redacting what a redaction left
+/// (a second `redact` on the way to one sink): `authorization_header`'s
+/// scheme is optional in its pattern, so it took `Bearer` for the
+/// credentials once the marker after it could not be them, and replaced
+/// the scheme too; `url_password` found its own marker where the password
+/// was and counted it again.
+#[test]
+fn fuzz_a_second_redaction_changes_and_counts_nothing() {
+    let mut r = redactor(&config());
+    for line in [
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        r#"{"authorization":"Basic dXNlcjpwYXNzd29yZA=="}"#,
+        "authorization=Negotiate YIIJvwYGKwYBBQUCoIIJszCCCa",
+        "https://user:p@ss:w0rd@host.example.com/path",
+    ] {
+        let (once, _) = redacted(&mut r, line);
+        assert_ne!(once, line);
+        let (twice, fired) = redacted(&mut r, &once);
+        assert_eq!(twice, once, "{line}");
+        assert!(fired.is_empty(), "{line}: {fired:?}");
+    }
+    // A scheme with no credentials after it is not a secret either.
+    assert_keeps(&mut r, "Authorization: Bearer");
+    assert_keeps(&mut r, "authorization: token ");
+}
+
 #[test]
 fn bearer_tokens() {
     let mut r = redactor(&config());
@@ -301,6 +327,27 @@ fn ip_addresses() {
         "ipv6",
     );
     assert_keeps(&mut r, "at 12:00:05 in std::fmt::Display");
+    for (line, expected) in [
+        // Found by the `transforms` fuzz target: the start of a token that
+        // goes on was taken for an address, leaving `8::1`, which a second
+        // redaction took for another.
+        ("from 2001::dbdb8::1 x", "from 2001::dbdb8::1 x"),
+        ("addr 1:2:3:4:5:6:7:8::1", "addr 1:2:3:4:5:6:7:8::1"),
+        // A colon after an address is not part of it.
+        (
+            "connect 2001:db8::1: refused",
+            "connect [REDACTED:ipv6]: refused",
+        ),
+        ("route fe80:: via eth0", "route [REDACTED:ipv6] via eth0"),
+        ("a 2001:db8:85a3:0:0:8a2e:370:7334", "a [REDACTED:ipv6]"),
+        ("mac aa:bb:cc:dd:ee:ff", "mac aa:bb:cc:dd:ee:ff"),
+    ] {
+        let (once, _) = redacted(&mut r, line);
+        assert_eq!(once, expected);
+        let (twice, fired) = redacted(&mut r, &once);
+        assert_eq!(twice, once);
+        assert!(fired.is_empty(), "{line}: {fired:?}");
+    }
 }
 
 #[test]
@@ -661,6 +708,15 @@ fn fields_named_as_secrets_lose_their_values() {
         assert!(!out.contains("hunter2x"), "{out}");
         assert_eq!(fired, ["secret_field"]);
     }
+    // A JSON list of strings or numbers, its items; a list of lists or of
+    // objects is not read here (a parser's field holds it).
+    assert_redacts(
+        &mut r,
+        r#"{"api_keys":0,"apiKey":["k1-abcdef", 42],"n":1}"#,
+        "k1-abcdef",
+        r#"{"api_keys":0,"apiKey":[[REDACTED:secret_field]],"n":1}"#,
+        "secret_field",
+    );
     assert_redacts(
         &mut r,
         "vault login token=hvs.CAESIJ0123456789",
@@ -760,6 +816,81 @@ fn a_parsers_fields_named_as_secrets_are_replaced_whole() {
         counts,
         [
             ("gcp_api_key".to_owned(), 2),
+            ("secret_field".to_owned(), 2)
+        ]
+    );
+}
+
+/// A number or a list held by a field named as a secret went out as it
+/// was in the parsed attributes while the body lost it (`"pin"` is not a
+/// secret's name; `tokens` does not end in one; a flag stays).
+#[test]
+fn numbers_and_lists_named_as_secrets_are_replaced_whole() {
+    let (log, counts) = parsed_then_redacted(
+        "json",
+        r#"{"user":"bob","password":82736451,"secret":1.5,"api_key":["k1-abc","k2-def"],"db":{"token":[[7]]},"tokens":3,"pin":1234,"require_password":true,"latency_ms":12}"#,
+    );
+    let text = format!("{:?} {}", log.attributes, log.body);
+    for secret in ["82736451", "1.5", "k1-abc", "k2-def"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(
+        log.body.contains(r#""api_key":[[REDACTED:secret_field]]"#),
+        "{}",
+        log.body
+    );
+    let marker = AnyValue::from("[REDACTED:secret_field]");
+    assert_eq!(log.attributes.get("password"), Some(&marker));
+    assert_eq!(log.attributes.get("secret"), Some(&marker));
+    assert_eq!(
+        log.attributes.get("api_key"),
+        Some(&AnyValue::Array(vec![marker.clone(), marker.clone()]))
+    );
+    let Some(AnyValue::Map(db)) = log.attributes.get("db") else {
+        panic!("db is an object: {:?}", log.attributes)
+    };
+    assert_eq!(
+        db.get("token"),
+        Some(&AnyValue::Array(vec![AnyValue::Array(vec![
+            marker.clone()
+        ])]))
+    );
+    assert_eq!(log.attributes.get("tokens"), Some(&AnyValue::Int(3)));
+    assert_eq!(log.attributes.get("pin"), Some(&AnyValue::Int(1234)));
+    assert_eq!(
+        log.attributes.get("require_password"),
+        Some(&AnyValue::Bool(true))
+    );
+    assert_eq!(log.attributes.get("latency_ms"), Some(&AnyValue::Int(12)));
+    // In the attributes: 2 numbers, 2 items, 1 nested item; in the body,
+    // `"password":82736451`, `"secret":1.5` and the list of `api_key`
+    // (a list of lists, the body's `"token":[[7]]`, is left).
+    assert_eq!(counts, [("secret_field".to_owned(), 8)]);
+}
+
+/// Found by the `transforms` fuzz target: a field named as a secret of
+/// which a detector found a part (a GCP key after a prefix) kept the rest,
+/// and only a second redaction replaced it whole.
+#[test]
+fn fuzz_a_field_named_as_a_secret_goes_whole_when_a_detector_found_part_of_it() {
+    let (log, counts) = parsed_then_redacted(
+        "logfmt",
+        "user=bob api_key=ab-AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe other=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+    );
+    assert_eq!(
+        log.attributes.get("api_key").and_then(AnyValue::as_str),
+        Some("[REDACTED:secret_field]")
+    );
+    // Not named as a secret: what the detector found, and no more.
+    assert_eq!(
+        log.attributes.get("other").and_then(AnyValue::as_str),
+        Some("[REDACTED:gcp_api_key]")
+    );
+    assert!(!log.body.contains("ab-"), "{}", log.body);
+    assert_eq!(
+        counts,
+        [
+            ("gcp_api_key".to_owned(), 4),
             ("secret_field".to_owned(), 2)
         ]
     );
