@@ -23,6 +23,7 @@ mod multiline;
 mod otlp;
 #[cfg(test)]
 mod tests;
+mod transforms;
 
 pub use input::Input;
 
@@ -40,6 +41,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("checkpoint", checkpoint::run),
     ("otlp", otlp::run),
     ("kubelet", kubelet::run),
+    ("transforms", transforms::run),
 ];
 
 /// CRI and docker json-file lines, and the joining of partial lines.
@@ -80,4 +82,10 @@ pub fn otlp(data: &[u8]) {
 /// The kubelet's `/pods` and `/stats/summary` JSON.
 pub fn kubelet(data: &[u8]) {
     kubelet::run(data);
+}
+
+/// The transforms that read a line's text: `parse` (every format), then
+/// `redact`.
+pub fn transforms(data: &[u8]) {
+    transforms::run(data);
 }

@@ -106,3 +106,8 @@ fn replay_files() {
         harness(&data);
     }
 }
+
+#[test]
+fn corpus_transforms() {
+    replay("transforms");
+}
