@@ -266,6 +266,11 @@ sinks:
         "ipv4",
         "ipv6",
     ] {
+        // One for each line of the corpus holding its secret.
+        let lines = corpus
+            .iter()
+            .filter(|(d, _, line)| *d == detector && !line.is_empty())
+            .count();
         assert_eq!(
             agent.metric_sum(
                 "neurallog_agent_transform_redactions_total",
@@ -274,7 +279,7 @@ sinks:
                     &format!("detector=\"{detector}\"")
                 ]
             ),
-            1.0,
+            lines as f64,
             "{detector}"
         );
     }

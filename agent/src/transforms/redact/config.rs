@@ -99,11 +99,24 @@ impl Validate for RedactConfig {
                 )));
             }
         }
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let shown = self.marker.replace("{detector}", "name");
         if self.marker.is_empty() {
             errors.push(
                 path.field("marker")
                     .error("is empty: expected the text that replaces a value found"),
             );
+        } else if word(shown.chars().next()) || word(shown.chars().next_back()) {
+            // Detectors run one after another over what the ones before
+            // left: `Bearer REDACTEDAKIA…` no longer has the word boundary
+            // before the AWS key that the next detector looks for.
+            errors.push(path.field("marker").error(format!(
+                "{:?} starts or ends with a letter, a digit or `_`: expected it to begin and end \
+                 with another character, like the default `[REDACTED:{{detector}}]`, so that it \
+                 never reads as one word with the text next to it (a secret right after \
+                 another could then go unseen)",
+                self.marker
+            )));
         }
         if !self.secrets && self.pii.is_empty() && self.patterns.is_empty() {
             errors.push(path.error(

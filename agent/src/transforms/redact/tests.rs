@@ -489,6 +489,40 @@ fn bad_configuration_is_refused_with_its_field_path() {
     }
 }
 
+/// Found by the `transforms` fuzz target: with `marker: REDACTED`, a
+/// bearer token ending where an AWS key ID began (`…_id=AKIA…`) became
+/// `REDACTEDAKIA…`, and the key, no longer a word of its own, went out
+/// unseen. A marker must begin and end with a character that is not part
+/// of a word.
+#[test]
+fn fuzz_a_marker_that_would_read_as_one_word_with_its_neighbours_is_refused() {
+    for (marker, refused) in [
+        ("REDACTED", true),
+        ("{detector}", true),
+        ("[{detector}]x", true),
+        ("_", true),
+        ("***", false),
+        ("<{detector}>", false),
+        ("[REDACTED]", false),
+    ] {
+        let mut config = config();
+        config.marker = marker.to_owned();
+        let mut errors = Vec::new();
+        config.validate(&FieldPath::root(), &mut errors);
+        assert_eq!(!errors.is_empty(), refused, "{marker}: {errors:?}");
+    }
+    let mut config = config();
+    config.marker = "***".to_owned();
+    let mut r = redactor(&config);
+    let (out, fired) = redacted(
+        &mut r,
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdW_access_key_id=AKIAIOSFODNN6EXAMPLE done",
+    );
+    // The token, then the key after it: two markers side by side.
+    assert_eq!(out, "Bearer ****** done");
+    assert_eq!(fired, ["bearer_token", "aws_access_key"]);
+}
+
 #[test]
 fn overlapping_and_nested_anchors_each_run_their_detector() {
     // `AKIA` ends where `AIza` begins; `:` (ipv6) is inside `://`.
