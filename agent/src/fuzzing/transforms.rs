@@ -42,7 +42,7 @@ const CUSTOM: &[&str] = &[
 ];
 
 /// Markers: the default, and others an operator might choose.
-const MARKERS: &[&str] = &["[REDACTED:{detector}]", "***", "<{detector}>", "REDACTED"];
+const MARKERS: &[&str] = &["[REDACTED:{detector}]", "***", "<{detector}>", "#"];
 
 /// Run one input: `[format: u8][pattern?][fields: u8][on_failure: u8]
 /// [pii: u8][custom: u8][marker: u8][observed: u64][lines separated by \n]`.
