@@ -34,7 +34,8 @@ pub struct RedactConfig {
     #[serde(default = "default_attributes")]
     pub attributes: bool,
     /// What replaces a value found; `{detector}` stands for the
-    /// detector's name.
+    /// detector's name. It begins and ends with a character that is not
+    /// part of a word (not a letter, a digit or `_`).
     #[serde(default = "default_marker")]
     pub marker: String,
 }
