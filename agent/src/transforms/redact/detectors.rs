@@ -90,8 +90,11 @@ pub const SECRETS: &[Builtin] = &[
         name: "url_password",
         // As URL parsers read one, the user info ends at the last `@`
         // before the path: a user name that is an email address and a
-        // password with an unescaped `@` in it are found whole.
-        pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#\s]*:(?P<secret>[^/?#\s]+)@",
+        // password with an unescaped `@` in it are found whole. A `"`, a
+        // bracket or an angle bracket (never in a URL unescaped, RFC 3986)
+        // ends the URL in the text: `{"url":"https://u:p@h","mail":"a@b"}`
+        // is not one password from `p` to `a`, nor is a marker after it.
+        pattern: r#"\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#\s"<>\[\]]*:(?P<secret>[^/?#\s"<>\[\]]+)@"#,
         anchors: &["://"],
         check: Check::None,
         fields: &[],

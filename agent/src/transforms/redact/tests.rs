@@ -113,6 +113,20 @@ fn bearer_tokens() {
 #[test]
 fn passwords_in_urls() {
     let mut r = redactor(&config());
+    // Found by the `transforms` fuzz target: the password ran on to the
+    // last `@` of the line, across quotes and what another detector had
+    // replaced, taking the JSON around it.
+    let (out, fired) = redacted(
+        &mut r,
+        r#"{"url":"https://u:pw@h","mail":"a@b.example","db.Password":"x y"}"#,
+    );
+    assert_eq!(
+        out,
+        r#"{"url":"https://u:[REDACTED:url_password]@h","mail":"a@b.example","db.Password":"[REDACTED:secret_field]"}"#
+    );
+    assert_eq!(fired, ["url_password", "secret_field"]);
+    let (again, fired) = redacted(&mut r, &out);
+    assert_eq!((again.as_str(), fired.len()), (out.as_str(), 0));
     assert_redacts(
         &mut r,
         "connecting to postgres://app:s3cr3t-Pa55@db.internal:5432/app",
