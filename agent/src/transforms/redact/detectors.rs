@@ -46,9 +46,9 @@ pub enum Check {
     NotScheme,
 }
 
-/// The `Authorization` schemes `authorization_header` reads before the
-/// credentials.
-const AUTHORIZATION_SCHEMES: &[&str] = &["basic", "bearer", "digest", "negotiate", "token"];
+/// The `Authorization` schemes `authorization_header`'s pattern reads
+/// before the credentials.
+pub const AUTHORIZATION_SCHEMES: &[&str] = &["basic", "bearer", "digest", "negotiate", "token"];
 
 /// The secret detectors, in the order they run: the ones that take a
 /// whole span (key blocks, service-account files) before those that would
@@ -245,9 +245,7 @@ impl Check {
                 .any(|scheme| found.eq_ignore_ascii_case(scheme)),
         }
     }
-}
 
-impl Check {
     /// Whether a match may end where `after` begins. An IPv6 address does
     /// not go on in a hex digit, nor in `:` and another group: its start
     /// alone is not an address (`2001::dbdb8::1`), and redacting it would

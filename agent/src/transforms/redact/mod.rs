@@ -29,7 +29,7 @@ mod redactor;
 mod tests;
 
 pub use config::{CustomPattern, RedactConfig};
-pub use detectors::{Check, PII, SECRETS, luhn};
+pub use detectors::{AUTHORIZATION_SCHEMES, Check, PII, SECRETS, luhn};
 pub use redactor::Redactor;
 
 use crate::topology::{BoxedComponent, BuildError, TransformContext};

@@ -162,12 +162,13 @@ impl Redactor {
     fn replace_candidates(&mut self, text: &str) -> Option<String> {
         let mut current = Cow::Borrowed(text);
         let detectors = &self.detectors;
-        let is_marker = |found: &str| detectors.iter().any(|d| d.marker == found);
         for (i, detector) in detectors.iter().enumerate() {
             if !(detector.always || self.candidates[i]) {
                 continue;
             }
-            if let Some(changed) = detector.replace(&current, &mut self.counts[i], is_marker) {
+            if let Some(changed) = detector.replace(&current, &mut self.counts[i], |found| {
+                is_marker(detectors, found)
+            }) {
                 current = Cow::Owned(changed);
             }
         }
@@ -219,9 +220,7 @@ impl Redactor {
         let detector = &self.detectors[i];
         let secret = match value {
             AnyValue::String(text) => {
-                !text.is_empty()
-                    && !self.detectors.iter().any(|d| *d.marker == **text)
-                    && detector.check.passes(text)
+                !text.is_empty() && !is_marker(&self.detectors, text) && detector.check.passes(text)
             }
             AnyValue::Int(_) | AnyValue::Double(_) | AnyValue::Bytes(_) => true,
             AnyValue::Bool(_) | AnyValue::Array(_) | AnyValue::Map(_) => false,
@@ -324,6 +323,11 @@ impl FieldNames {
                     && key[key.len() - ending.len()..].eq_ignore_ascii_case(ending)
             })
     }
+}
+
+/// Whether `text` is what one of `detectors` puts in place of a value.
+fn is_marker(detectors: &[Detector], text: &str) -> bool {
+    detectors.iter().any(|d| d.marker == text)
 }
 
 /// The last three bytes of `text`, ASCII lowercase, in one number; none

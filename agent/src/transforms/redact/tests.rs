@@ -91,6 +91,14 @@ fn fuzz_a_second_redaction_changes_and_counts_nothing() {
         assert_eq!(twice, once, "{line}");
         assert!(fired.is_empty(), "{line}: {fired:?}");
     }
+    // The schemes the check knows are the pattern's.
+    let pattern = SECRETS
+        .iter()
+        .find(|d| d.name == "authorization_header")
+        .unwrap()
+        .pattern;
+    let alternation = format!("(?:{})", AUTHORIZATION_SCHEMES.join("|"));
+    assert!(pattern.contains(&alternation), "{pattern}");
     // A scheme with no credentials after it is not a secret either.
     assert_keeps(&mut r, "Authorization: Bearer");
     assert_keeps(&mut r, "authorization: token ");
