@@ -14,8 +14,11 @@
 //!   are scanned only where the body's anchors fall, gives the same record
 //!   and the same counts as redacting the same record with every field a
 //!   copy of its own, scanned whole;
-//! - with the built-in detectors only, redacting again changes nothing and
-//!   counts nothing: a marker is never taken for a secret.
+//! - with the built-in secret detectors only, redacting again changes
+//!   nothing and counts nothing: a marker is never taken for a secret;
+//!   with personal-data detectors too, what the first redaction left in
+//!   place of a value is kept (digits a neighbour's replacement cut from a
+//!   longer run may read as a card number the second time).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -138,16 +141,35 @@ pub fn run(data: &[u8]) {
             "counts for {line:?}"
         );
 
-        if !own_patterns {
-            let counted = again.counts().to_vec();
-            let mut twice = copied.clone();
-            again.redact_record(&mut twice);
+        if own_patterns {
+            continue;
+        }
+        let counted = again.counts().to_vec();
+        let mut twice = copied.clone();
+        again.redact_record(&mut twice);
+        if pii == 0 {
             assert_eq!(twice.body, copied.body, "redacted twice: {line:?}");
             assert_eq!(
                 twice.attributes, copied.attributes,
                 "fields redacted twice: {line:?}"
             );
             assert_eq!(again.counts(), counted, "counted twice: {line:?}");
+        } else {
+            // Digits that a neighbour's replacement cut from a longer run
+            // (a card number once an address after it is gone) may read
+            // as personal data the second time; what the first left in
+            // place of a value is kept.
+            let marker = MARKERS[marker]
+                .split("{detector}")
+                .next()
+                .unwrap_or_default();
+            let kept = |after: &str, before: &str| {
+                after.matches(marker).count() >= before.matches(marker).count()
+            };
+            assert!(
+                kept(&twice.body, &copied.body),
+                "markers redacted: {line:?}"
+            );
         }
     }
     REDACTORS.with(|cache| cache.borrow_mut().insert((pii, custom, marker), redactors));
