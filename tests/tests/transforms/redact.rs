@@ -50,6 +50,10 @@ fn corpus() -> Vec<(&'static str, String, String)> {
     let stripe = format!("sk_live_{}", made_up(alnum, 24, 15));
     let field = format!("Fd{}", made_up(url, 18, 16));
     let listed = format!("Ls{}", made_up(url, 20, 17));
+    let escaped = format!("Es{}", made_up(url, 18, 18));
+    let cookie = made_up(url, 26, 19);
+    let gitlab = format!("glpat-{}", made_up(url, 20, 20));
+    let ai_key = format!("sk-proj-{}", made_up(url, 40, 21));
     vec![
         (
             "authorization_header",
@@ -144,6 +148,27 @@ fn corpus() -> Vec<(&'static str, String, String)> {
             "ipv6",
             "2001:db8:85a3::8a2e:370:7334".to_owned(),
             "peer 2001:db8:85a3::8a2e:370:7334 closed the stream".to_owned(),
+        ),
+        (
+            // JSON held in a JSON string: its quotes escaped.
+            "secret_field",
+            escaped.clone(),
+            format!(r#"{{"msg":"upstream said","body":"{{\"user\":\"bob\",\"password\":\"{escaped}\"}}"}}"#),
+        ),
+        (
+            "cookie",
+            cookie.clone(),
+            format!("GET /cart Cookie: session={cookie}; theme=dark status=200"),
+        ),
+        (
+            "gitlab_token",
+            gitlab.clone(),
+            format!("ci: clone with {gitlab} denied"),
+        ),
+        (
+            "sk_api_key",
+            ai_key.clone(),
+            format!("llm client: OPENAI key {ai_key} rejected"),
         ),
     ]
     .into_iter()
@@ -260,6 +285,9 @@ sinks:
         "github_token",
         "slack_token",
         "stripe_key",
+        "gitlab_token",
+        "sk_api_key",
+        "cookie",
         "secret_field",
         "email",
         "credit_card",

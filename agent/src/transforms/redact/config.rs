@@ -15,9 +15,12 @@ pub struct RedactConfig {
     /// Run the built-in secret detectors: `authorization_header`,
     /// `bearer_token`, `url_password`, `aws_access_key`, `aws_secret_key`,
     /// `gcp_api_key`, `gcp_service_account_key`, `private_key` (PEM and
-    /// OpenPGP blocks), `jwt`, `github_token`, `slack_token`, `stripe_key`
-    /// and `secret_field` (the value of a field named like a password, a
-    /// secret, a token or an API key).
+    /// OpenPGP blocks), `jwt`, `github_token`, `slack_token`, `stripe_key`,
+    /// `gitlab_token`, `npm_token`, `sendgrid_key`, `sk_api_key` (`sk-…`
+    /// keys of AI APIs), `slack_webhook`, `cookie` (the `Cookie` and
+    /// `Set-Cookie` headers' pairs) and `secret_field` (the value of a
+    /// field named like a password, a secret, a token or a key, also as a
+    /// command line's `--password VALUE` and XML's `<password>`).
     #[serde(default = "default_secrets")]
     pub secrets: bool,
     /// Personal-data detectors to run as well: `email`, `credit_card`

@@ -50,13 +50,22 @@ pub enum Check {
 /// before the credentials.
 pub const AUTHORIZATION_SCHEMES: &[&str] = &["basic", "bearer", "digest", "negotiate", "token"];
 
+/// The names of fields `secret_field` takes for secrets (endings: the
+/// pattern has no boundary before them, `DB_PASSWORD`, `client_secret`).
+macro_rules! secret_names {
+    () => {
+        r"password|passwd|passphrase|secret|token|api[_\-]?key|apikey|(?:secret|private|access|account|client|encryption|signing|master)[_\-]?key"
+    };
+}
+
 /// The secret detectors, in the order they run: the ones that take a
 /// whole span (key blocks, service-account files) before those that would
 /// find a piece of it.
 pub const SECRETS: &[Builtin] = &[
     Builtin {
         name: "gcp_service_account_key",
-        pattern: r#""private_key(?:_id)?"\s*:\s*"(?P<secret>[^"]+)""#,
+        // Quotes escaped too: the file held in a JSON string.
+        pattern: r#""private_key(?:_id)?\\?"\s*:\s*\\?"(?P<secret>[^"]+?)\\?""#,
         anchors: &["private_key"],
         check: Check::None,
         fields: &[],
@@ -74,10 +83,14 @@ pub const SECRETS: &[Builtin] = &[
     },
     Builtin {
         name: "authorization_header",
-        pattern: r#"(?i)\bauthorization["']?\s*[:=]\s*["']?(?:(?:basic|bearer|digest|negotiate|token)\s+)?(?P<secret>[^\s"',;\[\]]{6,})"#,
+        // A quote may be escaped (`\"authorization\":\"Basic …\"`: JSON
+        // held in a JSON string).
+        pattern: r#"(?i)\bauthorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?(?:(?:basic|bearer|digest|negotiate|token)\s+)?(?P<secret>[^\s"'\\,;\[\]]{6,})"#,
         anchors: &["authorization"],
         check: Check::NotScheme,
-        fields: &[],
+        // A parser's `authorization` field (a header) is credentials
+        // whole, its scheme too.
+        fields: &["authorization"],
     },
     Builtin {
         name: "bearer_token",
@@ -117,7 +130,7 @@ pub const SECRETS: &[Builtin] = &[
         name: "aws_secret_key",
         // `aws_secret_key`, `AWS_SECRET_ACCESS_KEY`, and the API's and the
         // CLI's JSON `SecretAccessKey`.
-        pattern: r#"(?i)(?:aws[_\-]?secret[_\-]?(?:access[_\-]?)?key|secret[_\-]?access[_\-]?key)["']?\s*[:=]\s*["']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        pattern: r#"(?i)(?:aws[_\-]?secret[_\-]?(?:access[_\-]?)?key|secret[_\-]?access[_\-]?key)(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
         anchors: &["secret"],
         check: Check::None,
         fields: &[],
@@ -150,16 +163,85 @@ pub const SECRETS: &[Builtin] = &[
         check: Check::None,
         fields: &[],
     },
+    Builtin {
+        name: "gitlab_token",
+        pattern: r"\bglp(?:at|tt)-[A-Za-z0-9_\-]{20,}",
+        anchors: &["glpat-", "glptt-"],
+        check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        name: "npm_token",
+        pattern: r"\bnpm_[A-Za-z0-9]{36}\b",
+        anchors: &["npm_"],
+        check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        name: "sendgrid_key",
+        pattern: r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b",
+        anchors: &["SG."],
+        check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        // `sk-` keys of AI APIs (OpenAI's `sk-…` and `sk-proj-…`,
+        // Anthropic's `sk-ant-api03-…`): 32 characters at least after the
+        // kind, so `sk-learn-model` is none.
+        name: "sk_api_key",
+        pattern: r"\bsk-(?:(?:proj|svcacct|admin|ant-api[0-9]{2}|ant-admin[0-9]{2})-)?[A-Za-z0-9_\-]{32,}",
+        anchors: &["sk-"],
+        check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        // A Slack incoming webhook's path is its credential.
+        name: "slack_webhook",
+        pattern: r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9/_\-]+)",
+        anchors: &["hooks.slack.com/"],
+        check: Check::None,
+        fields: &[],
+    },
+    Builtin {
+        // The `Cookie` and `Set-Cookie` headers' pairs (`session=…;
+        // csrftoken=…`), to the end of the header: a space not after a
+        // `;`, a quote, a bracket.
+        name: "cookie",
+        pattern: r#"(?i)cookie(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?(?P<secret>[^\s"'\\;\[\]][^\s"'\\;\[\]]*(?:;\s?[^\s"'\\;\[\]]+)*)"#,
+        anchors: &["cookie"],
+        check: Check::NotFlag,
+        // `cookie`, `set-cookie`, nginx's `http_cookie`.
+        fields: &["cookie"],
+    },
     // Last: a value the detectors above recognise is already a marker,
     // which this one leaves alone (a value starting with `[`).
     Builtin {
         name: "secret_field",
         // The value of a field named like a password, a secret, a token or
-        // an API key (`password=`, `DB_PASSWORD: `, `"api_key": "..."`,
-        // `?token=`): quoted, to its closing quote; bare, to a space or a
-        // separator; a JSON list of strings or numbers, its items (a
-        // marker in brackets, `[REDACTED:…]`, is not a list).
-        pattern: r#"(?i)(?:password|passwd|passphrase|secret|api[_\-]?key|apikey|token)["']?\s*[:=]\s*(?:"(?P<secret>(?:[^"\\\[]|\\.)(?:[^"\\]|\\.)*)"|'(?P<secret_quoted>[^'\[][^']*)'|\[(?P<secret_list>\s*["'0-9\-][^\[\]]*)\]|(?P<secret_bare>[^\s"'&,;\[\]{}<>]+))"#,
+        // a key (`password=`, `DB_PASSWORD: `, `"api_key": "..."`,
+        // `?token=`, `SECRET_KEY=`, `AccountKey=`): quoted, to its closing
+        // quote, which may be escaped (`\"password\":\"…\"`, JSON held in
+        // a JSON string); bare, to a space or a separator; a JSON list of
+        // strings or numbers, its items (a marker in brackets,
+        // `[REDACTED:…]`, is not a list). Then a command line's
+        // `--password VALUE`, and XML's `<password>VALUE</`.
+        pattern: concat!(
+            "(?i)(?:",
+            secret_names!(),
+            r#")(?:\\?["'])?\s*[:=]\s*(?:"#,
+            r#""(?P<secret>(?:[^"\\\[]|\\.)(?:[^"\\]|\\.)*)""#,
+            // Escaped: `\\` and `\"` stand for `\` and `"` inside.
+            r#"|\\"(?P<secret_escaped>(?:[^"\\\[]|\\[^"\\]|\\\\(?:\\.|[^\\]))(?:[^"\\]|\\[^"\\]|\\\\(?:\\.|[^\\]))*)\\""#,
+            r#"|'(?P<secret_quoted>[^'\[][^']*)'"#,
+            r#"|\[(?P<secret_list>\s*[\\"'0-9\-][^\[\]]*)\]"#,
+            r#"|(?P<secret_bare>[^\s"'\\&,;\[\]{}<>][^\s"'&,;\[\]{}<>]*))"#,
+            r"|--(?:[a-z0-9]+[_\-])*(?:",
+            secret_names!(),
+            r#")\s+(?P<secret_flag>[^\s"'\\&,;\[\]{}<>\-][^\s"'&,;\[\]{}<>]*)"#,
+            r"|<(?:[a-z0-9]+[_\-.:])*(?:",
+            secret_names!(),
+            r")>(?P<secret_xml>[^<\[][^<]*)</",
+        ),
         anchors: &["pass", "secret", "key", "token"],
         check: Check::NotFlag,
         // A parser's field so named (`password` from `password=...`,
@@ -173,6 +255,18 @@ pub const SECRETS: &[Builtin] = &[
             "api_key",
             "api-key",
             "token",
+            "secretkey",
+            "secret_key",
+            "secret-key",
+            "privatekey",
+            "private_key",
+            "private-key",
+            "accesskey",
+            "access_key",
+            "access-key",
+            "accountkey",
+            "account_key",
+            "account-key",
         ],
     },
 ];
