@@ -125,6 +125,7 @@ impl Tailer {
     /// Look at tracked files for rotation and truncation, then open new
     /// files matching the patterns.
     pub(super) fn scan(&mut self) {
+        let started = Instant::now();
         self.factory.before_scan();
         self.budget.start_scan();
         self.ignored.start_scan();
@@ -174,6 +175,7 @@ impl Tailer {
             // Before any of the files found is read (see `Checkpoints::added`).
             self.save_checkpoints();
         }
+        self.scan_started = started;
         self.mark_scanned();
     }
 

@@ -82,6 +82,9 @@ pub trait LineHandler: Send {
     /// Emit what has waited past its timeout (multiline groups, partials).
     fn tick(&mut self, now: Instant, out: &mut Emitter);
 
+    /// When the earliest record held back times out, if one is.
+    fn due(&self) -> Option<Instant>;
+
     /// The offset of the earliest byte of `file` held back and not yet
     /// emitted, if any.
     fn held_from(&self, file: FileKey) -> Option<u64>;

@@ -243,6 +243,11 @@ impl Multiline {
         });
     }
 
+    /// When the record being built times out, if there is one.
+    pub fn due(&self) -> Option<Instant> {
+        self.group.as_ref().map(|g| g.last_line_at + self.timeout)
+    }
+
     /// Send the record if it waited past the timeout.
     pub fn tick(&mut self, now: Instant, out: &mut Emitter) {
         if self

@@ -105,6 +105,10 @@ impl LineHandler for PlainHandler {
         }
     }
 
+    fn due(&self) -> Option<Instant> {
+        self.multiline.as_ref().and_then(Multiline::due)
+    }
+
     fn held_from(&self, file: FileKey) -> Option<u64> {
         self.multiline.as_ref().and_then(|m| m.held_from(file))
     }

@@ -118,6 +118,8 @@ pub struct Tailer {
     batch_started: Option<Instant>,
     buf: Vec<u8>,
     last_scan: Instant,
+    /// When the last scan started: a file created before then was found.
+    pub(super) scan_started: Instant,
     last_save: Instant,
     status: Arc<Mutex<serde_json::Value>>,
 }
@@ -172,6 +174,7 @@ impl Tailer {
             batch_started: None,
             buf: vec![0u8; READ_CHUNK_BYTES],
             last_scan: Instant::now(),
+            scan_started: Instant::now(),
             last_save: Instant::now(),
             status,
         }
@@ -400,6 +403,33 @@ impl Tailer {
                     Framed::Skipped(end) => emitter.consumed(key, end),
                 });
         }
+        // The rest may also be in a file not found yet: the successor of a
+        // file rotated since the last scan (kubelet's rotation between the
+        // pieces of a CRI line; logrotate's in a stack trace). Under load
+        // the reader is rarely idle, so new files are found by the scan
+        // every `scan_interval_ms`, as long as the timeout by default: a
+        // partial read just before a rotation timed out alone, and its end,
+        // read from the new file, went out as a line of its own. So what is
+        // due is timed out only once a scan that started after it was due
+        // found nothing more to read: handlers are ticked at the time the
+        // last scan started. When something is due that no scan has looked
+        // past, one runs now, at most once a poll interval.
+        let due = self
+            .streams
+            .values()
+            .filter_map(|handler| handler.due())
+            .min();
+        let spacing = Duration::from_millis(
+            self.config
+                .poll_interval_ms
+                .min(self.config.unterminated_timeout_ms),
+        );
+        if due.is_some_and(|due| due <= now && self.scan_started < due)
+            && self.last_scan.elapsed() >= spacing
+        {
+            self.scan();
+        }
+        let scanned = now.min(self.scan_started);
         // A stream with bytes left unread is not timed out: the rest of its
         // partial line or multiline group may be among them, unread because
         // the source was held up (a full pipeline, a read sized to the
@@ -417,7 +447,7 @@ impl Tailer {
                     .collect()
             });
             if !busy.contains(stream.as_str()) {
-                handler.tick(now, &mut self.emitter);
+                handler.tick(scanned, &mut self.emitter);
             }
         }
         if self.batch_started.is_none() && !self.emitter.is_empty() {

@@ -263,6 +263,20 @@ impl LineHandler for ContainerHandler {
         }
     }
 
+    fn due(&self) -> Option<Instant> {
+        let timeout = self.partial_timeout;
+        [&self.stdout, &self.stderr]
+            .into_iter()
+            .flat_map(|state| {
+                let partials = state
+                    .partials
+                    .iter()
+                    .map(move |p| p.last_piece_at + timeout);
+                partials.chain(state.multiline.as_ref().and_then(|m| m.due()))
+            })
+            .min()
+    }
+
     fn holds_nothing(&self) -> bool {
         [&self.stdout, &self.stderr].into_iter().all(|state| {
             state.partials.is_empty() && state.multiline.as_ref().is_none_or(|m| m.is_empty())

@@ -24,7 +24,8 @@ pub struct RedactConfig {
     #[serde(default = "default_secrets")]
     pub secrets: bool,
     /// Personal-data detectors to run as well: `email`, `credit_card`
-    /// (13 to 19 digits that pass the Luhn check), `ipv4`, `ipv6`.
+    /// (13 to 19 digits, the first 2 to 6, that pass the Luhn check), `ipv4`,
+    /// `ipv6`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pii: Vec<String>,
     /// Patterns of your own, each with a `name` (its marker and counter

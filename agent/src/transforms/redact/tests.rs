@@ -300,6 +300,14 @@ fn emails_only_when_asked() {
         "email",
     );
     assert_keeps(&mut with_pii(&["email"]), "user@localhost logged in");
+    // URL-encoded, in a query string.
+    assert_redacts(
+        &mut with_pii(&["email"]),
+        "GET /reset?email=jane.doe%40example.com&lang=en HTTP/1.1",
+        "jane.doe%40example.com",
+        "GET /reset?email=[REDACTED:email]&lang=en HTTP/1.1",
+        "email",
+    );
 }
 
 #[test]
@@ -323,6 +331,17 @@ fn card_numbers_must_pass_luhn() {
     assert_keeps(&mut r, "order 4111111111111112 shipped");
     // Too short to be a card.
     assert_keeps(&mut r, "id 411111111111");
+    // A time in epoch milliseconds that passes Luhn: no card starts with 1.
+    assert!(luhn("1733500000000"));
+    assert_keeps(&mut r, r#"{"ts":1733500000000,"msg":"ok"}"#);
+    // Amex, 15 digits in its 4-6-5 groups.
+    assert_redacts(
+        &mut r,
+        "amex 3782 822463 10005 declined",
+        "822463",
+        "amex [REDACTED:credit_card] declined",
+        "credit_card",
+    );
     assert!(luhn("378282246310005"));
     assert!(!luhn("4111111111111112"));
 }

@@ -160,6 +160,41 @@ fn a_partial_split_across_a_rotation_is_joined() {
     assert_eq!(ends.get(&2), Some(&42));
 }
 
+/// The engine times nothing out before a scan that started past its due
+/// time (a partial's end may be in a file rotated in since): the handler
+/// tells when its oldest piece or group is due, and the tick at a time
+/// before that keeps it.
+#[test]
+fn a_partial_is_due_its_timeout_after_its_last_piece() {
+    let mut h = handler(1 << 20, Some(java()));
+    let mut out = Emitter::default();
+    let mut feed = Feed::new();
+    assert_eq!(h.due(), None);
+    let before = Instant::now();
+    feed.line(
+        &mut h,
+        1,
+        "2024-05-01T00:00:00Z stdout P first half, ",
+        &mut out,
+    );
+    let due = h.due().expect("a partial is held");
+    assert!(due >= before + Duration::from_secs(5), "{due:?}");
+    assert!(due <= Instant::now() + Duration::from_secs(5), "{due:?}");
+    // Ticked at a time before it is due (the last scan's): kept.
+    h.tick(due - Duration::from_millis(1), &mut out);
+    assert_eq!(out.len(), 0);
+    h.tick(due, &mut out);
+    assert_eq!(
+        out.len(),
+        0,
+        "a Java group now holds it, for its own second"
+    );
+    let group_due = h.due().expect("the group is held");
+    h.tick(group_due, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(h.due(), None);
+}
+
 #[test]
 fn merged_size_is_capped_and_flagged() {
     let mut h = handler(1024, None);
