@@ -94,7 +94,8 @@ pub const SECRETS: &[Builtin] = &[
     },
     Builtin {
         name: "bearer_token",
-        pattern: r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)",
+        // `Bearer TOKEN`, and as a field: `bearer: TOKEN`, `"bearer":"…"`.
+        pattern: r#"(?i)\bbearer(?:\s+|(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?)(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)"#,
         anchors: &["bearer"],
         check: Check::None,
         fields: &[],

@@ -114,8 +114,23 @@ fn bearer_tokens() {
         "calling upstream with bearer [REDACTED:bearer_token]",
         "bearer_token",
     );
-    // "Bearer" in prose, with no token after it.
+    // As a field's name.
+    for (line, expected) in [
+        (
+            "auth bearer: 9f8e7d6c5b4a3210.token ok",
+            "auth bearer: [REDACTED:bearer_token] ok",
+        ),
+        (
+            r#"{"bearer":"9f8e7d6c5b4a3210.token"}"#,
+            r#"{"bearer":"[REDACTED:bearer_token]"}"#,
+        ),
+    ] {
+        assert_redacts(&mut r, line, "9f8e7d6c5b4a3210", expected, "bearer_token");
+    }
+    // "Bearer" in prose, with no token after it; a token's type.
     assert_keeps(&mut r, "the bearer of bad news");
+    assert_keeps(&mut r, "bearerAuthentication enabled");
+    assert_keeps(&mut r, r#"{"token_type":"Bearer","expires_in":3600}"#);
 }
 
 #[test]
