@@ -50,8 +50,11 @@ struct StreamState {
     /// The files this stream has had a line from (a stream's first line
     /// in a file may end another file's partial).
     files: Vec<FileKey>,
-    /// The runtime's latest time stamp on a line read so far.
+    /// The runtime's latest time stamp on a line read so far, since its
+    /// clock last went back.
     latest: u64,
+    /// The file and time stamp of the last line read.
+    last_read: Option<(FileKey, u64)>,
     multiline: Option<Multiline>,
 }
 
@@ -88,6 +91,7 @@ impl ContainerHandler {
                 partials: Vec::new(),
                 files: Vec::new(),
                 latest: 0,
+                last_read: None,
                 multiline: multiline.map(Multiline::new),
             }
         };
@@ -165,6 +169,19 @@ impl LineHandler for ContainerHandler {
         if !state.files.contains(&line.file) {
             state.files.push(line.file);
         }
+        // A file's lines are in the order they were written: one stamped
+        // before the line above it in the same file means the runtime's
+        // clock was set back (NTP stepping a clock that ran ahead). The
+        // times before it no longer tell which line is newer; kept, they
+        // would stop every partial split across a rotation from being
+        // joined until the clock caught up with them.
+        if state
+            .last_read
+            .is_some_and(|(file, time)| file == line.file && parsed.time_unix_nano < time)
+        {
+            state.latest = 0;
+        }
+        state.last_read = Some((line.file, parsed.time_unix_nano));
         state.latest = state.latest.max(parsed.time_unix_nano);
         match continued {
             Some(index) => {
@@ -336,6 +353,7 @@ impl LineHandler for ContainerHandler {
             state.partials.clear();
             // Lines are read again from before what was held.
             state.latest = 0;
+            state.last_read = None;
             if let Some(multiline) = state.multiline.as_mut() {
                 multiline.discard();
             }
