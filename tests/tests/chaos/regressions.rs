@@ -305,3 +305,80 @@ fn seed_118_truncation_while_held_back_loses_nothing_uncounted() {
         summary.tally.lost_examples
     );
 }
+
+/// Chaos seed 6000 (3,000 lines/s): the writers stamp a stream's lines
+/// with a clock that goes back an hour every 3,600 lines, as a runtime's
+/// clock does when NTP sets it back. After the first step back, a CRI line
+/// split by kubelet's rotation (its `P` piece ending the rotated file, its
+/// `F` piece opening the new one) was not joined: the end went out as a
+/// line of its own and the start alone after its timeout.
+#[test]
+fn seed_6000_partial_split_by_a_rotation_after_the_clock_went_back_is_joined() {
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let container = dir.path().join("pods/chaos_p01_uid-6000/app");
+    std::fs::create_dir_all(&container).unwrap();
+    let cri =
+        |time: &str, tag: char, text: &str| format!("2026-12-05T{time}Z stdout {tag} {text}\n");
+    let live = container.join("0.log");
+    let before = [
+        cri("10:59:59.000000001", 'F', "line 1"),
+        // The clock goes back.
+        cri("10:00:00.000000002", 'F', "line 2"),
+        cri("10:00:01.000000003", 'P', "start of line 3, "),
+    ];
+    std::fs::write(&live, before.concat()).unwrap();
+    let yaml = format!(
+        "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 1
+sources:
+  pods:
+    type: kubernetes_logs
+    pods_dir: {{dir}}/pods
+    node_name: chaos-node
+    kubelet:
+      enabled: false
+    poll_interval_ms: 100
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [pods]
+    endpoint: {}
+    batch: {{timeout_ms: 100}}
+",
+        receiver.endpoint()
+    );
+    let mut agent = Agent::start_in(dir, &yaml, &[]);
+    agent.wait_ready();
+    wait_for(
+        "the lines before the piece",
+        Duration::from_secs(20),
+        || (receiver.log_bodies().len() >= 2).then_some(()),
+    );
+    // kubelet rotates; the runtime writes the rest of the line to the new
+    // file.
+    std::fs::rename(&live, container.join("0.log.20261205-100001")).unwrap();
+    let after = [
+        cri("10:00:01.000000003", 'F', "rest of line 3"),
+        cri("10:00:02.000000004", 'F', "line 4"),
+    ];
+    std::fs::write(&live, after.concat()).unwrap();
+    let bodies = wait_for("every line", Duration::from_secs(20), || {
+        let bodies = receiver.log_bodies();
+        (bodies.len() >= 4).then_some(bodies)
+    });
+    // The piece's timeout (5 s) has not run out: a start sent alone would
+    // be among them by now if it were not joined.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        receiver.log_bodies(),
+        [
+            "line 1",
+            "line 2",
+            "start of line 3, rest of line 3",
+            "line 4"
+        ],
+        "after {bodies:?}"
+    );
+}
