@@ -48,6 +48,9 @@ pub fn plain(stream: &str, seq: u64) -> String {
 pub fn cri(stream: &str, seq: u64) -> Vec<String> {
     let body = body(stream, seq);
     // A fixed-width RFC 3339 time with nanoseconds, as containerd writes.
+    // It goes back an hour every 3,600 lines, as a runtime's clock set
+    // back by NTP does (seed 6000 found the agent not joining partials
+    // after such a step).
     let time = format!(
         "2026-12-05T10:{:02}:{:02}.{:09}Z",
         (seq / 60) % 60,
