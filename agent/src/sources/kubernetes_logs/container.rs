@@ -317,9 +317,13 @@ impl LineHandler for ContainerHandler {
     }
 
     fn reading_from(&mut self, file: FileKey, offset: u64) {
-        // Its lines are read anew: the next is again the first one read.
+        // Its lines are read anew: the next is again the first one read,
+        // and one stamped before the last read is not the clock going back.
         for state in [&mut self.stdout, &mut self.stderr] {
             state.files.retain(|f| *f != file);
+            if state.last_read.is_some_and(|(f, _)| f == file) {
+                state.last_read = None;
+            }
         }
         if offset == 0 {
             self.read_midway.remove(&file);
