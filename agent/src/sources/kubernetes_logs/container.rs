@@ -165,7 +165,8 @@ impl LineHandler for ContainerHandler {
         if line.replayed {
             flags.insert(LogFlags::REPLAYED);
         }
-        let continued = state.continued_by(&line, parsed.time_unix_nano, midway);
+        let continued =
+            state.continued_by(&line, parsed.time_unix_nano, midway, self.partial_timeout);
         if !state.files.contains(&line.file) {
             state.files.push(line.file);
         }
@@ -386,7 +387,13 @@ impl StreamState {
     /// delivered (after a restart, the partial is the start of that line
     /// read again, from an older rotation whose checkpoint did not follow
     /// it).
-    fn continued_by(&self, line: &RawLine<'_>, time: u64, midway: bool) -> Option<usize> {
+    fn continued_by(
+        &self,
+        line: &RawLine<'_>,
+        time: u64,
+        midway: bool,
+        within: Duration,
+    ) -> Option<usize> {
         let last_file = |p: &Partial| p.spans.last().map(|(file, _, _)| *file);
         if let Some(index) = self
             .partials
@@ -404,7 +411,7 @@ impl StreamState {
             .filter(|(_, p)| {
                 last_file(p) < Some(line.file)
                     && p.last_piece_time >= self.latest
-                    && p.may_go_on_with(line, time)
+                    && p.may_go_on_with(line, time, within)
             })
             .max_by_key(|(_, p)| p.last_piece_time)
             .map(|(index, _)| index)
@@ -430,12 +437,17 @@ impl StreamState {
 
 impl Partial {
     /// Whether `line`, stamped `time`, opening another file may be this
-    /// partial's next piece: stamped later, or at the same time (CRI-O
+    /// partial's next piece: stamped later, but not by more than `within`
+    /// (the partial timeout: a runtime that waited longer between two
+    /// pieces had the first sent alone by an agent reading as it wrote; a
+    /// line stamped much later is of an older rotation read again, from
+    /// before the runtime's clock went back), or at the same time (CRI-O
     /// stamps the pieces of one write alike) unless it is one of the
     /// partial's pieces again, which a copy, or a rotation read anew, would
     /// start with.
-    fn may_go_on_with(&self, line: &RawLine<'_>, time: u64) -> bool {
-        self.last_piece_time < time
+    fn may_go_on_with(&self, line: &RawLine<'_>, time: u64, within: Duration) -> bool {
+        let within = u64::try_from(within.as_nanos()).unwrap_or(u64::MAX);
+        (self.last_piece_time < time && time - self.last_piece_time <= within)
             || (self.last_piece_time == time
                 && !self.piece_hashes.contains(&crate::hash::fnv1a(line.bytes)))
     }
