@@ -408,8 +408,8 @@ impl Tailer {
         // pieces of a CRI line; logrotate's in a stack trace). Under load
         // the reader is rarely idle, so new files are found by the scan
         // every `scan_interval_ms`, as long as the timeout by default: a
-        // partial read just before a rotation timed out alone, and its end,
-        // read from the new file, went out as a line of its own. So what is
+        // partial read just before a rotation could time out alone, and its
+        // end, read from the new file, go out as a line of its own. So what is
         // due is timed out only once a scan that started after it was due
         // found nothing more to read: handlers are ticked at the time the
         // last scan started. When something is due that no scan has looked
