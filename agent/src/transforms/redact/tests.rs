@@ -1175,3 +1175,17 @@ fn header_fields_hold_credentials() {
         ]
     );
 }
+
+/// The names `secret_field` replaces as attributes are names its pattern
+/// reads in text too: the two lists say one thing in two forms.
+#[test]
+fn every_secret_field_name_is_read_in_text_too() {
+    let mut r = redactor(&config());
+    let builtin = SECRETS.iter().find(|d| d.name == "secret_field").unwrap();
+    for name in builtin.fields {
+        let line = format!("{name}=s3cr3tvalue ok");
+        let (out, fired) = redacted(&mut r, &line);
+        assert_eq!(out, format!("{name}=[REDACTED:secret_field] ok"), "{name}");
+        assert_eq!(fired, ["secret_field"], "{name}");
+    }
+}
