@@ -36,7 +36,10 @@ pub struct Options {
     /// (a copytruncate shortly after two reloads, once in three runs), as
     /// found then. The schedules seeds draw have changed since (new fault
     /// kinds): both seeds now run others, with no unexplained copy
-    /// (2026-12-07). Loss always fails.
+    /// (2026-12-07). Open: seed 6014 at 3,000 lines/s (a file of `extra/`
+    /// sent again from about a second before `reload_include` at 47.6 s,
+    /// once the rebuilt source read it; 1 run in 3 with the agent of
+    /// 2026-12-07 evening, and with the one before it). Loss always fails.
     pub avoid_open_bugs: bool,
 }
 
