@@ -145,6 +145,14 @@ impl Checkpoints {
         self.existed
     }
 
+    /// These checkpoints, as an engine that ran with them leaves them to
+    /// the one replacing it: the source has run before, whether or not
+    /// they reached the disk.
+    pub fn handed_on(mut self) -> Checkpoints {
+        self.existed = true;
+        self
+    }
+
     /// The entry of `id`, if any.
     pub fn get(&self, id: FileId) -> Option<&Entry> {
         self.entries.get(&id)

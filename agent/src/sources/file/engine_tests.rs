@@ -38,7 +38,20 @@ impl<F: FnMut() + Send> StreamFactory for Probe<F> {
 }
 
 fn spawn(dir: &Path, factory: Box<dyn StreamFactory>) -> (BoxedComponent, CancellationToken) {
-    let (tx, _rx) = mpsc::channel(16);
+    let (component, shutdown, _rx) = spawn_receiving(dir, factory);
+    (component, shutdown)
+}
+
+/// An engine as a source component, its batches in the returned receiver.
+fn spawn_receiving(
+    dir: &Path,
+    factory: Box<dyn StreamFactory>,
+) -> (
+    BoxedComponent,
+    CancellationToken,
+    mpsc::Receiver<EventBatch>,
+) {
+    let (tx, rx) = mpsc::channel(16);
     let (fanout, _control) = Fanout::fixed(vec![("sink".into(), tx)]);
     let metrics = ComponentMetrics::new("engine", ComponentKind::Source, "file");
     let registry = StatusRegistry::default();
@@ -54,7 +67,26 @@ fn spawn(dir: &Path, factory: Box<dyn StreamFactory>) -> (BoxedComponent, Cancel
     };
     let discovery = Discovery::new(&[format!("{}/logs/*.log", dir.display())], &[]).unwrap();
     let component = spawn_tailer(TailConfig::default(), discovery, factory, cx).unwrap();
-    (component, shutdown)
+    (component, shutdown, rx)
+}
+
+/// The bodies of the next batches until `n` arrived, each acknowledged as
+/// delivered.
+async fn delivered(rx: &mut mpsc::Receiver<EventBatch>, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let batch = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a batch in time")
+            .expect("the engine sends");
+        for event in batch.events() {
+            if let crate::event::Event::Log(record) = event {
+                out.push(record.body.to_string());
+            }
+        }
+        batch.resolve(crate::event::AckStatus::Delivered);
+    }
+    out
 }
 
 fn dir_with_a_log() -> tempfile::TempDir {
@@ -133,6 +165,57 @@ async fn a_replacement_engine_waits_for_the_one_it_replaces() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    second_shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the replacement ends")
+        .unwrap();
+}
+
+/// Chaos seed 6014 (3,000 lines/s): a reload that rebuilt the file source
+/// while the data directory's disk was full sent a file's lines again. The
+/// engine it replaced could not save its last checkpoints, and the
+/// replacement read the older ones on disk. It now goes on from the
+/// engine's own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replacement_goes_on_from_the_engine_before_when_its_last_save_failed() {
+    let dir = dir_with_a_log();
+    let plain = || -> Box<dyn StreamFactory> {
+        Box::new(PlainFactory::new(
+            Arc::default(),
+            Attributes::default(),
+            None,
+        ))
+    };
+    let (first, first_shutdown, mut first_rx) = spawn_receiving(dir.path(), plain());
+    let first = tokio::spawn(first);
+    assert_eq!(delivered(&mut first_rx, 1).await, ["a line"]);
+    // Reloaded: the replacement is built while the first still runs.
+    let (second, second_shutdown, mut second_rx) = spawn_receiving(dir.path(), plain());
+    // The last save cannot be written (a directory in its way stands for
+    // a full disk).
+    let saved = dir.path().join("data/checkpoints/engine.json");
+    let _ = std::fs::remove_file(&saved);
+    std::fs::create_dir_all(saved.join("in-the-way")).unwrap();
+    first_shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first engine ends")
+        .unwrap();
+    let second = tokio::spawn(second);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("logs/app.log"))
+        .unwrap()
+        .write_all(b"b line\n")
+        .unwrap();
+    assert_eq!(
+        delivered(&mut second_rx, 1).await,
+        ["b line"],
+        "the replacement read again what the first delivered"
+    );
     second_shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), second)
         .await

@@ -74,9 +74,12 @@ pub fn build(config: &FileSourceConfig, cx: SourceContext) -> Result<BoxedCompon
 ///
 /// One engine per source and data directory at a time: after a reload,
 /// the replacement waits for the engine it replaces to end (it may be
-/// saving its last checkpoints, or stuck in a read) and loads the
+/// saving its last checkpoints, or stuck in a read) and goes on from the
 /// checkpoints it left, so that two engines never write them side by
-/// side. A panic in the engine ends the component as failed.
+/// side. It takes them from the engine itself, not from the disk: a save
+/// that failed (the data directory's disk full) or that came after this
+/// engine was built would otherwise have it read again what was delivered.
+/// A panic in the engine ends the component as failed.
 pub fn spawn_tailer(
     tail: TailConfig,
     discovery: Discovery,
@@ -106,7 +109,7 @@ pub fn spawn_tailer(
         .name(format!("tail-{id}"))
         .spawn(move || {
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                let (_running, checkpoints) = match engine.try_lock() {
+                let (mut running, checkpoints) = match engine.try_lock() {
                     Ok(guard) => (guard, checkpoints),
                     Err(TryLockError::Poisoned(poisoned)) => (poisoned.into_inner(), checkpoints),
                     Err(TryLockError::WouldBlock) => {
@@ -115,6 +118,12 @@ pub fn spawn_tailer(
                         let latest = Checkpoints::load(&data_dir, &id).unwrap_or(checkpoints);
                         (guard, latest)
                     }
+                };
+                // What the engine before left, if one ran since this one was
+                // built: newer than the disk's when its last save failed.
+                let checkpoints = match running.take() {
+                    Some(left) => left.handed_on(),
+                    None => checkpoints,
                 };
                 let _guard = runtime.enter();
                 let mut tailer = Tailer::new(
@@ -129,7 +138,7 @@ pub fn spawn_tailer(
                 );
                 drop(_guard);
                 tailer.on_first_scan(move || ready.set_state(ComponentState::Running));
-                tailer.run();
+                *running = Some(tailer.run());
             }));
             let _ = done_tx.send(ran);
         })
@@ -142,17 +151,18 @@ pub fn spawn_tailer(
     }))
 }
 
-/// The lock an engine holds while it runs: one per checkpoint file.
-fn engine_lock(data_dir: &Path, id: &str) -> Arc<Mutex<()>> {
-    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Weak<Mutex<()>>>>> =
-        LazyLock::new(Default::default);
+/// The lock an engine holds while it runs, one per checkpoint file, and
+/// the checkpoints the last engine to run left in it.
+fn engine_lock(data_dir: &Path, id: &str) -> Arc<Mutex<Option<Checkpoints>>> {
+    type Slot = Mutex<Option<Checkpoints>>;
+    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Weak<Slot>>>> = LazyLock::new(Default::default);
     let key = data_dir.join("checkpoints").join(id);
     let mut locks = crate::sync::lock(&LOCKS);
     if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
         return lock;
     }
     locks.retain(|_, lock| lock.strong_count() > 0);
-    let lock = Arc::new(Mutex::new(()));
+    let lock = Arc::new(Mutex::new(None));
     locks.insert(key, Arc::downgrade(&lock));
     lock
 }

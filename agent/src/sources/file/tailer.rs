@@ -188,7 +188,9 @@ impl Tailer {
 
     /// Run until shutdown, then wait for the last acknowledgements and save
     /// the checkpoints.
-    pub fn run(mut self) {
+    /// Returns the checkpoints as it saved them (or tried to: a full
+    /// disk), for the engine that replaces it after a reload.
+    pub fn run(mut self) -> Checkpoints {
         self.scan();
         if let Some(ready) = self.on_first_scan.take() {
             ready();
@@ -242,7 +244,7 @@ impl Tailer {
                 }
             }
         }
-        self.finish();
+        self.finish()
     }
 
     /// Read every file once, round-robin, within its budget. Within a
@@ -769,7 +771,7 @@ impl Tailer {
     /// acknowledgements, save checkpoints. Records still held by handlers
     /// (an open multiline group, a partial) are not sent: their bytes stay
     /// after the checkpoint and are read again, whole, after the restart.
-    pub(super) fn finish(mut self) {
+    pub(super) fn finish(mut self) -> Checkpoints {
         self.flush_batch();
         drop(self.out.take());
         let start = Instant::now();
@@ -797,6 +799,7 @@ impl Tailer {
         self.count_deleted_at_stop();
         self.save_checkpoints();
         self.publish_status();
+        self.checkpoints
     }
 
     /// Count the bytes of undelivered batches whose file was truncated.
