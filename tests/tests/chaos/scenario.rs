@@ -36,10 +36,11 @@ pub struct Options {
     /// (a copytruncate shortly after two reloads, once in three runs), as
     /// found then. The schedules seeds draw have changed since (new fault
     /// kinds): both seeds now run others, with no unexplained copy
-    /// (2026-12-07). Open: seed 6014 at 3,000 lines/s (a file of `extra/`
-    /// sent again from about a second before `reload_include` at 47.6 s,
-    /// once the rebuilt source read it; 1 run in 3 with the agent of
-    /// 2026-12-07 evening, and with the one before it). Loss always fails.
+    /// (2026-12-07). Seed 6014 at 3,000 lines/s (a file sent again after
+    /// `reload_include` with the data directory's disk full) was a rebuilt
+    /// source reading checkpoints its predecessor could not save, fixed
+    /// (`a_replacement_goes_on_from_the_engine_before_when_its_last_save_failed`).
+    /// Loss always fails.
     pub avoid_open_bugs: bool,
 }
 
