@@ -54,7 +54,17 @@ pub const AUTHORIZATION_SCHEMES: &[&str] = &["basic", "bearer", "digest", "negot
 /// pattern has no boundary before them, `DB_PASSWORD`, `client_secret`).
 macro_rules! secret_names {
     () => {
-        r"password|passwd|passphrase|secret|token|api[_\-]?key|apikey|(?:secret|private|access|account|client|encryption|signing|master)[_\-]?key"
+        concat!(
+            r"password|passwd|passphrase|secret|token|api[_\-]?key|apikey",
+            r"|(?:secret|private|access|account|client|encryption|signing|master)[_\-]?key",
+            // A signed URL's signature (S3's `X-Amz-Signature`, Azure's
+            // SAS `sig`).
+            r#"|signature\b|(?:[?&]|;\s*|\\?")sig\b"#,
+            // Short names, only where they are a field's or a query's
+            // name (`MYSQL_PWD`, ODBC's `;Pwd=`, `?pass=`, `"pass":`):
+            // `PWD=/home/app` and `tests pass=12` are none.
+            r#"|(?:[?&_\-]|;\s*|\\?")(?:pass|pwd)\b"#,
+        )
     };
 }
 
@@ -243,7 +253,7 @@ pub const SECRETS: &[Builtin] = &[
             secret_names!(),
             r")>(?P<secret_xml>[^<\[][^<]*)</",
         ),
-        anchors: &["pass", "secret", "key", "token"],
+        anchors: &["pass", "pwd", "secret", "key", "token", "sig"],
         check: Check::NotFlag,
         // A parser's field so named (`password` from `password=...`,
         // `db.password` from JSON) is its value whole.

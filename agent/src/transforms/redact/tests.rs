@@ -1132,6 +1132,46 @@ fn secrets_in_the_forms_real_logs_hold_them() {
             "XXXXXXXXXXXXXXXXXXXXXXXX",
             "slack_webhook",
         ),
+        // Signed URLs: their signature is the credential (Azure's SAS,
+        // S3's presigned URLs).
+        (
+            "GET https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&sr=b&sp=r&sig=Xk3Jb%2Bq9ZpL0aYf4RzT2vN8mQ1wE5sD7cU6hG0iK9oA%3D 403",
+            "Xk3Jb%2Bq9ZpL0aYf4RzT2vN8mQ1wE5sD7cU6hG0iK9oA%3D",
+            "secret_field",
+        ),
+        (
+            "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessSignature=SharedAccessSignature sr=ns&sig=abcDEF123%2B%3D&se=1733500000",
+            "abcDEF123%2B%3D",
+            "secret_field",
+        ),
+        (
+            "fetch https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=900&X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7 ok",
+            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+            "secret_field",
+        ),
+        // Passwords by their short names: an ODBC connection string's
+        // `Pwd`, `MYSQL_PWD`, a query's or a field's `pass`.
+        (
+            "Driver={ODBC Driver 18 for SQL Server};Server=tcp:db,1433;Uid=sa;Pwd=Hunter2!x;Encrypt=yes",
+            "Hunter2!x",
+            "secret_field",
+        ),
+        (
+            "env MYSQL_PWD=hunter2 mysql -u root",
+            "hunter2",
+            "secret_field",
+        ),
+        (
+            "GET /login?user=bob&pass=hunter2 HTTP/1.1",
+            "hunter2",
+            "secret_field",
+        ),
+        (
+            r#"{"user":"bob","pass":"hunter2"}"#,
+            "hunter2",
+            "secret_field",
+        ),
+        ("db_pass: hunter2", "hunter2", "secret_field"),
     ] {
         let (once, fired) = redacted(&mut r, line);
         assert!(!once.contains(secret), "{secret:?} left in {once:?}");
@@ -1149,6 +1189,10 @@ fn secrets_in_the_forms_real_logs_hold_them() {
         "<password/>",
         r#"{"body":"{\"password\":\"\"}"}"#,
         "hooks.slack.com/",
+        "PWD=/home/app HOME=/root",
+        "tests pass=12 fail=0",
+        "bypass=1 compass=north",
+        "signature_valid=true",
     ] {
         assert_keeps(&mut r, line);
     }
