@@ -46,6 +46,22 @@ pub struct AgentConfig {
     /// `processor` in even rounds of the variants, `column-processor` in
     /// odd ones.
     pub transform_variant: u32,
+    /// How the configuration is broken, if it is (see [`Broken`]).
+    pub broken: Broken,
+}
+
+/// A broken configuration, as an operator's edit breaks one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broken {
+    /// Not broken.
+    No,
+    /// YAML that does not parse.
+    Yaml,
+    /// A sink reading an input that does not exist (`validate` refuses it).
+    UnknownInput,
+    /// The ingest sink's token file missing: valid, but the sink does not
+    /// build (the agent runs the one it replaced again).
+    MissingTokenFile,
 }
 
 /// How many transform variants a reload moves through (see
@@ -207,7 +223,7 @@ sources:
     timeout_ms: 2000
     batch: {{max_events: {max_events}, timeout_ms: {batch_timeout}}}
     retry: {{initial_backoff_ms: 50, max_backoff_ms: 1000}}
-    auth: {{bearer_token_file: {root}/token}}
+    auth: {{bearer_token_file: {root}/{token}}}
     queue: {{max_bytes: 1048576}}
 ",
             data_dir = self.data_dir.display(),
@@ -215,6 +231,10 @@ sources:
             endpoint = self.endpoint,
             compression = self.compression,
             sink = if self.renamed { "shipping" } else { "ingest" },
+            token = match self.broken {
+                Broken::MissingTokenFile => "token-missing",
+                _ => "token",
+            },
         );
         if self.mirror {
             yaml.push_str(&format!(
@@ -226,6 +246,13 @@ sources:
 ",
                 self.mirror_endpoint
             ));
+        }
+        match self.broken {
+            Broken::No | Broken::MissingTokenFile => {}
+            Broken::Yaml => yaml.push_str("  console: {type: console, inputs: [files\n"),
+            Broken::UnknownInput => {
+                yaml.push_str("  console:\n    type: console\n    inputs: [file]\n");
+            }
         }
         yaml
     }

@@ -39,6 +39,11 @@ pub enum FaultKind {
     ReloadTransforms,
     /// SIGHUP after changing the file source's include.
     ReloadInclude,
+    /// SIGHUP after breaking the configuration (YAML that does not parse,
+    /// a sink reading an input that does not exist, or an ingest sink that
+    /// does not build: its token file missing), then, a while later, after
+    /// mending it: the agent goes on with the configuration it ran.
+    ReloadBroken,
     /// The Wasm processor's plugin worker killed (-9) in the middle of its
     /// batches (the processor is put in front of the ingest sink first if
     /// it is not there).
@@ -78,6 +83,7 @@ pub const AGENT_LANE: &[FaultKind] = &[
     FaultKind::ReloadSink,
     FaultKind::ReloadTransforms,
     FaultKind::ReloadInclude,
+    FaultKind::ReloadBroken,
     FaultKind::KillProcessorWorker,
     FaultKind::DiskFull,
 ];
@@ -133,6 +139,7 @@ impl FaultKind {
             FaultKind::ReloadSink => "reload_sink",
             FaultKind::ReloadTransforms => "reload_transforms",
             FaultKind::ReloadInclude => "reload_include",
+            FaultKind::ReloadBroken => "reload_broken",
             FaultKind::KillProcessorWorker => "kill_worker",
             FaultKind::DiskFull => "disk_full",
             FaultKind::IngestDown => "ingest_down",

@@ -82,6 +82,7 @@ fn every_configuration_the_reload_faults_render_is_valid() {
             mirror: variant % 2 == 1,
             renamed: variant % 4 >= 2,
             transform_variant: variant,
+            broken: agent_proc::Broken::No,
         };
         let path = dir.path().join("agent.yaml");
         std::fs::write(&path, config.render()).expect("write the configuration");
@@ -92,5 +93,49 @@ fn every_configuration_the_reload_faults_render_is_valid() {
             config.render(),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// The broken configurations of `reload_broken` are broken the way each
+/// says: two are refused by `validate`, and the third passes it, so the
+/// agent builds it and meets the missing token file then (a sink that
+/// does not build, whose predecessor runs again).
+#[test]
+fn the_broken_configurations_break_where_they_say() {
+    use agent_proc::Broken;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("token"), "t").expect("write the token");
+    for (broken, refused) in [
+        (Broken::No, None),
+        (Broken::Yaml, Some("agent.yaml")),
+        (Broken::UnknownInput, Some("sinks.console.inputs")),
+        (Broken::MissingTokenFile, None),
+    ] {
+        let config = agent_proc::AgentConfig {
+            data_dir: dir.path().join("data"),
+            root: dir.path().to_owned(),
+            endpoint: "http://127.0.0.1:1/v1/logs".to_owned(),
+            mirror_endpoint: "http://127.0.0.1:2/v1/logs".to_owned(),
+            compression: "none",
+            include_rotated: false,
+            include_extra: false,
+            include_variant: 0,
+            batch_variant: 0,
+            mirror: false,
+            renamed: false,
+            transform_variant: 0,
+            broken,
+        };
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(&path, config.render()).expect("write the configuration");
+        let out = crate::support::agent::run(&["validate", "--config", &path.to_string_lossy()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match refused {
+            None => assert!(out.status.success(), "{broken:?}: {stderr}"),
+            Some(said) => {
+                assert!(!out.status.success(), "{broken:?} was taken");
+                assert!(stderr.contains(said), "{broken:?}: {stderr}");
+            }
+        }
     }
 }

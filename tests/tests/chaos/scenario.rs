@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::agent_proc::{self, AgentConfig, AgentProc, Counters, Tmpfs};
+use super::agent_proc::{self, AgentConfig, AgentProc, Broken, Counters, Tmpfs};
 use super::faults::{AGENT_LANE, FaultKind, INGEST_LANE, Lane, Planned};
 use super::oracle::{Oracle, Tally};
 use super::world::{StreamKind, World};
@@ -149,6 +149,7 @@ pub fn run(options: &Options) -> Summary {
         // Over two rounds of the variants, so that the Wasm processor of
         // either world is where some seeds start.
         transform_variant: (seed % u64::from(2 * agent_proc::TRANSFORM_VARIANTS)) as u32,
+        broken: Broken::No,
     };
     shared.log(&format!(
         "start: include_rotated={include_rotated} compression={compression} rate={} duration={:?}",
@@ -726,6 +727,21 @@ impl Shared {
                         agent.config.include_variant % 2
                     ),
                 );
+                agent.reload();
+            }
+            FaultKind::ReloadBroken => {
+                // Broken and mended within one fault: a restart (on the
+                // other faults of this lane) never meets the broken file.
+                let (broken, what) = match pick % 3 {
+                    0 => (Broken::Yaml, "YAML that does not parse"),
+                    1 => (Broken::UnknownInput, "a sink reading an unknown input"),
+                    _ => (Broken::MissingTokenFile, "the ingest's token file missing"),
+                };
+                self.done(kind, &format!("{what} for {} ms", duration.as_millis()));
+                agent.config.broken = broken;
+                agent.reload();
+                self.idle(agent, duration);
+                agent.config.broken = Broken::No;
                 agent.reload();
             }
             FaultKind::DiskFull => {
