@@ -84,6 +84,11 @@ struct Shared {
     stop_writing: AtomicBool,
     faults: Mutex<BTreeMap<FaultKind, u32>>,
     skipped: Mutex<BTreeMap<FaultKind, u32>>,
+    /// Reloads the agent refused while `reload_broken` had broken its
+    /// configuration: expected, unlike any other.
+    refusals_expected: Mutex<f64>,
+    /// Broken configurations the agent took.
+    broken_taken: Mutex<Vec<String>>,
 }
 
 /// Sets the stop flags when dropped, so threads end also when the agent
@@ -127,6 +132,8 @@ pub fn run(options: &Options) -> Summary {
         stop_writing: AtomicBool::new(false),
         faults: Mutex::default(),
         skipped: Mutex::default(),
+        refusals_expected: Mutex::new(0.0),
+        broken_taken: Mutex::default(),
         receiver: Mutex::new(receiver),
     };
     let config = AgentConfig {
@@ -186,7 +193,14 @@ pub fn run(options: &Options) -> Summary {
     let tally = state
         .oracle
         .tally(&state.world, extra, &counters.lost_bytes);
-    let mut problems = problems(&tally, &state.oracle, &counters, &agent);
+    let mut problems = problems(
+        &tally,
+        &state.oracle,
+        &counters,
+        &agent,
+        *lock(&shared.refusals_expected),
+    );
+    problems.extend(lock(&shared.broken_taken).iter().cloned());
     if let Some(copies) = unexplained_copies(&tally, &state.oracle) {
         if options.avoid_open_bugs {
             notes.push(copies);
@@ -207,7 +221,13 @@ pub fn run(options: &Options) -> Summary {
 }
 
 /// What fails the scenario.
-fn problems(tally: &Tally, oracle: &Oracle, counters: &Counters, agent: &AgentProc) -> Vec<String> {
+fn problems(
+    tally: &Tally,
+    oracle: &Oracle,
+    counters: &Counters,
+    agent: &AgentProc,
+    refusals_expected: f64,
+) -> Vec<String> {
     let mut problems = Vec::new();
     if tally.lost > 0 {
         problems.push(format!(
@@ -227,9 +247,12 @@ fn problems(tally: &Tally, oracle: &Oracle, counters: &Counters, agent: &AgentPr
             "{queue_corrupt} disk queue records skipped as corrupt"
         ));
     }
-    let reload_failures = counters.get("neurallog_agent_config_reloads_total:failure");
+    let reload_failures =
+        counters.get("neurallog_agent_config_reloads_total:failure") - refusals_expected;
     if reload_failures > 0.0 {
-        problems.push(format!("{reload_failures} reloads refused"));
+        problems.push(format!(
+            "{reload_failures} reloads refused (besides {refusals_expected} of broken configurations)"
+        ));
     }
     problems.extend(agent.crashes.iter().map(|c| format!("agent crashed: {c}")));
     problems.extend(agent.bad_exits.iter().map(|s| format!("SIGTERM exit: {s}")));
@@ -738,9 +761,29 @@ impl Shared {
                     _ => (Broken::MissingTokenFile, "the ingest's token file missing"),
                 };
                 self.done(kind, &format!("{what} for {} ms", duration.as_millis()));
+                const REFUSED: &str = "neurallog_agent_config_reloads_total:failure";
+                agent.sample();
+                let before = agent.totals().get(REFUSED);
                 agent.config.broken = broken;
                 agent.reload();
+                // A reload waits for the one before it (a sink draining):
+                // the refusal comes when this one's turn comes.
+                if broken != Broken::MissingTokenFile {
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    while agent.totals().get(REFUSED) <= before && Instant::now() < deadline {
+                        self.idle(agent, Duration::from_millis(100));
+                        agent.sample();
+                    }
+                    if agent.totals().get(REFUSED) <= before {
+                        lock(&self.broken_taken).push(format!(
+                            "{what}: not refused within 20 s at {:.1}s",
+                            self.start.elapsed().as_secs_f64()
+                        ));
+                    }
+                }
                 self.idle(agent, duration);
+                agent.sample();
+                *lock(&self.refusals_expected) += agent.totals().get(REFUSED) - before;
                 agent.config.broken = Broken::No;
                 agent.reload();
             }
