@@ -54,6 +54,8 @@ fn corpus() -> Vec<(&'static str, String, String)> {
     let cookie = made_up(url, 26, 19);
     let gitlab = format!("glpat-{}", made_up(url, 20, 20));
     let ai_key = format!("sk-proj-{}", made_up(url, 40, 21));
+    let sas = made_up(base64, 43, 22);
+    let odbc = format!("Od{}", made_up(url, 12, 23));
     vec![
         (
             "authorization_header",
@@ -169,6 +171,17 @@ fn corpus() -> Vec<(&'static str, String, String)> {
             "sk_api_key",
             ai_key.clone(),
             format!("llm client: OPENAI key {ai_key} rejected"),
+        ),
+        (
+            // A signed URL's signature, URL-encoded.
+            "secret_field",
+            format!("{sas}%3D"),
+            format!("GET https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&sr=b&sp=r&sig={sas}%3D 403"),
+        ),
+        (
+            "secret_field",
+            odbc.clone(),
+            format!("connect: Driver={{ODBC Driver 18 for SQL Server}};Server=tcp:db,1433;Uid=sa;Pwd={odbc};Encrypt=yes failed"),
         ),
     ]
     .into_iter()
