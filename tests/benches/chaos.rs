@@ -62,15 +62,35 @@ fn main() {
             .map_or(1, |d| d.as_secs())
     });
     let mut summaries = Vec::new();
+    // Every life's log of the agent, kept for the seeds that fail (a
+    // finding that does not replay is diagnosed from it), unless the
+    // caller chose where it goes.
+    let keep_logs = std::env::var_os("CHAOS_AGENT_LOG").is_none();
     for seed in seed..seed + count {
         eprintln!("chaos: seed {seed}, {secs} s of faults at {rate} lines/s");
-        summaries.push(run(&Options {
+        let log = std::env::temp_dir().join(format!("chaos-agent-seed-{seed}.log"));
+        if keep_logs {
+            let _ = std::fs::remove_file(&log);
+        }
+        let summary = run(&Options {
             seed,
             duration: Duration::from_secs(secs),
             rate,
             drain_timeout: Duration::from_secs(120),
             avoid_open_bugs,
-        }));
+            agent_log: keep_logs.then(|| log.clone()),
+        });
+        if keep_logs {
+            if summary.problems.is_empty() {
+                let _ = std::fs::remove_file(&log);
+            } else {
+                eprintln!(
+                    "chaos: seed {seed} failed; the agent's log: {}",
+                    log.display()
+                );
+            }
+        }
+        summaries.push(summary);
         // The table so far, so a long run shows progress.
         println!("{}", chaos::report::table(&summaries));
     }

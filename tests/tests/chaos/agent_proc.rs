@@ -94,6 +94,8 @@ pub struct AgentProc {
     pub crashes: Vec<String>,
     /// Exit statuses of SIGTERMs that were not 0.
     pub bad_exits: Vec<String>,
+    /// Where every life's log is appended, if anywhere.
+    log: Option<PathBuf>,
 }
 
 /// A tmpfs mounted on the data directory for the disk-full fault,
@@ -262,7 +264,9 @@ sources:
 
 impl AgentProc {
     /// Start the agent on `config` and wait until it is ready.
-    pub fn start(config: AgentConfig) -> AgentProc {
+    /// Every life's log is appended to `log`, or to the file
+    /// `CHAOS_AGENT_LOG` names.
+    pub fn start(config: AgentConfig, log: Option<PathBuf>) -> AgentProc {
         let mut proc = AgentProc {
             agent: None,
             dir: Some(tempfile::tempdir().expect("temp dir")),
@@ -271,6 +275,7 @@ impl AgentProc {
             current: Counters::default(),
             crashes: Vec::new(),
             bad_exits: Vec::new(),
+            log: log.or_else(|| std::env::var_os("CHAOS_AGENT_LOG").map(PathBuf::from)),
         };
         proc.spawn();
         proc
@@ -356,15 +361,15 @@ impl AgentProc {
     }
 
     fn end_life(&mut self, stderr: String) {
-        // For a replay's post-mortem: every life's log, appended to the
-        // file `CHAOS_AGENT_LOG` names.
-        if let Some(path) = std::env::var_os("CHAOS_AGENT_LOG") {
+        // For a post-mortem: every life's log, appended.
+        if let Some(path) = &self.log {
             let mut log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .expect("open CHAOS_AGENT_LOG");
-            std::io::Write::write_all(&mut log, stderr.as_bytes()).expect("write CHAOS_AGENT_LOG");
+                .expect("open the agent's log file");
+            std::io::Write::write_all(&mut log, stderr.as_bytes())
+                .expect("write the agent's log file");
         }
         let mut current = std::mem::take(&mut self.current);
         // Bytes given up as the agent stopped (batches never answered) are

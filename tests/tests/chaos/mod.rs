@@ -39,6 +39,7 @@ fn fixed_seeds() {
                 rate: 300.0,
                 drain_timeout: std::time::Duration::from_secs(60),
                 avoid_open_bugs: true,
+                agent_log: None,
             })
         })
         .collect();

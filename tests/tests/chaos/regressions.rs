@@ -297,6 +297,7 @@ fn seed_118_truncation_while_held_back_loses_nothing_uncounted() {
         rate: 1000.0,
         drain_timeout: Duration::from_secs(60),
         avoid_open_bugs: false,
+        agent_log: None,
     });
     println!("{}", super::report::table(std::slice::from_ref(&summary)));
     assert_eq!(

@@ -42,6 +42,9 @@ pub struct Options {
     /// (`a_replacement_goes_on_from_the_engine_before_when_its_last_save_failed`).
     /// Loss always fails.
     pub avoid_open_bugs: bool,
+    /// Where every life's log of the agent is appended (else where
+    /// `CHAOS_AGENT_LOG` says, if set).
+    pub agent_log: Option<PathBuf>,
 }
 
 /// The outcome of a scenario.
@@ -163,7 +166,7 @@ pub fn run(options: &Options) -> Summary {
         options.rate, options.duration
     ));
     let disk_full_possible = tmpfs.is_some();
-    let mut agent = AgentProc::start(config);
+    let mut agent = AgentProc::start(config, options.agent_log.clone());
     std::thread::scope(|scope| {
         let _guard = StopGuard(&shared);
         let writer = scope.spawn(|| shared.write(options.rate));
@@ -270,10 +273,33 @@ fn unexplained_copies(tally: &Tally, oracle: &Oracle) -> Option<String> {
         .take(6)
         .map(|(stream, seq, first, again)| format!("{stream}:{seq} at {first:.1}s and {again:.1}s"))
         .collect();
+    // Per stream: how many, the lowest and highest line, the earliest
+    // first arrival and the latest copy (one stream read again from an
+    // old offset shows as one contiguous range).
+    let mut streams: BTreeMap<&str, (u64, u64, u64, f64, f64)> = BTreeMap::new();
+    for (stream, seq, first, again) in &oracle.unexplained {
+        let e = streams
+            .entry(stream)
+            .or_insert((0, u64::MAX, 0, f64::MAX, 0.0));
+        e.0 += 1;
+        e.1 = e.1.min(*seq);
+        e.2 = e.2.max(*seq);
+        e.3 = e.3.min(*first);
+        e.4 = e.4.max(*again);
+    }
+    let streams: Vec<String> = streams
+        .iter()
+        .map(|(stream, (n, low, high, first, again))| {
+            format!(
+                "{stream}: {n} in {low}..={high}, first from {first:.1}s, again until {again:.1}s"
+            )
+        })
+        .collect();
     Some(format!(
-        "{} copies nothing explains (no restart, slow ingest, counted rewind or retry), e.g. {}",
+        "{} copies nothing explains (no restart, slow ingest, counted rewind or retry), e.g. {}; by stream: {}",
         tally.unexplained_duplicates,
-        examples.join(", ")
+        examples.join(", "),
+        streams.join("; ")
     ))
 }
 
