@@ -36,8 +36,10 @@ pub enum Check {
     /// The text is an IPv6 address with at least one decimal digit (so
     /// `d::f` in a C++ or Rust path is not one).
     Ipv6,
-    /// The value is not a flag (`true`, `false`, `null`...): a setting
-    /// such as `require_password: true` names a password it does not hold.
+    /// The value is not a flag (`true`, `false`, `null`...) nor a word
+    /// for a state (`expired`, `invalid`, `missing`...): a setting such as
+    /// `require_password: true`, or `token: expired` in a message, names a
+    /// secret it does not hold.
     NotFlag,
     /// The credentials are not an authorization scheme's name (`Bearer`
     /// alone, its token already replaced by a marker): the scheme is
@@ -49,6 +51,13 @@ pub enum Check {
 /// The `Authorization` schemes `authorization_header`'s pattern reads
 /// before the credentials.
 pub const AUTHORIZATION_SCHEMES: &[&str] = &["basic", "bearer", "digest", "negotiate", "token"];
+
+/// Values of a field named like a secret that are not one: flags, and
+/// words for its state.
+const NOT_SECRETS: &[&str] = &[
+    "true", "false", "null", "none", "nil", "yes", "no", "invalid", "expired", "missing",
+    "required", "empty", "unset", "redacted", "masked", "hidden", "present", "provided",
+];
 
 /// The names of fields `secret_field` takes for secrets (endings: the
 /// pattern has no boundary before them, `DB_PASSWORD`, `client_secret`).
@@ -347,7 +356,7 @@ impl Check {
                 found.bytes().any(|b| b.is_ascii_digit())
                     && found.parse::<std::net::Ipv6Addr>().is_ok()
             }
-            Check::NotFlag => !["true", "false", "null", "none", "nil", "yes", "no"]
+            Check::NotFlag => !NOT_SECRETS
                 .iter()
                 .any(|flag| found.eq_ignore_ascii_case(flag)),
             Check::NotScheme => !AUTHORIZATION_SCHEMES

@@ -830,6 +830,10 @@ fn fields_named_as_secrets_lose_their_values() {
         "usage token_count=5 max_tokens=100 secretName=db-creds",
     );
     assert_keeps(&mut r, "require_password: true, api_key: null");
+    assert_keeps(
+        &mut r,
+        "auth failed: token=expired, password: invalid, secret=missing, apiKey: Required",
+    );
     let (out, fired) = redacted(&mut r, "x-api-key: AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe");
     assert_eq!(out, "x-api-key: [REDACTED:gcp_api_key]");
     assert_eq!(fired, ["gcp_api_key"]);
