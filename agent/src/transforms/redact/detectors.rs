@@ -56,7 +56,8 @@ pub const AUTHORIZATION_SCHEMES: &[&str] = &["basic", "bearer", "digest", "negot
 /// words for its state.
 const NOT_SECRETS: &[&str] = &[
     "true", "false", "null", "none", "nil", "yes", "no", "invalid", "expired", "missing",
-    "required", "empty", "unset", "redacted", "masked", "hidden", "present", "provided",
+    "required", "empty", "unset", "redacted", "masked", "hidden", "present", "provided", "valid",
+    "verified", "unknown", "enabled", "disabled",
 ];
 
 /// The names of fields `secret_field` takes for secrets (endings: the

@@ -834,6 +834,7 @@ fn fields_named_as_secrets_lose_their_values() {
         &mut r,
         "auth failed: token=expired, password: invalid, secret=missing, apiKey: Required",
     );
+    assert_keeps(&mut r, "webhook signature: valid; password=disabled");
     let (out, fired) = redacted(&mut r, "x-api-key: AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe");
     assert_eq!(out, "x-api-key: [REDACTED:gcp_api_key]");
     assert_eq!(fired, ["gcp_api_key"]);
