@@ -223,6 +223,65 @@ async fn a_replacement_goes_on_from_the_engine_before_when_its_last_save_failed(
         .unwrap();
 }
 
+/// The same, in the order a reload takes: the engine is stopped and has
+/// ended before its replacement is built. Nothing of the first engine
+/// holds the checkpoints it left then, unless the source keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_built_after_the_engine_before_ended_goes_on_from_it() {
+    let dir = dir_with_a_log();
+    let plain = || -> Box<dyn StreamFactory> {
+        Box::new(PlainFactory::new(
+            Arc::default(),
+            Attributes::default(),
+            None,
+        ))
+    };
+    let (first, first_shutdown, mut first_rx) = spawn_receiving(dir.path(), plain());
+    let first = tokio::spawn(first);
+    let batch = tokio::time::timeout(Duration::from_secs(10), first_rx.recv())
+        .await
+        .expect("a batch in time")
+        .expect("the engine sends");
+    // What the disk holds before the line is acknowledged: the file, at
+    // its start (saved when the file was found).
+    let saved = dir.path().join("data/checkpoints/engine.json");
+    let stale = std::fs::read(&saved).expect("the file's entry is saved when found");
+    batch.resolve(crate::event::AckStatus::Delivered);
+    // Every later save fails (a directory in the way stands for a full
+    // disk), then the disk is as it was: the older checkpoints.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = std::fs::remove_file(&saved);
+    std::fs::create_dir_all(saved.join("in-the-way")).unwrap();
+    first_shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first engine ends")
+        .unwrap();
+    std::fs::remove_dir_all(&saved).unwrap();
+    std::fs::write(&saved, &stale).unwrap();
+    // Reloaded: the replacement is built now.
+    let (second, second_shutdown, mut second_rx) = spawn_receiving(dir.path(), plain());
+    let second = tokio::spawn(second);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("logs/app.log"))
+        .unwrap()
+        .write_all(b"b line\n")
+        .unwrap();
+    assert_eq!(
+        delivered(&mut second_rx, 1).await,
+        ["b line"],
+        "the replacement read again what the first delivered"
+    );
+    second_shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the replacement ends")
+        .unwrap();
+}
+
 /// An engine over `dir/logs/app.log*` driven step by step by the test,
 /// its batches kept in the returned receiver.
 fn stepped(dir: &Path) -> (Tailer, mpsc::Receiver<EventBatch>) {

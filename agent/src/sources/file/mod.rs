@@ -45,7 +45,7 @@ pub use tailer::Tailer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, TryLockError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, TryLockError};
 
 use crate::event::{Attributes, Resource};
 use crate::telemetry::events::FileSourceMetrics;
@@ -152,17 +152,15 @@ pub fn spawn_tailer(
 }
 
 /// The lock an engine holds while it runs, one per checkpoint file, and
-/// the checkpoints the last engine to run left in it.
+/// the checkpoints the last engine to run left in it. Kept for the life
+/// of the process, not only while an engine holds it: a reload stops the
+/// engine it replaces (which ends) before it builds the replacement, and
+/// what the ended engine left must still be there then. One slot per
+/// source name and data directory ever run, each as large as that
+/// source's checkpoint file.
 fn engine_lock(data_dir: &Path, id: &str) -> Arc<Mutex<Option<Checkpoints>>> {
     type Slot = Mutex<Option<Checkpoints>>;
-    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Weak<Slot>>>> = LazyLock::new(Default::default);
+    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<Slot>>>> = LazyLock::new(Default::default);
     let key = data_dir.join("checkpoints").join(id);
-    let mut locks = crate::sync::lock(&LOCKS);
-    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
-        return lock;
-    }
-    locks.retain(|_, lock| lock.strong_count() > 0);
-    let lock = Arc::new(Mutex::new(None));
-    locks.insert(key, Arc::downgrade(&lock));
-    lock
+    Arc::clone(crate::sync::lock(&LOCKS).entry(key).or_default())
 }
