@@ -202,25 +202,7 @@ async fn a_replacement_goes_on_from_the_engine_before_when_its_last_save_failed(
         .await
         .expect("the first engine ends")
         .unwrap();
-    let second = tokio::spawn(second);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(dir.path().join("logs/app.log"))
-        .unwrap()
-        .write_all(b"b line\n")
-        .unwrap();
-    assert_eq!(
-        delivered(&mut second_rx, 1).await,
-        ["b line"],
-        "the replacement read again what the first delivered"
-    );
-    second_shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), second)
-        .await
-        .expect("the replacement ends")
-        .unwrap();
+    sends_only_what_comes_next(dir.path(), second, second_shutdown, &mut second_rx).await;
 }
 
 /// The same, in the order a reload takes: the engine is stopped and has
@@ -261,21 +243,32 @@ async fn a_replacement_built_after_the_engine_before_ended_goes_on_from_it() {
     std::fs::write(&saved, &stale).unwrap();
     // Reloaded: the replacement is built now.
     let (second, second_shutdown, mut second_rx) = spawn_receiving(dir.path(), plain());
+    sends_only_what_comes_next(dir.path(), second, second_shutdown, &mut second_rx).await;
+}
+
+/// A replacement engine (`second`, not started yet) sends the line
+/// appended next, and nothing the engine before it delivered.
+async fn sends_only_what_comes_next(
+    dir: &Path,
+    second: BoxedComponent,
+    shutdown: CancellationToken,
+    rx: &mut mpsc::Receiver<EventBatch>,
+) {
     let second = tokio::spawn(second);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     use std::io::Write as _;
     std::fs::OpenOptions::new()
         .append(true)
-        .open(dir.path().join("logs/app.log"))
+        .open(dir.join("logs/app.log"))
         .unwrap()
         .write_all(b"b line\n")
         .unwrap();
     assert_eq!(
-        delivered(&mut second_rx, 1).await,
+        delivered(rx, 1).await,
         ["b line"],
         "the replacement read again what the first delivered"
     );
-    second_shutdown.cancel();
+    shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), second)
         .await
         .expect("the replacement ends")
