@@ -45,8 +45,9 @@ pub struct Options {
     /// stream's lines delivered once just after a `reload_include` that
     /// rebuilt the file source (its engine waiting out a 429) and again
     /// 2.6 s later, when a 401 hold ended; no rewind or retry counted.
-    /// Seven replays of the seed (four with both CPUs loaded) and the 40
-    /// seeds after it did not show it again. Loss always fails.
+    /// Six replays of the seed (three with both CPUs loaded), the 14 seeds
+    /// after it, 17 more with both CPUs loaded and 12 on the agent of the
+    /// next fix did not show it again. Loss always fails.
     pub avoid_open_bugs: bool,
     /// Where every life's log of the agent is appended (else where
     /// `CHAOS_AGENT_LOG` says, if set).
