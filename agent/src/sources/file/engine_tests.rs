@@ -180,28 +180,17 @@ async fn a_replacement_engine_waits_for_the_one_it_replaces() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replacement_goes_on_from_the_engine_before_when_its_last_save_failed() {
     let dir = dir_with_a_log();
-    let plain = || -> Box<dyn StreamFactory> {
-        Box::new(PlainFactory::new(
-            Arc::default(),
-            Attributes::default(),
-            None,
-        ))
-    };
-    let (first, first_shutdown, mut first_rx) = spawn_receiving(dir.path(), plain());
+    let (first, first_shutdown, mut first_rx) = spawn_receiving(dir.path(), plain_lines());
     let first = tokio::spawn(first);
     assert_eq!(delivered(&mut first_rx, 1).await, ["a line"]);
     // Reloaded: the replacement is built while the first still runs.
-    let (second, second_shutdown, mut second_rx) = spawn_receiving(dir.path(), plain());
+    let (second, second_shutdown, mut second_rx) = spawn_receiving(dir.path(), plain_lines());
     // The last save cannot be written (a directory in its way stands for
     // a full disk).
     let saved = dir.path().join("data/checkpoints/engine.json");
     let _ = std::fs::remove_file(&saved);
     std::fs::create_dir_all(saved.join("in-the-way")).unwrap();
-    first_shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), first)
-        .await
-        .expect("the first engine ends")
-        .unwrap();
+    stop_and_wait(first_shutdown, first).await;
     sends_only_what_comes_next(dir.path(), second, second_shutdown, &mut second_rx).await;
 }
 
@@ -211,14 +200,7 @@ async fn a_replacement_goes_on_from_the_engine_before_when_its_last_save_failed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replacement_built_after_the_engine_before_ended_goes_on_from_it() {
     let dir = dir_with_a_log();
-    let plain = || -> Box<dyn StreamFactory> {
-        Box::new(PlainFactory::new(
-            Arc::default(),
-            Attributes::default(),
-            None,
-        ))
-    };
-    let (first, first_shutdown, mut first_rx) = spawn_receiving(dir.path(), plain());
+    let (first, first_shutdown, mut first_rx) = spawn_receiving(dir.path(), plain_lines());
     let first = tokio::spawn(first);
     let batch = tokio::time::timeout(Duration::from_secs(10), first_rx.recv())
         .await
@@ -235,16 +217,30 @@ async fn a_replacement_built_after_the_engine_before_ended_goes_on_from_it() {
     // waits for its batches in flight).
     let _ = std::fs::remove_file(&saved);
     std::fs::create_dir_all(saved.join("in-the-way")).unwrap();
-    first_shutdown.cancel();
+    stop_and_wait(first_shutdown, first).await;
+    std::fs::remove_dir_all(&saved).unwrap();
+    std::fs::write(&saved, &stale).unwrap();
+    // Reloaded: the replacement is built now.
+    let (second, second_shutdown, mut second_rx) = spawn_receiving(dir.path(), plain_lines());
+    sends_only_what_comes_next(dir.path(), second, second_shutdown, &mut second_rx).await;
+}
+
+/// Plain lines, no multiline.
+fn plain_lines() -> Box<dyn StreamFactory> {
+    Box::new(PlainFactory::new(
+        Arc::default(),
+        Attributes::default(),
+        None,
+    ))
+}
+
+/// Stop the first engine and wait until it has ended.
+async fn stop_and_wait(shutdown: CancellationToken, first: tokio::task::JoinHandle<()>) {
+    shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), first)
         .await
         .expect("the first engine ends")
         .unwrap();
-    std::fs::remove_dir_all(&saved).unwrap();
-    std::fs::write(&saved, &stale).unwrap();
-    // Reloaded: the replacement is built now.
-    let (second, second_shutdown, mut second_rx) = spawn_receiving(dir.path(), plain());
-    sends_only_what_comes_next(dir.path(), second, second_shutdown, &mut second_rx).await;
 }
 
 /// A replacement engine (`second`, not started yet) sends the line
