@@ -824,9 +824,32 @@ impl Shared {
                 let Some(tmpfs) = tmpfs else {
                     return self.skip(kind, "no tmpfs");
                 };
-                self.done(kind, &format!("for {} ms", duration.as_millis()));
+                // Half of them rebuild the file source while the disk is
+                // full (its include changed): the engine it replaces cannot
+                // save its last checkpoints, and the one after must go on
+                // from them all the same.
+                let reload = pick % 2 == 0;
+                self.done(
+                    kind,
+                    &format!(
+                        "for {} ms{}",
+                        duration.as_millis(),
+                        if reload {
+                            ", the file source rebuilt meanwhile"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
                 let ballast = tmpfs.fill();
-                self.idle(agent, duration);
+                if reload {
+                    self.idle(agent, duration / 3);
+                    agent.config.include_variant += 1;
+                    agent.reload();
+                    self.idle(agent, duration - duration / 3);
+                } else {
+                    self.idle(agent, duration);
+                }
                 std::fs::remove_file(ballast).expect("remove the ballast");
             }
             _ => self.skip(kind, "not an agent fault"),
