@@ -25,6 +25,7 @@ mod chaos {
     pub mod agent_proc;
     pub mod faults;
     pub mod lines;
+    pub mod mirror;
     pub mod oracle;
     pub mod report;
     pub mod scenario;

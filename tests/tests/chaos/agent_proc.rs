@@ -34,6 +34,9 @@ pub struct AgentConfig {
     pub batch_variant: u32,
     /// Whether the second sink is there.
     pub mirror: bool,
+    /// Sent by the second sink in a header, one more each time a reload
+    /// adds it (see [`super::mirror`]).
+    pub mirror_stretch: u32,
     /// Whether the ingest's sink goes by its second name (`shipping`, not
     /// `ingest`): a reload renaming it replaces the sink by another.
     pub renamed: bool,
@@ -244,9 +247,12 @@ sources:
     type: otlp_http
     inputs: [files, pods]
     endpoint: {}
+    headers: {{{}: '{}'}}
     retry: {{initial_backoff_ms: 50, max_backoff_ms: 1000}}
 ",
-                self.mirror_endpoint
+                self.mirror_endpoint,
+                super::mirror::HEADER,
+                self.mirror_stretch,
             ));
         }
         match self.broken {

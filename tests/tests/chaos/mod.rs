@@ -20,6 +20,7 @@
 pub mod agent_proc;
 pub mod faults;
 pub mod lines;
+pub mod mirror;
 pub mod oracle;
 mod regressions;
 pub mod report;
@@ -81,6 +82,7 @@ fn every_configuration_the_reload_faults_render_is_valid() {
             include_variant: variant,
             batch_variant: variant,
             mirror: variant % 2 == 1,
+            mirror_stretch: variant,
             renamed: variant % 4 >= 2,
             transform_variant: variant,
             broken: agent_proc::Broken::No,
@@ -123,6 +125,7 @@ fn the_broken_configurations_break_where_they_say() {
             include_variant: 0,
             batch_variant: 0,
             mirror: false,
+            mirror_stretch: 0,
             renamed: false,
             transform_variant: 0,
             broken,

@@ -12,7 +12,7 @@ pub fn table(summaries: &[Summary]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<9} {:>20} {:>7} {:>4} {:>6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  result",
+        "{:<9} {:>20} {:>7} {:>4} {:>6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>8} {:>6} {:>6}  result",
         "scenario",
         "seed",
         "lines",
@@ -25,13 +25,15 @@ pub fn table(summaries: &[Summary]) -> String {
         "q_corrupt",
         "disk_full",
         "rewinds",
+        "mirrored",
+        "missed",
         "faults"
     );
     for (n, s) in summaries.iter().enumerate() {
         let c = &s.counters;
         let _ = writeln!(
             out,
-            "{:<9} {:>20} {:>7} {:>4} {:>6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>6}  {}",
+            "{:<9} {:>20} {:>7} {:>4} {:>6} {:>7} {:>9} {:>8} {:>7} {:>8} {:>9} {:>7} {:>8} {:>6} {:>6}  {}",
             format!("chaos-{}", n + 1),
             s.seed,
             s.tally.lines,
@@ -44,6 +46,8 @@ pub fn table(summaries: &[Summary]) -> String {
             c.get("neurallog_agent_sink_queue_corrupt_records_total"),
             c.get("neurallog_agent_sink_dropped_events_total:disk_full"),
             c.get("neurallog_agent_file_rewinds_total"),
+            s.mirror.checked,
+            s.mirror.missed,
             s.faults.values().sum::<u32>(),
             if s.problems.is_empty() { "ok" } else { "FAIL" },
         );

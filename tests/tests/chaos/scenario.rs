@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::agent_proc::{self, AgentConfig, AgentProc, Broken, Counters, Tmpfs};
 use super::faults::{AGENT_LANE, FaultKind, INGEST_LANE, Lane, Planned};
+use super::mirror::{Mirror, MirrorTally};
 use super::oracle::{Oracle, Tally};
 use super::world::{StreamKind, World};
 use crate::support::receiver::{Fault, Receiver};
@@ -61,6 +62,8 @@ pub struct Summary {
     pub seed: u64,
     /// The oracle's verdict.
     pub tally: Tally,
+    /// The verdict on the second sink.
+    pub mirror: MirrorTally,
     /// Faults injected, per kind.
     pub faults: BTreeMap<FaultKind, u32>,
     /// Faults skipped, per kind (a precondition did not hold).
@@ -80,6 +83,7 @@ pub struct Summary {
 struct State {
     world: World,
     oracle: Oracle,
+    mirror: Mirror,
 }
 
 /// What the threads share.
@@ -135,6 +139,7 @@ pub fn run(options: &Options) -> Summary {
         state: Mutex::new(State {
             world: World::new(root.path(), seed, 6, 2, 3, include_rotated),
             oracle: Oracle::starting_now(),
+            mirror: Mirror::default(),
         }),
         mirror,
         token: Mutex::new((0, token_path)),
@@ -156,7 +161,10 @@ pub fn run(options: &Options) -> Summary {
         include_extra: false,
         include_variant: 0,
         batch_variant: 0,
-        mirror: false,
+        // A third of the seeds start with the second sink, whose last
+        // stretch in the configuration the mirror oracle checks.
+        mirror: seed.is_multiple_of(3),
+        mirror_stretch: 1,
         renamed: false,
         // Each seed starts from its own transforms (none in a fifth of
         // them), so reloads leave each variant, the route included:
@@ -173,6 +181,9 @@ pub fn run(options: &Options) -> Summary {
         options.rate, options.duration
     ));
     let disk_full_possible = tmpfs.is_some();
+    if config.mirror {
+        shared.state().mirror.added(config.mirror_stretch);
+    }
     let mut agent = AgentProc::start(config, options.agent_log.clone());
     std::thread::scope(|scope| {
         let _guard = StopGuard(&shared);
@@ -203,6 +214,7 @@ pub fn run(options: &Options) -> Summary {
     let tally = state
         .oracle
         .tally(&state.world, extra, &counters.lost_bytes);
+    let mirror = state.mirror.tally(&state.world, &state.oracle);
     let mut problems = problems(
         &tally,
         &state.oracle,
@@ -211,6 +223,18 @@ pub fn run(options: &Options) -> Summary {
         *lock(&shared.refusals_expected),
     );
     problems.extend(lock(&shared.broken_taken).iter().cloned());
+    if mirror.missed > 0 {
+        problems.push(format!(
+            "the second sink missed {} of the {} lines the ingest got while it was there, e.g. {:?}",
+            mirror.missed, mirror.checked, mirror.examples
+        ));
+    }
+    if state.mirror.corrupt > 0 {
+        problems.push(format!(
+            "{} corrupt bodies at the second sink",
+            state.mirror.corrupt
+        ));
+    }
     if let Some(copies) = unexplained_copies(&tally, &state.oracle) {
         if options.avoid_open_bugs {
             notes.push(copies);
@@ -221,6 +245,7 @@ pub fn run(options: &Options) -> Summary {
     Summary {
         seed,
         tally,
+        mirror,
         faults: lock(&shared.faults).clone(),
         skipped: lock(&shared.skipped).clone(),
         counters,
@@ -356,7 +381,7 @@ impl Shared {
         agent.sample();
         let rewound = resends(agent) > before;
         let mut state = self.state();
-        let State { world, oracle } = &mut *state;
+        let State { world, oracle, .. } = &mut *state;
         let written = world.streams.iter().map(|s| (s.id.clone(), s.next));
         oracle.settle_suspects(rewound, written, Duration::from_millis(1500));
     }
@@ -369,10 +394,11 @@ impl Shared {
     /// Move what the receivers accepted into the oracle.
     fn collect(&self) {
         let requests = lock(&self.receiver).take_requests();
-        self.state().oracle.ingest(requests);
-        // The second sink is there to be added and removed; what it got
-        // is not checked.
-        drop(self.mirror.take_requests());
+        let mirrored = self.mirror.take_requests();
+        let mut state = self.state();
+        state.oracle.ingest(requests);
+        let State { world, mirror, .. } = &mut *state;
+        mirror.ingest(mirrored, world);
     }
 
     /// Sleep `duration` unless `flag` is raised first.
@@ -550,7 +576,7 @@ impl Shared {
     /// two), and retired pods whose files the agent holds.
     fn housekeeping(&self) {
         let mut state = self.state();
-        let State { world, oracle } = &mut *state;
+        let State { world, oracle, .. } = &mut *state;
         for i in 0..world.streams.len() {
             let stream = &world.streams[i];
             let rotated: Vec<usize> = (0..stream.files.len().saturating_sub(1))
@@ -690,8 +716,13 @@ impl Shared {
                 self.collect();
                 {
                     let mut state = self.state();
-                    let State { world, oracle } = &mut *state;
+                    let State {
+                        world,
+                        oracle,
+                        mirror,
+                    } = &mut *state;
                     oracle.agent_stopped(world, kind == FaultKind::Kill9Restart);
+                    mirror.agent_stopped(world, kind == FaultKind::Kill9Restart);
                     oracle.new_epoch();
                 }
                 // Down for a while: the writers go on, a backlog grows.
@@ -765,9 +796,17 @@ impl Shared {
                     }
                 } else {
                     agent.config.mirror = !agent.config.mirror;
+                    let mut state = self.state();
                     match agent.config.mirror {
-                        true => "second sink added",
-                        false => "second sink removed",
+                        true => {
+                            agent.config.mirror_stretch += 1;
+                            state.mirror.added(agent.config.mirror_stretch);
+                            "second sink added"
+                        }
+                        false => {
+                            state.mirror.removed();
+                            "second sink removed"
+                        }
                     }
                 };
                 self.done(kind, what);
