@@ -56,6 +56,8 @@ fn corpus() -> Vec<(&'static str, String, String)> {
     let ai_key = format!("sk-proj-{}", made_up(url, 40, 21));
     let sas = made_up(base64, 43, 22);
     let odbc = format!("Od{}", made_up(url, 12, 23));
+    let digest = made_up("0123456789abcdef", 32, 24);
+    let flag = format!("Fl{}", made_up(url, 14, 25));
     vec![
         (
             "authorization_header",
@@ -182,6 +184,17 @@ fn corpus() -> Vec<(&'static str, String, String)> {
             "secret_field",
             odbc.clone(),
             format!("connect: Driver={{ODBC Driver 18 for SQL Server}};Server=tcp:db,1433;Uid=sa;Pwd={odbc};Encrypt=yes failed"),
+        ),
+        (
+            // Digest's response: a hash of the password.
+            "authorization_header",
+            digest.clone(),
+            format!(r#"proxy: Proxy-Authorization: Digest username="svc", realm="edge", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", uri="/v2/", qop=auth, nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", response="{digest}""#),
+        ),
+        (
+            "secret_field",
+            flag.clone(),
+            format!("backup: pg_dump --db-pass {flag} --host db.internal exited 1"),
         ),
     ]
     .into_iter()

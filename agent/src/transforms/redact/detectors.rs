@@ -104,8 +104,16 @@ pub const SECRETS: &[Builtin] = &[
     Builtin {
         name: "authorization_header",
         // A quote may be escaped (`\"authorization\":\"Basic …\"`: JSON
-        // held in a JSON string).
-        pattern: r#"(?i)\bauthorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?(?:(?:basic|bearer|digest|negotiate|token)\s+)?(?P<secret>[^\s"'\\,;\[\]]{6,})"#,
+        // held in a JSON string). Digest's credentials are parameters
+        // (`username="bob", …, response="6629fae4…"`): every one of them,
+        // to the last, is replaced (the response is a hash of the password
+        // a dictionary can reverse).
+        pattern: concat!(
+            r#"(?i)\bauthorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?(?:"#,
+            r#"digest\s+(?P<secret_digest>[a-z][a-z0-9\-]*=(?:\\*"[^"\\]*\\*"|[^\s"\\,]+)"#,
+            r#"(?:\s*,\s*[a-z][a-z0-9\-]*=(?:\\*"[^"\\]*\\*"|[^\s"\\,]+))*)"#,
+            r#"|(?:(?:basic|bearer|digest|negotiate|token)\s+)?(?P<secret>[^\s"'\\,;\[\]]{6,}))"#,
+        ),
         anchors: &["authorization"],
         check: Check::NotScheme,
         // A parser's `authorization` field (a header) is credentials
@@ -245,7 +253,8 @@ pub const SECRETS: &[Builtin] = &[
         // a JSON string); bare, to a space or a separator; a JSON list of
         // strings or numbers, its items (a marker in brackets,
         // `[REDACTED:…]`, is not a list). Then a command line's
-        // `--password VALUE`, and XML's `<password>VALUE</`.
+        // `--password VALUE` (`--db-pass VALUE`), and XML's
+        // `<password>VALUE</`.
         pattern: concat!(
             "(?i)(?:",
             secret_names!(),
@@ -256,9 +265,10 @@ pub const SECRETS: &[Builtin] = &[
             r#"|'(?P<secret_quoted>[^'\[][^']*)'"#,
             r#"|\[(?P<secret_list>\s*[\\"'0-9\-][^\[\]]*)\]"#,
             r#"|(?P<secret_bare>[^\s"'\\&,;\[\]{}<>][^\s"'&,;\[\]{}<>]*))"#,
+            // `--pass` and `--db-pass` too: a flag's name is a name.
             r"|--(?:[a-z0-9]+[_\-])*(?:",
             secret_names!(),
-            r#")\s+(?P<secret_flag>[^\s"'\\&,;\[\]{}<>\-][^\s"'&,;\[\]{}<>]*)"#,
+            r#"|pass|pwd)\s+(?P<secret_flag>[^\s"'\\&,;\[\]{}<>\-][^\s"'&,;\[\]{}<>]*)"#,
             r"|<(?:[a-z0-9]+[_\-.:])*(?:",
             secret_names!(),
             r")>(?P<secret_xml>[^<\[][^<]*)</",

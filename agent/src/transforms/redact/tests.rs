@@ -1086,6 +1086,23 @@ fn secrets_in_the_forms_real_logs_hold_them() {
             "secret_field",
         ),
         (
+            "exec: pg_dump --db-pass hunter2 -h db",
+            "hunter2",
+            "secret_field",
+        ),
+        ("run: app --pass hunter2", "hunter2", "secret_field"),
+        // Digest: the response (a hash of the password) and the rest.
+        (
+            r#"Authorization: Digest username="bob", realm="api", nonce="dcd98b7102dd2f0e", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403e""#,
+            "6629fae49393a05397450978507c4ef1",
+            "authorization_header",
+        ),
+        (
+            r#"{"msg":"{\"authorization\":\"Digest username=\\\"bob\\\", response=\\\"6629fae49393a05397450978507c4ef1\\\"\"}"}"#,
+            "6629fae49393a05397450978507c4ef1",
+            "authorization_header",
+        ),
+        (
             "<login><user>bob</user><ns:password>hunter2</ns:password></login>",
             "hunter2",
             "secret_field",
@@ -1197,6 +1214,7 @@ fn secrets_in_the_forms_real_logs_hold_them() {
         "PWD=/home/app HOME=/root",
         "tests pass=12 fail=0",
         "bypass=1 compass=north",
+        "--bypass-cache 1 --pass-through on --compass north",
         "signature_valid=true",
     ] {
         assert_keeps(&mut r, line);
