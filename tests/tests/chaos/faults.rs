@@ -66,6 +66,9 @@ pub enum FaultKind {
     Slow,
     /// Connections reset in the middle of the request body.
     ResetMidBody,
+    /// The second sink's receiver stops listening for a while (while
+    /// the agent lane may take that sink out, or put it back).
+    MirrorDown,
 }
 
 /// The faults of the agent lane.
@@ -98,6 +101,7 @@ pub const INGEST_LANE: &[FaultKind] = &[
     FaultKind::TokenRotated,
     FaultKind::Slow,
     FaultKind::ResetMidBody,
+    FaultKind::MirrorDown,
 ];
 
 /// One fault to inject.
@@ -150,6 +154,7 @@ impl FaultKind {
             FaultKind::TokenRotated => "token_rotated",
             FaultKind::Slow => "slow",
             FaultKind::ResetMidBody => "reset",
+            FaultKind::MirrorDown => "mirror_down",
         }
     }
 }

@@ -75,6 +75,11 @@ impl Mirror {
         *self = Mirror::default();
     }
 
+    /// Whether the mirror is in the configuration.
+    pub fn is_in(&self) -> bool {
+        self.stretch.is_some()
+    }
+
     /// Account for what the mirror's receiver accepted. `world` says how
     /// many lines each stream has written by now.
     pub fn ingest(&mut self, requests: Vec<Captured>, world: &World) {

@@ -92,7 +92,8 @@ struct Shared {
     start: Instant,
     state: Mutex<State>,
     receiver: Mutex<Receiver>,
-    mirror: Receiver,
+    /// The second sink's receiver.
+    mirror: Mutex<Receiver>,
     token: Mutex<(u32, PathBuf)>,
     stop_faults: AtomicBool,
     stop_writing: AtomicBool,
@@ -141,7 +142,7 @@ pub fn run(options: &Options) -> Summary {
             oracle: Oracle::starting_now(),
             mirror: Mirror::default(),
         }),
-        mirror,
+        mirror: Mutex::new(mirror),
         token: Mutex::new((0, token_path)),
         stop_faults: AtomicBool::new(false),
         stop_writing: AtomicBool::new(false),
@@ -155,7 +156,7 @@ pub fn run(options: &Options) -> Summary {
         data_dir,
         root: root.path().to_owned(),
         endpoint: lock(&shared.receiver).endpoint(),
-        mirror_endpoint: shared.mirror.endpoint(),
+        mirror_endpoint: lock(&shared.mirror).endpoint(),
         compression,
         include_rotated,
         include_extra: false,
@@ -200,6 +201,7 @@ pub fn run(options: &Options) -> Summary {
         let mut receiver = lock(&shared.receiver);
         receiver.resume();
         receiver.set_fault(baseline(lock(&shared.token).0));
+        lock(&shared.mirror).resume();
     }
     lock(&shared.state).world.flush();
     if !agent.running() {
@@ -394,7 +396,7 @@ impl Shared {
     /// Move what the receivers accepted into the oracle.
     fn collect(&self) {
         let requests = lock(&self.receiver).take_requests();
-        let mirrored = self.mirror.take_requests();
+        let mirrored = lock(&self.mirror).take_requests();
         let mut state = self.state();
         state.oracle.ingest(requests);
         let State { world, mirror, .. } = &mut *state;
@@ -524,6 +526,17 @@ impl Shared {
                 set(Fault::ResetMidBody { count });
                 self.pause(&never, duration);
                 set(baseline(token));
+            }
+            FaultKind::MirrorDown => {
+                let there = if self.state().mirror.is_in() {
+                    ""
+                } else {
+                    " (not in the configuration now)"
+                };
+                self.done(kind, &format!("for {ms} ms{there}"));
+                lock(&self.mirror).stop();
+                self.pause(&never, duration);
+                lock(&self.mirror).resume();
             }
             _ => self.skip(kind, "not an ingest fault"),
         }
