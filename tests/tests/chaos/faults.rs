@@ -39,6 +39,10 @@ pub enum FaultKind {
     ReloadTransforms,
     /// SIGHUP after changing the file source's include.
     ReloadInclude,
+    /// Three to six SIGHUPs a few tens of milliseconds apart, each after
+    /// one more change (batch settings, transforms, the include, the
+    /// second sink in or out).
+    ReloadStorm,
     /// SIGHUP after breaking the configuration (YAML that does not parse,
     /// a sink reading an input that does not exist, or an ingest sink that
     /// does not build: its token file missing), then, a while later, after
@@ -86,6 +90,7 @@ pub const AGENT_LANE: &[FaultKind] = &[
     FaultKind::ReloadSink,
     FaultKind::ReloadTransforms,
     FaultKind::ReloadInclude,
+    FaultKind::ReloadStorm,
     FaultKind::ReloadBroken,
     FaultKind::KillProcessorWorker,
     FaultKind::DiskFull,
@@ -143,6 +148,7 @@ impl FaultKind {
             FaultKind::ReloadSink => "reload_sink",
             FaultKind::ReloadTransforms => "reload_transforms",
             FaultKind::ReloadInclude => "reload_include",
+            FaultKind::ReloadStorm => "reload_storm",
             FaultKind::ReloadBroken => "reload_broken",
             FaultKind::KillProcessorWorker => "kill_worker",
             FaultKind::DiskFull => "disk_full",

@@ -649,6 +649,23 @@ impl Shared {
         }
     }
 
+    /// Add the second sink, or take it out (the reload is the caller's).
+    fn toggle_mirror(&self, agent: &mut AgentProc) -> &'static str {
+        agent.config.mirror = !agent.config.mirror;
+        let mut state = self.state();
+        match agent.config.mirror {
+            true => {
+                agent.config.mirror_stretch += 1;
+                state.mirror.added(agent.config.mirror_stretch);
+                "second sink added"
+            }
+            false => {
+                state.mirror.removed();
+                "second sink removed"
+            }
+        }
+    }
+
     fn pick(&self, kind: StreamKind, pick: u64) -> Option<usize> {
         let candidates = self.state().world.candidates(kind);
         (!candidates.is_empty()).then(|| candidates[(pick % candidates.len() as u64) as usize])
@@ -808,22 +825,41 @@ impl Shared {
                         false => "ingest sink renamed back to ingest",
                     }
                 } else {
-                    agent.config.mirror = !agent.config.mirror;
-                    let mut state = self.state();
-                    match agent.config.mirror {
-                        true => {
-                            agent.config.mirror_stretch += 1;
-                            state.mirror.added(agent.config.mirror_stretch);
-                            "second sink added"
-                        }
-                        false => {
-                            state.mirror.removed();
-                            "second sink removed"
-                        }
-                    }
+                    self.toggle_mirror(agent)
                 };
                 self.done(kind, what);
                 agent.reload();
+            }
+            FaultKind::ReloadStorm => {
+                // A deployment tool applying its edits one by one: each
+                // reload comes while the ones before are still being
+                // applied (a sink draining, a source ending).
+                let n = 3 + pick % 4;
+                let mut bits = pick >> 2;
+                let mut what = Vec::new();
+                for _ in 0..n {
+                    let change = match bits % 4 {
+                        0 => {
+                            agent.config.batch_variant += 1;
+                            "batch"
+                        }
+                        1 => {
+                            agent.config.transform_variant += 1;
+                            "transforms"
+                        }
+                        2 => {
+                            agent.config.include_variant += 1;
+                            agent.config.include_extra = true;
+                            "include"
+                        }
+                        _ => self.toggle_mirror(agent),
+                    };
+                    what.push(change);
+                    agent.reload();
+                    std::thread::sleep(Duration::from_millis(20 + (bits >> 2) % 180));
+                    bits >>= 10;
+                }
+                self.done(kind, &what.join(", "));
             }
             FaultKind::ReloadInclude => {
                 agent.config.include_variant += 1;
