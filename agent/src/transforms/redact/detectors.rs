@@ -254,7 +254,7 @@ pub const SECRETS: &[Builtin] = &[
         // strings or numbers, its items (a marker in brackets,
         // `[REDACTED:…]`, is not a list). Then a command line's
         // `--password VALUE` (`--db-pass VALUE`), and XML's
-        // `<password>VALUE</`.
+        // `<password>VALUE</` (`<db_pass>`).
         pattern: concat!(
             "(?i)(?:",
             secret_names!(),
@@ -271,7 +271,7 @@ pub const SECRETS: &[Builtin] = &[
             r#"|pass|pwd)\s+(?P<secret_flag>[^\s"'\\&,;\[\]{}<>\-][^\s"'&,;\[\]{}<>]*)"#,
             r"|<(?:[a-z0-9]+[_\-.:])*(?:",
             secret_names!(),
-            r")>(?P<secret_xml>[^<\[][^<]*)</",
+            r"|pass|pwd)>(?P<secret_xml>[^<\[][^<]*)</",
         ),
         anchors: &["pass", "pwd", "secret", "key", "token", "sig"],
         check: Check::NotFlag,
