@@ -1091,7 +1091,11 @@ fn secrets_in_the_forms_real_logs_hold_them() {
             "secret_field",
         ),
         ("run: app --pass hunter2", "hunter2", "secret_field"),
-        ("<cfg><db_pass>hunter2</db_pass></cfg>", "hunter2", "secret_field"),
+        (
+            "<cfg><db_pass>hunter2</db_pass></cfg>",
+            "hunter2",
+            "secret_field",
+        ),
         // Digest: the response (a hash of the password) and the rest.
         (
             r#"Authorization: Digest username="bob", realm="api", nonce="dcd98b7102dd2f0e", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403e""#,
