@@ -207,9 +207,11 @@ impl Pipeline {
             })
             .map(|(name, _)| name.clone())
             .collect();
+        let began = Instant::now();
         for name in &stale {
             if let Some(producer) = self.producers.shift_remove(name) {
                 stop_producer(name, producer, deadline).await;
+                tracing::debug!(component_id = %name, elapsed_ms = began.elapsed().as_millis() as u64, "Reload: producer stopped.");
                 if !new_producers.contains_key(name) {
                     self.forget(producer_kind(&self.config, name), name);
                 }
@@ -239,9 +241,10 @@ impl Pipeline {
         //    at once and the old one hands on what it holds meanwhile.
         self.replace_transforms(&new, &needed);
 
-        // 3. Remove the sinks that are gone: their sources stop feeding
-        //    them first; what they hold is delivered until `deadline`, and
-        //    what is given up is read again (and goes to the other sinks).
+        // 3. Take out the sinks that are gone and the ones that changed:
+        //    their sources stop feeding them. Inputs of a sink being
+        //    swapped wait for its replacement (backpressure): no batch is
+        //    acknowledged past it.
         let gone: Vec<String> = self
             .sinks
             .keys()
@@ -254,19 +257,7 @@ impl Pipeline {
                 stopping.extend(slot.running.map(|sink| (name.clone(), sink)));
             }
         }
-        self.retarget();
-        stop_sinks(stopping, deadline).await;
-        for name in &gone {
-            self.forget(ComponentKind::Sink, name);
-        }
-
-        // 4. Swap the changed sinks. The old one holds what the new one
-        //    needs exclusively (its disk queue, its address, its output
-        //    file), so it stops first; meanwhile its sources wait
-        //    (backpressure): no batch is acknowledged past it. A new sink
-        //    that fails to build gives way to the old configuration again,
-        //    and with neither, its sources keep waiting.
-        let mut swapping = Vec::new();
+        let mut fallbacks = IndexMap::new();
         for (name, slot) in &mut self.sinks {
             let Some(sink) = new.sinks.get(name) else {
                 continue;
@@ -275,17 +266,46 @@ impl Pipeline {
                 .running
                 .as_ref()
                 .is_some_and(|r| r.config != sink.sink || r.task.is_finished());
-            if replace {
-                swapping.extend(slot.running.take().map(|old| (name.clone(), old)));
+            if let Some(old) = slot.running.take_if(|_| replace) {
+                fallbacks.insert(name.clone(), old.config.clone());
+                stopping.push((name.clone(), old));
             }
         }
         self.retarget();
-        let fallbacks: Vec<(String, SinkConfig)> = swapping
-            .iter()
-            .map(|(name, old)| (name.clone(), old.config.clone()))
-            .collect();
-        stop_sinks(swapping, deadline).await;
-        let mut fallbacks: IndexMap<String, SinkConfig> = fallbacks.into_iter().collect();
+
+        // 4. Start the new producers before those sinks are waited for. A
+        //    source being rebuilt (its include changed) goes on watching
+        //    its files while a sink taken out delivers what it holds, up to
+        //    `deadline` with its receiver down: started after, its files
+        //    went unwatched that long, and a file truncated meanwhile lost
+        //    lines no engine had seen, uncounted (chaos seed 6902). They
+        //    feed the sinks that stay and wait for the others.
+        for (name, producer) in new_producers {
+            if self.producers.contains_key(&name) {
+                continue;
+            }
+            tracing::debug!(component_id = %name, elapsed_ms = began.elapsed().as_millis() as u64, "Reload: starting producer.");
+            if let Err(error) = self.start_producer(&name, producer) {
+                tracing::error!(component_id = %name, error = %Chain(&error), "Failed to build source on reload.");
+            }
+        }
+
+        // 5. Stop the sinks taken out: what they hold is delivered until
+        //    `deadline`, and what is given up is read again (and goes to
+        //    the other sinks). Then the replacements and the added sinks
+        //    start: the old one held what the new one needs exclusively
+        //    (its disk queue, its address, its output file; a renamed
+        //    sink's too). A new sink that fails to build gives way to the
+        //    old configuration again, and with neither, its sources keep
+        //    waiting.
+        stop_sinks(stopping, deadline).await;
+        tracing::debug!(
+            elapsed_ms = began.elapsed().as_millis() as u64,
+            "Reload: sinks taken out stopped."
+        );
+        for name in &gone {
+            self.forget(ComponentKind::Sink, name);
+        }
         for (name, sink) in &new.sinks {
             if self
                 .sinks
@@ -297,15 +317,6 @@ impl Pipeline {
             }
         }
         self.retarget();
-
-        // 5. Start new producers.
-        for (name, producer) in new_producers {
-            if !self.producers.contains_key(&name)
-                && let Err(error) = self.start_producer(&name, producer)
-            {
-                tracing::error!(component_id = %name, error = %Chain(&error), "Failed to build source on reload.");
-            }
-        }
         self.config = new;
         self.report_unread_queues();
     }

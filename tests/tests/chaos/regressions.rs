@@ -383,3 +383,136 @@ sinks:
         "after {bodies:?}"
     );
 }
+
+/// A reload that rebuilds the file source (its include changed) and
+/// swaps a sink whose receiver is down (its batch settings changed): the
+/// old sink is given until the shutdown deadline to deliver what it holds.
+/// The rebuilt source must watch its files meanwhile. Chaos seed 6902 (at
+/// 6,000 lines/s, a storm of reloads while the second sink's receiver was
+/// down) lost 891 lines of a file truncated in place during that wait:
+/// the replacement started only once the swapped sinks had stopped, 2.7 s
+/// after the engine it replaced had ended, so no engine saw those lines
+/// written, nor could count them when the truncation destroyed them.
+/// Here the swapped sink reads another source, so the file source's own
+/// engine has nothing in flight and ends at once.
+#[test]
+fn seed_6902_a_source_rebuilt_while_a_sink_is_swapped_watches_its_files_meanwhile() {
+    let receiver = Receiver::start();
+    let mut down = Receiver::start();
+    let down_endpoint = down.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["logs", "other"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    let yaml = |variant: u32| {
+        let (include, timeout) = match variant {
+            0 => ("'{dir}/logs/*.log'", 100),
+            _ => ("'{dir}/logs/a*.log', '{dir}/logs/[a-z]*.log'", 200),
+        };
+        format!(
+            "
+data_dir: {{data_dir}}
+shutdown_timeout_secs: 6
+sources:
+  app:
+    type: file
+    include: [{include}]
+    poll_interval_ms: 100
+  other:
+    type: file
+    include: ['{{dir}}/other/*.log']
+    poll_interval_ms: 100
+sinks:
+  ingest:
+    type: otlp_http
+    inputs: [app]
+    endpoint: {}
+    batch: {{timeout_ms: 100}}
+  archive:
+    type: otlp_http
+    inputs: [other]
+    endpoint: {}
+    batch: {{timeout_ms: {timeout}}}
+    retry: {{initial_backoff_ms: 50, max_backoff_ms: 200}}
+",
+            receiver.endpoint(),
+            down_endpoint
+        )
+    };
+    let log = dir.path().join("logs/app.log");
+    let write = |from: u64, to: u64| {
+        let text: String = (from..to).map(|seq| lines::plain("app", seq)).collect();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    };
+    write(0, 100);
+    std::fs::write(
+        dir.path().join("other/o.log"),
+        lines::plain("other", 0) + &lines::plain("other", 1),
+    )
+    .unwrap();
+    let dir_path = dir.path().to_owned();
+    let mut agent = Agent::start_in(dir, &yaml(0), &[]);
+    agent.wait_ready();
+    wait_for("the first lines", Duration::from_secs(20), || {
+        receiver
+            .log_bodies()
+            .iter()
+            .any(|b| lines::parse(b) == Some(("app", 99)))
+            .then_some(())
+    });
+    // The archive's receiver goes down, and the archive sink holds the
+    // other source's next lines, retrying.
+    down.stop();
+    let mut other = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir_path.join("other/o.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut other, lines::plain("other", 2).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    agent.write_config(&yaml(1));
+    agent.signal("HUP");
+    // The old archive sink now has up to 6 s to deliver: meanwhile lines
+    // are written, and the file is truncated in place a second later.
+    std::thread::sleep(Duration::from_millis(500));
+    write(100, 300);
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    write(300, 310);
+    let arrived = wait_for(
+        "the lines after the truncation",
+        Duration::from_secs(30),
+        || {
+            let bodies = receiver.log_bodies();
+            bodies
+                .iter()
+                .any(|b| lines::parse(b) == Some(("app", 309)))
+                .then_some(bodies)
+        },
+    );
+    down.resume();
+    let missing: Vec<u64> = (100..300)
+        .filter(|&seq| !arrived.contains(&lines::body("app", seq)))
+        .collect();
+    let counted = agent.metric_sum(
+        "neurallog_agent_file_bytes_lost_total",
+        &["reason=\"truncated\""],
+    );
+    let line_bytes = lines::BODY_BYTES as u64 + 1;
+    assert!(
+        missing.len() as u64 * line_bytes <= counted as u64,
+        "{} lines written during the reload went missing and {counted} bytes were counted lost \
+         (first missing: {:?})",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+}

@@ -138,7 +138,9 @@ pub fn spawn_tailer(
                 );
                 drop(_guard);
                 tailer.on_first_scan(move || ready.set_state(ComponentState::Running));
+                tracing::debug!(component_id = %id, "Engine started.");
                 *running = Some(tailer.run());
+                tracing::debug!(component_id = %id, "Engine ended.");
             }));
             let _ = done_tx.send(ran);
         })
