@@ -241,6 +241,10 @@ sources:
                 _ => "token",
             },
         );
+        // For a diagnosis: `CHAOS_AGENT_LOG_LEVEL=info,neurallog_agent::app=debug`.
+        if let Ok(level) = std::env::var("CHAOS_AGENT_LOG_LEVEL") {
+            yaml.insert_str(0, &format!("log: {{level: '{level}'}}\n"));
+        }
         if self.mirror {
             yaml.push_str(&format!(
                 "  mirror:

@@ -649,6 +649,47 @@ impl Shared {
         }
     }
 
+    /// The agent stopped (killed with -9, or not): the oracles learn what
+    /// it can no longer deliver.
+    fn agent_stopped(&self, killed: bool) {
+        let mut state = self.state();
+        let State {
+            world,
+            oracle,
+            mirror,
+        } = &mut *state;
+        oracle.agent_stopped(world, killed);
+        mirror.agent_stopped(world, killed);
+    }
+
+    /// Rotate a file while no agent runs, the way `pick` says: a rename
+    /// (`logrotate`'s `create`), a `copytruncate`, a delete and recreate,
+    /// or kubelet's rotation of a pod's log. The next agent must go on
+    /// from its checkpoints in whatever file now holds their lines, if a
+    /// path it reads reaches it.
+    fn rotate_while_down(&self, pick: u64) {
+        let (kind, what) = match pick % 4 {
+            0 => (StreamKind::Plain, "rename"),
+            1 => (StreamKind::Plain, "copytruncate"),
+            2 => (StreamKind::Plain, "delete_recreate"),
+            _ => (StreamKind::Pod, "kubelet_rotate"),
+        };
+        let Some(i) = self.pick(kind, pick >> 2) else {
+            return;
+        };
+        let mut state = self.state();
+        let world = &mut state.world;
+        match pick % 4 {
+            0 => world.rotate_rename(i),
+            1 => world.rotate_copytruncate(i, false),
+            2 => world.delete_recreate(i),
+            _ => world.kubelet_rotate(i),
+        }
+        let id = world.streams[i].id.clone();
+        drop(state);
+        self.log(&format!("  while down: {what} {id}"));
+    }
+
     /// Add the second sink, or take it out (the reload is the caller's).
     fn toggle_mirror(&self, agent: &mut AgentProc) -> &'static str {
         agent.config.mirror = !agent.config.mirror;
@@ -694,7 +735,9 @@ impl Shared {
                 let id = self.state().world.streams[i].id.clone();
                 match kind {
                     FaultKind::RotateRename => self.state().world.rotate_rename(i),
-                    FaultKind::RotateCopytruncate => self.state().world.rotate_copytruncate(i),
+                    FaultKind::RotateCopytruncate => {
+                        self.state().world.rotate_copytruncate(i, true);
+                    }
                     FaultKind::DeleteRecreate => self.state().world.delete_recreate(i),
                     _ => {
                         self.state().world.streams[i].paused = true;
@@ -738,25 +781,27 @@ impl Shared {
             FaultKind::Kill9Restart | FaultKind::SigtermRestart => {
                 let down = duration / 2;
                 self.done(kind, &format!("down for {} ms", down.as_millis()));
-                if kind == FaultKind::Kill9Restart {
+                let killed = kind == FaultKind::Kill9Restart;
+                if killed {
                     agent.kill9();
                 } else {
                     agent.terminate();
                 }
                 self.collect();
-                {
-                    let mut state = self.state();
-                    let State {
-                        world,
-                        oracle,
-                        mirror,
-                    } = &mut *state;
-                    oracle.agent_stopped(world, kind == FaultKind::Kill9Restart);
-                    mirror.agent_stopped(world, kind == FaultKind::Kill9Restart);
-                    oracle.new_epoch();
+                self.agent_stopped(killed);
+                self.state().oracle.new_epoch();
+                // Down for a while: the writers go on, a backlog grows,
+                // and in two restarts of three, files rotate meanwhile.
+                std::thread::sleep(down / 2);
+                let rotations = pick % 3;
+                for n in 0..rotations {
+                    self.rotate_while_down(pick >> (8 + 8 * n));
                 }
-                // Down for a while: the writers go on, a backlog grows.
-                std::thread::sleep(down);
+                if rotations > 0 {
+                    // What no path reaches now died with the agent.
+                    self.agent_stopped(killed);
+                }
+                std::thread::sleep(down - down / 2);
                 agent.restart();
             }
             FaultKind::Sighup => {

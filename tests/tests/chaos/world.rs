@@ -204,14 +204,17 @@ impl World {
 
     /// logrotate's `copytruncate`, with the application paused (it is
     /// holding the world's lock) so no line falls between the copy and
-    /// the truncation.
-    pub fn rotate_copytruncate(&mut self, i: usize) {
+    /// the truncation. `watched`: an agent is reading the file now.
+    pub fn rotate_copytruncate(&mut self, i: usize, watched: bool) {
+        let reachable = watched || self.include_rotated;
         let stream = &mut self.streams[i];
         let copy = stream.numbered();
         std::fs::copy(&stream.live, &copy).expect("copy the live file");
         stream.file.set_len(0).expect("truncate the live file");
-        // The agent finds a copy by its content, whatever its name.
-        stream.retire_live(copy, true);
+        // An agent reading the original finds the copy by its content,
+        // whatever its name; one that starts after finds it only by a
+        // name its include matches.
+        stream.retire_live(copy, reachable);
         stream.files.push(FileRec::live(&stream.live, stream.next));
     }
 
