@@ -195,10 +195,11 @@ impl Pipeline {
         }
         let new_producers: IndexMap<String, ProducerConfig> = producers_of(&new).collect();
 
-        // 1. Stop producers that are gone or changed, while their sinks still
-        //    run so their in-flight batches are acknowledged. One that ended
-        //    by itself (a panic: none ends otherwise) is rebuilt, changed or
-        //    not, as is a transform or sink that did.
+        // 1. Tell the producers that are gone or changed to stop, while
+        //    their sinks still run so their in-flight batches are
+        //    acknowledged; step 4 waits for them. One that ended by itself
+        //    (a panic: none ends otherwise) is rebuilt, changed or not, as
+        //    is a transform or sink that did.
         let stale: Vec<String> = self
             .producers
             .iter()
@@ -208,19 +209,27 @@ impl Pipeline {
             .map(|(name, _)| name.clone())
             .collect();
         let began = Instant::now();
+        let end = began + deadline;
+        let mut producers_stopping: tokio::task::JoinSet<String> = tokio::task::JoinSet::new();
         for name in &stale {
             if let Some(producer) = self.producers.shift_remove(name) {
-                stop_producer(name, producer, deadline).await;
-                tracing::debug!(component_id = %name, elapsed_ms = began.elapsed().as_millis() as u64, "Reload: producer stopped.");
-                if !new_producers.contains_key(name) {
-                    self.forget(producer_kind(&self.config, name), name);
-                }
+                producer.shutdown.cancel();
+                producer.control.send_replace(TargetSet::stopping());
+                let name = name.clone();
+                producers_stopping.spawn(async move {
+                    let remaining = end.saturating_duration_since(Instant::now());
+                    producer.task.join(&name, remaining).await;
+                    name
+                });
             }
         }
         // One that failed to build runs nowhere, yet its failure is in
         // `/status` (and keeps `/readyz` failing) until it is forgotten.
         for (name, _) in producers_of(&self.config) {
-            if !new_producers.contains_key(&name) && !self.producers.contains_key(&name) {
+            if !new_producers.contains_key(&name)
+                && !self.producers.contains_key(&name)
+                && !stale.contains(&name)
+            {
                 self.forget(producer_kind(&self.config, &name), &name);
             }
         }
@@ -273,20 +282,36 @@ impl Pipeline {
         }
         self.retarget();
 
-        // 4. Start the new producers before those sinks are waited for. A
-        //    source being rebuilt (its include changed) goes on watching
-        //    its files while a sink taken out delivers what it holds, up to
-        //    `deadline` with its receiver down: started after, its files
-        //    went unwatched that long, and a file truncated meanwhile lost
-        //    lines no engine had seen, uncounted (chaos seed 6902). They
-        //    feed the sinks that stay and wait for the others.
-        for (name, producer) in new_producers {
-            if self.producers.contains_key(&name) {
-                continue;
+        // 4. Start the new producers: those of a new name at once, and
+        //    each replacement as soon as the producer it replaces has
+        //    stopped, before the sinks taken out are waited for. A source
+        //    being rebuilt (its include changed) then watches its files
+        //    while another source waits for its last acknowledgements, or
+        //    a sink taken out delivers what it holds (each up to
+        //    `deadline` with a receiver down). Started after those, its
+        //    files went unwatched that long, and a file truncated
+        //    meanwhile lost lines no engine had seen, uncounted (chaos
+        //    seed 6902). They feed the sinks that stay and wait for the
+        //    others.
+        for (name, producer) in &new_producers {
+            if !stale.contains(name) && !self.producers.contains_key(name) {
+                self.start_on_reload(name, producer.clone(), began);
             }
-            tracing::debug!(component_id = %name, elapsed_ms = began.elapsed().as_millis() as u64, "Reload: starting producer.");
-            if let Err(error) = self.start_producer(&name, producer) {
-                tracing::error!(component_id = %name, error = %Chain(&error), "Failed to build source on reload.");
+        }
+        let mut waiting: Vec<&String> = stale.iter().collect();
+        while let Some(stopped) = producers_stopping.join_next().await {
+            let Ok(name) = stopped else { continue };
+            tracing::debug!(component_id = %name, elapsed_ms = began.elapsed().as_millis() as u64, "Reload: producer stopped.");
+            waiting.retain(|n| **n != name);
+            match new_producers.get(&name) {
+                Some(producer) => self.start_on_reload(&name, producer.clone(), began),
+                None => self.forget(producer_kind(&self.config, &name), &name),
+            }
+        }
+        // One whose wait failed (its task panicked) is replaced all the same.
+        for name in waiting {
+            if let Some(producer) = new_producers.get(name) {
+                self.start_on_reload(name, producer.clone(), began);
             }
         }
 
@@ -643,6 +668,15 @@ impl Pipeline {
         })
     }
 
+    /// Start producer `name` in a reload that began at `began`; a failure
+    /// is logged (and in `/status`).
+    fn start_on_reload(&mut self, name: &str, config: ProducerConfig, began: Instant) {
+        tracing::debug!(component_id = %name, elapsed_ms = began.elapsed().as_millis() as u64, "Reload: starting producer.");
+        if let Err(error) = self.start_producer(name, config) {
+            tracing::error!(component_id = %name, error = %Chain(&error), "Failed to build source on reload.");
+        }
+    }
+
     fn start_producer(&mut self, name: &str, config: ProducerConfig) -> Result<(), BuildError> {
         let (kind, type_name) = match &config {
             ProducerConfig::Source(source) => (ComponentKind::Source, source.type_name()),
@@ -878,12 +912,6 @@ fn producer_kind(config: &Config, name: &str) -> ComponentKind {
     } else {
         ComponentKind::Source
     }
-}
-
-async fn stop_producer(name: &str, producer: RunningProducer, deadline: Duration) {
-    producer.shutdown.cancel();
-    producer.control.send_replace(TargetSet::stopping());
-    producer.task.join(name, deadline).await;
 }
 
 /// Close the sinks' inputs, let them deliver until `deadline`, then make

@@ -397,6 +397,31 @@ sinks:
 /// engine has nothing in flight and ends at once.
 #[test]
 fn seed_6902_a_source_rebuilt_while_a_sink_is_swapped_watches_its_files_meanwhile() {
+    rebuilt_source_watches_its_files(Rebuilt::AlsoTheSinkOfAnother);
+}
+
+/// The same wait, on another source rebuilt in the same reload: its old
+/// engine waits until the deadline for acknowledgements its sink (receiver
+/// down) cannot give. The file source rebuilt beside it must not wait
+/// with it, unwatched.
+#[test]
+fn a_source_rebuilt_beside_one_waiting_for_acknowledgements_watches_its_files() {
+    rebuilt_source_watches_its_files(Rebuilt::AlsoAnotherSource);
+}
+
+/// What else the reload of [`rebuilt_source_watches_its_files`] rebuilds.
+#[derive(Clone, Copy)]
+enum Rebuilt {
+    /// The sink of another source, its receiver down.
+    AlsoTheSinkOfAnother,
+    /// Another source, its sink's receiver down.
+    AlsoAnotherSource,
+}
+
+/// A reload rebuilds the file source `app` and what `also` says; lines
+/// written to `app`'s file while the reload waits, then destroyed by a
+/// truncation in place, must be delivered or counted lost.
+fn rebuilt_source_watches_its_files(also: Rebuilt) {
     let receiver = Receiver::start();
     let mut down = Receiver::start();
     let down_endpoint = down.endpoint();
@@ -409,6 +434,11 @@ fn seed_6902_a_source_rebuilt_while_a_sink_is_swapped_watches_its_files_meanwhil
             0 => ("'{dir}/logs/*.log'", 100),
             _ => ("'{dir}/logs/a*.log', '{dir}/logs/[a-z]*.log'", 200),
         };
+        let (timeout, other) = match also {
+            Rebuilt::AlsoTheSinkOfAnother => (timeout, "'{dir}/other/*.log'"),
+            Rebuilt::AlsoAnotherSource if variant == 0 => (100, "'{dir}/other/*.log'"),
+            Rebuilt::AlsoAnotherSource => (100, "'{dir}/other/o*.log'"),
+        };
         format!(
             "
 data_dir: {{data_dir}}
@@ -420,7 +450,7 @@ sources:
     poll_interval_ms: 100
   other:
     type: file
-    include: ['{{dir}}/other/*.log']
+    include: [{other}]
     poll_interval_ms: 100
 sinks:
   ingest:
