@@ -48,7 +48,12 @@ pub struct Options {
     /// 2.6 s later, when a 401 hold ended; no rewind or retry counted.
     /// Six replays of the seed (three with both CPUs loaded), the 14 seeds
     /// after it, 17 more with both CPUs loaded and 12 on the agent of the
-    /// next fix did not show it again. Loss always fails.
+    /// next fix did not show it again. Seed 7100 at 6,000 lines/s
+    /// (2026-12-08): one body cut, the start of a pod's line split by
+    /// kubelet's rotation while the agent was stopped (SIGTERM), sent
+    /// alone after the restart, a batch of both files' lines having been
+    /// read again; not seen in its replay. With this set, no pod's log
+    /// is rotated while the agent is down. Loss always fails.
     pub avoid_open_bugs: bool,
     /// Where every life's log of the agent is appended (else where
     /// `CHAOS_AGENT_LOG` says, if set).
@@ -99,6 +104,9 @@ struct Shared {
     stop_writing: AtomicBool,
     faults: Mutex<BTreeMap<FaultKind, u32>>,
     skipped: Mutex<BTreeMap<FaultKind, u32>>,
+    /// Whether to steer clear of the open findings (see
+    /// [`Options::avoid_open_bugs`]).
+    avoid_open_bugs: bool,
     /// Reloads the agent refused while `reload_broken` had broken its
     /// configuration: expected, unlike any other.
     refusals_expected: Mutex<f64>,
@@ -149,6 +157,7 @@ pub fn run(options: &Options) -> Summary {
         faults: Mutex::default(),
         skipped: Mutex::default(),
         refusals_expected: Mutex::new(0.0),
+        avoid_open_bugs: options.avoid_open_bugs,
         broken_taken: Mutex::default(),
         receiver: Mutex::new(receiver),
     };
@@ -668,7 +677,10 @@ impl Shared {
     /// from its checkpoints in whatever file now holds their lines, if a
     /// path it reads reaches it.
     fn rotate_while_down(&self, pick: u64) {
-        let (kind, what) = match pick % 4 {
+        // Kubelet's rotation while no agent runs is an open finding
+        // (seed 7100): steered clear of on request.
+        let kinds = if self.avoid_open_bugs { 3 } else { 4 };
+        let (kind, what) = match pick % kinds {
             0 => (StreamKind::Plain, "rename"),
             1 => (StreamKind::Plain, "copytruncate"),
             2 => (StreamKind::Plain, "delete_recreate"),
@@ -679,7 +691,7 @@ impl Shared {
         };
         let mut state = self.state();
         let world = &mut state.world;
-        match pick % 4 {
+        match pick % kinds {
             0 => world.rotate_rename(i),
             1 => world.rotate_copytruncate(i, false),
             2 => world.delete_recreate(i),
