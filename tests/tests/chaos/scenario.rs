@@ -51,9 +51,14 @@ pub struct Options {
     /// next fix did not show it again. Seed 7100 at 6,000 lines/s
     /// (2026-12-08): one body cut, the start of a pod's line split by
     /// kubelet's rotation while the agent was stopped (SIGTERM), sent
-    /// alone after the restart, a batch of both files' lines having been
-    /// read again; not seen in its replay. With this set, no pod's log
-    /// is rotated while the agent is down. Loss always fails.
+    /// alone after the restart (the whole line had arrived before); not
+    /// seen in its replay. Read from the log: the rotated file was read
+    /// again from before the line's start after a batch failed, while the
+    /// batch with the joined line, and the rest of the line in the new
+    /// file, had been acknowledged; the start read again had no rest to
+    /// join. With this set, no pod's log is rotated while the agent is
+    /// down (after a restart the backlog splits such a rotation over two
+    /// batches more often). Loss always fails.
     pub avoid_open_bugs: bool,
     /// Where every life's log of the agent is appended (else where
     /// `CHAOS_AGENT_LOG` says, if set).
