@@ -30,6 +30,9 @@ pub struct AgentConfig {
     pub include_extra: bool,
     /// Which way of writing the include (a reload toggles it).
     pub include_variant: u32,
+    /// Which poll interval the pods source has (a reload toggles it, so
+    /// that source is rebuilt too).
+    pub pods_variant: u32,
     /// Which batch settings (a reload moves through them).
     pub batch_variant: u32,
     /// Whether the second sink is there.
@@ -214,7 +217,7 @@ sources:
     kubelet:
       enabled: false
     read_gzip: true
-    poll_interval_ms: 100
+    poll_interval_ms: {pods_poll}
     checkpoint_interval_ms: 300
   host:
     type: host_metrics
@@ -236,6 +239,7 @@ sources:
             endpoint = self.endpoint,
             compression = self.compression,
             sink = if self.renamed { "shipping" } else { "ingest" },
+            pods_poll = 100 + 50 * (self.pods_variant % 2),
             token = match self.broken {
                 Broken::MissingTokenFile => "token-missing",
                 _ => "token",

@@ -37,7 +37,8 @@ pub enum FaultKind {
     /// SIGHUP after putting transforms in front of the ingest sink,
     /// changing them, or taking them out.
     ReloadTransforms,
-    /// SIGHUP after changing the file source's include.
+    /// SIGHUP after changing the file source's include (and, half the
+    /// time, the pods source's poll interval: both rebuilt).
     ReloadInclude,
     /// Three to six SIGHUPs a few tens of milliseconds apart, each after
     /// one more change (batch settings, transforms, the include, the

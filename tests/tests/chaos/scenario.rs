@@ -175,6 +175,7 @@ pub fn run(options: &Options) -> Summary {
         include_rotated,
         include_extra: false,
         include_variant: 0,
+        pods_variant: 0,
         batch_variant: 0,
         // A third of the seeds start with the second sink, whose last
         // stretch in the configuration the mirror oracle checks.
@@ -912,7 +913,12 @@ impl Shared {
                         2 => {
                             agent.config.include_variant += 1;
                             agent.config.include_extra = true;
-                            "include"
+                            if (bits >> 2) % 2 == 0 {
+                                "include"
+                            } else {
+                                agent.config.pods_variant += 1;
+                                "include and pods"
+                            }
                         }
                         _ => self.toggle_mirror(agent),
                     };
@@ -926,11 +932,22 @@ impl Shared {
             FaultKind::ReloadInclude => {
                 agent.config.include_variant += 1;
                 agent.config.include_extra = true;
+                // Half of them rebuild the pods source in the same reload:
+                // two tailing engines handed over side by side.
+                let pods = pick % 2 == 1;
+                if pods {
+                    agent.config.pods_variant += 1;
+                }
                 self.done(
                     kind,
                     &format!(
-                        "include variant {}, extra/ in",
-                        agent.config.include_variant % 2
+                        "include variant {}, extra/ in{}",
+                        agent.config.include_variant % 2,
+                        if pods {
+                            ", the pods source rebuilt too"
+                        } else {
+                            ""
+                        }
                     ),
                 );
                 agent.reload();
