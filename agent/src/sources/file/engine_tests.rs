@@ -1231,3 +1231,109 @@ fn a_long_line_is_read_in_a_few_reads() {
     assert_eq!(got[0].len(), long.len());
     assert!(rounds <= 4, "{rounds} reads for a line of 400 KiB");
 }
+
+/// Chaos seed 7100: a record whose start ends a rotated file and whose
+/// rest opens the next one went out as two batches' worth (the lines
+/// before it in one, the joined record in the next); the later batch was
+/// delivered and the earlier one not. The rotated file was read again
+/// from before the record's start, and the new file was not read again
+/// (its rest was settled), so the start went out alone. The newer file
+/// must be read again from its start too.
+#[test]
+fn a_record_split_by_a_rotation_is_joined_again_when_its_start_is_read_again() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let (_dir, mut tailer, mut rx) = split_record_delivered_before_its_start();
+    let again = read_again(&mut tailer, &mut rx, 3);
+    assert_joined_again(&again);
+}
+
+/// The same, with the engine stopped then (a SIGTERM): the checkpoint it
+/// leaves for the new file is its start, not past the record's rest, so
+/// that the next engine reads the rest with the start (a CRI line split by
+/// kubelet's rotation is joined across the two files after a restart).
+#[test]
+fn the_rest_of_a_split_record_read_again_is_checkpointed_at_its_start() {
+    use std::os::unix::fs::MetadataExt as _;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _entered = runtime.enter();
+    let (dir, mut tailer, _rx) = split_record_delivered_before_its_start();
+    tailer.process_acks();
+    tailer.finish();
+    let meta = std::fs::metadata(dir.path().join("logs/app.log")).unwrap();
+    let saved = Checkpoints::load(&dir.path().join("data"), "engine").unwrap();
+    let offset = saved
+        .get(FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+        .map(|entry| entry.offset);
+    assert_eq!(offset, Some(0), "the new file's checkpoint");
+}
+
+/// Plain lines, a line starting with a space continuing the one above.
+fn stack_traces() -> PlainFactory {
+    let multiline = MultilineConfig {
+        preset: None,
+        start_pattern: None,
+        continuation_pattern: Some(r"^\s".to_owned()),
+        timeout_ms: 60_000,
+        max_lines: 100,
+        max_bytes: 65_536,
+    };
+    PlainFactory::new(Arc::default(), Attributes::default(), Some(multiline))
+}
+
+/// A record split by a rotation (`ERROR boom` ending `app.log.1`, its
+/// frame opening `app.log`) sent in the batch after the lines before it;
+/// that batch delivered, the one before not. Call within a runtime.
+fn split_record_delivered_before_its_start()
+-> (tempfile::TempDir, Tailer, mpsc::Receiver<EventBatch>) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("app.log"), "first\nsecond\nERROR boom\n").unwrap();
+    let (mut tailer, mut rx) = stepped_by(
+        dir.path(),
+        "app.log*",
+        TailConfig::default(),
+        Box::new(stack_traces()),
+    );
+    tailer.scan();
+    read_and_send(&mut tailer);
+    let before = rx.try_recv().expect("the lines before the record");
+    // Rotated: the rest of the record opens the new file.
+    std::fs::rename(logs.join("app.log"), logs.join("app.log.1")).unwrap();
+    std::fs::write(logs.join("app.log"), "  at frame\nthird\n").unwrap();
+    tailer.scan();
+    read_and_send(&mut tailer);
+    let joined = rx.try_recv().expect("the joined record");
+    let texts = |batch: &EventBatch| -> Vec<String> {
+        batch
+            .events()
+            .iter()
+            .filter_map(|e| match e {
+                crate::event::Event::Log(record) => Some(record.body.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(texts(&before), ["first", "second"]);
+    assert_eq!(texts(&joined), ["ERROR boom\n  at frame"]);
+    // Out of order: the later batch is delivered, the earlier is not.
+    joined.resolve(crate::event::AckStatus::Delivered);
+    before.resolve(crate::event::AckStatus::Dropped);
+    (dir, tailer, rx)
+}
+
+fn assert_joined_again(again: &[String]) {
+    assert!(
+        again.iter().any(|b| b == "ERROR boom\n  at frame"),
+        "the record was not joined again: {again:?}"
+    );
+    assert!(
+        !again.iter().any(|b| b == "ERROR boom"),
+        "its start went out alone: {again:?}"
+    );
+}

@@ -8,7 +8,7 @@
 //! reports through [`LineHandler::held_from`], so the engine never
 //! checkpoints past a byte whose record has not been sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -146,7 +146,15 @@ pub struct Emitter {
     ends: HashMap<FileKey, u64>,
     last: Option<(FileKey, u64)>,
     bytes: usize,
+    /// Records emitted whose start is in one file and whose rest is in
+    /// another (a line or group split by a rotation), the latest
+    /// [`MAX_LINKS`]: the file of the start, where it starts, and the file
+    /// of the rest.
+    links: VecDeque<(FileKey, u64, FileKey)>,
 }
+
+/// How many records split across files an [`Emitter`] remembers.
+const MAX_LINKS: usize = 256;
 
 // === impl Emitter ===
 
@@ -158,6 +166,7 @@ impl Emitter {
             ends: HashMap::new(),
             last: None,
             bytes: 0,
+            links: VecDeque::new(),
         }
     }
 
@@ -186,6 +195,32 @@ impl Emitter {
         if let Some((key, end)) = self.last.take() {
             self.ends.insert(key, end);
         }
+    }
+
+    /// A record starting at `start` in `file` had its rest in `rest`.
+    pub fn link(&mut self, file: FileKey, start: u64, rest: FileKey) {
+        if file == rest {
+            return;
+        }
+        if self.links.len() == MAX_LINKS {
+            self.links.pop_front();
+        }
+        self.links.push_back((file, start, rest));
+    }
+
+    /// The files holding the rest of records whose start is in `file` at
+    /// `from` or after: read again from `from`, those starts need their
+    /// rest read again too.
+    pub fn continued_in(&self, file: FileKey, from: u64) -> Vec<FileKey> {
+        let mut rest: Vec<FileKey> = self
+            .links
+            .iter()
+            .filter(|(f, start, _)| *f == file && *start >= from)
+            .map(|(_, _, rest)| *rest)
+            .collect();
+        rest.sort_unstable();
+        rest.dedup();
+        rest
     }
 
     /// Stop tracking how far the collected records reach into `file`: the

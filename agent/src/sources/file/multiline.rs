@@ -308,8 +308,9 @@ pub fn group_or_emit(
     match multiline {
         Some(multiline) => multiline.push_spanning(record, earlier, last, now, out),
         None => {
-            for &(file, _, end) in earlier {
+            for &(file, start, end) in earlier {
                 out.consumed(file, end);
+                out.link(file, start, last.0);
             }
             out.emit(Event::Log(record), last.0, last.2);
         }
@@ -329,8 +330,9 @@ fn emit(group: Group, out: &mut Emitter) {
     let Some((&(last_file, _, last_end), rest)) = group.spans.split_last() else {
         return;
     };
-    for &(file, _, end) in rest {
+    for &(file, start, end) in rest {
         out.consumed(file, end);
+        out.link(file, start, last_file);
     }
     out.emit(Event::Log(group.record.finish()), last_file, last_end);
 }

@@ -649,6 +649,25 @@ impl Tailer {
             handler.discard();
         }
         self.emitter.forget(key);
+        // A record this rewind reads the start of again, whose rest is in a
+        // newer file (a line split by a rotation), had that rest settled
+        // with a batch that was delivered: the newer file is read again
+        // from its start too (a rest is joined only as a file's first
+        // lines), or the start goes out alone (chaos seed 7100).
+        for rest in self.emitter.continued_in(key, to) {
+            let Some(file) = self.files.get_mut(&rest) else {
+                continue;
+            };
+            // Its batches in flight settle nothing now, and its checkpoint
+            // goes back to its start, so that after a restart too the
+            // start is read with its rest: it is read again.
+            file.pending.clear();
+            file.committed = 0;
+            self.checkpoints.advance(file.id, 0);
+            self.emitter.forget(rest);
+            targets.retain(|(k, _)| *k != rest);
+            targets.push((rest, 0));
+        }
         for (key, to) in targets {
             let Some(file) = self.files.get_mut(&key) else {
                 continue;
