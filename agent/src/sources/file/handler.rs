@@ -238,6 +238,15 @@ impl Emitter {
         if let Some(end) = self.ends.remove(&old) {
             self.consumed(new, end);
         }
+        // The records split across `old` and another file are split
+        // across the copy now.
+        for (file, _, rest) in &mut self.links {
+            for key in [file, rest] {
+                if *key == old {
+                    *key = new;
+                }
+            }
+        }
     }
 
     /// Whether records (or consumed bytes) of `file` wait to be cut into a
@@ -305,6 +314,26 @@ mod tests {
             1 => key.prop_map(Op::TakeEnd),
             1 => Just(Op::Take),
         ]
+    }
+
+    /// A record split across two files is found by the file of its start
+    /// and where it starts, also once that file's records settle a copy.
+    #[test]
+    fn records_split_across_files_are_found_by_their_start() {
+        let mut emitter = Emitter::with_capacity(4);
+        emitter.link(1, 100, 2);
+        emitter.link(1, 300, 3);
+        emitter.link(2, 50, 2);
+        assert_eq!(emitter.continued_in(1, 0), [2, 3]);
+        assert_eq!(emitter.continued_in(1, 200), [3]);
+        assert!(emitter.continued_in(1, 301).is_empty());
+        assert!(
+            emitter.continued_in(2, 0).is_empty(),
+            "a record within one file"
+        );
+        emitter.rekey(1, 7);
+        assert!(emitter.continued_in(1, 0).is_empty());
+        assert_eq!(emitter.continued_in(7, 0), [2, 3]);
     }
 
     proptest! {
